@@ -1,0 +1,174 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using XenIac.Core.SaveFiles;
+
+namespace XenIac.Cli.Commands;
+
+/// <summary><c>xen-iac savefile ...</c>: look into and convert savefiles.</summary>
+internal static class SavefileCommands
+{
+    public static Command Create()
+    {
+        var command = new Command("savefile", "Inspect, verify and convert xl savefiles");
+        command.Subcommands.Add(Inspect());
+        command.Subcommands.Add(Config());
+        command.Subcommands.Add(Convert());
+        return command;
+    }
+
+    private static Argument<string> FileArgument(string description = "The savefile ('-' for standard input)") =>
+        new("FILE") { Description = description };
+
+    private static Option<bool> LegacyOption() =>
+        new("--legacy") { Description = "Treat the file as the old configless format (the whole file is the image stream)" };
+
+    private static Command Inspect()
+    {
+        var file = FileArgument();
+        var json = CommandLine.JsonOption();
+        var legacy = LegacyOption();
+        var command = new Command("inspect", "Show a savefile's header, flags and stored config") { file, json, legacy };
+        command.SetHandler(async (parse, ct) =>
+        {
+            await using var reader = await OpenAsync(parse.GetValue(file)!, parse.GetValue(legacy), ct);
+            var node = Describe(reader.Header);
+            if (parse.GetValue(json))
+            {
+                CommandLine.WriteJson(node);
+            }
+            else
+            {
+                var h = reader.Header;
+                Console.Out.WriteLine($"format:               {node["format"]}");
+                if (h.Format == SaveFileFormat.Xl)
+                {
+                    Console.Out.WriteLine($"byte order:           {node["byteOrder"]}");
+                    var names = SaveFileHeader.DescribeMandatoryFlags(h.MandatoryFlags);
+                    Console.Out.WriteLine($"mandatory flags:      0x{h.MandatoryFlags:x}{(names.Count > 0 ? $" ({string.Join(", ", names)})" : "")}");
+                    Console.Out.WriteLine($"optional flags:       0x{h.OptionalFlags:x}");
+                    Console.Out.WriteLine($"optional data length: {h.OptionalDataLength}");
+                    Console.Out.WriteLine($"config:               {node["configFormat"]}, {h.ConfigLength} bytes");
+                    Console.Out.WriteLine($"extension:            {h.Extension.Length} bytes");
+                    Console.Out.WriteLine($"image stream:         {(h.IsStreamV2 ? "v2" : "pre-v2 (legacy libxc format)")}");
+                }
+                Console.Out.WriteLine($"image offset:         {h.ImageOffset}");
+            }
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command Config()
+    {
+        var file = FileArgument();
+        var command = new Command("config", "Write the config stored in a savefile to standard output, byte for byte") { file };
+        command.SetHandler(async (parse, ct) =>
+        {
+            await using var reader = await OpenAsync(parse.GetValue(file)!, legacy: false, ct);
+            if (reader.Header.ConfigFormat == SaveFileConfigFormat.None)
+                throw new SaveFileFormatException(SaveFileError.InvalidConfig, "the savefile stores no config");
+            await using var stdout = Console.OpenStandardOutput();
+            await stdout.WriteAsync(reader.Header.ConfigContent, ct);
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command Convert()
+    {
+        var source = new Argument<string>("SOURCE") { Description = "The savefile to convert" };
+        var destination = new Argument<string>("DEST") { Description = "Where to write the result (may be SOURCE: replaced atomically)" };
+        var to = new Option<string>("--to") { Description = "Target format: xl (header with config) or legacy (configless, image only)", DefaultValueFactory = _ => "xl" };
+        to.AcceptOnlyFromAmong("xl", "legacy");
+        var config = new Option<string?>("--config") { Description = "Config to store (xl.cfg or libxl JSON); required when SOURCE is legacy" };
+        var byteOrder = new Option<string?>("--byte-order") { Description = "Byte order of the written header: little or big (default: keep the source's)" };
+        byteOrder.AcceptOnlyFromAmong("little", "big");
+        var command = new Command("convert", "Convert a savefile between the xl format and the old configless one, or change its byte order")
+        {
+            source, destination, to, config, byteOrder,
+        };
+        command.SetHandler(async (parse, ct) =>
+        {
+            var src = parse.GetValue(source)!;
+            var dst = parse.GetValue(destination)!;
+            var configPath = parse.GetValue(config);
+            var order = parse.GetValue(byteOrder);
+            var sourceIsXl = await HasXlMagicAsync(src, ct);
+
+            SaveFileHeader written;
+            if (parse.GetValue(to) == "legacy")
+            {
+                if (!sourceIsXl) throw new ArgumentException($"'{src}' is not an xl savefile; nothing to convert to legacy");
+                if (configPath is not null) throw new ArgumentException("--config has no meaning for --to legacy: the legacy format stores no config");
+                written = await SaveFileRewriter.ConvertToLegacyAsync(src, dst, cancellationToken: ct);
+                await Console.Error.WriteLineAsync("note: the legacy format stores no config; keep it beside the file to restore");
+            }
+            else if (sourceIsXl)
+            {
+                var (text, format) = configPath is null ? default : await ReadConfigFileAsync(configPath, ct);
+                written = await SaveFileRewriter.RewriteAsync(src, dst, sourceIsLegacy: false, (h, _) =>
+                {
+                    var result = configPath is null ? h : h.WithConfig(text, format);
+                    return order is null ? result : result with { ByteOrder = ParseByteOrder(order) };
+                }, cancellationToken: ct);
+            }
+            else
+            {
+                if (configPath is null)
+                    throw new ArgumentException($"'{src}' has no xl header (legacy format): give its config with --config");
+                var (text, format) = await ReadConfigFileAsync(configPath, ct);
+                written = await SaveFileRewriter.ConvertFromLegacyAsync(src, dst, text, format,
+                    order is null ? SaveFileByteOrder.LittleEndian : ParseByteOrder(order), cancellationToken: ct);
+            }
+            Console.Out.WriteLine($"wrote {dst} ({(written.Format == SaveFileFormat.Legacy ? "legacy" : "xl")} format, image at offset {written.ImageOffset})");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    internal static async Task<SaveFileReader> OpenAsync(string path, bool legacy, CancellationToken ct)
+    {
+        var stream = CommandLine.OpenInput(path);
+        return legacy ? SaveFileReader.OpenLegacy(stream) : await SaveFileReader.OpenAsync(stream, cancellationToken: ct);
+    }
+
+    /// <summary>The header fields of <c>savefile inspect --json</c> (the contract scripts rely on).</summary>
+    internal static JsonObject Describe(SaveFileHeader h) => new()
+    {
+        ["format"] = h.Format == SaveFileFormat.Legacy ? "legacy" : "xl",
+        ["byteOrder"] = h.Format == SaveFileFormat.Legacy ? null : h.ByteOrder == SaveFileByteOrder.LittleEndian ? "little" : "big",
+        ["mandatoryFlags"] = h.MandatoryFlags,
+        ["mandatoryFlagNames"] = new JsonArray(SaveFileHeader.DescribeMandatoryFlags(h.MandatoryFlags).Select(n => (JsonNode)n!).ToArray()),
+        ["optionalFlags"] = h.OptionalFlags,
+        ["optionalDataLength"] = h.OptionalDataLength,
+        ["configFormat"] = h.ConfigFormat switch
+        {
+            SaveFileConfigFormat.Json => "json",
+            SaveFileConfigFormat.XlCfg => "xl",
+            _ => "none",
+        },
+        ["configLength"] = h.ConfigLength,
+        ["extensionLength"] = h.Extension.Length,
+        ["streamV2"] = h.IsStreamV2,
+        ["imageOffset"] = h.ImageOffset,
+    };
+
+    private static SaveFileByteOrder ParseByteOrder(string value) =>
+        value == "big" ? SaveFileByteOrder.BigEndian : SaveFileByteOrder.LittleEndian;
+
+    private static async Task<bool> HasXlMagicAsync(string path, CancellationToken ct)
+    {
+        await using var stream = File.OpenRead(path);
+        var start = new byte[8];
+        var n = await stream.ReadAtLeastAsync(start, start.Length, throwOnEndOfStream: false, ct);
+        return start.AsSpan(0, n).SequenceEqual("Xen save"u8[..n]) && n == start.Length;
+    }
+
+    /// <summary>Reads a config file; text that starts with '{' is libxl JSON, anything else xl.cfg.</summary>
+    internal static async Task<(string Text, SaveFileConfigFormat Format)> ReadConfigFileAsync(string path, CancellationToken ct)
+    {
+        var text = await File.ReadAllTextAsync(path, ct);
+        var format = text.TrimStart().StartsWith('{') ? SaveFileConfigFormat.Json : SaveFileConfigFormat.XlCfg;
+        return (text, format);
+    }
+}

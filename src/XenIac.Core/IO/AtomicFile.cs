@@ -1,0 +1,97 @@
+using System.Runtime.InteropServices;
+
+namespace XenIac.Core.IO;
+
+/// <summary>
+/// Writes a file so that readers see either the old complete file or the new complete one, never a torn one:
+/// a temp file in the same folder (so the rename cannot cross file systems), fsync, rename over the target,
+/// fsync the folder. New files are created with mode 0600 because savefiles hold guest memory.
+/// </summary>
+public static partial class AtomicFile
+{
+    /// <summary>Prefix of temp files, so a crashed writer's leftovers can be recognised and cleaned.</summary>
+    public const string TempPrefix = ".xeniac-tmp-";
+
+    public static async Task WriteAsync(string path, Func<Stream, CancellationToken, Task> write,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(write);
+
+        var full = Path.GetFullPath(path);
+        var directory = Path.GetDirectoryName(full) ?? throw new ArgumentException($"'{path}' has no folder.", nameof(path));
+        var temp = Path.Combine(directory, $"{TempPrefix}{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}");
+
+        try
+        {
+            await using (var stream = CreatePrivate(temp))
+            {
+                await write(stream, cancellationToken).ConfigureAwait(false);
+                cancellationToken.ThrowIfCancellationRequested();
+                await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, full, overwrite: true);
+            FsyncDirectory(directory);
+        }
+        catch
+        {
+            TryDelete(temp);
+            throw;
+        }
+    }
+
+    /// <summary>Creates a new file readable and writable by its owner only.</summary>
+    public static FileStream CreatePrivate(string path)
+    {
+        var options = new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.Write,
+            Share = FileShare.None,
+            BufferSize = 64 * 1024,
+        };
+        if (!OperatingSystem.IsWindows())
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        return new FileStream(path, options);
+    }
+
+    /// <summary>Removes temp files a killed writer left in <paramref name="directory"/>.</summary>
+    public static int CleanStaleTempFiles(string directory, TimeSpan olderThan)
+    {
+        if (!Directory.Exists(directory)) return 0;
+        var removed = 0;
+        foreach (var file in Directory.EnumerateFiles(directory, TempPrefix + "*"))
+        {
+            if (DateTime.UtcNow - File.GetLastWriteTimeUtc(file) < olderThan) continue;
+            if (TryDelete(file)) removed++;
+        }
+        return removed;
+    }
+
+    private static bool TryDelete(string path)
+    {
+        try { File.Delete(path); return true; }
+        catch (IOException) { return false; }
+        catch (UnauthorizedAccessException) { return false; }
+    }
+
+    // The rename is only durable once the folder entry is on disk; .NET has no API to fsync a folder.
+    private static void FsyncDirectory(string directory)
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        var fd = Open(directory, 0x10000 /* O_DIRECTORY */ | 0 /* O_RDONLY */);
+        if (fd < 0) return;
+        try { _ = Fsync(fd); }
+        finally { _ = Close(fd); }
+    }
+
+    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fsync")]
+    private static partial int Fsync(int fd);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    private static partial int Close(int fd);
+}

@@ -1,0 +1,31 @@
+namespace XenIac.Core.SaveFiles;
+
+/// <summary>What kind of problem a savefile (or an image stream inside one) has.</summary>
+public enum SaveFileError
+{
+    WrongMagic,
+    WrongByteOrder,
+    UnsupportedMandatoryFlags,
+    UnknownOptionalFlags,
+    Truncated,
+    OptionalDataTooLarge,
+    InvalidConfig,
+    InvalidImage,
+}
+
+/// <summary>
+/// The data is not a savefile XenIac can read. <see cref="Offset"/> is the byte offset in the file where the
+/// problem was found (when known).
+/// </summary>
+public sealed class SaveFileFormatException : XenIacException
+{
+    public SaveFileFormatException(SaveFileError error, string message, long? offset = null, Exception? inner = null)
+        : base(message, inner)
+    {
+        Error = error;
+        Offset = offset;
+    }
+
+    public SaveFileError Error { get; }
+    public long? Offset { get; }
+}

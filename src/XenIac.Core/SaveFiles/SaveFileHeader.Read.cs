@@ -1,0 +1,209 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace XenIac.Core.SaveFiles;
+
+public sealed partial record SaveFileHeader
+{
+    /// <summary>
+    /// Reads the header and optional data from <paramref name="stream"/>, consuming exactly those bytes, so the
+    /// stream is left at the first byte of the image. Works on unseekable streams.
+    /// </summary>
+    /// <exception cref="SaveFileFormatException">The bytes are not a readable xl savefile header.</exception>
+    public static SaveFileHeader Read(Stream stream, SaveFileReaderOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        options ??= SaveFileReaderOptions.Default;
+
+        Span<byte> fixedPart = stackalloc byte[SaveFileLayout.HeaderLength];
+        var got = ReadAtMost(stream, fixedPart);
+        ValidateFixedPart(fixedPart[..got], out var byteOrder, out var mandatory, out var optional, out var optLength, options);
+
+        var optionalData = ReadOptionalData(stream, optLength, options);
+        return FromParts(byteOrder, mandatory, optional, optionalData, options);
+    }
+
+    /// <inheritdoc cref="Read(Stream, SaveFileReaderOptions?)"/>
+    public static async ValueTask<SaveFileHeader> ReadAsync(Stream stream, SaveFileReaderOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        options ??= SaveFileReaderOptions.Default;
+
+        var fixedPart = new byte[SaveFileLayout.HeaderLength];
+        var got = await stream.ReadAtLeastAsync(fixedPart, fixedPart.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        ValidateFixedPart(fixedPart.AsSpan(0, got), out var byteOrder, out var mandatory, out var optional, out var optLength, options);
+
+        var optionalData = await ReadOptionalDataAsync(stream, optLength, options, cancellationToken).ConfigureAwait(false);
+        return FromParts(byteOrder, mandatory, optional, optionalData, options);
+    }
+
+    private static int ReadAtMost(Stream stream, Span<byte> buffer) =>
+        stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
+
+    private static void ValidateFixedPart(ReadOnlySpan<byte> data, out SaveFileByteOrder byteOrder,
+        out uint mandatory, out uint optional, out uint optLength, SaveFileReaderOptions options)
+    {
+        if (data.Length < SaveFileLayout.MagicLength || !data[..SaveFileLayout.MagicLength].SequenceEqual(SaveFileLayout.Magic))
+        {
+            // A short file that is a prefix of the magic is a truncated savefile, not a different format.
+            if (data.Length < SaveFileLayout.MagicLength && SaveFileLayout.Magic.StartsWith(data) && data.Length > 0)
+                throw Truncated("header", SaveFileLayout.HeaderLength, data.Length, 0);
+            throw new SaveFileFormatException(SaveFileError.WrongMagic, NeighbourFormats.DescribeWrongMagic(data), 0);
+        }
+        if (data.Length < SaveFileLayout.HeaderLength)
+            throw Truncated("header", SaveFileLayout.HeaderLength, data.Length, 0);
+
+        var word = data.Slice(SaveFileLayout.ByteOrderOffset, 4);
+        if (BinaryPrimitives.ReadUInt32LittleEndian(word) == SaveFileLayout.ByteOrderValue)
+            byteOrder = SaveFileByteOrder.LittleEndian;
+        else if (BinaryPrimitives.ReadUInt32BigEndian(word) == SaveFileLayout.ByteOrderValue)
+            byteOrder = SaveFileByteOrder.BigEndian;
+        else
+            throw new SaveFileFormatException(SaveFileError.WrongByteOrder,
+                $"byte-order word at offset {SaveFileLayout.ByteOrderOffset} is {Convert.ToHexString(word)} " +
+                "(expected 01020304 or 04030201): the header is corrupt", SaveFileLayout.ByteOrderOffset);
+
+        mandatory = ReadU32(data[SaveFileLayout.MandatoryFlagsOffset..], byteOrder);
+        optional = ReadU32(data[SaveFileLayout.OptionalFlagsOffset..], byteOrder);
+        optLength = ReadU32(data[SaveFileLayout.OptionalDataLengthOffset..], byteOrder);
+
+        var unknown = mandatory & ~SaveFileLayout.KnownMandatoryFlags;
+        if (unknown != 0)
+            throw new SaveFileFormatException(SaveFileError.UnsupportedMandatoryFlags,
+                $"savefile has unsupported mandatory flag(s) 0x{unknown:x} ({DescribeBits(unknown)}); " +
+                "it was written by a newer xl and cannot be restored safely by this reader",
+                SaveFileLayout.MandatoryFlagsOffset);
+
+        if (options.Strict && (optional & ~SaveFileLayout.KnownOptionalFlags) != 0)
+            throw new SaveFileFormatException(SaveFileError.UnknownOptionalFlags,
+                $"savefile has unknown optional flag(s) 0x{optional:x} ({DescribeBits(optional)}); strict mode rejects them",
+                SaveFileLayout.OptionalFlagsOffset);
+
+        if (optLength > options.MaxOptionalDataLength)
+            throw new SaveFileFormatException(SaveFileError.OptionalDataTooLarge,
+                $"optional data length {optLength} exceeds the limit of {options.MaxOptionalDataLength} bytes; " +
+                "the header is probably corrupt", SaveFileLayout.OptionalDataLengthOffset);
+
+        if (optLength is > 0 and < SaveFileLayout.ConfigLengthFieldLength)
+            throw new SaveFileFormatException(SaveFileError.Truncated,
+                $"optional data is {optLength} bytes, too short for its 4-byte config length field",
+                SaveFileLayout.HeaderLength);
+    }
+
+    internal static string DescribeBits(uint value)
+    {
+        var bits = new List<string>();
+        for (var bit = 0; bit < 32; bit++)
+            if ((value & (1u << bit)) != 0) bits.Add($"bit {bit}");
+        return string.Join(", ", bits);
+    }
+
+    private static byte[] ReadOptionalData(Stream stream, uint length, SaveFileReaderOptions options)
+    {
+        if (length == 0) return [];
+        EnsureRemaining(stream, length);
+        // Grow with what actually arrives, so a lying length on a pipe costs at most what the pipe delivers.
+        var buffer = new byte[Math.Min(length, 64 * 1024)];
+        var filled = 0;
+        while (filled < length)
+        {
+            if (filled == buffer.Length)
+                Array.Resize(ref buffer, (int)Math.Min(length, (long)buffer.Length * 2));
+            var n = stream.Read(buffer, filled, buffer.Length - filled);
+            if (n == 0) throw Truncated("optional data", length, filled, SaveFileLayout.HeaderLength);
+            filled += n;
+        }
+        return buffer;
+    }
+
+    private static async ValueTask<byte[]> ReadOptionalDataAsync(Stream stream, uint length, SaveFileReaderOptions options,
+        CancellationToken cancellationToken)
+    {
+        if (length == 0) return [];
+        EnsureRemaining(stream, length);
+        var buffer = new byte[Math.Min(length, 64 * 1024)];
+        var filled = 0;
+        while (filled < length)
+        {
+            if (filled == buffer.Length)
+                Array.Resize(ref buffer, (int)Math.Min(length, (long)buffer.Length * 2));
+            var n = await stream.ReadAsync(buffer.AsMemory(filled, buffer.Length - filled), cancellationToken).ConfigureAwait(false);
+            if (n == 0) throw Truncated("optional data", length, filled, SaveFileLayout.HeaderLength);
+            filled += n;
+        }
+        return buffer;
+    }
+
+    private static void EnsureRemaining(Stream stream, uint length)
+    {
+        if (!stream.CanSeek) return;
+        long remaining;
+        try { remaining = stream.Length - stream.Position; }
+        catch (NotSupportedException) { return; }
+        if (remaining < length)
+            throw Truncated("optional data", length, Math.Max(0, remaining), SaveFileLayout.HeaderLength);
+    }
+
+    private static SaveFileHeader FromParts(SaveFileByteOrder byteOrder, uint mandatory, uint optional, byte[] optionalData,
+        SaveFileReaderOptions options)
+    {
+        byte[]? config = null;
+        byte[] extension = [];
+        if (optionalData.Length > 0)
+        {
+            var configLength = ReadU32(optionalData, byteOrder);
+            var available = optionalData.Length - SaveFileLayout.ConfigLengthFieldLength;
+            if (configLength > available)
+                throw new SaveFileFormatException(SaveFileError.Truncated,
+                    $"truncated config: its length field says {configLength} bytes but the optional data holds only " +
+                    $"{available} ({configLength - (uint)available} missing)",
+                    SaveFileLayout.HeaderLength);
+            config = optionalData.AsSpan(SaveFileLayout.ConfigLengthFieldLength, (int)configLength).ToArray();
+            extension = optionalData.AsSpan(SaveFileLayout.ConfigLengthFieldLength + (int)configLength).ToArray();
+        }
+
+        var header = new SaveFileHeader
+        {
+            ByteOrder = byteOrder,
+            MandatoryFlags = mandatory,
+            OptionalFlags = optional,
+            ConfigBytes = config,
+            Extension = extension,
+        };
+
+        if (options.Strict && config is { Length: > 0 })
+            ValidateConfigStrictly(header, config);
+        return header;
+    }
+
+    private static void ValidateConfigStrictly(SaveFileHeader header, byte[] config)
+    {
+        const long configOffset = SaveFileLayout.HeaderLength + SaveFileLayout.ConfigLengthFieldLength;
+        if (header.ConfigFormat == SaveFileConfigFormat.Json && config[^1] != 0)
+            throw new SaveFileFormatException(SaveFileError.InvalidConfig,
+                "JSON config is not NUL-terminated as xl writes it (strict mode)", configOffset + config.Length - 1);
+        var content = header.ConfigContent.Span;
+        if (header.ConfigFormat == SaveFileConfigFormat.Json && content.Length != config.Length - 1)
+            throw new SaveFileFormatException(SaveFileError.InvalidConfig,
+                "JSON config has a NUL before its end (strict mode)", configOffset + content.Length);
+        try
+        {
+            _ = new UTF8Encoding(false, throwOnInvalidBytes: true).GetCharCount(content);
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new SaveFileFormatException(SaveFileError.InvalidConfig, "stored config is not valid UTF-8 (strict mode)", configOffset);
+        }
+    }
+
+    private static uint ReadU32(ReadOnlySpan<byte> data, SaveFileByteOrder order) =>
+        order == SaveFileByteOrder.LittleEndian
+            ? BinaryPrimitives.ReadUInt32LittleEndian(data)
+            : BinaryPrimitives.ReadUInt32BigEndian(data);
+
+    private static SaveFileFormatException Truncated(string part, long expected, long present, long offset) =>
+        new(SaveFileError.Truncated,
+            $"truncated {part}: expected {expected} bytes, found {present} ({expected - present} missing)",
+            offset + present);
+}

@@ -1,0 +1,69 @@
+using XenIac.Core.IO;
+
+namespace XenIac.Core.SaveFiles;
+
+/// <summary>
+/// Whole-file savefile operations: replace the stored config, convert between the xl and the legacy format.
+/// The image is streamed from the source into a temp file beside the destination which then replaces it
+/// atomically (mode 0600), so a failure never leaves a torn file where a good one was.
+/// </summary>
+public static class SaveFileRewriter
+{
+    /// <summary>
+    /// Copies <paramref name="sourcePath"/> to <paramref name="destinationPath"/> (which may be the same file)
+    /// with the header <paramref name="transform"/> returns. The transform also learns whether the image is a
+    /// stream v2 (it starts with "LibxlFmt"), which matters when a legacy file gains a header.
+    /// </summary>
+    public static async Task<SaveFileHeader> RewriteAsync(string sourcePath, string destinationPath, bool sourceIsLegacy,
+        Func<SaveFileHeader, bool, SaveFileHeader> transform, SaveFileReaderOptions? options = null,
+        IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(transform);
+        await using var reader = sourceIsLegacy
+            ? SaveFileReader.OpenLegacy(sourcePath)
+            : await SaveFileReader.OpenAsync(SaveFileReader.OpenFile(sourcePath), options, cancellationToken: cancellationToken).ConfigureAwait(false);
+
+        var peek = new byte[SaveFileLayout.LibxlStreamIdent.Length];
+        var peeked = await reader.Image.ReadAtLeastAsync(peek, peek.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        if (sourceIsLegacy && peeked == peek.Length && IsXlMagicStart(peek))
+            throw new SaveFileFormatException(SaveFileError.InvalidImage,
+                $"'{sourcePath}' already has an xl savefile header; it is not a legacy (configless) savefile", 0);
+        var isV2 = peek.AsSpan(0, peeked).SequenceEqual(SaveFileLayout.LibxlStreamIdent);
+
+        var header = transform(reader.Header, isV2);
+        await AtomicFile.WriteAsync(destinationPath, async (output, ct) =>
+        {
+            await header.WriteToAsync(output, ct).ConfigureAwait(false);
+            await output.WriteAsync(peek.AsMemory(0, peeked), ct).ConfigureAwait(false);
+            await SaveFileWriter.CopyAsync(reader.Image, output, progress is null ? null : new OffsetProgress(progress, peeked), ct).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+        return header;
+    }
+
+    /// <summary>Replaces the config stored in an xl savefile, in place. Flags, byte order and extension bytes are kept.</summary>
+    public static Task<SaveFileHeader> ReplaceConfigAsync(string path, string configText, SaveFileConfigFormat format,
+        IProgress<long>? progress = null, CancellationToken cancellationToken = default) =>
+        RewriteAsync(path, path, sourceIsLegacy: false, (h, _) => h.WithConfig(configText, format), null, progress, cancellationToken);
+
+    /// <summary>Strips the xl header: the result is the bare image, as the old configless format was. The config is lost.</summary>
+    public static Task<SaveFileHeader> ConvertToLegacyAsync(string sourcePath, string destinationPath,
+        IProgress<long>? progress = null, CancellationToken cancellationToken = default) =>
+        RewriteAsync(sourcePath, destinationPath, sourceIsLegacy: false, (_, _) => SaveFileHeader.Legacy, null, progress, cancellationToken);
+
+    /// <summary>
+    /// Gives a legacy savefile an xl header holding <paramref name="configText"/>. The stream-v2 flag is set
+    /// when the image is a v2 stream, as xl would.
+    /// </summary>
+    public static Task<SaveFileHeader> ConvertFromLegacyAsync(string sourcePath, string destinationPath, string configText,
+        SaveFileConfigFormat format, SaveFileByteOrder byteOrder = SaveFileByteOrder.LittleEndian,
+        IProgress<long>? progress = null, CancellationToken cancellationToken = default) =>
+        RewriteAsync(sourcePath, destinationPath, sourceIsLegacy: true,
+            (_, isV2) => SaveFileHeader.Create(configText, format, byteOrder, streamV2: isV2), null, progress, cancellationToken);
+
+    private static bool IsXlMagicStart(ReadOnlySpan<byte> bytes) => SaveFileLayout.Magic.StartsWith(bytes);
+
+    private sealed class OffsetProgress(IProgress<long> inner, long offset) : IProgress<long>
+    {
+        public void Report(long value) => inner.Report(value + offset);
+    }
+}

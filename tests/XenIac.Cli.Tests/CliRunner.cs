@@ -1,0 +1,54 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace XenIac.Cli.Tests;
+
+public sealed record CliResult(int ExitCode, string StdOut, string StdErr, byte[] StdOutBytes);
+
+/// <summary>Runs the built <c>xen-iac</c> as a real process, the way users and scripts do.</summary>
+public static class CliRunner
+{
+    public static string ToolDll { get; } = Path.Combine(AppContext.BaseDirectory, "xen-iac.dll");
+
+    public static async Task<CliResult> RunAsync(IEnumerable<string> args, byte[]? stdin = null, string? workingDirectory = null,
+        IDictionary<string, string>? environment = null, TimeSpan? timeout = null)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
+        };
+        psi.ArgumentList.Add(ToolDll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        if (environment is not null)
+            foreach (var (k, v) in environment) psi.Environment[k] = v;
+
+        using var process = Process.Start(psi)!;
+        var stdoutTask = ReadAllAsync(process.StandardOutput.BaseStream);
+        var stderrTask = process.StandardError.ReadToEndAsync();
+        if (stdin is not null) await process.StandardInput.BaseStream.WriteAsync(stdin);
+        process.StandardInput.Close();
+
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(2));
+        try { await process.WaitForExitAsync(cts.Token); }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"xen-iac {string.Join(' ', args)} did not finish in time");
+        }
+        var stdout = await stdoutTask;
+        return new CliResult(process.ExitCode, Encoding.UTF8.GetString(stdout), await stderrTask, stdout);
+    }
+
+    public static Task<CliResult> RunAsync(params string[] args) => RunAsync((IEnumerable<string>)args);
+
+    private static async Task<byte[]> ReadAllAsync(Stream stream)
+    {
+        using var ms = new MemoryStream();
+        await stream.CopyToAsync(ms);
+        return ms.ToArray();
+    }
+}
