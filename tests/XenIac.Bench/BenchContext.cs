@@ -1,0 +1,94 @@
+using System.Diagnostics;
+
+namespace XenIac.Bench;
+
+/// <summary>One benchmark: it measures XenIac against a Unix baseline on the same data in the same run.</summary>
+public interface IBenchmark
+{
+    string Name { get; }
+    string Description { get; }
+    Task RunAsync(BenchContext context);
+}
+
+/// <summary>Measurement helpers shared by the benchmarks: big files, timed commands, best-of-N, memory.</summary>
+public sealed class BenchContext
+{
+    public BenchContext(string workDir, long sizeBytes, int repeats)
+    {
+        WorkDir = workDir;
+        SizeBytes = sizeBytes;
+        Repeats = repeats;
+        Directory.CreateDirectory(workDir);
+    }
+
+    public string WorkDir { get; }
+    /// <summary>Size of the big image or file each benchmark uses (XENIAC_BENCH_GIB, default 4 GiB).</summary>
+    public long SizeBytes { get; }
+    public int Repeats { get; }
+
+    /// <summary>
+    /// Writes <paramref name="size"/> bytes of non-repeating, non-zero data (so neither sparse files nor
+    /// compression flatter anyone), unless the file already has that size.
+    /// </summary>
+    public async Task<string> EnsureDataFileAsync(string name, long size, Func<Stream, Task>? writePrefix = null)
+    {
+        var path = Path.Combine(WorkDir, name);
+        if (File.Exists(path) && new FileInfo(path).Length >= size) return path;
+        await using var output = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        if (writePrefix is not null) await writePrefix(output);
+        var buffer = new byte[1 << 20];
+        var rng = new Random(42);
+        while (output.Length < size)
+        {
+            rng.NextBytes(buffer);
+            var n = (int)Math.Min(buffer.Length, size - output.Length);
+            await output.WriteAsync(buffer.AsMemory(0, n));
+        }
+        return path;
+    }
+
+    /// <summary>Runs a shell command and returns its wall time (the best of <see cref="Repeats"/>).</summary>
+    public TimeSpan TimeShell(string command)
+    {
+        var best = TimeSpan.MaxValue;
+        for (var i = 0; i < Repeats; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            using var p = Process.Start(new ProcessStartInfo("bash", ["-c", command]) { UseShellExecute = false })!;
+            p.WaitForExit();
+            sw.Stop();
+            if (p.ExitCode != 0) throw new InvalidOperationException($"'{command}' exited with {p.ExitCode}");
+            if (sw.Elapsed < best) best = sw.Elapsed;
+        }
+        return best;
+    }
+
+    /// <summary>Times an in-process action (best of <see cref="Repeats"/>) and the managed memory it allocated.</summary>
+    public async Task<(TimeSpan Time, long AllocatedBytes, long PeakWorkingSet)> TimeAsync(Func<Task> action)
+    {
+        var best = TimeSpan.MaxValue;
+        long allocated = 0;
+        for (var i = 0; i < Repeats; i++)
+        {
+            GC.Collect();
+            var before = GC.GetTotalAllocatedBytes(precise: true);
+            var sw = Stopwatch.StartNew();
+            await action();
+            sw.Stop();
+            allocated = Math.Max(allocated, GC.GetTotalAllocatedBytes(precise: true) - before);
+            if (sw.Elapsed < best) best = sw.Elapsed;
+        }
+        using var self = Process.GetCurrentProcess();
+        return (best, allocated, self.PeakWorkingSet64);
+    }
+
+    public static string Rate(long bytes, TimeSpan t) => $"{bytes / t.TotalSeconds / (1 << 20):F0} MiB/s";
+
+    /// <summary>Prints one result line; the ratio is baseline time / our time (higher is better for us).</summary>
+    public void Report(string what, TimeSpan ours, TimeSpan baseline, string baselineName, string target, long bytes, long allocated)
+    {
+        var ratio = baseline.TotalSeconds / ours.TotalSeconds;
+        Console.WriteLine($"{what}: {ours.TotalSeconds:F3} s ({Rate(bytes, ours)}) vs {baselineName} {baseline.TotalSeconds:F3} s " +
+                          $"({Rate(bytes, baseline)}): throughput ratio {ratio:F2} (target {target}); managed allocations {allocated / 1024} KiB");
+    }
+}
