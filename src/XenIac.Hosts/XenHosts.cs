@@ -1,0 +1,47 @@
+namespace XenIac.Hosts;
+
+/// <summary>Turns a host spec (<c>embedded:&lt;folder&gt;</c>, <c>libxl</c>, or none) into an open host.</summary>
+public static class XenHosts
+{
+    public const string EmbeddedPrefix = "embedded:";
+    public const string LibxlSpec = "libxl";
+
+    /// <summary>True on a Xen dom0, where libxl can work.</summary>
+    public static bool IsDom0 =>
+        File.Exists("/dev/xen/privcmd") || ReadCapabilities().Contains("control_d", StringComparison.Ordinal);
+
+    /// <summary>
+    /// Opens the host named by <paramref name="spec"/>. Without a spec: libxl on a dom0, otherwise a clear error
+    /// that says how to choose the embedded host. Relative embedded folders resolve against
+    /// <paramref name="baseDirectory"/> (the manifest's folder) or the current directory.
+    /// </summary>
+    public static IXenHost Open(string? spec, string? baseDirectory = null)
+    {
+        if (string.IsNullOrWhiteSpace(spec))
+        {
+            if (IsDom0) return OpenLibxl();
+            throw new XenHostException(XenHostError.Unavailable,
+                "no host given and this machine is not a Xen dom0 (no /dev/xen/privcmd): " +
+                "choose the embedded host with --host embedded:<folder> (or `host:` in the manifest)");
+        }
+        if (spec == LibxlSpec) return OpenLibxl();
+        if (spec.StartsWith(EmbeddedPrefix, StringComparison.Ordinal))
+        {
+            var folder = spec[EmbeddedPrefix.Length..];
+            if (folder.Length == 0)
+                throw new XenHostException(XenHostError.Unavailable, "embedded host needs a folder: embedded:<folder>");
+            return EmbeddedHost.Open(Path.GetFullPath(folder, baseDirectory ?? Environment.CurrentDirectory));
+        }
+        throw new XenHostException(XenHostError.Unavailable,
+            $"unknown host '{spec}': use 'libxl' (the local dom0) or 'embedded:<folder>'");
+    }
+
+    private static IXenHost OpenLibxl() => Libxl.LibxlHost.Open();
+
+    private static string ReadCapabilities()
+    {
+        try { return File.ReadAllText("/proc/xen/capabilities"); }
+        catch (IOException) { return ""; }
+        catch (UnauthorizedAccessException) { return ""; }
+    }
+}
