@@ -34,3 +34,119 @@ public sealed class SavefileCommandTests
         Assert.Contains("LibvirtQemudSave", lines[0]);
     }
 }
+
+public sealed class SavefileCommandContractTests
+{
+    private static string TempFile(byte[] content)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "xeniac-cli-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        var path = Path.Combine(dir, "f.xlsave");
+        File.WriteAllBytes(path, content);
+        return path;
+    }
+
+    private static byte[] Savefile(XenIac.Core.SaveFiles.SaveFileHeader header, int imageBytes = 64) =>
+        header.ToBytes().Concat("LibxlFmt"u8.ToArray()).Concat(Enumerable.Range(0, imageBytes).Select(i => (byte)i)).ToArray();
+
+    [Fact]
+    public async Task Inspect_json_has_every_contract_field_for_a_big_endian_file_read_from_stdin()
+    {
+        var header = XenIac.Core.SaveFiles.SaveFileHeader.Create("name = \"db\"\n", XenIac.Core.SaveFiles.SaveFileConfigFormat.XlCfg,
+            XenIac.Core.SaveFiles.SaveFileByteOrder.BigEndian) with { Extension = new byte[] { 1, 2, 3 }, OptionalFlags = 4 };
+        var result = await CliRunner.RunAsync(["savefile", "inspect", "-", "--json"], stdin: Savefile(header));
+
+        Assert.Equal(0, result.ExitCode);
+        var root = JsonDocument.Parse(result.StdOut).RootElement;
+        Assert.Equal("xl", root.GetProperty("format").GetString());
+        Assert.Equal("big", root.GetProperty("byteOrder").GetString());
+        Assert.Equal(2u, root.GetProperty("mandatoryFlags").GetUInt32());
+        Assert.Equal(4u, root.GetProperty("optionalFlags").GetUInt32());
+        Assert.Equal("xl", root.GetProperty("configFormat").GetString());
+        Assert.Equal(12, root.GetProperty("configLength").GetInt32());
+        Assert.Equal(3, root.GetProperty("extensionLength").GetInt32());
+        Assert.Equal(4 + 12 + 3, root.GetProperty("optionalDataLength").GetInt32());
+        Assert.Equal(48 + 19, root.GetProperty("imageOffset").GetInt64());
+    }
+
+    [Fact]
+    public async Task Inspect_legacy_reports_the_whole_file_as_image()
+    {
+        var path = TempFile(new byte[500]);
+        var result = await CliRunner.RunAsync("savefile", "inspect", path, "--legacy", "--json");
+        Assert.Equal(0, result.ExitCode);
+        var root = JsonDocument.Parse(result.StdOut).RootElement;
+        Assert.Equal("legacy", root.GetProperty("format").GetString());
+        Assert.Equal("none", root.GetProperty("configFormat").GetString());
+        Assert.Equal(0, root.GetProperty("imageOffset").GetInt64());
+    }
+
+    [Fact]
+    public async Task Config_prints_the_stored_config_exactly_without_the_json_nul()
+    {
+        var json = "{\n  \"c_info\": {\"name\": \"caf\u00e9\"}\n}\n";
+        var path = TempFile(Savefile(XenIac.Core.SaveFiles.SaveFileHeader.Create(json, XenIac.Core.SaveFiles.SaveFileConfigFormat.Json)));
+        var result = await CliRunner.RunAsync("savefile", "config", path);
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal(System.Text.Encoding.UTF8.GetBytes(json), result.StdOutBytes);
+    }
+
+    [Fact]
+    public async Task Config_of_a_file_without_config_is_an_error()
+    {
+        var path = TempFile(Savefile(new XenIac.Core.SaveFiles.SaveFileHeader { MandatoryFlags = 2 }));
+        var result = await CliRunner.RunAsync("savefile", "config", path);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal("error: the savefile stores no config", result.StdErr.Trim());
+    }
+
+    [Fact]
+    public async Task Convert_to_legacy_and_back_with_the_config_gives_the_same_bytes()
+    {
+        var json = "{\"c_info\":{\"name\":\"x\"}}";
+        var original = Savefile(XenIac.Core.SaveFiles.SaveFileHeader.Create(json, XenIac.Core.SaveFiles.SaveFileConfigFormat.Json));
+        var path = TempFile(original);
+        var dir = Path.GetDirectoryName(path)!;
+        var cfg = Path.Combine(dir, "cfg.json");
+        await File.WriteAllTextAsync(cfg, json);
+
+        var toLegacy = await CliRunner.RunAsync("savefile", "convert", path, Path.Combine(dir, "l.img"), "--to", "legacy");
+        var back = await CliRunner.RunAsync("savefile", "convert", Path.Combine(dir, "l.img"), Path.Combine(dir, "b.xlsave"), "--config", cfg);
+
+        Assert.Equal(0, toLegacy.ExitCode);
+        Assert.Equal(0, back.ExitCode);
+        Assert.Equal(original, await File.ReadAllBytesAsync(Path.Combine(dir, "b.xlsave")));
+    }
+
+    [Fact]
+    public async Task Convert_of_a_legacy_file_without_config_is_refused()
+    {
+        var path = TempFile(new byte[100]);
+        var result = await CliRunner.RunAsync("savefile", "convert", path, path + ".out");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("--config", result.StdErr);
+        Assert.False(File.Exists(path + ".out"));
+    }
+
+    [Theory]
+    [InlineData("savefile", "inspect", "/nonexistent/file.xlsave")]
+    [InlineData("savefile", "frobnicate")]
+    [InlineData("savefile", "convert", "a", "b", "--to", "qcow2")]
+    public async Task Bad_usage_and_missing_files_exit_1_with_one_error_line(params string[] args)
+    {
+        var result = await CliRunner.RunAsync(args);
+        Assert.Equal(1, result.ExitCode);
+        var lines = result.StdErr.TrimEnd().Split('\n');
+        Assert.Single(lines);
+        Assert.StartsWith("error: ", lines[0]);
+        Assert.DoesNotContain("   at ", result.StdErr);
+    }
+
+    [Fact]
+    public async Task Verbose_adds_the_stack_trace()
+    {
+        var result = await CliRunner.RunAsync("savefile", "inspect", "/nonexistent/file.xlsave", "--verbose");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("   at ", result.StdErr);
+    }
+}

@@ -31,9 +31,13 @@ public sealed partial record SaveFileHeader
     /// The stored config exactly as in the file (a JSON config includes its trailing NUL). <c>null</c> means the
     /// file has no optional data at all, which differs on disk from an empty config (a zero length field).
     /// </summary>
-    public ReadOnlyMemory<byte>? ConfigBytes
+    /// <remarks>
+    /// An array rather than <c>ReadOnlyMemory&lt;byte&gt;?</c>: a null array converts silently to an empty, non-null
+    /// memory, which would erase the difference between "no optional data" and "empty config". Copied both ways.
+    /// </remarks>
+    public byte[]? ConfigBytes
     {
-        get => _configBytes;
+        get => _configBytes?.ToArray();
         init => _configBytes = value?.ToArray();
     }
 

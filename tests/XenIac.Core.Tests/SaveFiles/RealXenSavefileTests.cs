@@ -35,7 +35,7 @@ public sealed class RealXenSavefileTests
         Assert.Equal(48 + h.OptionalDataLength, h.ImageOffset);
 
         // The stored config is libxl JSON with xl's trailing NUL, and the image starts with the libxl stream ident.
-        Assert.Equal(0, h.ConfigBytes!.Value.Span[^1]);
+        Assert.Equal(0, h.ConfigBytes![^1]);
         using var doc = JsonDocument.Parse(h.ConfigText!);
         var expectedName = name switch
         {
