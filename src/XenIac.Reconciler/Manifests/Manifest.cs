@@ -1,0 +1,66 @@
+namespace XenIac.Reconciler.Manifests;
+
+/// <summary>A place in a manifest file, 1-based like editors show it.</summary>
+public sealed record SourceLocation(string File, int Line, int Column)
+{
+    public override string ToString() => $"{File}:{Line}:{Column}";
+}
+
+public enum DesiredState
+{
+    /// <summary>The domain runs on the host (restored from its savefile when there is one, else created).</summary>
+    Running,
+    /// <summary>The domain does not run and its savefile is valid.</summary>
+    Saved,
+    /// <summary>The domain does not run. Its savefile, if any, is kept: XenIac never deletes guest data.</summary>
+    Absent,
+}
+
+public enum SavefileFormat
+{
+    /// <summary>Today's xl format: header, config, image.</summary>
+    Xl,
+    /// <summary>The old configless format: image only; the config comes from the manifest when restoring.</summary>
+    Legacy,
+}
+
+/// <summary>A setting value written inline in the manifest: a string, a number or a list of strings, as in xl.cfg.</summary>
+public sealed record SettingValue
+{
+    public string? String { get; init; }
+    public long? Number { get; init; }
+    public IReadOnlyList<string>? List { get; init; }
+
+    public override string ToString() =>
+        String is not null ? $"\"{String}\"" : Number is not null ? Number.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)
+        : $"[{string.Join(", ", List!.Select(s => $"\"{s}\""))}]";
+}
+
+/// <summary>One domain of the manifest, with every path already resolved against the manifest's folder.</summary>
+public sealed record DomainSpec
+{
+    public required string Name { get; init; }
+    /// <summary>Base config (xl.cfg or libxl JSON), used to create the domain.</summary>
+    public string? ConfigPath { get; init; }
+    public required string SavefilePath { get; init; }
+    public DesiredState State { get; init; } = DesiredState.Running;
+    /// <summary>Alternative config used when restoring and stored when saving.</summary>
+    public string? OverrideConfigPath { get; init; }
+    /// <summary>Settings merged onto the config used when restoring and stored when saving (xl.cfg keys).</summary>
+    public IReadOnlyList<KeyValuePair<string, SettingValue>> OverrideSettings { get; init; } = [];
+    public bool Checkpoint { get; init; }
+    public bool Paused { get; init; }
+    public SavefileFormat Format { get; init; } = SavefileFormat.Xl;
+    public required string Host { get; init; }
+    /// <summary>Apply even when the override config is incompatible with the saved one.</summary>
+    public bool Force { get; init; }
+    public required SourceLocation Location { get; init; }
+
+    public bool HasOverrides => OverrideConfigPath is not null || OverrideSettings.Count > 0;
+}
+
+/// <summary>A loaded, validated manifest.</summary>
+public sealed record Manifest(string Path, IReadOnlyList<DomainSpec> Domains)
+{
+    public string Directory => System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))!;
+}

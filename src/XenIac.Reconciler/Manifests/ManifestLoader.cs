@@ -1,0 +1,327 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace XenIac.Reconciler.Manifests;
+
+/// <summary>
+/// Loads a YAML manifest into <see cref="Manifest"/>. Walks YamlDotNet's node tree rather than deserializing into
+/// classes so that every error — unknown key, wrong type, duplicate name, missing file — names its line and column,
+/// and all errors are reported at once.
+/// </summary>
+public static partial class ManifestLoader
+{
+    /// <summary>The file name plan/apply look for when none is given.</summary>
+    public const string DefaultFileName = "xen-iac.yaml";
+
+    internal static readonly string[] TopLevelKeys = ["version", "defaults", "domains"];
+    internal static readonly string[] DefaultsKeys = ["host", "state", "format", "checkpoint", "paused", "force", "savefileDir"];
+    internal static readonly string[] DomainKeys = ["name", "config", "savefile", "state", "overrides", "checkpoint", "paused", "format", "host", "force"];
+    internal static readonly string[] OverrideKeys = ["config", "settings"];
+
+    public static Manifest Load(string path)
+    {
+        string text;
+        try { text = File.ReadAllText(path); }
+        catch (FileNotFoundException) { throw Single(path, $"manifest not found: {path}"); }
+        catch (DirectoryNotFoundException) { throw Single(path, $"manifest not found: {path}"); }
+        return Parse(text, path);
+    }
+
+    /// <summary>Parses manifest text; relative paths resolve against the folder of <paramref name="path"/>.</summary>
+    public static Manifest Parse(string text, string path)
+    {
+        var context = new Context(path);
+        var yaml = new YamlStream();
+        try
+        {
+            yaml.Load(new StringReader(text));
+        }
+        catch (YamlException e)
+        {
+            throw new ManifestException([new ManifestError(new SourceLocation(path, (int)e.Start.Line, (int)e.Start.Column), YamlMessage(e))]);
+        }
+
+        if (yaml.Documents.Count == 0 || yaml.Documents[0].RootNode is not YamlMappingNode root)
+        {
+            var at = yaml.Documents.Count == 0 ? new SourceLocation(path, 1, 1) : context.At(yaml.Documents[0].RootNode);
+            throw new ManifestException([new ManifestError(at, "a manifest is a mapping with a 'domains' list")]);
+        }
+        if (yaml.Documents.Count > 1)
+            context.Error(yaml.Documents[1].RootNode, "a manifest is one YAML document; found more than one");
+
+        var domains = LoadRoot(root, context);
+        if (context.Errors.Count > 0) throw new ManifestException(context.Errors);
+        return new Manifest(path, domains);
+    }
+
+    private static List<DomainSpec> LoadRoot(YamlMappingNode root, Context context)
+    {
+        context.CheckKeys(root, TopLevelKeys, "top level");
+        if (Get(root, "version") is { } version && context.Int(version, "version") is { } v && v != 1)
+            context.Error(version, $"unsupported manifest version {v}; this xen-iac reads version 1");
+
+        var defaults = new Defaults();
+        if (Get(root, "defaults") is { } defaultsNode && context.Mapping(defaultsNode, "defaults") is { } d)
+        {
+            context.CheckKeys(d, DefaultsKeys, "defaults");
+            defaults = new Defaults
+            {
+                Host = Get(d, "host") is { } h ? context.HostSpec(h) : null,
+                State = Get(d, "state") is { } s ? context.Enum<DesiredState>(s, "state") : null,
+                Format = Get(d, "format") is { } f ? context.Enum<SavefileFormat>(f, "format") : null,
+                Checkpoint = Get(d, "checkpoint") is { } c ? context.Bool(c, "checkpoint") : null,
+                Paused = Get(d, "paused") is { } p ? context.Bool(p, "paused") : null,
+                Force = Get(d, "force") is { } fo ? context.Bool(fo, "force") : null,
+                SavefileDir = Get(d, "savefileDir") is { } sd ? context.Path(sd, "savefileDir", mustExist: false) : null,
+            };
+        }
+
+        var domains = new List<DomainSpec>();
+        var domainsNode = Get(root, "domains");
+        if (domainsNode is null)
+        {
+            context.Error(root, "missing 'domains': list the domains this manifest manages");
+            return domains;
+        }
+        if (domainsNode is YamlScalarNode { Value: null or "" }) return domains;
+        if (domainsNode is not YamlSequenceNode list)
+        {
+            context.Error(domainsNode, "'domains' must be a list");
+            return domains;
+        }
+
+        var seen = new Dictionary<string, SourceLocation>(StringComparer.Ordinal);
+        foreach (var item in list.Children)
+        {
+            var domain = LoadDomain(item, defaults, context);
+            if (domain is null) continue;
+            if (seen.TryGetValue(domain.Name, out var first))
+            {
+                context.Error(domain.Location, $"duplicate domain name '{domain.Name}' (first defined at line {first.Line})");
+                continue;
+            }
+            seen[domain.Name] = domain.Location;
+            domains.Add(domain);
+        }
+        return domains;
+    }
+
+    private static DomainSpec? LoadDomain(YamlNode node, Defaults defaults, Context context)
+    {
+        if (context.Mapping(node, "domain") is not { } m) return null;
+        var errorsBefore = context.Errors.Count;
+        context.CheckKeys(m, DomainKeys, "domain");
+
+        var nameNode = Get(m, "name");
+        if (nameNode is null)
+        {
+            context.Error(m, "domain has no 'name'");
+            return null;
+        }
+        var name = context.String(nameNode, "name");
+        if (name is null) return null;
+        if (!DomainName().IsMatch(name))
+            context.Error(nameNode, $"invalid domain name '{name}': use letters, digits, '.', '_' and '-', starting with a letter or digit");
+
+        var state = (Get(m, "state") is { } s ? context.Enum<DesiredState>(s, "state") : null) ?? defaults.State ?? DesiredState.Running;
+        var format = (Get(m, "format") is { } f ? context.Enum<SavefileFormat>(f, "format") : null) ?? defaults.Format ?? SavefileFormat.Xl;
+        var checkpointNode = Get(m, "checkpoint");
+        var checkpoint = (checkpointNode is not null ? context.Bool(checkpointNode, "checkpoint") : null) ?? defaults.Checkpoint ?? false;
+        var paused = (Get(m, "paused") is { } p ? context.Bool(p, "paused") : null) ?? defaults.Paused ?? false;
+        var force = (Get(m, "force") is { } fo ? context.Bool(fo, "force") : null) ?? defaults.Force ?? false;
+        var host = (Get(m, "host") is { } h ? context.HostSpec(h) : null) ?? defaults.Host;
+        var config = Get(m, "config") is { } c ? context.Path(c, "config", mustExist: true) : null;
+
+        var extension = format == SavefileFormat.Legacy ? ".img" : ".xlsave";
+        var savefile = Get(m, "savefile") is { } sf
+            ? context.Path(sf, "savefile", mustExist: false)
+            : System.IO.Path.Combine(defaults.SavefileDir ?? context.Resolve("saves"), name + extension);
+
+        string? overrideConfig = null;
+        var settings = new List<KeyValuePair<string, SettingValue>>();
+        if (Get(m, "overrides") is { } o && context.Mapping(o, "overrides") is { } overrides)
+        {
+            context.CheckKeys(overrides, OverrideKeys, "overrides");
+            if (Get(overrides, "config") is { } oc) overrideConfig = context.Path(oc, "overrides.config", mustExist: true);
+            if (Get(overrides, "settings") is { } os && context.Mapping(os, "overrides.settings") is { } sm)
+            {
+                foreach (var (key, value) in sm.Children)
+                {
+                    var k = context.String(key, "setting name");
+                    if (k is null) continue;
+                    if (!SettingName().IsMatch(k))
+                    {
+                        context.Error(key, $"invalid setting name '{k}': xl.cfg names are letters, digits and '_', not starting with a digit");
+                        continue;
+                    }
+                    if (context.Setting(value, k) is { } v) settings.Add(new(k, v));
+                }
+            }
+        }
+
+        var location = context.At(nameNode);
+        if (checkpoint && state != DesiredState.Running)
+            context.Error(checkpointNode ?? m, $"checkpoint keeps the domain running, which contradicts state '{state.ToString().ToLowerInvariant()}'; use state: running with checkpoint: true");
+        if (format == SavefileFormat.Legacy && config is null && overrideConfig is null && state == DesiredState.Running)
+            context.Error(m, "a legacy savefile stores no config: give the domain a 'config' (or overrides.config) to restore it with");
+
+        if (context.Errors.Count > errorsBefore) return null;
+        return new DomainSpec
+        {
+            Name = name,
+            ConfigPath = config,
+            SavefilePath = savefile!,
+            State = state,
+            OverrideConfigPath = overrideConfig,
+            OverrideSettings = settings,
+            Checkpoint = checkpoint,
+            Paused = paused,
+            Format = format,
+            Host = host ?? "",
+            Force = force,
+            Location = location,
+        };
+    }
+
+    private static YamlNode? Get(YamlMappingNode mapping, string key) =>
+        mapping.Children.TryGetValue(new YamlScalarNode(key), out var value) ? value : null;
+
+    private static string YamlMessage(YamlException e)
+    {
+        var message = e.InnerException is YamlException inner ? inner.Message : e.Message;
+        return $"invalid YAML: {message}";
+    }
+
+    private static ManifestException Single(string path, string message) =>
+        new([new ManifestError(new SourceLocation(path, 1, 1), message)]);
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+    private static partial Regex DomainName();
+
+    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*$")]
+    private static partial Regex SettingName();
+
+    private sealed record Defaults
+    {
+        public string? Host { get; init; }
+        public DesiredState? State { get; init; }
+        public SavefileFormat? Format { get; init; }
+        public bool? Checkpoint { get; init; }
+        public bool? Paused { get; init; }
+        public bool? Force { get; init; }
+        public string? SavefileDir { get; init; }
+    }
+
+    /// <summary>Collects errors with locations and reads typed scalars.</summary>
+    private sealed class Context(string path)
+    {
+        private readonly string _directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
+
+        public List<ManifestError> Errors { get; } = [];
+
+        public SourceLocation At(YamlNode node) => new(path, Math.Max(1, (int)node.Start.Line), Math.Max(1, (int)node.Start.Column));
+
+        public void Error(YamlNode node, string message) => Errors.Add(new ManifestError(At(node), message));
+
+        public void Error(SourceLocation at, string message) => Errors.Add(new ManifestError(at, message));
+
+        public string Resolve(string relative) => System.IO.Path.GetFullPath(relative, _directory);
+
+        public void CheckKeys(YamlMappingNode mapping, string[] allowed, string where)
+        {
+            foreach (var key in mapping.Children.Keys)
+            {
+                if (key is YamlScalarNode { Value: { } k } && allowed.Contains(k, StringComparer.Ordinal)) continue;
+                var shown = key is YamlScalarNode sk ? $"'{sk.Value}'" : "a non-scalar key";
+                Error(key, $"unknown key {shown} in {where}; expected one of: {string.Join(", ", allowed)}");
+            }
+        }
+
+        public YamlMappingNode? Mapping(YamlNode node, string what)
+        {
+            if (node is YamlMappingNode m) return m;
+            Error(node, $"'{what}' must be a mapping (key: value lines)");
+            return null;
+        }
+
+        public string? String(YamlNode node, string what)
+        {
+            if (node is YamlScalarNode { Value: { Length: > 0 } v }) return v;
+            Error(node, node is YamlScalarNode ? $"'{what}' must not be empty" : $"'{what}' must be a string");
+            return null;
+        }
+
+        public bool? Bool(YamlNode node, string what)
+        {
+            if (node is YamlScalarNode { Style: ScalarStyle.Plain, Value: "true" or "false" } s) return s.Value == "true";
+            Error(node, $"'{what}' must be true or false");
+            return null;
+        }
+
+        public int? Int(YamlNode node, string what)
+        {
+            if (node is YamlScalarNode { Style: ScalarStyle.Plain, Value: { } v } && int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var i)) return i;
+            Error(node, $"'{what}' must be a whole number");
+            return null;
+        }
+
+        public T? Enum<T>(YamlNode node, string what) where T : struct, System.Enum
+        {
+            var names = System.Enum.GetNames<T>().Select(n => n.ToLowerInvariant()).ToArray();
+            if (node is YamlScalarNode { Value: { } v } && names.Contains(v, StringComparer.Ordinal))
+                return System.Enum.Parse<T>(v, ignoreCase: true);
+            Error(node, $"'{what}' must be one of: {string.Join(", ", names)}");
+            return null;
+        }
+
+        public string? HostSpec(YamlNode node)
+        {
+            var spec = String(node, "host");
+            if (spec is null) return null;
+            if (spec == Hosts.XenHosts.LibxlSpec) return spec;
+            if (spec.StartsWith(Hosts.XenHosts.EmbeddedPrefix, StringComparison.Ordinal) && spec.Length > Hosts.XenHosts.EmbeddedPrefix.Length)
+                return Hosts.XenHosts.EmbeddedPrefix + Resolve(spec[Hosts.XenHosts.EmbeddedPrefix.Length..]);
+            Error(node, $"unknown host '{spec}': use 'libxl' or 'embedded:<folder>'");
+            return null;
+        }
+
+        public string? Path(YamlNode node, string what, bool mustExist)
+        {
+            var value = String(node, what);
+            if (value is null) return null;
+            var full = Resolve(value);
+            if (mustExist && !File.Exists(full))
+            {
+                Error(node, $"'{what}' file not found: {value} (resolved to {full})");
+                return null;
+            }
+            return full;
+        }
+
+        public SettingValue? Setting(YamlNode node, string key)
+        {
+            switch (node)
+            {
+                case YamlScalarNode { Style: ScalarStyle.Plain, Value: "true" or "false" } b:
+                    return new SettingValue { Number = b.Value == "true" ? 1 : 0 };
+                case YamlScalarNode { Style: ScalarStyle.Plain, Value: { } v } when long.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n):
+                    return new SettingValue { Number = n };
+                case YamlScalarNode { Value: { } s }:
+                    return new SettingValue { String = s };
+                case YamlSequenceNode seq:
+                    var items = new List<string>();
+                    foreach (var item in seq.Children)
+                    {
+                        if (item is YamlScalarNode { Value: { } iv }) items.Add(iv);
+                        else Error(item, $"setting '{key}': list items must be strings");
+                    }
+                    return new SettingValue { List = items };
+                default:
+                    Error(node, $"setting '{key}' must be a string, a number or a list of strings");
+                    return null;
+            }
+        }
+    }
+}
