@@ -42,11 +42,16 @@ public static partial class AtomicFile
     }
 
     /// <summary>Creates a new file readable and writable by its owner only.</summary>
-    public static FileStream CreatePrivate(string path)
+    public static FileStream CreatePrivate(string path) => CreatePrivate(path, FileMode.CreateNew);
+
+    /// <summary>Creates or truncates a private (0600) scratch file, e.g. a leftover from a killed process.</summary>
+    public static FileStream CreatePrivateOverwrite(string path) => CreatePrivate(path, FileMode.Create);
+
+    private static FileStream CreatePrivate(string path, FileMode mode)
     {
         var options = new FileStreamOptions
         {
-            Mode = FileMode.CreateNew,
+            Mode = mode,
             Access = FileAccess.Write,
             Share = FileShare.None,
             BufferSize = 64 * 1024,

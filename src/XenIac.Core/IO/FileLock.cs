@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace XenIac.Core.IO;
+
+/// <summary>Who holds a lock: written beside it so a refused caller can say whom it waits for.</summary>
+public sealed record LockOwner(int ProcessId, string Host, string User, DateTimeOffset Since, string? Purpose)
+{
+    public override string ToString() =>
+        $"process {ProcessId} on {Host} (user {User}) since {Since:u}{(Purpose is null ? "" : $": {Purpose}")}";
+}
+
+/// <summary>
+/// An exclusive, cross-process lock on a file. The OS releases it when the holder dies (on Unix .NET takes a
+/// flock for <see cref="FileShare.None"/>), so a killed process never leaves a lock behind. The owner is recorded
+/// in a separate "*.owner" file because the locked file itself cannot be opened by anyone else.
+/// </summary>
+public sealed class FileLock : IDisposable
+{
+    private readonly FileStream _handle;
+    private readonly string _ownerPath;
+
+    private FileLock(FileStream handle, string ownerPath)
+    {
+        _handle = handle;
+        _ownerPath = ownerPath;
+    }
+
+    public string Path => _handle.Name;
+
+    /// <summary>Takes the lock once; returns null (and who holds it) when another process has it.</summary>
+    public static FileLock? TryAcquire(string path, string? purpose, out LockOwner? holder)
+    {
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
+        try
+        {
+            var handle = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
+            var ownerPath = path + ".owner";
+            var owner = new LockOwner(Environment.ProcessId, Environment.MachineName, Environment.UserName, DateTimeOffset.UtcNow, purpose);
+            File.WriteAllText(ownerPath, JsonSerializer.Serialize(owner));
+            holder = null;
+            return new FileLock(handle, ownerPath);
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            holder = ReadOwner(path);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Takes the lock, waiting up to <paramref name="timeout"/> (zero: fail at once). Throws
+    /// <see cref="LockBusyException"/> naming the holder when it cannot.
+    /// </summary>
+    public static async Task<FileLock> AcquireAsync(string path, TimeSpan timeout, string? purpose, CancellationToken cancellationToken = default)
+    {
+        var clock = Stopwatch.StartNew();
+        var delay = TimeSpan.FromMilliseconds(20);
+        while (true)
+        {
+            var acquired = TryAcquire(path, purpose, out var holder);
+            if (acquired is not null) return acquired;
+            if (clock.Elapsed >= timeout)
+                throw new LockBusyException(path, holder, timeout);
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 250));
+        }
+    }
+
+    public static LockOwner? ReadOwner(string path)
+    {
+        try { return JsonSerializer.Deserialize<LockOwner>(File.ReadAllText(path + ".owner")); }
+        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException) { return null; }
+    }
+
+    public void Dispose()
+    {
+        try { File.Delete(_ownerPath); }
+        catch (IOException) { }
+        _handle.Dispose();
+    }
+}
+
+/// <summary>A lock is held by someone else.</summary>
+public sealed class LockBusyException : XenIacException
+{
+    public LockBusyException(string path, LockOwner? holder, TimeSpan waited)
+        : base($"{path} is locked by {holder?.ToString() ?? "another process"}" +
+               (waited > TimeSpan.Zero ? $" (waited {waited.TotalSeconds:0.#} s)" : ""))
+    {
+        LockPath = path;
+        Holder = holder;
+    }
+
+    public string LockPath { get; }
+    public LockOwner? Holder { get; }
+}
