@@ -15,7 +15,7 @@ public enum SaveFileError
 
 /// <summary>
 /// The data is not a savefile XenIac can read. <see cref="Offset"/> is the byte offset in the file where the
-/// problem was found (when known).
+/// problem was found (when known); <see cref="RecordIndex"/> the image-stream record it belongs to (when known).
 /// </summary>
 public sealed class SaveFileFormatException : XenIacException
 {
@@ -28,4 +28,7 @@ public sealed class SaveFileFormatException : XenIacException
 
     public SaveFileError Error { get; }
     public long? Offset { get; }
+
+    /// <summary>Index of the image-stream record (both layers counted from 0) the problem was found in.</summary>
+    public long? RecordIndex { get; init; }
 }
