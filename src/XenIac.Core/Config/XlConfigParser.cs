@@ -141,6 +141,10 @@ internal sealed class XlConfigParser
         var column = ColumnAt(start);
         if (_pos >= _src.Length) return new Token(Kind.End, start, start, line, column, "");
         var b = _src[_pos];
+        // Xen's flex lexer reports a bad character only when it sees what follows it; a single bad byte that
+        // ends the file is dropped without a word ("a = 1\n#" and "a = 1 %" are accepted).
+        var lastByte = _pos == _src.Length - 1;
+        var endOfFile = new Token(Kind.End, _src.Length, _src.Length, line, column, "");
 
         Token Simple(Kind kind, int length)
         {
@@ -166,6 +170,9 @@ internal sealed class XlConfigParser
                 _pos++;
                 NewLine();
                 return new Token(Kind.Newline, start, _pos, line, column, "");
+            case (byte)'#' when lastByte:
+                _pos++;
+                return endOfFile;
             case (byte)'#':
                 var nl = Array.IndexOf(_src, (byte)'\n', _pos);
                 if (nl < 0)
@@ -174,8 +181,11 @@ internal sealed class XlConfigParser
                 _pos = nl + 1;
                 NewLine();
                 return new Token(Kind.Newline, start, _pos, line, column, "");
-            case (byte)'\'' or (byte)'"':
+            case (byte)'\'' or (byte)'"' when !lastByte:
                 return LexString(start, line, column);
+            case not 0 when lastByte:
+                _pos++;
+                return endOfFile;
             default:
                 throw Error(line, column, DescribeBadCharacter(start));
         }
