@@ -1,0 +1,94 @@
+using System.Text.RegularExpressions;
+
+namespace XenIac.Core.Config;
+
+/// <summary>
+/// Whether a domain saved with one config can be restored with another. A suspended guest keeps running
+/// exactly where it stopped, so anything it can see (memory size, vCPUs, its kernel, which devices exist, in
+/// which order, under which names and MAC addresses, platform features) must stay; where a device's data
+/// comes from on the host (disk path and format, bridge, scripts) may change.
+/// </summary>
+public static partial class ConfigCompatibility
+{
+    private const string GuestVisible = "the guest sees it; resuming with a different value can crash it";
+
+    /// <summary>One finding per setting that differs; none when the configs agree on everything.</summary>
+    public static IReadOnlyList<CompatibilityFinding> Check(DomainConfig saved, DomainConfig proposed)
+    {
+        ArgumentNullException.ThrowIfNull(saved);
+        ArgumentNullException.ThrowIfNull(proposed);
+        var old = saved.ToSettings();
+        var @new = proposed.ToSettings();
+        var crossFormat = saved.SourceFormat != proposed.SourceFormat;
+        var findings = new List<CompatibilityFinding>();
+        var unmatched = 0;
+        foreach (var key in old.Keys.Union(@new.Keys).Order(StringComparer.Ordinal))
+        {
+            old.TryGetValue(key, out var o);
+            @new.TryGetValue(key, out var n);
+            if (o == n) continue;
+            // An unmodelled JSON leaf and an unmodelled xl key live in different name spaces; they cannot match.
+            if (crossFormat && (saved.Other.ContainsKey(key) || proposed.Other.ContainsKey(key)))
+            {
+                unmatched++;
+                continue;
+            }
+            var (severity, reason) = Rule(key, o, n);
+            findings.Add(new CompatibilityFinding(severity, key, o, n, reason));
+        }
+        if (unmatched > 0)
+            findings.Add(new CompatibilityFinding(FindingSeverity.Warning, "(unmodelled settings)", null, null,
+                $"{unmatched} setting(s) XenIac does not model exist in only one of the configs and cannot be compared across xl.cfg and JSON"));
+        return findings;
+    }
+
+    public static bool IsCompatible(IEnumerable<CompatibilityFinding> findings) => findings.All(f => f.Severity != FindingSeverity.Error);
+
+    private static (FindingSeverity, string) Rule(string key, string? old, string? @new)
+    {
+        var m = IndexedKey().Match(key);
+        var (kind, field) = m.Success ? (m.Groups["kind"].Value, m.Groups["field"].Value) : (key, "");
+        if (m.Success && m.Groups["index"].Success && field.Length == 0 && kind is not ("disk" or "vif"))
+            return DeviceSpec(kind);
+        return (kind, field) switch
+        {
+            ("name", _) => (FindingSeverity.Ok, "the name is the host's handle for the domain; xl restore accepts a new one"),
+            ("type", _) => (FindingSeverity.Error, "the guest type (pv, pvh, hvm) is how the guest runs; a saved guest cannot change it"),
+            ("memory" or "maxmem", _) => (FindingSeverity.Error, "the guest's memory layout is in the image; " + GuestVisible),
+            ("vcpus" or "maxvcpus", _) => (FindingSeverity.Error, "the vCPU count is in the image; " + GuestVisible),
+            ("kernel" or "ramdisk", _) => (FindingSeverity.Error, "the running kernel is in the image; a different one means a different guest"),
+            ("cmdline" or "bootloader", _) => (FindingSeverity.Warning, "only used at boot, but a change suggests the config is for another guest"),
+            (_, "count") => (FindingSeverity.Error, "the guest sees its devices by number and position; adding or removing one can crash it"),
+            ("disk", "target" or "format" or "script" or "backendtype" or "backend") =>
+                (FindingSeverity.Ok, "where the disk's data comes from is the host's business; the guest sees the same disk"),
+            ("disk", "vdev" or "devtype" or "access") => (FindingSeverity.Error, "the disk's name, kind and writability are what the guest sees; " + GuestVisible),
+            ("vif", "bridge" or "script" or "ip" or "vifname" or "backend" or "rate" or "gatewaydev") =>
+                (FindingSeverity.Ok, "where the NIC is plugged on the host may change; the guest sees the same NIC"),
+            ("vif", "mac" or "model" or "type" or "devid" or "mtu") => (FindingSeverity.Error, "the NIC's MAC, model and identity are what the guest sees; " + GuestVisible),
+            ("vif", _) => (FindingSeverity.Warning, "a vif parameter XenIac does not know; it may or may not be visible to the guest"),
+            ("on_poweroff" or "on_reboot" or "on_crash" or "on_watchdog" or "on_soft_reset", _) =>
+                (FindingSeverity.Ok, "what the host does when the guest stops is host policy"),
+            ("vnc" or "vnclisten" or "vncdisplay" or "vncunused" or "vncpasswd" or "keymap" or "sdl" or "opengl" or "spice" or "nographic"
+                or "device_model_override" or "device_model_stubdomain_override" or "boot" or "monitor", _) =>
+                (FindingSeverity.Ok, "a host-side display or device-model setting; the guest's hardware is unchanged"),
+            ("serial" or "localtime" or "rtc_timeoffset" or "max_grant_frames" or "max_maptrack_frames", _) =>
+                (FindingSeverity.Warning, "may change what the guest sees after resume; check before relying on it"),
+            ("vga" or "videoram" or "usb" or "usbdevice" or "usbversion" or "soundhw" or "acpi" or "acpi_s3" or "acpi_s4" or "apic" or "pae"
+                or "hap" or "nestedhvm" or "hpet" or "nx" or "viridian" or "timer_mode" or "vpt_align" or "xen_platform_pci" or "bios"
+                or "firmware" or "cpuid" or "tsc_mode" or "msr_relaxed" or "e820_host" or "altp2m" or "altp2mhvm" or "device_model_version"
+                or "shadow_memory" or "nomigrate", _) =>
+                (FindingSeverity.Error, "a platform or emulated-hardware feature; " + GuestVisible),
+            _ => (FindingSeverity.Warning, "XenIac does not know whether changing this setting is safe on restore"),
+        };
+    }
+
+    private static (FindingSeverity, string) DeviceSpec(string kind) => kind switch
+    {
+        "pci" or "usbdev" or "dtdev" or "iomem" or "ioports" or "irqs" =>
+            (FindingSeverity.Error, "a passed-through device or resource is guest-visible hardware; " + GuestVisible),
+        _ => (FindingSeverity.Warning, "a device's parameters changed; XenIac does not know which of them the guest sees"),
+    };
+
+    [GeneratedRegex(@"^(?<kind>[a-z0-9_]+)(?<index>\[\d+\])?(\.(?<field>[a-z0-9_.-]+))?$")]
+    private static partial Regex IndexedKey();
+}

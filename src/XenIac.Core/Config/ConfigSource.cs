@@ -1,0 +1,43 @@
+using System.Text;
+using XenIac.Core.SaveFiles;
+
+namespace XenIac.Core.Config;
+
+/// <summary>
+/// A config read from a file that is an xl.cfg, a libxl JSON config or a savefile (its stored config),
+/// told apart by content: the savefile magic, then a leading '{', else xl.cfg.
+/// </summary>
+public sealed record ConfigSource(string Path, string Text, SaveFileConfigFormat Format, bool IsSavefile)
+{
+    /// <summary>The config's name in messages: the file, or "FILE (stored config)" for a savefile.</summary>
+    public string DisplayName => IsSavefile ? $"{Path} (stored config)" : Path;
+
+    public DomainConfig ToModel() =>
+        Format == SaveFileConfigFormat.Json ? DomainConfig.FromJson(Text, DisplayName) : DomainConfig.FromXl(XlConfig.Parse(Text, DisplayName));
+
+    public static async Task<ConfigSource> LoadAsync(string path, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (await StartsWithSavefileMagicAsync(path, cancellationToken).ConfigureAwait(false))
+        {
+            await using var reader = await SaveFileReader.OpenAsync(SaveFileReader.OpenFile(path), cancellationToken: cancellationToken).ConfigureAwait(false);
+            var h = reader.Header;
+            if (h.ConfigFormat == SaveFileConfigFormat.None)
+                throw new SaveFileFormatException(SaveFileError.InvalidConfig, $"'{path}' stores no config");
+            return new ConfigSource(path, h.ConfigText!, h.ConfigFormat, IsSavefile: true);
+        }
+        var bytes = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+        var text = Encoding.UTF8.GetString(bytes);
+        return new ConfigSource(path, text, LooksLikeJson(text) ? SaveFileConfigFormat.Json : SaveFileConfigFormat.XlCfg, IsSavefile: false);
+    }
+
+    internal static bool LooksLikeJson(string text) => text.TrimStart().StartsWith('{');
+
+    private static async Task<bool> StartsWithSavefileMagicAsync(string path, CancellationToken ct)
+    {
+        await using var stream = File.OpenRead(path);
+        var start = new byte[SaveFileLayout.Magic.Length];
+        var n = await stream.ReadAtLeastAsync(start, start.Length, throwOnEndOfStream: false, ct).ConfigureAwait(false);
+        return n == start.Length && start.AsSpan().SequenceEqual(SaveFileLayout.Magic);
+    }
+}

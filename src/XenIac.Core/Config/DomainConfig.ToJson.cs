@@ -1,0 +1,105 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+
+namespace XenIac.Core.Config;
+
+public sealed partial class DomainConfig
+{
+    private static readonly Dictionary<string, string> DeviceModelJsonPaths = JsonDeviceModel
+        .GroupBy(m => m.Key).ToDictionary(g => g.Key, g => g.Last().Path, StringComparer.Ordinal);
+
+    /// <summary>
+    /// libxl's JSON domain config for what the model covers, as a host with today's libxl wants it (xl restore
+    /// reads it with <c>libxl_domain_config_from_json</c>). <paramref name="notConverted"/> names every
+    /// setting that has no JSON form here and was left out.
+    /// </summary>
+    public JsonObject ToLibxlJson(out IReadOnlyList<string> notConverted)
+    {
+        var skipped = new List<string>();
+        var cInfo = new JsonObject { ["type"] = Type };
+        if (Name is not null) cInfo["name"] = Name;
+
+        var bInfo = new JsonObject();
+        var vcpus = Vcpus ?? MaxVcpus;
+        if ((MaxVcpus ?? Vcpus) is { } max) bInfo["max_vcpus"] = max;
+        if (vcpus is { } n) bInfo["avail_vcpus"] = new JsonArray([.. Enumerable.Range(0, (int)n).Select(i => (JsonNode)i)]);
+        if ((MaxMemMiB ?? MemoryMiB) is { } maxMem) bInfo["max_memkb"] = maxMem * 1024;
+        if (MemoryMiB is { } mem) bInfo["target_memkb"] = mem * 1024;
+        if (Kernel is not null) bInfo["kernel"] = Kernel;
+        if (Cmdline is not null) bInfo["cmdline"] = Cmdline;
+        if (Ramdisk is not null) bInfo["ramdisk"] = Ramdisk;
+        if (Bootloader is not null) bInfo["bootloader"] = Bootloader;
+
+        foreach (var (key, value) in DeviceModel)
+        {
+            if (key == "vga")
+            {
+                Set(bInfo, "type.hvm.vga.kind", value == "stdvga" ? "std" : value);
+                continue;
+            }
+            if (key == "videoram" && long.TryParse(value, CultureInfo.InvariantCulture, out var mib))
+            {
+                bInfo["video_memkb"] = mib * 1024;
+                continue;
+            }
+            if (!DeviceModelJsonPaths.TryGetValue(key, out var path))
+            {
+                skipped.Add(key);
+                continue;
+            }
+            var isBool = JsonDeviceModel.First(m => m.Key == key).Boolean;
+            JsonNode node = isBool ? (value == "1" ? "True" : "False")
+                : key == "device_model_version" ? value.Replace('-', '_')
+                : long.TryParse(value, CultureInfo.InvariantCulture, out var l) && key is not ("serial" or "boot") ? l : value;
+            Set(bInfo, path["b_info.".Length..], node);
+        }
+        if (Type == "hvm" && bInfo["type.hvm"] is null) bInfo["type.hvm"] = new JsonObject();
+
+        var root = new JsonObject { ["c_info"] = cInfo, ["b_info"] = bInfo };
+        if (Disks.Count > 0)
+            root["disks"] = new JsonArray([.. Disks.Select(d =>
+            {
+                var o = new JsonObject { ["pdev_path"] = d.Target, ["vdev"] = d.Vdev, ["format"] = d.Format, ["readwrite"] = d.Access == "rw" ? 1 : 0 };
+                if (d.IsCdrom) { o["is_cdrom"] = 1; o["removable"] = 1; }
+                if (d.Script is not null) o["script"] = d.Script;
+                if (d.BackendType is not null) o["backend"] = d.BackendType;
+                if (d.Backend is not null) o["backend_domname"] = d.Backend;
+                return (JsonNode)o;
+            })]);
+        if (Nics.Count > 0)
+            root["nics"] = new JsonArray([.. Nics.Select((nic, i) =>
+            {
+                var o = new JsonObject { ["devid"] = nic.Devid is null ? i : long.Parse(nic.Devid, CultureInfo.InvariantCulture) };
+                if (nic.Mac is not null) o["mac"] = nic.Mac;
+                if (nic.Bridge is not null) o["bridge"] = nic.Bridge;
+                if (nic.Ip is not null) o["ip"] = nic.Ip;
+                if (nic.Script is not null) o["script"] = nic.Script;
+                if (nic.Model is not null) o["model"] = nic.Model;
+                if (nic.VifName is not null) o["ifname"] = nic.VifName;
+                if (nic.Backend is not null) o["backend_domname"] = nic.Backend;
+                if (nic.Mtu is not null) o["mtu"] = long.Parse(nic.Mtu, CultureInfo.InvariantCulture);
+                o["nictype"] = nic.Type switch { null => Type == "hvm" ? "vif_ioemu" : "vif", "ioemu" => "vif_ioemu", var t => t };
+                if (nic.Rate is not null) skipped.Add($"vif[{i}].rate");
+                skipped.AddRange(nic.Other.Keys.Select(k => $"vif[{i}].{k}"));
+                return (JsonNode)o;
+            })]);
+        foreach (var (key, action) in Actions)
+            root[key] = action == "rename-restart" ? "restart_rename" : action.Replace('-', '_');
+        skipped.AddRange(Devices.Keys);
+        skipped.AddRange(Other.Keys);
+        notConverted = skipped;
+        return root;
+    }
+
+    private static void Set(JsonObject root, string path, JsonNode value)
+    {
+        var parts = path.Replace("type.hvm", "type\u0001hvm").Replace("type.pv", "type\u0001pv").Split('.').Select(p => p.Replace('\u0001', '.')).ToArray();
+        var o = root;
+        foreach (var part in parts[..^1])
+        {
+            if (o[part] is not JsonObject next) o[part] = next = new JsonObject();
+            o = next;
+        }
+        o[parts[^1]] = value;
+    }
+}

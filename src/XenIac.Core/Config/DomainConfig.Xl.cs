@@ -1,0 +1,108 @@
+using XenIac.Core.SaveFiles;
+
+namespace XenIac.Core.Config;
+
+public sealed partial class DomainConfig
+{
+    private static readonly HashSet<string> ModelledXlKeys =
+    [
+        "name", "type", "builder", "memory", "maxmem", "vcpus", "maxvcpus", "kernel", "ramdisk", "bootloader", "cmdline",
+        "root", "extra", "disk", "vif", .. DeviceKeys, .. BooleanDeviceModelKeys, .. TextDeviceModelKeys, .. ActionKeys,
+    ];
+
+    private static readonly string[] XlActions = ["destroy", "restart", "rename-restart", "preserve", "coredump-destroy", "coredump-restart", "soft-reset"];
+
+    /// <summary>
+    /// Maps xl.cfg settings the way xl's parser does (type/builder, cmdline from root and extra, maxmem and
+    /// maxvcpus defaulting to memory and vcpus). A value xl would refuse is an <see cref="XlConfigException"/>.
+    /// </summary>
+    public static DomainConfig FromXl(XlConfig xl)
+    {
+        ArgumentNullException.ThrowIfNull(xl);
+        var type = xl.GetString("type");
+        if (type is null)
+            type = xl.GetString("builder") switch { "hvm" => "hvm", null or "generic" => "pv", var b => throw xl.SettingError("builder", $"'{b}' is not hvm or generic") };
+        else if (type is not ("pv" or "pvh" or "hvm"))
+            throw xl.SettingError("type", $"'{type}' is not pv, pvh or hvm");
+
+        var cmdline = xl.GetString("cmdline");
+        if (cmdline is null)
+        {
+            var root = xl.GetString("root");
+            var extra = xl.GetString("extra");
+            cmdline = (root, extra) switch
+            {
+                (null, null) => null,
+                (not null, not null) => $"root={root} {extra}",
+                (not null, null) => $"root={root}",
+                _ => extra,
+            };
+        }
+
+        var disks = new List<DiskConfig>();
+        foreach (var spec in Strings(xl, "disk"))
+        {
+            try { disks.Add(DiskConfig.Parse(spec)); }
+            catch (FormatException e) { throw xl.SettingError("disk", $"entry '{spec}': {e.Message}"); }
+        }
+        var nics = Strings(xl, "vif").Select(NicConfig.Parse).ToList();
+
+        var devices = new SortedDictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        foreach (var key in DeviceKeys)
+            if (xl.Contains(key))
+                devices[key] = xl.Get(key) is XlList ? Strings(xl, key) : [xl.GetString(key)!];
+
+        var dm = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var key in BooleanDeviceModelKeys)
+            if (xl.Contains(key))
+                dm[key] = xl.Get(key) is XlString ? (xl.GetLong(key) != 0 ? "1" : "0") : xl.Get(key)!.ToXl();
+        foreach (var key in TextDeviceModelKeys)
+            if (xl.Get(key) is { } v)
+                dm[key] = v is XlString s ? s.Text : v.ToXl();
+        if (dm.Remove("stdvga", out var std) && !dm.ContainsKey("vga")) dm["vga"] = std == "1" ? "stdvga" : "cirrus";
+
+        var actions = DefaultActions();
+        foreach (var key in ActionKeys)
+            if (xl.GetString(key) is { } a)
+            {
+                if (!XlActions.Contains(a)) throw xl.SettingError(key, $"'{a}' is not one of {string.Join(", ", XlActions)}");
+                actions[key] = a;
+            }
+
+        var other = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var key in xl.Keys)
+            if (!ModelledXlKeys.Contains(key))
+                other[key] = xl.Get(key) is XlString s ? s.Text : xl.Get(key)!.ToXl();
+
+        return new DomainConfig
+        {
+            SourceFormat = SaveFileConfigFormat.XlCfg,
+            Name = xl.GetString("name"),
+            Type = type,
+            MemoryMiB = xl.GetLong("memory"),
+            MaxMemMiB = xl.GetLong("maxmem"),
+            Vcpus = xl.GetLong("vcpus"),
+            MaxVcpus = xl.GetLong("maxvcpus"),
+            Kernel = xl.GetString("kernel"),
+            Ramdisk = xl.GetString("ramdisk"),
+            Bootloader = xl.GetString("bootloader"),
+            Cmdline = cmdline,
+            Disks = disks,
+            Nics = nics,
+            Devices = devices,
+            DeviceModel = dm,
+            Actions = actions,
+            Other = other,
+        };
+    }
+
+    private static List<string> Strings(XlConfig xl, string key)
+    {
+        var list = xl.GetList(key);
+        if (list is null) return [];
+        var result = new List<string>();
+        foreach (var item in list.Items)
+            result.Add(item is XlString s ? s.Text : throw xl.SettingError(key, "holds a nested list; xl expects strings"));
+        return result;
+    }
+}

@@ -1,0 +1,136 @@
+using System.Globalization;
+using XenIac.Core.SaveFiles;
+
+namespace XenIac.Core.Config;
+
+/// <summary>
+/// What of a domain's config matters for save and restore, whether it came from xl.cfg text or libxl's JSON:
+/// identity, guest type, memory and vCPUs, boot files, devices in order, device-model features and the
+/// shutdown actions. Names and units follow xl.cfg (MiB, xl's spellings); <see cref="ToSettings"/> flattens it
+/// into the setting names the compatibility check and <c>config show</c> use.
+/// </summary>
+public sealed partial class DomainConfig
+{
+    public SaveFileConfigFormat SourceFormat { get; init; }
+    public string? Name { get; init; }
+    /// <summary>pv, pvh or hvm.</summary>
+    public string Type { get; init; } = "pv";
+    public long? MemoryMiB { get; init; }
+    /// <summary>Defaults to <see cref="MemoryMiB"/>, as in xl.</summary>
+    public long? MaxMemMiB { get; init; }
+    public long? Vcpus { get; init; }
+    /// <summary>Defaults to <see cref="Vcpus"/>, as in xl.</summary>
+    public long? MaxVcpus { get; init; }
+    public string? Kernel { get; init; }
+    public string? Ramdisk { get; init; }
+    public string? Bootloader { get; init; }
+    public string? Cmdline { get; init; }
+    public IReadOnlyList<DiskConfig> Disks { get; init; } = [];
+    public IReadOnlyList<NicConfig> Nics { get; init; } = [];
+
+    /// <summary>Other device lists by xl key (vfb, vkb, pci, usbctrl, usbdev, channel, vtpm, ...), specs as written.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> Devices { get; init; } = new SortedDictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+
+    /// <summary>Device-model and platform settings by xl key (vga, vnc, serial, boot, acpi, viridian, ...), booleans as 0/1.</summary>
+    public IReadOnlyDictionary<string, string> DeviceModel { get; init; } = new SortedDictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>on_poweroff, on_reboot, on_crash, on_watchdog, on_soft_reset with xl's defaults filled in.</summary>
+    public IReadOnlyDictionary<string, string> Actions { get; init; } = DefaultActions();
+
+    /// <summary>
+    /// Settings the model does not cover: xl keys with their value as xl.cfg text, or for JSON the path of each
+    /// leaf prefixed <c>json:</c>. They are still compared (a change is a warning).
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Other { get; init; } = new SortedDictionary<string, string>(StringComparer.Ordinal);
+
+    internal static readonly string[] DeviceKeys = ["vfb", "vkb", "pci", "usbctrl", "usbdev", "channel", "vtpm", "p9", "vdispl", "vsnd", "virtio", "dtdev", "iomem", "ioports", "irqs"];
+
+    internal static readonly string[] BooleanDeviceModelKeys =
+        ["stdvga", "vnc", "vncunused", "sdl", "opengl", "nographic", "usb", "acpi", "acpi_s3", "acpi_s4", "apic", "pae", "hap", "nestedhvm",
+         "hpet", "nx", "localtime", "xen_platform_pci", "vpt_align", "nomigrate", "e820_host", "msr_relaxed", "spice", "altp2mhvm"];
+
+    internal static readonly string[] TextDeviceModelKeys =
+        ["vga", "videoram", "vnclisten", "vncdisplay", "vncpasswd", "keymap", "serial", "boot", "usbdevice", "usbversion", "soundhw",
+         "viridian", "timer_mode", "rtc_timeoffset", "device_model_version", "device_model_override", "device_model_stubdomain_override",
+         "bios", "firmware", "cpuid", "tsc_mode", "max_grant_frames", "max_maptrack_frames", "altp2m", "monitor", "shadow_memory"];
+
+    internal static readonly string[] ActionKeys = ["on_poweroff", "on_reboot", "on_crash", "on_watchdog", "on_soft_reset"];
+
+    internal static SortedDictionary<string, string> DefaultActions() => new(StringComparer.Ordinal)
+    {
+        ["on_poweroff"] = "destroy",
+        ["on_reboot"] = "restart",
+        ["on_crash"] = "destroy",
+        ["on_watchdog"] = "destroy",
+        ["on_soft_reset"] = "soft-reset",
+    };
+
+    /// <summary>
+    /// Reads a config by its content: libxl JSON when it starts with '{', xl.cfg otherwise. Errors in either
+    /// are <see cref="XlConfigException"/>s located in <paramref name="file"/>.
+    /// </summary>
+    public static DomainConfig Parse(string text, string file = "config")
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return text.TrimStart().StartsWith('{') ? FromJson(text, file) : FromXl(XlConfig.Parse(text, file));
+    }
+
+    /// <summary>The model as flat settings: xl names, list entries as <c>disk[0].vdev</c>, counts as <c>disk.count</c>.</summary>
+    public SortedDictionary<string, string> ToSettings()
+    {
+        var s = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        void Add(string key, string? value) { if (value is not null) s[key] = value; }
+        static string? N(long? v) => v?.ToString(CultureInfo.InvariantCulture);
+
+        Add("name", Name);
+        Add("type", Type);
+        Add("memory", N(MemoryMiB));
+        Add("maxmem", N(MaxMemMiB ?? MemoryMiB));
+        Add("vcpus", N(Vcpus));
+        Add("maxvcpus", N(MaxVcpus ?? Vcpus));
+        Add("kernel", Kernel);
+        Add("ramdisk", Ramdisk);
+        Add("bootloader", Bootloader);
+        Add("cmdline", Cmdline);
+        Add("disk.count", N(Disks.Count));
+        for (var i = 0; i < Disks.Count; i++)
+        {
+            var d = Disks[i];
+            Add($"disk[{i}].target", d.Target);
+            Add($"disk[{i}].vdev", d.Vdev);
+            Add($"disk[{i}].format", d.Format);
+            Add($"disk[{i}].access", d.Access);
+            Add($"disk[{i}].devtype", d.IsCdrom ? "cdrom" : "disk");
+            Add($"disk[{i}].script", d.Script);
+            Add($"disk[{i}].backendtype", d.BackendType);
+            Add($"disk[{i}].backend", d.Backend);
+        }
+        Add("vif.count", N(Nics.Count));
+        for (var i = 0; i < Nics.Count; i++)
+        {
+            var n = Nics[i];
+            Add($"vif[{i}].mac", n.Mac);
+            Add($"vif[{i}].bridge", n.Bridge);
+            Add($"vif[{i}].script", n.Script);
+            Add($"vif[{i}].ip", n.Ip);
+            Add($"vif[{i}].model", n.Model);
+            Add($"vif[{i}].type", n.Type);
+            Add($"vif[{i}].vifname", n.VifName);
+            Add($"vif[{i}].backend", n.Backend);
+            Add($"vif[{i}].mtu", n.Mtu);
+            Add($"vif[{i}].rate", n.Rate);
+            Add($"vif[{i}].devid", n.Devid);
+            foreach (var (k, v) in n.Other) Add($"vif[{i}].{k}", v);
+        }
+        foreach (var (kind, specs) in Devices)
+        {
+            Add($"{kind}.count", N(specs.Count));
+            for (var i = 0; i < specs.Count; i++) Add($"{kind}[{i}]", specs[i]);
+        }
+        foreach (var (k, v) in DeviceModel)
+            if (!(DeviceModelDefaults.TryGetValue(k, out var d) && d == v)) Add(k, v);
+        foreach (var (k, v) in Actions) Add(k, v);
+        foreach (var (k, v) in Other) Add(k, v);
+        return s;
+    }
+}

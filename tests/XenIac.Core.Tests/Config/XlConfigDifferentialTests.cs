@@ -1,0 +1,90 @@
+using System.Text;
+using Xunit.Abstractions;
+using XenIac.Core.Config;
+using XenIac.Tests;
+
+namespace XenIac.Core.Tests.Config;
+
+/// <summary>
+/// XenIac's xl.cfg parser against Xen's own (libxlutil 4.17 via P/Invoke), config by config: both accept or
+/// both reject, and for accepted ones every key reads back the same as string, list and number.
+/// </summary>
+public sealed class XlConfigDifferentialTests(ITestOutputHelper output)
+{
+    public static TheoryData<string> HandWrittenNames() => [.. XlConfigCorpus.HandWritten().Select(c => c.Name)];
+
+    [SkippableTheory]
+    [MemberData(nameof(HandWrittenNames))]
+    public void Hand_written_config_is_read_as_xen_reads_it(string name)
+    {
+        Skip.If(LibXlUtil.Instance is null, LibXlUtil.UnavailableReason);
+        var text = XlConfigCorpus.HandWritten().Single(c => c.Name == name).Text;
+        var disagreement = Compare(Encoding.UTF8.GetBytes(text), out var accepted);
+        Assert.True(disagreement is null, disagreement);
+        output.WriteLine(accepted ? "both accept" : "both reject");
+    }
+
+    [SkippableFact]
+    public void Generated_and_mutated_configs_are_read_as_xen_reads_them()
+    {
+        Skip.If(LibXlUtil.Instance is null, LibXlUtil.UnavailableReason);
+        var corpus = XlConfigCorpus.Generated(400).Concat(XlConfigCorpus.Mutated(600)).ToList();
+        var failures = new List<string>();
+        int accepted = 0, rejected = 0;
+        foreach (var text in corpus)
+        {
+            var d = Compare(Encoding.UTF8.GetBytes(text), out var ok);
+            if (d is not null) failures.Add(d);
+            else if (ok) accepted++;
+            else rejected++;
+        }
+        output.WriteLine($"{corpus.Count} configs (seed {XlConfigCorpus.Seed}): {accepted} accepted by both, {rejected} rejected by both, {failures.Count} disagreements");
+        Assert.True(failures.Count == 0, string.Join("\n", failures.Take(20)));
+        // The corpus is only evidence if it exercises both sides.
+        Assert.True(accepted > 200 && rejected > 200, $"accepted {accepted}, rejected {rejected}");
+    }
+
+    [SkippableFact]
+    public void Real_lab_configs_are_read_as_xen_reads_them()
+    {
+        Skip.If(LibXlUtil.Instance is null, LibXlUtil.UnavailableReason);
+        Skip.If(SharedFixtures.RealXenDir is null, SharedFixtures.MissingReason);
+        foreach (var path in Directory.EnumerateFiles(Path.Combine(SharedFixtures.RealXenDir!, "meta"), "*.cfg"))
+        {
+            var d = Compare(File.ReadAllBytes(path), out var ok);
+            Assert.True(d is null, d);
+            Assert.True(ok, path);
+        }
+    }
+
+    private static string? Compare(byte[] data, out bool accepted)
+    {
+        XlConfig? ours = null;
+        XlConfigException? error = null;
+        try { ours = XlConfig.Parse(data, "corpus"); }
+        catch (XlConfigException e) { error = e; }
+
+        var keys = XlConfigCorpus.KeyPool.Concat(ours?.Keys ?? []).ToList();
+        var xen = LibXlUtil.Instance!.Parse(data, keys);
+        var shown = LibXlUtil.Show(data);
+        accepted = xen.Accepted;
+        if (xen.Accepted != (ours is not null))
+            return xen.Accepted
+                ? $"Xen accepts, XenIac rejects ({error!.Message}): \"{shown}\""
+                : $"Xen rejects ({xen.Report.Trim()}), XenIac accepts: \"{shown}\"";
+        if (ours is null) return null;
+
+        if (!data.AsSpan().SequenceEqual(ours.ToBytes())) return $"round trip changed the bytes: \"{shown}\"";
+        foreach (var key in keys.Distinct())
+        {
+            var (xenValue, xenLong) = xen.Settings[key];
+            var ourValue = ours.Get(key);
+            if (!Equals(xenValue, ourValue))
+                return $"'{key}': Xen has {xenValue?.ToXl() ?? "nothing"}, XenIac {ourValue?.ToXl() ?? "nothing"}: \"{shown}\"";
+            long? ourLong = ours.TryGetLong(key, out var l, out _) ? l : null;
+            if (xenLong != ourLong)
+                return $"'{key}' as a number: Xen {xenLong?.ToString() ?? "fails"}, XenIac {ourLong?.ToString() ?? "fails"}: \"{shown}\"";
+        }
+        return null;
+    }
+}
