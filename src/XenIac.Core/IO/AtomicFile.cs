@@ -20,7 +20,7 @@ public static partial class AtomicFile
 
         var full = Path.GetFullPath(path);
         var directory = Path.GetDirectoryName(full) ?? throw new ArgumentException($"'{path}' has no folder.", nameof(path));
-        var temp = Path.Combine(directory, $"{TempPrefix}{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}");
+        var temp = TempPathFor(full);
 
         try
         {
@@ -61,17 +61,41 @@ public static partial class AtomicFile
         return new FileStream(path, options);
     }
 
-    /// <summary>Removes temp files a killed writer left in <paramref name="directory"/>.</summary>
-    public static int CleanStaleTempFiles(string directory, TimeSpan olderThan)
+    /// <summary>A temp path beside <paramref name="path"/> whose name records the writing process.</summary>
+    public static string TempPathFor(string path)
+    {
+        var full = Path.GetFullPath(path);
+        return Path.Combine(Path.GetDirectoryName(full)!, $"{TempPrefix}{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}");
+    }
+
+    /// <summary>
+    /// Removes temp files that killed writers left in <paramref name="directory"/>: those whose recorded process
+    /// no longer runs. Files of live writers (another process saving right now) are left alone.
+    /// </summary>
+    public static int CleanStaleTempFiles(string directory)
     {
         if (!Directory.Exists(directory)) return 0;
         var removed = 0;
         foreach (var file in Directory.EnumerateFiles(directory, TempPrefix + "*"))
         {
-            if (DateTime.UtcNow - File.GetLastWriteTimeUtc(file) < olderThan) continue;
+            var parts = Path.GetFileName(file).Split('.');
+            if (parts.Length < 3 || !int.TryParse(parts[^2], out var pid) || IsAlive(pid)) continue;
             if (TryDelete(file)) removed++;
         }
         return removed;
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        if (pid == Environment.ProcessId) return true;
+        if (OperatingSystem.IsLinux()) return Directory.Exists($"/proc/{pid}");
+        try
+        {
+            using var p = System.Diagnostics.Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException) { return false; }
+        catch (InvalidOperationException) { return false; }
     }
 
     private static bool TryDelete(string path)

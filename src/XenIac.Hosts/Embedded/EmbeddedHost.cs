@@ -1,7 +1,197 @@
+using XenIac.Core.IO;
+using XenIac.Core.SaveFiles;
+
 namespace XenIac.Hosts;
 
-public sealed partial class EmbeddedHost
+/// <summary>
+/// A folder-backed host that needs no Xen: for demos, tests and the quick start. Domains live as records in
+/// <c>domains/NAME/</c>; their memory is generated from a seed until it is restored or written, then kept in a
+/// file. Saves write real savefiles (xl header, libxl JSON config, a v2 image stream); restores read and verify
+/// them and bring back the exact memory.
+/// Several processes may share one folder: a short host lock guards the registry and a per-domain lock guards
+/// each save or restore. Every file is replaced atomically, so a killed process never corrupts the folder.
+/// </summary>
+public sealed partial class EmbeddedHost : IXenHost
 {
-    public static IXenHost Open(string folder) =>
-        throw new XenHostException(XenHostError.Unavailable, $"embedded host at {folder} is not available in this build");
+    private const string Marker = "xeniac-embedded-host.json";
+    private static readonly TimeSpan LockWait = TimeSpan.FromSeconds(30);
+
+    private readonly string _root;
+
+    private EmbeddedHost(string root) => _root = root;
+
+    public string Spec => XenHosts.EmbeddedPrefix + _root;
+
+    public string Folder => _root;
+
+    /// <summary>Opens (creating when needed) the embedded host in <paramref name="folder"/>.</summary>
+    public static EmbeddedHost Open(string folder)
+    {
+        var root = Path.GetFullPath(folder);
+        try
+        {
+            if (File.Exists(root))
+                throw new XenHostException(XenHostError.Unavailable, $"embedded host folder {root} is a file");
+            if (Directory.Exists(root) && Directory.EnumerateFileSystemEntries(root).Any() && !File.Exists(Path.Combine(root, Marker)))
+                throw new XenHostException(XenHostError.Unavailable,
+                    $"{root} is not empty and is not an embedded host folder; choose an empty or new folder");
+            Directory.CreateDirectory(Path.Combine(root, "domains"));
+            Directory.CreateDirectory(Path.Combine(root, "locks"));
+            var marker = Path.Combine(root, Marker);
+            if (!File.Exists(marker))
+                File.WriteAllText(marker, "{\"kind\":\"xeniac-embedded-host\",\"version\":1}\n");
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new XenHostException(XenHostError.Unavailable, $"cannot use {root} as embedded host folder: {e.Message}", e);
+        }
+        catch (IOException e)
+        {
+            throw new XenHostException(XenHostError.Unavailable, $"cannot use {root} as embedded host folder: {e.Message}", e);
+        }
+        return new EmbeddedHost(root);
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private string DomainDir(string name) => Path.Combine(_root, "domains", name);
+    private string RecordPath(string name) => Path.Combine(DomainDir(name), "domain.json");
+    private string MemoryPath(string name) => Path.Combine(DomainDir(name), "memory.img");
+    private string HostLockPath => Path.Combine(_root, "locks", "host.lock");
+    private string DomainLockPath(string name) => Path.Combine(_root, "locks", name + ".lock");
+
+    private GuestMemory MemoryOf(DomainRecord r) => new(MemoryPath(r.Name), r.MemorySeed, r.Pages);
+
+    public Task<IReadOnlyList<DomainInfo>> ListDomainsAsync(CancellationToken cancellationToken = default)
+    {
+        var list = new List<DomainInfo>();
+        foreach (var dir in Directory.EnumerateDirectories(Path.Combine(_root, "domains")).Order(StringComparer.Ordinal))
+        {
+            if (DomainRecord.Load(Path.Combine(dir, "domain.json")) is { } r) list.Add(r.ToInfo());
+        }
+        return Task.FromResult<IReadOnlyList<DomainInfo>>(list.OrderBy(d => d.DomId).ToList());
+    }
+
+    public Task<DomainInfo?> FindDomainAsync(string name, CancellationToken cancellationToken = default) =>
+        Task.FromResult(IsValidName(name) ? DomainRecord.Load(RecordPath(name))?.ToInfo() : null);
+
+    private DomainRecord Require(string name) =>
+        (IsValidName(name) ? DomainRecord.Load(RecordPath(name)) : null)
+        ?? throw new XenHostException(XenHostError.DomainNotFound, $"no domain named '{name}' on {Spec}");
+
+    private static bool IsValidName(string name) =>
+        name.Length is > 0 and <= 64 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') && name[0] != '.';
+
+    private static void CheckName(string name)
+    {
+        if (!IsValidName(name))
+            throw new XenHostException(XenHostError.InvalidConfig, $"invalid domain name '{name}' for the embedded host");
+    }
+
+    public async Task<DomainInfo> CreateAsync(DomainConfigDocument config, bool paused = false, CancellationToken cancellationToken = default)
+    {
+        var shape = EmbeddedConfig.Shape(config);
+        CheckName(shape.Name);
+        using var domainLock = await FileLock.AcquireAsync(DomainLockPath(shape.Name), LockWait, "create", cancellationToken).ConfigureAwait(false);
+        var record = await RegisterAsync(shape, EmbeddedConfig.ToLibxlJson(config), shape.Name,
+            paused ? DomainState.Paused : DomainState.Running, materializedMemory: null, cancellationToken).ConfigureAwait(false);
+        return record.ToInfo();
+    }
+
+    /// <summary>Adds a domain record under the host lock: names are unique, domids are never reused.</summary>
+    private async Task<DomainRecord> RegisterAsync(EmbeddedDomainShape shape, string configJson, string memorySeed, DomainState state,
+        string? materializedMemory, CancellationToken cancellationToken)
+    {
+        using var hostLock = await FileLock.AcquireAsync(HostLockPath, LockWait, "register " + shape.Name, cancellationToken).ConfigureAwait(false);
+        if (DomainRecord.Load(RecordPath(shape.Name)) is not null)
+            throw new XenHostException(XenHostError.DomainExists, $"a domain named '{shape.Name}' already exists on {Spec}");
+
+        var counterPath = Path.Combine(_root, "next-domid");
+        var domId = File.Exists(counterPath) && uint.TryParse(await File.ReadAllTextAsync(counterPath, cancellationToken).ConfigureAwait(false), out var n) ? n : 1u;
+        await AtomicFile.WriteAsync(counterPath, (s, ct) => s.WriteAsync(System.Text.Encoding.ASCII.GetBytes((domId + 1).ToString(System.Globalization.CultureInfo.InvariantCulture)), ct).AsTask(), cancellationToken).ConfigureAwait(false);
+
+        Directory.CreateDirectory(DomainDir(shape.Name));
+        // A memory file left by an earlier domain of this name must not leak into this one.
+        if (materializedMemory is null) File.Delete(MemoryPath(shape.Name));
+        else File.Move(materializedMemory, MemoryPath(shape.Name), overwrite: true);
+
+        var record = new DomainRecord
+        {
+            Name = shape.Name,
+            DomId = domId,
+            State = state,
+            GuestType = shape.GuestType,
+            MemoryKiB = shape.MemoryKiB,
+            VCpus = shape.VCpus,
+            ConfigJson = configJson,
+            MemorySeed = memorySeed,
+        };
+        await record.SaveAsync(RecordPath(shape.Name), cancellationToken).ConfigureAwait(false);
+        return record;
+    }
+
+    public async Task DestroyAsync(string name, CancellationToken cancellationToken = default)
+    {
+        Require(name);
+        using var domainLock = await FileLock.AcquireAsync(DomainLockPath(name), LockWait, "destroy", cancellationToken).ConfigureAwait(false);
+        await RemoveAsync(name, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task RemoveAsync(string name, CancellationToken cancellationToken)
+    {
+        using var hostLock = await FileLock.AcquireAsync(HostLockPath, LockWait, "destroy " + name, cancellationToken).ConfigureAwait(false);
+        // The record goes first: without it the domain does not exist, whatever is left of its folder.
+        File.Delete(RecordPath(name));
+        try { Directory.Delete(DomainDir(name), recursive: true); }
+        catch (DirectoryNotFoundException) { }
+    }
+
+    public Task PauseAsync(string name, CancellationToken cancellationToken = default) =>
+        SetStateAsync(name, DomainState.Paused, cancellationToken);
+
+    public Task UnpauseAsync(string name, CancellationToken cancellationToken = default) =>
+        SetStateAsync(name, DomainState.Running, cancellationToken);
+
+    private async Task SetStateAsync(string name, DomainState state, CancellationToken cancellationToken)
+    {
+        using var domainLock = await FileLock.AcquireAsync(DomainLockPath(name), LockWait, state.ToString(), cancellationToken).ConfigureAwait(false);
+        var record = Require(name);
+        await (record with { State = state }).SaveAsync(RecordPath(name), cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task<DomainConfigDocument> GetConfigAsync(string name, CancellationToken cancellationToken = default) =>
+        Task.FromResult(Require(name).Config);
+
+    /// <summary>
+    /// Writes into a domain's memory, as a running guest would (the memory is materialized first). For tests and
+    /// demos that want to see changed memory survive a save and restore.
+    /// </summary>
+    public async Task WriteMemoryAsync(string name, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+    {
+        using var domainLock = await FileLock.AcquireAsync(DomainLockPath(name), LockWait, "write memory", cancellationToken).ConfigureAwait(false);
+        var record = Require(name);
+        if (offset < 0 || offset + data.Length > record.Pages * GuestMemory.PageSize)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"outside the {record.MemoryKiB} KiB of '{name}'");
+        var memory = MemoryOf(record);
+        memory.Materialize();
+        await using var file = new FileStream(MemoryPath(name), FileMode.Open, FileAccess.Write, FileShare.None);
+        file.Position = offset;
+        await file.WriteAsync(data, cancellationToken).ConfigureAwait(false);
+        file.Flush(flushToDisk: true);
+    }
+
+    /// <summary>Copies a domain's whole memory to <paramref name="destination"/> (for comparing before and after).</summary>
+    public async Task ReadMemoryAsync(string name, Stream destination, CancellationToken cancellationToken = default)
+    {
+        var record = Require(name);
+        var memory = MemoryOf(record);
+        await using var file = memory.OpenRead();
+        var buffer = new byte[256 * GuestMemory.PageSize];
+        for (long pfn = 0; pfn < record.Pages; pfn += 256)
+        {
+            var n = (int)Math.Min(256, record.Pages - pfn);
+            memory.Read(file, (ulong)pfn, n, buffer);
+            await destination.WriteAsync(buffer.AsMemory(0, n * GuestMemory.PageSize), cancellationToken).ConfigureAwait(false);
+        }
+    }
 }

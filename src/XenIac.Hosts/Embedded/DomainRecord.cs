@@ -1,0 +1,52 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using XenIac.Core.IO;
+using XenIac.Core.SaveFiles;
+
+namespace XenIac.Hosts;
+
+/// <summary>What the embedded host keeps about one domain, as JSON in its folder (written atomically).</summary>
+internal sealed record DomainRecord
+{
+    public required string Name { get; init; }
+    public required uint DomId { get; init; }
+    public required DomainState State { get; init; }
+    public required string GuestType { get; init; }
+    public required long MemoryKiB { get; init; }
+    public required int VCpus { get; init; }
+    /// <summary>The config as libxl JSON, as xl remembers it for a domain.</summary>
+    public required string ConfigJson { get; init; }
+    /// <summary>What the generated memory derives from: the name the domain was first created with.</summary>
+    public required string MemorySeed { get; init; }
+    public DateTimeOffset CreatedUtc { get; init; } = DateTimeOffset.UtcNow;
+
+    public long Pages => MemoryKiB / 4;
+
+    public DomainInfo ToInfo() => new(Name, DomId, State, MemoryKiB, VCpus);
+
+    public DomainConfigDocument Config => new(ConfigJson, SaveFileConfigFormat.Json);
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+    };
+
+    public static DomainRecord? Load(string path)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<DomainRecord>(File.ReadAllText(path), Json);
+        }
+        catch (FileNotFoundException) { return null; }
+        catch (DirectoryNotFoundException) { return null; }
+        catch (JsonException e)
+        {
+            throw new XenHostException(XenHostError.OperationFailed, $"embedded host record {path} is corrupt: {e.Message}", e);
+        }
+    }
+
+    public Task SaveAsync(string path, CancellationToken cancellationToken) =>
+        AtomicFile.WriteAsync(path, (s, ct) => JsonSerializer.SerializeAsync(s, this, Json, ct), cancellationToken);
+}

@@ -1,0 +1,196 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using XenIac.Core;
+using XenIac.Core.IO;
+using XenIac.Core.SaveFiles;
+using XenIac.Core.Streams;
+
+namespace XenIac.Hosts;
+
+public sealed partial class EmbeddedHost
+{
+    public async Task<SaveResult> SaveAsync(string name, string savefilePath, SaveOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        using var domainLock = await FileLock.AcquireAsync(DomainLockPath(name), LockWait, "save", cancellationToken).ConfigureAwait(false);
+        var record = Require(name);
+        var target = Path.GetFullPath(savefilePath);
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        AtomicFile.CleanStaleTempFiles(Path.GetDirectoryName(target)!);
+
+        var configJson = options.AlternativeConfig is { } alternative ? EmbeddedConfig.ToLibxlJson(alternative) : record.ConfigJson;
+        configJson = WithDomId(configJson, options.PreserveDomId ? record.DomId : null);
+        var header = SaveFileHeader.Create(configJson, SaveFileConfigFormat.Json);
+        var memory = MemoryOf(record);
+
+        // The writer is synchronous; run it off the caller's thread and let the output stream carry progress
+        // and cancellation. A failure here changes nothing about the domain: it "resumes" by never having stopped.
+        await AtomicFile.WriteAsync(target, (output, ct) => Task.Run(() =>
+        {
+            using var reporting = new ReportingStream(output, options.Progress, ct);
+            header.WriteTo(reporting);
+            using var source = memory.OpenRead();
+            ImageStreamWriter.Write(reporting, Describe(record, source, memory));
+        }, ct), cancellationToken).ConfigureAwait(false);
+
+        if (options.LeavePaused)
+            await (record with { State = DomainState.Paused }).SaveAsync(RecordPath(name), CancellationToken.None).ConfigureAwait(false);
+        else if (options.Mode == SaveMode.Plain)
+            await RemoveAsync(name, CancellationToken.None).ConfigureAwait(false);
+
+        return new SaveResult(name, target, new FileInfo(target).Length, header);
+    }
+
+    public async Task<RestoreResult> RestoreAsync(string savefilePath, RestoreOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var path = Path.GetFullPath(savefilePath);
+        if (!File.Exists(path))
+            throw new XenHostException(XenHostError.OperationFailed, $"savefile not found: {savefilePath}");
+
+        EffectiveConfig effective;
+        using (var header = options.Legacy ? SaveFileReader.OpenLegacy(path) : SaveFileReader.Open(path))
+        {
+            effective = header.ResolveConfig(options.OverrideConfig?.Text, options.OverrideConfig?.Format ?? SaveFileConfigFormat.XlCfg);
+        }
+        var config = new DomainConfigDocument(effective.Text!, effective.Format);
+        var shape = EmbeddedConfig.Shape(config);
+        CheckName(shape.Name);
+
+        using var domainLock = await FileLock.AcquireAsync(DomainLockPath(shape.Name), LockWait, "restore", cancellationToken).ConfigureAwait(false);
+        if (DomainRecord.Load(RecordPath(shape.Name)) is not null)
+            throw new XenHostException(XenHostError.DomainExists,
+                $"cannot restore '{shape.Name}': a domain of that name already runs on {Spec} (destroy it first, or restore under another name with --config)");
+
+        Verify(path, options.Legacy, shape);
+        Directory.CreateDirectory(DomainDir(shape.Name));
+        AtomicFile.CleanStaleTempFiles(DomainDir(shape.Name));
+        var memoryTemp = AtomicFile.TempPathFor(MemoryPath(shape.Name));
+        try
+        {
+            await Task.Run(() => LoadMemory(path, options.Legacy, shape, memoryTemp, options.Progress, cancellationToken), cancellationToken).ConfigureAwait(false);
+            var record = await RegisterAsync(shape, WithDomId(EmbeddedConfig.ToLibxlJson(config), null), shape.Name,
+                options.Paused ? DomainState.Paused : DomainState.Running, memoryTemp, cancellationToken).ConfigureAwait(false);
+            return new RestoreResult(record.ToInfo(), effective.IsOverride);
+        }
+        finally
+        {
+            File.Delete(memoryTemp);
+        }
+    }
+
+    /// <summary>Structural check first (it seeks past page data), so a bad file fails before any memory is written.</summary>
+    private static void Verify(string path, bool legacy, EmbeddedDomainShape shape)
+    {
+        using var reader = legacy ? SaveFileReader.OpenLegacy(path) : SaveFileReader.Open(path);
+        var result = ImageStreamVerifier.Verify(reader);
+        if (!result.IsValid)
+            throw new XenHostException(XenHostError.OperationFailed,
+                $"cannot restore from {path}: {result.Problem?.ToString() ?? "the image stream is not valid"}");
+        var expected = GuestTypeOf(shape.GuestType);
+        if (result.Summary.GuestType != expected && !(expected == GuestType.PVH && result.Summary.GuestType == GuestType.HVM))
+            throw new XenHostException(XenHostError.InvalidConfig,
+                $"cannot restore from {path}: the image is a {result.Summary.GuestType} guest but the config says type \"{shape.GuestType}\"");
+    }
+
+    private static void LoadMemory(string path, bool legacy, EmbeddedDomainShape shape, string memoryFile, IProgress<long>? progress,
+        CancellationToken cancellationToken)
+    {
+        var pages = shape.MemoryKiB / 4;
+        using var saveFile = legacy ? SaveFileReader.OpenLegacy(path) : SaveFileReader.Open(path);
+        using var image = new ImageStreamReader(saveFile.Image, saveFile.ImageOffset, leaveOpen: true);
+        using var memory = AtomicFile.CreatePrivateOverwrite(memoryFile);
+        // Pages the stream does not carry read back as zeros, as unpopulated guest memory does.
+        memory.SetLength(pages * GuestMemory.PageSize);
+        while (image.MoveNext())
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (image.Current is not { Layer: ImageLayer.Libxc, Type: (uint)LibxcRecordType.PageData }) continue;
+            foreach (var page in image.ReadPages())
+            {
+                if ((long)page.Pfn >= pages)
+                    throw new XenHostException(XenHostError.InvalidConfig,
+                        $"cannot restore from {path}: the image holds page {page.Pfn:x} but the config gives the domain only {shape.MemoryKiB} KiB");
+                if (page.Contents.IsEmpty) continue;
+                memory.Position = (long)page.Pfn * GuestMemory.PageSize;
+                memory.Write(page.Contents.Span);
+            }
+            progress?.Report(image.Position);
+        }
+        memory.Flush(flushToDisk: true);
+    }
+
+    private static DomainImageDescription Describe(DomainRecord record, Stream? memoryFile, GuestMemory memory)
+    {
+        var type = GuestTypeOf(record.GuestType);
+        var seed = GuestMemory.SeedOf(record.MemorySeed);
+        return new DomainImageDescription
+        {
+            GuestType = type,
+            PageCount = record.Pages,
+            VCpus = record.VCpus,
+            Memory = memoryFile,
+            FillPage = memoryFile is null ? (pfn, page) => GuestMemory.Generate(seed, pfn, page) : null,
+            // The embedded "device model" state: enough to make the HVM image complete and recognisable.
+            EmulatorContext = type == GuestType.PV ? null : Encoding.ASCII.GetBytes($"XenIac embedded device model state for {record.Name}\n"),
+        };
+    }
+
+    private static GuestType GuestTypeOf(string type) => type switch
+    {
+        "pv" => GuestType.PV,
+        "hvm" => GuestType.HVM,
+        "pvh" => GuestType.PVH,
+        _ => throw new XenHostException(XenHostError.InvalidConfig, $"unknown guest type \"{type}\" (pv, hvm or pvh)"),
+    };
+
+    /// <summary>xl stores domid 0 unless saving with -D, which keeps the domain's id in c_info.</summary>
+    private static string WithDomId(string json, uint? domId)
+    {
+        var root = JsonNode.Parse(json)!.AsObject();
+        if (root["c_info"] is JsonObject cInfo)
+        {
+            cInfo.Remove("domid");
+            if (domId is { } id) cInfo["domid"] = id;
+        }
+        return root.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
+    }
+
+    /// <summary>Counts bytes on their way to the savefile and stops the write when cancelled.</summary>
+    private sealed class ReportingStream(Stream inner, IProgress<long>? progress, CancellationToken cancellationToken) : Stream
+    {
+        private long _written;
+        private long _lastReport;
+
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => _written; set => throw new NotSupportedException(); }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            inner.Write(buffer);
+            _written += buffer.Length;
+            if (_written - _lastReport >= 1 << 20)
+            {
+                _lastReport = _written;
+                progress?.Report(_written);
+            }
+        }
+
+        public override void Flush() => inner.Flush();
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) progress?.Report(_written);
+            base.Dispose(disposing);
+        }
+    }
+}

@@ -1,0 +1,92 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace XenIac.Hosts;
+
+/// <summary>
+/// The memory of an embedded domain. A freshly created domain's pages are a pure function of a seed (the name it
+/// was created with) and the page number, so creating a 4 GiB domain costs nothing; once a domain is restored or
+/// written to, its memory lives in a file beside its record.
+/// </summary>
+internal sealed class GuestMemory
+{
+    public const int PageSize = 4096;
+
+    private readonly string _file;
+    private readonly ulong _seed;
+
+    public GuestMemory(string file, string seed, long pages)
+    {
+        _file = file;
+        _seed = SeedOf(seed);
+        Pages = pages;
+    }
+
+    public long Pages { get; }
+
+    public bool IsMaterialized => File.Exists(_file);
+
+    /// <summary>FNV-1a: stable across processes and runtimes, unlike string.GetHashCode.</summary>
+    public static ulong SeedOf(string seed)
+    {
+        var hash = 14695981039346656037UL;
+        foreach (var b in Encoding.UTF8.GetBytes(seed))
+            hash = (hash ^ b) * 1099511628211UL;
+        return hash;
+    }
+
+    /// <summary>Fills <paramref name="page"/> with the generated contents of page <paramref name="pfn"/>.</summary>
+    public static void Generate(ulong seed, ulong pfn, Span<byte> page)
+    {
+        var words = MemoryMarshal.Cast<byte, ulong>(page);
+        var state = seed ^ (pfn * 0x9E3779B97F4A7C15UL);
+        for (var i = 0; i < words.Length; i++)
+        {
+            // splitmix64: cheap, and no two pages of a domain look alike.
+            state += 0x9E3779B97F4A7C15UL;
+            var z = state;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            words[i] = z ^ (z >> 31);
+        }
+        // A readable stamp helps when looking at a savefile with a hex viewer.
+        BinaryPrimitives.WriteUInt64LittleEndian(page, pfn);
+    }
+
+    /// <summary>Reads pages [<paramref name="firstPfn"/>, +count) into <paramref name="buffer"/>.</summary>
+    public void Read(Stream? file, ulong firstPfn, int count, Span<byte> buffer)
+    {
+        if (file is not null)
+        {
+            file.Position = (long)firstPfn * PageSize;
+            file.ReadExactly(buffer[..(count * PageSize)]);
+            return;
+        }
+        for (var i = 0; i < count; i++)
+            Generate(_seed, firstPfn + (ulong)i, buffer.Slice(i * PageSize, PageSize));
+    }
+
+    /// <summary>Opens the memory file for reading, or null when the memory is still the generated one.</summary>
+    public FileStream? OpenRead() =>
+        IsMaterialized ? new FileStream(_file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan) : null;
+
+    /// <summary>Writes the generated memory to the file so that it can be changed in place.</summary>
+    public void Materialize()
+    {
+        if (IsMaterialized) return;
+        var temp = Core.IO.AtomicFile.TempPathFor(_file);
+        using (var output = Core.IO.AtomicFile.CreatePrivateOverwrite(temp))
+        {
+            var buffer = new byte[256 * PageSize];
+            for (long pfn = 0; pfn < Pages; pfn += 256)
+            {
+                var n = (int)Math.Min(256, Pages - pfn);
+                Read(null, (ulong)pfn, n, buffer);
+                output.Write(buffer, 0, n * PageSize);
+            }
+            output.Flush(flushToDisk: true);
+        }
+        File.Move(temp, _file, overwrite: true);
+    }
+}

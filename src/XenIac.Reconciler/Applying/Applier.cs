@@ -1,0 +1,159 @@
+using System.Diagnostics;
+using XenIac.Core;
+using XenIac.Core.IO;
+using XenIac.Core.SaveFiles;
+using XenIac.Hosts;
+using XenIac.Reconciler.Manifests;
+using XenIac.Reconciler.Planning;
+
+namespace XenIac.Reconciler.Applying;
+
+/// <summary>
+/// Runs a plan: takes every involved host's apply lock, plans again under the lock (so what runs is what reality
+/// says now), asks for confirmation, then works on domains in parallel. One domain's failure does not stop the
+/// others; every step is journaled.
+/// </summary>
+public static class Applier
+{
+    public static async Task<ApplyResult> ApplyAsync(Manifest manifest, IHostProvider hosts, ApplyOptions options,
+        CancellationToken cancellationToken = default)
+    {
+        var locks = new List<FileLock>();
+        try
+        {
+            foreach (var path in manifest.Domains.Select(d => ApplyLockPath(d.Host)).Distinct().Order(StringComparer.Ordinal))
+                locks.Add(await FileLock.AcquireAsync(path, options.LockTimeout, $"xen-iac apply {manifest.Path}", cancellationToken).ConfigureAwait(false));
+
+            var plan = await Planner.PlanAsync(manifest, hosts, options.Targets, cancellationToken).ConfigureAwait(false);
+            var journal = new Journal(options.JournalPath ?? Path.Combine(manifest.Directory, ".xen-iac", "journal.jsonl"));
+            if (!plan.HasChanges) return new ApplyResult(plan, [], journal.Path);
+            if (options.Confirm is { } confirm && !await confirm(plan, cancellationToken).ConfigureAwait(false))
+                throw new ApplyCancelledException();
+
+            var applyId = $"{DateTimeOffset.UtcNow:yyyyMMddTHHmmssZ}-{Environment.ProcessId}";
+            var results = new List<DomainResult>();
+            await Parallel.ForEachAsync(plan.Domains.Where(d => d.IsChange),
+                new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Parallelism), CancellationToken = cancellationToken },
+                async (domain, ct) =>
+                {
+                    var result = await RunAsync(domain, hosts, journal, applyId, options.Progress, ct).ConfigureAwait(false);
+                    lock (results) results.Add(result);
+                }).ConfigureAwait(false);
+            return new ApplyResult(plan, results.OrderBy(r => r.Domain, StringComparer.Ordinal).ToList(), journal.Path);
+        }
+        finally
+        {
+            foreach (var l in locks) l.Dispose();
+        }
+    }
+
+    /// <summary>Where the lock that keeps two applies on one host apart lives.</summary>
+    public static string ApplyLockPath(string hostSpec) =>
+        hostSpec.StartsWith(XenHosts.EmbeddedPrefix, StringComparison.Ordinal)
+            ? Path.Combine(hostSpec[XenHosts.EmbeddedPrefix.Length..], "locks", "apply.lock")
+            : Path.Combine(Directory.Exists("/run/lock") ? "/run/lock" : Path.GetTempPath(), "xen-iac-apply.lock");
+
+    private static async Task<DomainResult> RunAsync(DomainPlan plan, IHostProvider hosts, Journal journal, string applyId,
+        IProgress<ApplyEvent>? progress, CancellationToken cancellationToken)
+    {
+        var total = Stopwatch.StartNew();
+        var spec = plan.Spec;
+        var current = PlanAction.None;
+        try
+        {
+            var host = hosts.Get(spec.Host, null);
+            foreach (var step in plan.Steps)
+            {
+                current = step;
+                var expected = step == PlanAction.Restore ? plan.Observed.Savefile.Size : (long?)null;
+                progress?.Report(new StepStarted(spec.Name, step, expected));
+                journal.Append(Entry(applyId, spec, host, step, "started"));
+                var clock = Stopwatch.StartNew();
+                var bytes = await RunStepAsync(step, plan, host, new Progress(progress, spec.Name, step, expected), cancellationToken).ConfigureAwait(false);
+                journal.Append(Entry(applyId, spec, host, step, "succeeded") with { Bytes = bytes, Seconds = clock.Elapsed.TotalSeconds });
+                progress?.Report(new StepCompleted(spec.Name, step, bytes, clock.Elapsed));
+            }
+            return new DomainResult(spec.Name, plan.Action, true, null, total.Elapsed);
+        }
+        catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException or OperationCanceledException)
+        {
+            var message = e is OperationCanceledException ? "cancelled" : e.Message;
+            journal.Append(new JournalEntry
+            {
+                ApplyId = applyId, Domain = spec.Name, Action = Name(current), Outcome = "failed", Host = spec.Host,
+                Savefile = spec.SavefilePath, Error = message, Seconds = total.Elapsed.TotalSeconds,
+            });
+            progress?.Report(new DomainFailed(spec.Name, current, message));
+            return new DomainResult(spec.Name, plan.Action, false, message, total.Elapsed);
+        }
+    }
+
+    private static async Task<long?> RunStepAsync(PlanAction step, DomainPlan plan, IXenHost host, IProgress<long> progress,
+        CancellationToken cancellationToken)
+    {
+        var spec = plan.Spec;
+        switch (step)
+        {
+            case PlanAction.Create:
+                await host.CreateAsync(await DomainConfigDocument.LoadAsync(spec.ConfigPath!, cancellationToken).ConfigureAwait(false),
+                    spec.Paused && plan.Action == PlanAction.Create, cancellationToken).ConfigureAwait(false);
+                return null;
+
+            case PlanAction.Restore:
+                var legacy = spec.Format == SavefileFormat.Legacy;
+                var config = plan.OverrideConfig
+                    ?? (legacy ? await DomainConfigDocument.LoadAsync(spec.ConfigPath!, cancellationToken).ConfigureAwait(false) : null);
+                await host.RestoreAsync(spec.SavefilePath, new RestoreOptions
+                {
+                    Paused = spec.Paused, OverrideConfig = config, Legacy = legacy, Progress = progress,
+                }, cancellationToken).ConfigureAwait(false);
+                return plan.Observed.Savefile.Size;
+
+            case PlanAction.Save:
+            case PlanAction.Checkpoint:
+                var options = new SaveOptions
+                {
+                    Mode = step == PlanAction.Checkpoint ? SaveMode.Checkpoint : SaveMode.Plain,
+                    AlternativeConfig = plan.OverrideConfig,
+                    Progress = progress,
+                };
+                if (spec.Format == SavefileFormat.Xl)
+                    return (await host.SaveAsync(spec.Name, spec.SavefilePath, options, cancellationToken).ConfigureAwait(false)).Bytes;
+                // The legacy format is an xl savefile without its header: save beside it, then strip it atomically.
+                var staging = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(spec.SavefilePath))!, AtomicFile.TempPrefix + spec.Name + ".xl");
+                try
+                {
+                    await host.SaveAsync(spec.Name, staging, options, cancellationToken).ConfigureAwait(false);
+                    await SaveFileRewriter.ConvertToLegacyAsync(staging, spec.SavefilePath, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    return new FileInfo(spec.SavefilePath).Length;
+                }
+                finally
+                {
+                    File.Delete(staging);
+                }
+
+            case PlanAction.Destroy:
+                await host.DestroyAsync(spec.Name, cancellationToken).ConfigureAwait(false);
+                return null;
+
+            default:
+                throw new ArgumentOutOfRangeException(nameof(step), step, null);
+        }
+    }
+
+    private static JournalEntry Entry(string applyId, DomainSpec spec, IXenHost host, PlanAction step, string outcome) => new()
+    {
+        ApplyId = applyId, Domain = spec.Name, Action = Name(step), Outcome = outcome, Host = host.Spec,
+        Savefile = step is PlanAction.Create or PlanAction.Destroy ? null : spec.SavefilePath,
+    };
+
+    public static string Name(PlanAction action) => action.ToString().ToLowerInvariant();
+
+    private sealed class Progress(IProgress<ApplyEvent>? sink, string domain, PlanAction step, long? expected) : IProgress<long>
+    {
+        public void Report(long value) => sink?.Report(new StepProgress(domain, step, value, expected));
+    }
+}
+
+/// <summary>The user declined the plan.</summary>
+public sealed class ApplyCancelledException() : XenIacException("apply cancelled: the plan was not approved");

@@ -1,0 +1,39 @@
+using XenIac.Reconciler.Planning;
+
+namespace XenIac.Reconciler.Applying;
+
+/// <summary>What apply reports while it works, for a progress display or a log.</summary>
+public abstract record ApplyEvent(string Domain);
+
+public sealed record StepStarted(string Domain, PlanAction Step, long? ExpectedBytes) : ApplyEvent(Domain);
+
+/// <summary>Bytes of savefile written (save/checkpoint) or read (restore) so far.</summary>
+public sealed record StepProgress(string Domain, PlanAction Step, long Bytes, long? ExpectedBytes) : ApplyEvent(Domain);
+
+public sealed record StepCompleted(string Domain, PlanAction Step, long? Bytes, TimeSpan Elapsed) : ApplyEvent(Domain);
+
+public sealed record DomainFailed(string Domain, PlanAction Step, string Error) : ApplyEvent(Domain);
+
+public sealed record DomainResult(string Domain, PlanAction Action, bool Succeeded, string? Error, TimeSpan Elapsed);
+
+public sealed record ApplyResult(Plan Plan, IReadOnlyList<DomainResult> Results, string JournalPath)
+{
+    public bool Succeeded => Results.All(r => r.Succeeded) && !Plan.HasErrors;
+}
+
+public sealed record ApplyOptions
+{
+    /// <summary>How many domains are worked on at once.</summary>
+    public int Parallelism { get; init; } = DefaultParallelism;
+    /// <summary>How long to wait for another apply on the same host; zero fails at once naming the holder.</summary>
+    public TimeSpan LockTimeout { get; init; } = TimeSpan.Zero;
+    public IReadOnlyCollection<string>? Targets { get; init; }
+    /// <summary>Asked with the plan before anything changes; false cancels the apply. Null approves.</summary>
+    public Func<Plan, CancellationToken, Task<bool>>? Confirm { get; init; }
+    public IProgress<ApplyEvent>? Progress { get; init; }
+    /// <summary>Where the journal goes (default: .xen-iac/journal.jsonl beside the manifest).</summary>
+    public string? JournalPath { get; init; }
+
+    /// <summary>Saves are I/O bound; a few at once fill the disk without thrashing it.</summary>
+    public static int DefaultParallelism => Math.Clamp(Environment.ProcessorCount, 2, 4);
+}
