@@ -1,0 +1,171 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using XenIac.Hosts;
+
+namespace XenIac.Cli.Commands;
+
+/// <summary><c>xen-iac domain ...</c>: xl-like domain operations on any host, through <see cref="IXenHost"/> only.</summary>
+internal static class DomainCommands
+{
+    /// <summary>The host when --host is not given.</summary>
+    public const string HostVariable = "XENIAC_HOST";
+
+    public static Command Create()
+    {
+        var command = new Command("domain", "List, save, restore, create and control domains on a host (libxl or embedded)");
+        command.Subcommands.Add(List());
+        command.Subcommands.Add(Save());
+        command.Subcommands.Add(Restore());
+        command.Subcommands.Add(CreateDomain());
+        command.Subcommands.Add(Simple("destroy", "Destroy (stop immediately) a domain", (h, n, ct) => h.DestroyAsync(n, ct)));
+        command.Subcommands.Add(Simple("pause", "Pause a domain", (h, n, ct) => h.PauseAsync(n, ct)));
+        command.Subcommands.Add(Simple("unpause", "Unpause a domain", (h, n, ct) => h.UnpauseAsync(n, ct)));
+        command.Subcommands.Add(Config());
+        return command;
+    }
+
+    private static Option<string?> HostOption() => new("--host")
+    {
+        Description = $"Host: 'libxl' (this dom0) or 'embedded:<folder>'; default ${HostVariable}, else libxl on a dom0",
+    };
+
+    private static Argument<string> NameArgument() => new("NAME") { Description = "The domain's name" };
+
+    private static Option<string?> ConfigOption(string description) => new("--config") { Description = description };
+
+    private static Option<bool> PausedOption(string description) => new("--paused") { Description = description };
+
+    private static IXenHost OpenHost(ParseResult parse, Option<string?> host) =>
+        XenHosts.Open(parse.GetValue(host) ?? NullIfEmpty(Environment.GetEnvironmentVariable(HostVariable)));
+
+    private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
+
+    private static Command List()
+    {
+        var host = HostOption();
+        var json = CommandLine.JsonOption();
+        var command = new Command("list", "List the host's domains") { host, json };
+        command.SetHandler(async (parse, ct) =>
+        {
+            await using var h = OpenHost(parse, host);
+            var domains = await h.ListDomainsAsync(ct);
+            if (parse.GetValue(json))
+            {
+                CommandLine.WriteJson(new JsonArray(domains.Select(d => (JsonNode)new JsonObject
+                {
+                    ["name"] = d.Name,
+                    ["domid"] = d.DomId,
+                    ["state"] = d.State.ToString(),
+                    ["memoryKiB"] = d.MemoryKiB,
+                    ["vcpus"] = d.VCpus,
+                }).ToArray()));
+            }
+            else
+            {
+                Console.Out.WriteLine($"{"Name",-32} {"ID",5} {"Mem(MiB)",9} {"VCPUs",5} State");
+                foreach (var d in domains)
+                    Console.Out.WriteLine($"{d.Name,-32} {d.DomId,5} {d.MemoryKiB / 1024,9} {d.VCpus,5} {d.State}");
+            }
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command Save()
+    {
+        var host = HostOption();
+        var name = NameArgument();
+        var file = new Argument<string>("FILE") { Description = "The savefile to write (replaced atomically, mode 0600)" };
+        var checkpoint = new Option<bool>("--checkpoint") { Description = "Keep the domain running after the save (xl save -c)" };
+        var paused = PausedOption("Leave the domain paused after the save (xl save -p)");
+        var config = ConfigOption("Store this config (libxl JSON) instead of the one the host remembers");
+        var command = new Command("save", "Save a domain to a savefile; without --checkpoint/--paused the domain is destroyed afterwards")
+            { host, name, file, checkpoint, paused, config };
+        command.SetHandler(async (parse, ct) =>
+        {
+            var options = new SaveOptions
+            {
+                Mode = parse.GetValue(checkpoint) ? SaveMode.Checkpoint : SaveMode.Plain,
+                LeavePaused = parse.GetValue(paused),
+                AlternativeConfig = await LoadConfigAsync(parse.GetValue(config), ct),
+            };
+            await using var h = OpenHost(parse, host);
+            var result = await h.SaveAsync(parse.GetValue(name)!, parse.GetValue(file)!, options, ct);
+            Console.Out.WriteLine($"saved {result.Name} to {result.SavefilePath} ({result.Bytes} bytes)");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command Restore()
+    {
+        var host = HostOption();
+        var file = new Argument<string>("FILE") { Description = "The savefile to restore" };
+        var config = ConfigOption("Use this config instead of the stored one");
+        var paused = PausedOption("Leave the restored domain paused (xl restore -p)");
+        var command = new Command("restore", "Restore a domain from a savefile") { host, file, config, paused };
+        command.SetHandler(async (parse, ct) =>
+        {
+            var options = new RestoreOptions
+            {
+                Paused = parse.GetValue(paused),
+                OverrideConfig = await LoadConfigAsync(parse.GetValue(config), ct),
+            };
+            await using var h = OpenHost(parse, host);
+            var result = await h.RestoreAsync(parse.GetValue(file)!, options, ct);
+            Console.Out.WriteLine($"restored {result.Domain.Name} as domain {result.Domain.DomId}" +
+                                  (result.ConfigOverridden ? " (with the given config)" : ""));
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command CreateDomain()
+    {
+        var host = HostOption();
+        var config = new Argument<string>("CFG") { Description = "The domain config (libxl JSON; xl.cfg where the host supports it)" };
+        var paused = PausedOption("Leave the new domain paused");
+        var command = new Command("create", "Create (boot) a domain from a config") { host, config, paused };
+        command.SetHandler(async (parse, ct) =>
+        {
+            var document = await DomainConfigDocument.LoadAsync(parse.GetValue(config)!, ct);
+            await using var h = OpenHost(parse, host);
+            var domain = await h.CreateAsync(document, parse.GetValue(paused), ct);
+            Console.Out.WriteLine($"created {domain.Name} as domain {domain.DomId}");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command Simple(string verb, string description, Func<IXenHost, string, CancellationToken, Task> action)
+    {
+        var host = HostOption();
+        var name = NameArgument();
+        var command = new Command(verb, description) { host, name };
+        command.SetHandler(async (parse, ct) =>
+        {
+            await using var h = OpenHost(parse, host);
+            await action(h, parse.GetValue(name)!, ct);
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command Config()
+    {
+        var host = HostOption();
+        var name = NameArgument();
+        var command = new Command("config", "Print the config the host remembers for a domain (what save would store)") { host, name };
+        command.SetHandler(async (parse, ct) =>
+        {
+            await using var h = OpenHost(parse, host);
+            var config = await h.GetConfigAsync(parse.GetValue(name)!, ct);
+            Console.Out.WriteLine(config.Text);
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static async Task<DomainConfigDocument?> LoadConfigAsync(string? path, CancellationToken ct) =>
+        path is null ? null : await DomainConfigDocument.LoadAsync(path, ct);
+}

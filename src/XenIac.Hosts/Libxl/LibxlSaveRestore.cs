@@ -1,0 +1,170 @@
+using Microsoft.Win32.SafeHandles;
+using XenIac.Core.IO;
+using XenIac.Core.SaveFiles;
+
+namespace XenIac.Hosts.Libxl;
+
+/// <summary>
+/// The order of libxl calls for save, restore and create, as xl does them (tools/xl/xl_saverestore.c,
+/// xl_vmcontrol.c), with XenIac's file handling around them. Blocking: callers run it off the caller's thread.
+/// </summary>
+/// <remarks>
+/// Cancellation: libxl's synchronous calls cannot be interrupted, so the token is checked before each libxl call
+/// and after the suspend. A save cancelled after libxl_domain_suspend returned is undone like a failed one (the
+/// domain is resumed, the temp file removed). Once a restore or create has produced a domain, the domain is
+/// returned rather than thrown away.
+/// </remarks>
+internal sealed class LibxlSaveRestore(ILibxl libxl)
+{
+    /// <summary>How often progress polls the file; a field so tests need not wait.</summary>
+    internal TimeSpan ProgressInterval { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    public SaveResult Save(string name, string savefilePath, SaveOptions options, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var domid = ResolveDomId(name);
+        if (domid == 0)
+            throw new XenHostException(XenHostError.InvalidState, "domain 0 (the control domain) cannot be saved");
+
+        var json = options.AlternativeConfig is { } alternative
+            ? libxl.NormalizeConfigJson(LibxlConfig.ToJson(alternative))
+            : libxl.NormalizeConfigJson(LibxlConfig.WithDomId(libxl.RetrieveConfigJson(domid), options.PreserveDomId ? domid : 0));
+        var header = SaveFileHeader.Create(json, SaveFileConfigFormat.Json);
+
+        var full = Path.GetFullPath(savefilePath);
+        var directory = Path.GetDirectoryName(full) ?? throw new ArgumentException($"'{savefilePath}' has no folder.", nameof(savefilePath));
+        var temp = Path.Combine(directory, $"{AtomicFile.TempPrefix}{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}");
+
+        var suspendStarted = false;
+        long bytes;
+        try
+        {
+            using (var stream = AtomicFile.CreatePrivate(temp))
+            {
+                var file = stream.SafeFileHandle;
+                var prefix = header.ToBytes();
+                RandomAccess.Write(file, prefix, 0);
+                Posix.SeekTo(file, prefix.Length);
+                stream.Flush(flushToDisk: true);
+                cancellationToken.ThrowIfCancellationRequested();
+
+                suspendStarted = true;
+                using (Poll(options.Progress, () => RandomAccess.GetLength(file)))
+                    libxl.Suspend(domid, file);
+
+                stream.Flush(flushToDisk: true);
+                bytes = RandomAccess.GetLength(file);
+                options.Progress?.Report(bytes);
+            }
+            cancellationToken.ThrowIfCancellationRequested();
+            File.Move(temp, full, overwrite: true);
+            Posix.FsyncDirectory(directory);
+        }
+        catch (Exception failure)
+        {
+            TryDelete(temp);
+            // xl resumes only when the suspend was attempted: resuming a domain that was never suspended would
+            // tell a running guest its (non-existent) suspend was cancelled.
+            if (suspendStarted) ResumeAfterFailure(domid, failure);
+            throw;
+        }
+
+        // As xl: -p leaves the domain paused, -c keeps it running, a plain save destroys it.
+        if (options.LeavePaused || options.Mode == SaveMode.Checkpoint)
+        {
+            if (options.LeavePaused) libxl.Pause(domid);
+            libxl.Resume(domid, suspendCancel: true);
+        }
+        else
+        {
+            libxl.Destroy(domid);
+        }
+        return new SaveResult(name, full, bytes, header);
+    }
+
+    public RestoreResult Restore(string savefilePath, RestoreOptions options, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        using var stream = new FileStream(savefilePath, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024);
+        var header = options.Legacy ? SaveFileHeader.Legacy : SaveFileHeader.Read(stream);
+
+        string json;
+        if (options.OverrideConfig is { } overrideConfig)
+            json = LibxlConfig.ToJson(overrideConfig);
+        else if (header.ConfigFormat == SaveFileConfigFormat.None)
+            throw new XenHostException(XenHostError.InvalidConfig, options.Legacy
+                ? "a legacy savefile stores no config: supply one (--config)"
+                : "the savefile stores no config and none was supplied: supply one (--config)");
+        else
+            json = LibxlConfig.ToJson(new DomainConfigDocument(header.ConfigText!, header.ConfigFormat));
+
+        EnsureNameFree(json);
+        var file = stream.SafeFileHandle;
+        Posix.SeekTo(file, header.ImageOffset);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        uint domid;
+        using (Poll(options.Progress, () => Posix.Offset(file)))
+            domid = libxl.CreateRestore(json, file, streamV2: header.IsStreamV2);
+        options.Progress?.Report(Posix.Offset(file));
+
+        // libxl leaves a restored domain paused; xl unpauses unless -p.
+        if (!options.Paused) libxl.Unpause(domid);
+        return new RestoreResult(Describe(domid), options.OverrideConfig is not null);
+    }
+
+    public DomainInfo Create(DomainConfigDocument config, bool paused, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var json = LibxlConfig.ToJson(config);
+        EnsureNameFree(json);
+        var domid = libxl.CreateNew(json);
+        if (!paused) libxl.Unpause(domid);
+        return Describe(domid);
+    }
+
+    public uint ResolveDomId(string name) =>
+        libxl.FindDomId(name) ?? throw new XenHostException(XenHostError.DomainNotFound, $"no domain named '{name}'");
+
+    public string GetConfig(string name) =>
+        libxl.NormalizeConfigJson(LibxlConfig.WithDomId(libxl.RetrieveConfigJson(ResolveDomId(name)), 0));
+
+    private void EnsureNameFree(string json)
+    {
+        if (LibxlConfig.NameOf(json) is { } name && libxl.FindDomId(name) is { } existing)
+            throw new XenHostException(XenHostError.DomainExists, $"a domain named '{name}' already exists (domid {existing})");
+    }
+
+    private DomainInfo Describe(uint domid) =>
+        libxl.ListDomains().FirstOrDefault(d => d.DomId == domid)
+        ?? throw new XenHostException(XenHostError.OperationFailed, $"domain {domid} vanished right after it was created");
+
+    private void ResumeAfterFailure(uint domid, Exception failure)
+    {
+        try
+        {
+            libxl.Resume(domid, suspendCancel: true);
+        }
+        catch (XenHostException resumeFailure)
+        {
+            throw new XenHostException(XenHostError.OperationFailed,
+                $"{failure.Message}; resuming the domain afterwards also failed: {resumeFailure.Message}", failure);
+        }
+    }
+
+    /// <summary>Reports <paramref name="measure"/> on a timer while libxl works, since libxl reports nothing itself.</summary>
+    private IDisposable? Poll(IProgress<long>? progress, Func<long> measure) =>
+        progress is null ? null : new Timer(_ =>
+        {
+            try { progress.Report(measure()); }
+            catch (ObjectDisposedException) { }
+            catch (IOException) { }
+        }, null, ProgressInterval, ProgressInterval);
+
+    private static void TryDelete(string path)
+    {
+        try { File.Delete(path); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
+}

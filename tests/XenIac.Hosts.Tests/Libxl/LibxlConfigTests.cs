@@ -1,0 +1,48 @@
+using System.Text.Json.Nodes;
+using XenIac.Core.SaveFiles;
+using XenIac.Hosts.Libxl;
+
+namespace XenIac.Hosts.Tests.Libxl;
+
+public sealed class LibxlConfigTests
+{
+    [Fact]
+    public void Json_configs_pass_through_unchanged()
+    {
+        const string json = "{ \"c_info\": { \"name\": \"a\" } }";
+        Assert.Same(json, LibxlConfig.ToJson(new DomainConfigDocument(json, SaveFileConfigFormat.Json)));
+    }
+
+    [Fact]
+    public void Xl_cfg_configs_are_refused_until_the_converter_is_wired()
+    {
+        var e = Assert.Throws<XenHostException>(() => LibxlConfig.ToJson(DomainConfigDocument.FromText("name = \"a\"\n")));
+        Assert.Equal(XenHostError.InvalidConfig, e.Error);
+        Assert.Contains("xl.cfg configs must be converted", e.Message);
+    }
+
+    [Fact]
+    public void WithDomId_sets_c_info_domid_and_keeps_everything_else()
+    {
+        var result = JsonNode.Parse(LibxlConfig.WithDomId(FakeLibxl.StoredJson, 0))!;
+        Assert.Equal(0u, (uint)result["c_info"]!["domid"]!);
+        Assert.Equal("web", (string)result["c_info"]!["name"]!);
+        Assert.Equal(262144, (int)result["b_info"]!["max_memkb"]!);
+    }
+
+    [Theory]
+    [InlineData("not json")]
+    [InlineData("[1,2]")]
+    [InlineData("{\"b_info\":{}}")]
+    public void WithDomId_refuses_what_is_not_a_libxl_config(string json)
+    {
+        var e = Assert.Throws<XenHostException>(() => LibxlConfig.WithDomId(json, 0));
+        Assert.Equal(XenHostError.InvalidConfig, e.Error);
+    }
+
+    [Theory]
+    [InlineData("""{"c_info":{"name":"web"}}""", "web")]
+    [InlineData("""{"c_info":{}}""", null)]
+    [InlineData("""{"b_info":{}}""", null)]
+    public void NameOf_reads_c_info_name(string json, string? expected) => Assert.Equal(expected, LibxlConfig.NameOf(json));
+}
