@@ -32,12 +32,11 @@ internal static class EmbeddedConfig
         return new EmbeddedDomainShape(name, type, memKiB, vcpus);
     }
 
-    public static string ToLibxlJson(DomainConfigDocument config) => config.Format switch
-    {
-        SaveFileConfigFormat.Json => config.Text,
-        SaveFileConfigFormat.XlCfg => XlCfgToJson(config.Text),
-        _ => throw new XenHostException(XenHostError.InvalidConfig, "no config given"),
-    };
+    /// <summary>
+    /// libxl JSON for the config. Settings the model cannot express are dropped here: the embedded host has no
+    /// devices for them to configure, unlike <see cref="Libxl.LibxlConfig.ToJson"/>, which refuses them.
+    /// </summary>
+    public static string ToLibxlJson(DomainConfigDocument config) => HostConfigs.ToLibxlJson(config, out _);
 
     private static long? ReadLong(JsonNode? node) => node switch
     {
@@ -46,17 +45,4 @@ internal static class EmbeddedConfig
         JsonValue v when v.TryGetValue<string>(out var s) && long.TryParse(s, out var p) => p,
         _ => null,
     };
-
-    private static string XlCfgToJson(string text)
-    {
-        try
-        {
-            var model = XenIac.Core.Config.DomainConfig.FromXl(XenIac.Core.Config.XlConfig.Parse(text));
-            return model.ToLibxlJson(out _).ToJsonString(new JsonSerializerOptions { WriteIndented = true });
-        }
-        catch (XenIac.Core.Config.XlConfigException e)
-        {
-            throw new XenHostException(XenHostError.InvalidConfig, e.Message, e);
-        }
-    }
 }

@@ -7,18 +7,20 @@ namespace XenIac.Hosts.Libxl;
 /// <summary>Turns configs into the libxl JSON that libxl_domain_config_from_json reads.</summary>
 internal static class LibxlConfig
 {
-    /// <summary>The config as libxl JSON.</summary>
-    /// <exception cref="XenHostException">InvalidConfig: an xl.cfg config (not convertible yet) or no config.</exception>
-    public static string ToJson(DomainConfigDocument config) => config.Format switch
+    /// <summary>The config as libxl JSON; xl.cfg text is converted through the config model.</summary>
+    /// <exception cref="XenHostException">
+    /// InvalidConfig: no config, an unparsable one, or xl.cfg settings the model cannot express in JSON — a real
+    /// domain must not come up silently without them, so they are named and the caller can give JSON instead.
+    /// </exception>
+    public static string ToJson(DomainConfigDocument config)
     {
-        SaveFileConfigFormat.Json => config.Text,
-        // TODO(issue 4 merge): convert with the xl.cfg → libxl JSON converter of XenIac.Core.Config once that
-        // branch lands; the libxl host must not grow an xl.cfg parser of its own.
-        SaveFileConfigFormat.XlCfg => throw new XenHostException(XenHostError.InvalidConfig,
-            "the libxl host needs the config as libxl JSON: xl.cfg configs must be converted to libxl JSON first " +
-            "(the converter in XenIac.Core.Config is not wired to the libxl host yet)"),
-        _ => throw new XenHostException(XenHostError.InvalidConfig, "no domain config given"),
-    };
+        var json = HostConfigs.ToLibxlJson(config, out var notConverted);
+        if (notConverted.Count > 0)
+            throw new XenHostException(XenHostError.InvalidConfig,
+                $"cannot convert these xl.cfg settings to libxl JSON: {string.Join(", ", notConverted)}; " +
+                "give the config as libxl JSON (e.g. from `xl -N create CFG`) instead");
+        return json;
+    }
 
     /// <summary>
     /// The JSON with c_info.domid set, as xl save does (0 unless the domain id is to be preserved); 0 lets Xen

@@ -14,11 +14,23 @@ public sealed class LibxlConfigTests
     }
 
     [Fact]
-    public void Xl_cfg_configs_are_refused_until_the_converter_is_wired()
+    public void Xl_cfg_configs_are_converted_through_the_config_model()
     {
-        var e = Assert.Throws<XenHostException>(() => LibxlConfig.ToJson(DomainConfigDocument.FromText("name = \"a\"\n")));
+        var json = JsonNode.Parse(LibxlConfig.ToJson(DomainConfigDocument.FromText("name = \"a\"\ntype = \"hvm\"\nmemory = 64\nvcpus = 2\n")))!;
+        Assert.Equal("a", (string)json["c_info"]!["name"]!);
+        Assert.Equal("hvm", (string)json["c_info"]!["type"]!);
+        Assert.Equal(65536, (int)json["b_info"]!["max_memkb"]!);
+        Assert.Equal(2, (int)json["b_info"]!["max_vcpus"]!);
+    }
+
+    [Fact]
+    public void Xl_cfg_settings_without_a_json_form_are_named_not_dropped()
+    {
+        var e = Assert.Throws<XenHostException>(() =>
+            LibxlConfig.ToJson(DomainConfigDocument.FromText("name = \"a\"\nmemory = 64\nfrobnicate_level = 3\n")));
         Assert.Equal(XenHostError.InvalidConfig, e.Error);
-        Assert.Contains("xl.cfg configs must be converted", e.Message);
+        Assert.Contains("frobnicate_level", e.Message);
+        Assert.Contains("libxl JSON", e.Message);
     }
 
     [Fact]

@@ -177,12 +177,13 @@ public sealed class LibxlSaveRestoreTests : IDisposable
     }
 
     [Fact]
-    public void Restore_of_an_xl_cfg_savefile_says_the_config_must_be_converted()
+    public void Restore_of_a_2010_style_xl_cfg_savefile_names_settings_libxl_json_cannot_carry()
     {
-        File.WriteAllBytes(SavefilePath, SaveFileHeader.Create("name = \"old\"\n", SaveFileConfigFormat.XlCfg).ToBytes());
+        File.WriteAllBytes(SavefilePath, SaveFileHeader.Create("name = \"old\"\nmemory = 64\nfrobnicate_level = 3\n", SaveFileConfigFormat.XlCfg).ToBytes());
         var e = Assert.Throws<XenHostException>(() => Operations().Restore(SavefilePath, RestoreOptions.Default, CancellationToken.None));
         Assert.Equal(XenHostError.InvalidConfig, e.Error);
-        Assert.Contains("must be converted", e.Message);
+        Assert.Contains("frobnicate_level", e.Message);
+        Assert.Empty(_libxl.Calls);
     }
 
     [Fact]
