@@ -6,6 +6,7 @@ var root = new RootCommand("xen-iac: save and restore Xen domains as code");
 root.Options.Add(CommandLine.Verbose);
 root.Subcommands.Add(SavefileCommands.Create());
 root.Subcommands.Add(DomainCommands.Create());
+foreach (var command in ReconcileCommands.Create()) root.Subcommands.Add(command);
 
 var parseResult = root.Parse(args);
 if (parseResult.Errors.Count > 0)
