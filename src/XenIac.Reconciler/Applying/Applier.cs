@@ -21,7 +21,15 @@ public static class Applier
         var locks = new List<FileLock>();
         try
         {
-            foreach (var path in manifest.Domains.Select(d => ApplyLockPath(d.Host)).Distinct().Order(StringComparer.Ordinal))
+            // Open every host before locking it: an embedded host's lock lives in its folder, which opening
+            // creates. A host that cannot be opened holds nothing to lock; the plan reports it per domain.
+            var specs = new List<string>();
+            foreach (var spec in manifest.Domains.Select(d => d.Host).Distinct(StringComparer.Ordinal))
+            {
+                try { specs.Add(hosts.Get(spec, manifest.Directory).Spec); }
+                catch (XenIacException) { }
+            }
+            foreach (var path in specs.Select(ApplyLockPath).Distinct().Order(StringComparer.Ordinal))
                 locks.Add(await FileLock.AcquireAsync(path, options.LockTimeout, $"xen-iac apply {manifest.Path}", cancellationToken).ConfigureAwait(false));
 
             var plan = await Planner.PlanAsync(manifest, hosts, options.Targets, cancellationToken).ConfigureAwait(false);
