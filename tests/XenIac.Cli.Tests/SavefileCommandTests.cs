@@ -150,3 +150,93 @@ public sealed class SavefileCommandContractTests
         Assert.Contains("   at ", result.StdErr);
     }
 }
+
+public sealed class SavefileVerifyCommandTests
+{
+    private static string Example => Path.Combine(SharedFixtures.RepoRoot, "examples", "savefiles", "demo.xlsave");
+
+    [Fact]
+    public async Task Verify_json_of_the_example_reports_a_valid_hvm_image()
+    {
+        var result = await CliRunner.RunAsync("savefile", "verify", Example, "--json");
+        Assert.Equal(0, result.ExitCode);
+        using var doc = JsonDocument.Parse(result.StdOut);
+        var root = doc.RootElement;
+        Assert.True(root.GetProperty("valid").GetBoolean());
+        Assert.Equal("HVM", root.GetProperty("guestType").GetString());
+        Assert.Equal(12, root.GetProperty("pageShift").GetInt32());
+        Assert.Equal(9, root.GetProperty("pages").GetInt64());
+        Assert.Equal(1, root.GetProperty("records").GetProperty("libxc:PAGE_DATA").GetInt64());
+        Assert.Equal(0, root.GetProperty("checkpoints").GetInt32());
+        Assert.Equal("4.17", root.GetProperty("xenVersion").GetString());
+        Assert.False(root.TryGetProperty("error", out _));
+    }
+
+    [Fact]
+    public async Task Verify_of_a_corrupt_image_exits_1_with_the_offset_and_record_index()
+    {
+        var bytes = await File.ReadAllBytesAsync(Example);
+        // The last 8 bytes are the libxl END record header: give it a length.
+        bytes[^4] = 8;
+        var path = Path.GetTempFileName();
+        await File.WriteAllBytesAsync(path, bytes);
+
+        var json = await CliRunner.RunAsync("savefile", "verify", path, "--json");
+        Assert.Equal(1, json.ExitCode);
+        using var doc = JsonDocument.Parse(json.StdOut);
+        var error = doc.RootElement.GetProperty("error");
+        Assert.False(doc.RootElement.GetProperty("valid").GetBoolean());
+        Assert.Equal(bytes.Length - 8, error.GetProperty("offset").GetInt64());
+        Assert.True(error.GetProperty("recordIndex").GetInt64() > 5);
+        Assert.Contains("END", error.GetProperty("message").GetString());
+
+        var plain = await CliRunner.RunAsync("savefile", "verify", path);
+        Assert.Equal(1, plain.ExitCode);
+        var line = Assert.Single(plain.StdErr.TrimEnd().Split('\n'));
+        Assert.StartsWith("error: ", line);
+        Assert.Contains($"offset {bytes.Length - 8}", line);
+    }
+
+    [Fact]
+    public async Task Verify_reads_standard_input_and_the_legacy_configless_form()
+    {
+        var bytes = await File.ReadAllBytesAsync(Example);
+        var piped = await CliRunner.RunAsync(["savefile", "verify", "-"], stdin: bytes);
+        Assert.Equal(0, piped.ExitCode);
+        Assert.StartsWith("valid: HVM guest from Xen 4.17, 1 vCPU", piped.StdOut);
+
+        // Without the xl header the whole file is the image: --legacy verifies the bare libxl stream.
+        var image = bytes.AsSpan(bytes.AsSpan().IndexOf("LibxlFmt"u8)).ToArray();
+        var legacy = await CliRunner.RunAsync(["savefile", "verify", "-", "--legacy", "--json"], stdin: image);
+        Assert.Equal(0, legacy.ExitCode);
+        Assert.True(JsonDocument.Parse(legacy.StdOut).RootElement.GetProperty("valid").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Verify_says_plainly_that_a_pre_v2_image_is_not_verified()
+    {
+        var bytes = await File.ReadAllBytesAsync(Example);
+        bytes[36] &= unchecked((byte)~2); // mandatory flags: clear "stream v2"
+        var path = Path.GetTempFileName();
+        await File.WriteAllBytesAsync(path, bytes);
+        var result = await CliRunner.RunAsync("savefile", "verify", path, "--json");
+        Assert.Equal(1, result.ExitCode);
+        var root = JsonDocument.Parse(result.StdOut).RootElement;
+        Assert.Equal("not-verified", root.GetProperty("status").GetString());
+        Assert.Contains("pre-v2 legacy libxc stream, not verified", root.GetProperty("error").GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task Inspect_json_keeps_its_header_fields_and_adds_the_image_summary()
+    {
+        var result = await CliRunner.RunAsync("savefile", "inspect", Example, "--json");
+        Assert.Equal(0, result.ExitCode);
+        var root = JsonDocument.Parse(result.StdOut).RootElement;
+        Assert.Equal("xl", root.GetProperty("format").GetString());
+        Assert.True(root.GetProperty("streamV2").GetBoolean());
+        var image = root.GetProperty("image");
+        Assert.True(image.GetProperty("valid").GetBoolean());
+        Assert.Equal("HVM", image.GetProperty("guestType").GetString());
+        Assert.Equal(1, image.GetProperty("vcpus").GetInt32());
+    }
+}

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using XenIac.Core.SaveFiles;
+using XenIac.Core.Streams;
 
 namespace XenIac.Cli.Commands;
 
@@ -11,6 +12,7 @@ internal static class SavefileCommands
     {
         var command = new Command("savefile", "Inspect, verify and convert xl savefiles");
         command.Subcommands.Add(Inspect());
+        command.Subcommands.Add(Verify());
         command.Subcommands.Add(Config());
         command.Subcommands.Add(Convert());
         return command;
@@ -32,8 +34,10 @@ internal static class SavefileCommands
         {
             await using var reader = await OpenAsync(parse.GetValue(file)!, parse.GetValue(legacy), ct);
             var node = Describe(reader.Header);
+            var image = ImageStreamVerifier.Verify(reader);
             if (parse.GetValue(json))
             {
+                node["image"] = DescribeImage(image);
                 CommandLine.WriteJson(node);
             }
             else
@@ -52,10 +56,86 @@ internal static class SavefileCommands
                     Console.Out.WriteLine($"image stream:         {(h.IsStreamV2 ? "v2" : "pre-v2 (legacy libxc format)")}");
                 }
                 Console.Out.WriteLine($"image offset:         {h.ImageOffset}");
+                Console.Out.WriteLine($"image:                {ImageLine(image)}");
             }
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    private static Command Verify()
+    {
+        var file = FileArgument();
+        var json = CommandLine.JsonOption();
+        var legacy = LegacyOption();
+        var command = new Command("verify", "Check the domain image (libxl/libxc migration stream v2) against the specs; exit 1 when it is not valid")
+        {
+            file, json, legacy,
+        };
+        command.SetHandler(async (parse, ct) =>
+        {
+            ImageVerification result;
+            try
+            {
+                await using var reader = await OpenAsync(parse.GetValue(file)!, parse.GetValue(legacy), ct);
+                result = ImageStreamVerifier.Verify(reader);
+            }
+            catch (SaveFileFormatException e) when (parse.GetValue(json))
+            {
+                // A broken savefile header is a failed verification too: scripts get the same JSON shape.
+                result = new ImageVerification(ImageVerificationStatus.Invalid, new ImageSummary(),
+                    new ImageStreamProblem(e.Error, e.Message, e.Offset, e.RecordIndex));
+            }
+            if (parse.GetValue(json)) CommandLine.WriteJson(DescribeImage(result));
+            else if (result.IsValid) Console.Out.WriteLine($"valid: {ImageLine(result)}");
+            else await Console.Error.WriteLineAsync($"error: {CommandLine.OneLine(result.Problem!.ToString())}");
+            return result.IsValid ? ExitCodes.Ok : ExitCodes.Error;
+        });
+        return command;
+    }
+
+    /// <summary>The image fields of <c>savefile verify --json</c> and of <c>inspect --json</c>'s "image" object.</summary>
+    internal static JsonObject DescribeImage(ImageVerification result)
+    {
+        var s = result.Summary;
+        var node = new JsonObject
+        {
+            ["valid"] = result.IsValid,
+            ["status"] = result.Status switch
+            {
+                ImageVerificationStatus.Valid => "valid",
+                ImageVerificationStatus.NotVerified => "not-verified",
+                _ => "invalid",
+            },
+            ["guestType"] = s.GuestType == GuestType.Unknown ? null : s.GuestType.ToString(),
+            ["pageShift"] = s.PageShift,
+            ["pages"] = s.Pages,
+            ["pagesByType"] = ToJson(s.PagesByType),
+            ["records"] = ToJson(s.Records),
+            ["vcpus"] = s.VCpus,
+            ["checkpoints"] = s.Checkpoints,
+            ["xenVersion"] = s.XenVersion,
+            ["libxcVersion"] = s.LibxcVersion == 0 ? null : s.LibxcVersion,
+        };
+        if (result.Problem is { } p)
+            node["error"] = new JsonObject { ["message"] = p.Message, ["offset"] = p.Offset, ["recordIndex"] = p.RecordIndex };
+        return node;
+    }
+
+    private static JsonObject ToJson(IReadOnlyDictionary<string, long> counts)
+    {
+        var o = new JsonObject();
+        foreach (var (k, v) in counts) o[k] = v;
+        return o;
+    }
+
+    private static string ImageLine(ImageVerification r)
+    {
+        var s = r.Summary;
+        if (r.Status == ImageVerificationStatus.NotVerified) return r.Problem!.Message;
+        var what = $"{s.GuestType} guest from Xen {s.XenVersion}, {s.VCpus} vCPU{(s.VCpus == 1 ? "" : "s")}, " +
+                   $"{s.Pages} pages of {(1 << s.PageShift) / 1024} KiB, {s.RecordCount} records, {s.Checkpoints} checkpoints";
+        return r.IsValid ? what : $"invalid: {r.Problem}";
     }
 
     private static Command Config()
