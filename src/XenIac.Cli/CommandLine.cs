@@ -25,6 +25,13 @@ internal static class CommandLine
             {
                 return await handler(parseResult, cancellationToken);
             }
+            catch (Reconciler.Manifests.ManifestException e)
+            {
+                // Every manifest problem on its own line, each with its file:line:column, so all can be fixed at once.
+                foreach (var error in e.Errors) await Console.Error.WriteLineAsync($"error: {OneLine(error.ToString())}");
+                if (parseResult.GetValue(Verbose)) await Console.Error.WriteLineAsync(e.ToString());
+                return ExitCodes.Error;
+            }
             catch (Exception e) when (IsReportable(e))
             {
                 await Console.Error.WriteLineAsync($"error: {OneLine(e.Message)}");

@@ -102,8 +102,12 @@ public sealed partial class EmbeddedHost
         using var memory = AtomicFile.CreatePrivateOverwrite(memoryFile);
         // Pages the stream does not carry read back as zeros, as unpopulated guest memory does.
         memory.SetLength(pages * GuestMemory.PageSize);
+        var throttle = Throttle.FromEnvironment();
+        var lastPosition = 0L;
         while (image.MoveNext())
         {
+            throttle?.Account(image.Position - lastPosition, cancellationToken);
+            lastPosition = image.Position;
             cancellationToken.ThrowIfCancellationRequested();
             if (image.Current is not { Layer: ImageLayer.Libxc, Type: (uint)LibxcRecordType.PageData }) continue;
             foreach (var page in image.ReadPages())
@@ -159,6 +163,7 @@ public sealed partial class EmbeddedHost
     /// <summary>Counts bytes on their way to the savefile and stops the write when cancelled.</summary>
     private sealed class ReportingStream(Stream inner, IProgress<long>? progress, CancellationToken cancellationToken) : Stream
     {
+        private readonly Throttle? _throttle = Throttle.FromEnvironment();
         private long _written;
         private long _lastReport;
 
@@ -175,6 +180,7 @@ public sealed partial class EmbeddedHost
             cancellationToken.ThrowIfCancellationRequested();
             inner.Write(buffer);
             _written += buffer.Length;
+            _throttle?.Account(buffer.Length, cancellationToken);
             if (_written - _lastReport >= 1 << 20)
             {
                 _lastReport = _written;

@@ -92,18 +92,26 @@ public static partial class ManifestLoader
             return domains;
         }
 
+        // Names are checked apart from the rest, so a duplicate is reported even when either entry has other errors.
         var seen = new Dictionary<string, SourceLocation>(StringComparer.Ordinal);
+        var duplicates = new HashSet<YamlNode>();
+        foreach (var item in list.Children)
+        {
+            if (item is not YamlMappingNode m || Get(m, "name") is not YamlScalarNode { Value: { Length: > 0 } name } nameNode) continue;
+            if (seen.TryGetValue(name, out var first))
+            {
+                context.Error(nameNode, $"duplicate domain name '{name}' (first defined at line {first.Line})");
+                duplicates.Add(item);
+            }
+            else
+            {
+                seen[name] = context.At(nameNode);
+            }
+        }
         foreach (var item in list.Children)
         {
             var domain = LoadDomain(item, defaults, context);
-            if (domain is null) continue;
-            if (seen.TryGetValue(domain.Name, out var first))
-            {
-                context.Error(domain.Location, $"duplicate domain name '{domain.Name}' (first defined at line {first.Line})");
-                continue;
-            }
-            seen[domain.Name] = domain.Location;
-            domains.Add(domain);
+            if (domain is not null && !duplicates.Contains(item)) domains.Add(domain);
         }
         return domains;
     }

@@ -1,0 +1,224 @@
+using System.Diagnostics;
+using System.Text.Json;
+using XenIac.Core.SaveFiles;
+
+namespace XenIac.Cli.Tests;
+
+/// <summary>plan / apply / schema end to end: the real tool process on temp folders with the embedded host.</summary>
+public sealed class ReconcileCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("xeniac-cli-reconcile-").FullName;
+
+    private string P(string name) => Path.Combine(_dir, name);
+
+    private static string Cfg(string name, int memory = 4, string mac = "00:16:3e:00:00:01") =>
+        $"name = \"{name}\"\ntype = \"hvm\"\nmemory = {memory}\nvcpus = 1\ndisk = [ '/srv/{name}.img,raw,xvda,rw' ]\nvif = [ 'mac={mac}' ]\n";
+
+    private void Manifest(string domains)
+    {
+        File.WriteAllText(P("xen-iac.yaml"), $"defaults:\n  host: embedded:host\ndomains:\n{domains}");
+    }
+
+    private Task<CliResult> Run(params string[] args) => CliRunner.RunAsync(args, workingDirectory: _dir);
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, true); } catch (IOException) { }
+    }
+
+    [Fact]
+    public async Task Plan_apply_plan_ends_with_no_changes_and_detailed_exit_codes_follow_terraform()
+    {
+        File.WriteAllText(P("a.cfg"), Cfg("a"));
+        File.WriteAllText(P("b.cfg"), Cfg("b"));
+        Manifest("  - name: a\n    config: a.cfg\n    state: saved\n  - name: b\n    config: b.cfg\n");
+
+        var before = await Run("plan", "--detailed-exitcode");
+        Assert.Equal(2, before.ExitCode);
+        Assert.Contains("Plan: ", before.StdOut);
+
+        var apply = await Run("apply", "--auto-approve");
+        Assert.Equal(0, apply.ExitCode);
+        Assert.Contains("Apply complete", apply.StdOut);
+
+        var after = await Run("plan", "--detailed-exitcode");
+        Assert.Equal(0, after.ExitCode);
+        Assert.Contains("No changes", after.StdOut);
+        var again = await Run("apply", "--auto-approve");
+        Assert.Equal(0, again.ExitCode);
+        Assert.Contains("No changes", again.StdOut);
+        Assert.Equal(2, File.ReadAllLines(P(".xen-iac/journal.jsonl")).Count(l => l.Contains("\"succeeded\"") && l.Contains("\"domain\":\"a\"")));
+    }
+
+    [Fact]
+    public async Task A_domain_started_by_hand_is_drift_reported_with_exit_code_2()
+    {
+        File.WriteAllText(P("a.cfg"), Cfg("a"));
+        Manifest("  - name: a\n    config: a.cfg\n    state: saved\n");
+        Assert.Equal(0, (await Run("apply", "--auto-approve")).ExitCode);
+
+        var restore = await Run("domain", "restore", "saves/a.xlsave", "--host", "embedded:host");
+        Assert.Equal(0, restore.ExitCode);
+
+        var plan = await Run("plan", "--detailed-exitcode", "--json");
+        Assert.Equal(2, plan.ExitCode);
+        var domain = JsonDocument.Parse(plan.StdOut).RootElement.GetProperty("domains")[0];
+        Assert.Equal("save", domain.GetProperty("action").GetString());
+        Assert.True(domain.GetProperty("running").GetBoolean());
+    }
+
+    [Fact]
+    public async Task An_incompatible_override_is_blocked_with_its_findings()
+    {
+        File.WriteAllText(P("a.cfg"), Cfg("a"));
+        File.WriteAllText(P("a-more-memory.cfg"), Cfg("a", memory: 8));
+        Manifest("  - name: a\n    config: a.cfg\n    state: saved\n");
+        Assert.Equal(0, (await Run("apply", "--auto-approve")).ExitCode);
+        Manifest("  - name: a\n    overrides:\n      config: a-more-memory.cfg\n");
+
+        var plan = await Run("plan", "--json");
+        Assert.Equal(1, plan.ExitCode);
+        var domain = JsonDocument.Parse(plan.StdOut).RootElement.GetProperty("domains")[0];
+        Assert.Contains("incompatible", domain.GetProperty("error").GetString());
+        Assert.Contains(domain.GetProperty("findings").EnumerateArray(),
+            f => f.GetProperty("severity").GetString() == "error" && f.GetProperty("setting").GetString()!.Contains("mem"));
+        Assert.Contains("error: a: override config is incompatible", plan.StdErr);
+
+        var apply = await Run("apply", "--auto-approve");
+        Assert.Equal(1, apply.ExitCode);
+        var list = await Run("domain", "list", "--host", "embedded:host", "--json");
+        Assert.Equal(0, JsonDocument.Parse(list.StdOut).RootElement.GetArrayLength());
+    }
+
+    [Fact]
+    public async Task A_killed_apply_leaves_the_previous_savefile_intact_and_the_next_apply_completes()
+    {
+        File.WriteAllText(P("a.cfg"), Cfg("a", memory: 64));
+        Manifest("  - name: a\n    config: a.cfg\n    state: saved\n");
+        Assert.Equal(0, (await Run("apply", "--auto-approve")).ExitCode);
+        var good = await File.ReadAllBytesAsync(P("saves/a.xlsave"));
+        Assert.Equal(0, (await Run("domain", "restore", "saves/a.xlsave", "--host", "embedded:host")).ExitCode);
+
+        // 64 MiB at 16 MiB/s: the save is certainly under way when the temp file shows up, and far from done.
+        using (var apply = Start(["apply", "--auto-approve"], new() { ["XENIAC_EMBEDDED_THROTTLE_MIBS"] = "16" }))
+        {
+            await WaitFor(() => Directory.EnumerateFiles(P("saves"), ".xeniac-tmp-*").Any(f => new FileInfo(f).Length > 1 << 20));
+            apply.Kill(entireProcessTree: true);
+            await apply.WaitForExitAsync();
+        }
+
+        Assert.Equal(good, await File.ReadAllBytesAsync(P("saves/a.xlsave")));
+        var list = await Run("domain", "list", "--host", "embedded:host", "--json");
+        Assert.Equal("a", JsonDocument.Parse(list.StdOut).RootElement[0].GetProperty("name").GetString());
+
+        var next = await Run("apply", "--auto-approve");
+        Assert.Equal(0, next.ExitCode);
+        Assert.Empty(Directory.EnumerateFiles(P("saves"), ".xeniac-tmp-*"));
+        using var reader = SaveFileReader.Open(P("saves/a.xlsave"));
+        Assert.Equal(SaveFileConfigFormat.Json, reader.Header.ConfigFormat);
+        Assert.Equal(0, (await Run("savefile", "verify", "saves/a.xlsave")).ExitCode);
+        Assert.Equal(0, (await Run("plan", "--detailed-exitcode")).ExitCode);
+    }
+
+    [Fact]
+    public async Task Concurrent_applies_do_not_interleave_the_second_fails_at_once_or_waits()
+    {
+        File.WriteAllText(P("a.cfg"), Cfg("a", memory: 32));
+        Manifest("  - name: a\n    config: a.cfg\n    state: saved\n");
+
+        using var first = Start(["apply", "--auto-approve"], new() { ["XENIAC_EMBEDDED_THROTTLE_MIBS"] = "16" });
+        await WaitFor(() => File.Exists(P("host/locks/apply.lock.owner")));
+
+        var refused = await Run("apply", "--auto-approve");
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains($"locked by process {first.Id}", refused.StdErr);
+
+        var waited = await Run("apply", "--auto-approve", "--lock-timeout", "2m");
+        Assert.True(first.HasExited);
+        Assert.Equal(0, first.ExitCode);
+        Assert.Equal(0, waited.ExitCode);
+        Assert.Contains("No changes", waited.StdOut);
+
+        var ids = File.ReadAllLines(P(".xen-iac/journal.jsonl")).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("applyId").GetString()).Distinct();
+        Assert.Single(ids);
+    }
+
+    [Fact]
+    public async Task Apply_without_a_terminal_needs_auto_approve_and_touches_nothing()
+    {
+        File.WriteAllText(P("a.cfg"), Cfg("a"));
+        Manifest("  - name: a\n    config: a.cfg\n");
+        var result = await Run("apply");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("--auto-approve", result.StdErr);
+        Assert.False(Directory.Exists(P("host")));
+    }
+
+    [Fact]
+    public async Task Manifest_errors_print_file_line_and_column_and_exit_1()
+    {
+        Manifest("  - name: a\n    state: sleeping\n");
+        var result = await Run("plan");
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith("error: xen-iac.yaml:5:12: 'state' must be one of", result.StdErr);
+    }
+
+    [Fact]
+    public async Task Targets_and_parallelism_are_validated()
+    {
+        File.WriteAllText(P("a.cfg"), Cfg("a"));
+        Manifest("  - name: a\n    config: a.cfg\n");
+        Assert.Contains("nope", (await Run("plan", "--target", "nope")).StdErr);
+        var bad = await Run("apply", "--auto-approve", "--parallelism", "0");
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("--parallelism", bad.StdErr);
+    }
+
+    [Fact]
+    public async Task Schema_prints_the_manifest_json_schema()
+    {
+        var result = await Run("schema");
+        Assert.Equal(0, result.ExitCode);
+        var schema = JsonDocument.Parse(result.StdOut).RootElement;
+        Assert.Equal("XenIac manifest", schema.GetProperty("title").GetString());
+        Assert.True(schema.GetProperty("properties").TryGetProperty("domains", out _));
+    }
+
+    private Process Start(string[] args, Dictionary<string, string> environment)
+    {
+        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = _dir, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        psi.ArgumentList.Add(CliRunner.ToolDll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var (k, v) in environment) psi.Environment[k] = v;
+        var p = Process.Start(psi)!;
+        p.StandardInput.Close();
+        _ = p.StandardOutput.ReadToEndAsync();
+        _ = p.StandardError.ReadToEndAsync();
+        return p;
+    }
+
+    private static async Task WaitFor(Func<bool> condition)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException("condition not met within 60 s");
+            await Task.Delay(25);
+        }
+    }
+}
+
+public sealed class ManifestErrorOutputTests
+{
+    [Fact]
+    public async Task Every_manifest_error_gets_its_own_located_error_line()
+    {
+        var dir = Directory.CreateTempSubdirectory("xeniac-cli-manifest-").FullName;
+        File.WriteAllText(Path.Combine(dir, "m.yaml"), "domains:\n  - name: a\n    chekpoint: true\n  - name: a\n");
+        var result = await CliRunner.RunAsync(["plan", "-f", "m.yaml"], workingDirectory: dir);
+        Assert.Equal(1, result.ExitCode);
+        var lines = result.StdErr.TrimEnd().Split('\n');
+        Assert.Equal(["error: m.yaml:4:11: duplicate domain", "error: m.yaml:3:5: unknown key"],
+            lines.Select(l => string.Join(' ', l.Split(' ').Take(4))));
+    }
+}
