@@ -144,9 +144,18 @@ public static class ImageStreamWriter
                     var entry = pfn | ((ulong)type << StreamLayout.PageTypeShift);
                     BinaryPrimitives.WriteUInt64LittleEndian(pfnArea[(i * 8)..], entry);
                     if (!PageDataInfo.CarriesContents(entry)) continue;
-                    var page = _batch.AsSpan(pagesAt + withContents * PageSize, PageSize);
-                    Fill(d, pfn, page, contentsWritten++);
+                    // A memory stream fills the batch in one read below; a filler goes page by page.
+                    if (d.Memory is null) Fill(d, pfn, _batch.AsSpan(pagesAt + withContents * PageSize, PageSize));
+                    contentsWritten++;
                     withContents++;
+                }
+                if (d.Memory is { } memory && withContents > 0)
+                {
+                    var area = _batch.AsSpan(pagesAt, withContents * PageSize);
+                    var got = memory.ReadAtLeast(area, area.Length, throwOnEndOfStream: false);
+                    if (got < area.Length)
+                        throw new ArgumentException($"The memory stream ended after {(contentsWritten - withContents) * PageSize + got} bytes, " +
+                                                    $"inside page {contentsWritten - withContents + got / PageSize}.", nameof(d));
                 }
                 var length = StreamLayout.PageDataHeaderLength + n * 8 + withContents * PageSize;
                 BinaryPrimitives.WriteUInt32LittleEndian(_batch, (uint)LibxcRecordType.PageData);
@@ -159,15 +168,9 @@ public static class ImageStreamWriter
             }
         }
 
-        private static void Fill(DomainImageDescription d, ulong pfn, Span<byte> page, long index)
+        private static void Fill(DomainImageDescription d, ulong pfn, Span<byte> page)
         {
-            if (d.Memory is { } memory)
-            {
-                var got = memory.ReadAtLeast(page, page.Length, throwOnEndOfStream: false);
-                if (got < page.Length)
-                    throw new ArgumentException($"The memory stream ended after {index * PageSize + got} bytes, inside page {index} (pfn 0x{pfn:x}).", nameof(d));
-            }
-            else if (d.FillPage is { } fill)
+            if (d.FillPage is { } fill)
             {
                 page.Clear();
                 fill(pfn, page);

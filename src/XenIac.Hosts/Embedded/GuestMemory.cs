@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -37,19 +38,31 @@ internal sealed class GuestMemory
     }
 
     /// <summary>Fills <paramref name="page"/> with the generated contents of page <paramref name="pfn"/>.</summary>
+    /// <remarks>
+    /// One splitmix64 step per page gives each page its own start; the words after it step by an odd constant,
+    /// which vectorises, so generating memory is far faster than the disk it is saved to.
+    /// </remarks>
     public static void Generate(ulong seed, ulong pfn, Span<byte> page)
     {
+        var z = seed ^ (pfn * 0x9E3779B97F4A7C15UL);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        z ^= z >> 31;
+
         var words = MemoryMarshal.Cast<byte, ulong>(page);
-        var state = seed ^ (pfn * 0x9E3779B97F4A7C15UL);
-        for (var i = 0; i < words.Length; i++)
+        const ulong step = 0xD1B54A32D192ED03UL;
+        var lanes = Vector<ulong>.Count;
+        Span<ulong> first = stackalloc ulong[lanes];
+        for (var l = 0; l < lanes; l++) first[l] = z + (ulong)l * step;
+        var current = new Vector<ulong>(first);
+        var stride = new Vector<ulong>((ulong)lanes * step);
+        var i = 0;
+        for (; i <= words.Length - lanes; i += lanes)
         {
-            // splitmix64: cheap, and no two pages of a domain look alike.
-            state += 0x9E3779B97F4A7C15UL;
-            var z = state;
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-            words[i] = z ^ (z >> 31);
+            current.CopyTo(words[i..]);
+            current += stride;
         }
+        for (; i < words.Length; i++) words[i] = z + (ulong)i * step;
         // A readable stamp helps when looking at a savefile with a hex viewer.
         BinaryPrimitives.WriteUInt64LittleEndian(page, pfn);
     }
