@@ -32,6 +32,8 @@ internal static class Strings
         var colon = template.IndexOf(": ", StringComparison.Ordinal);
         if (colon < 0 || !template.StartsWith("XIAC", StringComparison.Ordinal))
             throw new InvalidOperationException($"Message '{name}' does not start with its XIAC code.");
-        return (template[..colon], string.Format(CultureInfo.CurrentCulture, template[(colon + 2)..], args));
+        // Library messages may or may not end with a period; the templates add their own.
+        var cleaned = args.Select(a => a is string text ? text.TrimEnd().TrimEnd('.') : a).ToArray();
+        return (template[..colon], string.Format(CultureInfo.CurrentCulture, template[(colon + 2)..], cleaned));
     }
 }

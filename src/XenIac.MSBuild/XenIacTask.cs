@@ -84,7 +84,7 @@ public abstract class XenIacTask : Microsoft.Build.Utilities.Task, ICancelableTa
         var full = FullPath(path);
         if (!File.Exists(full))
         {
-            LogCodedError(Strings.ConfigInvalid, $"'{full}' does not exist.");
+            LogCodedError(Strings.ConfigInvalid, $"'{full}' does not exist");
             return null;
         }
         return await DomainConfigDocument.LoadAsync(full, cancellationToken).ConfigureAwait(false);

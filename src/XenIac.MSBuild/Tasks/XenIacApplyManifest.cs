@@ -25,7 +25,7 @@ public sealed class XenIacApplyManifest : XenIacTask
         Operation = $"Applying manifest '{path}'";
         if (Parallelism < 0)
         {
-            LogCodedError(Strings.InvalidParameter, nameof(Parallelism), $"{Parallelism} is negative; use 0 (default) or more.");
+            LogCodedError(Strings.InvalidParameter, nameof(Parallelism), $"{Parallelism} is negative; use 0 (default) or more");
             return;
         }
 
@@ -34,7 +34,7 @@ public sealed class XenIacApplyManifest : XenIacTask
         var known = manifest.Domains.Select(d => d.Name).ToHashSet(StringComparer.Ordinal);
         foreach (var unknown in targets.Where(t => !known.Contains(t)))
             LogCodedError(Strings.InvalidParameter, nameof(Targets),
-                $"'{unknown}' is not a domain of {path} (it has: {string.Join(", ", known.Order(StringComparer.Ordinal))}).");
+                $"'{unknown}' is not a domain of {path} (it has: {string.Join(", ", known.Order(StringComparer.Ordinal))})");
         if (Log.HasLoggedErrors) return;
 
         Log.LogMessage(MessageImportance.Normal, "XenIac: applying {0} ({1})", path,
@@ -68,5 +68,5 @@ internal sealed class ReconcilerApplier : IManifestApplier
         // (restricted to `targets`), apply with `parallelism` and the cancellation token, and forward its progress
         // events to `log` (High for each finished action, Low for byte progress). XenHostException and
         // ManifestException propagate as they are: XenIacTask maps them to XIAC codes.
-        throw new NotSupportedException("the reconciler's apply is not wired into the MSBuild task yet.");
+        throw new NotSupportedException("the reconciler's apply is not wired into the MSBuild task yet");
 }

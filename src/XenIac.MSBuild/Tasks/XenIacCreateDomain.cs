@@ -28,7 +28,7 @@ public sealed class XenIacCreateDomain : XenIacHostTask
         {
             if (!Replace)
             {
-                LogCodedError(Strings.DomainExists, name, host.Spec, "its config asks for a new domain of that name.");
+                LogCodedError(Strings.DomainExists, name, host.Spec, "its config asks for a new domain of that name");
                 return;
             }
             Log.LogMessage(MessageImportance.Normal, "XenIac: destroying the running domain '{0}' on {1} before creating it (Replace)", name, host.Spec);

@@ -20,7 +20,7 @@ public sealed class XenIacDestroyDomain : XenIacHostTask
             if (IgnoreMissing)
                 Log.LogMessage(MessageImportance.Normal, "XenIac: domain '{0}' is not on {1}; nothing to destroy", Domain, host.Spec);
             else
-                LogCodedError(Strings.DomainNotFound, Domain, host.Spec, "no domain of that name is on the host.");
+                LogCodedError(Strings.DomainNotFound, Domain, host.Spec, "no domain of that name is on the host");
             return;
         }
         await host.DestroyAsync(Domain, cancellationToken).ConfigureAwait(false);

@@ -57,7 +57,7 @@ public sealed class XenIacRestoreDomain : XenIacHostTask
         {
             if (!Replace)
             {
-                LogCodedError(Strings.DomainExists, name, host.Spec, "a restore would create a second domain of that name.");
+                LogCodedError(Strings.DomainExists, name, host.Spec, "a restore would create a second domain of that name");
                 return;
             }
             Log.LogMessage(MessageImportance.Normal, "XenIac: destroying the running domain '{0}' on {1} before restoring it (Replace)", name, host.Spec);

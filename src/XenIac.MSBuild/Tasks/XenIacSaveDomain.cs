@@ -42,7 +42,7 @@ public sealed class XenIacSaveDomain : XenIacHostTask
         // Asked first so a wrong name gets its own code whatever the host's save reports.
         if (await host.FindDomainAsync(Domain, cancellationToken).ConfigureAwait(false) is null)
         {
-            LogCodedError(Strings.DomainNotFound, Domain, host.Spec, "no domain of that name is on the host.");
+            LogCodedError(Strings.DomainNotFound, Domain, host.Spec, "no domain of that name is on the host");
             return;
         }
 
