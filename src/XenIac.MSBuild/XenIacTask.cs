@@ -29,6 +29,10 @@ public abstract class XenIacTask : Microsoft.Build.Utilities.Task, ICancelableTa
     public sealed override bool Execute()
     {
         Operation = GetType().Name;
+        // Diagnostics for "which copy of XenIac ran": MSBuild loads each task assembly into its own load context.
+        var assembly = typeof(XenIacTask).Assembly;
+        Log.LogMessage(MessageImportance.Low, "XenIac: {0} {1} from {2} in load context '{3}'", GetType().Name,
+            assembly.GetName().Version, assembly.Location, System.Runtime.Loader.AssemblyLoadContext.GetLoadContext(assembly)?.Name);
         try
         {
             // Task.Run keeps the async host calls off the caller's thread: if a host of MSBuild (an IDE) runs tasks on a

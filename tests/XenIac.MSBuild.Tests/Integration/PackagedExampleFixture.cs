@@ -43,8 +43,10 @@ public sealed class PackagedExampleFixture : IAsyncLifetime
     public Task<DotNetResult> Run(string workingDirectory, params string[] args) => DotNet.RunAsync(workingDirectory, Environment, Timeout, args);
 
     /// <summary>`dotnet msbuild` on the example with the given targets and properties, at normal verbosity.</summary>
-    public Task<DotNetResult> MSBuild(string targets, params string[] properties) =>
-        Run(Example, ["msbuild", Project, "-t:" + targets, "-v:n", "-nologo", "-tl:off", "-nodeReuse:false", .. properties.Select(p => "-p:" + p)]);
+    public Task<DotNetResult> MSBuild(string targets, params string[] properties) => MSBuildAtVerbosity("n", targets, properties);
+
+    public Task<DotNetResult> MSBuildAtVerbosity(string verbosity, string targets, params string[] properties) =>
+        Run(Example, ["msbuild", Project, "-t:" + targets, "-v:" + verbosity, "-nologo", "-tl:off", "-nodeReuse:false", .. properties.Select(p => "-p:" + p)]);
 
     private string NuGetConfig()
     {
