@@ -64,9 +64,15 @@ internal sealed class ReconcilerApplier : IManifestApplier
 {
     public Task ApplyAsync(Manifest manifest, IReadOnlyList<string> targets, int parallelism,
         Action<MessageImportance, string> log, CancellationToken cancellationToken) =>
-        // TODO(merge): the reconciler's plan/apply is being written on another branch. Wire it here: plan the manifest
-        // (restricted to `targets`), apply with `parallelism` and the cancellation token, and forward its progress
-        // events to `log` (High for each finished action, Low for byte progress). XenHostException and
-        // ManifestException propagate as they are: XenIacTask maps them to XIAC codes.
+        // TODO(merge): the reconciler's apply lives on main (Reconciler.Applying.Applier), not in this branch yet. Wire it:
+        //   await using var hosts = new HostProvider();
+        //   var result = await Applier.ApplyAsync(manifest, hosts, new ApplyOptions
+        //   {
+        //       Parallelism = parallelism > 0 ? parallelism : ApplyOptions.DefaultParallelism,
+        //       Targets = targets.Count > 0 ? targets : null,
+        //       Progress = a synchronous IProgress<ApplyEvent> that calls `log` (High per finished action, Low for bytes),
+        //   }, cancellationToken);
+        // then log one XIAC0009 per failed domain in `result` (so the task returns false), and map
+        // ApplyCancelledException to XIAC0010. XenHostException and ManifestException may propagate: XenIacTask maps them.
         throw new NotSupportedException("the reconciler's apply is not wired into the MSBuild task yet");
 }
