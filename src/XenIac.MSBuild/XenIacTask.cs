@@ -1,0 +1,171 @@
+using Microsoft.Build.Framework;
+using XenIac.Core.SaveFiles;
+using XenIac.Hosts;
+using XenIac.Reconciler.Manifests;
+
+namespace XenIac.MSBuild;
+
+/// <summary>
+/// What every XenIac task shares: async work run safely from MSBuild's synchronous Execute, cancellation
+/// (Ctrl+C), and the mapping of XenIac's failures to coded MSBuild errors. Subclasses only do their one job.
+/// </summary>
+public abstract class XenIacTask : Microsoft.Build.Utilities.Task, ICancelableTask
+{
+    private readonly CancellationTokenSource _cancellation = new();
+
+    /// <summary>Test seam: how a host spec and a base folder become an open host.</summary>
+    internal Func<string?, string, IXenHost> HostFactory { get; set; } = (spec, baseDirectory) => XenHosts.Open(spec, baseDirectory);
+
+    /// <summary>What the task is doing, for errors ("Saving domain 'web'").</summary>
+    private protected string Operation { get; set; } = "";
+
+    /// <summary>Filled in as the task learns them, so a failure names the domain, host and file involved.</summary>
+    private protected string? CurrentDomain { get; set; }
+    private protected string? CurrentHost { get; set; }
+    private protected string? CurrentSavefile { get; set; }
+
+    public void Cancel() => _cancellation.Cancel();
+
+    public sealed override bool Execute()
+    {
+        Operation = GetType().Name;
+        // Diagnostics for "which copy of XenIac ran": MSBuild loads each task assembly into its own load context.
+        var assembly = typeof(XenIacTask).Assembly;
+        Log.LogMessage(MessageImportance.Low, "XenIac: {0} {1} from {2} in load context '{3}'", GetType().Name,
+            assembly.GetName().Version, assembly.Location, System.Runtime.Loader.AssemblyLoadContext.GetLoadContext(assembly)?.Name);
+        try
+        {
+            // Task.Run keeps the async host calls off the caller's thread: if a host of MSBuild (an IDE) runs tasks on a
+            // thread with a SynchronizationContext, blocking on an await that wants to resume there would deadlock.
+            System.Threading.Tasks.Task.Run(() => ExecuteAsync(_cancellation.Token)).GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException) when (_cancellation.IsCancellationRequested)
+        {
+            LogCodedError(Strings.Cancelled, Operation);
+        }
+        catch (XenHostException e)
+        {
+            LogHostError(e);
+        }
+        catch (SaveFileFormatException e)
+        {
+            LogCodedError(Strings.SavefileInvalid, CurrentSavefile ?? "(savefile)", e.Message);
+        }
+        catch (ManifestException e)
+        {
+            foreach (var error in e.Errors)
+                LogCodedError(Strings.ManifestInvalid, error.Location.File, error.Location.Line, error.Location.Column, error.Message);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            LogCodedError(Strings.FileAccessFailed, Operation, e.Message);
+        }
+        return !Log.HasLoggedErrors;
+    }
+
+    private protected abstract Task ExecuteAsync(CancellationToken cancellationToken);
+
+    /// <summary>Relative paths are relative to the project, as for MSBuild's own tasks.</summary>
+    private protected string FullPath(string path) => Path.GetFullPath(path, ProjectDirectory);
+
+    private protected string ProjectDirectory =>
+        BuildEngine?.ProjectFileOfTaskNode is { Length: > 0 } project && Path.GetDirectoryName(Path.GetFullPath(project)) is { } dir
+            ? dir
+            : Environment.CurrentDirectory;
+
+    private protected IXenHost OpenHost(string? spec)
+    {
+        CurrentHost = string.IsNullOrWhiteSpace(spec) ? "(default)" : spec;
+        var host = HostFactory(string.IsNullOrWhiteSpace(spec) ? null : spec, ProjectDirectory);
+        CurrentHost = host.Spec;
+        Log.LogMessage(MessageImportance.Low, "XenIac: opened host {0}", host.Spec);
+        return host;
+    }
+
+    /// <summary>Loads a config file, or logs XIAC0007 and returns null.</summary>
+    private protected async Task<DomainConfigDocument?> LoadConfigAsync(string path, CancellationToken cancellationToken)
+    {
+        var full = FullPath(path);
+        if (!File.Exists(full))
+        {
+            LogCodedError(Strings.ConfigInvalid, $"'{full}' does not exist");
+            return null;
+        }
+        return await DomainConfigDocument.LoadAsync(full, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Progress that logs synchronously on the reporting thread. <see cref="Progress{T}"/> would post to the thread
+    /// pool, and a report arriving after Execute returned would make MSBuild throw.
+    /// </summary>
+    private protected IProgress<long> ByteProgress(string verb) => new LogProgress(this, verb);
+
+    private protected void LogCodedError(string name, params object?[] args) => LogCoded(name, warning: false, null, 0, 0, args);
+
+    private protected void LogCodedWarning(string name, params object?[] args) => LogCoded(name, warning: true, null, 0, 0, args);
+
+    private void LogCodedError(string name, string file, int line, int column, string message) =>
+        LogCoded(name, warning: false, file, line, column, [message]);
+
+    private void LogCoded(string name, bool warning, string? file, int line, int column, object?[] args)
+    {
+        var (code, text) = Strings.Format(name, args);
+        var helpKeyword = "XenIac." + code;
+        var helpLink = HelpLink(code);
+        if (warning)
+            Log.LogWarning("XenIac", code, helpKeyword, helpLink, file, line, column, 0, 0, text);
+        else
+            Log.LogError("XenIac", code, helpKeyword, helpLink, file, line, column, 0, 0, text);
+    }
+
+    private void LogHostError(XenHostException e)
+    {
+        var domain = CurrentDomain ?? "(unknown)";
+        var host = CurrentHost ?? "(default)";
+        switch (e.Error)
+        {
+            case XenHostError.Unavailable: LogCodedError(Strings.HostUnavailable, host, e.Message); break;
+            case XenHostError.DomainNotFound: LogCodedError(Strings.DomainNotFound, domain, host, e.Message); break;
+            case XenHostError.DomainExists: LogCodedError(Strings.DomainExists, domain, host, e.Message); break;
+            case XenHostError.InvalidState: LogCodedError(Strings.DomainInvalidState, domain, host, e.Message); break;
+            case XenHostError.Busy: LogCodedError(Strings.HostBusy, host, e.Message); break;
+            case XenHostError.InvalidConfig: LogCodedError(Strings.ConfigInvalid, e.Message); break;
+            default: LogCodedError(Strings.OperationFailed, Operation, host, e.Message); break;
+        }
+    }
+
+    /// <summary>
+    /// The error table in the package's README, when the task runs from the package (tasks/net10.0/ → ../../README.md);
+    /// none when it runs from a build folder, rather than a link to a page that may not exist.
+    /// </summary>
+    private static string? HelpLink(string code)
+    {
+        var dir = Path.GetDirectoryName(typeof(XenIacTask).Assembly.Location);
+        if (string.IsNullOrEmpty(dir)) return null;
+        var readme = Path.GetFullPath(Path.Combine(dir, "..", "..", "README.md"));
+        return File.Exists(readme) ? new Uri(readme).AbsoluteUri + "#" + code.ToLowerInvariant() : null;
+    }
+
+    private sealed class LogProgress(XenIacTask task, string verb) : IProgress<long>
+    {
+        private const long Step = 256L * 1024 * 1024;
+        private readonly Lock _gate = new();
+        private long _next = Step;
+
+        public void Report(long value)
+        {
+            lock (_gate)
+            {
+                if (value < _next) return;
+                _next = (value / Step + 1) * Step;
+                task.Log.LogMessage(MessageImportance.Low, "XenIac: {0} {1} MiB", verb, value / (1024 * 1024));
+            }
+        }
+    }
+}
+
+/// <summary>A task that works on a host: <c>Host</c> is <c>libxl</c>, <c>embedded:&lt;folder&gt;</c>, or empty for libxl on a dom0.</summary>
+public abstract class XenIacHostTask : XenIacTask
+{
+    public string? Host { get; set; }
+}

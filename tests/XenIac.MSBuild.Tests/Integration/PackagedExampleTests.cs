@@ -1,0 +1,193 @@
+using System.IO.Compression;
+using XenIac.Core.SaveFiles;
+
+namespace XenIac.MSBuild.Tests.Integration;
+
+/// <summary>
+/// The package as users get it: packed, restored from a feed, loaded by the real `dotnet build` / `dotnet test`.
+/// Tests marked "real embedded host" need EmbeddedHost to create, save and restore domains.
+/// </summary>
+[Trait("Category", "Integration")]
+public sealed class PackagedExampleTests(PackagedExampleFixture fixture) : IClassFixture<PackagedExampleFixture>
+{
+    private const string Domain = "xeniac-testvm";
+
+    /// <summary>A folder of its own for each test (host folder, savefiles), inside the fixture's root.</summary>
+    private string NewFolder(string name)
+    {
+        var dir = Path.Combine(fixture.Root, name);
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
+    /// <summary>Extra targets injected into the example through CustomAfterMicrosoftCommonTargets, so the example stays as users see it.</summary>
+    private string TestTargets(string folder, string body)
+    {
+        var path = Path.Combine(folder, "test.targets");
+        File.WriteAllText(path, $"<Project>\n{body}\n</Project>\n");
+        return "CustomAfterMicrosoftCommonTargets=" + path;
+    }
+
+    [Fact]
+    public void The_package_carries_the_tasks_with_their_dependencies_and_none_of_MSBuilds_own_assemblies()
+    {
+        using var zip = ZipFile.OpenRead(fixture.Package);
+        var entries = zip.Entries.Select(e => e.FullName).ToHashSet();
+
+        foreach (var dll in new[] { "XenIac.MSBuild.dll", "XenIac.Core.dll", "XenIac.Hosts.dll", "XenIac.Reconciler.dll", "YamlDotNet.dll", "XenIac.MSBuild.deps.json" })
+            Assert.Contains("tasks/net10.0/" + dll, entries);
+        foreach (var file in new[] { "build/XenIac.MSBuild.props", "build/XenIac.MSBuild.targets", "buildTransitive/XenIac.MSBuild.props", "buildTransitive/XenIac.MSBuild.targets" })
+            Assert.Contains(file, entries);
+        Assert.DoesNotContain(entries, e => Path.GetFileName(e).StartsWith("Microsoft.Build", StringComparison.Ordinal));
+        Assert.DoesNotContain(entries, e => Path.GetFileName(e).StartsWith("System.", StringComparison.Ordinal));
+        // Build logic only: nothing for the consumer to compile against, and no dependencies that would flow to it.
+        Assert.DoesNotContain(entries, e => e.StartsWith("lib/", StringComparison.Ordinal) || e.StartsWith("ref/", StringComparison.Ordinal));
+        using var nuspec = new StreamReader(zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open());
+        var text = nuspec.ReadToEnd();
+        Assert.DoesNotContain("<dependency ", text);
+        Assert.Contains("<developmentDependency>true</developmentDependency>", text);
+    }
+
+    [Fact]
+    public async Task Inspect_runs_in_a_real_build_and_targets_can_branch_on_its_outputs()
+    {
+        var dir = NewFolder("inspect");
+        var savefile = SavefileMaker.Write(Path.Combine(dir, "vm.xlsave"), SavefileMaker.JsonConfig, SaveFileConfigFormat.Json);
+        var targets = TestTargets(dir, """
+              <Target Name="ItInspect">
+                <XenIacInspectSavefile Savefile="$(ItSavefile)">
+                  <Output TaskParameter="ByteOrder" PropertyName="ItByteOrder" />
+                  <Output TaskParameter="MandatoryFlags" PropertyName="ItFlags" />
+                  <Output TaskParameter="StreamV2" PropertyName="ItStreamV2" />
+                  <Output TaskParameter="Info" ItemName="ItInfo" />
+                </XenIacInspectSavefile>
+                <Message Importance="high" Text="IT order=$(ItByteOrder) flags=$(ItFlags) name=%(ItInfo.DomainName) config=%(ItInfo.ConfigFormat) offset=%(ItInfo.ImageOffset)" />
+                <Message Importance="high" Condition="'$(ItStreamV2)' == 'true'" Text="IT branch: stream v2" />
+              </Target>
+            """);
+
+        var result = await fixture.MSBuildAtVerbosity("d", "ItInspect", targets, "ItSavefile=" + savefile);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        // Loaded from the restored package, in MSBuild's per-task-assembly load context rather than the default one.
+        var packaged = Path.Combine(fixture.Environment["NUGET_PACKAGES"], "xeniac.msbuild", "0.1.0", "tasks", "net10.0", "XenIac.MSBuild.dll");
+        Assert.Matches($@"XenIac: XenIacInspectSavefile [0-9.]+ from {System.Text.RegularExpressions.Regex.Escape(packaged)} in load context '(?!Default')[^']+'", result.Output);
+        var offset = SaveFileReader.Open(savefile).Header.ImageOffset;
+        Assert.Contains($"IT order=LittleEndian flags=0x3 name=json-vm config=Json offset={offset}", result.Output);
+        Assert.Contains("IT branch: stream v2", result.Output);
+    }
+
+    [Fact]
+    public async Task An_invalid_manifest_fails_the_build_with_XIAC0011_at_its_line()
+    {
+        // Also proves YamlDotNet loads from the package's tasks folder inside MSBuild.
+        var dir = NewFolder("manifest");
+        var manifest = Path.Combine(dir, "xen-iac.yaml");
+        File.WriteAllText(manifest, "version: 1\ndomains:\n  - name: a\n    colour: blue\n");
+
+        var result = await fixture.MSBuild("XenIacApply", "XenIacManifest=" + manifest);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains($"{manifest}(4,", result.Output);
+        Assert.Contains("error XIAC0011", result.Output);
+    }
+
+    [Fact]
+    public async Task An_unknown_host_fails_the_build_with_XIAC0001()
+    {
+        var result = await fixture.MSBuild("XenIacCreateSnapshot",
+            "XenIacHost=nowhere:at-all", "XenIacSavefile=" + Path.Combine(NewFolder("badhost"), "vm.xlsave"));
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("error XIAC0001", result.Output);
+        Assert.Contains("nowhere:at-all", result.Output);
+    }
+
+    [Fact]
+    public async Task The_snapshot_target_is_skipped_while_its_savefile_is_newer_than_the_config()
+    {
+        var dir = NewFolder("uptodate");
+        var config = Path.Combine(dir, "vm.cfg");
+        File.WriteAllText(config, $"name = \"{Domain}\"\nmemory = 16\n");
+        File.SetLastWriteTimeUtc(config, DateTime.UtcNow.AddHours(-1));
+        var savefile = SavefileMaker.Write(Path.Combine(dir, "vm.xlsave"), "name = 'x'", SaveFileConfigFormat.XlCfg);
+
+        var result = await fixture.MSBuild("XenIacCreateSnapshot",
+            "XenIacHost=embedded:" + Path.Combine(dir, "host"), "XenIacSavefile=" + savefile, "XenIacDomainConfig=" + config);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("Skipping target \"XenIacCreateSnapshot\" because all output files are up-to-date", result.Output);
+    }
+
+    // ---- These need the real embedded host (create, save, restore on a folder). ----
+
+    [Fact]
+    public async Task Real_embedded_host_dotnet_test_restores_the_VM_before_the_tests_and_checkpoints_it_after()
+    {
+        var dir = NewFolder("testrun");
+        var savefile = Path.Combine(dir, "vm.xlsave");
+        var checkpoint = Path.Combine(dir, "after-test.xlsave");
+
+        var result = await fixture.Run(fixture.Example, "test", fixture.Project, "--no-restore", "-nologo", "-tl:off", "-nodeReuse:false",
+            "-p:XenIacHost=embedded:" + Path.Combine(dir, "host"), "-p:XenIacSavefile=" + savefile, "-p:XenIacCheckpointSavefile=" + checkpoint);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var output = result.Output;
+        var created = output.IndexOf($"created domain '{Domain}'", StringComparison.Ordinal);
+        var restored = output.IndexOf($"restored domain '{Domain}'", StringComparison.Ordinal);
+        var passed = output.IndexOf("Passed!", StringComparison.Ordinal);
+        var checkpointed = output.IndexOf($"checkpointed domain '{Domain}'", StringComparison.Ordinal);
+        Assert.True(created >= 0 && restored > created && passed > restored && checkpointed > passed, output);
+        Assert.Matches(@"Failed:\s+0, Passed:\s+2,", output);
+
+        foreach (var file in new[] { savefile, checkpoint })
+        {
+            using var reader = SaveFileReader.Open(file);
+            Assert.Equal(SaveFileFormat.Xl, reader.Header.Format);
+            Assert.NotEqual(SaveFileConfigFormat.None, reader.Header.ConfigFormat);
+            Assert.Equal(Domain, ConfigNames.Find(reader.Header.ConfigText, reader.Header.ConfigFormat));
+            Assert.True(new FileInfo(file).Length > reader.Header.ImageOffset, $"{file} has no image");
+        }
+    }
+
+    [Fact]
+    public async Task Real_embedded_host_a_second_build_skips_the_up_to_date_snapshot_target()
+    {
+        var dir = NewFolder("twice");
+        var savefile = Path.Combine(dir, "vm.xlsave");
+        string[] properties = ["XenIacHost=embedded:" + Path.Combine(dir, "host"), "XenIacSavefile=" + savefile];
+
+        var first = await fixture.MSBuild("XenIacCreateSnapshot", properties);
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.Contains($"created domain '{Domain}'", first.Output);
+        Assert.DoesNotContain("Skipping target \"XenIacCreateSnapshot\"", first.Output);
+        using (var reader = SaveFileReader.Open(savefile))
+            Assert.Equal(Domain, ConfigNames.Find(reader.Header.ConfigText, reader.Header.ConfigFormat));
+        var written = File.GetLastWriteTimeUtc(savefile);
+
+        var second = await fixture.MSBuild("XenIacCreateSnapshot", properties);
+        Assert.True(second.ExitCode == 0, second.ToString());
+        Assert.Contains("Skipping target \"XenIacCreateSnapshot\" because all output files are up-to-date", second.Output);
+        Assert.DoesNotContain("created domain", second.Output);
+        Assert.Equal(written, File.GetLastWriteTimeUtc(savefile));
+    }
+
+    [Fact]
+    public async Task Real_embedded_host_saving_a_missing_domain_fails_the_build_with_XIAC0003()
+    {
+        var dir = NewFolder("missing");
+        var savefile = Path.Combine(dir, "nope.xlsave");
+        var targets = TestTargets(dir, """
+              <Target Name="ItSaveMissing">
+                <XenIacSaveDomain Host="$(XenIacHost)" Domain="no-such-domain" Savefile="$(ItSavefile)" />
+              </Target>
+            """);
+
+        var result = await fixture.MSBuild("ItSaveMissing", targets, "XenIacHost=embedded:" + Path.Combine(dir, "host"), "ItSavefile=" + savefile);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("error XIAC0003", result.Output);
+        Assert.Contains("'no-such-domain'", result.Output);
+        Assert.False(File.Exists(savefile));
+    }
+}
