@@ -13,6 +13,7 @@ internal static class SavefileCommands
         command.Subcommands.Add(Inspect());
         command.Subcommands.Add(Config());
         command.Subcommands.Add(Convert());
+        command.Subcommands.Add(SavefileSetConfigCommand.Create());
         return command;
     }
 
