@@ -5,6 +5,7 @@ using XenIac.Cli.Commands;
 var root = new RootCommand("xen-iac: save and restore Xen domains as code");
 root.Options.Add(CommandLine.Verbose);
 root.Subcommands.Add(SavefileCommands.Create());
+root.Subcommands.Add(ConfigCommands.Create());
 root.Subcommands.Add(DomainCommands.Create());
 foreach (var command in ReconcileCommands.Create()) root.Subcommands.Add(command);
 

@@ -15,6 +15,7 @@ internal static class SavefileCommands
         command.Subcommands.Add(Verify());
         command.Subcommands.Add(Config());
         command.Subcommands.Add(Convert());
+        command.Subcommands.Add(SavefileSetConfigCommand.Create());
         return command;
     }
 

@@ -31,7 +31,7 @@ public sealed record ConfigSource(string Path, string Text, SaveFileConfigFormat
         return new ConfigSource(path, text, LooksLikeJson(text) ? SaveFileConfigFormat.Json : SaveFileConfigFormat.XlCfg, IsSavefile: false);
     }
 
-    internal static bool LooksLikeJson(string text) => text.TrimStart().StartsWith('{');
+    public static bool LooksLikeJson(string text) => text.TrimStart().StartsWith('{');
 
     private static async Task<bool> StartsWithSavefileMagicAsync(string path, CancellationToken ct)
     {

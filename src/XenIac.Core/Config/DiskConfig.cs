@@ -129,8 +129,9 @@ public sealed record DiskConfig
         return true;
     }
 
-    private static string CheckFormat(string value) =>
-        value.Length == 0 ? "" : Formats.Contains(value) ? value : throw new FormatException($"unknown disk format '{value}' (raw, qcow, qcow2, vhd, qed, empty)");
+    // An empty format leaves it unknown, so the next positional is read as the format again (as xl does).
+    private static string? CheckFormat(string value) =>
+        value.Length == 0 ? null : Formats.Contains(value) ? value : throw new FormatException($"unknown disk format '{value}' (raw, qcow, qcow2, vhd, qed, empty)");
 
     private static string CheckAccess(string value) => value switch
     {

@@ -130,7 +130,10 @@ public sealed partial class DomainConfig
             if (Take(root, jsonKey) is JsonArray a && a.Count > 0)
                 devices[xlKey] = a.Select(i => i?.ToJsonString() ?? "null").ToList();
 
-        var actions = DefaultActions();
+        // libxl's JSON leaves out values equal to the type's initial value, which for actions is destroy (xl's
+        // own defaults, restart on reboot and soft-reset, are filled in before the JSON is written).
+        var actions = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var key in ActionKeys) actions[key] = "destroy";
         foreach (var key in ActionKeys)
             if (Take(root, key) is { } a)
                 actions[key] = Text(a)!.ToLowerInvariant() switch

@@ -22,6 +22,9 @@ internal sealed class ImageStream : Stream
     /// <summary>Offset of the image start in the file, for reporting absolute offsets.</summary>
     public long Origin => _origin;
 
+    /// <summary>The stream the image is read from (for in-kernel copies between files).</summary>
+    internal Stream Inner => _inner;
+
     public override bool CanRead => true;
     public override bool CanSeek => _inner.CanSeek;
     public override bool CanWrite => false;

@@ -31,10 +31,10 @@ public static class SaveFileWriter
     public static async Task<long> CopyAsync(Stream source, Stream destination, IProgress<long>? progress,
         CancellationToken cancellationToken)
     {
+        long total = IO.FileRangeCopy.Copy(source, destination, progress, cancellationToken);
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(CopyBufferSize);
         try
         {
-            long total = 0;
             int n;
             while ((n = await source.ReadAsync(buffer.AsMemory(0, CopyBufferSize), cancellationToken).ConfigureAwait(false)) > 0)
             {

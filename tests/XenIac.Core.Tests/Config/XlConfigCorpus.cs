@@ -133,6 +133,23 @@ internal static class XlConfigCorpus
         }
     }
 
+    /// <summary>Short random texts over all of printable ASCII plus tab, LF and CR, half of them after "a = ".</summary>
+    public static IEnumerable<string> RandomText(int count)
+    {
+        var rng = new Random(Seed + 2);
+        for (var i = 0; i < count; i++)
+        {
+            var sb = new StringBuilder(i % 2 == 0 ? "a = " : "");
+            var len = rng.Next(0, 16);
+            for (var j = 0; j < len; j++)
+            {
+                var r = rng.Next(100);
+                sb.Append(r < 3 ? '\t' : r < 8 ? '\n' : r < 10 ? '\r' : (char)rng.Next(0x20, 0x7f));
+            }
+            yield return sb.ToString();
+        }
+    }
+
     public static string Config(Random rng)
     {
         var sb = new StringBuilder();

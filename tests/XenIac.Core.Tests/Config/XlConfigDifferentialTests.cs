@@ -28,7 +28,9 @@ public sealed class XlConfigDifferentialTests(ITestOutputHelper output)
     public void Generated_and_mutated_configs_are_read_as_xen_reads_them()
     {
         Skip.If(LibXlUtil.Instance is null, LibXlUtil.UnavailableReason);
-        var corpus = XlConfigCorpus.Generated(400).Concat(XlConfigCorpus.Mutated(600)).ToList();
+        // XENIAC_DIFF_SCALE=N runs N times the corpus, for a deeper search than CI needs.
+        var scale = int.TryParse(Environment.GetEnvironmentVariable("XENIAC_DIFF_SCALE"), out var s) && s > 0 ? s : 1;
+        var corpus = XlConfigCorpus.Generated(400 * scale).Concat(XlConfigCorpus.Mutated(600 * scale)).Concat(XlConfigCorpus.RandomText(500 * scale)).ToList();
         var failures = new List<string>();
         int accepted = 0, rejected = 0;
         foreach (var text in corpus)

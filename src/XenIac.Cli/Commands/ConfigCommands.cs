@@ -1,0 +1,104 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using XenIac.Core.Config;
+using XenIac.Core.SaveFiles;
+
+namespace XenIac.Cli.Commands;
+
+/// <summary><c>xen-iac config ...</c>: read domain configs (xl.cfg, libxl JSON, or the one stored in a savefile) and compare them.</summary>
+internal static class ConfigCommands
+{
+    public static Command Create()
+    {
+        var command = new Command("config", "Read xl.cfg and libxl JSON domain configs and check them against each other");
+        command.Subcommands.Add(Show());
+        command.Subcommands.Add(Check());
+        return command;
+    }
+
+    private static Command Show()
+    {
+        var file = new Argument<string>("FILE") { Description = "An xl.cfg, a libxl JSON config, or a savefile (its stored config)" };
+        var json = CommandLine.JsonOption();
+        var command = new Command("show", "Show what a config means for save and restore: the domain model XenIac reads from it") { file, json };
+        command.SetHandler(async (parse, ct) =>
+        {
+            var source = await ConfigSource.LoadAsync(parse.GetValue(file)!, ct);
+            var settings = source.ToModel().ToSettings();
+            if (parse.GetValue(json))
+            {
+                var node = new JsonObject
+                {
+                    ["file"] = source.Path,
+                    ["format"] = FormatName(source.Format),
+                    ["savefile"] = source.IsSavefile,
+                    ["settings"] = new JsonObject(settings.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
+                };
+                CommandLine.WriteJson(node);
+            }
+            else
+            {
+                Console.Out.WriteLine($"# {source.DisplayName}: {FormatName(source.Format)} config");
+                var width = settings.Keys.Max(k => k.Length);
+                foreach (var (k, v) in settings) Console.Out.WriteLine($"{k.PadRight(width)} = {v}");
+            }
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command Check()
+    {
+        var saved = new Argument<string>("SAVED") { Description = "The config the domain was saved with: a savefile or a config file" };
+        var over = new Argument<string>("OVERRIDE") { Description = "The config to restore it with: a savefile or a config file" };
+        var json = CommandLine.JsonOption();
+        var command = new Command("check", "Check whether a saved domain can be restored with another config (exit 1 on any error-level finding)")
+        {
+            saved, over, json,
+        };
+        command.SetHandler(async (parse, ct) =>
+        {
+            var old = (await ConfigSource.LoadAsync(parse.GetValue(saved)!, ct)).ToModel();
+            var @new = (await ConfigSource.LoadAsync(parse.GetValue(over)!, ct)).ToModel();
+            var findings = ConfigCompatibility.Check(old, @new);
+            var compatible = ConfigCompatibility.IsCompatible(findings);
+            if (parse.GetValue(json))
+            {
+                CommandLine.WriteJson(new JsonObject
+                {
+                    ["compatible"] = compatible,
+                    ["findings"] = new JsonArray([.. findings.Select(f => (JsonNode)new JsonObject
+                    {
+                        ["severity"] = SeverityName(f.Severity),
+                        ["setting"] = f.Setting,
+                        ["old"] = f.Old,
+                        ["new"] = f.New,
+                        ["reason"] = f.Reason,
+                    })]),
+                });
+            }
+            else
+            {
+                WriteFindings(findings);
+                Console.Out.WriteLine(compatible ? "compatible" : "not compatible");
+            }
+            return compatible ? ExitCodes.Ok : ExitCodes.Error;
+        });
+        return command;
+    }
+
+    internal static void WriteFindings(IEnumerable<CompatibilityFinding> findings)
+    {
+        foreach (var f in findings)
+            Console.Out.WriteLine($"{SeverityName(f.Severity),-7} {f.Setting}: {f.Old ?? "(unset)"} -> {f.New ?? "(unset)"} ({f.Reason})");
+    }
+
+    internal static string SeverityName(FindingSeverity s) => s switch
+    {
+        FindingSeverity.Ok => "ok",
+        FindingSeverity.Warning => "warning",
+        _ => "error",
+    };
+
+    internal static string FormatName(SaveFileConfigFormat f) => f == SaveFileConfigFormat.Json ? "json" : "xl";
+}

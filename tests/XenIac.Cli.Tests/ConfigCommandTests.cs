@@ -1,0 +1,136 @@
+using System.Text.Json;
+using XenIac.Core.SaveFiles;
+using XenIac.Tests;
+
+namespace XenIac.Cli.Tests;
+
+public sealed class ConfigCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("xeniac-cli-config-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Write(string name, string text)
+    {
+        var path = Path.Combine(_dir, name);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    private string CopyRealSavefile(string name)
+    {
+        var path = Path.Combine(_dir, name);
+        File.Copy(SharedFixtures.RealSavefile(name), path);
+        return path;
+    }
+
+    [SkippableFact]
+    public async Task Show_json_reads_the_config_stored_in_a_real_savefile()
+    {
+        Skip.If(SharedFixtures.RealXenDir is null, SharedFixtures.MissingReason);
+        var result = await CliRunner.RunAsync("config", "show", SharedFixtures.RealSavefile("pv-plain.xlsave"), "--json");
+        Assert.Equal(0, result.ExitCode);
+        using var doc = JsonDocument.Parse(result.StdOut);
+        Assert.Equal("json", doc.RootElement.GetProperty("format").GetString());
+        Assert.True(doc.RootElement.GetProperty("savefile").GetBoolean());
+        var settings = doc.RootElement.GetProperty("settings");
+        Assert.Equal("96", settings.GetProperty("memory").GetString());
+        Assert.Equal("/lab/domu-vmlinuz", settings.GetProperty("kernel").GetString());
+    }
+
+    [Fact]
+    public async Task Show_of_an_xl_cfg_prints_the_settings()
+    {
+        var cfg = Write("g.cfg", "name = 'g'\nmemory = 64\ndisk = [ 'phy:/dev/vg/g,xvda,w' ]\n");
+        var result = await CliRunner.RunAsync("config", "show", cfg);
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("disk[0].target = /dev/vg/g", result.StdOut.Replace("  ", " ").Replace("  ", " "));
+    }
+
+    [Fact]
+    public async Task A_parse_error_is_one_located_line()
+    {
+        var cfg = Write("bad.cfg", "name = 'g'\nmemory = -1\n");
+        var result = await CliRunner.RunAsync("config", "show", cfg);
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single(result.StdErr.TrimEnd().Split('\n'));
+        Assert.StartsWith($"error: {cfg}:2:10: ", line);
+    }
+
+    [SkippableFact]
+    public async Task Check_of_a_real_savefile_against_its_cfg_is_compatible()
+    {
+        Skip.If(SharedFixtures.RealXenDir is null, SharedFixtures.MissingReason);
+        var result = await CliRunner.RunAsync("config", "check", SharedFixtures.RealSavefile("hvm-altcfg.xlsave"),
+            Path.Combine(SharedFixtures.RealXenDir!, "meta", "tiny-hvm-alt.cfg"), "--json");
+        Assert.Equal(0, result.ExitCode);
+        using var doc = JsonDocument.Parse(result.StdOut);
+        Assert.True(doc.RootElement.GetProperty("compatible").GetBoolean());
+        Assert.Equal(0, doc.RootElement.GetProperty("findings").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Check_reports_findings_and_exits_1_on_an_error()
+    {
+        var saved = Write("saved.cfg", "name = 'g'\nmemory = 64\nvif = [ 'mac=00:16:3e:00:00:01,bridge=br0' ]\n");
+        var over = Write("over.cfg", "name = 'g'\nmemory = 128\nvif = [ 'mac=00:16:3e:00:00:01,bridge=br1' ]\n");
+        var result = await CliRunner.RunAsync("config", "check", saved, over, "--json");
+        Assert.Equal(1, result.ExitCode);
+        using var doc = JsonDocument.Parse(result.StdOut);
+        Assert.False(doc.RootElement.GetProperty("compatible").GetBoolean());
+        var findings = doc.RootElement.GetProperty("findings").EnumerateArray()
+            .ToDictionary(f => f.GetProperty("setting").GetString()!, f => (f.GetProperty("severity").GetString(), f.GetProperty("old").GetString(), f.GetProperty("new").GetString()));
+        Assert.Equal(("error", "64", "128"), findings["memory"]);
+        Assert.Equal(("ok", "br0", "br1"), findings["vif[0].bridge"]);
+        Assert.True(doc.RootElement.GetProperty("findings")[0].TryGetProperty("reason", out _));
+
+        var ok = await CliRunner.RunAsync("config", "check", saved, Write("over2.cfg", "name = 'g'\nmemory = 64\nvif = [ 'mac=00:16:3e:00:00:01,bridge=br1' ]\n"));
+        Assert.Equal(0, ok.ExitCode);
+        Assert.EndsWith("compatible", ok.StdOut.TrimEnd());
+    }
+
+    [SkippableFact]
+    public async Task Set_config_refuses_an_incompatible_config_and_leaves_the_file_byte_identical()
+    {
+        Skip.If(SharedFixtures.RealXenDir is null, SharedFixtures.MissingReason);
+        var path = CopyRealSavefile("pv-plain.xlsave");
+        var before = await File.ReadAllBytesAsync(path);
+        var cfg = Write("bigger.cfg", File.ReadAllText(Path.Combine(SharedFixtures.RealXenDir!, "meta", "tiny-pv.cfg")).Replace("memory  = 96", "memory  = 128"));
+        var result = await CliRunner.RunAsync("savefile", "set-config", path, cfg);
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single(result.StdErr.TrimEnd().Split('\n'));
+        Assert.Contains("memory 96 -> 128", line);
+        Assert.Equal(before, await File.ReadAllBytesAsync(path));
+    }
+
+    [SkippableFact]
+    public async Task Set_config_with_force_writes_it_with_mode_0600()
+    {
+        Skip.If(SharedFixtures.RealXenDir is null, SharedFixtures.MissingReason);
+        var path = CopyRealSavefile("pv-plain.xlsave");
+        var cfgText = File.ReadAllText(Path.Combine(SharedFixtures.RealXenDir!, "meta", "tiny-pv.cfg")).Replace("memory  = 96", "memory  = 128");
+        var cfg = Write("bigger.cfg", cfgText);
+        var result = await CliRunner.RunAsync("savefile", "set-config", path, cfg, "--force");
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("error   memory: 96 -> 128", result.StdOut);
+        using var reader = SaveFileReader.Open(path);
+        Assert.Equal(cfgText, reader.Header.ConfigText);
+        Assert.Equal(SaveFileConfigFormat.XlCfg, reader.Header.ConfigFormat);
+        if (!OperatingSystem.IsWindows())
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+    }
+
+    [SkippableFact]
+    public async Task Set_config_with_a_compatible_cfg_writes_without_force()
+    {
+        Skip.If(SharedFixtures.RealXenDir is null, SharedFixtures.MissingReason);
+        var path = CopyRealSavefile("hvm-checkpoint.xlsave");
+        var cfg = Path.Combine(SharedFixtures.RealXenDir!, "meta", "tiny-hvm-alt.cfg");
+        var result = await CliRunner.RunAsync("savefile", "set-config", path, cfg);
+        Assert.Equal(0, result.ExitCode);
+        var shown = await CliRunner.RunAsync("config", "show", path, "--json");
+        using var doc = JsonDocument.Parse(shown.StdOut);
+        Assert.Equal("xl", doc.RootElement.GetProperty("format").GetString());
+        Assert.Equal("tiny-hvm-alt", doc.RootElement.GetProperty("settings").GetProperty("name").GetString());
+    }
+}

@@ -1,0 +1,164 @@
+using System.Text.Json.Nodes;
+using XenIac.Core.Config;
+using XenIac.Core.SaveFiles;
+using XenIac.Tests;
+
+namespace XenIac.Core.Tests.Config;
+
+public sealed class DomainConfigTests
+{
+    public static TheoryData<string, string> RealPairs() => new()
+    {
+        { "pv-plain.xlsave", "tiny-pv.cfg" },
+        { "hvm-checkpoint.xlsave", "tiny-hvm.cfg" },
+        { "hvm-checkpoint-D.xlsave", "tiny-hvm.cfg" },
+        { "hvm-leavepaused.xlsave", "tiny-hvm.cfg" },
+        { "hvm-altcfg.xlsave", "tiny-hvm-alt.cfg" },
+    };
+
+    [SkippableTheory]
+    [MemberData(nameof(RealPairs))]
+    public void Real_savefile_json_config_has_the_values_of_its_cfg(string savefile, string cfg)
+    {
+        Skip.If(SharedFixtures.RealXenDir is null, SharedFixtures.MissingReason);
+        using var reader = SaveFileReader.Open(SharedFixtures.RealSavefile(savefile));
+        var fromJson = DomainConfig.FromJson(reader.Header.ConfigText!);
+        var fromCfg = DomainConfig.FromXl(XlConfig.Load(Path.Combine(SharedFixtures.RealXenDir!, "meta", cfg)));
+
+        Assert.Equal(fromCfg.ToSettings(), fromJson.ToSettings());
+        Assert.Empty(fromJson.Other);
+        Assert.Empty(ConfigCompatibility.Check(fromJson, fromCfg));
+    }
+
+    [SkippableFact]
+    public void Real_pv_json_maps_libxl_names_and_units()
+    {
+        Skip.If(SharedFixtures.RealXenDir is null, SharedFixtures.MissingReason);
+        using var reader = SaveFileReader.Open(SharedFixtures.RealSavefile("pv-plain.xlsave"));
+        var c = DomainConfig.FromJson(reader.Header.ConfigText!);
+        Assert.Equal(("tiny-pv", "pv", 96L, 96L, 1L, 1L), (c.Name, c.Type, c.MemoryMiB, c.MaxMemMiB, c.Vcpus, c.MaxVcpus));
+        Assert.Equal(("/lab/domu-vmlinuz", "/lab/domu-initrd.gz", "console=hvc0 rdinit=/init loglevel=4"), (c.Kernel, c.Ramdisk, c.Cmdline));
+        Assert.Equal("preserve", c.Actions["on_crash"]);
+        Assert.Equal("destroy", c.Actions["on_reboot"]);
+    }
+
+    [SkippableFact]
+    public void Xl_list_json_wrapping_the_config_is_read_too()
+    {
+        Skip.If(SharedFixtures.RealXenDir is null, SharedFixtures.MissingReason);
+        var text = File.ReadAllText(Path.Combine(SharedFixtures.RealXenDir!, "meta", "tiny-pv.xl-list-l.json"));
+        var node = JsonNode.Parse(text)!;
+        var config = (node is JsonArray a ? a[0]! : node).ToJsonString();
+        Assert.Equal("tiny-pv", DomainConfig.FromJson(config).Name);
+    }
+
+    [Theory]
+    [InlineData("/dev/vg/guest,raw,xvda,rw", "/dev/vg/guest", "xvda", "raw", "rw", false)]
+    [InlineData("phy:/dev/vg/guest,xvda,w", "/dev/vg/guest", "xvda", "raw", "rw", false)]
+    [InlineData("file:/srv/g.img,hda,r", "/srv/g.img", "hda", "raw", "ro", false)]
+    [InlineData("tap:aio:/srv/g.img,xvdb,w", "/srv/g.img", "xvdb", "raw", "rw", false)]
+    [InlineData("qcow2:/srv/g.qcow2,xvda,w", "/srv/g.qcow2", "xvda", "qcow2", "rw", false)]
+    [InlineData("format=qcow2, vdev=xvdc, access=ro, target=/srv/a,b.img", "/srv/a,b.img", "xvdc", "qcow2", "ro", false)]
+    [InlineData(",,hdc:cdrom,r", "", "hdc", "empty", "ro", true)]
+    [InlineData("/srv/d.iso,raw,hdc,ro,devtype=cdrom", "/srv/d.iso", "hdc", "raw", "ro", true)]
+    [InlineData("vdev=xvda,target=/dev/x", "/dev/x", "xvda", "raw", "rw", false)]
+    public void Disk_specs_read_as_xl_disk_configuration_says(string spec, string target, string vdev, string format, string access, bool cdrom)
+    {
+        var d = DiskConfig.Parse(spec);
+        Assert.Equal((target, vdev, format, access, cdrom), (d.Target, d.Vdev, d.Format, d.Access, d.IsCdrom));
+    }
+
+    [Theory]
+    [InlineData("/dev/x,xvda,w", "unknown disk format 'xvda'")]
+    [InlineData("/dev/x,raw", "no vdev")]
+    [InlineData("/dev/x,raw,xvda,rw,extra", "too many positional")]
+    [InlineData("/dev/x,raw,xvda,rx", "unknown access")]
+    [InlineData("bogus=1,/dev/x,raw,xvda", "unknown disk parameter")]
+    public void Bad_disk_specs_are_refused_with_the_reason(string spec, string reason) =>
+        Assert.Contains(reason, Assert.Throws<FormatException>(() => DiskConfig.Parse(spec)).Message);
+
+    [Fact]
+    public void Bad_disk_spec_in_a_config_is_located_at_the_disk_setting()
+    {
+        var e = Assert.Throws<XlConfigException>(() => DomainConfig.FromXl(XlConfig.Parse("name = 'a'\ndisk = [ '/x,xvda' ]\n", "g.cfg")));
+        Assert.Equal((2, 1), (e.Line, e.Column));
+        Assert.Contains("unknown disk format", e.Message);
+    }
+
+    [Fact]
+    public void Vif_specs_keep_known_and_unknown_keys()
+    {
+        var n = NicConfig.Parse("mac=00:16:3E:01:02:03, bridge=xenbr0 ,model=e1000,script=vif-route,ip=10.0.0.2,rate=10Mb/s,accel=x");
+        Assert.Equal(("00:16:3e:01:02:03", "xenbr0", "e1000", "vif-route", "10.0.0.2", "10Mb/s"), (n.Mac, n.Bridge, n.Model, n.Script, n.Ip, n.Rate));
+        Assert.Equal("x", n.Other["accel"]);
+    }
+
+    [Fact]
+    public void Xl_settings_map_like_xl_parse()
+    {
+        var c = DomainConfig.Parse("builder = 'hvm'\nmemory = 0x100\nvcpus = 2\nmaxvcpus = 4\nroot = '/dev/xvda1'\nextra = 'quiet'\nstdvga = 1\nvnc = 0\nfoo = 'bar'\n");
+        Assert.Equal(("hvm", 256L, 256L, 2L, 4L), (c.Type, c.MemoryMiB, c.ToSettings()["maxmem"] is "256" ? 256L : 0L, c.Vcpus, c.MaxVcpus));
+        Assert.Equal("root=/dev/xvda1 quiet", c.Cmdline);
+        Assert.Equal("stdvga", c.DeviceModel["vga"]);
+        Assert.Equal("0", c.DeviceModel["vnc"]);
+        Assert.Equal("bar", c.Other["foo"]);
+    }
+
+    [Theory]
+    [InlineData("type = 'hvm'\nmemory = 'lots'\n", "'memory' 'lots' is not a valid number")]
+    [InlineData("type = 'xen'\n", "'type' 'xen' is not pv, pvh or hvm")]
+    [InlineData("on_crash = 'explode'\n", "'on_crash' 'explode' is not one of")]
+    [InlineData("name = [ 'a' ]\n", "'name' is a list")]
+    [InlineData("disk = '/x,raw,xvda'\n", "'disk' is a single value but should be a list")]
+    public void Values_xl_would_refuse_are_located_errors(string text, string message)
+    {
+        var e = Assert.Throws<XlConfigException>(() => DomainConfig.Parse(text, "g.cfg"));
+        Assert.Contains(message, e.Message);
+        Assert.StartsWith("g.cfg:", e.Message);
+    }
+
+    [Fact]
+    public void Invalid_json_is_a_located_error()
+    {
+        var e = Assert.Throws<XlConfigException>(() => DomainConfig.Parse("{\n  \"c_info\": {,}\n}", "c.json"));
+        Assert.Equal(2, e.Line);
+    }
+
+    [Fact]
+    public void Model_to_libxl_json_and_back_keeps_every_converted_setting()
+    {
+        const string cfg = """
+            name = "web"
+            type = "hvm"
+            memory = 1024
+            maxmem = 2048
+            vcpus = 2
+            maxvcpus = 4
+            disk = [ 'phy:/dev/vg/web,xvda,w', 'format=qcow2,vdev=xvdb,access=ro,target=/srv/data.qcow2', ',,hdc:cdrom,r' ]
+            vif = [ 'mac=00:16:3e:00:00:01,bridge=xenbr0,model=e1000', 'mac=00:16:3e:00:00:02,bridge=xenbr1,rate=10Mb/s' ]
+            vga = "stdvga"
+            videoram = 16
+            vnc = 1
+            vnclisten = "0.0.0.0"
+            serial = "pty"
+            boot = "dc"
+            viridian = 1
+            device_model_version = "qemu-xen"
+            on_reboot = "rename-restart"
+            on_crash = "coredump-restart"
+            pci = [ '0000:01:00.0' ]
+            cpus = "2-3"
+            """;
+        var model = DomainConfig.Parse(cfg);
+        var json = model.ToLibxlJson(out var notConverted);
+        var back = DomainConfig.FromJson(json.ToJsonString());
+
+        Assert.Equal(["vif[1].rate", "pci", "cpus"], notConverted);
+        var expected = model.ToSettings();
+        foreach (var key in new[] { "vif[1].rate", "pci.count", "pci[0]", "cpus" }) expected.Remove(key);
+        Assert.Equal(expected, back.ToSettings());
+        Assert.Equal(2048 * 1024, json["b_info"]!["max_memkb"]!.GetValue<long>());
+        Assert.Equal("std", json["b_info"]!["type.hvm"]!["vga"]!["kind"]!.GetValue<string>());
+        Assert.Equal("restart_rename", json["on_reboot"]!.GetValue<string>());
+    }
+}
