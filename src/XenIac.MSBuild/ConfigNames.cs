@@ -1,56 +1,30 @@
-using System.Text.Json;
-using System.Text.RegularExpressions;
+using XenIac.Core;
+using XenIac.Core.Config;
 using XenIac.Core.SaveFiles;
 
 namespace XenIac.MSBuild;
 
-/// <summary>The domain name a config declares: libxl JSON <c>c_info.name</c>, or xl.cfg <c>name = "..."</c>.</summary>
-/// <remarks>
-/// Deliberately tiny: only the name is needed here (to find the domain a restore would clash with, and for
-/// XenIacInspectSavefile). TODO(merge): use Core's config model (DomainConfig.Parse(...).Name) once the config
-/// branch is in, so xl.cfg quirks (comments, escapes) are handled in one place.
-/// </remarks>
-internal static partial class ConfigNames
+/// <summary>The domain name a config declares (libxl JSON <c>c_info.name</c>, or xl.cfg <c>name</c>), read through Core's config model.</summary>
+internal static class ConfigNames
 {
+    /// <returns>The name, or null when there is no config, it names no domain, or it cannot be read.</returns>
     public static string? Find(string? text, SaveFileConfigFormat format)
     {
         if (string.IsNullOrWhiteSpace(text)) return null;
-        return format switch
-        {
-            SaveFileConfigFormat.Json => FromJson(text),
-            SaveFileConfigFormat.XlCfg => FromXlCfg(text),
-            _ => null,
-        };
-    }
-
-    private static string? FromJson(string text)
-    {
         try
         {
-            using var doc = JsonDocument.Parse(text);
-            return doc.RootElement.ValueKind == JsonValueKind.Object
-                   && doc.RootElement.TryGetProperty("c_info", out var cInfo)
-                   && cInfo.ValueKind == JsonValueKind.Object
-                   && cInfo.TryGetProperty("name", out var name)
-                   && name.ValueKind == JsonValueKind.String
-                ? name.GetString()
-                : null;
+            return format switch
+            {
+                SaveFileConfigFormat.Json => DomainConfig.FromJson(text).Name,
+                SaveFileConfigFormat.XlCfg => DomainConfig.FromXl(XlConfig.Parse(text)).Name,
+                _ => null,
+            };
         }
-        catch (JsonException)
+        catch (Exception e) when (e is XenIacException or System.Text.Json.JsonException or InvalidOperationException or FormatException)
         {
+            // A config the model cannot read names no domain as far as these tasks are concerned; the host
+            // reports the config itself when it is used.
             return null;
         }
     }
-
-    private static string? FromXlCfg(string text)
-    {
-        // xl.cfg lets a later assignment win, so the last match is the one xl uses.
-        string? name = null;
-        foreach (Match m in XlName().Matches(text))
-            name = m.Groups["d"].Success ? m.Groups["d"].Value : m.Groups["s"].Value;
-        return name;
-    }
-
-    [GeneratedRegex("""^[ \t]*name[ \t]*=[ \t]*(?:"(?<d>[^"\r\n]*)"|'(?<s>[^'\r\n]*)')""", RegexOptions.Multiline | RegexOptions.CultureInvariant)]
-    private static partial Regex XlName();
 }

@@ -19,7 +19,7 @@ internal static class Strings
     public const string OperationFailed = nameof(OperationFailed);
     public const string Cancelled = nameof(Cancelled);
     public const string ManifestInvalid = nameof(ManifestInvalid);
-    public const string ApplyUnavailable = nameof(ApplyUnavailable);
+    public const string ApplyFailed = nameof(ApplyFailed);
     public const string DomainInvalidState = nameof(DomainInvalidState);
     public const string FileAccessFailed = nameof(FileAccessFailed);
     public const string SavefileNamesNoDomain = nameof(SavefileNamesNoDomain);

@@ -74,13 +74,51 @@ public sealed class ApplyManifestTests : IDisposable
     }
 
     [Fact]
-    public void Until_the_reconciler_apply_is_wired_the_task_says_so_with_XIAC0012()
+    public void The_real_reconciler_applies_the_manifest_on_the_embedded_host_and_a_second_run_changes_nothing()
     {
-        var task = _f.Wire(new XenIacApplyManifest { Manifest = WriteManifest() });
+        WriteRealManifest();
+        var task = _f.Wire(new XenIacApplyManifest { Manifest = "xen-iac.yaml" });
+
+        Assert.True(task.Execute(), _f.Engine.ToString());
+
+        Assert.True(File.Exists(_f.PathOf("a.xlsave")));
+        Assert.Contains(_f.Engine.Messages, m => m.Message!.Contains("a: save done"));
+        var again = _f.Wire(new XenIacApplyManifest { Manifest = "xen-iac.yaml" });
+        Assert.True(again.Execute(), _f.Engine.ToString());
+        Assert.Contains(_f.Engine.Messages, m => m.Message!.Contains("no changes"));
+    }
+
+    [Fact]
+    public void A_domain_that_cannot_be_reconciled_is_XIAC0012_and_the_others_are_still_applied()
+    {
+        WriteRealManifest();
+        File.WriteAllText(_f.PathOf("b.xlsave"), "not a savefile");
+        var task = _f.Wire(new XenIacApplyManifest { Manifest = "xen-iac.yaml" });
 
         Assert.False(task.Execute());
 
-        Assert.Equal(["XIAC0012"], _f.Engine.ErrorCodes);
+        var error = Assert.Single(_f.Engine.Errors);
+        Assert.Equal("XIAC0012", error.Code);
+        Assert.Contains("b: cannot restore", error.Message);
+        Assert.True(File.Exists(_f.PathOf("a.xlsave")));
+    }
+
+    private void WriteRealManifest()
+    {
+        File.WriteAllText(_f.PathOf("a.cfg"), "name = \"a\"\ntype = \"hvm\"\nmemory = 4\n");
+        File.WriteAllText(_f.PathOf("b.cfg"), "name = \"b\"\ntype = \"hvm\"\nmemory = 4\n");
+        File.WriteAllText(_f.PathOf("xen-iac.yaml"), """
+            defaults:
+              host: embedded:host
+            domains:
+              - name: a
+                config: a.cfg
+                savefile: a.xlsave
+                state: saved
+              - name: b
+                config: b.cfg
+                savefile: b.xlsave
+            """);
     }
 
     private sealed class RecordingApplier : IManifestApplier

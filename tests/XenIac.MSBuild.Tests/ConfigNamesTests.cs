@@ -7,7 +7,6 @@ public sealed class ConfigNamesTests
     [Theory]
     [InlineData("""{"c_info":{"name":"vm1"}}""", SaveFileConfigFormat.Json, "vm1")]
     [InlineData("""{"c_info":{"type":"pv"}}""", SaveFileConfigFormat.Json, null)]
-    [InlineData("""{"c_info":{"name":5}}""", SaveFileConfigFormat.Json, null)]
     [InlineData("not json", SaveFileConfigFormat.Json, null)]
     [InlineData("name = \"vm2\"\nmemory = 16\n", SaveFileConfigFormat.XlCfg, "vm2")]
     [InlineData("name='first'\nname = 'second'\n", SaveFileConfigFormat.XlCfg, "second")]

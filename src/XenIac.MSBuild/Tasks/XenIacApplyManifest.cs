@@ -1,5 +1,7 @@
 using Microsoft.Build.Framework;
+using XenIac.Reconciler.Applying;
 using XenIac.Reconciler.Manifests;
+using XenIac.Reconciler.Planning;
 
 namespace XenIac.MSBuild;
 
@@ -44,9 +46,13 @@ public sealed class XenIacApplyManifest : XenIacTask
             await Applier.ApplyAsync(manifest, targets, Parallelism,
                 (importance, message) => Log.LogMessage(importance, "XenIac: {0}", message), cancellationToken).ConfigureAwait(false);
         }
-        catch (NotSupportedException e)
+        catch (ManifestApplyException e)
         {
-            LogCodedError(Strings.ApplyUnavailable, e.Message);
+            foreach (var failure in e.Failures) LogCodedError(Strings.ApplyFailed, path, failure);
+        }
+        catch (XenIac.Core.IO.LockBusyException e)
+        {
+            LogCodedError(Strings.HostBusy, e.LockPath, e.Message);
         }
     }
 }
@@ -60,19 +66,47 @@ internal interface IManifestApplier
         Action<MessageImportance, string> log, CancellationToken cancellationToken);
 }
 
+/// <summary>Runs the reconciler's apply and turns its per-domain outcome into build log lines.</summary>
 internal sealed class ReconcilerApplier : IManifestApplier
 {
-    public Task ApplyAsync(Manifest manifest, IReadOnlyList<string> targets, int parallelism,
-        Action<MessageImportance, string> log, CancellationToken cancellationToken) =>
-        // TODO(merge): the reconciler's apply lives on main (Reconciler.Applying.Applier), not in this branch yet. Wire it:
-        //   await using var hosts = new HostProvider();
-        //   var result = await Applier.ApplyAsync(manifest, hosts, new ApplyOptions
-        //   {
-        //       Parallelism = parallelism > 0 ? parallelism : ApplyOptions.DefaultParallelism,
-        //       Targets = targets.Count > 0 ? targets : null,
-        //       Progress = a synchronous IProgress<ApplyEvent> that calls `log` (High per finished action, Low for bytes),
-        //   }, cancellationToken);
-        // then log one XIAC0009 per failed domain in `result` (so the task returns false), and map
-        // ApplyCancelledException to XIAC0010. XenHostException and ManifestException may propagate: XenIacTask maps them.
-        throw new NotSupportedException("the reconciler's apply is not wired into the MSBuild task yet");
+    public async Task ApplyAsync(Manifest manifest, IReadOnlyList<string> targets, int parallelism,
+        Action<MessageImportance, string> log, CancellationToken cancellationToken)
+    {
+        await using var hosts = new HostProvider();
+        var result = await Applier.ApplyAsync(manifest, hosts, new ApplyOptions
+        {
+            Parallelism = parallelism > 0 ? parallelism : ApplyOptions.DefaultParallelism,
+            Targets = targets.Count > 0 ? targets : null,
+            Progress = new LogProgress(log),
+        }, cancellationToken).ConfigureAwait(false);
+
+        if (!result.Plan.HasChanges && !result.Plan.HasErrors)
+            log(MessageImportance.High, "no changes: reality matches the manifest");
+        var failures = result.Results.Where(r => !r.Succeeded).Select(r => $"{r.Domain}: {Applier.Name(r.Action)} failed: {r.Error}")
+            .Concat(result.Plan.Domains.Where(d => d.Error is not null).Select(d => $"{d.Name}: {d.Error}"))
+            .ToList();
+        if (failures.Count > 0) throw new ManifestApplyException(failures);
+    }
+
+    /// <summary>Synchronous on purpose: Progress&lt;T&gt; would log after the task returned, which MSBuild rejects.</summary>
+    private sealed class LogProgress(Action<MessageImportance, string> log) : IProgress<ApplyEvent>
+    {
+        public void Report(ApplyEvent e)
+        {
+            switch (e)
+            {
+                case StepStarted s: log(MessageImportance.Normal, $"{s.Domain}: {Applier.Name(s.Step)} started"); break;
+                case StepProgress p: log(MessageImportance.Low, $"{p.Domain}: {Applier.Name(p.Step)} {p.Bytes >> 20} MiB"); break;
+                case StepCompleted c: log(MessageImportance.High, $"{c.Domain}: {Applier.Name(c.Step)} done in {c.Elapsed.TotalSeconds:0.0} s"); break;
+                case DomainFailed f: log(MessageImportance.High, $"{f.Domain}: {Applier.Name(f.Step)} failed: {f.Error}"); break;
+            }
+        }
+    }
+}
+
+/// <summary>Some domains of the manifest could not be reconciled; each is one line of the message.</summary>
+internal sealed class ManifestApplyException(IReadOnlyList<string> failures)
+    : XenIac.Core.XenIacException(string.Join("; ", failures))
+{
+    public IReadOnlyList<string> Failures { get; } = failures;
 }
