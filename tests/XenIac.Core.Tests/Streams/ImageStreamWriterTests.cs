@@ -1,3 +1,4 @@
+using XenIac.Tests;
 using CsCheck;
 using XenIac.Core.SaveFiles;
 using XenIac.Core.Streams;

@@ -279,3 +279,27 @@ public sealed class EmbeddedHostTests : IAsyncLifetime
         }
     }
 }
+
+/// <summary>What the embedded host writes is what Xen's own checker accepts.</summary>
+public sealed class EmbeddedSavefileReferenceTests
+{
+    [SkippableTheory]
+    [InlineData("name = \"h\"\ntype = \"hvm\"\nmemory = 4\nvcpus = 2\n")]
+    [InlineData("name = \"p\"\ntype = \"pv\"\nmemory = 4\nkernel = \"/boot/vmlinuz\"\n")]
+    public async Task Embedded_savefiles_pass_xens_verify_stream_v2(string config)
+    {
+        Skip.IfNot(XenIac.Tests.ReferenceChecker.Available, XenIac.Tests.ReferenceChecker.MissingReason);
+        var dir = Directory.CreateTempSubdirectory("xeniac-embedded-ref-").FullName;
+        var host = EmbeddedHost.Open(Path.Combine(dir, "host"));
+        var info = await host.CreateAsync(DomainConfigDocument.FromText(config));
+        var path = Path.Combine(dir, "d.xlsave");
+        await host.SaveAsync(info.Name, path, new SaveOptions { Mode = SaveMode.Checkpoint });
+
+        var (exitCode, output) = XenIac.Tests.ReferenceChecker.Run(path);
+
+        Assert.True(exitCode == 0, output);
+        Assert.Contains("Processed xl header", output);
+        Assert.Contains("Libxl Record: End", output);
+        Directory.Delete(dir, true);
+    }
+}

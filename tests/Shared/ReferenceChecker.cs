@@ -1,13 +1,13 @@
 using System.Diagnostics;
 
-namespace XenIac.Core.Tests.Streams;
+namespace XenIac.Tests;
 
 /// <summary>
 /// Xen's own stream checker (tools/python/scripts/verify-stream-v2 and its xen.migration package), found through
 /// XENIAC_VERIFY_STREAM_V2 (the script, with the "xen" package beside it or in python/ beside it) or extracted
 /// from the Xen git mirror when this machine has one. Tests skip with <see cref="MissingReason"/> otherwise.
 /// </summary>
-internal static class ReferenceChecker
+public static class ReferenceChecker
 {
     private const string Mirror = "/work/.mirror/xen-project+xen/repo";
     private static readonly Lazy<(string Script, string PythonPath)?> Location = new(Find);
