@@ -343,17 +343,19 @@ internal static class ReconcileCommands
             {
                 switch (e)
                 {
+                    // Steps that move no bytes (create, destroy) get no bar; the summary after the bars lists them.
+                    case StepStarted { ExpectedBytes: null or 0 } s:
+                        _tasks.Remove(s.Domain);
+                        break;
                     case StepStarted s:
-                        var task = _context!.AddTask($"{Markup.Escape(s.Domain)}: {ActionName(s.Step)}", maxValue: Math.Max(1, s.ExpectedBytes ?? 1));
-                        if (s.ExpectedBytes is null) task.IsIndeterminate = true;
-                        _tasks[s.Domain] = task;
+                        _tasks[s.Domain] = _context!.AddTask($"{Markup.Escape(s.Domain)}: {ActionName(s.Step)}", maxValue: s.ExpectedBytes!.Value);
                         break;
                     case StepProgress p when _tasks.TryGetValue(p.Domain, out var t):
-                        if (p.ExpectedBytes is null) t.MaxValue = Math.Max(t.MaxValue, p.Bytes);
+                        // The expectation is an estimate (a save writes a little more than the memory): grow, never overflow.
+                        t.MaxValue = Math.Max(t.MaxValue, p.Bytes);
                         t.Value = p.Bytes;
                         break;
                     case StepCompleted c when _tasks.TryGetValue(c.Domain, out var t):
-                        t.IsIndeterminate = false;
                         t.Value = t.MaxValue;
                         t.StopTask();
                         break;

@@ -73,7 +73,7 @@ public static class Applier
             foreach (var step in plan.Steps)
             {
                 current = step;
-                var expected = step == PlanAction.Restore ? plan.Observed.Savefile.Size : (long?)null;
+                var expected = await ExpectedBytesAsync(step, plan, host, cancellationToken).ConfigureAwait(false);
                 progress?.Report(new StepStarted(spec.Name, step, expected));
                 journal.Append(Entry(applyId, spec, host, step, "started"));
                 var clock = Stopwatch.StartNew();
@@ -148,6 +148,19 @@ public static class Applier
                 throw new ArgumentOutOfRangeException(nameof(step), step, null);
         }
     }
+
+    /// <summary>
+    /// What a step will move, for progress: a restore reads its savefile; a save writes about the domain's memory
+    /// (asked of the host now, since the domain may have been created by the step before). Null: no bytes.
+    /// </summary>
+    private static async Task<long?> ExpectedBytesAsync(PlanAction step, DomainPlan plan, IXenHost host, CancellationToken cancellationToken) =>
+        step switch
+        {
+            PlanAction.Restore => plan.Observed.Savefile.Size,
+            PlanAction.Save or PlanAction.Checkpoint =>
+                (await host.FindDomainAsync(plan.Spec.Name, cancellationToken).ConfigureAwait(false))?.MemoryKiB * 1024,
+            _ => null,
+        };
 
     private static JournalEntry Entry(string applyId, DomainSpec spec, IXenHost host, PlanAction step, string outcome) => new()
     {
