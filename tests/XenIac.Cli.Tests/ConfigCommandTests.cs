@@ -134,3 +134,44 @@ public sealed class ConfigCommandTests : IDisposable
         Assert.Equal("tiny-hvm-alt", doc.RootElement.GetProperty("settings").GetProperty("name").GetString());
     }
 }
+
+public sealed class ConfigConvertCommandTests
+{
+    [Fact]
+    public async Task Xl_cfg_converts_to_libxl_json_and_back_to_the_same_model()
+    {
+        var dir = Directory.CreateTempSubdirectory("xeniac-convert-").FullName;
+        var cfg = Path.Combine(dir, "d.cfg");
+        await File.WriteAllTextAsync(cfg, "name = \"d\"\ntype = \"hvm\"\nmemory = 256\nmaxmem = 512\nvcpus = 2\n" +
+                                          "disk = [ '/srv/d.img,raw,xvda,rw' ]\nvif = [ 'mac=00:16:3e:00:00:09,bridge=xenbr0' ]\n");
+        var json = await CliRunner.RunAsync("config", "convert", cfg, "--to", "json");
+        Assert.Equal(0, json.ExitCode);
+        var root = System.Text.Json.Nodes.JsonNode.Parse(json.StdOut)!;
+        Assert.Equal("d", (string?)root["c_info"]!["name"]);
+        Assert.Equal(512 * 1024, (long?)root["b_info"]!["max_memkb"]);
+        Assert.Equal(256 * 1024, (long?)root["b_info"]!["target_memkb"]);
+        Assert.Equal("/srv/d.img", (string?)root["disks"]![0]!["pdev_path"]);
+        Assert.Equal("00:16:3e:00:00:09", (string?)root["nics"]![0]!["mac"]);
+
+        var jsonFile = Path.Combine(dir, "d.json");
+        await File.WriteAllTextAsync(jsonFile, json.StdOut);
+        var check = await CliRunner.RunAsync("config", "check", cfg, jsonFile, "--json");
+        Assert.Equal(0, check.ExitCode);
+        Assert.True(System.Text.Json.Nodes.JsonNode.Parse(check.StdOut)!["compatible"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public async Task Settings_without_a_json_form_are_a_warning_or_with_strict_an_error()
+    {
+        var dir = Directory.CreateTempSubdirectory("xeniac-convert-").FullName;
+        var cfg = Path.Combine(dir, "d.cfg");
+        await File.WriteAllTextAsync(cfg, "name = \"d\"\nmemory = 64\nfrobnicate_level = 3\n");
+        var lax = await CliRunner.RunAsync("config", "convert", cfg);
+        Assert.Equal(0, lax.ExitCode);
+        Assert.Contains("warning: not converted", lax.StdErr);
+        Assert.Contains("frobnicate_level", lax.StdErr);
+        var strict = await CliRunner.RunAsync("config", "convert", cfg, "--strict");
+        Assert.Equal(1, strict.ExitCode);
+        Assert.StartsWith("error: not converted", strict.StdErr);
+    }
+}

@@ -13,6 +13,7 @@ internal static class ConfigCommands
         var command = new Command("config", "Read xl.cfg and libxl JSON domain configs and check them against each other");
         command.Subcommands.Add(Show());
         command.Subcommands.Add(Check());
+        command.Subcommands.Add(Convert());
         return command;
     }
 
@@ -42,6 +43,34 @@ internal static class ConfigCommands
                 var width = settings.Keys.Max(k => k.Length);
                 foreach (var (k, v) in settings) Console.Out.WriteLine($"{k.PadRight(width)} = {v}");
             }
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command Convert()
+    {
+        var file = new Argument<string>("FILE") { Description = "An xl.cfg, a libxl JSON config, or a savefile (its stored config)" };
+        var to = new Option<string>("--to") { Description = "json: libxl JSON (what a libxl host restores with); xl: xl.cfg text", DefaultValueFactory = _ => "json" };
+        to.AcceptOnlyFromAmong("json", "xl");
+        var strict = new Option<bool>("--strict") { Description = "Fail (exit 1) when a setting has no form in the target language instead of warning" };
+        var command = new Command("convert", "Convert a config between xl.cfg and libxl JSON through the domain model") { file, to, strict };
+        command.SetHandler(async (parse, ct) =>
+        {
+            var model = (await ConfigSource.LoadAsync(parse.GetValue(file)!, ct)).ToModel();
+            IReadOnlyList<string> notConverted;
+            string text;
+            if (parse.GetValue(to) == "json")
+                text = model.ToLibxlJson(out notConverted).ToJsonString(CommandLine.JsonOptions) + "\n";
+            else
+                text = model.ToXlConfig(out notConverted).ToString();
+            if (notConverted.Count > 0)
+            {
+                var message = $"not converted (no {parse.GetValue(to)} form): {string.Join(", ", notConverted)}";
+                if (parse.GetValue(strict)) throw new ArgumentException(message);
+                await Console.Error.WriteLineAsync("warning: " + message);
+            }
+            await Console.Out.WriteAsync(text);
             return ExitCodes.Ok;
         });
         return command;
