@@ -132,8 +132,11 @@ public sealed class XlSaveScenarioTests(LabFixture lab)
         Assert.True(v.GetProperty("pages").GetInt64() > 0);
         Assert.True(v.GetProperty("records").GetInt64() > 0);
 
+        // The same reading on the host copy (field by field: the output may name the file, whose path differs).
         var host = HostXenIac.RunOk(lab, "savefile", "verify", "--json", SavefilePath(label));
-        Assert.Equal(s.Read($"{label}.verify-json.out"), host.StdOut);
+        using var hostJson = JsonDocument.Parse(host.StdOut);
+        foreach (var field in new[] { "valid", "guestType", "pageShift", "pages", "records", "checkpoints", "xenVersion" })
+            Assert.Equal(v.GetProperty(field).GetRawText(), hostJson.RootElement.GetProperty(field).GetRawText());
         Assert.NotEqual("", name);
     }
 

@@ -119,8 +119,10 @@ write_results() {
 }
 
 QEMU_PID=""
+# QEMU_PID is the subshell running `timeout qemu | perl`; timeout passes a TERM on to QEMU.
+stop_qemu() { [ -n "$QEMU_PID" ] && { pkill -TERM -P "$QEMU_PID" 2>/dev/null; kill "$QEMU_PID" 2>/dev/null; }; }
 finish() {
-    [ -n "$QEMU_PID" ] && kill "$QEMU_PID" 2>/dev/null
+    stop_qemu
     write_results
     lab_log "lab $STATUS in $(secs "$T_START" "$(now)") s${REASON:+: $REASON}; results in $OUT/results.json"
     case "$STATUS" in passed) exit 0 ;; unavailable) exit 2 ;; *) exit 1 ;; esac
@@ -235,9 +237,10 @@ while :; do
     fi
     sleep 1
 done
-# QEMU powers off by itself after DONE; give it a moment, then make sure it is gone.
-for _ in $(seq 1 30); do qemu_alive || break; sleep 1; done
-qemu_alive && { kill "$QEMU_PID" 2>/dev/null; sleep 2; }
+# After DONE QEMU powers off by itself: give it a moment. After a failure stop it at once, so the
+# console markers below show where it stood when the limit hit.
+if [ -z "$watch_failed" ]; then for _ in $(seq 1 30); do qemu_alive || break; sleep 1; done; fi
+if qemu_alive; then stop_qemu; sleep 2; fi
 wait "$QEMU_PID" 2>/dev/null; QEMU_PID=""
 T_QEMU1=$(now)
 
@@ -272,7 +275,9 @@ fi
 # ---- collect ---------------------------------------------------------------------------------------
 # Even after a failure: whatever dom0 wrote before it stopped is the best evidence there is.
 stage_begin collect
-if debugfs -R "rdump /out $OUT" "$OUT/lab.img" > "$OUT/collect.log" 2>&1 && [ -d "$OUT/out" ]; then
+# -c (catastrophic mode, read-only): a dom0 that was stopped leaves the file system unclean, and its
+# files are still worth reading.
+if debugfs -c -R "rdump /out $OUT" "$OUT/lab.img" > "$OUT/collect.log" 2>&1 && [ -d "$OUT/out" ]; then
     rm -f "$OUT/lab.img"
     stage_ok "$(du -sh "$OUT/out" | cut -f1) from the lab disk; QEMU ran $(secs "$T_QEMU0" "$T_QEMU1") s"
 else
@@ -282,6 +287,7 @@ fi
 # before the steps were collected).
 if [ "$STATUS" = failed ] && [[ "$FAILED_STAGE" == scenario:* ]]; then
     n=${FAILED_STAGE#scenario:}
-    REASON="$REASON; failed steps: $(awk -F'\t' '$2=="failed"{printf "%s ", $1}' "$OUT/out/$n/steps.tsv" 2>/dev/null)"
+    steps=$(awk -F'\t' '$2=="failed"{printf "%s ", $1}' "$OUT/out/$n/steps.tsv" 2>/dev/null)
+    [ -n "$steps" ] && REASON="$REASON; failed steps: $steps"
 fi
 exit
