@@ -46,6 +46,15 @@ public sealed class LabFixture
             return;
         }
 
+        // Checked here too, not only in run-lab.sh: a non-root user may not even be able to write the results.
+        if (!Environment.IsPrivilegedProcess && !string.Equals(Mode, "reuse", StringComparison.OrdinalIgnoreCase))
+        {
+            SkipReason = "the real Xen lab cannot run here: it needs root (debootstrap, chroot)";
+            if (string.Equals(Mode, "require", StringComparison.OrdinalIgnoreCase)) { Failure = "XENIAC_LAB=require but " + SkipReason; SkipReason = null; }
+            sink.OnMessage(new DiagnosticMessage(SkipReason ?? Failure!));
+            return;
+        }
+
         var resultsPath = Path.Combine(OutDir, "results.json");
         var exitCode = 0;
         if (string.Equals(Mode, "reuse", StringComparison.OrdinalIgnoreCase) && File.Exists(resultsPath))

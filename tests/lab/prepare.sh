@@ -41,7 +41,7 @@ resolve_versions
 if [ -z "$XEN_V" ] || [ -z "$K_V" ] || [ -z "$UTILS_V" ] || [ -z "$QEMUXEN_V" ]; then
     # Fresh machines often have no package lists yet: refresh once, then give up with the reason.
     lab_log "apt lists lack the lab's packages; running apt-get update"
-    apt-get update -qq >/dev/null 2>&1 || true
+    timeout 300 apt-get update -qq >/dev/null 2>&1 || true
     resolve_versions
 fi
 [ -n "$XEN_V" ] && [ -n "$K_V" ] && [ -n "$UTILS_V" ] && [ -n "$QEMUXEN_V" ] \
@@ -85,7 +85,8 @@ trap 'rm -rf "$BUILD"' EXIT
 cd "$BUILD"
 T_BUILD0=$(date +%s)
 
-( cd debs && apt-get download "xen-hypervisor-$LAB_XENV-amd64=$XEN_V" "$KPKG=$K_V" ) > download.log 2>&1 \
+# Hard limits: a mirror that hangs must end as "unavailable", not as a test run that never ends.
+( cd debs && timeout 600 apt-get download "xen-hypervisor-$LAB_XENV-amd64=$XEN_V" "$KPKG=$K_V" ) > download.log 2>&1 \
     || unavailable "apt-get download of xen-hypervisor-$LAB_XENV-amd64 and $KPKG failed (package mirror unreachable?): $(tail -n 2 download.log | tr '\n' ' ')"
 dpkg-deb -x debs/xen-hypervisor-"$LAB_XENV"-amd64_*.deb xenpkg
 dpkg-deb -x debs/"$KPKG"_*.deb kpkg
@@ -95,7 +96,7 @@ cp "kpkg/boot/vmlinuz-$KVER" img/vmlinuz
 
 lab_log "debootstrap $LAB_SUITE minbase + xen-utils-$LAB_XENV + qemu-system-xen (about a minute)"
 t0=$(date +%s)
-debootstrap --variant=minbase --include="xen-utils-$LAB_XENV,kmod,procps,qemu-system-xen,python3" \
+timeout 1200 debootstrap --variant=minbase --include="xen-utils-$LAB_XENV,kmod,procps,qemu-system-xen,python3" \
     "$LAB_SUITE" rootfs "$MIRROR" > debootstrap.log 2>&1 \
     || unavailable "debootstrap from $MIRROR failed (package mirror unreachable?): $(tail -n 3 debootstrap.log | tr '\n' ' ')"
 lab_log "debootstrap took $(( $(date +%s) - t0 )) s"
