@@ -30,7 +30,7 @@ OUT=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) OUT=$2; shift 2 ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "run-lab.sh: unknown argument $1 (see --help)" >&2; exit 1 ;;
     esac
 done
