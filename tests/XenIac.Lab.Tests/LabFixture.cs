@@ -1,0 +1,195 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using XenIac.Tests;
+using Xunit.Abstractions;
+using Xunit.Sdk;
+
+namespace XenIac.Lab.Tests;
+
+/// <summary>All lab tests share one lab run: booting Xen under emulation takes minutes, so it happens once.</summary>
+[CollectionDefinition(Name)]
+public sealed class LabCollection : ICollectionFixture<LabFixture>
+{
+    public const string Name = "Real Xen lab";
+}
+
+/// <summary>
+/// Runs <c>tests/lab/run-lab.sh --out DIR</c> once per test run and exposes what it brought back:
+/// <c>DIR/results.json</c> (stages, commands, scenario steps) and the files under <c>DIR/out</c>.
+/// Three outcomes: the lab is unavailable here (tests skip, with the reason), it failed before the scenarios
+/// could run (every test fails with the stage's message), or it ran (each test judges its own scenario).
+/// </summary>
+public sealed class LabFixture
+{
+    /// <summary>
+    /// XENIAC_LAB: "skip" skips the lab; "require" turns "unavailable" into a failure (for a CI that must boot it);
+    /// "reuse" asserts on the results already in the output folder when there are some (for working on the tests).
+    /// </summary>
+    public static string? Mode => Environment.GetEnvironmentVariable("XENIAC_LAB");
+
+    public string OutDir { get; }
+    public string? SkipReason { get; }
+    public string? Failure { get; }
+    public JsonDocument? Results { get; }
+    public string RunLog { get; } = "";
+
+    public LabFixture(IMessageSink sink)
+    {
+        OutDir = Environment.GetEnvironmentVariable("XENIAC_LAB_OUT") is { Length: > 0 } o
+            ? Path.GetFullPath(o)
+            : Path.Combine(SharedFixtures.RepoRoot, "artifacts", "lab");
+        if (string.Equals(Mode, "skip", StringComparison.OrdinalIgnoreCase))
+        {
+            SkipReason = "XENIAC_LAB=skip";
+            sink.OnMessage(new DiagnosticMessage("real Xen lab: skipped (XENIAC_LAB=skip)"));
+            return;
+        }
+
+        // Checked here too, not only in run-lab.sh: a non-root user may not even be able to write the results.
+        if (!Environment.IsPrivilegedProcess && !string.Equals(Mode, "reuse", StringComparison.OrdinalIgnoreCase))
+        {
+            SkipReason = "the real Xen lab cannot run here: it needs root (debootstrap, chroot)";
+            if (string.Equals(Mode, "require", StringComparison.OrdinalIgnoreCase)) { Failure = "XENIAC_LAB=require but " + SkipReason; SkipReason = null; }
+            sink.OnMessage(new DiagnosticMessage(SkipReason ?? Failure!));
+            return;
+        }
+
+        var resultsPath = Path.Combine(OutDir, "results.json");
+        var exitCode = 0;
+        if (string.Equals(Mode, "reuse", StringComparison.OrdinalIgnoreCase) && File.Exists(resultsPath))
+        {
+            sink.OnMessage(new DiagnosticMessage($"real Xen lab: XENIAC_LAB=reuse, asserting on the earlier run in {OutDir}"));
+        }
+        else
+        {
+            var script = Path.Combine(SharedFixtures.RepoRoot, "tests", "lab", "run-lab.sh");
+            var watch = Stopwatch.StartNew();
+            sink.OnMessage(new DiagnosticMessage($"real Xen lab: running {script} --out {OutDir}"));
+            (exitCode, RunLog) = Run(script, OutDir);
+            sink.OnMessage(new DiagnosticMessage($"real Xen lab: run-lab.sh exited {exitCode} after {watch.Elapsed.TotalSeconds:F0} s"));
+        }
+
+        if (!File.Exists(resultsPath))
+        {
+            Failure = $"run-lab.sh exited {exitCode} without writing {resultsPath}; its output ended with:\n{Tail(RunLog, 20)}";
+            return;
+        }
+        Results = JsonDocument.Parse(File.ReadAllText(resultsPath));
+        var root = Results.RootElement;
+        var status = root.GetProperty("status").GetString();
+        var reason = root.GetProperty("reason").GetString();
+        sink.OnMessage(new DiagnosticMessage($"real Xen lab: {status}{(string.IsNullOrEmpty(reason) ? "" : ": " + reason)}"));
+        if (status == "unavailable")
+        {
+            if (string.Equals(Mode, "require", StringComparison.OrdinalIgnoreCase))
+                Failure = $"XENIAC_LAB=require but the lab is unavailable: {reason}";
+            else
+                SkipReason = $"the real Xen lab cannot run here: {reason}";
+            return;
+        }
+        // Failures in a scenario are the scenario tests' business; anything before the scenarios means
+        // none of them has evidence, so every test reports the stage that broke.
+        var failedStage = root.GetProperty("failedStage").GetString() ?? "";
+        if (status != "passed" && !failedStage.StartsWith("scenario:", StringComparison.Ordinal))
+            Failure = $"the real Xen lab failed at stage '{failedStage}': {reason}\n(see {OutDir}: results.json, serial.log, run-lab.log)";
+    }
+
+    private static (int ExitCode, string Log) Run(string script, string outDir)
+    {
+        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(script);
+        psi.ArgumentList.Add("--out");
+        psi.ArgumentList.Add(outDir);
+        var log = new StringBuilder();
+        using var process = new Process { StartInfo = psi };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.AppendLine(e.Data); };
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        // run-lab.sh has its own limits per stage (QEMU: XENIAC_LAB_TIMEOUT); this is the backstop for a
+        // stuck prepare (debootstrap against a hanging mirror) so a test run can never hang.
+        if (!process.WaitForExit(TimeSpan.FromMinutes(40)))
+        {
+            process.Kill(entireProcessTree: true);
+            log.AppendLine("run-lab.sh killed after 40 minutes");
+        }
+        process.WaitForExit();
+        var text = log.ToString();
+        try { File.WriteAllText(Path.Combine(outDir, "run-lab.log"), text); } catch (IOException) { }
+        return (process.ExitCode, text);
+    }
+
+    private static string Tail(string text, int lines) =>
+        string.Join('\n', text.Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(lines));
+
+    // ---- what the tests use ----
+
+    /// <summary>Skips when the lab is unavailable here, fails when it broke before the scenarios.</summary>
+    public void Require()
+    {
+        Skip.If(SkipReason is not null, SkipReason);
+        if (Failure is not null) throw new XunitException(Failure);
+    }
+
+    public JsonElement Root => Results!.RootElement;
+
+    public bool HasCommand(string command) =>
+        Root.GetProperty("commands").TryGetProperty(command, out var v) && v.GetBoolean();
+
+    public LabScenario Scenario(string name)
+    {
+        Require();
+        foreach (var s in Root.GetProperty("scenarios").EnumerateArray())
+            if (s.GetProperty("name").GetString() == name) return new LabScenario(this, s);
+        throw new XunitException($"the lab ran no scenario '{name}' (results.json lists: " +
+            string.Join(", ", Root.GetProperty("scenarios").EnumerateArray().Select(s => s.GetProperty("name").GetString())) + ")");
+    }
+
+    public string OutPath(params string[] parts) => Path.Combine([OutDir, "out", .. parts]);
+
+    /// <summary>The published xen-iac the lab ran in dom0; the host-side checks run the same binary.</summary>
+    public string XenIac => Path.Combine(OutDir, "app", "xen-iac");
+}
+
+/// <summary>One scenario of results.json with its steps, and the step output files dom0 kept.</summary>
+public sealed class LabScenario(LabFixture lab, JsonElement element)
+{
+    public string Name { get; } = element.GetProperty("name").GetString()!;
+    public string Status { get; } = element.GetProperty("status").GetString()!;
+
+    public JsonElement? FindStep(string step)
+    {
+        foreach (var s in element.GetProperty("steps").EnumerateArray())
+            if (s.GetProperty("name").GetString() == step) return s;
+        return null;
+    }
+
+    /// <summary>
+    /// Asserts that STEP ran and succeeded; skips when it is "not-available" (a xen-iac command this build lacks),
+    /// so the assertion runs for real as soon as that command is merged.
+    /// </summary>
+    public void RequireOk(string step)
+    {
+        Assert.NotEqual("timeout", Status);
+        var s = FindStep(step) ?? throw new XunitException(
+            $"scenario {Name} has no step '{step}' (status {Status}; scenario log: {lab.OutPath(Name, "scenario.log")})");
+        var status = s.GetProperty("status").GetString();
+        Skip.If(status == "not-available", $"{Name}/{step}: {s.GetProperty("detail").GetString()}");
+        if (status != "ok")
+            throw new XunitException($"{Name}/{step} {status}: {s.GetProperty("detail").GetString()}\nstderr:\n{ReadOrEmpty(step + ".err")}");
+    }
+
+    public string StepStatus(string step) => FindStep(step)?.GetProperty("status").GetString() ?? "(missing)";
+
+    public string Path(string file) => lab.OutPath(Name, file);
+
+    public string Read(string file) => File.ReadAllText(Path(file));
+
+    public byte[] ReadBytes(string file) => File.ReadAllBytes(Path(file));
+
+    public JsonDocument ReadJson(string file) => JsonDocument.Parse(ReadBytes(file));
+
+    private string ReadOrEmpty(string file) => File.Exists(Path(file)) ? File.ReadAllText(Path(file)) : "(none)";
+}

@@ -1,0 +1,42 @@
+using Xunit.Abstractions;
+
+namespace XenIac.Lab.Tests;
+
+/// <summary>The lab itself: it boots real Xen 4.17 and every stage reports. Prints the measured times.</summary>
+[Collection(LabCollection.Name)]
+public sealed class LabRunTests(LabFixture lab, ITestOutputHelper output)
+{
+    [SkippableFact]
+    public void Lab_boots_Xen_4_17_with_a_dom0_and_reports_every_stage()
+    {
+        lab.Require();
+        var root = lab.Root;
+        output.WriteLine($"lab results: {lab.OutDir}/results.json; total {root.GetProperty("totalSeconds")} s; " +
+            $"image cache {(root.GetProperty("cache").GetProperty("hit").GetBoolean() ? "hit" : "miss")} " +
+            $"(cold build {root.GetProperty("cache").GetProperty("coldBuildSeconds")} s)");
+        var stages = root.GetProperty("stages").EnumerateArray().ToList();
+        foreach (var s in stages)
+            output.WriteLine($"  {s.GetProperty("name").GetString(),-28} {s.GetProperty("status").GetString(),-8} {s.GetProperty("seconds")} s  {s.GetProperty("detail").GetString()}");
+
+        var names = stages.Select(s => s.GetProperty("name").GetString()).ToList();
+        foreach (var expected in new[] { "check", "prepare", "publish", "disk", "boot", "dom0", "collect" })
+        {
+            Assert.Contains(expected, names);
+            var stage = stages.First(s => s.GetProperty("name").GetString() == expected);
+            Assert.True(stage.GetProperty("status").GetString() == "ok", $"stage {expected}: {stage.GetProperty("detail").GetString()}");
+        }
+        // Every scenario the harness has ran and reported back (a missing one means dom0 never got to it).
+        var scenarios = Directory.GetFiles(Path.Combine(XenIac.Tests.SharedFixtures.RepoRoot, "tests", "lab", "scenarios"), "*-*.sh")
+            .Where(p => System.Text.RegularExpressions.Regex.IsMatch(Path.GetFileName(p), @"^[0-9]{2}-"))
+            .Select(p => Path.GetFileNameWithoutExtension(p)[3..]);
+        var ran = root.GetProperty("scenarios").EnumerateArray().Select(s => s.GetProperty("name").GetString()).ToList();
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("XENIAC_LAB_SCENARIOS")))
+            Assert.Equal(scenarios.Order(), ran.Order());
+
+        // It is really Xen 4.17, as the dom0 toolstack sees it.
+        var xlInfo = File.ReadAllText(lab.OutPath("xl-info.txt"));
+        Assert.Matches(@"(?m)^xen_major\s*:\s*4$", xlInfo);
+        Assert.Matches(@"(?m)^xen_minor\s*:\s*17$", xlInfo);
+        Assert.Contains("hvm", xlInfo);   // xen_caps: the emulated CPU gives Xen SVM + NPT, so HVM guests work
+    }
+}

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# prepare.sh: builds (or finds in the cache) everything the lab boots that comes from Debian packages:
+#   xen            Xen 4.17 hypervisor, gunzipped (QEMU's multiboot loader wants the plain ELF32 image)
+#   vmlinuz        the Debian kernel, used for dom0 AND as the PV guest's kernel
+#   dom0.cpio.gz   dom0's whole root file system as ONE initramfs: debootstrap minbase + xen-utils-4.17 +
+#                  qemu-system-xen (the HVM device model) + python3 (Xen's verify-stream-v2) + our dom0-init
+#   domu-initrd.gz busybox initrd of the tiny PV guest
+# The result is cached OUTSIDE the repository under $(lab_cache_root)/img-<key>, where <key> hashes the
+# package versions apt would install plus the files of this harness that end up in the image. Anything
+# else (the xen-iac build, the scenario scripts, guest configs) goes onto the per-run lab disk, so editing
+# a scenario never rebuilds the image.
+#
+# Usage: prepare.sh            prints the image directory on the last line of stdout; progress on stderr
+# Exit:  0 ready; 2 the lab cannot be prepared on this machine (reason on stderr as "unavailable: ...");
+#        1 anything else.
+# Env:   XENIAC_LAB_CACHE (cache root), XENIAC_LAB_MIRROR (debootstrap mirror; default: apt's Debian one)
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/common.sh"
+
+unavailable() { echo "unavailable: $*" >&2; exit 2; }
+
+[ "$(id -u)" = 0 ] || unavailable "building the dom0 image needs root (debootstrap, chroot); run as root or set XENIAC_LAB=skip"
+for tool in debootstrap busybox cpio apt-get dpkg-deb flock; do
+    command -v "$tool" >/dev/null 2>&1 || unavailable "'$tool' is missing; install the Debian packages: $LAB_HOST_PACKAGES"
+done
+[ -e /bin/busybox ] || unavailable "/bin/busybox is missing; install busybox-static"
+
+CACHE=$(lab_cache_root)
+mkdir -p "$CACHE" || unavailable "cannot create the cache directory $CACHE"
+
+# ---- cache key: package versions (from apt's local lists) + the harness files baked into the image ----
+resolve_versions() {
+    KPKG=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+    XEN_V=$(lab_candidate "xen-hypervisor-$LAB_XENV-amd64")
+    UTILS_V=$(lab_candidate "xen-utils-$LAB_XENV")
+    QEMUXEN_V=$(lab_candidate qemu-system-xen)
+    K_V=${KPKG:+$(lab_candidate "$KPKG")}
+}
+resolve_versions
+if [ -z "$XEN_V" ] || [ -z "$K_V" ] || [ -z "$UTILS_V" ] || [ -z "$QEMUXEN_V" ]; then
+    # Fresh machines often have no package lists yet: refresh once, then give up with the reason.
+    lab_log "apt lists lack the lab's packages; running apt-get update"
+    timeout 300 apt-get update -qq >/dev/null 2>&1 || true
+    resolve_versions
+fi
+[ -n "$XEN_V" ] && [ -n "$K_V" ] && [ -n "$UTILS_V" ] && [ -n "$QEMUXEN_V" ] \
+    || unavailable "apt knows no candidate for xen-hypervisor-$LAB_XENV-amd64 / xen-utils-$LAB_XENV / qemu-system-xen / the kernel (package mirror unreachable?)"
+BUSYBOX_V=$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null || echo unknown)
+
+KEY_INPUTS=$(cat <<EOT
+suite=$LAB_SUITE
+xen-hypervisor-$LAB_XENV-amd64=$XEN_V
+xen-utils-$LAB_XENV=$UTILS_V
+qemu-system-xen=$QEMUXEN_V
+$KPKG=$K_V
+busybox-static=$BUSYBOX_V
+$(cd "$HERE" && sha256sum prepare.sh common.sh image/dom0-init image/domu-init)
+EOT
+)
+KEY=$(printf '%s\n' "$KEY_INPUTS" | sha256sum | cut -c1-16)
+IMG="$CACHE/img-$KEY"
+
+# One build at a time per cache (two test runs at once must not debootstrap into the same folder).
+exec 9>"$CACHE/.lock"
+flock -w 1800 9 || unavailable "another lab run holds $CACHE/.lock for more than 30 minutes"
+
+if [ -e "$IMG/READY" ]; then
+    lab_log "image cache hit: $IMG"
+    touch "$IMG/READY"
+    echo "$IMG"
+    exit 0
+fi
+
+# ---- cold build ----
+avail_kb=$(df -Pk "$CACHE" | awk 'NR==2{print $4}')
+[ "${avail_kb:-0}" -ge $((4 * 1024 * 1024)) ] || unavailable "less than 4 GiB free under $CACHE to build the dom0 image"
+MIRROR=$(lab_mirror)
+[ -n "$MIRROR" ] || unavailable "no Debian mirror in apt's sources; set XENIAC_LAB_MIRROR"
+
+lab_log "image cache miss (key $KEY): building from Debian packages via $MIRROR"
+BUILD="$CACHE/build-$KEY.$$"
+rm -rf "$BUILD"; mkdir -p "$BUILD/debs" "$BUILD/img"
+trap 'rm -rf "$BUILD"' EXIT
+cd "$BUILD"
+T_BUILD0=$(date +%s)
+
+# Hard limits: a mirror that hangs must end as "unavailable", not as a test run that never ends.
+( cd debs && timeout 600 apt-get download "xen-hypervisor-$LAB_XENV-amd64=$XEN_V" "$KPKG=$K_V" ) > download.log 2>&1 \
+    || unavailable "apt-get download of xen-hypervisor-$LAB_XENV-amd64 and $KPKG failed (package mirror unreachable?): $(tail -n 2 download.log | tr '\n' ' ')"
+dpkg-deb -x debs/xen-hypervisor-"$LAB_XENV"-amd64_*.deb xenpkg
+dpkg-deb -x debs/"$KPKG"_*.deb kpkg
+KVER=${KPKG#linux-image-}
+zcat "xenpkg/boot/xen-$LAB_XENV-amd64.gz" > img/xen
+cp "kpkg/boot/vmlinuz-$KVER" img/vmlinuz
+
+lab_log "debootstrap $LAB_SUITE minbase + xen-utils-$LAB_XENV + qemu-system-xen (about a minute)"
+t0=$(date +%s)
+timeout 1200 debootstrap --variant=minbase --include="xen-utils-$LAB_XENV,kmod,procps,qemu-system-xen,python3" \
+    "$LAB_SUITE" rootfs "$MIRROR" > debootstrap.log 2>&1 \
+    || unavailable "debootstrap from $MIRROR failed (package mirror unreachable?): $(tail -n 3 debootstrap.log | tr '\n' ' ')"
+lab_log "debootstrap took $(( $(date +%s) - t0 )) s"
+
+# Only the kernel modules dom0 needs: Xen drivers (evtchn, gntdev, privcmd, xenfs, ...), virtio (the lab
+# disk) and ext4 with what it depends on. The full module tree would add ~300 MiB to a RAM-only root.
+MODSRC=kpkg/lib/modules/$KVER
+MODDST=rootfs/lib/modules/$KVER
+rm -rf "$MODDST"; mkdir -p "$MODDST/kernel/drivers/block" "$MODDST/kernel/fs"
+cp -a "$MODSRC"/kernel/drivers/xen "$MODSRC"/kernel/drivers/virtio "$MODDST/kernel/drivers/"
+cp -a "$MODSRC"/kernel/drivers/block/virtio_blk.ko* "$MODDST/kernel/drivers/block/"
+cp -a "$MODSRC"/kernel/fs/ext4 "$MODSRC"/kernel/fs/jbd2 "$MODSRC"/kernel/fs/mbcache.ko* "$MODDST/kernel/fs/"
+cp -a "$MODSRC"/kernel/lib "$MODSRC"/kernel/crypto "$MODDST/kernel/"
+cp -a "$MODSRC"/modules.builtin* "$MODSRC"/modules.order "$MODDST/" 2>/dev/null || true
+chroot rootfs /sbin/depmod "$KVER"   # the rootfs's kmod: the host may have none
+
+# A RAM-only dom0 needs no docs, locales or apt state; every MiB here is a MiB of dom0 memory.
+rm -rf rootfs/usr/share/doc/* rootfs/usr/share/man/* rootfs/usr/share/locale/* \
+       rootfs/usr/share/info/* rootfs/var/cache/apt/* rootfs/var/lib/apt/lists/*
+cp /bin/busybox rootfs/bin/busybox          # poweroff -f and friends for PID 1
+mkdir -p rootfs/xeniac rootfs/lab
+install -m 0755 "$HERE/image/dom0-init" rootfs/xeniac/dom0-init
+
+# The PV guest: busybox initrd whose init leaves a marker in its console log when it is up.
+mkdir -p domu/bin domu/proc domu/sys domu/dev domu/tmp
+cp /bin/busybox domu/bin/
+install -m 0755 "$HERE/image/domu-init" domu/init
+( cd domu && find . | cpio -o -H newc --quiet | gzip -9 ) > img/domu-initrd.gz
+
+lab_log "packing the dom0 initramfs"
+( cd rootfs && find . | cpio -o -H newc --quiet | gzip -1 ) > img/dom0.cpio.gz
+printf '%s\n' "$KEY_INPUTS" > img/key-inputs.txt
+cat > img/versions.txt <<EOT
+xen=$XEN_V
+kernel=$KPKG $K_V
+xen-utils=$UTILS_V
+qemu-system-xen=$QEMUXEN_V
+EOT
+echo "$(( $(date +%s) - T_BUILD0 ))" > img/build-seconds.txt
+touch img/READY
+
+# Publish atomically, then drop older images: each is ~250 MiB and only the current key is ever used.
+rm -rf "$IMG"; mv img "$IMG"
+for old in "$CACHE"/img-*; do
+    [ "$old" = "$IMG" ] || { lab_log "removing stale image $old"; rm -rf "$old"; }
+done
+lab_log "image ready: $IMG ($(du -sh "$IMG" | cut -f1))"
+echo "$IMG"

@@ -1,0 +1,293 @@
+#!/usr/bin/env bash
+# run-lab.sh --out DIR: the real Xen lab in one go, the single entry the lab tests call.
+#
+# Stages (each timed, each with its own failure message in DIR/results.json):
+#   check     host tools, root, free disk, XENIAC_LAB=skip
+#   prepare   the dom0 image from Debian packages (prepare.sh; cached outside the repo, keyed by versions)
+#   publish   xen-iac self-contained for linux-x64 (the app that runs inside dom0 AND on the host)
+#   disk      the per-run lab disk (ext4 image, made without mounting): app/, scenarios/, guests/, out/
+#   boot      QEMU (TCG, -cpu qemu64,+npt) starts Xen, Xen starts the dom0 kernel + initramfs
+#   dom0      dom0-init brings up xenstored/xenconsoled and mounts the lab disk ("XENIAC-LAB DOM0-UP")
+#   scenario:NAME   each scenarios/NN-NAME.sh, run by dom0 under its own time limit
+#   collect   QEMU powers off; the host reads /out back from the disk image with debugfs
+# Result: DIR/results.json (stages, versions, cache, which xen-iac commands exist, every scenario step),
+#         DIR/out/ (what dom0 wrote: savefiles under out/files, per-scenario step outputs), DIR/app/
+#         (the published xen-iac), DIR/serial.log (Xen + dom0 console, host-timestamped), DIR/*.log.
+# Exit:   0 every stage and scenario passed; 1 something failed; 2 the lab is unavailable here (skipped:
+#         no QEMU, no root, no disk, mirror unreachable, XENIAC_LAB=skip) -- the reason is in results.json.
+# Env:    XENIAC_LAB=skip                 skip at once
+#         XENIAC_LAB_TIMEOUT=900          hard limit for QEMU (seconds)
+#         XENIAC_LAB_BOOT_TIMEOUT=240     QEMU start until dom0's toolstack is up
+#         XENIAC_LAB_SCENARIO_TIMEOUT=300 each scenario (enforced in dom0; the host adds a margin)
+#         XENIAC_LAB_SCENARIOS="a b"      run only these scenarios (names without the NN- prefix)
+#         XENIAC_LAB_CACHE, XENIAC_LAB_MIRROR  see prepare.sh
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+. "$HERE/common.sh"
+
+OUT=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --out) OUT=$2; shift 2 ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        *) echo "run-lab.sh: unknown argument $1 (see --help)" >&2; exit 1 ;;
+    esac
+done
+[ -n "$OUT" ] || { echo "run-lab.sh: --out DIR is required" >&2; exit 1; }
+mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
+# Only ever clear a folder this script made (a typo in --out must not wipe someone's files).
+if [ -n "$(ls -A "$OUT")" ] && [ ! -e "$OUT/.xeniac-lab" ]; then
+    echo "run-lab.sh: $OUT is not empty and not a lab result folder; refusing to clear it" >&2; exit 1
+fi
+find "$OUT" -mindepth 1 -delete
+touch "$OUT/.xeniac-lab"
+
+BOOT_TIMEOUT=${XENIAC_LAB_BOOT_TIMEOUT:-240}
+TOTAL_TIMEOUT=${XENIAC_LAB_TIMEOUT:-900}
+SCENARIO_TIMEOUT=${XENIAC_LAB_SCENARIO_TIMEOUT:-300}
+
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b-a}'; }
+T_START=$(now)
+
+# ---- results bookkeeping ---------------------------------------------------------------------------
+STATUS=passed; REASON=""; FAILED_STAGE=""
+STAGES_JSON=()
+CACHE_HIT=false; IMG=""
+stage_begin() { STAGE=$1; STAGE_T0=$(now); lab_log "stage $1"; }
+stage_ok() { STAGES_JSON+=("{\"name\":$(json_str "$STAGE"),\"status\":\"ok\",\"seconds\":$(secs "$STAGE_T0" "$(now)"),\"detail\":$(json_str "${1:-}")}"); }
+stage_record() {  # stage_record NAME STATUS SECONDS DETAIL (stages timed from the serial log)
+    STAGES_JSON+=("{\"name\":$(json_str "$1"),\"status\":$(json_str "$2"),\"seconds\":${3:-null},\"detail\":$(json_str "${4:-}")}")
+}
+# The first failure decides the run's reason; later ones are recorded too.
+stage_fail() {     # stage_fail KIND(failed|unavailable) MESSAGE
+    STAGES_JSON+=("{\"name\":$(json_str "$STAGE"),\"status\":$(json_str "$1"),\"seconds\":$(secs "$STAGE_T0" "$(now)"),\"detail\":$(json_str "$2")}")
+    if [ "$STATUS" = passed ]; then STATUS=$1; REASON="$STAGE: $2"; FAILED_STAGE=$STAGE; fi
+    lab_log "$STAGE: $1: $2"
+}
+
+num() { [[ "${1:-}" =~ ^-?[0-9]+(\.[0-9]+)?$ ]] && echo "$1" || echo null; }   # "-" and "" become null
+
+write_results() {
+    local f="$OUT/results.json" first sep
+    {
+        echo "{"
+        echo "  \"schema\": 1,"
+        echo "  \"status\": $(json_str "$STATUS"),"
+        echo "  \"reason\": $(json_str "$REASON"),"
+        echo "  \"failedStage\": $(json_str "$FAILED_STAGE"),"
+        echo "  \"totalSeconds\": $(secs "$T_START" "$(now)"),"
+        echo "  \"cache\": {\"dir\": $(json_str "$IMG"), \"hit\": $CACHE_HIT, \"coldBuildSeconds\": $(cat "$IMG/build-seconds.txt" 2>/dev/null || echo null)},"
+        echo "  \"versions\": {"
+        echo "    \"image\": $(json_str "$(cat "$IMG/versions.txt" 2>/dev/null)"),"
+        echo "    \"qemu\": $(json_str "$(qemu-system-x86_64 --version 2>/dev/null | head -n1)"),"
+        echo "    \"xenIac\": $(json_str "$(head -n1 "$OUT/out/xen-iac-version.txt" 2>/dev/null)")"
+        echo "  },"
+        echo "  \"stages\": ["
+        sep=""; for s in "${STAGES_JSON[@]}"; do printf '%s    %s' "$sep" "$s"; sep=$',\n'; done; echo
+        echo "  ],"
+        echo "  \"commands\": {"
+        sep=""
+        if [ -f "$OUT/out/commands.tsv" ]; then
+            while IFS=$'\t' read -r cmd have; do
+                printf '%s    %s: %s' "$sep" "$(json_str "$cmd")" "$([ "$have" = 1 ] && echo true || echo false)"; sep=$',\n'
+            done < "$OUT/out/commands.tsv"
+        fi
+        echo; echo "  },"
+        echo "  \"scenarios\": ["
+        first=1
+        if [ -f "$OUT/out/scenarios.tsv" ]; then
+            while IFS=$'\t' read -r name st rc sec; do
+                [ $first = 1 ] || echo ","; first=0
+                printf '    {"name": %s, "status": %s, "rc": %s, "seconds": %s, "steps": [\n' \
+                    "$(json_str "$name")" "$(json_str "$st")" "$(num "$rc")" "$(num "$sec")"
+                sep=""
+                if [ -f "$OUT/out/$name/steps.tsv" ]; then
+                    while IFS=$'\t' read -r sn ss src ssec sdet; do
+                        printf '%s      {"name": %s, "status": %s, "rc": %s, "seconds": %s, "detail": %s}' "$sep" \
+                            "$(json_str "$sn")" "$(json_str "$ss")" "$(num "$src")" "$(num "$ssec")" "$(json_str "$sdet")"
+                        sep=$',\n'
+                    done < "$OUT/out/$name/steps.tsv"
+                fi
+                printf '\n    ]}'
+            done < "$OUT/out/scenarios.tsv"
+        fi
+        echo; echo "  ]"
+        echo "}"
+    } > "$f.tmp" && mv "$f.tmp" "$f"
+}
+
+QEMU_PID=""
+# QEMU_PID is the subshell running `timeout qemu | perl`; timeout passes a TERM on to QEMU.
+stop_qemu() { [ -n "$QEMU_PID" ] && { pkill -TERM -P "$QEMU_PID" 2>/dev/null; kill "$QEMU_PID" 2>/dev/null; }; }
+finish() {
+    stop_qemu
+    write_results
+    lab_log "lab $STATUS in $(secs "$T_START" "$(now)") s${REASON:+: $REASON}; results in $OUT/results.json"
+    case "$STATUS" in passed) exit 0 ;; unavailable) exit 2 ;; *) exit 1 ;; esac
+}
+trap finish EXIT
+trap 'stage_fail failed "interrupted"; exit 1' INT TERM
+
+# ---- check -----------------------------------------------------------------------------------------
+stage_begin check
+if [ "${XENIAC_LAB:-}" = skip ]; then stage_fail unavailable "XENIAC_LAB=skip"; exit; fi
+missing=""
+for tool in qemu-system-x86_64 debugfs mkfs.ext4 timeout perl dotnet; do
+    command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
+done
+if [ -n "$missing" ]; then
+    stage_fail unavailable "missing on this machine:$missing (Debian packages: $LAB_HOST_PACKAGES)"; exit
+fi
+if [ "$(id -u)" != 0 ]; then stage_fail unavailable "the lab needs root (debootstrap, chroot)"; exit; fi
+avail_kb=$(df -Pk "$OUT" | awk 'NR==2{print $4}')
+if [ "${avail_kb:-0}" -lt $((3 * 1024 * 1024)) ]; then stage_fail unavailable "less than 3 GiB free under $OUT"; exit; fi
+stage_ok "$(qemu-system-x86_64 --version | head -n1)"
+
+# ---- prepare ---------------------------------------------------------------------------------------
+stage_begin prepare
+"$HERE/prepare.sh" > "$OUT/prepare.out" 2> >(tee "$OUT/prepare.log" >&2); rc=$?
+sleep 0.2   # let tee finish writing prepare.log
+IMG=$(tail -n 1 "$OUT/prepare.out")
+if [ $rc = 2 ]; then stage_fail unavailable "$(grep '^unavailable:' "$OUT/prepare.log" | tail -n1 | sed 's/^unavailable: //')"; IMG=""; exit
+elif [ $rc != 0 ] || [ ! -e "$IMG/READY" ]; then stage_fail failed "prepare.sh exited $rc: $(tail -n 3 "$OUT/prepare.log" | tr '\n' ' ')"; IMG=""; exit; fi
+grep -q 'image cache hit' "$OUT/prepare.log" && CACHE_HIT=true
+stage_ok "$([ $CACHE_HIT = true ] && echo "cache hit" || echo "built") $IMG"
+
+# ---- publish ---------------------------------------------------------------------------------------
+# Self-contained (dom0 has no .NET) and ReadyToRun (JIT under emulation is slow); --artifacts-path keeps
+# the RID-specific restore and build out of the repository's obj/ and bin/.
+stage_begin publish
+if ! dotnet publish "$REPO/src/XenIac.Cli" -c Release -r linux-x64 --self-contained -p:PublishReadyToRun=true \
+        --artifacts-path "$OUT/build" -o "$OUT/app" --nologo > "$OUT/publish.log" 2>&1; then
+    stage_fail failed "dotnet publish failed: $(grep -m3 -E 'error|Error' "$OUT/publish.log" | tr '\n' ' ')"; exit
+fi
+rm -rf "$OUT/build"
+if ! DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 "$OUT/app/xen-iac" --version > /dev/null 2>&1; then
+    stage_fail failed "the published $OUT/app/xen-iac does not run on the host"; exit
+fi
+stage_ok "$(du -sh "$OUT/app" | cut -f1) self-contained linux-x64"
+
+# ---- disk ------------------------------------------------------------------------------------------
+stage_begin disk
+STAGE_DIR="$OUT/disk-staging"
+mkdir -p "$STAGE_DIR/guests" "$STAGE_DIR/out"
+cp -a "$OUT/app" "$STAGE_DIR/app"
+cp -a "$HERE/scenarios" "$STAGE_DIR/scenarios"
+cp "$HERE"/guests/*.cfg.in "$STAGE_DIR/guests/"
+cp "$IMG/vmlinuz" "$STAGE_DIR/guests/domu-vmlinuz"
+cp "$IMG/domu-initrd.gz" "$STAGE_DIR/guests/domu-initrd.gz"
+cat > "$STAGE_DIR/lab.env" <<EOT
+SCENARIO_TIMEOUT=$SCENARIO_TIMEOUT
+SCENARIOS="${XENIAC_LAB_SCENARIOS:-}"
+EOT
+# 3 GiB sparse: ~80 MiB app + ~450 MiB of savefiles the scenarios write.
+if ! { truncate -s 3G "$OUT/lab.img" && mkfs.ext4 -q -F -L xeniaclab -E root_owner=0:0 -d "$STAGE_DIR" "$OUT/lab.img"; } > "$OUT/disk.log" 2>&1; then
+    stage_fail failed "mkfs.ext4 -d failed (e2fsprogs too old?): $(tail -n 2 "$OUT/disk.log" | tr '\n' ' ')"; exit
+fi
+rm -rf "$STAGE_DIR"
+stage_ok
+
+# ---- boot, dom0, scenarios -------------------------------------------------------------------------
+XEN_CMDLINE="console=com1 com1=115200,8n1 dom0_mem=1536M,max:1536M dom0_max_vcpus=2 loglvl=all guest_loglvl=all noreboot"
+DOM0_CMDLINE="console=hvc0 earlyprintk=xen rdinit=/xeniac/dom0-init"
+# -cpu qemu64,+npt: TCG emulates AMD SVM with nested paging; Debian's Xen has no shadow paging, so HVM
+# guests need HAP. -no-reboot: a crash ends QEMU instead of looping.
+QEMU_CMD=(qemu-system-x86_64 -machine pc -cpu qemu64,+npt -m 4096 -smp 2
+    -nographic -monitor none -serial stdio -no-reboot
+    -kernel "$IMG/xen" -append "$XEN_CMDLINE"
+    -initrd "$IMG/vmlinuz $DOM0_CMDLINE,$IMG/dom0.cpio.gz"
+    -drive "file=$OUT/lab.img,format=raw,if=virtio,cache=unsafe")
+printf '%q ' "${QEMU_CMD[@]}" > "$OUT/qemu-cmdline.txt"
+SERIAL="$OUT/serial.log"
+stage_begin boot
+T_QEMU0=$(now)
+# Every serial line gets the host seconds since QEMU started; the stage timings come from these.
+( timeout -k 10 "$TOTAL_TIMEOUT" "${QEMU_CMD[@]}" < /dev/null 2>&1 \
+    | perl -MTime::HiRes=time -e '$|=1; $t=time; while(<STDIN>){ s/\r//g; printf "[host %7.2f] %s", time-$t, $_ }' \
+    > "$SERIAL" ) &
+QEMU_PID=$!
+# the seconds at which a marker line first appeared, from the serial log's host stamps
+marker_at() { grep -m1 "XENIAC-LAB $1" "$SERIAL" 2>/dev/null | sed 's/^\[host *\([0-9.]*\)\].*/\1/'; }
+tail_serial() { tail -n "${1:-6}" "$SERIAL" 2>/dev/null | cut -c1-200 | tr '\n' '|'; }
+qemu_alive() { kill -0 "$QEMU_PID" 2>/dev/null; }
+elapsed() { secs "$T_QEMU0" "$(now)"; }
+
+# Waits until dom0 is up, and polices the scenario limits; the FATAL lines come from dom0-init.
+watch_failed=""
+while :; do
+    if grep -q 'XENIAC-LAB FATAL' "$SERIAL" 2>/dev/null; then
+        watch_failed="dom0 reported: $(grep -m1 'XENIAC-LAB FATAL' "$SERIAL" | sed 's/.*XENIAC-LAB FATAL //')"; break; fi
+    grep -q 'XENIAC-LAB DONE' "$SERIAL" 2>/dev/null && break
+    if ! qemu_alive; then
+        watch_failed="QEMU exited before dom0 finished; last console lines: $(tail_serial)"; break; fi
+    e=$(elapsed); e=${e%.*}
+    if [ -z "$(marker_at DOM0-UP)" ] && [ "$e" -ge "$BOOT_TIMEOUT" ]; then
+        watch_failed="dom0 not up within ${BOOT_TIMEOUT} s; last console lines: $(tail_serial)"; break; fi
+    # a scenario that outlives its own limit plus a margin means dom0 itself is stuck
+    cur=$(grep 'XENIAC-LAB SCENARIO-BEGIN' "$SERIAL" 2>/dev/null | tail -n1)
+    if [ -n "$cur" ]; then
+        name=$(echo "$cur" | sed 's/.*SCENARIO-BEGIN \([^ ]*\).*/\1/')
+        if ! grep -q "XENIAC-LAB SCENARIO-END $name " "$SERIAL"; then
+            began=$(echo "$cur" | sed 's/^\[host *\([0-9.]*\)\].*/\1/'); began=${began%.*}
+            if [ $((e - began)) -gt $((SCENARIO_TIMEOUT + 60)) ]; then
+                watch_failed="scenario $name still running after $((SCENARIO_TIMEOUT + 60)) s (dom0 stuck?); last console lines: $(tail_serial)"; break; fi
+        fi
+    fi
+    sleep 1
+done
+# After DONE QEMU powers off by itself: give it a moment. After a failure stop it at once, so the
+# console markers below show where it stood when the limit hit.
+if [ -z "$watch_failed" ]; then for _ in $(seq 1 30); do qemu_alive || break; sleep 1; done; fi
+if qemu_alive; then stop_qemu; sleep 2; fi
+wait "$QEMU_PID" 2>/dev/null; QEMU_PID=""
+T_QEMU1=$(now)
+
+# Stage times from the console: boot = until dom0-init runs, dom0 = until the toolstack is up.
+t_init=$(marker_at DOM0-INIT); t_up=$(marker_at DOM0-UP); t_done=$(marker_at DONE)
+if [ -n "$t_init" ]; then stage_record boot ok "$t_init" "Xen + dom0 kernel until dom0-init"
+else STAGE=boot; stage_fail failed "${watch_failed:-dom0-init never started}"; fi
+if [ -n "$t_init" ]; then
+    if [ -n "$t_up" ]; then stage_record dom0 ok "$(secs "$t_init" "$t_up")" "xenstored, xenconsoled, lab disk"
+    else STAGE=dom0; STAGE_T0=$(now); stage_fail failed "${watch_failed:-toolstack never came up}"; fi
+fi
+if [ -n "$t_up" ]; then
+    while read -r line; do
+        name=$(echo "$line" | sed 's/.*SCENARIO-BEGIN \([^ ]*\).*/\1/')
+        b=$(echo "$line" | sed 's/^\[host *\([0-9.]*\)\].*/\1/')
+        endline=$(grep -m1 "XENIAC-LAB SCENARIO-END $name " "$SERIAL")
+        if [ -z "$endline" ]; then
+            STAGE="scenario:$name"; STAGE_T0=$(now); stage_fail failed "${watch_failed:-never finished}"; continue; fi
+        e=$(echo "$endline" | sed 's/^\[host *\([0-9.]*\)\].*/\1/')
+        st=$(echo "$endline" | sed 's/.*status=\([^ ]*\).*/\1/')
+        if [ "$st" = passed ]; then stage_record "scenario:$name" ok "$(secs "$b" "$e")" ""
+        else
+            stage_record "scenario:$name" failed "$(secs "$b" "$e")" "$st (its failed steps are in results.json)"
+            [ "$STATUS" = passed ] && { STATUS=failed; REASON="scenario $name $st"; FAILED_STAGE="scenario:$name"; }
+        fi
+    done < <(grep 'XENIAC-LAB SCENARIO-BEGIN' "$SERIAL")
+fi
+if [ -z "$t_done" ] && [ "$STATUS" = passed ]; then
+    STAGE=shutdown; STAGE_T0=$(now); stage_fail failed "${watch_failed:-dom0 never reported DONE}"
+fi
+
+# ---- collect ---------------------------------------------------------------------------------------
+# Even after a failure: whatever dom0 wrote before it stopped is the best evidence there is.
+stage_begin collect
+# -c (catastrophic mode, read-only): a dom0 that was stopped leaves the file system unclean, and its
+# files are still worth reading.
+if debugfs -c -R "rdump /out $OUT" "$OUT/lab.img" > "$OUT/collect.log" 2>&1 && [ -d "$OUT/out" ]; then
+    rm -f "$OUT/lab.img"
+    stage_ok "$(du -sh "$OUT/out" | cut -f1) from the lab disk; QEMU ran $(secs "$T_QEMU0" "$T_QEMU1") s"
+else
+    stage_fail failed "debugfs could not read /out back from $OUT/lab.img: $(tail -n 2 "$OUT/collect.log" | tr '\n' ' ')"
+fi
+# A scenario whose steps failed: name them in the run's reason (scenario stage details were written
+# before the steps were collected).
+if [ "$STATUS" = failed ] && [[ "$FAILED_STAGE" == scenario:* ]]; then
+    n=${FAILED_STAGE#scenario:}
+    steps=$(awk -F'\t' '$2=="failed"{printf "%s ", $1}' "$OUT/out/$n/steps.tsv" 2>/dev/null)
+    [ -n "$steps" ] && REASON="$REASON; failed steps: $steps"
+fi
+exit
