@@ -1,25 +1,50 @@
 #!/bin/sh
-# Scenario libxl-host: placeholder hook for the libxl binding (`xen-iac domain save/restore --host libxl`,
-# another issue). It runs only when this build has `xen-iac domain`; until then its steps are
-# "not-available" and the host test skips with that reason.
-# NOTE: the argument shapes below are the planned contract (DOMAIN FILE / FILE); align them with the
-# binding when it lands.
+# Scenario libxl-host: xen-iac's libxl binding (`xen-iac domain ... --host libxl`) on real Xen, both ways
+# round with real xl: xen-iac restores what xl saved, xl restores what xen-iac saved; checkpoint and paused
+# restores; and the xl.cfg -> libxl JSON conversion, compared with what `xl -N create` prints and then used
+# for real by `xen-iac domain create`.
 . /lab/scenarios/lib.sh
 scenario_init "$1"
 if [ "$HAVE_DOMAIN" != 1 ]; then
-    for s in domain-save domain-save.xen-verify domain-restore running; do
+    for s in domain-restore-xl-file domain-save xl-restore-xeniac-file domain-checkpoint domain-restore-paused xl-dry-run xeniac-convert domain-create; do
         not_available $s "xen-iac domain is not in this build (libxl binding)"
     done
     exit 0
 fi
 SRC=$FILES/hvm-plain.xlsave
 need_input input $SRC || exit 1
-step xl-restore xl -vvv restore $SRC
-check_running running-before tiny-hvm-alt
+
+# xen-iac restores a savefile real xl wrote.
+step domain-restore-xl-file "$XI" domain restore --host libxl $SRC
+check_running running-after-xeniac-restore tiny-hvm-alt
+step domain-list-json "$XI" domain list --host libxl --json
+
+# xen-iac saves through libxl; a plain save leaves no domain behind.
 step domain-save "$XI" domain save --host libxl tiny-hvm-alt $FILES/libxl-save.xlsave
+step gone-after-save --expect-fail xl list tiny-hvm-alt
 xen_verify domain-save.xen-verify $FILES/libxl-save.xlsave
 step domain-save.inspect-json "$XI" savefile inspect --json $FILES/libxl-save.xlsave
-step domain-restore "$XI" domain restore --host libxl $FILES/libxl-save.xlsave
-check_running running tiny-hvm-alt
+step domain-save.verify-json "$XI" savefile verify --json $FILES/libxl-save.xlsave
+
+# Real xl restores what xen-iac saved.
+step xl-restore-xeniac-file xl -vvv restore $FILES/libxl-save.xlsave
+check_running running-after-xl-restore tiny-hvm-alt
+
+# A checkpoint keeps the domain running; its file restores paused.
+step domain-checkpoint "$XI" domain save --host libxl --checkpoint tiny-hvm-alt $FILES/libxl-checkpoint.xlsave
+check_running running-after-checkpoint tiny-hvm-alt
+step domain-destroy "$XI" domain destroy --host libxl tiny-hvm-alt
+step domain-restore-paused "$XI" domain restore --host libxl --paused $FILES/libxl-checkpoint.xlsave
+sleep 2
+xl list tiny-hvm-alt > $SDIR/paused.state.txt 2>&1
 xl destroy tiny-hvm-alt > /dev/null 2>&1
+
+# The config conversion: xen-iac's libxl JSON for an xl.cfg next to xl's own (dry run), then used for real.
+CFG=$(guest_cfg tiny-hvm.cfg.in 32)
+step xl-dry-run xl -N create $CFG
+step xeniac-convert "$XI" config convert $CFG --to json
+step domain-create "$XI" domain create --host libxl $CFG
+check_running running-after-create tiny-hvm
+xl list -l tiny-hvm > $SDIR/created.xl-list-l.json 2>&1
+xl destroy tiny-hvm > /dev/null 2>&1
 exit 0
