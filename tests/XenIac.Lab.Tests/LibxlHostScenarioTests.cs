@@ -61,34 +61,38 @@ public sealed class LibxlHostScenarioTests(LabFixture lab)
         s.RequireOk("xeniac-convert");
         var xl = JsonNode.Parse(s.Read("xl-dry-run.out"))!;
         var ours = JsonNode.Parse(s.Read("xeniac-convert.out"))!;
-        // Every value XenIac writes must be the value xl writes for the same setting.
+        // Every value XenIac writes must be the value xl writes for the same setting. libxl leaves out values equal
+        // to its defaults; for the on_* actions that default is destroy.
         var compared = 0;
-        foreach (var (path, value) in Leaves(ours, ""))
+        foreach (var (path, value) in Leaves(ours, []))
         {
+            var shown = string.Join('/', path);
             var theirs = At(xl, path);
-            Assert.True(theirs is not null, $"xl -N create has no {path} (XenIac wrote {value})");
+            if (theirs is null && path[0].StartsWith("on_", StringComparison.Ordinal) && Normal(value) == "destroy") continue;
+            Assert.True(theirs is not null, $"xl -N create has no {shown} (XenIac wrote {value})");
             Assert.Equal(Normal(value), Normal(theirs!.ToJsonString()));
             compared++;
         }
         Assert.True(compared >= 8, $"only {compared} values compared");
-        foreach (var key in new[] { "c_info.name", "c_info.type", "b_info.max_memkb", "b_info.target_memkb", "b_info.max_vcpus" })
-            Assert.NotNull(At(ours, key));
+        foreach (var key in new[] { "c_info/name", "c_info/type", "b_info/max_memkb", "b_info/target_memkb", "b_info/max_vcpus" })
+            Assert.NotNull(At(ours, key.Split('/')));
 
         s.RequireOk("domain-create");
         s.RequireOk("running-after-create");
     }
 
-    private static IEnumerable<(string Path, string Value)> Leaves(JsonNode node, string prefix)
+    // Paths are segment lists: libxl keys such as "type.hvm" contain dots.
+    private static IEnumerable<(string[] Path, string Value)> Leaves(JsonNode node, string[] prefix)
     {
         switch (node)
         {
             case JsonObject o:
                 foreach (var (k, v) in o)
-                    if (v is not null) foreach (var leaf in Leaves(v, prefix.Length == 0 ? k : $"{prefix}.{k}")) yield return leaf;
+                    if (v is not null) foreach (var leaf in Leaves(v, [.. prefix, k])) yield return leaf;
                 break;
             case JsonArray a:
                 for (var i = 0; i < a.Count; i++)
-                    if (a[i] is { } v) foreach (var leaf in Leaves(v, $"{prefix}[{i}]")) yield return leaf;
+                    if (a[i] is { } v) foreach (var leaf in Leaves(v, [.. prefix, $"[{i}]"])) yield return leaf;
                 break;
             default:
                 yield return (prefix, node.ToJsonString());
@@ -96,12 +100,13 @@ public sealed class LibxlHostScenarioTests(LabFixture lab)
         }
     }
 
-    private static JsonNode? At(JsonNode root, string path)
+    private static JsonNode? At(JsonNode root, string[] path)
     {
         JsonNode? node = root;
-        foreach (var part in System.Text.RegularExpressions.Regex.Matches(path, @"[^.\[\]]+|\[\d+\]").Select(m => m.Value))
+        foreach (var part in path)
         {
-            node = part.StartsWith('[') ? (node as JsonArray) is { } a && int.Parse(part[1..^1]) < a.Count ? a[int.Parse(part[1..^1])] : null
+            node = part.StartsWith('[') && part.EndsWith(']')
+                ? node is JsonArray a && int.Parse(part[1..^1]) is var i && i < a.Count ? a[i] : null
                 : (node as JsonObject)?[part];
             if (node is null) return null;
         }
