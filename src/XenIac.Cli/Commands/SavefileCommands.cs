@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using XenIac.Core.SaveFiles;
+using XenIac.Hosts;
 using XenIac.Core.Streams;
 
 namespace XenIac.Cli.Commands;
@@ -174,7 +175,7 @@ internal static class SavefileCommands
             var dst = parse.GetValue(destination)!;
             var configPath = parse.GetValue(config);
             var order = parse.GetValue(byteOrder);
-            var sourceIsXl = await HasXlMagicAsync(src, ct);
+            var sourceIsXl = SaveFileHeader.LooksLikeXlSavefile(src);
 
             SaveFileHeader written;
             if (parse.GetValue(to) == "legacy")
@@ -186,10 +187,10 @@ internal static class SavefileCommands
             }
             else if (sourceIsXl)
             {
-                var (text, format) = configPath is null ? default : await ReadConfigFileAsync(configPath, ct);
+                var newConfig = configPath is null ? null : await DomainConfigDocument.LoadAsync(configPath, ct);
                 written = await SaveFileRewriter.RewriteAsync(src, dst, sourceIsLegacy: false, (h, _) =>
                 {
-                    var result = configPath is null ? h : h.WithConfig(text, format);
+                    var result = newConfig is null ? h : h.WithConfig(newConfig.Text, newConfig.Format);
                     return order is null ? result : result with { ByteOrder = ParseByteOrder(order) };
                 }, cancellationToken: ct);
             }
@@ -197,8 +198,8 @@ internal static class SavefileCommands
             {
                 if (configPath is null)
                     throw new ArgumentException($"'{src}' has no xl header (legacy format): give its config with --config");
-                var (text, format) = await ReadConfigFileAsync(configPath, ct);
-                written = await SaveFileRewriter.ConvertFromLegacyAsync(src, dst, text, format,
+                var newConfig = await DomainConfigDocument.LoadAsync(configPath, ct);
+                written = await SaveFileRewriter.ConvertFromLegacyAsync(src, dst, newConfig.Text, newConfig.Format,
                     order is null ? SaveFileByteOrder.LittleEndian : ParseByteOrder(order), cancellationToken: ct);
             }
             Console.Out.WriteLine($"wrote {dst} ({(written.Format == SaveFileFormat.Legacy ? "legacy" : "xl")} format, image at offset {written.ImageOffset})");
@@ -236,20 +237,4 @@ internal static class SavefileCommands
 
     private static SaveFileByteOrder ParseByteOrder(string value) =>
         value == "big" ? SaveFileByteOrder.BigEndian : SaveFileByteOrder.LittleEndian;
-
-    private static async Task<bool> HasXlMagicAsync(string path, CancellationToken ct)
-    {
-        await using var stream = File.OpenRead(path);
-        var start = new byte[8];
-        var n = await stream.ReadAtLeastAsync(start, start.Length, throwOnEndOfStream: false, ct);
-        return start.AsSpan(0, n).SequenceEqual("Xen save"u8[..n]) && n == start.Length;
-    }
-
-    /// <summary>Reads a config file; text that starts with '{' is libxl JSON, anything else xl.cfg.</summary>
-    internal static async Task<(string Text, SaveFileConfigFormat Format)> ReadConfigFileAsync(string path, CancellationToken ct)
-    {
-        var text = await File.ReadAllTextAsync(path, ct);
-        var format = text.TrimStart().StartsWith('{') ? SaveFileConfigFormat.Json : SaveFileConfigFormat.XlCfg;
-        return (text, format);
-    }
 }

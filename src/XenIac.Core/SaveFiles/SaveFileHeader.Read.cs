@@ -38,6 +38,21 @@ public sealed partial record SaveFileHeader
         return FromParts(byteOrder, mandatory, optional, optionalData, options);
     }
 
+    /// <summary>
+    /// True when <paramref name="start"/> (the first bytes of a file, at least 8) begins like an xl savefile. Lets
+    /// callers tell the xl format from the headerless legacy one without reading a whole header.
+    /// </summary>
+    public static bool LooksLikeXlSavefile(ReadOnlySpan<byte> start) =>
+        start.Length >= 8 && SaveFileLayout.Magic.StartsWith(start[..Math.Min(start.Length, SaveFileLayout.MagicLength)]);
+
+    /// <inheritdoc cref="LooksLikeXlSavefile(ReadOnlySpan{byte})"/>
+    public static bool LooksLikeXlSavefile(string path)
+    {
+        using var stream = File.OpenRead(path);
+        Span<byte> start = stackalloc byte[SaveFileLayout.MagicLength];
+        return LooksLikeXlSavefile(start[..ReadAtMost(stream, start)]);
+    }
+
     private static int ReadAtMost(Stream stream, Span<byte> buffer) =>
         stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
 

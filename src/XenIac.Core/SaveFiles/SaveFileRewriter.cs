@@ -25,7 +25,7 @@ public static class SaveFileRewriter
 
         var peek = new byte[SaveFileLayout.LibxlStreamIdent.Length];
         var peeked = await reader.Image.ReadAtLeastAsync(peek, peek.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-        if (sourceIsLegacy && peeked == peek.Length && IsXlMagicStart(peek))
+        if (sourceIsLegacy && SaveFileHeader.LooksLikeXlSavefile(peek.AsSpan(0, peeked)))
             throw new SaveFileFormatException(SaveFileError.InvalidImage,
                 $"'{sourcePath}' already has an xl savefile header; it is not a legacy (configless) savefile", 0);
         var isV2 = peek.AsSpan(0, peeked).SequenceEqual(SaveFileLayout.LibxlStreamIdent);
@@ -59,8 +59,6 @@ public static class SaveFileRewriter
         IProgress<long>? progress = null, CancellationToken cancellationToken = default) =>
         RewriteAsync(sourcePath, destinationPath, sourceIsLegacy: true,
             (_, isV2) => SaveFileHeader.Create(configText, format, byteOrder, streamV2: isV2), null, progress, cancellationToken);
-
-    private static bool IsXlMagicStart(ReadOnlySpan<byte> bytes) => SaveFileLayout.Magic.StartsWith(bytes);
 
     private sealed class OffsetProgress(IProgress<long> inner, long offset) : IProgress<long>
     {

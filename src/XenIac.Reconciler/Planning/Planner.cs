@@ -61,11 +61,8 @@ public static class Planner
         {
             if (spec.Format == SavefileFormat.Legacy)
             {
-                using var legacy = File.OpenRead(spec.SavefilePath);
-                var start = new byte[8];
-                var n = legacy.ReadAtLeast(start, start.Length, throwOnEndOfStream: false);
-                if (n == 0) return new SavefileStatus(true, false, "the file is empty", null, 0);
-                if (start.AsSpan(0, n).SequenceEqual("Xen save"u8[..n]))
+                if (info.Length == 0) return new SavefileStatus(true, false, "the file is empty", null, 0);
+                if (SaveFileHeader.LooksLikeXlSavefile(spec.SavefilePath))
                     return new SavefileStatus(true, false, "the manifest says legacy, but the file has an xl header (format: xl?)", null, info.Length);
                 return new SavefileStatus(true, true, null, SaveFileHeader.Legacy, info.Length);
             }

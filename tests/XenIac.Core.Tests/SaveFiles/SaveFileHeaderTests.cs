@@ -246,4 +246,15 @@ public sealed class SaveFileHeaderTests
     {
         Assert.Equal(["CONFIG_JSON", "STREAM_V2", "bit5"], SaveFileHeader.DescribeMandatoryFlags(0b100011));
     }
+
+    [Theory]
+    [InlineData("Xen saved domain, xl format\n \0 \r and more", true)]
+    [InlineData("Xen save", true)]
+    [InlineData("Xen sav", false)]
+    [InlineData("Xen saved domain, xm format", false)]
+    [InlineData("LibxlFmt........", false)]
+    public void Telling_the_xl_format_from_legacy_needs_at_least_eight_matching_bytes(string start, bool expected)
+    {
+        Assert.Equal(expected, SaveFileHeader.LooksLikeXlSavefile(Encoding.Latin1.GetBytes(start)));
+    }
 }
