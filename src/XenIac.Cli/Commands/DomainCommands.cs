@@ -90,7 +90,10 @@ internal static class DomainCommands
                 AlternativeConfig = await LoadConfigAsync(parse.GetValue(config), ct),
             };
             await using var h = OpenHost(parse, host);
-            var result = await h.SaveAsync(parse.GetValue(name)!, parse.GetValue(file)!, options, ct);
+            var domainName = parse.GetValue(name)!;
+            var expected = (await h.FindDomainAsync(domainName, ct))?.MemoryKiB * 1024;
+            var result = await ByteProgress.RunAsync($"saving {domainName}", expected,
+                progress => h.SaveAsync(domainName, parse.GetValue(file)!, options with { Progress = progress }, ct));
             Console.Out.WriteLine($"saved {result.Name} to {result.SavefilePath} ({result.Bytes} bytes)");
             return ExitCodes.Ok;
         });
@@ -112,7 +115,9 @@ internal static class DomainCommands
                 OverrideConfig = await LoadConfigAsync(parse.GetValue(config), ct),
             };
             await using var h = OpenHost(parse, host);
-            var result = await h.RestoreAsync(parse.GetValue(file)!, options, ct);
+            var path = parse.GetValue(file)!;
+            var result = await ByteProgress.RunAsync($"restoring {Path.GetFileName(path)}", File.Exists(path) ? new FileInfo(path).Length : null,
+                progress => h.RestoreAsync(path, options with { Progress = progress }, ct));
             Console.Out.WriteLine($"restored {result.Domain.Name} as domain {result.Domain.DomId}" +
                                   (result.ConfigOverridden ? " (with the given config)" : ""));
             return ExitCodes.Ok;
