@@ -32,6 +32,11 @@ internal static class CommandLine
                 if (parseResult.GetValue(Verbose)) await Console.Error.WriteLineAsync(e.ToString());
                 return ExitCodes.Error;
             }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                await Console.Error.WriteLineAsync("error: cancelled; savefiles are replaced only when complete, so none was left half-written");
+                return ExitCodes.Error;
+            }
             catch (Exception e) when (IsReportable(e))
             {
                 await Console.Error.WriteLineAsync($"error: {OneLine(e.Message)}");

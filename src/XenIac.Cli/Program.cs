@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.CommandLine;
 using XenIac.Cli;
 using XenIac.Cli.Commands;
@@ -16,4 +17,14 @@ if (parseResult.Errors.Count > 0)
     Console.Error.WriteLine($"error: {CommandLine.OneLine(parseResult.Errors[0].Message)} (see 'xen-iac --help')");
     return ExitCodes.Error;
 }
-return await parseResult.InvokeAsync();
+// The first Ctrl+C or SIGTERM cancels: handlers clean up (delete temp files, resume a domain libxl was suspending)
+// however long that takes, then exit 1 through the usual error line. A second one ends the process at once.
+using var cancel = new CancellationTokenSource();
+void OnSignal(PosixSignalContext context)
+{
+    context.Cancel = !cancel.IsCancellationRequested;
+    cancel.Cancel();
+}
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+return await parseResult.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }, cancel.Token);

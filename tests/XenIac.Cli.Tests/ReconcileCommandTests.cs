@@ -222,3 +222,38 @@ public sealed class ManifestErrorOutputTests
             lines.Select(l => string.Join(' ', l.Split(' ').Take(4))));
     }
 }
+
+public sealed class TerminationTests
+{
+    [Fact]
+    public async Task Sigterm_during_a_save_cleans_up_and_exits_1_with_one_error_line()
+    {
+        var dir = Directory.CreateTempSubdirectory("xeniac-sigterm-").FullName;
+        File.WriteAllText(Path.Combine(dir, "a.cfg"), "name = \"a\"\ntype = \"hvm\"\nmemory = 64\n");
+        Assert.Equal(0, (await CliRunner.RunAsync(["domain", "create", "a.cfg", "--host", "embedded:h"], workingDirectory: dir)).ExitCode);
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = dir, RedirectStandardError = true, RedirectStandardOutput = true,
+        };
+        foreach (var a in new[] { CliRunner.ToolDll, "domain", "save", "a", "a.xlsave", "--host", "embedded:h" }) psi.ArgumentList.Add(a);
+        psi.Environment["XENIAC_EMBEDDED_THROTTLE_MIBS"] = "8";
+        using var save = System.Diagnostics.Process.Start(psi)!;
+        var stderr = save.StandardError.ReadToEndAsync();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!Directory.EnumerateFiles(dir, ".xeniac-tmp-*").Any(f => new FileInfo(f).Length > 1 << 20))
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "the save never started");
+            await Task.Delay(20);
+        }
+
+        System.Diagnostics.Process.Start("kill", ["-TERM", save.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+        await save.WaitForExitAsync();
+
+        Assert.Equal(1, save.ExitCode);
+        Assert.Equal("error: cancelled; savefiles are replaced only when complete, so none was left half-written", (await stderr).Trim());
+        Assert.Empty(Directory.EnumerateFiles(dir, ".xeniac-tmp-*"));
+        Assert.False(File.Exists(Path.Combine(dir, "a.xlsave")));
+        var list = await CliRunner.RunAsync(["domain", "list", "--host", "embedded:h", "--json"], workingDirectory: dir);
+        Assert.Contains("\"Running\"", list.StdOut);
+    }
+}

@@ -256,3 +256,84 @@ public sealed class ReconcilerTests : IAsyncLifetime
         Assert.Equal(12, ids);
     }
 }
+
+/// <summary>Regressions from review: a failure never costs guest data and stays with its domain.</summary>
+public sealed class ReconcilerFailureTests : IAsyncDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("xeniac-reconcile-fail-").FullName;
+    private readonly HostProvider _hosts = new();
+
+    private string P(string name) => Path.Combine(_dir, name);
+    private string HostSpec => "embedded:" + P("host");
+    private IXenHost Host => _hosts.Get(HostSpec, null);
+
+    private Manifest Manifest(string domains) =>
+        ManifestLoader.Parse($"defaults:\n  host: {HostSpec}\ndomains:\n{domains}", P("xen-iac.yaml"));
+
+    public async ValueTask DisposeAsync()
+    {
+        await _hosts.DisposeAsync();
+        try { Directory.Delete(_dir, true); } catch (IOException) { }
+    }
+
+    [Fact]
+    public async Task A_legacy_save_that_cannot_be_written_leaves_the_domain_running()
+    {
+        await Host.CreateAsync(DomainConfigDocument.FromText(ReconcilerTests.Cfg("a")));
+        File.WriteAllText(P("a.cfg"), ReconcilerTests.Cfg("a"));
+        Directory.CreateDirectory(P("saves/a.img")); // the target is a folder: the legacy file cannot be renamed into place
+        var m = Manifest("  - name: a\n    config: a.cfg\n    state: saved\n    format: legacy\n");
+
+        var result = await Applier.ApplyAsync(m, _hosts, new ApplyOptions());
+
+        Assert.False(Assert.Single(result.Results).Succeeded);
+        Assert.Equal(DomainState.Running, (await Host.FindDomainAsync("a"))!.State);
+        Assert.Empty(Directory.GetFiles(P("saves"), ".xeniac-tmp-*"));
+    }
+
+    [Fact]
+    public async Task A_domain_whose_stored_config_is_malformed_fails_alone()
+    {
+        File.WriteAllText(P("b.cfg"), ReconcilerTests.Cfg("b"));
+        Directory.CreateDirectory(P("saves"));
+        // A savefile whose stored config names the domain with a number: the host must refuse it, not crash apply.
+        var header = SaveFileHeader.Create("{\"c_info\":{\"name\":7,\"type\":\"hvm\"},\"b_info\":{\"max_memkb\":4096}}", SaveFileConfigFormat.Json);
+        File.WriteAllBytes(P("saves/a.xlsave"), [.. header.ToBytes(), .. "LibxlFmt"u8, .. new byte[64]]);
+        var m = Manifest("  - name: a\n  - name: b\n    config: b.cfg\n");
+
+        var result = await Applier.ApplyAsync(m, _hosts, new ApplyOptions());
+
+        var a = result.Results.Single(r => r.Domain == "a");
+        Assert.False(a.Succeeded);
+        Assert.Contains("c_info.name must be a string", a.Error);
+        Assert.True(result.Results.Single(r => r.Domain == "b").Succeeded);
+        Assert.Contains(Journal.Read(result.JournalPath), e => e.Domain == "a" && e.Outcome == "failed");
+    }
+
+    [Fact]
+    public async Task A_legacy_savefile_with_only_an_override_config_plans_a_restore_with_it()
+    {
+        await Host.CreateAsync(DomainConfigDocument.FromText(ReconcilerTests.Cfg("a")));
+        await Host.SaveAsync("a", P("a.xlsave"), SaveOptions.Default);
+        Directory.CreateDirectory(P("saves"));
+        await SaveFileRewriter.ConvertToLegacyAsync(P("a.xlsave"), P("saves/a.img"));
+        File.WriteAllText(P("a-alt.cfg"), ReconcilerTests.Cfg("a"));
+        var m = Manifest("  - name: a\n    format: legacy\n    overrides:\n      config: a-alt.cfg\n");
+
+        var plan = Assert.Single((await Planner.PlanAsync(m, _hosts)).Domains);
+
+        Assert.Null(plan.Error);
+        Assert.Equal(PlanAction.Restore, plan.Action);
+        Assert.True((await Applier.ApplyAsync(m, _hosts, new ApplyOptions())).Succeeded);
+    }
+
+    [Fact]
+    public void A_torn_last_journal_line_is_skipped()
+    {
+        var path = P("journal.jsonl");
+        var journal = new Journal(path);
+        journal.Append(new JournalEntry { ApplyId = "x", Domain = "a", Action = "save", Outcome = "started" });
+        File.AppendAllText(path, "{\"time\":\"2026-11-24T00:00:00Z\",\"applyId\":\"x\",\"dom");
+        Assert.Equal("a", Assert.Single(Journal.Read(path)).Domain);
+    }
+}

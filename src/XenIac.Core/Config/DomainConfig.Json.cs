@@ -58,12 +58,27 @@ public sealed partial class DomainConfig
     /// </summary>
     public static DomainConfig FromJson(string json, string file = "config.json")
     {
+        try
+        {
+            return FromJsonCore(json, file).Validated(file);
+        }
+        catch (FormatException e)
+        {
+            // A value of the wrong kind (1.5 memory, a number as a name): the JSON parsed, the config is still bad.
+            throw new XlConfigException(file, 1, 1, e.Message);
+        }
+    }
+
+    private static DomainConfig FromJsonCore(string json, string file)
+    {
         ArgumentNullException.ThrowIfNull(json);
         JsonObject root;
         try
         {
-            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = false }) as JsonObject
-                ?? throw new XlConfigException(file, 1, 1, "a libxl JSON config is an object");
+            var node = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = false });
+            // "xl list -l DOMAIN" prints a one-element array of {"domid": .., "config": {...}}.
+            if (node is JsonArray { Count: 1 } list && list[0] is JsonObject only) node = only;
+            root = node as JsonObject ?? throw new XlConfigException(file, 1, 1, "a libxl JSON config is an object");
         }
         catch (JsonException e)
         {
@@ -220,7 +235,8 @@ public sealed partial class DomainConfig
 
     private static long? Long(JsonNode? node) => node switch
     {
-        JsonValue v when v.GetValueKind() == JsonValueKind.Number => v.GetValue<long>(),
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number =>
+            v.TryGetValue<long>(out var n) ? n : throw new FormatException($"{v.ToJsonString()} is not a whole number"),
         JsonValue v when v.GetValueKind() == JsonValueKind.String && long.TryParse(v.GetValue<string>(), CultureInfo.InvariantCulture, out var l) => l,
         _ => null,
     };

@@ -93,7 +93,7 @@ public sealed partial class DomainConfig
             DeviceModel = dm,
             Actions = actions,
             Other = other,
-        };
+        }.Validated(xl.FileName);
     }
 
     private static List<string> Strings(XlConfig xl, string key)

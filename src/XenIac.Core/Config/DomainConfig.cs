@@ -75,6 +75,23 @@ public sealed partial class DomainConfig
         return text.TrimStart().StartsWith('{') ? FromJson(text, file) : FromXl(XlConfig.Parse(text, file));
     }
 
+    // Far beyond any real domain, and small enough that JSON conversion (one entry per vCPU, memory in KiB)
+    // can neither overflow nor allocate without bound.
+    private const long MaxVcpuCount = 4096;
+    private const long MaxMemoryMiB = 1L << 30;
+
+    /// <summary>Rejects vCPU and memory values no domain can have (negative, zero vCPUs, astronomically large).</summary>
+    private DomainConfig Validated(string file)
+    {
+        foreach (var (key, value) in new[] { ("vcpus", Vcpus), ("maxvcpus", MaxVcpus) })
+            if (value is { } n && n is < 1 or > MaxVcpuCount)
+                throw new XlConfigException(file, 1, 1, $"{key} = {n} is out of range (1 to {MaxVcpuCount})");
+        foreach (var (key, value) in new[] { ("memory", MemoryMiB), ("maxmem", MaxMemMiB) })
+            if (value is { } m && m is < 0 or > MaxMemoryMiB)
+                throw new XlConfigException(file, 1, 1, $"{key} = {m} MiB is out of range (0 to {MaxMemoryMiB})");
+        return this;
+    }
+
     /// <summary>The model as flat settings: xl names, list entries as <c>disk[0].vdev</c>, counts as <c>disk.count</c>.</summary>
     public SortedDictionary<string, string> ToSettings()
     {

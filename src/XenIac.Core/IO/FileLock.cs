@@ -37,7 +37,9 @@ public sealed class FileLock : IDisposable
             var handle = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
             var ownerPath = path + ".owner";
             var owner = new LockOwner(Environment.ProcessId, Environment.MachineName, Environment.UserName, DateTimeOffset.UtcNow, purpose);
-            File.WriteAllText(ownerPath, JsonSerializer.Serialize(owner));
+            // Who holds the lock is a courtesy for whoever waits; failing to write it must not lose (or leak) the lock.
+            try { File.WriteAllText(ownerPath, JsonSerializer.Serialize(owner)); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
             holder = null;
             return new FileLock(handle, ownerPath);
         }

@@ -12,6 +12,7 @@ public sealed partial class EmbeddedHost
     public async Task<SaveResult> SaveAsync(string name, string savefilePath, SaveOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
+        CheckExistingName(name);
         using var domainLock = await FileLock.AcquireAsync(DomainLockPath(name), LockWait, "save", cancellationToken).ConfigureAwait(false);
         var record = Require(name);
         var target = Path.GetFullPath(savefilePath);

@@ -82,6 +82,16 @@ public sealed partial class EmbeddedHost : IXenHost
     private static bool IsValidName(string name) =>
         name.Length is > 0 and <= 64 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') && name[0] != '.';
 
+    /// <summary>
+    /// A name that cannot exist here is "not found", said before any path is built from it: a lock file named
+    /// "../x" must never be created outside the host folder.
+    /// </summary>
+    private void CheckExistingName(string name)
+    {
+        if (!IsValidName(name))
+            throw new XenHostException(XenHostError.DomainNotFound, $"no domain named '{name}' on {Spec}");
+    }
+
     private static void CheckName(string name)
     {
         if (!IsValidName(name))
@@ -132,8 +142,10 @@ public sealed partial class EmbeddedHost : IXenHost
 
     public async Task DestroyAsync(string name, CancellationToken cancellationToken = default)
     {
-        Require(name);
+        CheckExistingName(name);
+        // Look the domain up under its lock: a save or restore in flight may remove or recreate it meanwhile.
         using var domainLock = await FileLock.AcquireAsync(DomainLockPath(name), LockWait, "destroy", cancellationToken).ConfigureAwait(false);
+        Require(name);
         await RemoveAsync(name, cancellationToken).ConfigureAwait(false);
     }
 
@@ -154,6 +166,7 @@ public sealed partial class EmbeddedHost : IXenHost
 
     private async Task SetStateAsync(string name, DomainState state, CancellationToken cancellationToken)
     {
+        CheckExistingName(name);
         using var domainLock = await FileLock.AcquireAsync(DomainLockPath(name), LockWait, state.ToString(), cancellationToken).ConfigureAwait(false);
         var record = Require(name);
         await (record with { State = state }).SaveAsync(RecordPath(name), cancellationToken).ConfigureAwait(false);
@@ -168,6 +181,7 @@ public sealed partial class EmbeddedHost : IXenHost
     /// </summary>
     public async Task WriteMemoryAsync(string name, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
     {
+        CheckExistingName(name);
         using var domainLock = await FileLock.AcquireAsync(DomainLockPath(name), LockWait, "write memory", cancellationToken).ConfigureAwait(false);
         var record = Require(name);
         if (offset < 0 || offset + data.Length > record.Pages * GuestMemory.PageSize)

@@ -83,7 +83,8 @@ public static class Applier
             }
             return new DomainResult(spec.Name, plan.Action, true, null, total.Elapsed);
         }
-        catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException or OperationCanceledException)
+        // Whatever goes wrong with one domain stays with that domain: the others go on, and this one is reported.
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
             var message = e is OperationCanceledException ? "cancelled" : e.Message;
             journal.Append(new JournalEntry
@@ -127,18 +128,21 @@ public static class Applier
                 };
                 if (spec.Format == SavefileFormat.Xl)
                     return (await host.SaveAsync(spec.Name, spec.SavefilePath, options, cancellationToken).ConfigureAwait(false)).Bytes;
-                // The legacy format is an xl savefile without its header: save beside it, then strip it atomically.
-                var staging = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(spec.SavefilePath))!, AtomicFile.TempPrefix + spec.Name + ".xl");
+                // The legacy format is an xl savefile without its header: checkpoint beside the target, strip the header
+                // into place atomically, and only then stop the domain. Until the legacy file is in place the domain
+                // keeps running, so a failure (full disk, Ctrl+C) costs the staging file and nothing else.
+                var staging = AtomicFile.TempPathFor(spec.SavefilePath);
                 try
                 {
-                    await host.SaveAsync(spec.Name, staging, options, cancellationToken).ConfigureAwait(false);
+                    await host.SaveAsync(spec.Name, staging, options with { Mode = SaveMode.Checkpoint }, cancellationToken).ConfigureAwait(false);
                     await SaveFileRewriter.ConvertToLegacyAsync(staging, spec.SavefilePath, cancellationToken: cancellationToken).ConfigureAwait(false);
-                    return new FileInfo(spec.SavefilePath).Length;
                 }
                 finally
                 {
                     File.Delete(staging);
                 }
+                if (step == PlanAction.Save) await host.DestroyAsync(spec.Name, CancellationToken.None).ConfigureAwait(false);
+                return new FileInfo(spec.SavefilePath).Length;
 
             case PlanAction.Destroy:
                 await host.DestroyAsync(spec.Name, cancellationToken).ConfigureAwait(false);

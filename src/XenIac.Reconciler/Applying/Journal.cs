@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using XenIac.Core.IO;
 
 namespace XenIac.Reconciler.Applying;
 
@@ -21,8 +22,9 @@ public sealed record JournalEntry
 }
 
 /// <summary>
-/// Append-only JSON-lines record of what apply did. Each entry is one write of one line with O_APPEND, so lines
-/// from concurrent domains never interleave, and a crash loses at most the line being written.
+/// Append-only JSON-lines record of what apply did. Each entry is one write of one line at the end of the file,
+/// made under a lock shared by every process (two applies on different hosts may share a manifest folder), so
+/// lines never interleave or overwrite each other; a crash can tear only the last line, which readers skip.
 /// </summary>
 public sealed class Journal
 {
@@ -44,14 +46,26 @@ public sealed class Journal
         lock (_gate)
         {
             Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))!);
+            using var fileLock = FileLock.AcquireAsync(Path + ".lock", TimeSpan.FromSeconds(30), "journal append").GetAwaiter().GetResult();
             using var stream = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
             stream.Write(line);
             stream.Flush(flushToDisk: true);
         }
     }
 
-    public static IReadOnlyList<JournalEntry> Read(string path) =>
-        File.Exists(path)
-            ? File.ReadLines(path).Where(l => l.Length > 0).Select(l => JsonSerializer.Deserialize<JournalEntry>(l, Options)!).ToList()
-            : [];
+    /// <summary>Every complete entry; a torn line (from a crash mid-write) is skipped.</summary>
+    public static IReadOnlyList<JournalEntry> Read(string path)
+    {
+        if (!File.Exists(path)) return [];
+        var entries = new List<JournalEntry>();
+        foreach (var line in File.ReadLines(path).Where(l => l.Length > 0))
+        {
+            try
+            {
+                if (JsonSerializer.Deserialize<JournalEntry>(line, Options) is { } entry) entries.Add(entry);
+            }
+            catch (JsonException) { }
+        }
+        return entries;
+    }
 }

@@ -43,4 +43,4 @@ internal static class OverrideConfigs
 }
 
 /// <summary>A domain cannot be planned; the message says why.</summary>
-internal sealed class PlanException(string message) : Exception(message);
+internal sealed class PlanException(string message) : XenIac.Core.XenIacException(message);

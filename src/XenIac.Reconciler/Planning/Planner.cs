@@ -77,7 +77,7 @@ public static class Planner
         {
             return new SavefileStatus(true, false, e.Message, null, info.Length);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return new SavefileStatus(true, false, e.Message, null, info.Length);
         }
@@ -92,7 +92,7 @@ public static class Planner
         {
             overrideConfig = OverrideConfigs.Compose(spec);
         }
-        catch (Exception e) when (e is PlanException or XenIacException or IOException)
+        catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException)
         {
             return Failed(spec, observed, PlanAction.None, $"overrides: {e.Message}");
         }
@@ -152,6 +152,9 @@ public static class Planner
         string reason, DomainConfigDocument? overrideConfig, IHostProvider hosts, bool againstRunning)
     {
         if (overrideConfig is null) return Plan(spec, observed, action, reason, steps, null);
+        // A legacy savefile stores no config; without a base config the override is the only config there is.
+        if (!againstRunning && spec.Format == SavefileFormat.Legacy && spec.ConfigPath is null)
+            return Plan(spec, observed, action, reason + " (legacy savefile: nothing stored to check the override against)", steps, overrideConfig);
         IReadOnlyList<CompatibilityFinding> findings;
         try
         {
@@ -160,7 +163,7 @@ public static class Planner
                 : StoredOrBaseConfig(spec, observed.Savefile);
             findings = ConfigCompatibility.Check(OverrideConfigs.Model(current), OverrideConfigs.Model(overrideConfig));
         }
-        catch (Exception e) when (e is XenIacException or IOException)
+        catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException)
         {
             return Failed(spec, observed, action, $"cannot check the override config: {e.Message}") with { OverrideConfig = overrideConfig };
         }

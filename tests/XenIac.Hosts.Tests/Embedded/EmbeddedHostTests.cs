@@ -303,3 +303,29 @@ public sealed class EmbeddedSavefileReferenceTests
         Directory.Delete(dir, true);
     }
 }
+
+public sealed class EmbeddedHostNameTests
+{
+    [Theory]
+    [InlineData("../../escaped")]
+    [InlineData("a/b")]
+    [InlineData(".hidden")]
+    public async Task Names_that_cannot_exist_are_not_found_and_touch_nothing_outside_the_folder(string name)
+    {
+        var dir = Directory.CreateTempSubdirectory("xeniac-names-").FullName;
+        var host = EmbeddedHost.Open(Path.Combine(dir, "a", "host"));
+        var before = Directory.GetFileSystemEntries(dir, "*", SearchOption.AllDirectories).Order().ToList();
+
+        foreach (var op in new Func<Task>[]
+        {
+            () => host.PauseAsync(name), () => host.UnpauseAsync(name), () => host.DestroyAsync(name),
+            () => host.SaveAsync(name, Path.Combine(dir, "x.xlsave"), SaveOptions.Default),
+            () => host.WriteMemoryAsync(name, 0, new byte[1]),
+        })
+        {
+            var e = await Assert.ThrowsAsync<XenHostException>(op);
+            Assert.Equal(XenHostError.DomainNotFound, e.Error);
+        }
+        Assert.Equal(before, Directory.GetFileSystemEntries(dir, "*", SearchOption.AllDirectories).Order().ToList());
+    }
+}
