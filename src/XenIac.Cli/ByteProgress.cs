@@ -15,7 +15,7 @@ internal static class ByteProgress
         T result = default!;
         await console.Progress()
             .AutoClear(true)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(), new TransferSpeedColumn(), new ElapsedTimeColumn())
+            .Columns(Columns())
             .StartAsync(async ctx =>
             {
                 var task = ctx.AddTask(Markup.Escape(label), maxValue: Math.Max(1, expectedBytes ?? 1));
@@ -31,6 +31,10 @@ internal static class ByteProgress
             });
         return result;
     }
+
+    /// <summary>The columns of every byte progress bar: what, bar, percent, bytes, rate, elapsed.</summary>
+    public static ProgressColumn[] Columns() =>
+        [new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(), new TransferSpeedColumn(), new ElapsedTimeColumn()];
 
     private sealed class Reporter(Action<long> report) : IProgress<long>
     {

@@ -45,6 +45,23 @@ public static class CliRunner
 
     public static Task<CliResult> RunAsync(params string[] args) => RunAsync((IEnumerable<string>)args);
 
+    /// <summary>Starts the tool in the background (output drained, no input) for tests that signal or kill it.</summary>
+    public static Process Start(IEnumerable<string> args, string workingDirectory, IDictionary<string, string>? environment = null)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true,
+        };
+        psi.ArgumentList.Add(ToolDll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        if (environment is not null)
+            foreach (var (k, v) in environment) psi.Environment[k] = v;
+        var p = Process.Start(psi)!;
+        p.StandardInput.Close();
+        _ = p.StandardOutput.ReadToEndAsync();
+        return p;
+    }
+
     private static async Task<byte[]> ReadAllAsync(Stream stream)
     {
         using var ms = new MemoryStream();

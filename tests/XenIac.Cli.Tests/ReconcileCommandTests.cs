@@ -186,13 +186,7 @@ public sealed class ReconcileCommandTests : IDisposable
 
     private Process Start(string[] args, Dictionary<string, string> environment)
     {
-        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = _dir, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        psi.ArgumentList.Add(CliRunner.ToolDll);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        foreach (var (k, v) in environment) psi.Environment[k] = v;
-        var p = Process.Start(psi)!;
-        p.StandardInput.Close();
-        _ = p.StandardOutput.ReadToEndAsync();
+        var p = CliRunner.Start(args, _dir, environment);
         _ = p.StandardError.ReadToEndAsync();
         return p;
     }
@@ -231,13 +225,8 @@ public sealed class TerminationTests
         var dir = Directory.CreateTempSubdirectory("xeniac-sigterm-").FullName;
         File.WriteAllText(Path.Combine(dir, "a.cfg"), "name = \"a\"\ntype = \"hvm\"\nmemory = 64\n");
         Assert.Equal(0, (await CliRunner.RunAsync(["domain", "create", "a.cfg", "--host", "embedded:h"], workingDirectory: dir)).ExitCode);
-        var psi = new System.Diagnostics.ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = dir, RedirectStandardError = true, RedirectStandardOutput = true,
-        };
-        foreach (var a in new[] { CliRunner.ToolDll, "domain", "save", "a", "a.xlsave", "--host", "embedded:h" }) psi.ArgumentList.Add(a);
-        psi.Environment["XENIAC_EMBEDDED_THROTTLE_MIBS"] = "8";
-        using var save = System.Diagnostics.Process.Start(psi)!;
+        using var save = CliRunner.Start(["domain", "save", "a", "a.xlsave", "--host", "embedded:h"], dir,
+            new Dictionary<string, string> { ["XENIAC_EMBEDDED_THROTTLE_MIBS"] = "8" });
         var stderr = save.StandardError.ReadToEndAsync();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (!Directory.EnumerateFiles(dir, ".xeniac-tmp-*").Any(f => new FileInfo(f).Length > 1 << 20))

@@ -302,7 +302,7 @@ internal static class ReconcileCommands
             if (run.IsCompleted) return await run;
             await AnsiConsole.Progress()
                 .AutoClear(false)
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(), new TransferSpeedColumn(), new ElapsedTimeColumn())
+                .Columns(ByteProgress.Columns())
                 .StartAsync(async ctx =>
                 {
                     sink.Attach(ctx);

@@ -187,7 +187,7 @@ public sealed partial class EmbeddedHost : IXenHost
         if (offset < 0 || offset + data.Length > record.Pages * GuestMemory.PageSize)
             throw new ArgumentOutOfRangeException(nameof(offset), $"outside the {record.MemoryKiB} KiB of '{name}'");
         var memory = MemoryOf(record);
-        memory.Materialize();
+        await memory.MaterializeAsync(cancellationToken).ConfigureAwait(false);
         await using var file = new FileStream(MemoryPath(name), FileMode.Open, FileAccess.Write, FileShare.None);
         file.Position = offset;
         await file.WriteAsync(data, cancellationToken).ConfigureAwait(false);
@@ -197,15 +197,6 @@ public sealed partial class EmbeddedHost : IXenHost
     /// <summary>Copies a domain's whole memory to <paramref name="destination"/> (for comparing before and after).</summary>
     public async Task ReadMemoryAsync(string name, Stream destination, CancellationToken cancellationToken = default)
     {
-        var record = Require(name);
-        var memory = MemoryOf(record);
-        await using var file = memory.OpenRead();
-        var buffer = new byte[256 * GuestMemory.PageSize];
-        for (long pfn = 0; pfn < record.Pages; pfn += 256)
-        {
-            var n = (int)Math.Min(256, record.Pages - pfn);
-            memory.Read(file, (ulong)pfn, n, buffer);
-            await destination.WriteAsync(buffer.AsMemory(0, n * GuestMemory.PageSize), cancellationToken).ConfigureAwait(false);
-        }
+        await MemoryOf(Require(name)).CopyToAsync(destination, cancellationToken).ConfigureAwait(false);
     }
 }

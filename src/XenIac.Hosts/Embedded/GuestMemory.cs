@@ -84,20 +84,28 @@ internal sealed class GuestMemory
     public FileStream? OpenRead() =>
         IsMaterialized ? new FileStream(_file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan) : null;
 
+    /// <summary>Copies the whole memory, from the file or generated, to <paramref name="destination"/>.</summary>
+    public async Task CopyToAsync(Stream destination, CancellationToken cancellationToken)
+    {
+        await using var file = OpenRead();
+        var buffer = new byte[256 * PageSize];
+        for (long pfn = 0; pfn < Pages; pfn += 256)
+        {
+            var n = (int)Math.Min(256, Pages - pfn);
+            Read(file, (ulong)pfn, n, buffer);
+            await destination.WriteAsync(buffer.AsMemory(0, n * PageSize), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Writes the generated memory to the file so that it can be changed in place.</summary>
-    public void Materialize()
+    public async Task MaterializeAsync(CancellationToken cancellationToken)
     {
         if (IsMaterialized) return;
         var temp = Core.IO.AtomicFile.TempPathFor(_file);
-        using (var output = Core.IO.AtomicFile.CreatePrivateOverwrite(temp))
+        await using (var output = Core.IO.AtomicFile.CreatePrivateOverwrite(temp))
         {
-            var buffer = new byte[256 * PageSize];
-            for (long pfn = 0; pfn < Pages; pfn += 256)
-            {
-                var n = (int)Math.Min(256, Pages - pfn);
-                Read(null, (ulong)pfn, n, buffer);
-                output.Write(buffer, 0, n * PageSize);
-            }
+            await CopyToAsync(output, cancellationToken).ConfigureAwait(false);
+            await output.FlushAsync(cancellationToken).ConfigureAwait(false);
             output.Flush(flushToDisk: true);
         }
         File.Move(temp, _file, overwrite: true);
