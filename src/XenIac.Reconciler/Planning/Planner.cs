@@ -36,7 +36,7 @@ public static class Planner
             foreach (var (spec, index) in group)
             {
                 var observed = new DomainObservation(byName.GetValueOrDefault(spec.Name), ObserveSavefile(spec));
-                plans[index] = Decide(spec, observed, hosts);
+                plans[index] = await DecideAsync(spec, observed, hosts, cancellationToken).ConfigureAwait(false);
             }
         }
         return new Plan(manifest, plans);
@@ -83,7 +83,7 @@ public static class Planner
         }
     }
 
-    internal static DomainPlan Decide(DomainSpec spec, DomainObservation observed, IHostProvider hosts)
+    internal static async Task<DomainPlan> DecideAsync(DomainSpec spec, DomainObservation observed, IHostProvider hosts, CancellationToken cancellationToken)
     {
         var domain = observed.Domain;
         var savefile = observed.Savefile;
@@ -106,17 +106,17 @@ public static class Planner
 
             case DesiredState.Running when domain is not null:
                 if (spec.Checkpoint && !savefile.Valid)
-                    return WithOverrides(spec, observed, PlanAction.Checkpoint, [PlanAction.Checkpoint],
+                    return await WithOverridesAsync(spec, observed, PlanAction.Checkpoint, [PlanAction.Checkpoint],
                         savefile.Exists ? $"running; checkpoint savefile is invalid ({savefile.Problem}) and will be rewritten" : "running; no checkpoint savefile yet",
-                        overrideConfig, hosts, againstRunning: true);
+                        overrideConfig, hosts, againstRunning: true, cancellationToken).ConfigureAwait(false);
                 return Plan(spec, observed, PlanAction.None,
                     domain.State == DomainState.Paused ? $"running (paused) as domid {domain.DomId}" : $"running as domid {domain.DomId}");
 
             case DesiredState.Running:
                 if (savefile.Valid)
-                    return WithOverrides(spec, observed, PlanAction.Restore, [PlanAction.Restore],
+                    return await WithOverridesAsync(spec, observed, PlanAction.Restore, [PlanAction.Restore],
                         overrideConfig is null ? "not running; restore from its savefile" : "not running; restore from its savefile with the override config",
-                        overrideConfig, hosts, againstRunning: false);
+                        overrideConfig, hosts, againstRunning: false, cancellationToken).ConfigureAwait(false);
                 if (savefile.Exists)
                     return Failed(spec, observed, PlanAction.Restore, $"cannot restore: {spec.SavefilePath} is not a valid savefile ({savefile.Problem}); fix or remove it");
                 if (spec.ConfigPath is null)
@@ -126,9 +126,9 @@ public static class Planner
                     spec.Checkpoint ? [PlanAction.Create, PlanAction.Checkpoint] : [PlanAction.Create], overrideConfig);
 
             case DesiredState.Saved when domain is not null:
-                return WithOverrides(spec, observed, PlanAction.Save, [PlanAction.Save],
+                return await WithOverridesAsync(spec, observed, PlanAction.Save, [PlanAction.Save],
                     savefile.Exists ? $"running as domid {domain.DomId}; save it (replacing the existing savefile)" : $"running as domid {domain.DomId}; save it",
-                    overrideConfig, hosts, againstRunning: true);
+                    overrideConfig, hosts, againstRunning: true, cancellationToken).ConfigureAwait(false);
 
             case DesiredState.Saved:
                 if (savefile.Valid) return Plan(spec, observed, PlanAction.None, "saved, as desired");
@@ -148,8 +148,8 @@ public static class Planner
     /// An action that uses the override config: check it against the config it replaces — the savefile's for a
     /// restore, the running domain's for a save — and block an incompatible one unless the domain says force.
     /// </summary>
-    private static DomainPlan WithOverrides(DomainSpec spec, DomainObservation observed, PlanAction action, IReadOnlyList<PlanAction> steps,
-        string reason, DomainConfigDocument? overrideConfig, IHostProvider hosts, bool againstRunning)
+    private static async Task<DomainPlan> WithOverridesAsync(DomainSpec spec, DomainObservation observed, PlanAction action, IReadOnlyList<PlanAction> steps,
+        string reason, DomainConfigDocument? overrideConfig, IHostProvider hosts, bool againstRunning, CancellationToken cancellationToken)
     {
         if (overrideConfig is null) return Plan(spec, observed, action, reason, steps, null);
         // A legacy savefile stores no config; without a base config the override is the only config there is.
@@ -159,7 +159,7 @@ public static class Planner
         try
         {
             var current = againstRunning
-                ? hosts.Get(spec.Host, null).GetConfigAsync(spec.Name).GetAwaiter().GetResult()
+                ? await hosts.Get(spec.Host, null).GetConfigAsync(spec.Name, cancellationToken).ConfigureAwait(false)
                 : StoredOrBaseConfig(spec, observed.Savefile);
             findings = ConfigCompatibility.Check(OverrideConfigs.Model(current), OverrideConfigs.Model(overrideConfig));
         }
