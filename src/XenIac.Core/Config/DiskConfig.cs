@@ -34,31 +34,36 @@ public sealed record DiskConfig
         string? target = null, vdev = null, format = null;
         var access = default(string);
         var hadPrefix = false;
-        var rest = spec;
-        while (rest.Length > 0)
+        // One pass over the spec by index: each parameter is cut out once (no copies of the rest of the spec per
+        // comma or prefix, which made long specs quadratic).
+        var pos = 0;
+        while (pos < spec.Length)
         {
-            rest = rest.TrimStart(' ', '\t', '\n');
+            while (pos < spec.Length && spec[pos] is ' ' or '\t' or '\n') pos++;
+            if (pos == spec.Length) break;
+            var rest = spec.AsSpan(pos);
             if (rest.StartsWith("target=", StringComparison.Ordinal))
             {
-                target = rest["target=".Length..];
+                target = spec[(pos + "target=".Length)..];
                 break;
             }
             var comma = rest.IndexOf(',');
-            var param = comma < 0 ? rest : rest[..comma];
-            var next = comma < 0 ? "" : rest[(comma + 1)..];
+            var paramSpan = comma < 0 ? rest : rest[..comma];
+            var next = comma < 0 ? spec.Length : pos + comma + 1;
 
-            var prefix = PlainPrefixes.FirstOrDefault(p => param.StartsWith(p, StringComparison.Ordinal));
-            var fmtPrefix = new[] { "raw:", "qcow:", "qcow2:", "vhd:" }.FirstOrDefault(p => param.StartsWith(p, StringComparison.Ordinal));
-            var scriptPrefix = new[] { "iscsi:", "nbd:", "enbd:", "drbd:" }.FirstOrDefault(p => param.StartsWith(p, StringComparison.Ordinal));
+            var prefix = FindPrefix(paramSpan, PlainPrefixes);
+            var fmtPrefix = FindPrefix(paramSpan, FormatPrefixes);
+            var scriptPrefix = FindPrefix(paramSpan, ScriptPrefixes);
             if (prefix is not null || fmtPrefix is not null || scriptPrefix is not null)
             {
                 // Old prefixes qualify the target and are stripped; what follows them is lexed again.
                 hadPrefix = true;
                 if (fmtPrefix is not null) format = fmtPrefix[..^1];
                 if (scriptPrefix is not null) disk = disk with { Script = "block-" + scriptPrefix[..^1] };
-                rest = rest[(prefix ?? fmtPrefix ?? scriptPrefix)!.Length..];
+                pos += (prefix ?? fmtPrefix ?? scriptPrefix)!.Length;
                 continue;
             }
+            var param = paramSpan.ToString();
 
             var eq = param.IndexOf('=');
             if (eq > 0 && IsKeyword(param[..eq]))
@@ -100,7 +105,7 @@ public sealed record DiskConfig
             else if (vdev is null) vdev = IsVdevWithType(param, ref disk, out var v) ? v : param;
             else if (access is null) access = CheckAccess(param);
             else throw new FormatException($"too many positional parameters at '{param}'");
-            rest = next;
+            pos = next;
         }
         if (string.IsNullOrEmpty(vdev)) throw new FormatException("no vdev given (e.g. xvda)");
         if (target is null or "") format ??= disk.IsCdrom ? "empty" : null;
@@ -111,6 +116,16 @@ public sealed record DiskConfig
             Format = string.IsNullOrEmpty(format) ? "raw" : format,
             Access = access ?? "rw",
         };
+    }
+
+    private static readonly string[] FormatPrefixes = ["raw:", "qcow:", "qcow2:", "vhd:"];
+    private static readonly string[] ScriptPrefixes = ["iscsi:", "nbd:", "enbd:", "drbd:"];
+
+    private static string? FindPrefix(ReadOnlySpan<char> param, string[] prefixes)
+    {
+        foreach (var p in prefixes)
+            if (param.StartsWith(p, StringComparison.Ordinal)) return p;
+        return null;
     }
 
     private static bool IsKeyword(string key) =>

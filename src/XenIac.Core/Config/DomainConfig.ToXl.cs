@@ -12,37 +12,40 @@ public sealed partial class DomainConfig
     public XlConfig ToXlConfig(out IReadOnlyList<string> notConverted)
     {
         var skipped = new List<string>();
-        var cfg = XlConfig.Parse("", Name is null ? "xl.cfg" : Name + ".cfg");
-        XlConfig Text(XlConfig c, string key, string? value) => value is null ? c : c.Set(key, XlValue.String(value));
-        XlConfig Number(XlConfig c, string key, long? value) => value is null ? c : c.Set(key, XlValue.Number(value.Value));
+        // Gathered, then set in one pass: a Set per setting would rewrite and re-read the text each time.
+        var settings = new List<KeyValuePair<string, XlValue>>();
+        void Set(string key, XlValue value) => settings.Add(KeyValuePair.Create(key, value));
+        void Text(string key, string? value) { if (value is not null) Set(key, XlValue.String(value)); }
+        void Number(string key, long? value) { if (value is not null) Set(key, XlValue.Number(value.Value)); }
 
-        cfg = Text(cfg, "name", Name);
-        cfg = Text(cfg, "type", Type);
-        cfg = Number(cfg, "memory", MemoryMiB);
-        if (MaxMemMiB != MemoryMiB) cfg = Number(cfg, "maxmem", MaxMemMiB);
-        cfg = Number(cfg, "vcpus", Vcpus);
-        if (MaxVcpus != Vcpus) cfg = Number(cfg, "maxvcpus", MaxVcpus);
-        cfg = Text(cfg, "kernel", Kernel);
-        cfg = Text(cfg, "ramdisk", Ramdisk);
-        cfg = Text(cfg, "cmdline", Cmdline);
-        cfg = Text(cfg, "bootloader", Bootloader);
-        if (Disks.Count > 0) cfg = cfg.Set("disk", XlValue.List(Disks.Select(d => d.ToSpec())));
-        if (Nics.Count > 0) cfg = cfg.Set("vif", XlValue.List(Nics.Select(n => n.ToSpec())));
+        Text("name", Name);
+        Text("type", Type);
+        Number("memory", MemoryMiB);
+        if (MaxMemMiB != MemoryMiB) Number("maxmem", MaxMemMiB);
+        Number("vcpus", Vcpus);
+        if (MaxVcpus != Vcpus) Number("maxvcpus", MaxVcpus);
+        Text("kernel", Kernel);
+        Text("ramdisk", Ramdisk);
+        Text("cmdline", Cmdline);
+        Text("bootloader", Bootloader);
+        if (Disks.Count > 0) Set("disk", XlValue.List(Disks.Select(d => d.ToSpec())));
+        if (Nics.Count > 0) Set("vif", XlValue.List(Nics.Select(n => n.ToSpec())));
         foreach (var (kind, specs) in Devices)
         {
             if (SourceFormat == SaveFiles.SaveFileConfigFormat.Json) { skipped.Add(kind); continue; }
-            cfg = cfg.Set(kind, XlValue.List(specs));
+            Set(kind, XlValue.List(specs));
         }
         foreach (var (key, value) in DeviceModel)
-            cfg = BooleanDeviceModelKeys.Contains(key) || long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out _) && key != "boot"
-                ? cfg.Set(key, XlValue.Number(long.Parse(value, CultureInfo.InvariantCulture)))
-                : cfg.Set(key, XlValue.String(value));
-        foreach (var (key, value) in Actions) cfg = cfg.Set(key, XlValue.String(value));
+            Set(key, BooleanDeviceModelKeys.Contains(key) || long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out _) && key != "boot"
+                ? XlValue.Number(long.Parse(value, CultureInfo.InvariantCulture))
+                : XlValue.String(value));
+        foreach (var (key, value) in Actions) Set(key, XlValue.String(value));
         foreach (var (key, value) in Other)
         {
             if (key.StartsWith("json:", StringComparison.Ordinal)) { skipped.Add(key); continue; }
-            cfg = cfg.Set(key, AsXlValue(value));
+            Set(key, AsXlValue(value));
         }
+        var cfg = XlConfig.Parse("", Name is null ? "xl.cfg" : Name + ".cfg").Set(settings);
         notConverted = skipped;
         return cfg;
     }

@@ -17,22 +17,62 @@ public sealed class XlConfig
         _source = source;
         FileName = file;
         Statements = XlConfigParser.Parse(source, file);
-        _effective = new Dictionary<string, (XlValue, bool)>(StringComparer.Ordinal);
+        // Each key's '+=' chain is gathered in a builder and made a value once, so a thousand '+=' to one list
+        // cost a thousand appends, not a thousand copies of the growing list.
+        var builders = new Dictionary<string, ValueBuilder>(StringComparer.Ordinal);
         var keys = new List<string>();
-        foreach (var s in Statements)
+        for (var i = 0; i < Statements.Count; i++)
         {
-            var value = s.Value;
-            if (_effective.TryGetValue(s.Key, out var previous))
+            var s = Statements[i];
+            _lastStatement[s.Key] = i;
+            if (!builders.TryGetValue(s.Key, out var builder))
             {
-                if (s.IsAddition) value = Concatenate(previous.Value, value, s);
+                keys.Add(s.Key);
+                builders[s.Key] = new ValueBuilder(s);
+            }
+            else if (s.IsAddition)
+            {
+                builder.Add(s, this);
             }
             else
             {
-                keys.Add(s.Key);
+                builders[s.Key] = new ValueBuilder(s);
             }
-            _effective[s.Key] = (value, s.IsAddition);
         }
+        _effective = new Dictionary<string, (XlValue, bool)>(builders.Count, StringComparer.Ordinal);
+        foreach (var (key, builder) in builders) _effective[key] = (builder.Build(), builder.IsAddition);
         Keys = keys;
+    }
+
+    private readonly Dictionary<string, int> _lastStatement = new(StringComparer.Ordinal);
+
+    /// <summary>A key's value so far: its last '=' (or first '+=') and the '+=' after it.</summary>
+    private sealed class ValueBuilder(XlStatement first)
+    {
+        private readonly XlValue _first = first.Value;
+        private System.Text.StringBuilder? _text;
+        private List<XlValue>? _items;
+
+        public bool IsAddition { get; private set; } = first.IsAddition;
+
+        public void Add(XlStatement s, XlConfig config)
+        {
+            IsAddition = true;
+            switch (_first, s.Value)
+            {
+                case (XlString a, XlString b):
+                    (_text ??= new System.Text.StringBuilder(a.Text)).Append(b.Text);
+                    break;
+                case (XlList a, XlList b):
+                    (_items ??= [.. a.Items]).AddRange(b.Items);
+                    break;
+                default:
+                    throw new XlConfigException(config.FileName, s.Line, s.Column,
+                        $"'{s.Key} +=' adds a {(s.Value is XlList ? "list" : "string")} to a {(_first is XlList ? "list" : "string")}; xl can only add a list to a list or a string to a string");
+            }
+        }
+
+        public XlValue Build() => _text is not null ? new XlString(_text.ToString()) : _items is not null ? new XlList(_items) : _first;
     }
 
     /// <summary>The name used in error messages (the file's path, or what the caller chose).</summary>
@@ -44,10 +84,11 @@ public sealed class XlConfig
     /// <summary>The distinct setting names, in order of first appearance.</summary>
     public IReadOnlyList<string> Keys { get; }
 
+    /// <summary>Parses text; lone surrogates U+DC80..U+DCFF stand for raw bytes (see <see cref="XlText"/>).</summary>
     public static XlConfig Parse(string text, string fileName = "xl.cfg")
     {
         ArgumentNullException.ThrowIfNull(text);
-        return new XlConfig(Encoding.UTF8.GetBytes(text), fileName);
+        return new XlConfig(XlText.Encode(text), fileName);
     }
 
     public static XlConfig Parse(ReadOnlySpan<byte> bytes, string fileName = "xl.cfg") => new(bytes.ToArray(), fileName);
@@ -112,30 +153,69 @@ public sealed class XlConfig
 
     internal XlConfigException SettingError(string key, string message)
     {
-        var s = Statements.Last(s => s.Key == key);
+        var s = Statements[_lastStatement[key]];
         return new XlConfigException(FileName, s.Line, s.Column, $"'{key}' {message}");
     }
 
     public byte[] ToBytes() => (byte[])_source.Clone();
 
-    public override string ToString() => Encoding.UTF8.GetString(_source);
+    /// <summary>The text, bytes that are not UTF-8 kept as <see cref="XlText"/> escapes.</summary>
+    public override string ToString() => XlText.Decode(_source);
 
     /// <summary>
     /// Sets <paramref name="key"/>: the value of its last statement is replaced in place (a trailing <c>+=</c>
     /// becomes <c>=</c>); earlier statements of the key stay, overridden as in xl. A new key is appended as a
     /// line of its own.
     /// </summary>
-    public XlConfig Set(string key, XlValue value)
+    public XlConfig Set(string key, XlValue value) => Set([KeyValuePair.Create(key, value)]);
+
+    /// <summary>
+    /// Sets several keys at once, with the same result as calling <see cref="Set(string, XlValue)"/> for each in
+    /// order (a key given twice gets its last value), but reading and writing the text once: n settings cost
+    /// time linear in the text, not n times it.
+    /// </summary>
+    public XlConfig Set(IEnumerable<KeyValuePair<string, XlValue>> settings)
     {
-        CheckKey(key);
-        ArgumentNullException.ThrowIfNull(value);
-        var last = Statements.LastOrDefault(s => s.Key == key);
-        if (last is null) return AppendLine($"{key} = {value.ToXl()}");
-        var span = last.Span;
-        var prefix = last.IsAddition
-            ? Encoding.UTF8.GetString(_source, span.Start, span.OperatorStart - span.Start) + "= "
-            : Encoding.UTF8.GetString(_source, span.Start, span.ValueStart - span.Start);
-        return Splice(span.Start, span.ValueEnd, prefix + value.ToXl());
+        ArgumentNullException.ThrowIfNull(settings);
+        var final = new Dictionary<string, XlValue>(StringComparer.Ordinal);
+        var added = new List<string>();
+        foreach (var (key, value) in settings)
+        {
+            CheckKey(key);
+            ArgumentNullException.ThrowIfNull(value);
+            if (!final.ContainsKey(key) && !_lastStatement.ContainsKey(key)) added.Add(key);
+            final[key] = value;
+        }
+        if (final.Count == 0) return this;
+
+        var edits = new List<(int Start, int End, string Text)>();
+        foreach (var (key, value) in final)
+        {
+            if (!_lastStatement.TryGetValue(key, out var index)) continue;
+            var last = Statements[index];
+            var span = last.Span;
+            // A trailing '+=' becomes '=': the new value replaces what the key had, not what it added.
+            var prefixEnd = last.IsAddition ? span.OperatorStart : span.ValueStart;
+            edits.Add((prefixEnd, span.ValueEnd, (last.IsAddition ? "= " : "") + value.ToXl()));
+        }
+        if (added.Count > 0)
+        {
+            var text = new StringBuilder();
+            if (_source.Length > 0 && _source[^1] != (byte)'\n') text.Append('\n');
+            foreach (var key in added) text.Append(key).Append(" = ").Append(final[key].ToXl()).Append('\n');
+            edits.Add((_source.Length, _source.Length, text.ToString()));
+        }
+        edits.Sort((a, b) => a.Start.CompareTo(b.Start));
+        var result = new MemoryStream(_source.Length + 64);
+        var at = 0;
+        foreach (var (start, end, replacement) in edits)
+        {
+            result.Write(_source, at, start - at);
+            result.Write(XlText.Encode(replacement));
+            at = end;
+        }
+        result.Write(_source, at, _source.Length - at);
+        return new XlConfig(result.ToArray(), FileName);
     }
 
     /// <summary>Removes every statement of <paramref name="key"/>, with its line when it had the line to itself.</summary>
@@ -159,8 +239,8 @@ public sealed class XlConfig
     {
         CheckKey(key);
         ArgumentNullException.ThrowIfNull(item);
-        var last = Statements.LastOrDefault(s => s.Key == key);
-        if (last is null) return AppendLine($"{key} = [ {item.ToXl()} ]");
+        if (!_lastStatement.TryGetValue(key, out var index)) return AppendLine($"{key} = [ {item.ToXl()} ]");
+        var last = Statements[index];
         if (last.Value is not XlList list)
             throw new InvalidOperationException($"'{key}' is a single value, not a list; cannot append to it.");
         var span = last.Span;
@@ -173,7 +253,7 @@ public sealed class XlConfig
         var multiLine = LineStartOf(lastItemStart) != LineStartOf(span.ValueStart);
         if (multiLine)
         {
-            var indent = Encoding.UTF8.GetString(_source, LineStartOf(lastItemStart), IndentLength(LineStartOf(lastItemStart)));
+            var indent = XlText.Decode(_source.AsSpan(LineStartOf(lastItemStart), IndentLength(LineStartOf(lastItemStart))));
             return span.TrailingCommaEnd >= 0
                 ? Splice(span.TrailingCommaEnd, span.TrailingCommaEnd, $"\n{indent}{text},")
                 : Splice(lastItemEnd, lastItemEnd, $",\n{indent}{text}");
@@ -218,7 +298,7 @@ public sealed class XlConfig
 
     private XlConfig Splice(int start, int end, string replacement)
     {
-        var insert = Encoding.UTF8.GetBytes(replacement);
+        var insert = XlText.Encode(replacement);
         var bytes = new byte[_source.Length - (end - start) + insert.Length];
         _source.AsSpan(0, start).CopyTo(bytes);
         insert.CopyTo(bytes, start);
@@ -245,12 +325,4 @@ public sealed class XlConfig
         if (key.Length == 0 || key[0] is < 'a' or > 'z' || key.Any(c => c is not (>= 'a' and <= 'z' or >= '0' and <= '9' or '.' or '_')))
             throw new ArgumentException($"'{key}' is not an xl.cfg setting name (lower-case letter, then letters, digits, '.' or '_').", nameof(key));
     }
-
-    private XlValue Concatenate(XlValue previous, XlValue added, XlStatement at) => (previous, added) switch
-    {
-        (XlString a, XlString b) => new XlString(a.Text + b.Text),
-        (XlList a, XlList b) => new XlList([.. a.Items, .. b.Items]),
-        _ => throw new XlConfigException(FileName, at.Line, at.Column,
-            $"'{at.Key} +=' adds a {(added is XlList ? "list" : "string")} to a {(previous is XlList ? "list" : "string")}; xl can only add a list to a list or a string to a string"),
-    };
 }

@@ -18,6 +18,8 @@ internal sealed class XlConfigParser
     private int _pos;
     private int _line = 1;
     private int _lineStart;
+    private int _columnOffset;
+    private int _column = 1;
     private Token _peeked;
     private bool _hasPeeked;
     private Token? _previous;
@@ -73,46 +75,111 @@ internal sealed class XlConfigParser
         return new XlStatement(key.Text, op.Kind == Kind.PlusEquals, value, key.Line, key.Column, span);
     }
 
-    private XlValue ParseValue(string key, List<int>? itemStarts, List<int>? itemEnds, ref int trailingComma)
+    /// <summary>
+    /// One value, iteratively: an explicit stack of open lists instead of recursion, so no nesting can overflow
+    /// the thread's stack. <paramref name="states"/> follows how many states Xen's bison parser holds on its
+    /// stack at each step (its grammar: <c>value: atom | '[' nlok valuelist ']'</c>, <c>values: value nlok |
+    /// values ',' nlok value nlok</c>, <c>nlok: | nlok NEWLINE</c>), because that stack's limit is xl's only
+    /// limit on nesting (<see cref="XlLimits.MaxParserStates"/>).
+    /// </summary>
+    private XlValue ParseValue(string key, List<int> itemStarts, List<int> itemEnds, ref int trailingComma)
     {
-        var t = Next();
-        if (t.Kind is Kind.String or Kind.Number) return new XlString(t.Text);
-        if (t.Kind != Kind.Open)
-            throw Error(t, t.Kind == Kind.Ident
-                ? $"expected a value for '{key}', found the bare word '{t.Text}' (quote strings: '{t.Text}')"
-                : $"expected a value for '{key}' (a quoted string, a number or a [list]), found {Describe(t)}");
-
-        SkipNewlines();
-        var items = new List<XlValue>();
-        if (Peek().Kind == Kind.Close)
-        {
-            Next();
-            return new XlList(items);
-        }
+        const int statesBeforeValue = 4; // the initial state, stmts, IDENT and the operator
+        var open = new List<OpenList>();
+        var states = statesBeforeValue;
         while (true)
         {
-            itemStarts?.Add(Peek().Start);
-            var ignored = -1;
-            items.Add(ParseValue(key, null, null, ref ignored));
-            itemEnds?.Add(_previous!.Value.End);
-            SkipNewlines();
-            var sep = Next();
-            if (sep.Kind == Kind.Close) return new XlList(items);
-            if (sep.Kind != Kind.Comma)
-                throw Error(sep, $"expected ',' or ']' in the list of '{key}', found {Describe(sep)}");
-            SkipNewlines();
-            if (Peek().Kind == Kind.Close)
+            // A value starts here, on top of `states` parser states.
+            XlValue done;
+            var t = Next();
+            if (t.Kind is Kind.String or Kind.Number)
             {
-                trailingComma = sep.End;
-                Next();
-                return new XlList(items);
+                Grow(states + 1, t);
+                done = new XlString(t.Text);
+            }
+            else if (t.Kind == Kind.Open)
+            {
+                Grow(states + 2, t); // '[' and the empty nlok after it
+                SkipNewlines(states + 3);
+                if (Peek().Kind == Kind.Close)
+                {
+                    Grow(states + 4, Next()); // the empty valuelist, then ']'
+                    done = new XlList([]);
+                }
+                else
+                {
+                    if (open.Count == 0) itemStarts.Add(Peek().Start);
+                    open.Add(new OpenList(states, []));
+                    states += 2;
+                    continue;
+                }
+            }
+            else
+            {
+                throw Error(t, t.Kind == Kind.Ident
+                    ? $"expected a value for '{key}', found the bare word '{t.Text}' (quote strings: '{t.Text}')"
+                    : $"expected a value for '{key}' (a quoted string, a number or a [list]), found {Describe(t)}");
+            }
+
+            // `done` is complete; add it to the innermost open list and read what follows it.
+            while (true)
+            {
+                if (open.Count == 0) return done;
+                var list = open[^1];
+                if (list.Items.Count == XlLimits.MaxListItems)
+                    throw Error(_previous!.Value, $"a list in '{key}' has more than {XlLimits.MaxListItems} items, more than xl can hold");
+                list.Items.Add(done);
+                if (open.Count == 1) itemEnds.Add(_previous!.Value.End);
+                var b = list.StatesBelow;
+                // The item occupies b+3 states when it is the first (after '[' nlok) and b+6 when it is a later one
+                // (after values ',' nlok); an empty nlok follows it.
+                var afterItem = (list.Items.Count == 1 ? b + 3 : b + 6) + 1;
+                Grow(afterItem, _previous!.Value);
+                SkipNewlines(afterItem + 1);
+                var sep = Next();
+                if (sep.Kind == Kind.Close)
+                {
+                    Grow(b + 4, sep);
+                    open.RemoveAt(open.Count - 1);
+                    done = new XlList(list.Items);
+                    continue;
+                }
+                if (sep.Kind != Kind.Comma)
+                    throw Error(sep, $"expected ',' or ']' in the list of '{key}', found {Describe(sep)}");
+                Grow(b + 5, sep); // ',' and the empty nlok after it
+                SkipNewlines(b + 6);
+                if (Peek().Kind == Kind.Close)
+                {
+                    if (open.Count == 1) trailingComma = sep.End;
+                    Grow(b + 4, Next());
+                    open.RemoveAt(open.Count - 1);
+                    done = new XlList(list.Items);
+                    continue;
+                }
+                if (open.Count == 1) itemStarts.Add(Peek().Start);
+                states = b + 5;
+                break;
             }
         }
     }
 
-    private void SkipNewlines()
+    private sealed record OpenList(int StatesBelow, List<XlValue> Items);
+
+    /// <summary>Xen's parser fails once its stack reaches <see cref="XlLimits.MaxParserStates"/> states.</summary>
+    private void Grow(int states, Token at)
     {
-        while (Peek().Kind == Kind.Newline) Next();
+        if (states >= XlLimits.MaxParserStates)
+            throw Error(at, $"lists nested too deeply: xl's parser runs out of stack here (\"memory exhausted\"; it holds at most {XlLimits.MaxParserStates} states, about {XlLimits.MaxFirstItemNesting} levels of [[...]])");
+    }
+
+    /// <summary>Skips new lines (and comments); each one is a NEWLINE token Xen's parser shifts on top of <paramref name="states"/> - 1.</summary>
+    private void SkipNewlines(int states)
+    {
+        while (Peek().Kind == Kind.Newline)
+        {
+            Grow(states, Peek());
+            Next();
+        }
     }
 
     private Token Peek()
@@ -174,16 +241,16 @@ internal sealed class XlConfigParser
                 _pos++;
                 return endOfFile;
             case (byte)'#':
+                // A comment may hold any byte but LF, NUL included (flex's '.' matches it).
                 var nl = Array.IndexOf(_src, (byte)'\n', _pos);
                 if (nl < 0)
                     throw Error(line, column, "the comment on the last line has no newline after it; xl rejects a comment at the end of the file, add a newline");
-                CheckNoNul(_pos, nl);
                 _pos = nl + 1;
                 NewLine();
                 return new Token(Kind.Newline, start, _pos, line, column, "");
             case (byte)'\'' or (byte)'"' when !lastByte:
                 return LexString(start, line, column);
-            case not 0 when lastByte:
+            case var _ when lastByte:
                 _pos++;
                 return endOfFile;
             default:
@@ -200,7 +267,6 @@ internal sealed class XlConfigParser
             if (p >= _src.Length || _src[p] == (byte)'\n')
                 throw Error(line, column, $"unterminated string: no closing {(char)quote} on this line (strings cannot span lines; write \\n for a newline)");
             var c = _src[p];
-            if (c == 0) throw Error(line, ColumnAt(p), "NUL byte in a string");
             if (c == quote) break;
             if (c == (byte)'\\')
             {
@@ -211,6 +277,9 @@ internal sealed class XlConfigParser
             }
             p++;
         }
+        var nul = Array.IndexOf(_src, (byte)0, start + 1, p - start - 1);
+        if (nul >= 0)
+            throw Error(line, ColumnAt(nul), "NUL byte in a string (xl itself aborts on it: its unquoting fails an assertion)");
         _pos = p + 1;
         return new Token(Kind.String, start, _pos, line, column, Dequote(start + 1, p, line));
     }
@@ -257,7 +326,8 @@ internal sealed class XlConfigParser
                     throw Error(line, escapeColumn, $"unknown escape '\\{(char)nc}' in a string (xl knows \\n \\t \\r \\a \\b \\f \\v \\\\ \\' \\\")");
             }
         }
-        return Encoding.UTF8.GetString(bytes.ToArray());
+        // Not necessarily UTF-8: xl keeps the bytes, and so does XlText's lossless decoding.
+        return XlText.Decode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(bytes));
     }
 
     /// <summary>How many of the bytes in [from, to) C's strtoul(…, 10) consumes: spaces, a sign, digits.</summary>
@@ -293,24 +363,28 @@ internal sealed class XlConfigParser
         return $"unexpected character '{(char)b}'";
     }
 
-    private void CheckNoNul(int from, int to)
-    {
-        var nul = Array.IndexOf(_src, (byte)0, from, to - from);
-        if (nul >= 0) throw Error(_line, ColumnAt(nul), "NUL byte in the config");
-    }
-
     private void NewLine()
     {
         _line++;
         _lineStart = _pos;
+        _columnOffset = _pos;
+        _column = 1;
     }
 
+    /// <summary>
+    /// The column (in UTF-8 characters) of <paramref name="offset"/> on the current line. Tokens come in order,
+    /// so the count goes on from the last one instead of rescanning the line (which made a long line quadratic).
+    /// </summary>
     private int ColumnAt(int offset)
     {
-        var column = 1;
-        for (var i = _lineStart; i < offset && i < _src.Length; i++)
-            if ((_src[i] & 0xC0) != 0x80) column++;
-        return column;
+        if (offset < _columnOffset)
+        {
+            _columnOffset = _lineStart;
+            _column = 1;
+        }
+        for (; _columnOffset < offset && _columnOffset < _src.Length; _columnOffset++)
+            if ((_src[_columnOffset] & 0xC0) != 0x80) _column++;
+        return _column;
     }
 
     private static string Describe(Token t) => t.Kind switch

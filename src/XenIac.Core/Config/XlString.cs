@@ -75,12 +75,13 @@ public sealed record XlString(string Text) : XlValue
 
     /// <summary>
     /// Bare when xl would read it back as the same text (a number token); otherwise quoted. Only the quote,
-    /// backslash and newline need escapes; xl's numeric escapes never worked, so other bytes are written as is.
+    /// backslash and newline need escapes; xl's numeric escapes never worked, so other bytes are written as is
+    /// (raw bytes held as <see cref="XlText"/> escapes go back to the same bytes when the text is encoded).
     /// </summary>
     public override string ToXl()
     {
         if (IsBareNumber(Text)) return Text;
-        if (Text.Contains('\0')) throw new ArgumentException("xl.cfg strings cannot hold NUL characters.");
+        if (Text.Contains('\0')) throw new ArgumentException("xl.cfg strings cannot hold NUL characters (xl aborts on them).");
         var quote = Text.Contains('\'') && !Text.Contains('"') ? '"' : '\'';
         var sb = new StringBuilder(Text.Length + 2).Append(quote);
         foreach (var c in Text)
