@@ -85,7 +85,7 @@ internal sealed class LibXlUtil
                 foreach (var key in keys.Distinct())
                 {
                     XlValue? value = null;
-                    if (_getString(cfg, key, out var s, 1) == 0) value = new XlString(Marshal.PtrToStringUTF8(s)!);
+                    if (_getString(cfg, key, out var s, 1) == 0) value = new XlString(CString(s));
                     else if (_getList(cfg, key, out var list, out var n, 1) == 0) value = ReadList(cfg, list, n);
                     long? number = _getLong(cfg, key, out var l, 1) == 0 ? l : null;
                     settings[key] = (value, number);
@@ -101,26 +101,51 @@ internal sealed class LibXlUtil
         return new XenParse(accepted, report, settings);
     }
 
+    // Iterative: Xen's lists nest thousands deep, too deep to recurse safely on a test thread.
     private XlList ReadList(IntPtr cfg, IntPtr list, int count)
     {
-        var items = new List<XlValue>();
-        for (var i = 0; i < count; i++)
+        var root = new List<XlValue>();
+        var pending = new Stack<(IntPtr List, int Count, List<XlValue> Into)>();
+        pending.Push((list, count, root));
+        while (pending.Count > 0)
         {
-            var v = _item(list, i);
-            if (_type(v) == 0)
+            var (l, n, into) = pending.Pop();
+            for (var i = 0; i < n; i++)
             {
-                _valueString(cfg, v, out var s, 1);
-                items.Add(new XlString(Marshal.PtrToStringUTF8(s)!));
-            }
-            else
-            {
-                _valueList(cfg, v, out var inner, 1);
-                // XLU_ConfigList starts with int avalues, int nvalues (libxlu_internal.h).
-                items.Add(ReadList(cfg, inner, Marshal.ReadInt32(inner, 4)));
+                var v = _item(l, i);
+                if (_type(v) == 0)
+                {
+                    _valueString(cfg, v, out var s, 1);
+                    into.Add(new XlString(CString(s)));
+                }
+                else
+                {
+                    _valueList(cfg, v, out var inner, 1);
+                    var items = new List<XlValue>();
+                    into.Add(new XlList(items));
+                    // XLU_ConfigList starts with int avalues, int nvalues (libxlu_internal.h).
+                    pending.Push((inner, Marshal.ReadInt32(inner, 4), items));
+                }
             }
         }
-        return new XlList(items);
+        return new XlList(root);
     }
 
-    internal static string Show(byte[] data) => Encoding.UTF8.GetString(data).Replace("\n", "\\n").Replace("\r", "\\r").Replace("\t", "\\t");
+    /// <summary>A C string's bytes as XenIac keeps them: not necessarily UTF-8 (XlText's lossless decoding).</summary>
+    private static string CString(IntPtr p)
+    {
+        var length = 0;
+        while (Marshal.ReadByte(p, length) != 0) length++;
+        var bytes = new byte[length];
+        Marshal.Copy(p, bytes, 0, length);
+        return XlText.Decode(bytes);
+    }
+
+    internal static string Show(byte[] data)
+    {
+        var sb = new StringBuilder();
+        foreach (var b in data.Length > 300 ? data[..300] : data)
+            sb.Append(b switch { (byte)'\n' => "\\n", (byte)'\t' => "\\t", (byte)'\\' => "\\\\", >= 0x20 and < 0x7f => ((char)b).ToString(), _ => $"\\x{b:x2}" });
+        return data.Length > 300 ? sb.Append($"... ({data.Length} bytes)").ToString() : sb.ToString();
+    }
 }

@@ -150,6 +150,96 @@ internal static class XlConfigCorpus
         }
     }
 
+    /// <summary>
+    /// Random byte strings: NUL, bytes 0x80-0xFF (alone, in valid and in broken UTF-8 sequences), the lexer's
+    /// punctuation and a few words, half of them inside a started string or list.
+    /// </summary>
+    public static IEnumerable<byte[]> RandomBytes(int count)
+    {
+        var rng = new Random(Seed + 3);
+        string[] starts = ["", "a = '", "a = \"", "a = [ '", "# ", "a = 1 ", "b = [\n"];
+        byte[][] pieces =
+        [
+            [0], [0], [0x80], [0xff], [0xc3], [0xc3, 0xa9], [0xe2, 0x82], [0xe2, 0x82, 0xac], [0xf0, 0x9f, 0x98, 0x80],
+            [0xed, 0xa0, 0x80], [0xc0, 0xaf], "'"u8.ToArray(), "\""u8.ToArray(), "\\"u8.ToArray(), "\n"u8.ToArray(),
+            "\n"u8.ToArray(), " "u8.ToArray(), "\t"u8.ToArray(), "#"u8.ToArray(), ","u8.ToArray(), "["u8.ToArray(),
+            "]"u8.ToArray(), "="u8.ToArray(), "+="u8.ToArray(), ";"u8.ToArray(), "a"u8.ToArray(), "7"u8.ToArray(),
+            "0x1f"u8.ToArray(), "\r"u8.ToArray(), "A"u8.ToArray(), "%"u8.ToArray(), "'x'"u8.ToArray(),
+        ];
+        for (var i = 0; i < count; i++)
+        {
+            var bytes = new List<byte>(Encoding.ASCII.GetBytes(starts[rng.Next(starts.Length)]));
+            var n = rng.Next(0, 12);
+            for (var j = 0; j < n; j++)
+                bytes.AddRange(rng.Next(5) == 0 ? [(byte)rng.Next(256)] : pieces[rng.Next(pieces.Length)]);
+            if (rng.Next(3) > 0) bytes.AddRange("'\n"u8.ToArray()[rng.Next(2)..]);
+            yield return [.. bytes];
+        }
+    }
+
+    /// <summary>
+    /// Lists nested close to the depth at which Xen's parser runs out of stack, in every position: as the first
+    /// item or a later one of the list around them, with new lines and comments, empty or not at the bottom.
+    /// </summary>
+    public static IEnumerable<byte[]> DeepNesting(int count)
+    {
+        var rng = new Random(Seed + 4);
+        // The exact boundary of the plainest shape, both sides of it.
+        foreach (var d in new[] { 4994, 4995, 4996, 4997, 4998, 5000 })
+            yield return Encoding.ASCII.GetBytes("x = " + new string('[', d) + new string(']', d) + "\n");
+        for (var i = 0; i < count; i++)
+        {
+            var later = rng.NextDouble(); // share of levels that are a later item
+            var newlines = rng.Next(4) == 0 ? 0.1 : 0.0;
+            // About 2 parser states per first-item level and 5 per later one: aim at the limit of 10000.
+            var depth = (int)(9996 / (2 + 3 * later)) + rng.Next(-4, 5);
+            var sb = new StringBuilder(rng.Next(3) == 0 ? "a = 1\n" : "").Append("x = ");
+            var closers = new Stack<string>();
+            for (var d = 0; d < depth; d++)
+            {
+                sb.Append('[');
+                if (rng.NextDouble() < newlines) sb.Append(rng.Next(2) == 0 ? "\n" : " # c\n");
+                if (rng.NextDouble() < later) sb.Append(rng.Next(3) == 0 ? "'s',\n" : "1, ");
+                closers.Push(rng.Next(8) == 0 ? ", 2]" : rng.Next(8) == 0 ? ",]" : "]");
+            }
+            sb.Append(rng.Next(2) == 0 ? "" : "'bottom'");
+            while (closers.Count > 0) sb.Append(closers.Pop());
+            sb.Append(rng.Next(2) == 0 ? "\n" : "");
+            yield return Encoding.ASCII.GetBytes(sb.ToString());
+        }
+    }
+
+    /// <summary>Long one-line configs: big lists, long strings and numbers, many statements on one line.</summary>
+    public static IEnumerable<byte[]> LongLines()
+    {
+        var rng = new Random(Seed + 5);
+        yield return Encoding.ASCII.GetBytes("disk = [ " + string.Join(", ", Enumerable.Range(0, 20000).Select(i => $"'phy:/dev/vg/d{i},xvd{i},w'")) + " ]\n");
+        yield return Encoding.UTF8.GetBytes("a = '" + string.Concat(Enumerable.Range(0, 50000).Select(_ => "é\\t")) + "'\n");
+        yield return Encoding.ASCII.GetBytes(string.Concat(Enumerable.Range(0, 5000).Select(i => $"k_{i} = {i}; ")) + "a = 1");
+        yield return Encoding.ASCII.GetBytes("a = " + new string('9', 100000) + "\n");
+        var bytes = Encoding.ASCII.GetBytes("b = [ " + string.Join(",", Enumerable.Range(0, 30000).Select(i => "'" + (char)('a' + i % 26) + "'")) + " ]   ").ToList();
+        bytes.AddRange(new byte[] { (byte)rng.Next(0x80, 0x100) });
+        yield return [.. bytes];
+        yield return [.. Encoding.ASCII.GetBytes("a = [ " + string.Join(", ", Enumerable.Range(0, 10000).Select(i => "'x'"))), (byte)'%', (byte)'%'];
+    }
+
+    /// <summary>
+    /// Whether Xen's parser could abort on these bytes, which would kill the test process: its unquoting
+    /// asserts there is no NUL inside a string. A string cannot span lines, so only a NUL after a quote on the
+    /// same line can be inside one; such inputs are kept out of the in-process comparison.
+    /// </summary>
+    public static bool CouldAbortXen(byte[] data)
+    {
+        var quoteOnLine = false;
+        foreach (var b in data)
+        {
+            if (b == (byte)'\n') quoteOnLine = false;
+            else if (b is (byte)'\'' or (byte)'"') quoteOnLine = true;
+            else if (b == 0 && quoteOnLine) return true;
+        }
+        return false;
+    }
+
     public static string Config(Random rng)
     {
         var sb = new StringBuilder();

@@ -47,6 +47,36 @@ public sealed class XlConfigDifferentialTests(ITestOutputHelper output)
     }
 
     [SkippableFact]
+    public void Random_bytes_deep_nesting_and_long_lines_are_read_as_xen_reads_them()
+    {
+        Skip.If(LibXlUtil.Instance is null, LibXlUtil.UnavailableReason);
+        var scale = int.TryParse(Environment.GetEnvironmentVariable("XENIAC_DIFF_SCALE"), out var s) && s > 0 ? s : 1;
+        var corpus = XlConfigCorpus.RandomBytes(3000 * scale).Concat(XlConfigCorpus.DeepNesting(60 * scale)).Concat(XlConfigCorpus.LongLines()).ToList();
+        var failures = new List<string>();
+        int accepted = 0, rejected = 0, abortingSkipped = 0, withNul = 0, withHighBytes = 0, deepAccepted = 0, deepRejected = 0;
+        foreach (var data in corpus)
+        {
+            if (XlConfigCorpus.CouldAbortXen(data))
+            {
+                abortingSkipped++;
+                continue;
+            }
+            var d = Compare(data, out var ok);
+            if (d is not null) { failures.Add(d); continue; }
+            if (ok) accepted++; else rejected++;
+            if (Array.IndexOf(data, (byte)0) >= 0) withNul++;
+            if (data.Any(b => b >= 0x80)) withHighBytes++;
+            if (data.Length > 9000 && data.Count(b => b == (byte)'[') > 1900) { if (ok) deepAccepted++; else deepRejected++; }
+        }
+        output.WriteLine($"{corpus.Count} inputs (seed {XlConfigCorpus.Seed}): {accepted} accepted by both, {rejected} rejected by both, " +
+            $"{withNul} with NUL, {withHighBytes} with bytes >= 0x80, deep: {deepAccepted} accepted / {deepRejected} rejected, " +
+            $"{abortingSkipped} not sent (a NUL in a string aborts Xen), {failures.Count} disagreements");
+        Assert.True(failures.Count == 0, string.Join("\n", failures.Take(20)));
+        Assert.True(accepted > 300 && rejected > 300 && withNul > 200 && withHighBytes > 300, "the corpus must exercise both verdicts, NULs and high bytes");
+        Assert.True(deepAccepted > 10 && deepRejected > 10, $"deep: {deepAccepted} accepted, {deepRejected} rejected");
+    }
+
+    [SkippableFact]
     public void Real_lab_configs_are_read_as_xen_reads_them()
     {
         Skip.If(LibXlUtil.Instance is null, LibXlUtil.UnavailableReason);
