@@ -28,7 +28,10 @@ public sealed record ConfigSource(string Path, string Text, SaveFileConfigFormat
         }
         var bytes = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
         var text = Encoding.UTF8.GetString(bytes);
-        return new ConfigSource(path, text, LooksLikeJson(text) ? SaveFileConfigFormat.Json : SaveFileConfigFormat.XlCfg, IsSavefile: false);
+        // xl.cfg strings may hold bytes that are not UTF-8: XlText keeps them, so the model and rewrites see them.
+        return LooksLikeJson(text)
+            ? new ConfigSource(path, text, SaveFileConfigFormat.Json, IsSavefile: false)
+            : new ConfigSource(path, XlText.Decode(bytes), SaveFileConfigFormat.XlCfg, IsSavefile: false);
     }
 
     public static bool LooksLikeJson(string text) => text.TrimStart().StartsWith('{');

@@ -11,7 +11,10 @@ namespace XenIac.Core.Config;
 public static class SavefileConfigEditor
 {
     /// <param name="path">The savefile, rewritten atomically (mode 0600).</param>
-    /// <param name="configText">The new config: libxl JSON when it starts with '{', xl.cfg otherwise.</param>
+    /// <param name="configText">
+    /// The new config: libxl JSON when it starts with '{', xl.cfg otherwise. xl.cfg bytes that are not UTF-8
+    /// are stored exactly when the text was read with <see cref="XlText.Decode"/>.
+    /// </param>
     /// <param name="configName">The new config's name for error messages (usually its path).</param>
     /// <param name="force">Write even when the check finds errors.</param>
     /// <returns>The findings of the check (empty when the savefile had no config to compare with).</returns>

@@ -76,7 +76,9 @@ public sealed partial record SaveFileHeader
         get
         {
             if (_configBytes is null || _configBytes.Length == 0) return null;
-            return Encoding.UTF8.GetString(StoredConfigContent(_configBytes, ConfigFormat));
+            var content = StoredConfigContent(_configBytes, ConfigFormat);
+            // xl.cfg strings may hold any bytes; XlText keeps those that are not UTF-8 (WithConfig writes them back).
+            return ConfigFormat == SaveFileConfigFormat.XlCfg ? Config.XlText.Decode(content) : Encoding.UTF8.GetString(content);
         }
     }
 
@@ -138,7 +140,7 @@ public sealed partial record SaveFileHeader
         }
         else
         {
-            bytes = Encoding.UTF8.GetBytes(configText);
+            bytes = Config.XlText.Encode(configText);
         }
 
         return this with { MandatoryFlags = flags, ConfigBytes = bytes };

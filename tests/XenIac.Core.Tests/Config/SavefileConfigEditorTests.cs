@@ -75,4 +75,21 @@ public sealed class SavefileConfigEditorTests : IDisposable
         Assert.StartsWith("new.cfg:2:1:", e.Message);
         Assert.Equal(before, await File.ReadAllBytesAsync(path));
     }
+
+    [Fact]
+    public async Task An_xl_config_with_bytes_that_are_not_UTF8_is_stored_and_read_back_exactly()
+    {
+        var path = await SavefileAsync("name = 'a'\nmemory = 64\nvcpus = 1\n", SaveFileConfigFormat.XlCfg);
+        byte[] config = [.. "name = 'a'\nmemory = 64\nvcpus = 1\nkernel = '/boot/"u8, 0xff, 0xc3, .. "'\n"u8];
+        var cfgPath = Path.Combine(_dir, "raw.cfg");
+        await File.WriteAllBytesAsync(cfgPath, config);
+
+        var source = await ConfigSource.LoadAsync(cfgPath);
+        await SavefileConfigEditor.SetConfigAsync(path, source.Text, cfgPath, force: true); // a new kernel is an error-level finding
+
+        using (var reader = SaveFileReader.Open(path))
+            Assert.Equal(config, reader.Header.ConfigContent.ToArray());
+        var stored = await ConfigSource.LoadAsync(path);
+        Assert.Equal((byte[])[.. "/boot/"u8, 0xff, 0xc3], XlText.Encode(stored.ToModel().Kernel));
+    }
 }

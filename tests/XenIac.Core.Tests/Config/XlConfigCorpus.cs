@@ -61,6 +61,12 @@ internal static class XlConfigCorpus
         yield return ("upper case letter at very end is ignored", "a = 1\nA");
         yield return ("quote at very end is ignored", "a = 1\n'");
         yield return ("assignment then semicolon then comment", "a = 1; # c\n");
+        yield return ("only a NUL", "\0");
+        yield return ("NUL in a comment", "# a\0b\na = 1 # \0\n");
+        yield return ("NUL ending the file", "a = 1\n\0");
+        yield return ("bytes that are not UTF-8 in strings", "a = '\uDCFF\uDCC3('\nb = [ \"\uDCE2\uDC82\", 'ok\uDCED\uDCA0\uDC80' ]\n");
+        yield return ("a byte that is not UTF-8 ending the file", "a = 1\n\uDCFF");
+        yield return ("deepest first-item nesting", "x = " + new string('[', 4996) + new string(']', 4996) + "\n");
         // Invalid.
         yield return ("CRLF", "a = 1\r\nb = 2\r\n");
         yield return ("comment at end without newline", "a = 1\n# end");
@@ -100,6 +106,11 @@ internal static class XlConfigCorpus
         yield return ("lone CR line", "a = 1\n\r\nb = 2\n");
         yield return ("two stray bytes at end", "a = 1\n%%");
         yield return ("error then good lines", "a = 'x\nb = 2\nc = 3\n");
+        yield return ("two NULs", "\0\0");
+        yield return ("NUL then newline", "a = 1\n\0\n");
+        yield return ("byte that is not UTF-8 outside a string", "a = \uDCFF1\n");
+        yield return ("one level past the nesting limit", "x = " + new string('[', 4997) + new string(']', 4997) + "\n");
+        yield return ("nesting limit as later items", "x = " + string.Concat(Enumerable.Repeat("[1, ", 2000)) + new string(']', 2000) + "\n");
     }
 
     /// <summary>Grammar-built configs; valid unless a generated '+=' mixes a list and a string.</summary>

@@ -19,7 +19,7 @@ public sealed class XlConfigDifferentialTests(ITestOutputHelper output)
     {
         Skip.If(LibXlUtil.Instance is null, LibXlUtil.UnavailableReason);
         var text = XlConfigCorpus.HandWritten().Single(c => c.Name == name).Text;
-        var disagreement = Compare(Encoding.UTF8.GetBytes(text), out var accepted);
+        var disagreement = Compare(XlText.Encode(text), out var accepted);
         Assert.True(disagreement is null, disagreement);
         output.WriteLine(accepted ? "both accept" : "both reject");
     }
