@@ -77,6 +77,46 @@ public sealed class XlConfigDifferentialTests(ITestOutputHelper output)
     }
 
     [SkippableFact]
+    public void Inputs_on_which_xen_aborts_are_rejected_and_the_others_read_as_xen_reads_them()
+    {
+        Skip.If(LibXlUtil.Instance is null, LibXlUtil.UnavailableReason);
+        Skip.If(LibXlUtilForked.UnavailableReason is not null, LibXlUtilForked.UnavailableReason);
+        // The random inputs that may put a NUL inside a string, plus a few written for it.
+        List<byte[]> inputs =
+        [
+            .. XlConfigCorpus.RandomBytes(3000).Where(XlConfigCorpus.CouldAbortXen),
+            "a = 'x\0y'\n"u8.ToArray(), "a = \"\0\"\n"u8.ToArray(), "a = '\\'\0'\n"u8.ToArray(), "a = 'x\0\n"u8.ToArray(),
+            "a = [ 'ok', 'n\0' ]\n"u8.ToArray(), "# 'x\0'\n"u8.ToArray(), "a = 'x' # \0'\n"u8.ToArray(),
+        ];
+        var verdicts = LibXlUtilForked.Verdicts(inputs);
+        var failures = new List<string>();
+        int aborted = 0, compared = 0;
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            if (verdicts[i] == XenVerdict.Aborted)
+            {
+                aborted++;
+                // xl dies on these: XenIac must refuse them, with its own located error.
+                try
+                {
+                    XlConfig.Parse(inputs[i], "corpus");
+                    failures.Add($"Xen aborts, XenIac accepts: \"{LibXlUtil.Show(inputs[i])}\"");
+                }
+                catch (XlConfigException) { }
+                continue;
+            }
+            // Xen got through it in a child, so it is safe to parse in this process too.
+            compared++;
+            var d = Compare(inputs[i], out var ok);
+            if (d is not null) failures.Add(d);
+            else if (ok != (verdicts[i] == XenVerdict.Accepted)) failures.Add($"the child and this process disagree: \"{LibXlUtil.Show(inputs[i])}\"");
+        }
+        output.WriteLine($"{inputs.Count} inputs: {aborted} abort Xen (all rejected by XenIac), {compared} compared in process, {failures.Count} disagreements");
+        Assert.True(failures.Count == 0, string.Join("\n", failures.Take(20)));
+        Assert.True(aborted > 50 && compared > 50, $"aborted {aborted}, compared {compared}");
+    }
+
+    [SkippableFact]
     public void Real_lab_configs_are_read_as_xen_reads_them()
     {
         Skip.If(LibXlUtil.Instance is null, LibXlUtil.UnavailableReason);
