@@ -14,7 +14,12 @@ public sealed partial class DomainConfig
         var skipped = new List<string>();
         // Gathered, then set in one pass: a Set per setting would rewrite and re-read the text each time.
         var settings = new List<KeyValuePair<string, XlValue>>();
-        void Set(string key, XlValue value) => settings.Add(KeyValuePair.Create(key, value));
+        void Set(string key, XlValue value)
+        {
+            // xl.cfg strings cannot hold NUL (xl aborts on one), so such a value (from JSON) has no xl.cfg form.
+            if (HasNul(value)) skipped.Add(key);
+            else settings.Add(KeyValuePair.Create(key, value));
+        }
         void Text(string key, string? value) { if (value is not null) Set(key, XlValue.String(value)); }
         void Number(string key, long? value) { if (value is not null) Set(key, XlValue.Number(value.Value)); }
 
@@ -48,6 +53,17 @@ public sealed partial class DomainConfig
         var cfg = XlConfig.Parse("", Name is null ? "xl.cfg" : Name + ".cfg").Set(settings);
         notConverted = skipped;
         return cfg;
+    }
+
+    private static bool HasNul(XlValue value)
+    {
+        var pending = new Stack<XlValue>([value]);
+        while (pending.TryPop(out var v))
+        {
+            if (v is XlString s) { if (s.Text.Contains('\0')) return true; }
+            else foreach (var item in ((XlList)v).Items) pending.Push(item);
+        }
+        return false;
     }
 
     // Other keeps lists as their xl.cfg text; read them back as lists.

@@ -222,13 +222,60 @@ public sealed class XlConfig
     public XlConfig Remove(string key)
     {
         CheckKey(key);
-        var result = this;
-        while (result.Statements.LastOrDefault(s => s.Key == key) is { } s)
+        if (!_lastStatement.ContainsKey(key)) return this;
+        // Statements go last to first, each cut from the text left by the cuts after it, as if removed one at a
+        // time, but without rewriting and re-reading the text per statement. The text is _source[..kept] then
+        // the segments in `after` (in reverse order, so the first one is after[^1]).
+        var lineStarts = LineStarts();
+        var kept = _source.Length;
+        var after = new List<(int From, int To)>();
+        int At(int i)
         {
-            var (start, end) = result.RemovalRange(s.Span);
-            result = result.Splice(start, end, "");
+            if (i < kept) return _source[i];
+            var k = i - kept;
+            for (var n = after.Count - 1; n >= 0; n--)
+            {
+                var length = after[n].To - after[n].From;
+                if (k < length) return _source[after[n].From + k];
+                k -= length;
+            }
+            return -1;
         }
-        return result;
+        for (var i = Statements.Count - 1; i >= 0; i--)
+        {
+            var s = Statements[i];
+            if (s.Key != key) continue;
+            var (start, end) = RemovalRange(s.Span, lineStarts[s.Line - 1], At);
+            if (end <= kept)
+            {
+                if (end < kept) after.Add((end, kept));
+            }
+            else
+            {
+                // The cut reaches past a later one (the newline after "a = 1;" once "a = 2" went): drop that much.
+                var drop = end - kept;
+                while (drop > 0)
+                {
+                    var (from, to) = after[^1];
+                    if (to - from <= drop) { drop -= to - from; after.RemoveAt(after.Count - 1); }
+                    else { after[^1] = (from + drop, to); drop = 0; }
+                }
+            }
+            kept = start;
+        }
+        var result = new MemoryStream(_source.Length);
+        result.Write(_source, 0, kept);
+        for (var n = after.Count - 1; n >= 0; n--) result.Write(_source, after[n].From, after[n].To - after[n].From);
+        return new XlConfig(result.ToArray(), FileName);
+    }
+
+    /// <summary>The offset at which each line starts (index 0 is line 1).</summary>
+    private List<int> LineStarts()
+    {
+        var starts = new List<int> { 0 };
+        for (var i = 0; i < _source.Length; i++)
+            if (_source[i] == (byte)'\n') starts.Add(i + 1);
+        return starts;
     }
 
     /// <summary>
@@ -242,7 +289,7 @@ public sealed class XlConfig
         if (!_lastStatement.TryGetValue(key, out var index)) return AppendLine($"{key} = [ {item.ToXl()} ]");
         var last = Statements[index];
         if (last.Value is not XlList list)
-            throw new InvalidOperationException($"'{key}' is a single value, not a list; cannot append to it.");
+            throw SettingError(key, "is a single value, not a list; cannot append to it");
         var span = last.Span;
         var text = item.ToXl();
         if (list.Items.Count == 0)
@@ -263,19 +310,20 @@ public sealed class XlConfig
             : Splice(lastItemEnd, lastItemEnd, $", {text}");
     }
 
-    private (int Start, int End) RemovalRange(XlSpan span)
+    /// <param name="at">The byte at an offset of the text being cut (-1 past its end); before the statement's
+    /// end it is the source's own.</param>
+    private (int Start, int End) RemovalRange(XlSpan span, int lineStart, Func<int, int> at)
     {
-        var lineStart = LineStartOf(span.Start);
         var onlyBlanksBefore = IndentLength(lineStart) == span.Start - lineStart;
         var end = span.End;
         // "a = 1; b = 2": removing a takes its ';' and the blanks after it; removing a line takes the newline.
         var restOfLine = end;
-        while (restOfLine < _source.Length && _source[restOfLine] is (byte)' ' or (byte)'\t') restOfLine++;
+        while (at(restOfLine) is ' ' or '\t') restOfLine++;
         if (onlyBlanksBefore)
         {
             if (span.EndsWithNewline) return (lineStart, end);
-            if (restOfLine >= _source.Length) return (lineStart, restOfLine);
-            if (_source[restOfLine] == (byte)'\n') return (lineStart, restOfLine + 1);
+            if (at(restOfLine) < 0) return (lineStart, restOfLine);
+            if (at(restOfLine) == '\n') return (lineStart, restOfLine + 1);
             return (span.Start, restOfLine);
         }
         if (span.EndsWithNewline)

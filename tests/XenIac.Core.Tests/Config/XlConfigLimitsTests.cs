@@ -150,6 +150,21 @@ public sealed class XlConfigLimitsTests
     }
 
     [Fact]
+    public void Removing_a_key_with_many_statements_allocates_linearly()
+    {
+        AssertLinear("Remove, statements on lines", n =>
+        {
+            var cfg = XlConfig.Parse(string.Concat(Enumerable.Range(0, n).Select(i => $"b = {i}\na += [ {i} ]\n")));
+            return Allocated(() => Assert.Equal(n, cfg.Remove("a").Statements.Count));
+        }, 500);
+        AssertLinear("Remove, statements on one line", n =>
+        {
+            var cfg = XlConfig.Parse(string.Concat(Enumerable.Range(0, n).Select(i => $"a += 'x';  b = {i}; ")));
+            return Allocated(() => Assert.Equal(n, cfg.Remove("a").Statements.Count));
+        }, 500);
+    }
+
+    [Fact]
     public void A_large_stored_config_is_read_into_the_model_with_linear_allocation() =>
         AssertLinear("stored config", n =>
         {

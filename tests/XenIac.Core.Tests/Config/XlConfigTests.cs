@@ -144,6 +144,51 @@ public sealed class XlConfigTests
     }
 
     [Fact]
+    public void Remove_in_one_pass_equals_removing_the_statements_one_at_a_time() =>
+        Gen.Int.Select(seed => (Text: XlConfigCorpus.Config(new Random(seed)).Replace("\n", seed % 3 == 0 ? "; " : "\n"), Pick: seed)).Sample(t =>
+        {
+            XlConfig cfg;
+            try { cfg = XlConfig.Parse(t.Text); }
+            catch (XlConfigException) { return; }
+            if (cfg.Keys.Count == 0) return;
+            var key = cfg.Keys[Math.Abs(t.Pick % cfg.Keys.Count)];
+            Assert.Equal(RemoveOneAtATime(cfg, key).ToString(), cfg.Remove(key).ToString());
+        }, iter: 3000);
+
+    /// <summary>The reference: cut the key's last statement, read the text again, repeat.</summary>
+    private static XlConfig RemoveOneAtATime(XlConfig cfg, string key)
+    {
+        while (cfg.Statements.LastOrDefault(s => s.Key == key) is { } statement)
+        {
+            var src = cfg.ToBytes();
+            var span = statement.Span;
+            var lineStart = span.Start == 0 ? 0 : Array.LastIndexOf(src, (byte)'\n', span.Start - 1) + 1;
+            bool Blank(int i) => i < src.Length && src[i] is (byte)' ' or (byte)'\t';
+            var indent = lineStart;
+            while (Blank(indent)) indent++;
+            var restOfLine = span.End;
+            while (Blank(restOfLine)) restOfLine++;
+            (int, int) range;
+            if (indent == span.Start)
+                range = span.EndsWithNewline ? (lineStart, span.End)
+                    : restOfLine >= src.Length ? (lineStart, restOfLine)
+                    : src[restOfLine] == (byte)'\n' ? (lineStart, restOfLine + 1)
+                    : (span.Start, restOfLine);
+            else if (span.EndsWithNewline)
+            {
+                var cut = span.ValueEnd;
+                while (Blank(cut)) cut++;
+                var start = span.Start;
+                while (start > lineStart && Blank(start - 1)) start--;
+                range = (start, cut);
+            }
+            else range = (span.Start, restOfLine);
+            cfg = XlConfig.Parse([.. src[..range.Item1], .. src[range.Item2..]]);
+        }
+        return cfg;
+    }
+
+    [Fact]
     public void Set_of_an_addition_makes_it_an_assignment_and_new_keys_go_last()
     {
         var edited = XlConfig.Parse("extra = 'a'\nextra += ' b'").Set("extra", XlValue.String("c")).Set("vcpus", XlValue.Number(2));
