@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using XenIac.Core.Config;
 using XenIac.Core.SaveFiles;
 
@@ -47,8 +48,13 @@ internal static class EmbeddedConfig
     /// </summary>
     public static string ToLibxlJson(DomainConfigDocument config)
     {
-        if (config.Format == SaveFileConfigFormat.Json) Model(config);
-        return HostConfigs.ToLibxlJson(config, out _);
+        if (config.Format != SaveFileConfigFormat.Json) return HostConfigs.ToLibxlJson(config, out _);
+        Model(config);
+        // "xl list -l" output wraps the config ([{"domid":..,"config":{...}}]); what is stored is the config itself.
+        var root = JsonNode.Parse(config.Text);
+        if (root is JsonArray { Count: 1 } list) root = list[0];
+        if (root is JsonObject o && o["config"] is JsonObject wrapped && o["c_info"] is null) return wrapped.ToJsonString();
+        return config.Text;
     }
 
     private static DomainConfig Model(DomainConfigDocument config)

@@ -120,4 +120,14 @@ public sealed class DomainConfigJsonHostileTests
         Assert.Equal(expected, c.DeviceModel["acpi"]);
         Assert.Contains("acpi", c.ToXlConfig(out _).ToString());
     }
+
+    [Theory]
+    [InlineData("mtu=abc", "vif[0].mtu")]
+    [InlineData("devid=99999999999999999999", "vif[0].devid")]
+    public void Nic_numbers_that_are_not_numbers_fail_typed_on_the_way_to_json(string setting, string key)
+    {
+        var model = DomainConfig.Parse($"name = \"web\"\nmemory = 64\nvif = [ '{setting}' ]\n");
+        var e = Assert.Throws<XlConfigException>(() => model.ToLibxlJson(out _));
+        Assert.StartsWith(key, e.Reason);
+    }
 }

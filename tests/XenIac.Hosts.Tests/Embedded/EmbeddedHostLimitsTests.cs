@@ -109,4 +109,14 @@ public sealed class EmbeddedHostLimitsTests : IAsyncLifetime
         var restored = await _host.RestoreAsync(path, RestoreOptions.Default);
         Assert.Equal("web2", restored.Domain.Name);
     }
+
+    [Fact]
+    public async Task An_xl_list_wrapped_json_config_creates_saves_and_restores()
+    {
+        await _host.CreateAsync(Json("""[{"domid":7,"config":{"c_info":{"name":"wrapped","type":"hvm"},"b_info":{"max_memkb":4096,"max_vcpus":1}}}]"""));
+        var path = Path.Combine(_dir, "wrapped.xlsave");
+        await _host.SaveAsync("wrapped", path, SaveOptions.Default);
+        var restored = await _host.RestoreAsync(path, RestoreOptions.Default);
+        Assert.Equal(("wrapped", 4096L), (restored.Domain.Name, restored.Domain.MemoryKiB));
+    }
 }
