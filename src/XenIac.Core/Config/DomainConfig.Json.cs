@@ -91,7 +91,7 @@ public sealed partial class DomainConfig
     {
         var typeNode = r.Take("c_info.type", out var typePath);
         var type = r.String(typeNode, typePath)?.ToLowerInvariant() ?? "pv";
-        if (type is not ("pv" or "hvm" or "pvh")) throw r.Fail(typePath, $"domain type \"{type}\" is not pv, hvm or pvh");
+        if (type is not ("pv" or "hvm" or "pvh")) throw r.Fail(typePath, $"domain type {JsonConfigReader.Quote(type)} is not pv, hvm or pvh");
         var dm = new SortedDictionary<string, string>(StringComparer.Ordinal);
         var vga = r.String(r.Take("b_info.type.hvm.vga.kind", out var vgaPath), vgaPath);
         if (vga is not null) dm["vga"] = vga == "std" ? "stdvga" : vga;
@@ -165,7 +165,7 @@ public sealed partial class DomainConfig
         foreach (var key in ActionKeys)
             if (r.String(r.Take(key, out var at), at) is { } a)
                 actions[key] = JsonActions.TryGetValue(a, out var action) ? action
-                    : throw r.Fail(at, $"\"{a}\" is not a libxl shutdown action ({string.Join(", ", JsonActions.Keys)})");
+                    : throw r.Fail(at, $"{JsonConfigReader.Quote(a)} is not a libxl shutdown action ({string.Join(", ", JsonActions.Keys)})");
 
         var vcpuBits = r.Array(r.Take("b_info.avail_vcpus", out var bitsPath), bitsPath);
         long? vcpus = null;
@@ -305,7 +305,7 @@ public sealed partial class DomainConfig
                             property = reader.GetString()!;
                             var (objectPath, keys, _) = frames.Peek();
                             if (property.Contains('\0')) throw Located(file, at, objectPath, "a key contains a NUL character");
-                            if (!keys!.Add(property)) throw Located(file, at, objectPath, $"duplicate key \"{property}\"");
+                            if (!keys!.Add(property)) throw Located(file, at, objectPath, $"duplicate key {Quote(property)}");
                             continue;
                         case JsonTokenType.EndObject or JsonTokenType.EndArray:
                             frames.Pop();
@@ -334,7 +334,8 @@ public sealed partial class DomainConfig
             new(file, at.Line, at.Column, $"{path}: {reason}");
 
         private static string Segment(string key) =>
-            key.Length > 0 && key.All(c => char.IsAsciiLetterOrDigit(c) || c == '_') ? "." + key : $"['{key.Replace("'", "\\'")}']";
+            key.Length > 0 && key.All(c => char.IsAsciiLetterOrDigit(c) || c == '_') ? "." + key
+            : key.All(c => c is >= ' ' and < '\u007f' and not '\'' and not '\\') ? $"['{key}']" : $"[{Quote(key)}]";
 
         public XlConfigException Fail(string path, string reason)
         {
@@ -407,7 +408,7 @@ public sealed partial class DomainConfig
                     break;
                 case JsonValue v when v.GetValueKind() == JsonValueKind.String:
                     if (!long.TryParse(v.GetValue<string>(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value))
-                        throw Fail(path, $"\"{Shorten(v.GetValue<string>())}\" is not a whole number");
+                        throw Fail(path, $"{Quote(v.GetValue<string>())} is not a whole number");
                     break;
                 default:
                     throw Fail(path, $"must be a whole number, not {Kind(node)}");
@@ -454,6 +455,9 @@ public sealed partial class DomainConfig
                 _ => Shorten(node.ToJsonString()),
             },
         };
+
+        /// <summary>Key and value text from the document, JSON-quoted: control characters cannot break a one-line message.</summary>
+        public static string Quote(string text) => Shorten(JsonSerializer.Serialize(text));
 
         private static string Shorten(string text) => text.Length <= 40 ? text : text[..40] + "...";
     }

@@ -14,11 +14,15 @@ public sealed class DomainConfigJsonHostileTests
     public static TheoryData<string, string> Documents()
     {
         var deep = "{\"x\":" + new string('[', 100_000) + new string(']', 100_000) + "}";
+        var deepUnderOddKey = "{\"x\\ny\":" + new string('[', 100) + new string(']', 100) + "}";
         return new TheoryData<string, string>
         {
             { """{"c_info":{"name":"a","name":"b"}}""", "$.c_info: duplicate key \"name\"" },
             { """{"c_info":{},"c_info":{}}""", "$: duplicate key \"c_info\"" },
             { """{"c_info":[]}""", "$.c_info: must be an object" },
+            { """{"c_info":{"x\ny":1,"x\ny":2}}""", "$.c_info: duplicate key \"x\\ny\"" },
+            { deepUnderOddKey, "$[\"x\\ny\"][0][0]" },
+            { """{"c_info":{"type":"p\nv"}}""", "$.c_info.type: domain type \"p\\nv\"" },
             { """{"c_info":"pv"}""", "$.c_info: must be an object" },
             { """{"b_info":7}""", "$.b_info: must be an object" },
             { """{"b_info":{"max_memkb":1e400}}""", "$.b_info.max_memkb: " },
@@ -87,6 +91,7 @@ public sealed class DomainConfigJsonHostileTests
         }
 
         Check(() => DomainConfig.FromJson(json, "hostile.json"));
+        Assert.DoesNotContain('\n', Assert.Throws<XlConfigException>(() => DomainConfig.FromJson(json)).Message);
         if (json.StartsWith('{')) Check(() => DomainConfig.Parse(json, "hostile.json")); // else it reads as xl.cfg
         Check(() => DomainConfig.FromJson(json).ToXlConfig(out _));
         // Stored in a savefile and read back, as config convert and restore see it.
