@@ -306,7 +306,7 @@ public sealed class ReconcilerFailureTests : IAsyncDisposable
 
         var a = result.Results.Single(r => r.Domain == "a");
         Assert.False(a.Succeeded);
-        Assert.Contains("c_info.name must be a string", a.Error);
+        Assert.Contains("$.c_info.name: must be a string", a.Error);
         Assert.True(result.Results.Single(r => r.Domain == "b").Succeeded);
         Assert.Contains(Journal.Read(result.JournalPath), e => e.Domain == "a" && e.Outcome == "failed");
     }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using XenIac.Core.SaveFiles;
@@ -56,93 +57,105 @@ public sealed partial class DomainConfig
     /// Reads libxl's JSON domain config (what today's xl stores in savefiles and prints with <c>xl list -l</c>):
     /// c_info, b_info with libxl's names and units (max_memkb, avail_vcpus, ...), disks, nics, on_* actions.
     /// </summary>
+    /// <remarks>
+    /// Untrusted input: every problem (syntax, nesting deeper than <see cref="MaxJsonDepth"/>, a duplicate key, a NUL
+    /// in a string, a node of the wrong kind, a value of the wrong type or out of range) is an
+    /// <see cref="XlConfigException"/> whose reason starts with the JSON path (<c>$.b_info.max_memkb: ...</c>) and
+    /// whose line and column point at the value. Nothing the model reads is silently dropped.
+    /// </remarks>
     public static DomainConfig FromJson(string json, string file = "config.json")
     {
+        ArgumentNullException.ThrowIfNull(json);
+        var reader = JsonConfigReader.Parse(json, file);
         try
         {
-            return FromJsonCore(json, file).Validated(file);
+            return FromJsonCore(reader).Validated(file);
         }
-        catch (FormatException e)
+        catch (Exception e) when (e is FormatException or OverflowException or InvalidOperationException or ArgumentException)
         {
-            // A value of the wrong kind (1.5 memory, a number as a name): the JSON parsed, the config is still bad.
-            throw new XlConfigException(file, 1, 1, e.Message);
+            // Backstop for the contract: bad data never escapes as a framework exception.
+            throw new XlConfigException(file, 1, 1, $"$: {e.Message}");
         }
     }
 
-    private static DomainConfig FromJsonCore(string json, string file)
-    {
-        ArgumentNullException.ThrowIfNull(json);
-        JsonObject root;
-        try
-        {
-            var node = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = false });
-            // "xl list -l DOMAIN" prints a one-element array of {"domid": .., "config": {...}}.
-            if (node is JsonArray { Count: 1 } list && list[0] is JsonObject only) node = only;
-            root = node as JsonObject ?? throw new XlConfigException(file, 1, 1, "a libxl JSON config is an object");
-        }
-        catch (JsonException e)
-        {
-            throw new XlConfigException(file, (int)(e.LineNumber ?? 0) + 1, (int)(e.BytePositionInLine ?? 0) + 1, $"not valid JSON: {FirstSentence(e.Message)}");
-        }
-        // "xl list -l" wraps the config: [{"domid":..,"config":{...}}] or {"config": {...}}.
-        if (root["config"] is JsonObject wrapped && root["c_info"] is null) root = wrapped;
+    /// <summary>libxl's own JSON is at most a handful of levels deep; deeper is an error, never a stack overflow.</summary>
+    public const int MaxJsonDepth = 64;
 
-        var type = Take(root, "c_info.type")?.ToString() ?? "pv";
+    private static readonly Dictionary<string, string> JsonActions = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["destroy"] = "destroy", ["restart"] = "restart", ["restart_rename"] = "rename-restart", ["preserve"] = "preserve",
+        ["coredump_destroy"] = "coredump-destroy", ["coredump_restart"] = "coredump-restart", ["soft_reset"] = "soft-reset",
+    };
+
+    private static DomainConfig FromJsonCore(JsonConfigReader r)
+    {
+        var typeNode = r.Take("c_info.type", out var typePath);
+        var type = r.String(typeNode, typePath)?.ToLowerInvariant() ?? "pv";
+        if (type is not ("pv" or "hvm" or "pvh")) throw r.Fail(typePath, $"domain type {JsonConfigReader.Quote(type)} is not pv, hvm or pvh");
         var dm = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        var vga = Take(root, "b_info.type.hvm.vga.kind")?.ToString();
+        var vga = r.String(r.Take("b_info.type.hvm.vga.kind", out var vgaPath), vgaPath);
         if (vga is not null) dm["vga"] = vga == "std" ? "stdvga" : vga;
-        var videoKb = Long(Take(root, "b_info.video_memkb"));
+        var videoKb = r.Whole(r.Take("b_info.video_memkb", out var videoPath), videoPath, -1, MaxMemoryMiB * 1024);
         if (videoKb is > 0) dm["videoram"] = (videoKb / 1024).Value.ToString(CultureInfo.InvariantCulture);
         foreach (var (path, key, boolean) in JsonDeviceModel)
-            if (Take(root, path) is { } v)
-                dm[key] = boolean ? Bool(v) : Text(v) switch
-                {
-                    "qemu_xen" => "qemu-xen",
-                    "qemu_xen_traditional" => "qemu-xen-traditional",
-                    var t => t ?? "",
-                };
+        {
+            var v = r.Take(path, out var at);
+            var value = boolean ? r.Flag(v, at) : r.Scalar(v, at) switch
+            {
+                "qemu_xen" => "qemu-xen",
+                "qemu_xen_traditional" => "qemu-xen-traditional",
+                var t => t,
+            };
+            if (value is not null) dm[key] = value;
+        }
 
         var disks = new List<DiskConfig>();
-        if (Take(root, "disks") is JsonArray jd)
-            foreach (var d in jd.OfType<JsonObject>())
-                disks.Add(new DiskConfig
-                {
-                    Target = Text(d["pdev_path"]) ?? "",
-                    Vdev = Text(d["vdev"]) ?? "",
-                    Format = Text(d["format"]) is { } f and not "unknown" ? f : "raw",
-                    Access = Long(d["readwrite"]) == 0 ? "ro" : "rw",
-                    IsCdrom = Long(d["is_cdrom"]) is > 0,
-                    Script = Text(d["script"]),
-                    BackendType = Text(d["backend"]) is { } b and not "unknown" ? b : null,
-                    Backend = Text(d["backend_domname"]),
-                });
+        var jd = r.Array(r.Take("disks", out var disksPath), disksPath);
+        for (var i = 0; jd is not null && i < jd.Count; i++)
+        {
+            var at = $"{disksPath}[{i}]";
+            var d = r.Object(jd[i], at)!;
+            disks.Add(new DiskConfig
+            {
+                Target = r.String(d["pdev_path"], at + ".pdev_path") ?? "",
+                Vdev = r.String(d["vdev"], at + ".vdev") ?? "",
+                Format = r.String(d["format"], at + ".format") is { } f and not "unknown" ? f : "raw",
+                Access = r.Whole(d["readwrite"], at + ".readwrite", 0, 1) == 0 ? "ro" : "rw",
+                IsCdrom = r.Whole(d["is_cdrom"], at + ".is_cdrom", 0, 1) is > 0,
+                Script = r.String(d["script"], at + ".script"),
+                BackendType = r.String(d["backend"], at + ".backend") is { } b and not "unknown" ? b : null,
+                Backend = r.String(d["backend_domname"], at + ".backend_domname"),
+            });
+        }
 
         var nics = new List<NicConfig>();
-        if (Take(root, "nics") is JsonArray jn)
-            foreach (var n in jn.OfType<JsonObject>())
+        var jn = r.Array(r.Take("nics", out var nicsPath), nicsPath);
+        for (var i = 0; jn is not null && i < jn.Count; i++)
+        {
+            var at = $"{nicsPath}[{i}]";
+            var n = r.Object(jn[i], at)!;
+            var nictype = r.String(n["nictype"], at + ".nictype");
+            var defaultType = type == "hvm" ? "vif_ioemu" : "vif";
+            var devid = r.Whole(n["devid"], at + ".devid", -1, int.MaxValue);
+            nics.Add(new NicConfig
             {
-                var nictype = Text(n["nictype"]);
-                var defaultType = type == "hvm" ? "vif_ioemu" : "vif";
-                var devid = Long(n["devid"]);
-                nics.Add(new NicConfig
-                {
-                    Mac = Text(n["mac"])?.ToLowerInvariant(),
-                    Bridge = Text(n["bridge"]),
-                    Script = Text(n["script"]),
-                    Ip = Text(n["ip"]),
-                    Model = Text(n["model"]),
-                    Type = nictype is null or "unknown" || nictype == defaultType ? null : nictype == "vif_ioemu" ? "ioemu" : nictype,
-                    VifName = Text(n["ifname"]),
-                    Backend = Text(n["backend_domname"]),
-                    Mtu = Long(n["mtu"]) is > 0 and var m ? m.ToString(CultureInfo.InvariantCulture) : null,
-                    // xl numbers vifs by position; only a devid that differs from it was chosen by someone.
-                    Devid = devid is null || devid == nics.Count ? null : devid.Value.ToString(CultureInfo.InvariantCulture),
-                });
-            }
+                Mac = r.String(n["mac"], at + ".mac")?.ToLowerInvariant(),
+                Bridge = r.String(n["bridge"], at + ".bridge"),
+                Script = r.String(n["script"], at + ".script"),
+                Ip = r.String(n["ip"], at + ".ip"),
+                Model = r.String(n["model"], at + ".model"),
+                Type = nictype is null or "unknown" || nictype == defaultType ? null : nictype == "vif_ioemu" ? "ioemu" : nictype,
+                VifName = r.String(n["ifname"], at + ".ifname"),
+                Backend = r.String(n["backend_domname"], at + ".backend_domname"),
+                Mtu = r.Whole(n["mtu"], at + ".mtu", 0, int.MaxValue) is > 0 and var m ? m.ToString(CultureInfo.InvariantCulture) : null,
+                // xl numbers vifs by position; only a devid that differs from it was chosen by someone.
+                Devid = devid is null or < 0 || devid == nics.Count ? null : devid.Value.ToString(CultureInfo.InvariantCulture),
+            });
+        }
 
         var devices = new SortedDictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
         foreach (var (jsonKey, xlKey) in JsonDeviceLists)
-            if (Take(root, jsonKey) is JsonArray a && a.Count > 0)
+            if (r.Array(r.Take(jsonKey, out var at), at) is { Count: > 0 } a)
                 devices[xlKey] = a.Select(i => i?.ToJsonString() ?? "null").ToList();
 
         // libxl's JSON leaves out values equal to the type's initial value, which for actions is destroy (xl's
@@ -150,25 +163,29 @@ public sealed partial class DomainConfig
         var actions = new SortedDictionary<string, string>(StringComparer.Ordinal);
         foreach (var key in ActionKeys) actions[key] = "destroy";
         foreach (var key in ActionKeys)
-            if (Take(root, key) is { } a)
-                actions[key] = Text(a)!.ToLowerInvariant() switch
-                {
-                    "restart_rename" => "rename-restart",
-                    var x => x.Replace('_', '-'),
-                };
+            if (r.String(r.Take(key, out var at), at) is { } a)
+                actions[key] = JsonActions.TryGetValue(a, out var action) ? action
+                    : throw r.Fail(at, $"{JsonConfigReader.Quote(a)} is not a libxl shutdown action ({string.Join(", ", JsonActions.Keys)})");
 
-        var vcpuBits = Take(root, "b_info.avail_vcpus") as JsonArray;
-        var maxVcpus = Long(Take(root, "b_info.max_vcpus"));
-        var name = Text(Take(root, "c_info.name"));
-        var memory = Long(Take(root, "b_info.target_memkb")) / 1024;
-        var maxMemory = Long(Take(root, "b_info.max_memkb")) / 1024;
-        var kernel = Text(Take(root, "b_info.kernel") ?? Take(root, "b_info.type.pv.kernel"));
-        var ramdisk = Text(Take(root, "b_info.ramdisk") ?? Take(root, "b_info.type.pv.ramdisk"));
-        var cmdline = Text(Take(root, "b_info.cmdline") ?? Take(root, "b_info.type.pv.cmdline"));
-        var bootloader = Text(Take(root, "b_info.bootloader") ?? Take(root, "b_info.type.pv.bootloader"));
-        foreach (var path in IgnoredJsonPaths) Take(root, path);
+        var vcpuBits = r.Array(r.Take("b_info.avail_vcpus", out var bitsPath), bitsPath);
+        long? vcpus = null;
+        if (vcpuBits is not null)
+        {
+            if (vcpuBits.Count is 0 or > (int)MaxVcpuCount) throw r.Fail(bitsPath, $"lists {vcpuBits.Count} vCPUs (1 to {MaxVcpuCount})");
+            for (var i = 0; i < vcpuBits.Count; i++) r.Whole(vcpuBits[i], $"{bitsPath}[{i}]", 0, MaxVcpuCount - 1);
+            vcpus = vcpuBits.Count;
+        }
+        var maxVcpus = r.Whole(r.Take("b_info.max_vcpus", out var maxVcpusPath), maxVcpusPath, 1, MaxVcpuCount);
+        var name = r.String(r.Take("c_info.name", out var namePath), namePath);
+        var memory = r.Whole(r.Take("b_info.target_memkb", out var memPath), memPath, 0, MaxMemoryMiB * 1024) / 1024;
+        var maxMemory = r.Whole(r.Take("b_info.max_memkb", out var maxMemPath), maxMemPath, 0, MaxMemoryMiB * 1024) / 1024;
+        var kernel = r.FirstString("b_info.kernel", "b_info.type.pv.kernel");
+        var ramdisk = r.FirstString("b_info.ramdisk", "b_info.type.pv.ramdisk");
+        var cmdline = r.FirstString("b_info.cmdline", "b_info.type.pv.cmdline");
+        var bootloader = r.FirstString("b_info.bootloader", "b_info.type.pv.bootloader");
+        foreach (var path in IgnoredJsonPaths) r.Take(path, out _);
         var other = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        CollectLeaves(root, "", other);
+        CollectLeaves(r.Root, "", other);
         return new DomainConfig
         {
             SourceFormat = SaveFileConfigFormat.Json,
@@ -177,7 +194,7 @@ public sealed partial class DomainConfig
             MemoryMiB = memory,
             MaxMemMiB = maxMemory,
             MaxVcpus = maxVcpus,
-            Vcpus = vcpuBits?.Count ?? maxVcpus,
+            Vcpus = vcpus ?? maxVcpus,
             Kernel = kernel,
             Ramdisk = ramdisk,
             Cmdline = cmdline,
@@ -189,23 +206,6 @@ public sealed partial class DomainConfig
             Actions = actions,
             Other = other,
         };
-    }
-
-    private static string FirstSentence(string message) => message.Split(". ")[0];
-
-    /// <summary>Removes and returns the node at a dotted path (libxl's "type.hvm" key contains a dot itself).</summary>
-    private static JsonNode? Take(JsonObject root, string path)
-    {
-        var parts = path.Replace("type.hvm", "type\u0001hvm").Replace("type.pv", "type\u0001pv").Split('.').Select(p => p.Replace('\u0001', '.')).ToArray();
-        JsonObject? parent = root;
-        for (var i = 0; i < parts.Length - 1; i++)
-        {
-            parent = parent[parts[i]] as JsonObject;
-            if (parent is null) return null;
-        }
-        if (!parent.TryGetPropertyValue(parts[^1], out var node)) return null;
-        parent.Remove(parts[^1]);
-        return node;
     }
 
     private static void CollectLeaves(JsonNode? node, string path, SortedDictionary<string, string> into)
@@ -221,30 +221,244 @@ public sealed partial class DomainConfig
             case null:
                 break;
             default:
-                into["json:" + path] = Text(node)!;
+                into["json:" + path] = node.GetValueKind() == JsonValueKind.String ? node.GetValue<string>() : node.ToJsonString();
                 break;
         }
     }
 
-    private static string? Text(JsonNode? node) => node switch
+    /// <summary>
+    /// The parsed document with the location of every value by JSON path, and typed reads that fail with that
+    /// path and location. A first pass with <see cref="Utf8JsonReader"/> refuses what <see cref="JsonNode"/>
+    /// would only trip over later (duplicate keys, depth) or let through (NUL in strings).
+    /// </summary>
+    private sealed class JsonConfigReader
     {
-        null => null,
-        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
-        _ => node.ToJsonString(),
-    };
+        private readonly string _file;
+        private readonly Dictionary<string, (int Line, int Column)> _positions;
+        private readonly string _rootPath;
 
-    private static long? Long(JsonNode? node) => node switch
-    {
-        JsonValue v when v.GetValueKind() == JsonValueKind.Number =>
-            v.TryGetValue<long>(out var n) ? n : throw new FormatException($"{v.ToJsonString()} is not a whole number"),
-        JsonValue v when v.GetValueKind() == JsonValueKind.String && long.TryParse(v.GetValue<string>(), CultureInfo.InvariantCulture, out var l) => l,
-        _ => null,
-    };
+        private JsonConfigReader(string file, Dictionary<string, (int, int)> positions, JsonObject root, string rootPath)
+        {
+            _file = file;
+            _positions = positions;
+            Root = root;
+            _rootPath = rootPath;
+        }
 
-    private static string Bool(JsonNode node) => Text(node)?.ToLowerInvariant() switch
-    {
-        "true" or "1" => "1",
-        "false" or "0" => "0",
-        var other => other ?? "",
-    };
+        public JsonObject Root { get; }
+
+        public static JsonConfigReader Parse(string json, string file)
+        {
+            var bytes = Encoding.UTF8.GetBytes(json);
+            var positions = Scan(bytes, file);
+            var node = JsonNode.Parse(bytes, documentOptions: new JsonDocumentOptions { MaxDepth = MaxJsonDepth });
+            var rootPath = "$";
+            // "xl list -l" wraps the config: [{"domid":..,"config":{...}}] or {"config": {...}}.
+            if (node is JsonArray { Count: 1 } list && list[0] is JsonObject only)
+            {
+                node = only;
+                rootPath = "$[0]";
+            }
+            var locate = new JsonConfigReader(file, positions, new JsonObject(), "$");
+            var root = node as JsonObject ?? throw locate.Fail(rootPath, "a libxl JSON config is an object");
+            if (root["config"] is JsonObject wrapped && root["c_info"] is null)
+            {
+                root = wrapped;
+                rootPath += ".config";
+            }
+            return new JsonConfigReader(file, positions, root, rootPath);
+        }
+
+        /// <summary>Syntax, depth, duplicate keys and NULs, each at its line and column; the location of every value.</summary>
+        private static Dictionary<string, (int, int)> Scan(byte[] bytes, string file)
+        {
+            var positions = new Dictionary<string, (int, int)>(StringComparer.Ordinal);
+            var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = MaxJsonDepth, CommentHandling = JsonCommentHandling.Disallow });
+            var frames = new Stack<(string Path, HashSet<string>? Keys, int Next)>();
+            string? property = null;
+            var line = 1;
+            var lineStart = 0;
+            var counted = 0;
+            (int, int) Locate(long offset)
+            {
+                for (; counted < offset; counted++)
+                    if (bytes[counted] == (byte)'\n') { line++; lineStart = counted + 1; }
+                var column = 1;
+                for (var i = lineStart; i < offset; i++) if ((bytes[i] & 0xC0) != 0x80) column++;
+                return (line, column);
+            }
+            string ValuePath()
+            {
+                if (frames.Count == 0) return "$";
+                var (path, keys, next) = frames.Pop();
+                frames.Push((path, keys, keys is null ? next + 1 : next));
+                return keys is null ? $"{path}[{next}]" : path + Segment(property!);
+            }
+            try
+            {
+                while (reader.Read())
+                {
+                    var at = Locate(reader.TokenStartIndex);
+                    switch (reader.TokenType)
+                    {
+                        case JsonTokenType.PropertyName:
+                            property = reader.GetString()!;
+                            var (objectPath, keys, _) = frames.Peek();
+                            if (property.Contains('\0')) throw Located(file, at, objectPath, "a key contains a NUL character");
+                            if (!keys!.Add(property)) throw Located(file, at, objectPath, $"duplicate key {Quote(property)}");
+                            continue;
+                        case JsonTokenType.EndObject or JsonTokenType.EndArray:
+                            frames.Pop();
+                            continue;
+                    }
+                    var path = ValuePath();
+                    positions[path] = at;
+                    if (reader.TokenType == JsonTokenType.StartObject) frames.Push((path, new HashSet<string>(StringComparer.Ordinal), 0));
+                    else if (reader.TokenType == JsonTokenType.StartArray) frames.Push((path, null, 0));
+                    else if (reader.TokenType == JsonTokenType.String && reader.GetString()!.Contains('\0'))
+                        throw Located(file, at, path, "the string contains a NUL character");
+                }
+            }
+            catch (JsonException e)
+            {
+                var where = frames.Count > 0 ? frames.Peek().Path : "$";
+                var depth = e.Message.Contains("maximum configured depth", StringComparison.Ordinal) ? $"nested deeper than {MaxJsonDepth} levels" : $"not valid JSON: {FirstSentence(e.Message)}";
+                throw new XlConfigException(file, (int)(e.LineNumber ?? 0) + 1, (int)(e.BytePositionInLine ?? 0) + 1, $"{where}: {depth}");
+            }
+            return positions;
+        }
+
+        private static string FirstSentence(string message) => message.Split(". ")[0];
+
+        private static XlConfigException Located(string file, (int Line, int Column) at, string path, string reason) =>
+            new(file, at.Line, at.Column, $"{path}: {reason}");
+
+        private static string Segment(string key) =>
+            key.Length > 0 && key.All(c => char.IsAsciiLetterOrDigit(c) || c == '_') ? "." + key
+            : key.All(c => c is >= ' ' and < '\u007f' and not '\'' and not '\\') ? $"['{key}']" : $"[{Quote(key)}]";
+
+        public XlConfigException Fail(string path, string reason)
+        {
+            // A missing position means the node is absent: point at the nearest ancestor that exists.
+            var p = path;
+            while (!_positions.ContainsKey(p) && p.Length > 1)
+            {
+                var cut = Math.Max(p.LastIndexOf('.'), p.LastIndexOf('['));
+                p = cut > 0 ? p[..cut] : "$";
+            }
+            return Located(_file, _positions.GetValueOrDefault(p, (1, 1)), path, reason);
+        }
+
+        /// <summary>Removes and returns the node at a dotted path (libxl's "type.hvm" key contains a dot itself).</summary>
+        public JsonNode? Take(string dotted, out string path)
+        {
+            var parts = dotted.Replace("type.hvm", "type\u0001hvm").Replace("type.pv", "type\u0001pv").Split('.').Select(p => p.Replace('\u0001', '.')).ToArray();
+            path = _rootPath;
+            var parent = Root;
+            for (var i = 0; i < parts.Length - 1; i++)
+            {
+                var next = parent[parts[i]];
+                path += Segment(parts[i]);
+                if (next is null)
+                {
+                    path += string.Concat(parts[(i + 1)..].Select(Segment));
+                    return null;
+                }
+                parent = next as JsonObject ?? throw Fail(path, $"must be an object, not {Kind(next)}");
+            }
+            path += Segment(parts[^1]);
+            if (!parent.TryGetPropertyValue(parts[^1], out var node)) return null;
+            parent.Remove(parts[^1]);
+            return node;
+        }
+
+        public string? FirstString(string dotted, string fallback)
+        {
+            var value = String(Take(dotted, out var path), path);
+            var other = String(Take(fallback, out var otherPath), otherPath);
+            return value ?? other;
+        }
+
+        public string? String(JsonNode? node, string path) => node switch
+        {
+            null => null,
+            JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+            _ => throw Fail(path, $"must be a string, not {Kind(node)}"),
+        };
+
+        /// <summary>A string, number or boolean as text (libxl writes some device-model settings either way).</summary>
+        public string? Scalar(JsonNode? node, string path) => node switch
+        {
+            null => null,
+            JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+            JsonValue v when v.GetValueKind() is JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => v.ToJsonString(),
+            _ => throw Fail(path, $"must be a string, number or boolean, not {Kind(node)}"),
+        };
+
+        /// <summary>A whole number in [min, max]; libxl also writes some as decimal strings.</summary>
+        public long? Whole(JsonNode? node, string path, long min, long max)
+        {
+            long value;
+            switch (node)
+            {
+                case null:
+                    return null;
+                case JsonValue v when v.GetValueKind() == JsonValueKind.Number:
+                    if (!v.TryGetValue(out value)) throw Fail(path, $"{Shorten(v.ToJsonString())} is not a whole number in range ({min} to {max})");
+                    break;
+                case JsonValue v when v.GetValueKind() == JsonValueKind.String:
+                    if (!long.TryParse(v.GetValue<string>(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value))
+                        throw Fail(path, $"{Quote(v.GetValue<string>())} is not a whole number");
+                    break;
+                default:
+                    throw Fail(path, $"must be a whole number, not {Kind(node)}");
+            }
+            if (value < min || value > max) throw Fail(path, $"{value} is out of range ({min} to {max})");
+            return value;
+        }
+
+        /// <summary>libxl's booleans and defbools: true/false, "True"/"False", 1/0; "&lt;default&gt;" is not set.</summary>
+        public string? Flag(JsonNode? node, string path)
+        {
+            if (node is null) return null;
+            if (node is JsonValue v)
+            {
+                var kind = v.GetValueKind();
+                if (kind == JsonValueKind.True) return "1";
+                if (kind == JsonValueKind.False) return "0";
+                var text = kind is JsonValueKind.String ? v.GetValue<string>() : kind is JsonValueKind.Number ? v.ToJsonString() : null;
+                switch (text?.ToLowerInvariant())
+                {
+                    case "true" or "1": return "1";
+                    case "false" or "0": return "0";
+                    case "<default>" or "default": return null;
+                }
+            }
+            throw Fail(path, $"must be a boolean (true, false, \"True\", \"False\", 1 or 0), not {Shorten(node.ToJsonString())}");
+        }
+
+        public JsonObject? Object(JsonNode? node, string path) =>
+            node is null ? null : node as JsonObject ?? throw Fail(path, $"must be an object, not {Kind(node)}");
+
+        public JsonArray? Array(JsonNode? node, string path) =>
+            node is null ? null : node as JsonArray ?? throw Fail(path, $"must be an array, not {Kind(node)}");
+
+        private static string Kind(JsonNode node) => node switch
+        {
+            JsonObject => "an object",
+            JsonArray => "an array",
+            _ => node.GetValueKind() switch
+            {
+                JsonValueKind.String => "a string",
+                JsonValueKind.Number => $"the number {Shorten(node.ToJsonString())}",
+                JsonValueKind.True or JsonValueKind.False => "a boolean",
+                _ => Shorten(node.ToJsonString()),
+            },
+        };
+
+        /// <summary>Key and value text from the document, JSON-quoted: control characters cannot break a one-line message.</summary>
+        public static string Quote(string text) => Shorten(JsonSerializer.Serialize(text));
+
+        private static string Shorten(string text) => text.Length <= 40 ? text : text[..40] + "...";
+    }
 }

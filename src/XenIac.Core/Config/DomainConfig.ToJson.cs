@@ -69,7 +69,7 @@ public sealed partial class DomainConfig
         if (Nics.Count > 0)
             root["nics"] = new JsonArray([.. Nics.Select((nic, i) =>
             {
-                var o = new JsonObject { ["devid"] = nic.Devid is null ? i : long.Parse(nic.Devid, CultureInfo.InvariantCulture) };
+                var o = new JsonObject { ["devid"] = nic.Devid is null ? i : WholeSetting($"vif[{i}].devid", nic.Devid) };
                 if (nic.Mac is not null) o["mac"] = nic.Mac;
                 if (nic.Bridge is not null) o["bridge"] = nic.Bridge;
                 if (nic.Ip is not null) o["ip"] = nic.Ip;
@@ -77,7 +77,7 @@ public sealed partial class DomainConfig
                 if (nic.Model is not null) o["model"] = nic.Model;
                 if (nic.VifName is not null) o["ifname"] = nic.VifName;
                 if (nic.Backend is not null) o["backend_domname"] = nic.Backend;
-                if (nic.Mtu is not null) o["mtu"] = long.Parse(nic.Mtu, CultureInfo.InvariantCulture);
+                if (nic.Mtu is not null) o["mtu"] = WholeSetting($"vif[{i}].mtu", nic.Mtu);
                 o["nictype"] = nic.Type switch { null => Type == "hvm" ? "vif_ioemu" : "vif", "ioemu" => "vif_ioemu", var t => t };
                 if (nic.Rate is not null) skipped.Add($"vif[{i}].rate");
                 skipped.AddRange(nic.Other.Keys.Select(k => $"vif[{i}].{k}"));
@@ -90,6 +90,12 @@ public sealed partial class DomainConfig
         notConverted = skipped;
         return root;
     }
+
+    // Device specs keep their values as text; libxl wants numbers, and text that is none is the config's error.
+    private long WholeSetting(string key, string value) =>
+        long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) && n is >= 0 and <= int.MaxValue
+            ? n
+            : throw new XlConfigException(Name is null ? "config" : Name + ".cfg", 1, 1, $"{key} = {value} is not a whole number from 0 to {int.MaxValue}");
 
     private static void Set(JsonObject root, string path, JsonNode value)
     {

@@ -114,12 +114,15 @@ public sealed partial record SaveFileHeader
         return string.Join(", ", bits);
     }
 
+    // The optional-data buffer starts here and doubles only once full, so a lying length on a pipe (or a file
+    // cut short) costs at most twice what actually arrived plus this; a seekable stream is checked up front.
+    private const int FirstOptionalDataBuffer = 4096;
+
     private static byte[] ReadOptionalData(Stream stream, uint length, SaveFileReaderOptions options)
     {
         if (length == 0) return [];
         EnsureRemaining(stream, length);
-        // Grow with what actually arrives, so a lying length on a pipe costs at most what the pipe delivers.
-        var buffer = new byte[Math.Min(length, 64 * 1024)];
+        var buffer = new byte[Math.Min(length, FirstOptionalDataBuffer)];
         var filled = 0;
         while (filled < length)
         {
@@ -137,7 +140,7 @@ public sealed partial record SaveFileHeader
     {
         if (length == 0) return [];
         EnsureRemaining(stream, length);
-        var buffer = new byte[Math.Min(length, 64 * 1024)];
+        var buffer = new byte[Math.Min(length, FirstOptionalDataBuffer)];
         var filled = 0;
         while (filled < length)
         {

@@ -31,8 +31,16 @@ internal static class ImageRecordNames
         return (type & StreamLayout.OptionalRecordBit) != 0 ? $"OPTIONAL_0x{type:x8}" : $"UNKNOWN_0x{type:x8}";
     }
 
-    public static string Qualified(ImageLayer layer, uint type) =>
-        (layer == ImageLayer.Libxl ? "libxl:" : "libxc:") + Name(layer, type);
+    // Built once: the verifier counts records by qualified name, and a name built per record would cost an
+    // allocation per 8-byte record header (see ImageStreamReader's allocation bound).
+    private static readonly string[] QualifiedLibxl = [.. Libxl.Select(n => "libxl:" + n)];
+    private static readonly string[] QualifiedLibxc = [.. Libxc.Select(n => "libxc:" + n)];
+
+    public static string Qualified(ImageLayer layer, uint type)
+    {
+        var names = layer == ImageLayer.Libxl ? QualifiedLibxl : QualifiedLibxc;
+        return type < names.Length ? names[type] : (layer == ImageLayer.Libxl ? "libxl:" : "libxc:") + Name(layer, type);
+    }
 
     public static string PageTypeName(int type) => PageTypes[type & 0xF];
 }

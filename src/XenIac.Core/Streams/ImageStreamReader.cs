@@ -16,10 +16,27 @@ namespace XenIac.Core.Streams;
 /// <see cref="SaveFileError.Truncated"/>) carrying the absolute file offset and, inside a record, its index.
 /// The reader enforces what it needs to stay in step with the stream (headers, limits, padding, PAGE_DATA
 /// layout); the rules about which records belong where are <see cref="ImageStreamVerifier"/>'s.
+/// <para>
+/// Allocation bound: lengths and counts from the stream never size a buffer ahead of the bytes that fill it. Every
+/// buffer starts small and at most doubles once the bytes it holds have arrived, so reading an image allocates at
+/// most <see cref="AllocationFactor"/> × (bytes read from the stream) + <see cref="AllocationAllowance"/> bytes,
+/// on seekable and unseekable streams alike: a corrupt or hostile header costs what its bytes cost, not what it
+/// claims.
+/// </para>
 /// </remarks>
 public sealed class ImageStreamReader : IDisposable
 {
+    /// <summary>Bytes allocated per byte read, at most (doubling buffers, record bookkeeping).</summary>
+    public const int AllocationFactor = 4;
+
+    /// <summary>
+    /// Bytes allocated at most regardless of input: the reader's fixed buffers, the first pfn and skip buffers, one
+    /// guest page of up to 64 KiB for <see cref="ReadPages"/>, and an error's message.
+    /// </summary>
+    public const int AllocationAllowance = 256 << 10;
+
     private const int SkipBufferSize = 1 << 20;
+    private const int FirstBufferSize = 4096;
 
     private enum State { Start, Libxl, LibxcHeaders, Libxc, Finished }
 
@@ -154,8 +171,16 @@ public sealed class ImageStreamReader : IDisposable
         RequireRecord();
         if (_bodyRemaining > StreamLayout.MaxBufferedBodyLength)
             throw Invalid(Current, $"{Current.QualifiedName} record of {Current.Length} bytes is too large to load into memory");
-        var body = new byte[_bodyRemaining];
-        ReadBodyExactly(body);
+        // Grow with what arrives: a record header may claim 128 MiB on a stream that holds a few bytes more.
+        var total = (int)_bodyRemaining;
+        var body = new byte[Math.Min(total, FirstBufferSize)];
+        var filled = 0;
+        while (filled < total)
+        {
+            if (filled == body.Length) Array.Resize(ref body, (int)Math.Min(total, 2L * body.Length));
+            ReadBodyExactly(body.AsSpan(filled));
+            filled = body.Length;
+        }
         return body;
     }
 
@@ -184,9 +209,17 @@ public sealed class ImageStreamReader : IDisposable
             throw Invalid(record, $"PAGE_DATA record count {count} needs {pfnBytes} bytes of pfns but the record has {record.Length - StreamLayout.PageDataHeaderLength}");
 
         var n = (int)count;
-        if (_pfns.Length < n) _pfns = new ulong[Math.Max(n, StreamLayout.MaxPagesPerRecord)];
+        // The count is checked against the record length, not against what the stream holds: on an unseekable
+        // stream the pfns are read in pieces and the array grows only as they arrive.
+        if (_pfns.Length == 0) _pfns = new ulong[Math.Min(n, StreamLayout.MaxPagesPerRecord)];
+        for (var filled = 0; filled < n;)
+        {
+            if (filled == _pfns.Length) Array.Resize(ref _pfns, (int)Math.Min(n, 2L * _pfns.Length));
+            var chunk = Math.Min(n, _pfns.Length) - filled;
+            ReadBodyExactly(MemoryMarshal.AsBytes(_pfns.AsSpan(filled, chunk)));
+            filled += chunk;
+        }
         var entries = _pfns.AsSpan(0, n);
-        ReadBodyExactly(MemoryMarshal.AsBytes(entries));
         if (_libxcBigEndian == BitConverter.IsLittleEndian) BinaryPrimitives.ReverseEndianness(entries, entries);
 
         var withContents = 0;
@@ -393,7 +426,8 @@ public sealed class ImageStreamReader : IDisposable
             _pos += count;
             return;
         }
-        _skip ??= new byte[SkipBufferSize];
+        // Starts small and doubles only after filling, so skipping a short stream costs what it delivered.
+        _skip ??= new byte[FirstBufferSize];
         while (count > 0)
         {
             var n = _stream.Read(_skip, 0, (int)Math.Min(_skip.Length, count));
@@ -401,6 +435,7 @@ public sealed class ImageStreamReader : IDisposable
                 throw Truncated(record.Offset - _origin, record.Index, $"{record.QualifiedName} record at byte {record.Offset} is cut short: the image ends at byte {Position}");
             _pos += n;
             count -= n;
+            if (n == _skip.Length && count > 0 && _skip.Length < SkipBufferSize) _skip = new byte[_skip.Length * 2];
         }
     }
 

@@ -89,6 +89,7 @@ public static partial class ImageStreamVerifier
         private readonly HashSet<uint> _segmentRecords = [];
         private readonly byte[] _buffer = new byte[4096];
         private long _pages;
+        private long _highestPfn = -1;
         private long _recordCount;
         private int _hvmVcpus;
         private int _checkpoints;
@@ -140,6 +141,7 @@ public static partial class ImageStreamVerifier
             },
             PageShift = _libxc?.PageShift ?? 0,
             Pages = _pages,
+            HighestPfn = _highestPfn < 0 ? null : _highestPfn,
             PagesByType = Enumerable.Range(0, 16).Where(t => _pageTypes[t] > 0)
                 .ToDictionary(t => ImageRecordNames.PageTypeName(t), t => _pageTypes[t]),
             Records = new Dictionary<string, long>(_records),
@@ -260,7 +262,11 @@ public static partial class ImageStreamVerifier
                     RequireDynamicPhase(r);
                     if (IsPv && !_p2mFrames) Fail(r, "PAGE_DATA before X86_PV_P2M_FRAMES (a PV restore needs the P2M first)");
                     var info = reader.ReadPageDataHeader();
-                    foreach (var e in info.Entries.Span) _pageTypes[e >> StreamLayout.PageTypeShift]++;
+                    foreach (var e in info.Entries.Span)
+                    {
+                        _pageTypes[e >> StreamLayout.PageTypeShift]++;
+                        _highestPfn = Math.Max(_highestPfn, (long)PageDataInfo.PfnOf(e));
+                    }
                     _pages += info.PagesWithContents;
                     break;
                 case LibxcRecordType.X86PvInfo:

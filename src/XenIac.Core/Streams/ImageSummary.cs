@@ -11,6 +11,12 @@ public sealed record ImageSummary
     /// <summary>Pages carrying contents in PAGE_DATA records (a page sent twice counts twice).</summary>
     public long Pages { get; init; }
 
+    /// <summary>
+    /// The highest pfn any PAGE_DATA entry names (with contents or not), null when there is none: the guest memory
+    /// a restore must provide is at least this plus one page.
+    /// </summary>
+    public long? HighestPfn { get; init; }
+
     /// <summary>PAGE_DATA pfn entries by page type name (NOTAB, L1TAB, ..., XTAB).</summary>
     public IReadOnlyDictionary<string, long> PagesByType { get; init; } = new Dictionary<string, long>();
 

@@ -1,5 +1,5 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using XenIac.Core.Config;
 using XenIac.Core.SaveFiles;
 
 namespace XenIac.Hosts;
@@ -9,54 +9,68 @@ internal sealed record EmbeddedDomainShape(string Name, string GuestType, long M
 
 /// <summary>
 /// Reads domain shape from configs and turns configs into libxl JSON (what today's xl stores in savefiles and
-/// remembers for running domains).
+/// remembers for running domains). Both go through the validated <see cref="DomainConfig"/> model, so a bad
+/// config (JSON or xl.cfg, given or stored in a savefile) fails here with the model's located message.
 /// </summary>
 internal static class EmbeddedConfig
 {
+    /// <summary>
+    /// The embedded host keeps each domain's memory in a (sparse) file of this size at most: far more than a
+    /// simulated guest needs, and small enough that a corrupt or hostile config cannot claim terabytes of disk.
+    /// </summary>
+    public const long MaxMemoryMiB = 64 * 1024;
+
+    /// <summary>vCPUs a simulated domain may have (each one is a record in every image it saves).</summary>
+    public const int MaxVcpus = 512;
+
     public static EmbeddedDomainShape Shape(DomainConfigDocument config)
     {
-        var json = ToLibxlJson(config);
-        JsonObject? root;
-        try { root = JsonNode.Parse(json) as JsonObject; }
-        catch (JsonException e) { throw new XenHostException(XenHostError.InvalidConfig, $"config is not valid JSON: {e.Message}", e); }
-        if (root is null) throw new XenHostException(XenHostError.InvalidConfig, "a libxl JSON config is an object");
-
-        var name = ReadString(root["c_info"]?["name"], "c_info.name");
+        var model = Model(config);
+        var name = model.Name;
         if (string.IsNullOrEmpty(name))
             throw new XenHostException(XenHostError.InvalidConfig, "config has no domain name (c_info.name / name=)");
-        var type = ReadString(root["c_info"]?["type"], "c_info.type") ?? "pv";
-        var memKiB = ReadLong(root["b_info"]?["target_memkb"], "b_info.target_memkb") ?? ReadLong(root["b_info"]?["max_memkb"], "b_info.max_memkb")
+        var memMiB = model.MemoryMiB ?? model.MaxMemMiB
             ?? throw new XenHostException(XenHostError.InvalidConfig, $"config of '{name}' gives no memory size (memory= / b_info.max_memkb)");
-        if (memKiB is <= 0 or > MaxMemoryKiB || memKiB % 4 != 0)
-            throw new XenHostException(XenHostError.InvalidConfig, $"config of '{name}' has an invalid memory size of {memKiB} KiB");
-        var vcpus = ReadLong(root["b_info"]?["max_vcpus"], "b_info.max_vcpus") ?? 1;
+        if (memMiB is <= 0 or > MaxMemoryMiB)
+            throw new XenHostException(XenHostError.InvalidConfig,
+                $"config of '{name}' asks for {memMiB} MiB of memory; the embedded host gives a domain 1 to {MaxMemoryMiB} MiB");
+        var vcpus = model.MaxVcpus ?? model.Vcpus ?? 1;
         if (vcpus is < 1 or > MaxVcpus)
-            throw new XenHostException(XenHostError.InvalidConfig, $"config of '{name}' asks for {vcpus} vCPUs (1 to {MaxVcpus})");
-        return new EmbeddedDomainShape(name, type, memKiB, (int)vcpus);
+            throw new XenHostException(XenHostError.InvalidConfig,
+                $"config of '{name}' asks for {vcpus} vCPUs; the embedded host gives a domain 1 to {MaxVcpus}");
+        return new EmbeddedDomainShape(name, model.Type, memMiB * 1024, (int)vcpus);
     }
-
-    // Bounds that no real domain reaches but that keep a typo from allocating a terabyte file or an absurd vCPU list.
-    private const long MaxMemoryKiB = 1L << 40;
-    private const long MaxVcpus = 4096;
-
-    private static string? ReadString(JsonNode? node, string what) => node switch
-    {
-        null => null,
-        JsonValue v when v.TryGetValue<string>(out var s) => s,
-        _ => throw new XenHostException(XenHostError.InvalidConfig, $"config field {what} must be a string, not {node.ToJsonString()}"),
-    };
 
     /// <summary>
     /// libxl JSON for the config. Settings the model cannot express are dropped here: the embedded host has no
-    /// devices for them to configure, unlike <see cref="Libxl.LibxlConfig.ToJson"/>, which refuses them.
+    /// devices for them to configure, unlike <see cref="Libxl.LibxlConfig.ToJson"/>, which refuses them. JSON is
+    /// checked through the model first and then kept as given.
     /// </summary>
-    public static string ToLibxlJson(DomainConfigDocument config) => HostConfigs.ToLibxlJson(config, out _);
-
-    private static long? ReadLong(JsonNode? node, string what) => node switch
+    public static string ToLibxlJson(DomainConfigDocument config)
     {
-        null => null,
-        JsonValue v when v.TryGetValue<long>(out var l) => l,
-        JsonValue v when v.TryGetValue<string>(out var s) && long.TryParse(s, out var p) => p,
-        _ => throw new XenHostException(XenHostError.InvalidConfig, $"config field {what} must be a whole number, not {node.ToJsonString()}"),
-    };
+        if (config.Format != SaveFileConfigFormat.Json) return HostConfigs.ToLibxlJson(config, out _);
+        Model(config);
+        // "xl list -l" output wraps the config ([{"domid":..,"config":{...}}]); what is stored is the config itself.
+        var root = JsonNode.Parse(config.Text);
+        if (root is JsonArray { Count: 1 } list) root = list[0];
+        if (root is JsonObject o && o["config"] is JsonObject wrapped && o["c_info"] is null) return wrapped.ToJsonString();
+        return config.Text;
+    }
+
+    private static DomainConfig Model(DomainConfigDocument config)
+    {
+        try
+        {
+            return config.Format switch
+            {
+                SaveFileConfigFormat.Json => DomainConfig.FromJson(config.Text, "config"),
+                SaveFileConfigFormat.XlCfg => DomainConfig.FromXl(XlConfig.Parse(config.Text)),
+                _ => throw new XenHostException(XenHostError.InvalidConfig, "no domain config given"),
+            };
+        }
+        catch (XlConfigException e)
+        {
+            throw new XenHostException(XenHostError.InvalidConfig, e.Message, e);
+        }
+    }
 }

@@ -88,11 +88,37 @@ public sealed partial class EmbeddedHost
         if (!result.IsValid)
             throw new XenHostException(XenHostError.OperationFailed,
                 $"cannot restore from {path}: {result.Problem?.ToString() ?? "the image stream is not valid"}");
+        CheckSizes(path, shape, result.Summary);
         var expected = GuestTypeOf(shape.GuestType);
         if (result.Summary.GuestType != expected && !(expected == GuestType.PVH && result.Summary.GuestType == GuestType.HVM))
             throw new XenHostException(XenHostError.InvalidConfig,
                 $"cannot restore from {path}: the image is a {result.Summary.GuestType} guest but the config says type \"{shape.GuestType}\"");
     }
+
+    /// <summary>
+    /// The config's memory and vCPUs against what the image carries, before any memory file exists: the image must
+    /// fit (every pfn below the memory size, no more vCPUs than the config has), and the memory may exceed the
+    /// image's extent by at most <see cref="MemorySlackFactor"/>x plus <see cref="MemorySlackMiB"/> MiB (a save
+    /// carries an entry for every page of the guest, so a config claiming far more was not made for this image).
+    /// </summary>
+    private static void CheckSizes(string path, EmbeddedDomainShape shape, ImageSummary image)
+    {
+        var pages = shape.MemoryKiB / 4;
+        var extent = (image.HighestPfn ?? -1) + 1;
+        if (extent > pages)
+            throw new XenHostException(XenHostError.InvalidConfig,
+                $"cannot restore from {path}: the image holds page {extent - 1:x} but the config gives the domain only {shape.MemoryKiB} KiB");
+        if (pages > MemorySlackFactor * extent + MemorySlackMiB * 256)
+            throw new XenHostException(XenHostError.InvalidConfig,
+                $"cannot restore from {path}: the config gives the domain {shape.MemoryKiB / 1024} MiB but the image carries only " +
+                $"{extent * 4 / 1024.0:0.##} MiB of guest memory (at most {MemorySlackFactor}x that plus {MemorySlackMiB} MiB is accepted)");
+        if (image.VCpus > shape.VCpus)
+            throw new XenHostException(XenHostError.InvalidConfig,
+                $"cannot restore from {path}: the image holds {image.VCpus} vCPUs but the config gives the domain only {shape.VCpus}");
+    }
+
+    private const long MemorySlackFactor = 2;
+    private const long MemorySlackMiB = 256;
 
     private static void LoadMemory(string path, bool legacy, EmbeddedDomainShape shape, string memoryFile, IProgress<long>? progress,
         CancellationToken cancellationToken)

@@ -233,6 +233,26 @@ public sealed class SaveFileHeaderTests
         Assert.True(allocated < 1 << 20, $"allocated {allocated} bytes for a 148-byte input");
     }
 
+    [Theory]
+    [InlineData(60, 0)]
+    [InlineData(65_536, 10)]
+    [InlineData(1 << 20, 300)]
+    [InlineData(64 << 20, 4_000)]
+    [InlineData(64 << 20, 70_000)]
+    public void Optional_data_costs_what_arrived_not_what_the_length_claims(int claimed, int delivered)
+    {
+        // Within the default limit, so only arrival can bound the buffer: a file cut short, read as a pipe.
+        var bytes = TestData.Concat(new SaveFileHeader { MandatoryFlags = 2 }.ToBytes(), TestData.Image(delivered));
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(44), (uint)claimed);
+        Assert.Throws<SaveFileFormatException>(() => SaveFileHeader.Read(new PipeLikeStream(bytes, 4096))); // warm up
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<SaveFileFormatException>(() => SaveFileHeader.Read(new PipeLikeStream(bytes, 4096)));
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(SaveFileError.Truncated, e.Error);
+        // Doubling from a 4 KiB buffer: at most 4x the bytes that arrived, plus the buffer and the exception.
+        Assert.True(allocated <= 4L * bytes.Length + 16 * 1024, $"allocated {allocated} bytes for a {bytes.Length}-byte input claiming {claimed}");
+    }
+
     [Fact]
     public void Legacy_header_has_no_bytes_and_the_image_starts_at_zero()
     {

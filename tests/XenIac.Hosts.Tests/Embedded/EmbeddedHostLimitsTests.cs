@@ -1,0 +1,122 @@
+using XenIac.Core.SaveFiles;
+
+namespace XenIac.Hosts.Tests.Embedded;
+
+/// <summary>
+/// The embedded host reads configs through the validated model and refuses sizes beyond its documented limits or
+/// at odds with the image, before it creates any memory file.
+/// </summary>
+public sealed class EmbeddedHostLimitsTests : IAsyncLifetime
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("xeniac-embedded-limits-").FullName;
+    private EmbeddedHost _host = null!;
+
+    public Task InitializeAsync()
+    {
+        _host = EmbeddedHost.Open(Path.Combine(_dir, "host"));
+        return Task.CompletedTask;
+    }
+
+    public Task DisposeAsync()
+    {
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+        return Task.CompletedTask;
+    }
+
+    private static DomainConfigDocument Json(string text) => new(text, SaveFileConfigFormat.Json);
+
+    [Theory]
+    [InlineData("""{"c_info":[]}""", "$.c_info: must be an object")]
+    [InlineData("""{"c_info":{"name":"a","name":"b"},"b_info":{"max_memkb":4096}}""", "$.c_info: duplicate key")]
+    [InlineData("""{"c_info":{"name":"web"},"b_info":{"max_memkb":"x"}}""", "$.b_info.max_memkb: ")]
+    [InlineData("""{"c_info":{"name":"web"},"b_info":{"max_memkb":99999999999999999999}}""", "$.b_info.max_memkb: ")]
+    [InlineData("""{"c_info":{"name":"w\u0000eb"},"b_info":{"max_memkb":4096}}""", "$.c_info.name: ")]
+    [InlineData("""{"c_info":{"name":"web","type":"hvm"},"b_info":{"max_memkb":4096,"type.hvm":{"acpi":[]}}}""", "$.b_info['type.hvm'].acpi: ")]
+    [InlineData("""{"c_info":{"name":"web"},"b_info":{"max_memkb":4096},"disks":[7]}""", "$.disks[0]: ")]
+    public async Task Hostile_json_configs_fail_with_the_models_located_error(string json, string expected)
+    {
+        var e = await Assert.ThrowsAsync<XenHostException>(() => _host.CreateAsync(Json(json)));
+        Assert.Equal(XenHostError.InvalidConfig, e.Error);
+        Assert.Contains(expected, e.Message);
+        Assert.Empty(await _host.ListDomainsAsync());
+    }
+
+    [Theory]
+    [InlineData(EmbeddedConfig.MaxMemoryMiB + 1, 1, "MiB of memory")]
+    [InlineData(8L << 20, 1, "MiB of memory")] // 8 TiB
+    [InlineData(64, EmbeddedConfig.MaxVcpus + 1, "vCPUs")]
+    public async Task Sizes_beyond_the_embedded_limits_are_refused(long memoryMiB, int vcpus, string message)
+    {
+        var e = await Assert.ThrowsAsync<XenHostException>(() =>
+            _host.CreateAsync(DomainConfigDocument.FromText($"name = \"big\"\ntype = \"pv\"\nmemory = {memoryMiB}\nvcpus = {vcpus}\nkernel = \"/k\"\n")));
+        Assert.Equal(XenHostError.InvalidConfig, e.Error);
+        Assert.Contains(message, e.Message);
+    }
+
+    /// <summary>A savefile made by the host, its stored config replaced (the image stays the host's own).</summary>
+    private async Task<string> SavefileClaiming(string storedJson)
+    {
+        await _host.CreateAsync(DomainConfigDocument.FromText("name = \"web\"\ntype = \"hvm\"\nmemory = 4\nvcpus = 1\n"));
+        var original = Path.Combine(_dir, "web.xlsave");
+        await _host.SaveAsync("web", original, SaveOptions.Default);
+        var bytes = await File.ReadAllBytesAsync(original);
+        long imageOffset;
+        using (var reader = SaveFileReader.Open(new MemoryStream(bytes))) imageOffset = reader.ImageOffset;
+        var path = Path.Combine(_dir, "forged.xlsave");
+        using (var output = File.Create(path))
+        {
+            SaveFileWriter.WriteHeader(output, SaveFileHeader.Create(storedJson, SaveFileConfigFormat.Json));
+            output.Write(bytes, (int)imageOffset, bytes.Length - (int)imageOffset);
+        }
+        return path;
+    }
+
+    private long BytesUnderHost() =>
+        new DirectoryInfo(Path.Combine(_dir, "host")).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
+
+    [Theory]
+    [InlineData(8L << 30, "MiB of memory")]   // 8 TiB in KiB: beyond the host's limit
+    [InlineData(1L << 20, "carries only")]    // 1 GiB: within the limit, but the image holds 4 MiB
+    public async Task A_stored_config_claiming_more_memory_than_sane_or_than_the_image_carries_is_refused(long memKiB, string message)
+    {
+        var path = await SavefileClaiming(
+            "{\"c_info\":{\"name\":\"web\",\"type\":\"hvm\"},\"b_info\":{\"max_memkb\":" + memKiB + ",\"target_memkb\":" + memKiB + ",\"max_vcpus\":1}}");
+        var before = BytesUnderHost();
+        var e = await Assert.ThrowsAsync<XenHostException>(() => _host.RestoreAsync(path, new RestoreOptions { OverrideConfig = null }));
+        Assert.Equal(XenHostError.InvalidConfig, e.Error);
+        Assert.Contains(message, e.Message);
+        Assert.Equal(before, BytesUnderHost()); // no memory file, sparse or not
+        Assert.Empty(await _host.ListDomainsAsync()); // the plain save removed the original
+    }
+
+    [Fact]
+    public async Task A_stored_config_with_fewer_vcpus_than_the_image_is_refused()
+    {
+        await _host.CreateAsync(DomainConfigDocument.FromText("name = \"cpu\"\ntype = \"hvm\"\nmemory = 4\nvcpus = 3\n"));
+        var original = Path.Combine(_dir, "cpu.xlsave");
+        await _host.SaveAsync("cpu", original, SaveOptions.Default);
+        var e = await Assert.ThrowsAsync<XenHostException>(() => _host.RestoreAsync(original, new RestoreOptions
+        {
+            OverrideConfig = DomainConfigDocument.FromText("name = \"cpu\"\ntype = \"hvm\"\nmemory = 4\nvcpus = 1\n"),
+        }));
+        Assert.Contains("3 vCPUs", e.Message);
+    }
+
+    [Fact]
+    public async Task A_stored_config_that_fits_the_image_restores()
+    {
+        var path = await SavefileClaiming("""{"c_info":{"name":"web2","type":"hvm"},"b_info":{"max_memkb":8192,"target_memkb":8192,"max_vcpus":1}}""");
+        var restored = await _host.RestoreAsync(path, RestoreOptions.Default);
+        Assert.Equal("web2", restored.Domain.Name);
+    }
+
+    [Fact]
+    public async Task An_xl_list_wrapped_json_config_creates_saves_and_restores()
+    {
+        await _host.CreateAsync(Json("""[{"domid":7,"config":{"c_info":{"name":"wrapped","type":"hvm"},"b_info":{"max_memkb":4096,"max_vcpus":1}}}]"""));
+        var path = Path.Combine(_dir, "wrapped.xlsave");
+        await _host.SaveAsync("wrapped", path, SaveOptions.Default);
+        var restored = await _host.RestoreAsync(path, RestoreOptions.Default);
+        Assert.Equal(("wrapped", 4096L), (restored.Domain.Name, restored.Domain.MemoryKiB));
+    }
+}
