@@ -36,6 +36,25 @@ public static class XenHosts
             $"unknown host '{spec}': use 'libxl' (the local dom0) or 'embedded:<folder>'");
     }
 
+    /// <summary>
+    /// For a host typed by a person (--host, $XENIAC_HOST): an embedded folder must already exist, so a typo
+    /// does not silently become a new, empty host. Returns the spec with the folder made absolute against
+    /// <paramref name="baseDirectory"/> (the current directory), so it means the same wherever it is used later.
+    /// A manifest's <c>host:</c> is declared in a reviewed file and is created on first use instead.
+    /// </summary>
+    public static string? RequireExistingFolder(string? spec, string? baseDirectory = null)
+    {
+        if (spec is null || !spec.StartsWith(EmbeddedPrefix, StringComparison.Ordinal) || spec.Length == EmbeddedPrefix.Length)
+            return spec;
+        var folder = Path.GetFullPath(spec[EmbeddedPrefix.Length..], baseDirectory ?? Environment.CurrentDirectory);
+        if (File.Exists(folder))
+            throw new XenHostException(XenHostError.Unavailable, $"embedded host folder '{folder}' is a file, not a folder");
+        if (!Directory.Exists(folder))
+            throw new XenHostException(XenHostError.Unavailable,
+                $"embedded host folder '{folder}' does not exist; create it first (mkdir) to start a new embedded host there");
+        return EmbeddedPrefix + folder;
+    }
+
     private static IXenHost OpenLibxl() => Libxl.LibxlHost.Open();
 
     private static string ReadCapabilities()

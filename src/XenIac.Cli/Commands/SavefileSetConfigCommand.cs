@@ -8,8 +8,8 @@ internal static class SavefileSetConfigCommand
 {
     public static Command Create()
     {
-        var file = new Argument<string>("FILE") { Description = "The savefile whose stored config to replace (rewritten atomically, mode 0600)" };
-        var cfg = new Argument<string>("CFG") { Description = "The new config: xl.cfg (stored as text) or libxl JSON (stored as JSON)" };
+        var file = CommandLine.InputFile("FILE", "The savefile whose stored config to replace (rewritten atomically, mode 0600)");
+        var cfg = CommandLine.InputFile("CFG", "The new config: xl.cfg (stored as text) or libxl JSON (stored as JSON)");
         var force = new Option<bool>("--force") { Description = "Write the config even when it is not compatible with the stored one" };
         var command = new Command("set-config", "Replace the config stored in a savefile, refusing one the saved guest could not resume with")
         {
