@@ -64,11 +64,13 @@ internal static class CommandLine
     public const string HostVariable = "XENIAC_HOST";
 
     /// <summary>
-    /// The host a person chose: --host, else $XENIAC_HOST, else null (libxl on a dom0). An embedded folder must
-    /// exist (see <see cref="XenHosts.RequireExistingFolder"/>) and is made absolute against the current directory.
+    /// The host a person chose: --host, else $XENIAC_HOST, else null (libxl on a dom0). An embedded folder is made
+    /// absolute against the current directory; a new one is created only under an existing parent, and said so
+    /// on stderr (<see cref="XenHosts.PrepareTypedSpec"/>).
     /// </summary>
     public static string? HostSpec(string? given) =>
-        XenHosts.RequireExistingFolder(given ?? NullIfBlank(Environment.GetEnvironmentVariable(HostVariable)));
+        XenHosts.PrepareTypedSpec(given ?? NullIfBlank(Environment.GetEnvironmentVariable(HostVariable)),
+            folder => Console.Error.WriteLine($"note: created embedded host folder '{folder}' (a new, empty host)"));
 
     private static string? NullIfBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 

@@ -37,21 +37,32 @@ public static class XenHosts
     }
 
     /// <summary>
-    /// For a host typed by a person (--host, $XENIAC_HOST): an embedded folder must already exist, so a typo
-    /// does not silently become a new, empty host. Returns the spec with the folder made absolute against
-    /// <paramref name="baseDirectory"/> (the current directory), so it means the same wherever it is used later.
-    /// A manifest's <c>host:</c> is declared in a reviewed file and is created on first use instead.
+    /// For a host typed by a person (--host, $XENIAC_HOST): the embedded folder is made absolute against
+    /// <paramref name="baseDirectory"/> (the current directory) so it means the same wherever it is used later.
+    /// A missing folder whose parent exists is created here and reported through <paramref name="created"/>, so a
+    /// new host is never made silently; a missing parent is an error, so a typo does not grow a folder tree.
+    /// (A manifest's <c>host:</c> is declared in a reviewed file and is created on first use.)
     /// </summary>
-    public static string? RequireExistingFolder(string? spec, string? baseDirectory = null)
+    public static string? PrepareTypedSpec(string? spec, Action<string>? created = null, string? baseDirectory = null)
     {
         if (spec is null || !spec.StartsWith(EmbeddedPrefix, StringComparison.Ordinal) || spec.Length == EmbeddedPrefix.Length)
             return spec;
-        var folder = Path.GetFullPath(spec[EmbeddedPrefix.Length..], baseDirectory ?? Environment.CurrentDirectory);
+        var folder = Path.TrimEndingDirectorySeparator(Path.GetFullPath(spec[EmbeddedPrefix.Length..], baseDirectory ?? Environment.CurrentDirectory));
         if (File.Exists(folder))
             throw new XenHostException(XenHostError.Unavailable, $"embedded host folder '{folder}' is a file, not a folder");
         if (!Directory.Exists(folder))
-            throw new XenHostException(XenHostError.Unavailable,
-                $"embedded host folder '{folder}' does not exist; create it first (mkdir) to start a new embedded host there");
+        {
+            var parent = Path.GetDirectoryName(folder);
+            if (parent is null || !Directory.Exists(parent))
+                throw new XenHostException(XenHostError.Unavailable,
+                    $"embedded host folder '{folder}' cannot be created: its parent folder '{parent}' does not exist");
+            try { Directory.CreateDirectory(folder); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new XenHostException(XenHostError.Unavailable, $"cannot create embedded host folder '{folder}': {e.Message}", e);
+            }
+            created?.Invoke(folder);
+        }
         return EmbeddedPrefix + folder;
     }
 
