@@ -28,13 +28,16 @@ public static class XenHosts
         if (spec.StartsWith(EmbeddedPrefix, StringComparison.Ordinal))
         {
             var folder = spec[EmbeddedPrefix.Length..];
-            if (folder.Length == 0)
-                throw new XenHostException(XenHostError.Unavailable, "embedded host needs a folder: embedded:<folder>");
+            if (folder.Length == 0) throw NoFolder();
             return EmbeddedHost.Open(Path.GetFullPath(folder, baseDirectory ?? Environment.CurrentDirectory));
         }
-        throw new XenHostException(XenHostError.Unavailable,
-            $"unknown host '{spec}': use 'libxl' (the local dom0) or 'embedded:<folder>'");
+        throw UnknownHost(spec);
     }
+
+    private static XenHostException NoFolder() => new(XenHostError.Unavailable, "embedded host needs a folder: embedded:<folder>");
+
+    private static XenHostException UnknownHost(string spec) => new(XenHostError.Unavailable,
+        $"unknown host '{spec}': use 'libxl' (the local dom0) or 'embedded:<folder>'");
 
     /// <summary>
     /// For a host typed by a person (--host, $XENIAC_HOST): the embedded folder is made absolute against
@@ -45,8 +48,12 @@ public static class XenHosts
     /// </summary>
     public static string? PrepareTypedSpec(string? spec, Action<string>? created = null, string? baseDirectory = null)
     {
-        if (spec is null || !spec.StartsWith(EmbeddedPrefix, StringComparison.Ordinal) || spec.Length == EmbeddedPrefix.Length)
-            return spec;
+        // Checked now, not when a domain first needs the host: a plan whose domains all name their own host would
+        // otherwise accept any --host silently.
+        if (spec is null || spec == LibxlSpec) return spec;
+        if (!spec.StartsWith(EmbeddedPrefix, StringComparison.Ordinal)) throw UnknownHost(spec);
+        if (spec.Length == EmbeddedPrefix.Length)
+            throw NoFolder();
         var folder = Path.TrimEndingDirectorySeparator(Path.GetFullPath(spec[EmbeddedPrefix.Length..], baseDirectory ?? Environment.CurrentDirectory));
         if (File.Exists(folder))
             throw new XenHostException(XenHostError.Unavailable, $"embedded host folder '{folder}' is a file, not a folder");

@@ -175,7 +175,9 @@ public sealed class OptionAndPathTests(HostileInputFolder folder) : IClassFixtur
 
         var ok = await Run(dir, "domain", "save", "web", "out.xlsave", "--config", "same.cfg", "--checkpoint");
         Assert.Equal(0, ok.ExitCode);
-        Assert.Equal(File.ReadAllText(Path.Combine(dir, "same.cfg")), (await Run(dir, "savefile", "config", "out.xlsave")).StdOut);
+        // The embedded host stores it as libxl JSON, as xl does; the setting only same.cfg has is what it stores.
+        Assert.Contains("restart", (await Run(dir, "savefile", "config", "out.xlsave")).StdOut);
+        Assert.Equal(0, (await Run(dir, "config", "check", "out.xlsave", "same.cfg")).ExitCode);
 
         var forced = await Run(dir, "domain", "save", "web", "forced.xlsave", "--config", WriteConfig(dir, "bigger"), "--force");
         Assert.Equal(0, forced.ExitCode);
