@@ -181,7 +181,7 @@ public sealed class OptionAndPathTests(HostileInputFolder folder) : IClassFixtur
 
         var forced = await Run(dir, "domain", "save", "web", "forced.xlsave", "--config", WriteConfig(dir, "bigger"), "--force");
         Assert.Equal(0, forced.ExitCode);
-        Assert.Contains("memory 8 -> 16", (await Run(dir, "config", "check", "out.xlsave", "forced.xlsave")).StdOut);
+        Assert.Contains("memory: 8 -> 16", (await Run(dir, "config", "check", "out.xlsave", "forced.xlsave")).StdOut);
     }
 
     [Theory]
