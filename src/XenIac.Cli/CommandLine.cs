@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using XenIac.Core;
 using XenIac.Core.IO;
+using XenIac.Core.SaveFiles;
 using XenIac.Hosts;
 
 namespace XenIac.Cli;
@@ -183,6 +184,19 @@ internal static class CommandLine
         else if (path.Length == 0) r.AddError($"{name} is empty; give a file path");
         else if (Directory.Exists(path)) r.AddError($"{name} '{path}' is a folder, not a file");
         else if (!File.Exists(path)) r.AddError($"{name} '{path}' does not exist");
+    }
+
+    /// <summary>
+    /// Runs <paramref name="action"/> on the savefile <paramref name="path"/>; a format error ("wrong magic number")
+    /// is reported with the file's name in front, so the user knows which of their files it is about.
+    /// </summary>
+    public static async Task<T> OnSavefileAsync<T>(string path, Func<Task<T>> action)
+    {
+        try { return await action(); }
+        catch (SaveFileFormatException e) when (path != StdioName && !e.Message.Contains(path, StringComparison.Ordinal))
+        {
+            throw new SaveFileFormatException(e.Error, $"{path}: {e.Message}", e.Offset, e) { RecordIndex = e.RecordIndex };
+        }
     }
 
     /// <summary>Opens FILE for reading; "-" means standard input.</summary>

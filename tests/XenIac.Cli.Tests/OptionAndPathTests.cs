@@ -292,3 +292,26 @@ public sealed class OptionAndPathTests(HostileInputFolder folder) : IClassFixtur
             .Where(d => d.GetProperty("name").GetString() == name).Select(d => d.GetProperty("state").GetString()).SingleOrDefault();
     }
 }
+
+public sealed class ErrorNamesTheFileTests
+{
+    [Theory]
+    [InlineData("savefile inspect")]
+    [InlineData("savefile verify")]
+    [InlineData("savefile set-config")]
+    [InlineData("domain restore")]
+    public async Task A_file_that_is_not_a_savefile_is_named_in_the_error(string command)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "xeniac-cli-names", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(Path.Combine(dir, "host"));
+        File.WriteAllBytes(Path.Combine(dir, "mine.xlsave"), Enumerable.Range(0, 100).Select(i => (byte)(i * 37 + 1)).ToArray());
+        File.WriteAllText(Path.Combine(dir, "ok.cfg"), "name = \"web\"\n");
+        var args = command.Split(' ').Append("mine.xlsave").Concat(command == "savefile set-config" ? ["ok.cfg"] : []).ToArray();
+
+        var result = await CliRunner.RunAsync(args, workingDirectory: dir, environment: new Dictionary<string, string> { ["XENIAC_HOST"] = "embedded:host" });
+
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single(result.StdErr.TrimEnd().Split('\n'));
+        Assert.StartsWith("error: mine.xlsave: not an xl savefile", line);
+    }
+}

@@ -126,8 +126,8 @@ internal static class DomainCommands
             };
             await using var h = OpenHost(parse, host);
             var path = parse.GetValue(file)!;
-            var result = await ByteProgress.RunAsync($"restoring {Path.GetFileName(path)}", File.Exists(path) ? new FileInfo(path).Length : null,
-                progress => h.RestoreAsync(path, options with { Progress = progress }, ct));
+            var result = await CommandLine.OnSavefileAsync(path, () => ByteProgress.RunAsync($"restoring {Path.GetFileName(path)}",
+                File.Exists(path) ? new FileInfo(path).Length : null, progress => h.RestoreAsync(path, options with { Progress = progress }, ct)));
             Console.Out.WriteLine($"restored {result.Domain.Name} as domain {result.Domain.DomId}" +
                                   (result.ConfigOverridden ? " (with the given config)" : ""));
             return ExitCodes.Ok;

@@ -170,7 +170,7 @@ internal static class SavefileCommands
         {
             source, destination, to, config, force, byteOrder,
         };
-        command.SetHandler(async (parse, ct) =>
+        command.SetHandler((parse, ct) => CommandLine.OnSavefileAsync(parse.GetValue(source)!, async () =>
         {
             var src = parse.GetValue(source)!;
             var dst = parse.GetValue(destination)!;
@@ -226,15 +226,16 @@ internal static class SavefileCommands
                 await Console.Error.WriteLineAsync("note: the legacy format stores no config; keep it beside the file to restore");
             await messages.WriteLineAsync($"wrote {(toStdout ? "standard output" : dst)} ({(written.Format == SaveFileFormat.Legacy ? "legacy" : "xl")} format, image at offset {written.ImageOffset})");
             return ExitCodes.Ok;
-        });
+        }));
         return command;
     }
 
-    internal static async Task<SaveFileReader> OpenAsync(string path, bool legacy, CancellationToken ct)
-    {
-        var stream = CommandLine.OpenInput(path);
-        return legacy ? SaveFileReader.OpenLegacy(stream) : await SaveFileReader.OpenAsync(stream, cancellationToken: ct);
-    }
+    internal static Task<SaveFileReader> OpenAsync(string path, bool legacy, CancellationToken ct) =>
+        CommandLine.OnSavefileAsync(path, async () =>
+        {
+            var stream = CommandLine.OpenInput(path);
+            return legacy ? SaveFileReader.OpenLegacy(stream) : await SaveFileReader.OpenAsync(stream, cancellationToken: ct);
+        });
 
     /// <summary>The header fields of <c>savefile inspect --json</c> (the contract scripts rely on).</summary>
     internal static JsonObject Describe(SaveFileHeader h) => new()

@@ -20,7 +20,8 @@ internal static class SavefileSetConfigCommand
             var path = parse.GetValue(file)!;
             var cfgPath = parse.GetValue(cfg)!;
             var text = await File.ReadAllTextAsync(cfgPath, ct);
-            var findings = await SavefileConfigEditor.SetConfigAsync(path, text, cfgPath, parse.GetValue(force), cancellationToken: ct);
+            var findings = await CommandLine.OnSavefileAsync(path,
+                () => SavefileConfigEditor.SetConfigAsync(path, text, cfgPath, parse.GetValue(force), cancellationToken: ct));
             ConfigCommands.WriteFindings(findings);
             Console.Out.WriteLine($"wrote {path} (config from {cfgPath}, stored as {(ConfigSource.LooksLikeJson(text) ? "json" : "xl.cfg text")})");
             return ExitCodes.Ok;
