@@ -1,7 +1,12 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using XenIac.Core;
+using XenIac.Core.IO;
+using XenIac.Core.SaveFiles;
+using XenIac.Hosts;
 
 namespace XenIac.Cli;
 
@@ -52,6 +57,147 @@ internal static class CommandLine
     public static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
 
     public static void WriteJson(JsonNode node) => Console.Out.WriteLine(node.ToJsonString(JsonOptions));
+
+    /// <summary>The stand-in for standard input (where a command reads) or standard output (where it writes).</summary>
+    public const string StdioName = "-";
+
+    /// <summary>The host when --host is not given.</summary>
+    public const string HostVariable = "XENIAC_HOST";
+
+    /// <summary>
+    /// The host a person chose: --host, else $XENIAC_HOST, else null (libxl on a dom0). An embedded folder is made
+    /// absolute against the current directory; a new one is created only under an existing parent, and said so
+    /// on stderr (<see cref="XenHosts.PrepareTypedSpec"/>).
+    /// </summary>
+    public static string? HostSpec(string? given) =>
+        XenHosts.PrepareTypedSpec(given ?? NullIfBlank(Environment.GetEnvironmentVariable(HostVariable)),
+            folder => Console.Error.WriteLine($"note: created embedded host folder '{folder}' (a new, empty host)"));
+
+    private static string? NullIfBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
+
+    /// <summary>
+    /// A whole-number option. A value that is not a whole number in [min, max] is a parse error (one
+    /// <c>error:</c> line, exit 1) instead of an exception at run time.
+    /// </summary>
+    public static Option<int> IntOption(string name, string description, int min, int max, int defaultValue)
+    {
+        var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultValue };
+        option.CustomParser = r =>
+        {
+            if (r.Tokens.Count == 0) return defaultValue;
+            var text = r.Tokens[0].Value;
+            if (int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max) return n;
+            r.AddError($"{name} '{text}' is not a whole number from {min} to {max}");
+            return defaultValue;
+        };
+        return option;
+    }
+
+    /// <summary>Longest --lock-timeout: a day is already longer than any apply anyone waits for.</summary>
+    public static readonly TimeSpan MaxDuration = TimeSpan.FromHours(24);
+
+    /// <summary>A duration option: a number with ms, s, m or h (no unit: seconds), from 0 to <see cref="MaxDuration"/>.</summary>
+    public static Option<TimeSpan> DurationOption(string name, string description)
+    {
+        var option = new Option<TimeSpan>(name) { Description = description, DefaultValueFactory = _ => TimeSpan.Zero };
+        option.CustomParser = r =>
+        {
+            if (r.Tokens.Count == 0) return TimeSpan.Zero;
+            var text = r.Tokens[0].Value;
+            if (TryParseDuration(text, out var value)) return value;
+            r.AddError($"{name} '{text}' is not a duration from 0 to {MaxDuration.TotalHours:0}h (e.g. 30s, 5m, 1h)");
+            return TimeSpan.Zero;
+        };
+        return option;
+    }
+
+    internal static bool TryParseDuration(string text, out TimeSpan value)
+    {
+        value = TimeSpan.Zero;
+        var t = text.Trim();
+        var (number, unit) = t.EndsWith("ms", StringComparison.Ordinal) ? (t[..^2], 0.001)
+            : t.EndsWith('s') ? (t[..^1], 1.0)
+            : t.EndsWith('m') ? (t[..^1], 60.0)
+            : t.EndsWith('h') ? (t[..^1], 3600.0)
+            : (t, 1.0);
+        // No sign, exponent, NaN or infinity: a negative or absurd wait is a typo, not a request.
+        if (!double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var n)) return false;
+        var seconds = n * unit;
+        if (!double.IsFinite(seconds) || seconds < 0 || seconds > MaxDuration.TotalSeconds) return false;
+        value = TimeSpan.FromSeconds(seconds);
+        return true;
+    }
+
+    /// <summary>A file the command reads. It must exist and not be a folder; "-" (standard input) only when <paramref name="stdin"/>.</summary>
+    public static Argument<string> InputFile(string name, string description, bool stdin = false)
+    {
+        var argument = new Argument<string>(name) { Description = description };
+        argument.Validators.Add(r => CheckInput(r, name, stdin));
+        return argument;
+    }
+
+    /// <summary>An option naming a file the command reads (--config): as <see cref="InputFile"/>, never standard input.</summary>
+    public static Option<string?> InputFileOption(string name, string description)
+    {
+        var option = new Option<string?>(name) { Description = description };
+        option.Validators.Add(r => CheckInput(r, name, stdin: false));
+        return option;
+    }
+
+    /// <summary>
+    /// A file the command writes, replaced atomically: its folder must exist and it must be absent or a regular
+    /// file (<see cref="AtomicFile.CheckTarget"/>), checked while parsing, before anything is touched.
+    /// "-" (standard output) only when <paramref name="stdout"/>.
+    /// </summary>
+    public static Argument<string> OutputFile(string name, string description, bool stdout = false)
+    {
+        var argument = new Argument<string>(name) { Description = description };
+        argument.Validators.Add(r =>
+        {
+            if (r.Tokens.Count == 0) return;
+            var path = r.Tokens[0].Value;
+            if (path == StdioName)
+            {
+                if (!stdout) r.AddError($"{name}: '-' (standard output) is not supported by this command; give a file path (use ./- for a file named '-')");
+                return;
+            }
+            try { AtomicFile.CheckTarget(path); }
+            catch (IOException e) { r.AddError($"{name}: {e.Message}"); }
+        });
+        return argument;
+    }
+
+    /// <summary>A folder given where a file belongs says so, rather than failing later with "access denied".</summary>
+    public static void RejectFolder(Option<string> option) => option.Validators.Add(r =>
+    {
+        if (r.Tokens.Count > 0 && Directory.Exists(r.Tokens[0].Value)) r.AddError($"{option.Name} '{r.Tokens[0].Value}' is a folder, not a file");
+    });
+
+    private static void CheckInput(SymbolResult r, string name, bool stdin)
+    {
+        if (r.Tokens.Count == 0) return;
+        var path = r.Tokens[0].Value;
+        if (path == StdioName)
+        {
+            if (!stdin) r.AddError($"{name}: '-' (standard input) is not supported by this command; give a file path (use ./- for a file named '-')");
+        }
+        else if (path.Length == 0) r.AddError($"{name} is empty; give a file path");
+        else if (Directory.Exists(path)) r.AddError($"{name} '{path}' is a folder, not a file");
+        else if (!File.Exists(path)) r.AddError($"{name} '{path}' does not exist");
+    }
+
+    /// <summary>
+    /// Runs <paramref name="action"/> on the savefile <paramref name="path"/>; a format error ("wrong magic number")
+    /// is reported with the file's name in front, so the user knows which of their files it is about.
+    /// </summary>
+    public static async Task<T> OnSavefileAsync<T>(string path, Func<Task<T>> action)
+    {
+        try { return await action(); }
+        catch (SaveFileFormatException e) when (path != StdioName && !e.Message.Contains(path, StringComparison.Ordinal))
+        {
+            throw new SaveFileFormatException(e.Error, $"{path}: {e.Message}", e.Offset, e) { RecordIndex = e.RecordIndex };
+        }
+    }
 
     /// <summary>Opens FILE for reading; "-" means standard input.</summary>
     public static Stream OpenInput(string path) =>

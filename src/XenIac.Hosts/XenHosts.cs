@@ -28,12 +28,49 @@ public static class XenHosts
         if (spec.StartsWith(EmbeddedPrefix, StringComparison.Ordinal))
         {
             var folder = spec[EmbeddedPrefix.Length..];
-            if (folder.Length == 0)
-                throw new XenHostException(XenHostError.Unavailable, "embedded host needs a folder: embedded:<folder>");
+            if (folder.Length == 0) throw NoFolder();
             return EmbeddedHost.Open(Path.GetFullPath(folder, baseDirectory ?? Environment.CurrentDirectory));
         }
-        throw new XenHostException(XenHostError.Unavailable,
-            $"unknown host '{spec}': use 'libxl' (the local dom0) or 'embedded:<folder>'");
+        throw UnknownHost(spec);
+    }
+
+    private static XenHostException NoFolder() => new(XenHostError.Unavailable, "embedded host needs a folder: embedded:<folder>");
+
+    private static XenHostException UnknownHost(string spec) => new(XenHostError.Unavailable,
+        $"unknown host '{spec}': use 'libxl' (the local dom0) or 'embedded:<folder>'");
+
+    /// <summary>
+    /// For a host typed by a person (--host, $XENIAC_HOST): the embedded folder is made absolute against
+    /// <paramref name="baseDirectory"/> (the current directory) so it means the same wherever it is used later.
+    /// A missing folder whose parent exists is created here and reported through <paramref name="created"/>, so a
+    /// new host is never made silently; a missing parent is an error, so a typo does not grow a folder tree.
+    /// (A manifest's <c>host:</c> is declared in a reviewed file and is created on first use.)
+    /// </summary>
+    public static string? PrepareTypedSpec(string? spec, Action<string>? created = null, string? baseDirectory = null)
+    {
+        // Checked now, not when a domain first needs the host: a plan whose domains all name their own host would
+        // otherwise accept any --host silently.
+        if (spec is null || spec == LibxlSpec) return spec;
+        if (!spec.StartsWith(EmbeddedPrefix, StringComparison.Ordinal)) throw UnknownHost(spec);
+        if (spec.Length == EmbeddedPrefix.Length)
+            throw NoFolder();
+        var folder = Path.TrimEndingDirectorySeparator(Path.GetFullPath(spec[EmbeddedPrefix.Length..], baseDirectory ?? Environment.CurrentDirectory));
+        if (File.Exists(folder))
+            throw new XenHostException(XenHostError.Unavailable, $"embedded host folder '{folder}' is a file, not a folder");
+        if (!Directory.Exists(folder))
+        {
+            var parent = Path.GetDirectoryName(folder);
+            if (parent is null || !Directory.Exists(parent))
+                throw new XenHostException(XenHostError.Unavailable,
+                    $"embedded host folder '{folder}' cannot be created: its parent folder '{parent}' does not exist");
+            try { Directory.CreateDirectory(folder); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new XenHostException(XenHostError.Unavailable, $"cannot create embedded host folder '{folder}': {e.Message}", e);
+            }
+            created?.Invoke(folder);
+        }
+        return EmbeddedPrefix + folder;
     }
 
     private static IXenHost OpenLibxl() => Libxl.LibxlHost.Open();

@@ -1,4 +1,7 @@
 using Microsoft.Build.Framework;
+using XenIac.Core;
+using XenIac.Core.Config;
+using XenIac.Core.IO;
 using XenIac.Core.SaveFiles;
 using XenIac.Hosts;
 using XenIac.Reconciler.Manifests;
@@ -23,6 +26,12 @@ public abstract class XenIacTask : Microsoft.Build.Utilities.Task, ICancelableTa
     private protected string? CurrentDomain { get; set; }
     private protected string? CurrentHost { get; set; }
     private protected string? CurrentSavefile { get; set; }
+
+    /// <summary>
+    /// The folder relative paths (and embedded:&lt;folder&gt; hosts) resolve against; the package's targets pass
+    /// $(MSBuildProjectDirectory). Without it: the folder of the file that calls the task.
+    /// </summary>
+    public string? BaseDirectory { get; set; }
 
     public void Cancel() => _cancellation.Cancel();
 
@@ -56,9 +65,27 @@ public abstract class XenIacTask : Microsoft.Build.Utilities.Task, ICancelableTa
             foreach (var error in e.Errors)
                 LogCodedError(Strings.ManifestInvalid, error.Location.File, error.Location.Line, error.Location.Column, error.Message);
         }
+        catch (Exception e) when (e is XlConfigException or IncompatibleConfigException)
+        {
+            LogCodedError(Strings.ConfigInvalid, e.Message);
+        }
+        catch (LockBusyException e)
+        {
+            LogCodedError(Strings.HostBusy, CurrentHost ?? e.LockPath, e.Message);
+        }
+        catch (XenIacException e)
+        {
+            LogCodedError(Strings.OperationFailed, Operation, CurrentHost ?? "(none)", e.Message);
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             LogCodedError(Strings.FileAccessFailed, Operation, e.Message);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A bug, not bad input; still a coded error (no MSB4018 wall of text), with the stack at detailed verbosity.
+            LogCodedError(Strings.OperationFailed, Operation, CurrentHost ?? "(none)", $"{e.GetType().Name}: {e.Message}");
+            Log.LogMessage(MessageImportance.Low, "XenIac: {0}", e);
         }
         return !Log.HasLoggedErrors;
     }
@@ -69,7 +96,8 @@ public abstract class XenIacTask : Microsoft.Build.Utilities.Task, ICancelableTa
     private protected string FullPath(string path) => Path.GetFullPath(path, ProjectDirectory);
 
     private protected string ProjectDirectory =>
-        BuildEngine?.ProjectFileOfTaskNode is { Length: > 0 } project && Path.GetDirectoryName(Path.GetFullPath(project)) is { } dir
+        !string.IsNullOrWhiteSpace(BaseDirectory) ? Path.GetFullPath(BaseDirectory)
+        : BuildEngine?.ProjectFileOfTaskNode is { Length: > 0 } project && Path.GetDirectoryName(Path.GetFullPath(project)) is { } dir
             ? dir
             : Environment.CurrentDirectory;
 
@@ -82,17 +110,30 @@ public abstract class XenIacTask : Microsoft.Build.Utilities.Task, ICancelableTa
         return host;
     }
 
-    /// <summary>Loads a config file, or logs XIAC0007 and returns null.</summary>
+    /// <summary>
+    /// Loads and parses a config file, or logs XIAC0007 and returns null. Parsing here names the user's file in
+    /// errors (the host would call it "xl.cfg") and refuses a bad config before the host is touched.
+    /// </summary>
     private protected async Task<DomainConfigDocument?> LoadConfigAsync(string path, CancellationToken cancellationToken)
     {
         var full = FullPath(path);
+        if (Directory.Exists(full))
+        {
+            LogCodedError(Strings.ConfigInvalid, $"'{full}' is a folder, not a config file");
+            return null;
+        }
         if (!File.Exists(full))
         {
             LogCodedError(Strings.ConfigInvalid, $"'{full}' does not exist");
             return null;
         }
-        return await DomainConfigDocument.LoadAsync(full, cancellationToken).ConfigureAwait(false);
+        var document = await DomainConfigDocument.LoadAsync(full, cancellationToken).ConfigureAwait(false);
+        _ = ConfigModel(document, full);
+        return document;
     }
+
+    private protected static DomainConfig ConfigModel(DomainConfigDocument document, string name) =>
+        new ConfigSource(name, document.Text, document.Format, IsSavefile: false).ToModel();
 
     /// <summary>
     /// Progress that logs synchronously on the reporting thread. <see cref="Progress{T}"/> would post to the thread

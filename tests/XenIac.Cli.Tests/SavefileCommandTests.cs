@@ -145,7 +145,10 @@ public sealed class SavefileCommandContractTests
     [Fact]
     public async Task Verbose_adds_the_stack_trace()
     {
-        var result = await CliRunner.RunAsync("savefile", "inspect", "/nonexistent/file.xlsave", "--verbose");
+        // A file that exists but is no savefile: a missing one is refused while parsing, where there is no stack.
+        var path = Path.GetTempFileName();
+        await File.WriteAllTextAsync(path, "not a savefile at all, not even close.............................");
+        var result = await CliRunner.RunAsync("savefile", "inspect", path, "--verbose");
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("   at ", result.StdErr);
     }

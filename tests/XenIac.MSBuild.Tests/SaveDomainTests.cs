@@ -49,13 +49,13 @@ public sealed class SaveDomainTests : IDisposable
     public void An_alternative_config_is_what_the_savefile_stores()
     {
         _f.Host.Add("web");
-        File.WriteAllText(_f.PathOf("alt.cfg"), "name = \"web\"\nmemory = 32\n");
+        File.WriteAllText(_f.PathOf("alt.cfg"), "name = \"web\"\nmemory = 16\non_crash = \"restart\"\n");
         var task = _f.Wire(new XenIacSaveDomain { Domain = "web", Savefile = "web.xlsave", Config = "alt.cfg" });
 
         Assert.True(task.Execute(), _f.Engine.ToString());
 
         using var reader = SaveFileReader.Open(_f.PathOf("web.xlsave"));
-        Assert.Contains("memory = 32", reader.Header.ConfigText);
+        Assert.Contains("on_crash = \"restart\"", reader.Header.ConfigText);
     }
 
     [Fact]

@@ -19,7 +19,7 @@ internal static class ConfigCommands
 
     private static Command Show()
     {
-        var file = new Argument<string>("FILE") { Description = "An xl.cfg, a libxl JSON config, or a savefile (its stored config)" };
+        var file = CommandLine.InputFile("FILE", "An xl.cfg, a libxl JSON config, or a savefile (its stored config)");
         var json = CommandLine.JsonOption();
         var command = new Command("show", "Show what a config means for save and restore: the domain model XenIac reads from it") { file, json };
         command.SetHandler(async (parse, ct) =>
@@ -50,7 +50,7 @@ internal static class ConfigCommands
 
     private static Command Convert()
     {
-        var file = new Argument<string>("FILE") { Description = "An xl.cfg, a libxl JSON config, or a savefile (its stored config)" };
+        var file = CommandLine.InputFile("FILE", "An xl.cfg, a libxl JSON config, or a savefile (its stored config)");
         var to = new Option<string>("--to") { Description = "json: libxl JSON (what a libxl host restores with); xl: xl.cfg text", DefaultValueFactory = _ => "json" };
         to.AcceptOnlyFromAmong("json", "xl");
         var strict = new Option<bool>("--strict") { Description = "Fail (exit 1) when a setting has no form in the target language instead of warning" };
@@ -78,8 +78,8 @@ internal static class ConfigCommands
 
     private static Command Check()
     {
-        var saved = new Argument<string>("SAVED") { Description = "The config the domain was saved with: a savefile or a config file" };
-        var over = new Argument<string>("OVERRIDE") { Description = "The config to restore it with: a savefile or a config file" };
+        var saved = CommandLine.InputFile("SAVED", "The config the domain was saved with: a savefile or a config file");
+        var over = CommandLine.InputFile("OVERRIDE", "The config to restore it with: a savefile or a config file");
         var json = CommandLine.JsonOption();
         var command = new Command("check", "Check whether a saved domain can be restored with another config (exit 1 on any error-level finding)")
         {
@@ -116,10 +116,11 @@ internal static class ConfigCommands
         return command;
     }
 
-    internal static void WriteFindings(IEnumerable<CompatibilityFinding> findings)
+    internal static void WriteFindings(IEnumerable<CompatibilityFinding> findings, TextWriter? writer = null)
     {
+        writer ??= Console.Out;
         foreach (var f in findings)
-            Console.Out.WriteLine($"{SeverityName(f.Severity),-7} {f.Setting}: {f.Old ?? "(unset)"} -> {f.New ?? "(unset)"} ({f.Reason})");
+            writer.WriteLine($"{SeverityName(f.Severity),-7} {f.Setting}: {f.Old ?? "(unset)"} -> {f.New ?? "(unset)"} ({f.Reason})");
     }
 
     internal static string SeverityName(FindingSeverity s) => s switch

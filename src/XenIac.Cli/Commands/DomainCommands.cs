@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using XenIac.Core.Config;
 using XenIac.Hosts;
 
 namespace XenIac.Cli.Commands;
@@ -8,7 +9,7 @@ namespace XenIac.Cli.Commands;
 internal static class DomainCommands
 {
     /// <summary>The host when --host is not given.</summary>
-    public const string HostVariable = "XENIAC_HOST";
+    public const string HostVariable = CommandLine.HostVariable;
 
     public static Command Create()
     {
@@ -31,14 +32,11 @@ internal static class DomainCommands
 
     private static Argument<string> NameArgument() => new("NAME") { Description = "The domain's name" };
 
-    private static Option<string?> ConfigOption(string description) => new("--config") { Description = description };
+    private static Option<string?> ConfigOption(string description) => CommandLine.InputFileOption("--config", description);
 
     private static Option<bool> PausedOption(string description) => new("--paused") { Description = description };
 
-    private static IXenHost OpenHost(ParseResult parse, Option<string?> host) =>
-        XenHosts.Open(parse.GetValue(host) ?? NullIfEmpty(Environment.GetEnvironmentVariable(HostVariable)));
-
-    private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
+    private static IXenHost OpenHost(ParseResult parse, Option<string?> host) => XenHosts.Open(CommandLine.HostSpec(parse.GetValue(host)));
 
     private static Command List()
     {
@@ -75,22 +73,34 @@ internal static class DomainCommands
     {
         var host = HostOption();
         var name = NameArgument();
-        var file = new Argument<string>("FILE") { Description = "The savefile to write (replaced atomically, mode 0600)" };
+        var file = CommandLine.OutputFile("FILE", "The savefile to write (replaced atomically, mode 0600; its folder must exist)");
         var checkpoint = new Option<bool>("--checkpoint") { Description = "Keep the domain running after the save (xl save -c)" };
         var paused = PausedOption("Leave the domain paused after the save (xl save -p)");
-        var config = ConfigOption("Store this config (libxl JSON) instead of the one the host remembers");
+        var config = ConfigOption("Store this config instead of the one the host remembers (checked against it first)");
+        var force = new Option<bool>("--force") { Description = "Store --config even when it is not compatible with the domain's config" };
         var command = new Command("save", "Save a domain to a savefile; without --checkpoint/--paused the domain is destroyed afterwards")
-            { host, name, file, checkpoint, paused, config };
+            { host, name, file, checkpoint, paused, config, force };
         command.SetHandler(async (parse, ct) =>
         {
+            await using var h = OpenHost(parse, host);
+            var domainName = parse.GetValue(name)!;
+            // Every check happens before the save: a plain save destroys the domain, and a config the savefile
+            // cannot be restored with would leave nothing to go back to.
+            DomainConfigDocument? alternative = null;
+            if (parse.GetValue(config) is { } configPath)
+            {
+                alternative = await LoadConfigAsync(configPath, ct);
+                var current = await h.GetConfigAsync(domainName, ct);
+                var findings = SavefileConfigEditor.CheckReplacement(configPath, Model(alternative, configPath),
+                    Model(current, $"domain '{domainName}' (host config)"), $"the config of domain '{domainName}'", parse.GetValue(force));
+                ConfigCommands.WriteFindings(findings, Console.Error);
+            }
             var options = new SaveOptions
             {
                 Mode = parse.GetValue(checkpoint) ? SaveMode.Checkpoint : SaveMode.Plain,
                 LeavePaused = parse.GetValue(paused),
-                AlternativeConfig = await LoadConfigAsync(parse.GetValue(config), ct),
+                AlternativeConfig = alternative,
             };
-            await using var h = OpenHost(parse, host);
-            var domainName = parse.GetValue(name)!;
             var expected = (await h.FindDomainAsync(domainName, ct))?.MemoryKiB * 1024;
             var result = await ByteProgress.RunAsync($"saving {domainName}", expected,
                 progress => h.SaveAsync(domainName, parse.GetValue(file)!, options with { Progress = progress }, ct));
@@ -103,7 +113,7 @@ internal static class DomainCommands
     private static Command Restore()
     {
         var host = HostOption();
-        var file = new Argument<string>("FILE") { Description = "The savefile to restore" };
+        var file = CommandLine.InputFile("FILE", "The savefile to restore");
         var config = ConfigOption("Use this config instead of the stored one");
         var paused = PausedOption("Leave the restored domain paused (xl restore -p)");
         var command = new Command("restore", "Restore a domain from a savefile") { host, file, config, paused };
@@ -112,12 +122,12 @@ internal static class DomainCommands
             var options = new RestoreOptions
             {
                 Paused = parse.GetValue(paused),
-                OverrideConfig = await LoadConfigAsync(parse.GetValue(config), ct),
+                OverrideConfig = parse.GetValue(config) is { } configPath ? await LoadConfigAsync(configPath, ct) : null,
             };
             await using var h = OpenHost(parse, host);
             var path = parse.GetValue(file)!;
-            var result = await ByteProgress.RunAsync($"restoring {Path.GetFileName(path)}", File.Exists(path) ? new FileInfo(path).Length : null,
-                progress => h.RestoreAsync(path, options with { Progress = progress }, ct));
+            var result = await CommandLine.OnSavefileAsync(path, () => ByteProgress.RunAsync($"restoring {Path.GetFileName(path)}",
+                File.Exists(path) ? new FileInfo(path).Length : null, progress => h.RestoreAsync(path, options with { Progress = progress }, ct)));
             Console.Out.WriteLine($"restored {result.Domain.Name} as domain {result.Domain.DomId}" +
                                   (result.ConfigOverridden ? " (with the given config)" : ""));
             return ExitCodes.Ok;
@@ -128,12 +138,12 @@ internal static class DomainCommands
     private static Command CreateDomain()
     {
         var host = HostOption();
-        var config = new Argument<string>("CFG") { Description = "The domain config (libxl JSON; xl.cfg where the host supports it)" };
+        var config = CommandLine.InputFile("CFG", "The domain config (libxl JSON; xl.cfg where the host supports it)");
         var paused = PausedOption("Leave the new domain paused");
         var command = new Command("create", "Create (boot) a domain from a config") { host, config, paused };
         command.SetHandler(async (parse, ct) =>
         {
-            var document = await DomainConfigDocument.LoadAsync(parse.GetValue(config)!, ct);
+            var document = await LoadConfigAsync(parse.GetValue(config)!, ct);
             await using var h = OpenHost(parse, host);
             var domain = await h.CreateAsync(document, parse.GetValue(paused), ct);
             Console.Out.WriteLine($"created {domain.Name} as domain {domain.DomId}");
@@ -171,6 +181,17 @@ internal static class DomainCommands
         return command;
     }
 
-    private static async Task<DomainConfigDocument?> LoadConfigAsync(string? path, CancellationToken ct) =>
-        path is null ? null : await DomainConfigDocument.LoadAsync(path, ct);
+    /// <summary>
+    /// Reads a config file and parses it here, so a bad one is reported with the user's file name and line
+    /// (the host would name it "xl.cfg" or "config") and before the host is asked to do anything.
+    /// </summary>
+    private static async Task<DomainConfigDocument> LoadConfigAsync(string path, CancellationToken ct)
+    {
+        var document = await DomainConfigDocument.LoadAsync(path, ct);
+        _ = Model(document, path);
+        return document;
+    }
+
+    private static DomainConfig Model(DomainConfigDocument document, string name) =>
+        new ConfigSource(name, document.Text, document.Format, IsSavefile: false).ToModel();
 }

@@ -14,11 +14,16 @@ internal static class ReconcileCommands
 {
     public static IEnumerable<Command> Create() => [Plan(), Apply(), Schema()];
 
-    private static Option<string> ManifestOption() => new("--file", "-f")
+    private static Option<string> ManifestOption()
     {
-        Description = $"The manifest (default ./{ManifestLoader.DefaultFileName})",
-        DefaultValueFactory = _ => ManifestLoader.DefaultFileName,
-    };
+        var option = new Option<string>("--file", "-f")
+        {
+            Description = $"The manifest (default ./{ManifestLoader.DefaultFileName})",
+            DefaultValueFactory = _ => ManifestLoader.DefaultFileName,
+        };
+        CommandLine.RejectFolder(option);
+        return option;
+    }
 
     private static Option<string[]> TargetOption() => new("--target")
     {
@@ -31,10 +36,7 @@ internal static class ReconcileCommands
         Description = $"Host for domains that name none: 'libxl' or 'embedded:<folder>' (default ${DomainCommands.HostVariable})",
     };
 
-    private static HostProvider Hosts(ParseResult parse, Option<string?> host) =>
-        new(parse.GetValue(host) ?? NullIfEmpty(Environment.GetEnvironmentVariable(DomainCommands.HostVariable)));
-
-    private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
+    private static HostProvider Hosts(ParseResult parse, Option<string?> host) => new(CommandLine.HostSpec(parse.GetValue(host)));
 
     private static Command Plan()
     {
@@ -67,20 +69,10 @@ internal static class ReconcileCommands
         var file = ManifestOption();
         var autoApprove = new Option<bool>("--auto-approve") { Description = "Apply without asking for confirmation" };
         var target = TargetOption();
-        var parallelism = new Option<int>("--parallelism")
-        {
-            Description = $"Domains worked on at once (default {ApplyOptions.DefaultParallelism})",
-            DefaultValueFactory = _ => ApplyOptions.DefaultParallelism,
-        };
-        parallelism.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<int>() is < 1 or > 64) r.AddError("--parallelism must be between 1 and 64");
-        });
-        var lockTimeout = new Option<string>("--lock-timeout")
-        {
-            Description = "Wait this long for another apply on the same host (e.g. 30s, 5m); default: fail at once",
-            DefaultValueFactory = _ => "0s",
-        };
+        var parallelism = CommandLine.IntOption("--parallelism", $"Domains worked on at once, 1 to 64 (default {ApplyOptions.DefaultParallelism})",
+            1, 64, ApplyOptions.DefaultParallelism);
+        var lockTimeout = CommandLine.DurationOption("--lock-timeout",
+            "Wait this long for another apply on the same host (e.g. 30s, 5m, up to 24h); default: fail at once");
         var json = CommandLine.JsonOption();
         var host = HostOption();
         var command = new Command("apply", "Make reality match the manifest by saving, restoring, creating or destroying domains")
@@ -89,7 +81,7 @@ internal static class ReconcileCommands
         };
         command.SetHandler(async (parse, ct) =>
         {
-            var timeout = ParseDuration(parse.GetValue(lockTimeout)!);
+            var timeout = parse.GetValue(lockTimeout);
             var approve = parse.GetValue(autoApprove);
             var asJson = parse.GetValue(json);
             // Never wait for an answer nobody can give (CI, pipes): refuse before touching anything.
@@ -134,24 +126,6 @@ internal static class ReconcileCommands
             Console.Out.WriteLine("Domains with errors are skipped; the others are applied.");
         Console.Out.Write("Do you want to perform these actions? Only 'yes' will be accepted: ");
         return Console.ReadLine()?.Trim() == "yes";
-    }
-
-    internal static TimeSpan ParseDuration(string text)
-    {
-        var t = text.Trim();
-        double Number(string s) => double.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture);
-        try
-        {
-            if (t.EndsWith("ms", StringComparison.Ordinal)) return TimeSpan.FromMilliseconds(Number(t[..^2]));
-            if (t.EndsWith('s')) return TimeSpan.FromSeconds(Number(t[..^1]));
-            if (t.EndsWith('m')) return TimeSpan.FromMinutes(Number(t[..^1]));
-            if (t.EndsWith('h')) return TimeSpan.FromHours(Number(t[..^1]));
-            return TimeSpan.FromSeconds(Number(t));
-        }
-        catch (FormatException)
-        {
-            throw new ArgumentException($"--lock-timeout '{text}' is not a duration (e.g. 30s, 5m, 1h)");
-        }
     }
 
     private static string ActionName(PlanAction a) => Applier.Name(a);

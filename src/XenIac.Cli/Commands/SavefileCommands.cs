@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using XenIac.Core.Config;
 using XenIac.Core.SaveFiles;
-using XenIac.Hosts;
 using XenIac.Core.Streams;
 
 namespace XenIac.Cli.Commands;
@@ -21,7 +21,7 @@ internal static class SavefileCommands
     }
 
     private static Argument<string> FileArgument(string description = "The savefile ('-' for standard input)") =>
-        new("FILE") { Description = description };
+        CommandLine.InputFile("FILE", description, stdin: true);
 
     private static Option<bool> LegacyOption() =>
         new("--legacy") { Description = "Treat the file as the old configless format (the whole file is the image stream)" };
@@ -158,61 +158,84 @@ internal static class SavefileCommands
 
     private static Command Convert()
     {
-        var source = new Argument<string>("SOURCE") { Description = "The savefile to convert" };
-        var destination = new Argument<string>("DEST") { Description = "Where to write the result (may be SOURCE: replaced atomically)" };
+        var source = CommandLine.InputFile("SOURCE", "The savefile to convert");
+        var destination = CommandLine.OutputFile("DEST", "Where to write the result (may be SOURCE: replaced atomically; '-' streams to standard output)", stdout: true);
         var to = new Option<string>("--to") { Description = "Target format: xl (header with config) or legacy (configless, image only)", DefaultValueFactory = _ => "xl" };
         to.AcceptOnlyFromAmong("xl", "legacy");
-        var config = new Option<string?>("--config") { Description = "Config to store (xl.cfg or libxl JSON); required when SOURCE is legacy" };
+        var config = CommandLine.InputFileOption("--config", "Config to store (xl.cfg or libxl JSON); required when SOURCE is legacy; checked like set-config");
+        var force = new Option<bool>("--force") { Description = "Store --config even when it is not compatible with the stored config or the image" };
         var byteOrder = new Option<string?>("--byte-order") { Description = "Byte order of the written header: little or big (default: keep the source's)" };
         byteOrder.AcceptOnlyFromAmong("little", "big");
         var command = new Command("convert", "Convert a savefile between the xl format and the old configless one, or change its byte order")
         {
-            source, destination, to, config, byteOrder,
+            source, destination, to, config, force, byteOrder,
         };
-        command.SetHandler(async (parse, ct) =>
+        command.SetHandler((parse, ct) => CommandLine.OnSavefileAsync(parse.GetValue(source)!, async () =>
         {
             var src = parse.GetValue(source)!;
             var dst = parse.GetValue(destination)!;
+            var toStdout = dst == CommandLine.StdioName;
+            // With the result on standard output, everything else goes to standard error.
+            var messages = toStdout ? Console.Error : Console.Out;
             var configPath = parse.GetValue(config);
             var order = parse.GetValue(byteOrder);
             var sourceIsXl = SaveFileHeader.LooksLikeXlSavefile(src);
 
-            SaveFileHeader written;
+            // Any config that goes into the result is checked first, by the rule set-config uses.
+            async Task<(string Text, SaveFileConfigFormat Format)> CheckedConfigAsync(string path)
+            {
+                var proposed = SavefileConfigEditor.Proposed(await File.ReadAllTextAsync(path, ct), path);
+                var findings = await SavefileConfigEditor.CheckForSavefileAsync(src, sourceIsLegacy: !sourceIsXl, proposed, parse.GetValue(force), ct);
+                ConfigCommands.WriteFindings(findings, messages);
+                return (proposed.Text, proposed.Format);
+            }
+
+            Func<SaveFileHeader, bool, SaveFileHeader> transform;
             if (parse.GetValue(to) == "legacy")
             {
                 if (!sourceIsXl) throw new ArgumentException($"'{src}' is not an xl savefile; nothing to convert to legacy");
                 if (configPath is not null) throw new ArgumentException("--config has no meaning for --to legacy: the legacy format stores no config");
-                written = await SaveFileRewriter.ConvertToLegacyAsync(src, dst, cancellationToken: ct);
-                await Console.Error.WriteLineAsync("note: the legacy format stores no config; keep it beside the file to restore");
+                transform = (_, _) => SaveFileHeader.Legacy;
             }
             else if (sourceIsXl)
             {
-                var newConfig = configPath is null ? null : await DomainConfigDocument.LoadAsync(configPath, ct);
-                written = await SaveFileRewriter.RewriteAsync(src, dst, sourceIsLegacy: false, (h, _) =>
+                var newConfig = configPath is null ? ((string, SaveFileConfigFormat)?)null : await CheckedConfigAsync(configPath);
+                transform = (h, _) =>
                 {
-                    var result = newConfig is null ? h : h.WithConfig(newConfig.Text, newConfig.Format);
+                    var result = newConfig is { } c ? h.WithConfig(c.Item1, c.Item2) : h;
                     return order is null ? result : result with { ByteOrder = ParseByteOrder(order) };
-                }, cancellationToken: ct);
+                };
             }
             else
             {
                 if (configPath is null)
                     throw new ArgumentException($"'{src}' has no xl header (legacy format): give its config with --config");
-                var newConfig = await DomainConfigDocument.LoadAsync(configPath, ct);
-                written = await SaveFileRewriter.ConvertFromLegacyAsync(src, dst, newConfig.Text, newConfig.Format,
-                    order is null ? SaveFileByteOrder.LittleEndian : ParseByteOrder(order), cancellationToken: ct);
+                var (text, format) = await CheckedConfigAsync(configPath);
+                transform = (_, isV2) => SaveFileHeader.Create(text, format, order is null ? SaveFileByteOrder.LittleEndian : ParseByteOrder(order), streamV2: isV2);
             }
-            Console.Out.WriteLine($"wrote {dst} ({(written.Format == SaveFileFormat.Legacy ? "legacy" : "xl")} format, image at offset {written.ImageOffset})");
+
+            SaveFileHeader written;
+            if (toStdout)
+            {
+                await using var stdout = Console.OpenStandardOutput();
+                written = await SaveFileRewriter.RewriteAsync(src, stdout, sourceIsLegacy: !sourceIsXl, transform, cancellationToken: ct);
+            }
+            else
+                written = await SaveFileRewriter.RewriteAsync(src, dst, sourceIsLegacy: !sourceIsXl, transform, cancellationToken: ct);
+            if (written.Format == SaveFileFormat.Legacy)
+                await Console.Error.WriteLineAsync("note: the legacy format stores no config; keep it beside the file to restore");
+            await messages.WriteLineAsync($"wrote {(toStdout ? "standard output" : dst)} ({(written.Format == SaveFileFormat.Legacy ? "legacy" : "xl")} format, image at offset {written.ImageOffset})");
             return ExitCodes.Ok;
-        });
+        }));
         return command;
     }
 
-    internal static async Task<SaveFileReader> OpenAsync(string path, bool legacy, CancellationToken ct)
-    {
-        var stream = CommandLine.OpenInput(path);
-        return legacy ? SaveFileReader.OpenLegacy(stream) : await SaveFileReader.OpenAsync(stream, cancellationToken: ct);
-    }
+    internal static Task<SaveFileReader> OpenAsync(string path, bool legacy, CancellationToken ct) =>
+        CommandLine.OnSavefileAsync(path, async () =>
+        {
+            var stream = CommandLine.OpenInput(path);
+            return legacy ? SaveFileReader.OpenLegacy(stream) : await SaveFileReader.OpenAsync(stream, cancellationToken: ct);
+        });
 
     /// <summary>The header fields of <c>savefile inspect --json</c> (the contract scripts rely on).</summary>
     internal static JsonObject Describe(SaveFileHeader h) => new()

@@ -6,6 +6,9 @@ namespace XenIac.Core.IO;
 /// Writes a file so that readers see either the old complete file or the new complete one, never a torn one:
 /// a temp file in the same folder (so the rename cannot cross file systems), fsync, rename over the target,
 /// fsync the folder. New files are created with mode 0600 because savefiles hold guest memory.
+/// Only regular files are replaced: a symbolic link is refused rather than replaced by a file (which would break
+/// the link) or written through (which would not be atomic), and so are devices, pipes, sockets and folders.
+/// The target's folder must exist; it is never created here, so a typo in a path does not grow a folder tree.
 /// </summary>
 public static partial class AtomicFile
 {
@@ -19,12 +22,19 @@ public static partial class AtomicFile
         ArgumentNullException.ThrowIfNull(write);
 
         var full = Path.GetFullPath(path);
-        var directory = Path.GetDirectoryName(full) ?? throw new ArgumentException($"'{path}' has no folder.", nameof(path));
+        var directory = CheckTarget(path);
         var temp = TempPathFor(full);
 
         try
         {
-            await using (var stream = CreatePrivate(temp))
+            FileStream created;
+            try { created = CreatePrivate(temp); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The temp file's name means nothing to the user; the folder they chose does.
+                throw new IOException($"cannot write '{path}': cannot create a file in '{directory}' ({e.Message})", e);
+            }
+            await using (var stream = created)
             {
                 await write(stream, cancellationToken).ConfigureAwait(false);
                 cancellationToken.ThrowIfCancellationRequested();
@@ -39,6 +49,69 @@ public static partial class AtomicFile
             TryDelete(temp);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Checks that <paramref name="path"/> can be replaced atomically: its folder exists, and it is absent or a
+    /// regular file. Callers check before work that cannot be undone (stopping a domain). Returns the folder.
+    /// </summary>
+    /// <exception cref="IOException">The message names <paramref name="path"/> and what is wrong with it.</exception>
+    public static string CheckTarget(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var full = Path.GetFullPath(path);
+        var directory = Path.GetDirectoryName(full);
+        if (directory is null || Path.EndsInDirectorySeparator(path))
+            throw new IOException($"'{path}' is a folder; give a file name");
+        switch (TypeOf(full))
+        {
+            case EntryType.Missing:
+                if (!Directory.Exists(directory))
+                    throw new IOException($"cannot write '{path}': the folder '{directory}' does not exist (create it first; XenIac does not create folders for output files)");
+                break;
+            case EntryType.Regular:
+                break;
+            case EntryType.Directory:
+                throw new IOException($"'{path}' is a folder; give a file name");
+            case EntryType.SymbolicLink:
+                throw new IOException($"'{path}' is a symbolic link; XenIac replaces files atomically and does not replace links: " +
+                                      $"give the file it points to ({new FileInfo(full).LinkTarget}), or '-' for standard output where the command takes it");
+            default:
+                throw new IOException($"'{path}' is not a regular file (a device, pipe or socket); XenIac writes files by atomic rename " +
+                                      "(use '-' for standard output where the command takes it)");
+        }
+        return directory;
+    }
+
+    private enum EntryType { Missing, Regular, Directory, SymbolicLink, Other }
+
+    private static EntryType TypeOf(string full)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            // statx has one layout on every Linux architecture, unlike stat; stx_mode is a u16 at offset 28.
+            var buffer = new byte[256];
+            int rc;
+            unsafe
+            {
+                fixed (byte* p = buffer) rc = Statx(-100 /* AT_FDCWD */, full, 0x100 /* AT_SYMLINK_NOFOLLOW */, 0x1 /* STATX_TYPE */, p);
+            }
+            if (rc == 0)
+            {
+                return (BitConverter.ToUInt16(buffer, 28) & 0xF000) switch
+                {
+                    0x8000 => EntryType.Regular,
+                    0x4000 => EntryType.Directory,
+                    0xA000 => EntryType.SymbolicLink,
+                    _ => EntryType.Other,
+                };
+            }
+            // ENOENT, or statx unavailable: fall through to what .NET can tell.
+        }
+        var info = new FileInfo(full);
+        if (info.LinkTarget is not null) return EntryType.SymbolicLink;
+        if (Directory.Exists(full)) return EntryType.Directory;
+        return info.Exists ? EntryType.Regular : EntryType.Missing;
     }
 
     /// <summary>Creates a new file readable and writable by its owner only.</summary>
@@ -117,6 +190,9 @@ public static partial class AtomicFile
 
     [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
 
     [LibraryImport("libc", EntryPoint = "fsync")]
     private static partial int Fsync(int fd);

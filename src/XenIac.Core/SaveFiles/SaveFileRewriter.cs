@@ -14,9 +14,31 @@ public static class SaveFileRewriter
     /// with the header <paramref name="transform"/> returns. The transform also learns whether the image is a
     /// stream v2 (it starts with "LibxlFmt"), which matters when a legacy file gains a header.
     /// </summary>
-    public static async Task<SaveFileHeader> RewriteAsync(string sourcePath, string destinationPath, bool sourceIsLegacy,
+    public static Task<SaveFileHeader> RewriteAsync(string sourcePath, string destinationPath, bool sourceIsLegacy,
+        Func<SaveFileHeader, bool, SaveFileHeader> transform, SaveFileReaderOptions? options = null,
+        IProgress<long>? progress = null, CancellationToken cancellationToken = default) =>
+        RewriteCoreAsync(sourcePath, sourceIsLegacy, transform, options, progress,
+            (write, ct) => AtomicFile.WriteAsync(destinationPath, write, ct), cancellationToken);
+
+    /// <summary>
+    /// As the path overload, but streams the result into <paramref name="destination"/> (standard output, a pipe);
+    /// a failure part way leaves what was written so far, so the reader must check the exit status.
+    /// </summary>
+    public static Task<SaveFileHeader> RewriteAsync(string sourcePath, Stream destination, bool sourceIsLegacy,
         Func<SaveFileHeader, bool, SaveFileHeader> transform, SaveFileReaderOptions? options = null,
         IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        return RewriteCoreAsync(sourcePath, sourceIsLegacy, transform, options, progress, async (write, ct) =>
+        {
+            await write(destination, ct).ConfigureAwait(false);
+            await destination.FlushAsync(ct).ConfigureAwait(false);
+        }, cancellationToken);
+    }
+
+    private static async Task<SaveFileHeader> RewriteCoreAsync(string sourcePath, bool sourceIsLegacy,
+        Func<SaveFileHeader, bool, SaveFileHeader> transform, SaveFileReaderOptions? options, IProgress<long>? progress,
+        Func<Func<Stream, CancellationToken, Task>, CancellationToken, Task> sink, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(transform);
         await using var reader = sourceIsLegacy
@@ -31,7 +53,7 @@ public static class SaveFileRewriter
         var isV2 = peek.AsSpan(0, peeked).SequenceEqual(SaveFileLayout.LibxlStreamIdent);
 
         var header = transform(reader.Header, isV2);
-        await AtomicFile.WriteAsync(destinationPath, async (output, ct) =>
+        await sink(async (output, ct) =>
         {
             await header.WriteToAsync(output, ct).ConfigureAwait(false);
             await output.WriteAsync(peek.AsMemory(0, peeked), ct).ConfigureAwait(false);

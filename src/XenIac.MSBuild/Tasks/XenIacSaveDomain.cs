@@ -1,4 +1,6 @@
 using Microsoft.Build.Framework;
+using XenIac.Core.Config;
+using XenIac.Core.IO;
 using XenIac.Hosts;
 
 namespace XenIac.MSBuild;
@@ -19,8 +21,14 @@ public sealed class XenIacSaveDomain : XenIacHostTask
     /// <summary>Leave the domain paused after the save (<c>xl save -p</c>).</summary>
     public bool LeavePaused { get; set; }
 
-    /// <summary>A config file to store in the savefile instead of the one the host remembers.</summary>
+    /// <summary>
+    /// A config file to store in the savefile instead of the one the host remembers. It is checked against that
+    /// one first (the rule of <c>xen-iac savefile set-config</c>); an incompatible one is refused unless <see cref="Force"/>.
+    /// </summary>
     public string? Config { get; set; }
+
+    /// <summary>Store <see cref="Config"/> even when it is not compatible with the domain's config.</summary>
+    public bool Force { get; set; }
 
     /// <summary>Size of the written savefile.</summary>
     [Output] public long Bytes { get; set; }
@@ -46,7 +54,23 @@ public sealed class XenIacSaveDomain : XenIacHostTask
             return;
         }
 
-        Directory.CreateDirectory(Path.GetDirectoryName(savefile)!);
+        // Everything that can refuse the save does so before it: a plain save stops the domain.
+        if (alternative is not null)
+        {
+            var current = await host.GetConfigAsync(Domain, cancellationToken).ConfigureAwait(false);
+            var findings = SavefileConfigEditor.CheckReplacement(FullPath(Config!), ConfigModel(alternative, FullPath(Config!)),
+                ConfigModel(current, $"domain '{Domain}' (host config)"), $"the config of domain '{Domain}'", Force);
+            foreach (var f in findings.Where(f => f.Severity != FindingSeverity.Ok))
+                Log.LogMessage(MessageImportance.High, "XenIac: config {0} {1}: {2} -> {3} ({4})", f.Severity, f.Setting, f.Old, f.New, f.Reason);
+        }
+        // The default checkpoint savefile lives under obj/xeniac/, which a clean build removes: create it, and say so.
+        var folder = Path.GetDirectoryName(savefile)!;
+        if (!Directory.Exists(folder))
+        {
+            Log.LogMessage(MessageImportance.Normal, "XenIac: creating folder {0} for the savefile", folder);
+            Directory.CreateDirectory(folder);
+        }
+        AtomicFile.CheckTarget(savefile);
         Log.LogMessage(MessageImportance.Normal, "XenIac: {0} ({1}) on {2} to {3}",
             Operation, Checkpoint ? "checkpoint, keeps running" : LeavePaused ? "left paused" : "domain stops after the save", host.Spec, savefile);
         var options = new SaveOptions

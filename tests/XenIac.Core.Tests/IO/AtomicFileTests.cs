@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using XenIac.Core.IO;
+
+namespace XenIac.Core.Tests.IO;
+
+public sealed class AtomicFileTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "xeniac-atomic-" + Guid.NewGuid().ToString("N"));
+
+    public AtomicFileTests() => Directory.CreateDirectory(_dir);
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+
+    private string P(string name) => Path.Combine(_dir, name);
+
+    private static Task Write(string path, string text) =>
+        AtomicFile.WriteAsync(path, (s, ct) => s.WriteAsync(System.Text.Encoding.UTF8.GetBytes(text), ct).AsTask());
+
+    [Fact]
+    public async Task Replaces_a_regular_file_with_mode_0600()
+    {
+        File.WriteAllText(P("f"), "old");
+        await Write(P("f"), "new");
+        Assert.Equal("new", File.ReadAllText(P("f")));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(P("f")));
+    }
+
+    [Fact]
+    public async Task A_symbolic_link_is_refused_and_neither_the_link_nor_its_target_changes()
+    {
+        File.WriteAllText(P("target"), "keep");
+        File.CreateSymbolicLink(P("link"), P("target"));
+
+        var e = await Assert.ThrowsAsync<IOException>(() => Write(P("link"), "new"));
+
+        Assert.Contains($"'{P("link")}' is a symbolic link", e.Message);
+        Assert.Equal(P("target"), new FileInfo(P("link")).LinkTarget);
+        Assert.Equal("keep", File.ReadAllText(P("target")));
+        Assert.Empty(Directory.EnumerateFiles(_dir, AtomicFile.TempPrefix + "*"));
+    }
+
+    [Fact]
+    public async Task A_dangling_link_is_refused_too()
+    {
+        File.CreateSymbolicLink(P("link"), P("nowhere"));
+        await Assert.ThrowsAsync<IOException>(() => Write(P("link"), "new"));
+        Assert.False(File.Exists(P("nowhere")));
+    }
+
+    [Fact]
+    public async Task A_fifo_is_refused_as_not_a_regular_file()
+    {
+        using (var mkfifo = Process.Start("mkfifo", P("pipe"))) mkfifo.WaitForExit();
+        var e = await Assert.ThrowsAsync<IOException>(() => Write(P("pipe"), "new"));
+        Assert.Contains("is not a regular file", e.Message);
+        Assert.Equal(0, new FileInfo(P("pipe")).Length);
+    }
+
+    [Fact]
+    public async Task A_character_device_is_refused_without_being_opened()
+    {
+        var e = await Assert.ThrowsAsync<IOException>(() => AtomicFile.WriteAsync("/dev/null", (_, _) => throw new InvalidOperationException("must not write")));
+        Assert.Contains("'/dev/null' is not a regular file", e.Message);
+    }
+
+    [Fact]
+    public async Task A_folder_is_refused_naming_it()
+    {
+        Directory.CreateDirectory(P("sub"));
+        var e = await Assert.ThrowsAsync<IOException>(() => Write(P("sub"), "x"));
+        Assert.Contains($"'{P("sub")}' is a folder", e.Message);
+    }
+
+    [Fact]
+    public async Task A_missing_folder_is_not_created_and_the_error_names_the_target_not_a_temp_file()
+    {
+        var target = P("missing/deeper/f.xlsave");
+        var e = await Assert.ThrowsAsync<IOException>(() => Write(target, "x"));
+        Assert.Contains($"cannot write '{target}'", e.Message);
+        Assert.DoesNotContain(AtomicFile.TempPrefix, e.Message);
+        Assert.False(Directory.Exists(P("missing")));
+    }
+}
