@@ -3,6 +3,7 @@ using XenIac.Fuzz;
 
 // XenIac.Fuzz <target>                  AFL harness (SharpFuzz out-of-process loop; run under afl-fuzz)
 // XenIac.Fuzz replay <target> <file>... runs inputs once each, prints the outcome; exit 1 on any finding
+// XenIac.Fuzz minimize <target> <in> <out>  shrinks a finding's input, keeping the same finding
 // XenIac.Fuzz seeds <corpus-dir>        writes the generated savefile/image seeds (small valid files)
 // XenIac.Fuzz mutate <target> <count> [max-depth]  the tests' deterministic mutation campaign over tests/fuzz/corpus
 //                                       (findings to artifacts/fuzz-findings/<target>/)
@@ -37,6 +38,17 @@ switch (args.FirstOrDefault())
             if (finding is not null) failed++;
         }
         return failed == 0 ? 0 : 1;
+    }
+    case "minimize" when args.Length == 4 && targets.TryGetValue(args[1], out var target):
+    {
+        FuzzRunner.WarmUp(target);
+        var input = File.ReadAllBytes(args[2]);
+        var key = FuzzRunner.Check(target, input, out _, out _) is { } f ? MutationRunner.KeyOf(f) : null;
+        if (key is null) { Console.Error.WriteLine($"{args[2]}: no finding to minimize"); return 1; }
+        var small = Minimize(input, candidate => FuzzRunner.Check(target, candidate, out _, out _) is { } e && MutationRunner.KeyOf(e) == key);
+        File.WriteAllBytes(args[3], small);
+        Console.WriteLine($"{key}: {input.Length} -> {small.Length} bytes, {args[3]}");
+        return 0;
     }
     case "seeds" when args.Length == 2:
         WriteSeeds(args[1]);
@@ -75,6 +87,21 @@ static void WriteSeeds(string corpus)
         Write("savefile", $"gen-{name}-xlcfg.xlsave", xl[..(int)Math.Min(xl.Length, HeaderEnd(xl) + 16)]);
     }
     Write("savefile", "gen-noconfig.xlsave", SeedFactory.SmallSavefile(GuestType.HVM, 1, json: false, withConfig: false)[..64]);
+}
+
+// Delta debugging, simplified: drop ever smaller chunks while the same finding (type and throwing method) remains.
+static byte[] Minimize(byte[] input, Func<byte[], bool> stillFails)
+{
+    for (var chunk = Math.Max(1, input.Length / 2); chunk >= 1; chunk /= 2)
+    {
+        for (var at = 0; at < input.Length;)
+        {
+            var candidate = input[..at].Concat(input[Math.Min(input.Length, at + chunk)..]).ToArray();
+            if (candidate.Length < input.Length && stillFails(candidate)) input = candidate;
+            else at += chunk;
+        }
+    }
+    return input;
 }
 
 static long HeaderEnd(byte[] savefile)

@@ -1,3 +1,4 @@
+using XenIac.Core.SaveFiles;
 using XenIac.Fuzz;
 using XenIac.Tests;
 
@@ -35,21 +36,16 @@ public sealed class MutationTests
     [Fact]
     public void Runner_reports_an_undocumented_exception_and_a_broken_bound()
     {
-        Assert.Null(FuzzRunner.Check(new Throwing(new SaveFileFormatExceptionFactory().Make()), [1, 2, 3], out _, out _));
+        Assert.Null(FuzzRunner.Check(new Throwing(new SaveFileFormatException(SaveFileError.Truncated, "test", 0)), [1, 2, 3], out _, out _));
         Assert.IsType<IndexOutOfRangeException>(FuzzRunner.Check(new Throwing(new IndexOutOfRangeException()), [1], out _, out _));
         Assert.IsType<FuzzBoundException>(FuzzRunner.Check(new Allocating(), new byte[10], out var allocated, out _));
         Assert.True(allocated > FuzzBounds.MaxAllocation(10));
     }
 
-    private sealed class SaveFileFormatExceptionFactory
-    {
-        public Exception Make() => new SaveFiles.SaveFileFormatException(SaveFiles.SaveFileError.Truncated, "test", 0);
-    }
-
     private sealed class Throwing(Exception e) : FuzzTarget
     {
         public override string Name => "throwing";
-        public override IReadOnlyList<Type> Documented { get; } = [typeof(SaveFiles.SaveFileFormatException)];
+        public override IReadOnlyList<Type> Documented { get; } = [typeof(SaveFileFormatException)];
         public override void Run(byte[] input, WorkMeter meter) => throw e;
         public override IEnumerable<byte[]> WarmUpInputs() => [];
     }
