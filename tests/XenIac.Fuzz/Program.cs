@@ -11,9 +11,11 @@ var targets = FuzzTarget.CoreTargets.Append(new ManifestTarget()).ToDictionary(t
 
 if (args.Length >= 1 && targets.TryGetValue(args[0], out var aflTarget))
 {
-    FuzzRunner.WarmUp(aflTarget);
+    // Instrumented code may only run inside the loop (its coverage map is set up there), so warm up on the first input.
+    var warm = false;
     SharpFuzz.Fuzzer.OutOfProcess.Run(stream =>
     {
+        if (!warm) { FuzzRunner.WarmUp(aflTarget); warm = true; }
         using var ms = new MemoryStream();
         stream.CopyTo(ms);
         // A finding escapes as an exception: SharpFuzz reports it to afl-fuzz as a crash.
