@@ -17,6 +17,9 @@ public sealed class Mutator(IReadOnlyList<byte[]> seeds, IReadOnlyList<byte[]> t
         0, 1, 2, 3, 4, 7, 8, 15, 16, 31, 32, 63, 64, 127, 128, 255, 256, 511, 512, 1023, 1024, 4095, 4096, 4097, 65535, 65536,
         0x7fff, 0x8000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff, 0x100000000, 0x7fffffffffffffff, 0x8000000000000000,
         ulong.MaxValue, ulong.MaxValue - 1, 0xffffff00, 0x10000000,
+        // Lengths and counts just inside the format's own limits (128 MiB records): big enough to break the
+        // allocation bound if a reader trusts them before the bytes arrive.
+        0x00100000, 0x00800000, 0x01000000, 0x04000000, 0x07fffff8, 0x08000000, 0x00200000,
     ];
 
     private static readonly byte[][] Openers = [.. new[] { "[", "{", "{\"a\":", "[[", "- ", "a: ", "{a: ", "- [" }.Select(Encoding.ASCII.GetBytes)];
