@@ -17,20 +17,23 @@ public sealed class SavefileTarget : FuzzTarget
     public override void Run(byte[] input, WorkMeter meter)
     {
         foreach (var (seekable, strict) in new[] { (true, false), (false, false), (true, true) })
-        {
-            using var reader = SaveFileReader.Open(new CountingStream(input, seekable, meter),
-                strict ? new SaveFileReaderOptions { Strict = true } : null);
-            var h = reader.Header;
-            meter.Add((h.ConfigText?.Length ?? 0) + h.ConfigContent.Length + h.Extension.Length);
-            _ = SaveFileHeader.DescribeMandatoryFlags(h.MandatoryFlags);
+            Pass(() => ReadOnce(input, seekable, strict, meter));
+    }
 
-            var written = new MemoryStream();
-            SaveFileWriter.WriteHeader(written, h);
-            meter.Add(written.Length);
-            if (written.Length != reader.ImageOffset || !written.ToArray().AsSpan().SequenceEqual(input.AsSpan(0, (int)reader.ImageOffset)))
-                throw new FuzzInvariantException($"the header read ({reader.ImageOffset} bytes) writes back as {written.Length} different bytes");
-            _ = reader.ResolveConfig(); // no stored config: SaveFileFormatException, documented
-        }
+    private static void ReadOnce(byte[] input, bool seekable, bool strict, WorkMeter meter)
+    {
+        using var reader = SaveFileReader.Open(new CountingStream(input, seekable, meter),
+            strict ? new SaveFileReaderOptions { Strict = true } : null);
+        var h = reader.Header;
+        meter.Add((h.ConfigText?.Length ?? 0) + h.ConfigContent.Length + h.Extension.Length);
+        _ = SaveFileHeader.DescribeMandatoryFlags(h.MandatoryFlags);
+
+        var written = new MemoryStream();
+        SaveFileWriter.WriteHeader(written, h);
+        meter.Add(written.Length);
+        if (written.Length != reader.ImageOffset || !written.ToArray().AsSpan().SequenceEqual(input.AsSpan(0, (int)reader.ImageOffset)))
+            throw new FuzzInvariantException($"the header read ({reader.ImageOffset} bytes) writes back as {written.Length} different bytes");
+        _ = reader.ResolveConfig(); // no stored config: SaveFileFormatException, documented
     }
 
     public override IEnumerable<byte[]> WarmUpInputs() => [SeedFactory.SmallSavefile(GuestType.HVM, 2, json: true)];
@@ -51,8 +54,8 @@ public sealed class ImageTarget : FuzzTarget
         var isSavefile = SaveFileHeader.LooksLikeXlSavefile(input);
         foreach (var seekable in new[] { true, false })
         {
-            Verify(input, seekable, isSavefile, meter);
-            Walk(input, seekable, isSavefile, meter);
+            Pass(() => Verify(input, seekable, isSavefile, meter));
+            Pass(() => Walk(input, seekable, isSavefile, meter));
         }
     }
 
