@@ -14,7 +14,8 @@ public sealed class MutationTests
     [Fact]
     public void Savefile_header_survives_mutated_input() => MutationAssert.Clean(new SavefileTarget(), 40_000, SharedFixtures.RepoRoot);
 
-    [Fact]
+    // Re-enable after merging h/json (its image stream reader commit): on main a pipe allocates what a length field says.
+    [Fact(Skip = "findings tests/fuzz/findings/image (allocation from record length / PAGE_DATA count on an unseekable stream), fixed on branch h/json")]
     public void Image_stream_survives_mutated_input() => MutationAssert.Clean(new ImageTarget(), 10_000, SharedFixtures.RepoRoot);
 
     // Re-enable after merging h/parser: on main, deep list nesting overflows the stack and kills the test host.
