@@ -31,6 +31,16 @@ internal static class ReconcileCommands
         Description = $"Host for domains that name none: 'libxl' or 'embedded:<folder>' (default ${DomainCommands.HostVariable})",
     };
 
+    private static Option<bool> ForceOption() => new("--force")
+    {
+        Description = "Replace a file at a savefile path even when it is not a valid savefile",
+    };
+
+    internal static Option<bool> TrustConfigOption() => new("--trust-config")
+    {
+        Description = "Restore savefiles whose stored config makes dom0 run a program or open a host path the manifest's configs do not name",
+    };
+
     private static HostProvider Hosts(ParseResult parse, Option<string?> host) =>
         new(parse.GetValue(host) ?? NullIfEmpty(Environment.GetEnvironmentVariable(DomainCommands.HostVariable)));
 
@@ -43,12 +53,15 @@ internal static class ReconcileCommands
         var detailed = new Option<bool>("--detailed-exitcode") { Description = "Exit 0 when nothing would change, 2 when something would, 1 on error" };
         var target = TargetOption();
         var host = HostOption();
-        var command = new Command("plan", "Show what apply would change to make reality match the manifest") { file, json, detailed, target, host };
+        var force = ForceOption();
+        var trust = TrustConfigOption();
+        var command = new Command("plan", "Show what apply would change to make reality match the manifest") { file, json, detailed, target, host, force, trust };
         command.SetHandler(async (parse, ct) =>
         {
             var manifest = ManifestLoader.Load(parse.GetValue(file)!);
             await using var hosts = Hosts(parse, host);
-            var plan = await Planner.PlanAsync(manifest, hosts, parse.GetValue(target), ct);
+            var plan = await Planner.PlanAsync(manifest, hosts, parse.GetValue(target),
+                new PlanOptions { ReplaceInvalidSavefiles = parse.GetValue(force), TrustConfig = parse.GetValue(trust) }, ct);
             if (parse.GetValue(json)) CommandLine.WriteJson(PlanJson(plan));
             else RenderPlan(plan);
             if (plan.HasErrors)
@@ -83,9 +96,11 @@ internal static class ReconcileCommands
         };
         var json = CommandLine.JsonOption();
         var host = HostOption();
+        var force = ForceOption();
+        var trust = TrustConfigOption();
         var command = new Command("apply", "Make reality match the manifest by saving, restoring, creating or destroying domains")
         {
-            file, autoApprove, target, parallelism, lockTimeout, json, host,
+            file, autoApprove, target, parallelism, lockTimeout, json, host, force, trust,
         };
         command.SetHandler(async (parse, ct) =>
         {
@@ -106,7 +121,9 @@ internal static class ReconcileCommands
                 LockTimeout = timeout,
                 Targets = parse.GetValue(target),
                 Progress = progress,
-                Confirm = approve ? null : (plan, _) => Task.FromResult(Confirm(plan)),
+                ReplaceInvalidSavefiles = parse.GetValue(force),
+                TrustConfig = parse.GetValue(trust),
+                Confirm = approve ? null : (plan, token) => ConfirmAsync(plan, Console.In, token),
             }, ct));
 
             if (asJson) CommandLine.WriteJson(ApplyJson(result));
@@ -127,13 +144,27 @@ internal static class ReconcileCommands
         return command;
     }
 
-    private static bool Confirm(Plan plan)
+    private static async Task<bool> ConfirmAsync(Plan plan, TextReader input, CancellationToken cancellationToken)
     {
         RenderPlan(plan);
         if (plan.HasErrors)
             Console.Out.WriteLine("Domains with errors are skipped; the others are applied.");
         Console.Out.Write("Do you want to perform these actions? Only 'yes' will be accepted: ");
-        return Console.ReadLine()?.Trim() == "yes";
+        return (await ReadAnswerAsync(input, cancellationToken))?.Trim() == "yes";
+    }
+
+    /// <summary>
+    /// One line of input, or <see cref="OperationCanceledException"/> as soon as Ctrl+C cancels: a console read
+    /// cannot be interrupted, so it runs aside and is abandoned (the process is about to exit), rather than letting
+    /// the next line typed after Ctrl+C answer the question.
+    /// </summary>
+    internal static async Task<string?> ReadAnswerAsync(TextReader input, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var read = Task.Factory.StartNew(input.ReadLine, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var cancelled = Task.Delay(Timeout.Infinite, cancellationToken);
+        if (await Task.WhenAny(read, cancelled) != read) throw new OperationCanceledException(cancellationToken);
+        return await read;
     }
 
     internal static TimeSpan ParseDuration(string text)
@@ -168,6 +199,12 @@ internal static class ReconcileCommands
             table.AddRow(Markup.Escape(d.Name), action, Markup.Escape(d.Error ?? d.Reason));
         }
         console.Write(table);
+        // Plain lines, not table cells: a path must stay whole to be copied, whatever the terminal's width.
+        foreach (var d in plan.Domains)
+            Console.Out.WriteLine($"{d.Name}: savefile {d.Spec.SavefilePath}");
+        foreach (var d in plan.Domains)
+            foreach (var w in d.Warnings)
+                Console.Error.WriteLine($"warning: {d.Name}: {CommandLine.OneLine(w)}");
         foreach (var d in plan.Domains.Where(d => d.Findings.Count > 0))
         {
             console.MarkupLine($"[bold]{Markup.Escape(d.Name)}[/]: override config compatibility");
@@ -213,6 +250,7 @@ internal static class ReconcileCommands
             ["steps"] = new JsonArray(d.Steps.Select(s => (JsonNode)ActionName(s)!).ToArray()),
             ["reason"] = d.Reason,
             ["error"] = d.Error,
+            ["warnings"] = new JsonArray(d.Warnings.Select(w => (JsonNode)w!).ToArray()),
             ["desiredState"] = d.Spec.State.ToString().ToLowerInvariant(),
             ["host"] = d.Spec.Host,
             ["running"] = d.Observed.Domain is not null,

@@ -38,8 +38,17 @@ public sealed class FileLock : IDisposable
             var ownerPath = path + ".owner";
             var owner = new LockOwner(Environment.ProcessId, Environment.MachineName, Environment.UserName, DateTimeOffset.UtcNow, purpose);
             // Who holds the lock is a courtesy for whoever waits; failing to write it must not lose (or leak) the lock.
-            try { File.WriteAllText(ownerPath, JsonSerializer.Serialize(owner)); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+            // Written to a temp file and renamed, so a reader sees the whole record or none, never a half-written one.
+            var temp = $"{ownerPath}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
+            try
+            {
+                File.WriteAllText(temp, JsonSerializer.Serialize(owner));
+                File.Move(temp, ownerPath, overwrite: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                try { File.Delete(temp); } catch (Exception d) when (d is IOException or UnauthorizedAccessException) { }
+            }
             holder = null;
             return new FileLock(handle, ownerPath);
         }
@@ -63,16 +72,48 @@ public sealed class FileLock : IDisposable
             var acquired = TryAcquire(path, purpose, out var holder);
             if (acquired is not null) return acquired;
             if (clock.Elapsed >= timeout)
-                throw new LockBusyException(path, holder, timeout);
+                throw new LockBusyException(path, holder ?? await ReadOwnerPatientlyAsync(path, cancellationToken).ConfigureAwait(false), timeout);
             await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
             delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 250));
         }
     }
 
+    /// <summary>The recorded holder of the lock at <paramref name="path"/>; null when none is recorded or the record is stale.</summary>
     public static LockOwner? ReadOwner(string path)
     {
-        try { return JsonSerializer.Deserialize<LockOwner>(File.ReadAllText(path + ".owner")); }
+        LockOwner? owner;
+        try { owner = JsonSerializer.Deserialize<LockOwner>(File.ReadAllText(path + ".owner")); }
         catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException) { return null; }
+        // A record left by a holder that died names nobody (the OS released its lock); the new holder is about to replace it.
+        return owner is not null && owner.Host == Environment.MachineName && !IsAlive(owner.ProcessId) ? null : owner;
+    }
+
+    /// <summary>How long a refused caller waits for a new holder to record itself (it writes just after taking the lock).</summary>
+    internal static readonly TimeSpan OwnerRecordWait = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// The holder takes the lock, then records itself; a caller refused in between would read nothing (or a dead
+    /// holder's record). Reads again for a moment, so the message names the holder whenever it is alive to be named.
+    /// </summary>
+    private static async Task<LockOwner?> ReadOwnerPatientlyAsync(string path, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            if (ReadOwner(path) is { } owner) return owner;
+            if (clock.Elapsed >= OwnerRecordWait) return null;
+            await Task.Delay(25, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static bool IsAlive(int processId)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(processId);
+            return !process.HasExited;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException) { return false; }
     }
 
     public void Dispose()
@@ -87,7 +128,7 @@ public sealed class FileLock : IDisposable
 public sealed class LockBusyException : XenIacException
 {
     public LockBusyException(string path, LockOwner? holder, TimeSpan waited)
-        : base($"{path} is locked by {holder?.ToString() ?? "another process"}" +
+        : base($"{path} is locked by {holder?.ToString() ?? "another process that is starting or stopping (it has recorded no owner)"}" +
                (waited > TimeSpan.Zero ? $" (waited {waited.TotalSeconds:0.#} s)" : ""))
     {
         LockPath = path;
