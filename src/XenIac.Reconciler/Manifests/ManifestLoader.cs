@@ -25,6 +25,8 @@ public static partial class ManifestLoader
 
     public static Manifest Load(string path)
     {
+        ArgumentNullException.ThrowIfNull(path);
+        if (path.Contains('\0')) throw Single(Printable(path), "the manifest path contains a NUL character");
         string text;
         try
         {
