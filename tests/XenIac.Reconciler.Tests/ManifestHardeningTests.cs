@@ -65,6 +65,22 @@ public sealed class ManifestHardeningTests : IAsyncLifetime
     }
 
     [Fact]
+    public void Loading_is_linear_in_the_number_of_domains()
+    {
+        static long Allocated(int domains)
+        {
+            var yaml = "domains:\n" + string.Concat(Enumerable.Range(0, domains).Select(i => $"  - name: d{i}\n    state: saved\n    overrides:\n      settings:\n        on_crash: preserve\n"));
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            Assert.Equal(domains, ManifestLoader.Parse(yaml, "x.yaml").Domains.Count);
+            return GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+        Allocated(10); // warm-up: first-use costs (regexes, type loads) are not per domain
+        var small = Allocated(200);
+        var large = Allocated(2_000);
+        Assert.InRange((double)large / small, 5, 20);
+    }
+
+    [Fact]
     public void Nested_aliases_that_would_expand_exponentially_are_refused()
     {
         var yaml = new StringBuilder("l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n");

@@ -112,7 +112,7 @@ public static class Planner
         var domain = observed.Domain;
         var savefile = observed.Savefile;
         var savefileAt = spec.SavefileLocation ?? spec.Location;
-        if (Directory.Exists(spec.SavefilePath))
+        if (spec.State != DesiredState.Absent && Directory.Exists(spec.SavefilePath))
             return Failed(spec, observed, PlanAction.None, $"{savefileAt}: savefile {spec.SavefilePath} is a folder; name a file in it (e.g. {System.IO.Path.Combine(spec.SavefilePath, spec.Name + ".xlsave")})");
 
         DomainConfigDocument? overrideConfig;
