@@ -131,7 +131,7 @@ public sealed class ReconcileCommandTests : IDisposable
 
         var refused = await Run("apply", "--auto-approve");
         Assert.Equal(1, refused.ExitCode);
-        Assert.Contains($"locked by process {first.Id}", refused.StdErr);
+        Assert.True(refused.StdErr.Contains($"locked by process {first.Id}"), refused.StdErr);
 
         var waited = await Run("apply", "--auto-approve", "--lock-timeout", "2m");
         Assert.True(first.HasExited);

@@ -19,11 +19,13 @@ public sealed class FileLock : IDisposable
 {
     private readonly FileStream _handle;
     private readonly string _ownerPath;
+    private readonly string _ownerRecord;
 
-    private FileLock(FileStream handle, string ownerPath)
+    private FileLock(FileStream handle, string ownerPath, string ownerRecord)
     {
         _handle = handle;
         _ownerPath = ownerPath;
+        _ownerRecord = ownerRecord;
     }
 
     public string Path => _handle.Name;
@@ -40,9 +42,10 @@ public sealed class FileLock : IDisposable
             // Who holds the lock is a courtesy for whoever waits; failing to write it must not lose (or leak) the lock.
             // Written to a temp file and renamed, so a reader sees the whole record or none, never a half-written one.
             var temp = $"{ownerPath}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
+            var record = JsonSerializer.Serialize(owner);
             try
             {
-                File.WriteAllText(temp, JsonSerializer.Serialize(owner));
+                File.WriteAllText(temp, record);
                 File.Move(temp, ownerPath, overwrite: true);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -50,7 +53,7 @@ public sealed class FileLock : IDisposable
                 try { File.Delete(temp); } catch (Exception d) when (d is IOException or UnauthorizedAccessException) { }
             }
             holder = null;
-            return new FileLock(handle, ownerPath);
+            return new FileLock(handle, ownerPath, record);
         }
         catch (IOException) when (File.Exists(path))
         {
@@ -108,6 +111,8 @@ public sealed class FileLock : IDisposable
 
     private static bool IsAlive(int processId)
     {
+        // Linux: a process exists while /proc has its folder (cheaper and surer than opening a Process for a stranger).
+        if (Directory.Exists("/proc/self")) return Directory.Exists($"/proc/{processId}");
         try
         {
             using var process = Process.GetProcessById(processId);
@@ -116,11 +121,18 @@ public sealed class FileLock : IDisposable
         catch (Exception e) when (e is ArgumentException or InvalidOperationException) { return false; }
     }
 
+    /// <summary>
+    /// Releases the lock, then removes the owner record if it is still this holder's. In that order, anyone refused
+    /// while the lock was held finds the record (deleting first left a moment where the lock was held by nobody named).
+    /// </summary>
     public void Dispose()
     {
-        try { File.Delete(_ownerPath); }
-        catch (IOException) { }
         _handle.Dispose();
+        try
+        {
+            if (File.ReadAllText(_ownerPath) == _ownerRecord) File.Delete(_ownerPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
 }
 
