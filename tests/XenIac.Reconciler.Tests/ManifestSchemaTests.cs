@@ -49,6 +49,7 @@ public sealed class ManifestSchemaTests
     [InlineData("domains:\n  - config: web.cfg\n")]
     [InlineData("defaults:\n  host: xenserver\ndomains: []\n")]
     [InlineData("domains:\n  - name: web\n    overrides:\n      settings:\n        vif: [{mac: x}]\n")]
+    [InlineData("domains:\n  - name: web\n    trustConfig: yes\n")]
     public void The_schema_rejects_what_the_loader_rejects(string yaml)
     {
         Assert.NotEmpty(Schema().Validate(YamlToJson(yaml)));

@@ -97,7 +97,8 @@ public sealed class ReconcilerTests : IAsyncLifetime
     {
         await Host.CreateAsync(DomainConfigDocument.FromText(Cfg("a")));
         await Host.SaveAsync("a", P("saves/a.xlsave"), SaveOptions.Default);
-        var m = Manifest("  - name: a\n");
+        // The manifest's config names the same disk as the stored config: the operator has agreed to what it opens.
+        var m = Manifest("  - name: a\n    config: a.cfg\n");
         Assert.Equal(PlanAction.Restore, Only(await PlanAsync(m)).Action);
         Assert.True((await ApplyAsync(m)).Succeeded);
         Assert.Equal(DomainState.Running, (await Host.FindDomainAsync("a"))!.State);
@@ -175,13 +176,17 @@ public sealed class ReconcilerTests : IAsyncLifetime
     {
         await Host.CreateAsync(DomainConfigDocument.FromText(Cfg("a")));
         await Host.SaveAsync("a", P("saves/a.xlsave"), new SaveOptions { Mode = SaveMode.Checkpoint });
-        // Desired running with a valid savefile but the domain is gone by the time apply restores: simulate by
-        // planning against a manifest whose savefile holds a domain of another name that already runs.
-        var m = Manifest("  - name: z\n    savefile: saves/a.xlsave\n");
-        var result = await ApplyAsync(m);
+        await Host.DestroyAsync("a");
+        // Desired running with a valid savefile that is gone by the time apply restores it (removed after the plan
+        // was approved).
+        var m = Manifest("  - name: a\n    config: a.cfg\n");
+        var result = await ApplyAsync(m, new ApplyOptions
+        {
+            Confirm = (_, _) => { File.Delete(P("saves/a.xlsave")); return Task.FromResult(true); },
+        });
         var failed = Assert.Single(result.Results);
         Assert.False(failed.Succeeded);
-        Assert.Contains("already runs", failed.Error);
+        Assert.Contains("a.xlsave", failed.Error);
         Assert.Contains(Journal.Read(result.JournalPath), e => e.Outcome == "failed" && e.Action == "restore");
     }
 
@@ -282,10 +287,14 @@ public sealed class ReconcilerFailureTests : IAsyncDisposable
     {
         await Host.CreateAsync(DomainConfigDocument.FromText(ReconcilerTests.Cfg("a")));
         File.WriteAllText(P("a.cfg"), ReconcilerTests.Cfg("a"));
-        Directory.CreateDirectory(P("saves/a.img")); // the target is a folder: the legacy file cannot be renamed into place
         var m = Manifest("  - name: a\n    config: a.cfg\n    state: saved\n    format: legacy\n");
 
-        var result = await Applier.ApplyAsync(m, _hosts, new ApplyOptions());
+        // The target becomes a folder after the plan (a folder at plan time is a plan error): the legacy file cannot
+        // be renamed into place.
+        var result = await Applier.ApplyAsync(m, _hosts, new ApplyOptions
+        {
+            Confirm = (_, _) => { Directory.CreateDirectory(P("saves/a.img")); return Task.FromResult(true); },
+        });
 
         Assert.False(Assert.Single(result.Results).Succeeded);
         Assert.Equal(DomainState.Running, (await Host.FindDomainAsync("a"))!.State);
@@ -297,18 +306,19 @@ public sealed class ReconcilerFailureTests : IAsyncDisposable
     {
         File.WriteAllText(P("b.cfg"), ReconcilerTests.Cfg("b"));
         Directory.CreateDirectory(P("saves"));
-        // A savefile whose stored config names the domain with a number: the host must refuse it, not crash apply.
-        var header = SaveFileHeader.Create("{\"c_info\":{\"name\":7,\"type\":\"hvm\"},\"b_info\":{\"max_memkb\":4096}}", SaveFileConfigFormat.Json);
+        // A savefile whose stored config asks for -5 vCPUs: the plan must refuse that domain, not crash apply.
+        var header = SaveFileHeader.Create("{\"c_info\":{\"name\":\"a\",\"type\":\"hvm\"},\"b_info\":{\"max_memkb\":4096,\"max_vcpus\":-5}}", SaveFileConfigFormat.Json);
         File.WriteAllBytes(P("saves/a.xlsave"), [.. header.ToBytes(), .. "LibxlFmt"u8, .. new byte[64]]);
         var m = Manifest("  - name: a\n  - name: b\n    config: b.cfg\n");
 
         var result = await Applier.ApplyAsync(m, _hosts, new ApplyOptions());
 
-        var a = result.Results.Single(r => r.Domain == "a");
-        Assert.False(a.Succeeded);
-        Assert.Contains("$.c_info.name: must be a string", a.Error);
+        var a = result.Plan.Domains.Single(d => d.Name == "a");
+        Assert.Contains("cannot read the stored config", a.Error);
+        Assert.Contains("xen-iac.yaml:4:", a.Error);
+        Assert.DoesNotContain(result.Results, r => r.Domain == "a");
+        Assert.False(result.Succeeded);
         Assert.True(result.Results.Single(r => r.Domain == "b").Succeeded);
-        Assert.Contains(Journal.Read(result.JournalPath), e => e.Domain == "a" && e.Outcome == "failed");
     }
 
     [Fact]

@@ -116,9 +116,13 @@ internal static class DomainCommands
         var file = CommandLine.InputFile("FILE", "The savefile to restore");
         var config = ConfigOption("Use this config instead of the stored one");
         var paused = PausedOption("Leave the restored domain paused (xl restore -p)");
-        var command = new Command("restore", "Restore a domain from a savefile") { host, file, config, paused };
+        var trust = ReconcileCommands.TrustConfigOption();
+        var command = new Command("restore", "Restore a domain from a savefile") { host, file, config, paused, trust };
         command.SetHandler(async (parse, ct) =>
         {
+            // A stored config is the savefile author's, not the operator's: what it makes dom0 run or open needs consent.
+            if (parse.GetValue(config) is null && !parse.GetValue(trust))
+                RefuseUntrustedStoredConfig(parse.GetValue(file)!);
             var options = new RestoreOptions
             {
                 Paused = parse.GetValue(paused),
@@ -133,6 +137,21 @@ internal static class DomainCommands
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    private static void RefuseUntrustedStoredConfig(string path)
+    {
+        XenIac.Core.Config.DomainConfig stored;
+        using (var reader = XenIac.Core.SaveFiles.SaveFileReader.Open(path))
+        {
+            if (reader.Header.ConfigText is not { } text) return;
+            stored = XenIac.Core.Config.DomainConfig.Parse(text.TrimEnd('\0'), path + " (stored config)");
+        }
+        var effects = XenIac.Core.Config.HostEffects.Find(stored);
+        if (effects.Count > 0)
+            throw new XenIac.Core.Config.UntrustedConfigException(
+                $"the stored config of {path} makes dom0 run or open: {string.Join("; ", effects)}; restore it only if you trust the file " +
+                "(--trust-config), or restore with your own config (--config)");
     }
 
     private static Command CreateDomain()

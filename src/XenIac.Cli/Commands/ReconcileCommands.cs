@@ -38,6 +38,16 @@ internal static class ReconcileCommands
 
     private static HostProvider Hosts(ParseResult parse, Option<string?> host) => new(CommandLine.HostSpec(parse.GetValue(host)));
 
+    private static Option<bool> ForceOption() => new("--force")
+    {
+        Description = "Replace a file at a savefile path even when it is not a valid savefile",
+    };
+
+    internal static Option<bool> TrustConfigOption() => new("--trust-config")
+    {
+        Description = "Restore savefiles whose stored config makes dom0 run a program or open a host path the manifest's configs do not name",
+    };
+
     private static Command Plan()
     {
         var file = ManifestOption();
@@ -45,12 +55,15 @@ internal static class ReconcileCommands
         var detailed = new Option<bool>("--detailed-exitcode") { Description = "Exit 0 when nothing would change, 2 when something would, 1 on error" };
         var target = TargetOption();
         var host = HostOption();
-        var command = new Command("plan", "Show what apply would change to make reality match the manifest") { file, json, detailed, target, host };
+        var force = ForceOption();
+        var trust = TrustConfigOption();
+        var command = new Command("plan", "Show what apply would change to make reality match the manifest") { file, json, detailed, target, host, force, trust };
         command.SetHandler(async (parse, ct) =>
         {
             var manifest = ManifestLoader.Load(parse.GetValue(file)!);
             await using var hosts = Hosts(parse, host);
-            var plan = await Planner.PlanAsync(manifest, hosts, parse.GetValue(target), ct);
+            var plan = await Planner.PlanAsync(manifest, hosts, parse.GetValue(target),
+                new PlanOptions { ReplaceInvalidSavefiles = parse.GetValue(force), TrustConfig = parse.GetValue(trust) }, ct);
             if (parse.GetValue(json)) CommandLine.WriteJson(PlanJson(plan));
             else RenderPlan(plan);
             if (plan.HasErrors)
@@ -75,9 +88,11 @@ internal static class ReconcileCommands
             "Wait this long for another apply on the same host (e.g. 30s, 5m, up to 24h); default: fail at once");
         var json = CommandLine.JsonOption();
         var host = HostOption();
+        var force = ForceOption();
+        var trust = TrustConfigOption();
         var command = new Command("apply", "Make reality match the manifest by saving, restoring, creating or destroying domains")
         {
-            file, autoApprove, target, parallelism, lockTimeout, json, host,
+            file, autoApprove, target, parallelism, lockTimeout, json, host, force, trust,
         };
         command.SetHandler(async (parse, ct) =>
         {
@@ -98,7 +113,9 @@ internal static class ReconcileCommands
                 LockTimeout = timeout,
                 Targets = parse.GetValue(target),
                 Progress = progress,
-                Confirm = approve ? null : (plan, _) => Task.FromResult(Confirm(plan)),
+                ReplaceInvalidSavefiles = parse.GetValue(force),
+                TrustConfig = parse.GetValue(trust),
+                Confirm = approve ? null : (plan, token) => ConfirmAsync(plan, Console.In, token),
             }, ct));
 
             if (asJson) CommandLine.WriteJson(ApplyJson(result));
@@ -119,13 +136,27 @@ internal static class ReconcileCommands
         return command;
     }
 
-    private static bool Confirm(Plan plan)
+    private static async Task<bool> ConfirmAsync(Plan plan, TextReader input, CancellationToken cancellationToken)
     {
         RenderPlan(plan);
         if (plan.HasErrors)
             Console.Out.WriteLine("Domains with errors are skipped; the others are applied.");
         Console.Out.Write("Do you want to perform these actions? Only 'yes' will be accepted: ");
-        return Console.ReadLine()?.Trim() == "yes";
+        return (await ReadAnswerAsync(input, cancellationToken))?.Trim() == "yes";
+    }
+
+    /// <summary>
+    /// One line of input, or <see cref="OperationCanceledException"/> as soon as Ctrl+C cancels: a console read
+    /// cannot be interrupted, so it runs aside and is abandoned (the process is about to exit), rather than letting
+    /// the next line typed after Ctrl+C answer the question.
+    /// </summary>
+    internal static async Task<string?> ReadAnswerAsync(TextReader input, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var read = Task.Factory.StartNew(input.ReadLine, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var cancelled = Task.Delay(Timeout.Infinite, cancellationToken);
+        if (await Task.WhenAny(read, cancelled) != read) throw new OperationCanceledException(cancellationToken);
+        return await read;
     }
 
     private static string ActionName(PlanAction a) => Applier.Name(a);
@@ -142,6 +173,12 @@ internal static class ReconcileCommands
             table.AddRow(Markup.Escape(d.Name), action, Markup.Escape(d.Error ?? d.Reason));
         }
         console.Write(table);
+        // Plain lines, not table cells: a path must stay whole to be copied, whatever the terminal's width.
+        foreach (var d in plan.Domains)
+            Console.Out.WriteLine($"{d.Name}: savefile {d.Spec.SavefilePath}");
+        foreach (var d in plan.Domains)
+            foreach (var w in d.Warnings)
+                Console.Error.WriteLine($"warning: {d.Name}: {CommandLine.OneLine(w)}");
         foreach (var d in plan.Domains.Where(d => d.Findings.Count > 0))
         {
             console.MarkupLine($"[bold]{Markup.Escape(d.Name)}[/]: override config compatibility");
@@ -187,6 +224,7 @@ internal static class ReconcileCommands
             ["steps"] = new JsonArray(d.Steps.Select(s => (JsonNode)ActionName(s)!).ToArray()),
             ["reason"] = d.Reason,
             ["error"] = d.Error,
+            ["warnings"] = new JsonArray(d.Warnings.Select(w => (JsonNode)w!).ToArray()),
             ["desiredState"] = d.Spec.State.ToString().ToLowerInvariant(),
             ["host"] = d.Spec.Host,
             ["running"] = d.Observed.Domain is not null,

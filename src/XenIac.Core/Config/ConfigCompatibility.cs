@@ -46,6 +46,10 @@ public static partial class ConfigCompatibility
 
     private static (FindingSeverity, string) Rule(string key, string? old, string? @new)
     {
+        // A restored domain runs whatever its config names; a new program (device model, bootloader, hotplug script,
+        // their arguments) is a decision about dom0, never a compatible detail. Xen's own installed scripts are not new programs.
+        if (HostEffects.Classify(key) == HostEffectKind.ExecutesProgram && @new is not null && !HostEffects.IsInstalledScript(key, @new))
+            return (FindingSeverity.Error, HostEffects.ExecutesReason + ": dom0 would run a program or arguments the saved config does not name");
         var m = IndexedKey().Match(key);
         var (kind, field) = m.Success ? (m.Groups["kind"].Value, m.Groups["field"].Value) : (key, "");
         if (m.Success && m.Groups["index"].Success && field.Length == 0 && kind is not ("disk" or "vif"))

@@ -19,11 +19,13 @@ public sealed class FileLock : IDisposable
 {
     private readonly FileStream _handle;
     private readonly string _ownerPath;
+    private readonly string _ownerRecord;
 
-    private FileLock(FileStream handle, string ownerPath)
+    private FileLock(FileStream handle, string ownerPath, string ownerRecord)
     {
         _handle = handle;
         _ownerPath = ownerPath;
+        _ownerRecord = ownerRecord;
     }
 
     public string Path => _handle.Name;
@@ -38,10 +40,20 @@ public sealed class FileLock : IDisposable
             var ownerPath = path + ".owner";
             var owner = new LockOwner(Environment.ProcessId, Environment.MachineName, Environment.UserName, DateTimeOffset.UtcNow, purpose);
             // Who holds the lock is a courtesy for whoever waits; failing to write it must not lose (or leak) the lock.
-            try { File.WriteAllText(ownerPath, JsonSerializer.Serialize(owner)); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+            // Written to a temp file and renamed, so a reader sees the whole record or none, never a half-written one.
+            var temp = $"{ownerPath}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
+            var record = JsonSerializer.Serialize(owner);
+            try
+            {
+                File.WriteAllText(temp, record);
+                File.Move(temp, ownerPath, overwrite: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                try { File.Delete(temp); } catch (Exception d) when (d is IOException or UnauthorizedAccessException) { }
+            }
             holder = null;
-            return new FileLock(handle, ownerPath);
+            return new FileLock(handle, ownerPath, record);
         }
         catch (IOException) when (File.Exists(path))
         {
@@ -63,23 +75,64 @@ public sealed class FileLock : IDisposable
             var acquired = TryAcquire(path, purpose, out var holder);
             if (acquired is not null) return acquired;
             if (clock.Elapsed >= timeout)
-                throw new LockBusyException(path, holder, timeout);
+                throw new LockBusyException(path, holder ?? await ReadOwnerPatientlyAsync(path, cancellationToken).ConfigureAwait(false), timeout);
             await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
             delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 250));
         }
     }
 
+    /// <summary>The recorded holder of the lock at <paramref name="path"/>; null when none is recorded or the record is stale.</summary>
     public static LockOwner? ReadOwner(string path)
     {
-        try { return JsonSerializer.Deserialize<LockOwner>(File.ReadAllText(path + ".owner")); }
+        LockOwner? owner;
+        try { owner = JsonSerializer.Deserialize<LockOwner>(File.ReadAllText(path + ".owner")); }
         catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException) { return null; }
+        // A record left by a holder that died names nobody (the OS released its lock); the new holder is about to replace it.
+        return owner is not null && owner.Host == Environment.MachineName && !IsAlive(owner.ProcessId) ? null : owner;
     }
 
+    /// <summary>How long a refused caller waits for a new holder to record itself (it writes just after taking the lock).</summary>
+    internal static readonly TimeSpan OwnerRecordWait = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// The holder takes the lock, then records itself; a caller refused in between would read nothing (or a dead
+    /// holder's record). Reads again for a moment, so the message names the holder whenever it is alive to be named.
+    /// </summary>
+    private static async Task<LockOwner?> ReadOwnerPatientlyAsync(string path, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            if (ReadOwner(path) is { } owner) return owner;
+            if (clock.Elapsed >= OwnerRecordWait) return null;
+            await Task.Delay(25, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static bool IsAlive(int processId)
+    {
+        // Linux: a process exists while /proc has its folder (cheaper and surer than opening a Process for a stranger).
+        if (Directory.Exists("/proc/self")) return Directory.Exists($"/proc/{processId}");
+        try
+        {
+            using var process = Process.GetProcessById(processId);
+            return !process.HasExited;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException) { return false; }
+    }
+
+    /// <summary>
+    /// Releases the lock, then removes the owner record if it is still this holder's. In that order, anyone refused
+    /// while the lock was held finds the record (deleting first left a moment where the lock was held by nobody named).
+    /// </summary>
     public void Dispose()
     {
-        try { File.Delete(_ownerPath); }
-        catch (IOException) { }
         _handle.Dispose();
+        try
+        {
+            if (File.ReadAllText(_ownerPath) == _ownerRecord) File.Delete(_ownerPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
 }
 
@@ -87,7 +140,7 @@ public sealed class FileLock : IDisposable
 public sealed class LockBusyException : XenIacException
 {
     public LockBusyException(string path, LockOwner? holder, TimeSpan waited)
-        : base($"{path} is locked by {holder?.ToString() ?? "another process"}" +
+        : base($"{path} is locked by {holder?.ToString() ?? "another process that is starting or stopping (it has recorded no owner)"}" +
                (waited > TimeSpan.Zero ? $" (waited {waited.TotalSeconds:0.#} s)" : ""))
     {
         LockPath = path;

@@ -32,7 +32,8 @@ public static class Applier
             foreach (var path in specs.Select(ApplyLockPath).Distinct().Order(StringComparer.Ordinal))
                 locks.Add(await FileLock.AcquireAsync(path, options.LockTimeout, $"xen-iac apply {manifest.Path}", cancellationToken).ConfigureAwait(false));
 
-            var plan = await Planner.PlanAsync(manifest, hosts, options.Targets, cancellationToken).ConfigureAwait(false);
+            var plan = await Planner.PlanAsync(manifest, hosts, options.Targets,
+                new PlanOptions { ReplaceInvalidSavefiles = options.ReplaceInvalidSavefiles, TrustConfig = options.TrustConfig }, cancellationToken).ConfigureAwait(false);
             var journal = new Journal(options.JournalPath ?? Path.Combine(manifest.Directory, ".xen-iac", "journal.jsonl"));
             if (!plan.HasChanges) return new ApplyResult(plan, [], journal.Path);
             if (options.Confirm is { } confirm && !await confirm(plan, cancellationToken).ConfigureAwait(false))
@@ -104,13 +105,14 @@ public static class Applier
         switch (step)
         {
             case PlanAction.Create:
-                await host.CreateAsync(await DomainConfigDocument.LoadAsync(spec.ConfigPath!, cancellationToken).ConfigureAwait(false),
+                // The config as planned (under the manifest's name), not the file re-read: what was shown is what runs.
+                await host.CreateAsync(plan.CreateConfig ?? await DomainConfigDocument.LoadAsync(spec.ConfigPath!, cancellationToken).ConfigureAwait(false),
                     spec.Paused && plan.Action == PlanAction.Create, cancellationToken).ConfigureAwait(false);
                 return null;
 
             case PlanAction.Restore:
                 var legacy = spec.Format == SavefileFormat.Legacy;
-                var config = plan.OverrideConfig
+                var config = plan.RestoreConfig ?? plan.OverrideConfig
                     ?? (legacy ? await DomainConfigDocument.LoadAsync(spec.ConfigPath!, cancellationToken).ConfigureAwait(false) : null);
                 await host.RestoreAsync(spec.SavefilePath, new RestoreOptions
                 {

@@ -31,6 +31,10 @@ public sealed record ApplyOptions
     /// <summary>Asked with the plan before anything changes; false cancels the apply. Null approves.</summary>
     public Func<Plan, CancellationToken, Task<bool>>? Confirm { get; init; }
     public IProgress<ApplyEvent>? Progress { get; init; }
+    /// <summary>Replace a file at a savefile path that is not a valid savefile (--force).</summary>
+    public bool ReplaceInvalidSavefiles { get; init; }
+    /// <summary>Restore stored configs that run or open things on dom0 for every domain (--trust-config).</summary>
+    public bool TrustConfig { get; init; }
     /// <summary>Where the journal goes (default: .xen-iac/journal.jsonl beside the manifest).</summary>
     public string? JournalPath { get; init; }
 

@@ -34,6 +34,12 @@ public sealed record SettingValue
     public override string ToString() =>
         String is not null ? $"\"{String}\"" : Number is not null ? Number.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)
         : $"[{string.Join(", ", List!.Select(s => $"\"{s}\""))}]";
+
+    /// <summary>The value as xl.cfg writes it; one conversion for the loader's check and the planner's merge.</summary>
+    internal XenIac.Core.Config.XlValue ToXl() =>
+        Number is { } n ? XenIac.Core.Config.XlValue.Number(n)
+        : String is { } s ? XenIac.Core.Config.XlValue.String(s)
+        : XenIac.Core.Config.XlValue.List(List!.ToArray());
 }
 
 /// <summary>One domain of the manifest, with every path already resolved against the manifest's folder.</summary>
@@ -54,7 +60,17 @@ public sealed record DomainSpec
     public required string Host { get; init; }
     /// <summary>Apply even when the override config is incompatible with the saved one.</summary>
     public bool Force { get; init; }
+    /// <summary>
+    /// Restore with the savefile's stored config even where it makes dom0 run a program or open a host path
+    /// (<see cref="XenIac.Core.Config.HostEffects"/>) that the manifest's own configs do not name.
+    /// </summary>
+    public bool TrustConfig { get; init; }
+    /// <summary>Where the domain's entry starts (its name).</summary>
     public required SourceLocation Location { get; init; }
+    /// <summary>Where the savefile path is written (the domain's location when it is the default path).</summary>
+    public SourceLocation? SavefileLocation { get; init; }
+    /// <summary>Where the overrides are written (the domain's location when there are none).</summary>
+    public SourceLocation? OverridesLocation { get; init; }
 
     public bool HasOverrides => OverrideConfigPath is not null || OverrideSettings.Count > 0;
 }

@@ -16,31 +16,58 @@ public static partial class ManifestLoader
     public const string DefaultFileName = "xen-iac.yaml";
 
     internal static readonly string[] TopLevelKeys = ["version", "defaults", "domains"];
-    internal static readonly string[] DefaultsKeys = ["host", "state", "format", "checkpoint", "paused", "force", "savefileDir"];
-    internal static readonly string[] DomainKeys = ["name", "config", "savefile", "state", "overrides", "checkpoint", "paused", "format", "host", "force"];
+    internal static readonly string[] DefaultsKeys = ["host", "state", "format", "checkpoint", "paused", "force", "savefileDir", "trustConfig"];
+    internal static readonly string[] DomainKeys = ["name", "config", "savefile", "state", "overrides", "checkpoint", "paused", "format", "host", "force", "trustConfig"];
     internal static readonly string[] OverrideKeys = ["config", "settings"];
+
+    /// <summary>Far beyond a thousand-domain manifest; keeps a wrong file (an image, a log) from being read whole.</summary>
+    public const long MaxManifestBytes = 16L << 20;
 
     public static Manifest Load(string path)
     {
+        ArgumentNullException.ThrowIfNull(path);
+        if (path.Contains('\0')) throw Single(Printable(path), "the manifest path contains a NUL character");
         string text;
-        try { text = File.ReadAllText(path); }
-        catch (FileNotFoundException) { throw Single(path, $"manifest not found: {path}"); }
-        catch (DirectoryNotFoundException) { throw Single(path, $"manifest not found: {path}"); }
+        try
+        {
+            var info = new FileInfo(path);
+            if (Directory.Exists(path)) throw Single(path, $"the manifest path is a folder, not a file: {path}");
+            if (info.Exists && info.Length > MaxManifestBytes)
+                throw Single(path, $"the manifest is {info.Length:N0} bytes; the limit is {MaxManifestBytes:N0}");
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { throw Single(path, $"manifest not found: {path}"); }
+        // A path with a NUL or other character the OS cannot name, no permission, an I/O fault: all are about this file.
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or IOException or UnauthorizedAccessException)
+        {
+            throw Single(Printable(path), $"cannot read the manifest: {e.Message}");
+        }
         return Parse(text, path);
     }
 
     /// <summary>Parses manifest text; relative paths resolve against the folder of <paramref name="path"/>.</summary>
     public static Manifest Parse(string text, string path)
     {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(path);
+        if (path.Contains('\0')) throw Single(Printable(path), "the manifest path contains a NUL character");
         var context = new Context(path);
         var yaml = new YamlStream();
         try
         {
+            // Bounded first: depth and alias expansion are checked on the event stream, before YamlDotNet's
+            // recursive node code sees the document.
+            YamlGuard.Check(text, path);
             yaml.Load(new StringReader(text));
         }
         catch (YamlException e)
         {
-            throw new ManifestException([new ManifestError(new SourceLocation(path, (int)e.Start.Line, (int)e.Start.Column), YamlMessage(e))]);
+            throw new ManifestException([new ManifestError(new SourceLocation(path, Math.Max(1, (int)e.Start.Line), Math.Max(1, (int)e.Start.Column)), YamlMessage(e))]);
+        }
+        // Whatever else the YAML library throws is still a problem of this file; it gets the file's name and place.
+        catch (Exception e) when (e is not (ManifestException or OutOfMemoryException or InsufficientExecutionStackException))
+        {
+            throw Single(path, $"invalid YAML: {e.Message}");
         }
 
         if (yaml.Documents.Count == 0 || yaml.Documents[0].RootNode is not YamlMappingNode root)
@@ -74,6 +101,7 @@ public static partial class ManifestLoader
                 Checkpoint = Get(d, "checkpoint") is { } c ? context.Bool(c, "checkpoint") : null,
                 Paused = Get(d, "paused") is { } p ? context.Bool(p, "paused") : null,
                 Force = Get(d, "force") is { } fo ? context.Bool(fo, "force") : null,
+                TrustConfig = Get(d, "trustConfig") is { } tc ? context.Bool(tc, "trustConfig") : null,
                 SavefileDir = Get(d, "savefileDir") is { } sd ? context.Path(sd, "savefileDir", mustExist: false) : null,
             };
         }
@@ -139,11 +167,13 @@ public static partial class ManifestLoader
         var checkpoint = (checkpointNode is not null ? context.Bool(checkpointNode, "checkpoint") : null) ?? defaults.Checkpoint ?? false;
         var paused = (Get(m, "paused") is { } p ? context.Bool(p, "paused") : null) ?? defaults.Paused ?? false;
         var force = (Get(m, "force") is { } fo ? context.Bool(fo, "force") : null) ?? defaults.Force ?? false;
+        var trustConfig = (Get(m, "trustConfig") is { } tc ? context.Bool(tc, "trustConfig") : null) ?? defaults.TrustConfig ?? false;
         var host = (Get(m, "host") is { } h ? context.HostSpec(h) : null) ?? defaults.Host;
         var config = Get(m, "config") is { } c ? context.Path(c, "config", mustExist: true) : null;
 
         var extension = format == SavefileFormat.Legacy ? ".img" : ".xlsave";
-        var savefile = Get(m, "savefile") is { } sf
+        var savefileNode = Get(m, "savefile");
+        var savefile = savefileNode is { } sf
             ? context.Path(sf, "savefile", mustExist: false)
             : System.IO.Path.Combine(defaults.SavefileDir ?? context.Resolve("saves"), name + extension);
 
@@ -161,10 +191,10 @@ public static partial class ManifestLoader
                     if (k is null) continue;
                     if (!SettingName().IsMatch(k))
                     {
-                        context.Error(key, $"invalid setting name '{k}': xl.cfg names are letters, digits and '_', not starting with a digit");
+                        context.Error(key, $"invalid setting name '{k}': xl.cfg names are lower-case letters, digits and '_', not starting with a digit");
                         continue;
                     }
-                    if (context.Setting(value, k) is { } v) settings.Add(new(k, v));
+                    if (context.Setting(value, k) is { } v && context.CheckSetting(value, k, v)) settings.Add(new(k, v));
                 }
             }
         }
@@ -189,7 +219,10 @@ public static partial class ManifestLoader
             Format = format,
             Host = host ?? "",
             Force = force,
+            TrustConfig = trustConfig,
             Location = location,
+            SavefileLocation = savefileNode is null ? location : context.At(savefileNode),
+            OverridesLocation = Get(m, "overrides") is { } on ? context.At(on) : location,
         };
     }
 
@@ -205,10 +238,15 @@ public static partial class ManifestLoader
     private static ManifestException Single(string path, string message) =>
         new([new ManifestError(new SourceLocation(path, 1, 1), message)]);
 
+    /// <summary>A path as it can be shown on one line: control characters (a NUL, a newline) as \uXXXX.</summary>
+    internal static string Printable(string path) =>
+        string.Concat(path.Select(c => char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString()));
+
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
     private static partial Regex DomainName();
 
-    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*$")]
+    // xl's lexer reads keys in lower case only (libxlu_cfg_l.l); an upper-case key would never reach xl.
+    [GeneratedRegex("^[a-z_][a-z0-9_]*$")]
     private static partial Regex SettingName();
 
     private sealed record Defaults
@@ -219,6 +257,7 @@ public static partial class ManifestLoader
         public bool? Checkpoint { get; init; }
         public bool? Paused { get; init; }
         public bool? Force { get; init; }
+        public bool? TrustConfig { get; init; }
         public string? SavefileDir { get; init; }
     }
 
@@ -236,6 +275,45 @@ public static partial class ManifestLoader
         public void Error(SourceLocation at, string message) => Errors.Add(new ManifestError(at, message));
 
         public string Resolve(string relative) => System.IO.Path.GetFullPath(relative, _directory);
+
+        /// <summary>Resolves a path written in the manifest; one the OS cannot name (a NUL in it) is an error at its node.</summary>
+        public string? Resolve(YamlNode node, string value, string what)
+        {
+            if (value.Contains('\0'))
+            {
+                Error(node, $"'{what}' contains a NUL character, which no path can hold");
+                return null;
+            }
+            try { return System.IO.Path.GetFullPath(value, _directory); }
+            catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+            {
+                Error(node, $"'{what}' is not a usable path: {e.Message}");
+                return null;
+            }
+        }
+
+        /// <summary>
+        /// Checks one inline setting the way xl would read it, so a value xl refuses (<c>vcpus: "two"</c>) is an
+        /// error here, at its line, rather than after apply has created the domain.
+        /// </summary>
+        public bool CheckSetting(YamlNode node, string key, SettingValue value)
+        {
+            try
+            {
+                var text = XenIac.Core.Config.XlConfig.Parse("", "setting").Set(key, value.ToXl()).ToString();
+                XenIac.Core.Config.DomainConfig.Parse(text, "setting");
+                return true;
+            }
+            catch (XenIac.Core.Config.XlConfigException e)
+            {
+                Error(node, $"setting '{key}': {e.Reason}");
+            }
+            catch (Exception e) when (e is XenIac.Core.XenIacException or ArgumentException or FormatException or OverflowException)
+            {
+                Error(node, $"setting '{key}': {e.Message}");
+            }
+            return false;
+        }
 
         public void CheckKeys(YamlMappingNode mapping, string[] allowed, string where)
         {
@@ -290,7 +368,7 @@ public static partial class ManifestLoader
             if (spec is null) return null;
             if (spec == Hosts.XenHosts.LibxlSpec) return spec;
             if (spec.StartsWith(Hosts.XenHosts.EmbeddedPrefix, StringComparison.Ordinal) && spec.Length > Hosts.XenHosts.EmbeddedPrefix.Length)
-                return Hosts.XenHosts.EmbeddedPrefix + Resolve(spec[Hosts.XenHosts.EmbeddedPrefix.Length..]);
+                return Resolve(node, spec[Hosts.XenHosts.EmbeddedPrefix.Length..], "host") is { } folder ? Hosts.XenHosts.EmbeddedPrefix + folder : null;
             Error(node, $"unknown host '{spec}': use 'libxl' or 'embedded:<folder>'");
             return null;
         }
@@ -299,7 +377,8 @@ public static partial class ManifestLoader
         {
             var value = String(node, what);
             if (value is null) return null;
-            var full = Resolve(value);
+            var full = Resolve(node, value, what);
+            if (full is null) return null;
             if (mustExist && !File.Exists(full))
             {
                 Error(node, $"'{what}' file not found: {value} (resolved to {full})");

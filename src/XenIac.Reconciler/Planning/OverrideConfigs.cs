@@ -28,16 +28,33 @@ internal static class OverrideConfigs
 
         var config = XlConfig.Parse(text, basePath);
         foreach (var (key, value) in spec.OverrideSettings)
-            config = config.Set(key, ToXl(value));
+            config = config.Set(key, value.ToXl());
         return new DomainConfigDocument(config.ToString(), SaveFileConfigFormat.XlCfg);
     }
 
-    private static XlValue ToXl(SettingValue value) =>
-        value.Number is { } n ? XlValue.Number(n)
-        : value.String is { } s ? XlValue.String(s)
-        : XlValue.List(value.List!.ToArray());
+    public static DomainConfig Model(DomainConfigDocument document) => DomainConfig.Parse(document.Text.TrimEnd('\0'));
 
-    public static DomainConfig Model(DomainConfigDocument document) => DomainConfig.Parse(document.Text);
+    /// <summary>
+    /// The config with <paramref name="name"/> as the domain's name. The manifest's name is the domain's identity
+    /// on the host (plan finds the domain by it), so the config a domain is created or restored with must carry it.
+    /// xl.cfg text is edited in place; JSON gets c_info.name.
+    /// </summary>
+    public static DomainConfigDocument WithName(DomainConfigDocument document, string name)
+    {
+        if (Model(document).Name == name) return document;
+        if (document.Format != SaveFileConfigFormat.Json)
+            return new DomainConfigDocument(XlConfig.Parse(document.Text, "config").Set("name", XlValue.String(name)).ToString(), document.Format);
+        System.Text.Json.Nodes.JsonObject root;
+        try
+        {
+            root = System.Text.Json.Nodes.JsonNode.Parse(document.Text.TrimEnd('\0')) as System.Text.Json.Nodes.JsonObject
+                ?? throw new PlanException("a libxl JSON config is an object");
+        }
+        catch (System.Text.Json.JsonException e) { throw new PlanException($"config is not valid JSON: {e.Message}"); }
+        if (root["c_info"] is not System.Text.Json.Nodes.JsonObject cInfo) root["c_info"] = cInfo = new System.Text.Json.Nodes.JsonObject();
+        cInfo["name"] = name;
+        return new DomainConfigDocument(root.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }), document.Format);
+    }
 
     public static string Describe(long value) => value.ToString(CultureInfo.InvariantCulture);
 }

@@ -36,11 +36,27 @@ public sealed record DomainPlan
     public IReadOnlyList<CompatibilityFinding> Findings { get; init; } = [];
     /// <summary>The override config used when restoring or stored when saving (null: none).</summary>
     public DomainConfigDocument? OverrideConfig { get; init; }
+    /// <summary>The config a Create step boots: the base config under the manifest's name.</summary>
+    public DomainConfigDocument? CreateConfig { get; init; }
+    /// <summary>The config a Restore step uses instead of the stored one (override, renamed stored config, legacy base); null: the stored one.</summary>
+    public DomainConfigDocument? RestoreConfig { get; init; }
+    /// <summary>Things the operator should see before apply (savefile outside the manifest's folder, a renamed config, a trusted stored config).</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
     /// <summary>Set when this domain cannot be reconciled (invalid savefile, incompatible override without force, ...).</summary>
     public string? Error { get; init; }
 
     public string Name => Spec.Name;
     public bool IsChange => Error is null && Action != PlanAction.None;
+}
+
+/// <summary>What the operator allows beyond the manifest: the CLI's --force and --trust-config.</summary>
+public sealed record PlanOptions
+{
+    public static PlanOptions Default { get; } = new();
+    /// <summary>Replace a file at a savefile path that is not a valid savefile (--force).</summary>
+    public bool ReplaceInvalidSavefiles { get; init; }
+    /// <summary>Restore savefiles with stored configs that run or open things on dom0 (--trust-config), for every domain.</summary>
+    public bool TrustConfig { get; init; }
 }
 
 public sealed record Plan(Manifest Manifest, IReadOnlyList<DomainPlan> Domains)

@@ -13,7 +13,11 @@ namespace XenIac.Reconciler.Planning;
 public static class Planner
 {
     /// <summary>Plans every domain (or only <paramref name="targets"/>), opening each host once.</summary>
-    public static async Task<Plan> PlanAsync(Manifest manifest, IHostProvider hosts, IReadOnlyCollection<string>? targets = null,
+    public static Task<Plan> PlanAsync(Manifest manifest, IHostProvider hosts, IReadOnlyCollection<string>? targets = null,
+        CancellationToken cancellationToken = default) => PlanAsync(manifest, hosts, targets, PlanOptions.Default, cancellationToken);
+
+    /// <summary>Plans with <paramref name="options"/> (--force, --trust-config).</summary>
+    public static async Task<Plan> PlanAsync(Manifest manifest, IHostProvider hosts, IReadOnlyCollection<string>? targets, PlanOptions options,
         CancellationToken cancellationToken = default)
     {
         var selected = Select(manifest, targets);
@@ -36,7 +40,7 @@ public static class Planner
             foreach (var (spec, index) in group)
             {
                 var observed = new DomainObservation(byName.GetValueOrDefault(spec.Name), ObserveSavefile(spec));
-                plans[index] = await DecideAsync(spec, observed, hosts, cancellationToken).ConfigureAwait(false);
+                plans[index] = await DecideAsync(spec, observed, hosts, cancellationToken, options, manifest.Directory).ConfigureAwait(false);
             }
         }
         return new Plan(manifest, plans);
@@ -83,18 +87,49 @@ public static class Planner
         }
     }
 
-    internal static async Task<DomainPlan> DecideAsync(DomainSpec spec, DomainObservation observed, IHostProvider hosts, CancellationToken cancellationToken)
+    internal static async Task<DomainPlan> DecideAsync(DomainSpec spec, DomainObservation observed, IHostProvider hosts, CancellationToken cancellationToken,
+        PlanOptions? options = null, string? manifestDirectory = null)
+    {
+        options ??= PlanOptions.Default;
+        var plan = await DecideCoreAsync(spec, observed, hosts, options, cancellationToken).ConfigureAwait(false);
+        var warnings = new List<string>(plan.Warnings);
+        // A manifest can name any path; one it writes outside its own folder deserves a look before apply.
+        if (manifestDirectory is not null && !IsInside(spec.SavefilePath, manifestDirectory))
+            warnings.Insert(0, $"{spec.SavefileLocation ?? spec.Location}: savefile {spec.SavefilePath} is outside the manifest's folder {manifestDirectory}");
+        return plan with { Warnings = warnings };
+    }
+
+    private static bool IsInside(string path, string directory)
+    {
+        var relative = System.IO.Path.GetRelativePath(directory, path);
+        return relative != ".." && !relative.StartsWith(".." + System.IO.Path.DirectorySeparatorChar, StringComparison.Ordinal)
+            && !System.IO.Path.IsPathRooted(relative);
+    }
+
+    private static async Task<DomainPlan> DecideCoreAsync(DomainSpec spec, DomainObservation observed, IHostProvider hosts, PlanOptions options,
+        CancellationToken cancellationToken)
     {
         var domain = observed.Domain;
         var savefile = observed.Savefile;
+        var savefileAt = spec.SavefileLocation ?? spec.Location;
+        if (spec.State != DesiredState.Absent && Directory.Exists(spec.SavefilePath))
+            return Failed(spec, observed, PlanAction.None, $"{savefileAt}: savefile {spec.SavefilePath} is a folder; name a file in it (e.g. {System.IO.Path.Combine(spec.SavefilePath, spec.Name + ".xlsave")})");
+
         DomainConfigDocument? overrideConfig;
         try
         {
             overrideConfig = OverrideConfigs.Compose(spec);
+            // The composed override must be a config xl can use (vcpus: "two", maxmem below memory...): found now, at
+            // the manifest's line, not after apply has created the domain.
+            if (overrideConfig is not null)
+            {
+                OverrideConfigs.Model(overrideConfig);
+                overrideConfig = OverrideConfigs.WithName(overrideConfig, spec.Name);
+            }
         }
-        catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException or ArgumentException or FormatException)
         {
-            return Failed(spec, observed, PlanAction.None, $"overrides: {e.Message}");
+            return Failed(spec, observed, PlanAction.None, $"{spec.OverridesLocation ?? spec.Location}: overrides: {e.Message}");
         }
 
         switch (spec.State)
@@ -106,74 +141,193 @@ public static class Planner
 
             case DesiredState.Running when domain is not null:
                 if (spec.Checkpoint && !savefile.Valid)
+                {
+                    if (savefile.Exists && !options.ReplaceInvalidSavefiles)
+                        return Failed(spec, observed, PlanAction.Checkpoint, RefuseToReplace(spec, savefile));
                     return await WithOverridesAsync(spec, observed, PlanAction.Checkpoint, [PlanAction.Checkpoint],
-                        savefile.Exists ? $"running; checkpoint savefile is invalid ({savefile.Problem}) and will be rewritten" : "running; no checkpoint savefile yet",
-                        overrideConfig, hosts, againstRunning: true, cancellationToken).ConfigureAwait(false);
+                        savefile.Exists ? $"running; the file at the checkpoint path is not a valid savefile ({savefile.Problem}) and is replaced (--force)" : "running; no checkpoint savefile yet",
+                        overrideConfig, hosts, Against.Running, null, cancellationToken).ConfigureAwait(false);
+                }
                 return Plan(spec, observed, PlanAction.None,
                     domain.State == DomainState.Paused ? $"running (paused) as domid {domain.DomId}" : $"running as domid {domain.DomId}");
 
             case DesiredState.Running:
                 if (savefile.Valid)
-                    return await WithOverridesAsync(spec, observed, PlanAction.Restore, [PlanAction.Restore],
-                        overrideConfig is null ? "not running; restore from its savefile" : "not running; restore from its savefile with the override config",
-                        overrideConfig, hosts, againstRunning: false, cancellationToken).ConfigureAwait(false);
+                    return await RestoreAsync(spec, observed, overrideConfig, hosts, options, cancellationToken).ConfigureAwait(false);
                 if (savefile.Exists)
-                    return Failed(spec, observed, PlanAction.Restore, $"cannot restore: {spec.SavefilePath} is not a valid savefile ({savefile.Problem}); fix or remove it");
+                    return Failed(spec, observed, PlanAction.Restore, $"{savefileAt}: cannot restore: {spec.SavefilePath} is not a valid savefile ({savefile.Problem}); fix or remove it");
                 if (spec.ConfigPath is null)
                     return Failed(spec, observed, PlanAction.Create, "not running, no savefile and no 'config' to create it from");
-                return Plan(spec, observed, PlanAction.Create,
+                return await CreateAsync(spec, observed,
                     spec.Checkpoint ? "not running and no savefile: create from config, then checkpoint" : "not running and no savefile: create from config",
-                    spec.Checkpoint ? [PlanAction.Create, PlanAction.Checkpoint] : [PlanAction.Create], overrideConfig);
+                    spec.Checkpoint ? [PlanAction.Create, PlanAction.Checkpoint] : [PlanAction.Create], overrideConfig, hosts, cancellationToken).ConfigureAwait(false);
 
             case DesiredState.Saved when domain is not null:
+                if (savefile.Exists && !savefile.Valid && !options.ReplaceInvalidSavefiles)
+                    return Failed(spec, observed, PlanAction.Save, RefuseToReplace(spec, savefile));
                 return await WithOverridesAsync(spec, observed, PlanAction.Save, [PlanAction.Save],
-                    savefile.Exists ? $"running as domid {domain.DomId}; save it (replacing the existing savefile)" : $"running as domid {domain.DomId}; save it",
-                    overrideConfig, hosts, againstRunning: true, cancellationToken).ConfigureAwait(false);
+                    !savefile.Exists ? $"running as domid {domain.DomId}; save it"
+                    : savefile.Valid ? $"running as domid {domain.DomId}; save it (replacing the existing savefile)"
+                    : $"running as domid {domain.DomId}; save it (replacing a file that is not a valid savefile: --force)",
+                    overrideConfig, hosts, Against.Running, null, cancellationToken).ConfigureAwait(false);
 
             case DesiredState.Saved:
                 if (savefile.Valid) return Plan(spec, observed, PlanAction.None, "saved, as desired");
                 if (savefile.Exists)
-                    return Failed(spec, observed, PlanAction.Save, $"not running and {spec.SavefilePath} is not a valid savefile ({savefile.Problem})");
+                    return Failed(spec, observed, PlanAction.Save, $"{savefileAt}: not running and {spec.SavefilePath} is not a valid savefile ({savefile.Problem})");
                 if (spec.ConfigPath is null)
                     return Failed(spec, observed, PlanAction.Save, "not running, no savefile and no 'config' to create it from");
-                return Plan(spec, observed, PlanAction.Save, "not running and no savefile: create from config, then save",
-                    [PlanAction.Create, PlanAction.Save], overrideConfig);
+                return await CreateAsync(spec, observed, "not running and no savefile: create from config, then save",
+                    [PlanAction.Create, PlanAction.Save], overrideConfig, hosts, cancellationToken).ConfigureAwait(false);
 
             default:
                 throw new ArgumentOutOfRangeException(nameof(spec), spec.State, "unknown desired state");
         }
     }
 
+    private static string RefuseToReplace(DomainSpec spec, SavefileStatus savefile) =>
+        $"{spec.SavefileLocation ?? spec.Location}: {spec.SavefilePath} exists and is not a valid savefile ({savefile.Problem}); " +
+        "it is not replaced unless you pass --force (or move it away)";
+
+    private enum Against { Running, Savefile, CreateConfig }
+
+    /// <summary>
+    /// Create (then save or checkpoint): the domain is created from the base config with the manifest's name, and
+    /// an override stored by the save that follows is checked against that config, which is what the domain runs.
+    /// </summary>
+    private static async Task<DomainPlan> CreateAsync(DomainSpec spec, DomainObservation observed, string reason, IReadOnlyList<PlanAction> steps,
+        DomainConfigDocument? overrideConfig, IHostProvider hosts, CancellationToken cancellationToken)
+    {
+        DomainConfigDocument createConfig;
+        var warnings = new List<string>();
+        try
+        {
+            var document = DomainConfigDocument.FromText(await File.ReadAllTextAsync(spec.ConfigPath!, cancellationToken).ConfigureAwait(false));
+            createConfig = Renamed(spec, document, spec.ConfigPath!, warnings);
+        }
+        catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException or ArgumentException or FormatException)
+        {
+            return Failed(spec, observed, steps[0], $"{spec.Location}: config {spec.ConfigPath}: {e.Message}");
+        }
+        // The override matters only when a save or checkpoint stores it.
+        var stores = steps.Count > 1 ? overrideConfig : null;
+        var action = spec.State == DesiredState.Saved ? PlanAction.Save : PlanAction.Create;
+        var plan = await WithOverridesAsync(spec, observed, action, steps, reason, stores, hosts,
+            Against.CreateConfig, createConfig, cancellationToken).ConfigureAwait(false);
+        return plan with
+        {
+            CreateConfig = createConfig,
+            OverrideConfig = stores,
+            Warnings = [.. warnings, .. plan.Warnings],
+        };
+    }
+
+    /// <summary>
+    /// Restore: with the override config when there is one (the operator's), else with the savefile's stored config
+    /// — which came from wherever the file came from, so what it makes dom0 run or open must be named by the
+    /// manifest's own config or trusted explicitly.
+    /// </summary>
+    private static async Task<DomainPlan> RestoreAsync(DomainSpec spec, DomainObservation observed, DomainConfigDocument? overrideConfig,
+        IHostProvider hosts, PlanOptions options, CancellationToken cancellationToken)
+    {
+        var warnings = new List<string>();
+        var reason = overrideConfig is null ? "not running; restore from its savefile" : "not running; restore from its savefile with the override config";
+        if (overrideConfig is not null)
+            return await WithOverridesAsync(spec, observed, PlanAction.Restore, [PlanAction.Restore], reason, overrideConfig, hosts, Against.Savefile, null,
+                cancellationToken).ConfigureAwait(false);
+        if (spec.Format == SavefileFormat.Legacy)
+        {
+            // A legacy savefile stores no config: it is restored with the domain's base config, the operator's own.
+            try
+            {
+                var baseConfig = DomainConfigDocument.FromText(await File.ReadAllTextAsync(spec.ConfigPath!, cancellationToken).ConfigureAwait(false));
+                return Plan(spec, observed, PlanAction.Restore, reason) with { RestoreConfig = Renamed(spec, baseConfig, spec.ConfigPath!, warnings), Warnings = warnings };
+            }
+            catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException or ArgumentException or FormatException)
+            {
+                return Failed(spec, observed, PlanAction.Restore, $"{spec.Location}: config {spec.ConfigPath}: {e.Message}");
+            }
+        }
+
+        var header = observed.Savefile.Header!;
+        var stored = new DomainConfigDocument(header.ConfigText!, header.ConfigFormat);
+        DomainConfig storedModel;
+        DomainConfig? consented = null;
+        try
+        {
+            storedModel = OverrideConfigs.Model(stored);
+            if (spec.ConfigPath is not null)
+                consented = OverrideConfigs.Model(DomainConfigDocument.FromText(await File.ReadAllTextAsync(spec.ConfigPath, cancellationToken).ConfigureAwait(false)));
+        }
+        catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException or ArgumentException or FormatException)
+        {
+            return Failed(spec, observed, PlanAction.Restore, $"{spec.SavefileLocation ?? spec.Location}: cannot read the stored config of {spec.SavefilePath}: {e.Message}");
+        }
+        var effects = HostEffects.NotIn(storedModel, consented);
+        if (effects.Count > 0)
+        {
+            var list = string.Join("; ", effects);
+            if (!spec.TrustConfig && !options.TrustConfig)
+                return Failed(spec, observed, PlanAction.Restore,
+                    $"{spec.SavefileLocation ?? spec.Location}: the stored config of {spec.SavefilePath} names what the manifest's config does not: {list}. " +
+                    "Restore it only if you trust the file: set trustConfig: true on the domain or pass --trust-config (or give overrides.config)");
+            warnings.Add($"trusted stored config of {spec.SavefilePath}: {list}");
+        }
+        // The manifest's name wins: a stored config that names the domain otherwise is restored under the manifest's name.
+        var restoreConfig = storedModel.Name == spec.Name ? null : Renamed(spec, stored, spec.SavefilePath + " (stored config)", warnings);
+        return Plan(spec, observed, PlanAction.Restore, reason) with { RestoreConfig = restoreConfig, Warnings = warnings };
+    }
+
+    /// <summary>The config under the manifest's name; a different name in it is reported, not an error.</summary>
+    private static DomainConfigDocument Renamed(DomainSpec spec, DomainConfigDocument document, string source, List<string> warnings)
+    {
+        var name = OverrideConfigs.Model(document).Name;
+        if (name == spec.Name) return document;
+        warnings.Add($"{source} names the domain '{name ?? "(none)"}'; the manifest's name '{spec.Name}' is used");
+        return OverrideConfigs.WithName(document, spec.Name);
+    }
+
     /// <summary>
     /// An action that uses the override config: check it against the config it replaces — the savefile's for a
-    /// restore, the running domain's for a save — and block an incompatible one unless the domain says force.
+    /// restore, the running domain's for a save, the base config for a save right after create — and block an
+    /// incompatible one unless the domain says force.
     /// </summary>
     private static async Task<DomainPlan> WithOverridesAsync(DomainSpec spec, DomainObservation observed, PlanAction action, IReadOnlyList<PlanAction> steps,
-        string reason, DomainConfigDocument? overrideConfig, IHostProvider hosts, bool againstRunning, CancellationToken cancellationToken)
+        string reason, DomainConfigDocument? overrideConfig, IHostProvider hosts, Against against, DomainConfigDocument? createConfig,
+        CancellationToken cancellationToken)
     {
         if (overrideConfig is null) return Plan(spec, observed, action, reason, steps, null);
         // A legacy savefile stores no config; without a base config the override is the only config there is.
-        if (!againstRunning && spec.Format == SavefileFormat.Legacy && spec.ConfigPath is null)
-            return Plan(spec, observed, action, reason + " (legacy savefile: nothing stored to check the override against)", steps, overrideConfig);
+        if (against == Against.Savefile && spec.Format == SavefileFormat.Legacy && spec.ConfigPath is null)
+            return Plan(spec, observed, action, reason + " (legacy savefile: nothing stored to check the override against)", steps, overrideConfig)
+                with { RestoreConfig = overrideConfig };
         IReadOnlyList<CompatibilityFinding> findings;
+        var what = against switch { Against.Running => "the running domain's", Against.CreateConfig => "the config the domain is created from", _ => "the saved one" };
         try
         {
-            var current = againstRunning
-                ? await hosts.Get(spec.Host, null).GetConfigAsync(spec.Name, cancellationToken).ConfigureAwait(false)
-                : StoredOrBaseConfig(spec, observed.Savefile);
+            var current = against switch
+            {
+                Against.Running => await hosts.Get(spec.Host, null).GetConfigAsync(spec.Name, cancellationToken).ConfigureAwait(false),
+                Against.CreateConfig => createConfig!,
+                _ => StoredOrBaseConfig(spec, observed.Savefile),
+            };
             findings = ConfigCompatibility.Check(OverrideConfigs.Model(current), OverrideConfigs.Model(overrideConfig));
         }
-        catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException or ArgumentException or FormatException)
         {
-            return Failed(spec, observed, action, $"cannot check the override config: {e.Message}") with { OverrideConfig = overrideConfig };
+            return Failed(spec, observed, action, $"{spec.OverridesLocation ?? spec.Location}: cannot check the override config: {e.Message}") with { OverrideConfig = overrideConfig };
         }
 
-        var plan = Plan(spec, observed, action, reason, steps, overrideConfig) with { Findings = findings };
+        var plan = Plan(spec, observed, action, reason, steps, overrideConfig) with
+        {
+            Findings = findings,
+            RestoreConfig = against == Against.Savefile ? overrideConfig : null,
+        };
         if (ConfigCompatibility.IsCompatible(findings)) return plan;
         var errors = findings.Where(f => f.Severity == FindingSeverity.Error).Select(f => f.Setting).Distinct();
         return spec.Force
             ? plan with { Reason = reason + " (override incompatible, forced)" }
-            : plan with { Error = $"override config is incompatible with the saved one ({string.Join(", ", errors)}); fix it or set force: true" };
+            : plan with { Error = $"{spec.OverridesLocation ?? spec.Location}: override config is incompatible with {what} ({string.Join(", ", errors)}); fix it or set force: true" };
     }
 
     private static DomainConfigDocument StoredOrBaseConfig(DomainSpec spec, SavefileStatus savefile)

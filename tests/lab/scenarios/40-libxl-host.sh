@@ -15,7 +15,7 @@ SRC=$FILES/hvm-plain.xlsave
 need_input input $SRC || exit 1
 
 # xen-iac restores a savefile real xl wrote.
-step domain-restore-xl-file "$XI" domain restore --host libxl $SRC
+step domain-restore-xl-file "$XI" domain restore --host libxl --trust-config $SRC
 check_running running-after-xeniac-restore tiny-hvm-alt
 step domain-list-json "$XI" domain list --host libxl --json
 
@@ -34,7 +34,7 @@ check_running running-after-xl-restore tiny-hvm-alt
 step domain-checkpoint "$XI" domain save --host libxl --checkpoint tiny-hvm-alt $FILES/libxl-checkpoint.xlsave
 check_running running-after-checkpoint tiny-hvm-alt
 step domain-destroy "$XI" domain destroy --host libxl tiny-hvm-alt
-step domain-restore-paused "$XI" domain restore --host libxl --paused $FILES/libxl-checkpoint.xlsave
+step domain-restore-paused "$XI" domain restore --host libxl --trust-config --paused $FILES/libxl-checkpoint.xlsave
 sleep 2
 xl list tiny-hvm-alt > $SDIR/paused.state.txt 2>&1
 xl destroy tiny-hvm-alt > /dev/null 2>&1

@@ -1,0 +1,211 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace XenIac.Cli.Tests;
+
+/// <summary>The independent pass's findings as the user meets them: the real tool on temp folders (embedded host).</summary>
+public sealed class ReconcileHardeningCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("xeniac-cli-harden-").FullName;
+
+    private string P(string name) => Path.Combine(_dir, name);
+
+    private static string Cfg(string name, int memory = 8) =>
+        $"name = \"{name}\"\ntype = \"hvm\"\nmemory = {memory}\nvcpus = 1\ndisk = [ '/srv/{name}.img,raw,xvda,rw' ]\nvif = [ 'mac=00:16:3e:00:00:01' ]\n";
+
+    private void Manifest(string domains) => File.WriteAllText(P("xen-iac.yaml"), $"defaults:\n  host: embedded:host\ndomains:\n{domains}");
+
+    private Task<CliResult> Run(params string[] args) => CliRunner.RunAsync(args, workingDirectory: _dir);
+
+    private static string[] ErrorLines(CliResult r) => r.StdErr.Split('\n').Where(l => l.StartsWith("error:", StringComparison.Ordinal)).ToArray();
+
+    private async Task<int> DomainCount() =>
+        JsonDocument.Parse((await Run("domain", "list", "--host", "embedded:host", "--json")).StdOut).RootElement.GetArrayLength();
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, true); } catch (IOException) { }
+    }
+
+    [Fact]
+    public async Task Alias_bombs_and_deep_nesting_get_one_located_error_line_and_exit_1()
+    {
+        File.WriteAllText(P("bomb.yaml"), $"big: &big [{string.Join(", ", Enumerable.Range(0, 20_000))}]\n" +
+                                          $"domains: [{string.Join(", ", Enumerable.Repeat("*big", 20_000))}]\n");
+        var bomb = await Run("plan", "-f", "bomb.yaml");
+        Assert.Equal(1, bomb.ExitCode);
+        Assert.StartsWith("error: bomb.yaml:2:", Assert.Single(ErrorLines(bomb)));
+        Assert.DoesNotContain("   at ", bomb.StdErr);
+
+        File.WriteAllText(P("deep.yaml"), "domains: " + new string('[', 200_000) + new string(']', 200_000) + "\n");
+        var deep = await Run("plan", "-f", "deep.yaml");
+        Assert.Equal(1, deep.ExitCode);
+        Assert.Matches(@"^error: deep\.yaml:1:\d+: the manifest nests deeper than", Assert.Single(ErrorLines(deep)));
+    }
+
+    [Fact]
+    public async Task Create_then_save_with_an_incompatible_override_is_an_error_at_plan_and_apply_creates_nothing()
+    {
+        File.WriteAllText(P("a.cfg"), Cfg("a", memory: 8));
+        Manifest("  - name: a\n    config: a.cfg\n    state: saved\n    overrides:\n      settings:\n        memory: 16\n");
+        var plan = await Run("plan");
+        Assert.Equal(1, plan.ExitCode);
+        Assert.Contains("memory", plan.StdOut);
+        Assert.Matches(@"error: a: \S*xen-iac\.yaml:\d+:\d+: override config is incompatible with the config the domain is created from \(maxmem, memory\)",
+            Assert.Single(ErrorLines(plan)));
+        var apply = await Run("apply", "--auto-approve");
+        Assert.Equal(1, apply.ExitCode);
+        Assert.Equal(0, await DomainCount());
+        Assert.False(File.Exists(P("saves/a.xlsave")));
+    }
+
+    [Fact]
+    public async Task Invalid_settings_are_located_errors_of_the_manifest()
+    {
+        File.WriteAllText(P("a.cfg"), Cfg("a"));
+        Manifest("  - name: a\n    config: a.cfg\n    overrides:\n      settings:\n        vcpus: \"two\"\n        Memory: 512\n");
+        var plan = await Run("plan");
+        Assert.Equal(1, plan.ExitCode);
+        var lines = ErrorLines(plan);
+        Assert.Equal(2, lines.Length);
+        Assert.Contains(lines, l => l.StartsWith("error: xen-iac.yaml:8:16: setting 'vcpus'", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("error: xen-iac.yaml:9:9: invalid setting name 'Memory'", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_manifest_name_wins_over_the_configs_and_plan_after_apply_has_no_changes()
+    {
+        File.WriteAllText(P("a.cfg"), Cfg("something-else"));
+        Manifest("  - name: a\n    config: a.cfg\n    state: saved\n");
+        var plan = await Run("plan");
+        Assert.Equal(0, plan.ExitCode);
+        Assert.Contains("warning: a: ", plan.StdErr);
+        Assert.Contains("'something-else'", plan.StdErr);
+        Assert.Equal(0, (await Run("apply", "--auto-approve")).ExitCode);
+        Assert.Equal(0, (await Run("plan", "--detailed-exitcode")).ExitCode);
+
+        Manifest("  - name: a\n    config: a.cfg\n");
+        Assert.Equal(0, (await Run("apply", "--auto-approve")).ExitCode);
+        var list = JsonDocument.Parse((await Run("domain", "list", "--host", "embedded:host", "--json")).StdOut).RootElement;
+        Assert.Equal("a", list[0].GetProperty("name").GetString());
+        Assert.Equal(0, (await Run("plan", "--detailed-exitcode")).ExitCode);
+    }
+
+    [Fact]
+    public async Task A_file_that_is_not_a_savefile_is_not_replaced_without_force_and_paths_are_shown()
+    {
+        File.WriteAllText(P("a.cfg"), Cfg("a"));
+        Assert.Equal(0, (await Run("domain", "create", "a.cfg", "--host", "embedded:host")).ExitCode);
+        Directory.CreateDirectory(P("saves"));
+        File.WriteAllText(P("saves/a.xlsave"), "notes I keep here");
+        Manifest("  - name: a\n    config: a.cfg\n    state: saved\n");
+
+        var plan = await Run("plan");
+        Assert.Equal(1, plan.ExitCode);
+        Assert.Contains($"a: savefile {P("saves/a.xlsave")}", plan.StdOut);
+        Assert.Contains("--force", Assert.Single(ErrorLines(plan)));
+        Assert.Equal(1, (await Run("apply", "--auto-approve")).ExitCode);
+        Assert.Equal("notes I keep here", File.ReadAllText(P("saves/a.xlsave")));
+
+        Assert.Equal(2, (await Run("plan", "--force", "--detailed-exitcode")).ExitCode);
+        Assert.Equal(0, (await Run("apply", "--auto-approve", "--force")).ExitCode);
+        Assert.Equal(0, (await Run("savefile", "verify", "saves/a.xlsave")).ExitCode);
+    }
+
+    [Fact]
+    public async Task A_savefile_path_that_is_a_folder_or_outside_the_manifest_folder_is_reported_at_plan()
+    {
+        File.WriteAllText(P("a.cfg"), Cfg("a"));
+        Directory.CreateDirectory(P("images"));
+        Manifest("  - name: a\n    config: a.cfg\n    state: saved\n    savefile: images\n  - name: b\n    config: a.cfg\n    savefile: ../b-outside.xlsave\n");
+        var plan = await Run("plan");
+        Assert.Equal(1, plan.ExitCode);
+        Assert.Matches(@"^error: a: \S*xen-iac\.yaml:7:15: savefile \S+ is a folder", Assert.Single(ErrorLines(plan)));
+        Assert.Contains("warning: b: ", plan.StdErr);
+        Assert.Contains("outside the manifest's folder", plan.StdErr);
+    }
+
+    [Fact]
+    public async Task Stored_configs_that_run_programs_need_trust_config_on_domain_restore_and_plan()
+    {
+        File.WriteAllText(P("a.cfg"), Cfg("a"));
+        File.WriteAllText(P("evil.cfg"), Cfg("a") + "device_model_override = \"/tmp/not-qemu\"\n");
+        Assert.Equal(0, (await Run("domain", "create", "a.cfg", "--host", "embedded:host")).ExitCode);
+        Assert.Equal(0, (await Run("domain", "save", "a", "evil.xlsave", "--config", "evil.cfg", "--host", "embedded:host")).ExitCode);
+
+        var refused = await Run("domain", "restore", "evil.xlsave", "--host", "embedded:host");
+        Assert.Equal(1, refused.ExitCode);
+        var line = Assert.Single(ErrorLines(refused));
+        Assert.Contains("device_model_override = /tmp/not-qemu (executes on dom0)", line);
+        Assert.Contains("--trust-config", line);
+        Assert.Equal(0, await DomainCount());
+
+        Manifest("  - name: a\n    config: a.cfg\n    savefile: evil.xlsave\n");
+        var plan = await Run("plan");
+        Assert.Equal(1, plan.ExitCode);
+        Assert.Contains("device_model_override", Assert.Single(ErrorLines(plan)));
+        Assert.Equal(2, (await Run("plan", "--trust-config", "--detailed-exitcode")).ExitCode);
+        Assert.Equal(0, (await Run("domain", "restore", "evil.xlsave", "--host", "embedded:host", "--trust-config")).ExitCode);
+        Assert.Equal(1, await DomainCount());
+    }
+
+    [SkippableFact]
+    public async Task Ctrl_c_at_the_confirmation_prompt_cancels_without_waiting_for_a_line()
+    {
+        Skip.If(!File.Exists("/usr/bin/python3") && !Directory.GetFiles("/usr/local/bin", "python3").Any()
+                && Environment.GetEnvironmentVariable("PATH")!.Split(':').All(d => !File.Exists(Path.Combine(d, "python3"))), "python3 (for a pseudo-terminal) is not installed");
+        File.WriteAllText(P("a.cfg"), Cfg("a"));
+        Manifest("  - name: a\n    config: a.cfg\n");
+        // python's pty gives the tool a real terminal: Ctrl+C (0x03) goes through the line discipline as SIGINT,
+        // exactly as when a person presses it; the tool must end without waiting for another line.
+        const string script = """
+            import os, pty, select, sys, time
+            dll, wd = sys.argv[1], sys.argv[2]
+            pid, fd = pty.fork()
+            if pid == 0:
+                os.chdir(wd)
+                os.execvp("dotnet", ["dotnet", dll, "apply"])
+            out = b""
+            def pump(seconds):
+                global out
+                end = time.time() + seconds
+                while time.time() < end:
+                    r, _, _ = select.select([fd], [], [], 0.2)
+                    if r:
+                        try:
+                            chunk = os.read(fd, 65536)
+                        except OSError:
+                            return False
+                        if not chunk:
+                            return False
+                        out += chunk
+                        if b"will be accepted" in out and not hasattr(pump, "asked"):
+                            pump.asked = True
+                            return True
+                return True
+            pump(90)
+            os.write(fd, b"\x03")
+            # Nothing typed after Ctrl+C: the tool must end by itself. (Before the fix it kept waiting for a line.)
+            exited = not pump(20)
+            if not exited:
+                os.write(fd, b"yes\r")
+                pump(30)
+            _, status = os.waitpid(pid, 0)
+            sys.stdout.write(out.decode("utf-8", "replace"))
+            sys.stdout.write("\nSELF_EXIT=%s EXIT=%d\n" % (exited, os.waitstatus_to_exitcode(status)))
+            """;
+        var psi = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add(script);
+        psi.ArgumentList.Add(CliRunner.ToolDll);
+        psi.ArgumentList.Add(_dir);
+        using var python = Process.Start(psi)!;
+        var output = await python.StandardOutput.ReadToEndAsync();
+        await python.WaitForExitAsync();
+
+        Assert.Contains("Only 'yes' will be accepted", output);
+        Assert.Contains("error: cancelled", output);
+        Assert.Contains("SELF_EXIT=True EXIT=1", output);
+        Assert.Equal(0, await DomainCount());
+    }
+}
