@@ -131,7 +131,7 @@ public sealed class ReconcileHardeningCommandTests : IDisposable
         File.WriteAllText(P("a.cfg"), Cfg("a"));
         File.WriteAllText(P("evil.cfg"), Cfg("a") + "device_model_override = \"/tmp/not-qemu\"\n");
         Assert.Equal(0, (await Run("domain", "create", "a.cfg", "--host", "embedded:host")).ExitCode);
-        Assert.Equal(0, (await Run("domain", "save", "a", "evil.xlsave", "--config", "evil.cfg", "--host", "embedded:host")).ExitCode);
+        Assert.Equal(0, (await Run("domain", "save", "a", "evil.xlsave", "--config", "evil.cfg", "--host", "embedded:host", "--force")).ExitCode);
 
         var refused = await Run("domain", "restore", "evil.xlsave", "--host", "embedded:host");
         Assert.Equal(1, refused.ExitCode);

@@ -122,7 +122,7 @@ internal static class DomainCommands
         {
             // A stored config is the savefile author's, not the operator's: what it makes dom0 run or open needs consent.
             if (parse.GetValue(config) is null && !parse.GetValue(trust))
-                RefuseUntrustedStoredConfig(parse.GetValue(file)!);
+                await CommandLine.OnSavefileAsync(parse.GetValue(file)!, () => Task.FromResult(RefuseUntrustedStoredConfig(parse.GetValue(file)!)));
             var options = new RestoreOptions
             {
                 Paused = parse.GetValue(paused),
@@ -139,12 +139,13 @@ internal static class DomainCommands
         return command;
     }
 
-    private static void RefuseUntrustedStoredConfig(string path)
+    /// <summary>Returns true when the stored config needs no consent; throws naming what it would run or open.</summary>
+    private static bool RefuseUntrustedStoredConfig(string path)
     {
         XenIac.Core.Config.DomainConfig stored;
         using (var reader = XenIac.Core.SaveFiles.SaveFileReader.Open(path))
         {
-            if (reader.Header.ConfigText is not { } text) return;
+            if (reader.Header.ConfigText is not { } text) return true;
             stored = XenIac.Core.Config.DomainConfig.Parse(text.TrimEnd('\0'), path + " (stored config)");
         }
         var effects = XenIac.Core.Config.HostEffects.Find(stored);
@@ -152,6 +153,7 @@ internal static class DomainCommands
             throw new XenIac.Core.Config.UntrustedConfigException(
                 $"the stored config of {path} makes dom0 run or open: {string.Join("; ", effects)}; restore it only if you trust the file " +
                 "(--trust-config), or restore with your own config (--config)");
+        return true;
     }
 
     private static Command CreateDomain()
