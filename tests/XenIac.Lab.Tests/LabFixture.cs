@@ -108,10 +108,10 @@ public sealed class LabFixture
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        // run-lab.sh has its own limits per stage (QEMU: XENIAC_LAB_TIMEOUT, default 2700 s); this is the
+        // run-lab.sh has its own limits per stage (QEMU: XENIAC_LAB_TIMEOUT, default 3600 s); this is the
         // backstop beyond them (a cold prepare may take up to 30 min against a slow mirror), so a test run can
         // never hang.
-        var qemuLimit = int.TryParse(Environment.GetEnvironmentVariable("XENIAC_LAB_TIMEOUT"), out var t) && t > 0 ? t : 2700;
+        var qemuLimit = int.TryParse(Environment.GetEnvironmentVariable("XENIAC_LAB_TIMEOUT"), out var t) && t > 0 ? t : 3600;
         var backstop = TimeSpan.FromSeconds(qemuLimit) + TimeSpan.FromMinutes(35);
         if (!process.WaitForExit(backstop))
         {

@@ -16,11 +16,12 @@
 # Exit:   0 every stage and scenario passed; 1 something failed; 2 the lab is unavailable here (skipped:
 #         no QEMU, no root, no disk, mirror unreachable, XENIAC_LAB=skip) -- the reason is in results.json.
 # Env:    XENIAC_LAB=skip                 skip at once
-#         XENIAC_LAB_TIMEOUT=2700         hard limit for QEMU (seconds)
+#         XENIAC_LAB_TIMEOUT=3600         hard limit for QEMU (seconds)
 #         XENIAC_LAB_BOOT_TIMEOUT=600     QEMU start until dom0's toolstack is up
-#         XENIAC_LAB_SCENARIO_TIMEOUT=900 each scenario (enforced in dom0; the host adds a margin)
+#         XENIAC_LAB_SCENARIO_TIMEOUT=1800 each scenario (enforced in dom0; the host adds a margin)
 #         (Limits only bound a hang: every wait ends as soon as its state is reached. They are sized for
-#         TCG on a loaded 2-core host, where a warm run that takes ~4 min on a quiet one can take 15.)
+#         TCG on a loaded 2-core host, where a warm run that takes ~4 min on a quiet one took over 45: each
+#         xen-iac start in dom0 took 15-80 s there, and the xl-save scenario alone runs ~30 commands.)
 #         XENIAC_LAB_SCENARIOS="a b"      run only these scenarios (names without the NN- prefix)
 #         XENIAC_LAB_CACHE, XENIAC_LAB_MIRROR  see prepare.sh
 set -uo pipefail
@@ -32,7 +33,7 @@ OUT=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) OUT=$2; shift 2 ;;
-        -h|--help) sed -n "2,25p" "$0"; exit 0 ;;
+        -h|--help) sed -n "2,26p" "$0"; exit 0 ;;
         *) echo "run-lab.sh: unknown argument $1 (see --help)" >&2; exit 1 ;;
     esac
 done
@@ -46,8 +47,8 @@ find "$OUT" -mindepth 1 -delete
 touch "$OUT/.xeniac-lab"
 
 BOOT_TIMEOUT=${XENIAC_LAB_BOOT_TIMEOUT:-600}
-TOTAL_TIMEOUT=${XENIAC_LAB_TIMEOUT:-2700}
-SCENARIO_TIMEOUT=${XENIAC_LAB_SCENARIO_TIMEOUT:-900}
+TOTAL_TIMEOUT=${XENIAC_LAB_TIMEOUT:-3600}
+SCENARIO_TIMEOUT=${XENIAC_LAB_SCENARIO_TIMEOUT:-1800}
 
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b-a}'; }

@@ -27,7 +27,7 @@ mark "COMMANDS $(tr '\t\n' '= ' < $OUT/commands.tsv)"
 for script in /lab/scenarios/[0-9][0-9]-*.sh; do
     name=$(basename $script .sh); name=${name#[0-9][0-9]-}
     if [ -n "${SCENARIOS:-}" ] && ! echo " $SCENARIOS " | grep -q " $name "; then continue; fi
-    limit=${SCENARIO_TIMEOUT:-900}
+    limit=${SCENARIO_TIMEOUT:-1800}
     mkdir -p $OUT/$name
     mark "SCENARIO-BEGIN $name limit=$limit"
     clock t0
