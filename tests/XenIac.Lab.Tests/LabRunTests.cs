@@ -33,6 +33,13 @@ public sealed class LabRunTests(LabFixture lab, ITestOutputHelper output)
         if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("XENIAC_LAB_SCENARIOS")))
             Assert.Equal(scenarios.Order(), ran.Order());
 
+        // Every scenario passed as a whole (the scenario tests each judge their own steps; this names the lab's
+        // own reason, e.g. the step a time limit cut short, once, in one place).
+        var notPassed = root.GetProperty("scenarios").EnumerateArray()
+            .Where(s => s.GetProperty("status").GetString() != "passed")
+            .Select(s => $"{s.GetProperty("name").GetString()}: {s.GetProperty("status").GetString()}").ToList();
+        Assert.True(notPassed.Count == 0, $"scenarios that did not pass: {string.Join("; ", notPassed)}\nthe lab's reason: {root.GetProperty("reason").GetString()}");
+
         // It is really Xen 4.17, as the dom0 toolstack sees it.
         var xlInfo = File.ReadAllText(lab.OutPath("xl-info.txt"));
         Assert.Matches(@"(?m)^xen_major\s*:\s*4$", xlInfo);

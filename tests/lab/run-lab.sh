@@ -16,9 +16,12 @@
 # Exit:   0 every stage and scenario passed; 1 something failed; 2 the lab is unavailable here (skipped:
 #         no QEMU, no root, no disk, mirror unreachable, XENIAC_LAB=skip) -- the reason is in results.json.
 # Env:    XENIAC_LAB=skip                 skip at once
-#         XENIAC_LAB_TIMEOUT=900          hard limit for QEMU (seconds)
-#         XENIAC_LAB_BOOT_TIMEOUT=240     QEMU start until dom0's toolstack is up
-#         XENIAC_LAB_SCENARIO_TIMEOUT=300 each scenario (enforced in dom0; the host adds a margin)
+#         XENIAC_LAB_TIMEOUT=3600         hard limit for QEMU (seconds)
+#         XENIAC_LAB_BOOT_TIMEOUT=600     QEMU start until dom0's toolstack is up
+#         XENIAC_LAB_SCENARIO_TIMEOUT=1800 each scenario (enforced in dom0; the host adds a margin)
+#         (Limits only bound a hang: every wait ends as soon as its state is reached. They are sized for
+#         TCG on a loaded 2-core host, where a warm run that takes ~4 min on a quiet one took over 45: each
+#         xen-iac start in dom0 took 15-80 s there, and the xl-save scenario alone runs ~30 commands.)
 #         XENIAC_LAB_SCENARIOS="a b"      run only these scenarios (names without the NN- prefix)
 #         XENIAC_LAB_CACHE, XENIAC_LAB_MIRROR  see prepare.sh
 set -uo pipefail
@@ -30,7 +33,7 @@ OUT=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) OUT=$2; shift 2 ;;
-        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        -h|--help) sed -n "2,26p" "$0"; exit 0 ;;
         *) echo "run-lab.sh: unknown argument $1 (see --help)" >&2; exit 1 ;;
     esac
 done
@@ -43,9 +46,9 @@ fi
 find "$OUT" -mindepth 1 -delete
 touch "$OUT/.xeniac-lab"
 
-BOOT_TIMEOUT=${XENIAC_LAB_BOOT_TIMEOUT:-240}
-TOTAL_TIMEOUT=${XENIAC_LAB_TIMEOUT:-900}
-SCENARIO_TIMEOUT=${XENIAC_LAB_SCENARIO_TIMEOUT:-300}
+BOOT_TIMEOUT=${XENIAC_LAB_BOOT_TIMEOUT:-600}
+TOTAL_TIMEOUT=${XENIAC_LAB_TIMEOUT:-3600}
+SCENARIO_TIMEOUT=${XENIAC_LAB_SCENARIO_TIMEOUT:-1800}
 
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b-a}'; }
@@ -178,6 +181,7 @@ cp -a "$HERE/scenarios" "$STAGE_DIR/scenarios"
 cp "$HERE"/guests/*.cfg.in "$STAGE_DIR/guests/"
 cp "$IMG/vmlinuz" "$STAGE_DIR/guests/domu-vmlinuz"
 cp "$IMG/domu-initrd.gz" "$STAGE_DIR/guests/domu-initrd.gz"
+"$HERE/guests/make-hvm-idle.sh" "$STAGE_DIR/guests/hvm-idle.bin"
 cat > "$STAGE_DIR/lab.env" <<EOT
 SCENARIO_TIMEOUT=$SCENARIO_TIMEOUT
 SCENARIOS="${XENIAC_LAB_SCENARIOS:-}"
@@ -261,10 +265,11 @@ if [ -n "$t_up" ]; then
             STAGE="scenario:$name"; STAGE_T0=$(now); stage_fail failed "${watch_failed:-never finished}"; continue; fi
         e=$(echo "$endline" | sed 's/^\[host *\([0-9.]*\)\].*/\1/')
         st=$(echo "$endline" | sed 's/.*status=\([^ ]*\).*/\1/')
+        why=$(echo "$endline" | sed -n 's/.* seconds=[0-9.]* \(.*\) uptime=[0-9.]*$/\1/p')
         if [ "$st" = passed ]; then stage_record "scenario:$name" ok "$(secs "$b" "$e")" ""
         else
-            stage_record "scenario:$name" failed "$(secs "$b" "$e")" "$st (its failed steps are in results.json)"
-            [ "$STATUS" = passed ] && { STATUS=failed; REASON="scenario $name $st"; FAILED_STAGE="scenario:$name"; }
+            stage_record "scenario:$name" failed "$(secs "$b" "$e")" "$st${why:+: $why} (its steps are in results.json)"
+            [ "$STATUS" = passed ] && { STATUS=failed; REASON="scenario $name $st${why:+: $why}"; FAILED_STAGE="scenario:$name"; }
         fi
     done < <(grep 'XENIAC-LAB SCENARIO-BEGIN' "$SERIAL")
 fi
@@ -287,7 +292,8 @@ fi
 # before the steps were collected).
 if [ "$STATUS" = failed ] && [[ "$FAILED_STAGE" == scenario:* ]]; then
     n=${FAILED_STAGE#scenario:}
-    steps=$(awk -F'\t' '$2=="failed"{printf "%s ", $1}' "$OUT/out/$n/steps.tsv" 2>/dev/null)
+    # name, then what it printed last (cut: the full text is in results.json and DIR/out/NAME/)
+    steps=$(awk -F'\t' '$2=="failed"{printf "%s [%s]; ", $1, substr($5, 1, 300)}' "$OUT/out/$n/steps.tsv" 2>/dev/null)
     [ -n "$steps" ] && REASON="$REASON; failed steps: $steps"
 fi
 exit

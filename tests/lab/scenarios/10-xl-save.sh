@@ -5,7 +5,7 @@
 # (<label>.before.xl-list-l.json) and read the copies again on the host.
 . /lab/scenarios/lib.sh
 scenario_init "$1"
-HVM_READY='(d@D@) No bootable device'      # SeaBIOS, through Xen's debug port, in `xl dmesg`
+HVM_READY='(d@D@) XENIAC-HVM-IDLE'        # the payload (guests/make-hvm-idle.sh), on Xen's debug port, in `xl dmesg`
 
 # read_savefile LABEL: everything xen-iac says about $FILES/LABEL.xlsave, plus Xen's checker.
 read_savefile() {
@@ -22,14 +22,13 @@ read_savefile() {
 start_guest tiny-hvm tiny-hvm.cfg.in 32 && HVM=1
 start_guest tiny-pv tiny-pv.cfg.in 96 && PV=1
 
-if [ -n "${HVM:-}" ] && wait_guest tiny-hvm "$HVM_READY" 240; then
+if [ -n "${HVM:-}" ] && wait_guest tiny-hvm "$HVM_READY"; then
     if [ "$HAVE_CONFIG_SHOW" = 1 ]; then step config-show-json "$XI" config show --json $SDIR/tiny-hvm.cfg
     else not_available config-show-json "xen-iac config show is not in this build"; fi
     xlsave hvm-checkpoint tiny-hvm -c              # the guest keeps running
     xlsave hvm-paused tiny-hvm -p                  # the guest is left paused
     xl list tiny-hvm > $SDIR/hvm-paused.state.txt 2>&1
     step hvm-paused.unpause xl unpause tiny-hvm
-    sleep 1
     cp $(guest_cfg tiny-hvm-alt.cfg.in 32) $SDIR/tiny-hvm-alt.cfg
     xlsave hvm-altcfg tiny-hvm "" $SDIR/tiny-hvm-alt.cfg   # plain save (guest gone) storing ANOTHER config
     # xl restores the alternative config: the domain comes back as tiny-hvm-alt
@@ -39,7 +38,7 @@ if [ -n "${HVM:-}" ] && wait_guest tiny-hvm "$HVM_READY" 240; then
     xlsave hvm-plain tiny-hvm-alt ""               # plain save of the restored domain; later scenarios use it
 fi
 
-if [ -n "${PV:-}" ] && wait_guest tiny-pv 'marker written' 150; then
+if [ -n "${PV:-}" ] && wait_guest tiny-pv 'marker written'; then
     xlsave pv-plain tiny-pv ""
 fi
 

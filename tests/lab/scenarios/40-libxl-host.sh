@@ -35,7 +35,6 @@ step domain-checkpoint "$XI" domain save --host libxl --checkpoint tiny-hvm-alt 
 check_running running-after-checkpoint tiny-hvm-alt
 step domain-destroy "$XI" domain destroy --host libxl tiny-hvm-alt
 step domain-restore-paused "$XI" domain restore --host libxl --trust-config --paused $FILES/libxl-checkpoint.xlsave
-sleep 2
 xl list tiny-hvm-alt > $SDIR/paused.state.txt 2>&1
 xl destroy tiny-hvm-alt > /dev/null 2>&1
 

@@ -27,7 +27,7 @@ mark "COMMANDS $(tr '\t\n' '= ' < $OUT/commands.tsv)"
 for script in /lab/scenarios/[0-9][0-9]-*.sh; do
     name=$(basename $script .sh); name=${name#[0-9][0-9]-}
     if [ -n "${SCENARIOS:-}" ] && ! echo " $SCENARIOS " | grep -q " $name "; then continue; fi
-    limit=${SCENARIO_TIMEOUT:-300}
+    limit=${SCENARIO_TIMEOUT:-1800}
     mkdir -p $OUT/$name
     mark "SCENARIO-BEGIN $name limit=$limit"
     clock t0
@@ -36,8 +36,16 @@ for script in /lab/scenarios/[0-9][0-9]-*.sh; do
     if [ $rc = 124 ] || [ $rc = 137 ]; then status=timeout
     elif [ $rc = 0 ] && ! grep -q "$(printf '\t')failed$(printf '\t')" $OUT/$name/steps.tsv 2>/dev/null; then status=passed
     else status=failed; fi
+    why=""
+    if [ $status = timeout ]; then
+        # Which step the limit cut short (step() keeps .current while a step runs), and what Xen said then.
+        why="hit its ${limit} s limit in step $(head -c 300 $OUT/$name/.current 2>/dev/null || echo '(between steps)')"
+        echo "$why" > $OUT/$name/timeout.txt
+        SDIR=$OUT/$name diag timeout
+    fi
+    mkdir -p $OUT/$name/xen-logs; cp /var/log/xen/*.log $OUT/$name/xen-logs/ 2>/dev/null
     printf '%s\t%s\t%s\t%s\n' $name $status $rc $dt >> $OUT/scenarios.tsv
-    mark "SCENARIO-END $name status=$status rc=$rc seconds=$dt"
+    mark "SCENARIO-END $name status=$status rc=$rc seconds=$dt${why:+ $why}"
     # Every scenario starts from a host with only dom0 running.
     for d in $(xl list 2>/dev/null | awk 'NR>2{print $1}'); do xl destroy $d > /dev/null 2>&1; done
 done
