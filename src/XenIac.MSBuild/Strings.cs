@@ -22,6 +22,7 @@ internal static class Strings
     public const string ApplyFailed = nameof(ApplyFailed);
     public const string DomainInvalidState = nameof(DomainInvalidState);
     public const string FileAccessFailed = nameof(FileAccessFailed);
+    public const string ConfigUntrusted = nameof(ConfigUntrusted);
     public const string SavefileNamesNoDomain = nameof(SavefileNamesNoDomain);
 
     /// <summary>The code ("XIAC0003") and the formatted text after it.</summary>

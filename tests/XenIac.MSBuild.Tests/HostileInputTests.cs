@@ -161,7 +161,8 @@ public sealed class HostileInputTests : IDisposable
         foreach (var call in calls)
         {
             Assert.Contains("BaseDirectory=\"$(MSBuildProjectDirectory)\"", call);
-            Assert.DoesNotMatch(@"(Savefile|Config|Manifest)=""\$\(XenIac", call);
+            // Path parameters only (TrustConfig is a flag): a raw path property would resolve against the package.
+            Assert.DoesNotMatch(@"\s(Savefile|Config|ConsentConfig|Manifest)=""\$\(XenIac", call);
         }
     }
 

@@ -22,6 +22,37 @@ public sealed class RestoreDomainTests : IDisposable
         Assert.Null(_f.Host.LastRestoreOptions.OverrideConfig);
     }
 
+    private const string EvilJson =
+        """{"c_info":{"type":"hvm","name":"json-vm"},"b_info":{"max_memkb":16384,"device_model":"/tmp/not-qemu"}}""";
+
+    [Fact]
+    public void A_stored_config_that_runs_a_program_is_XIAC0015_and_the_host_is_not_touched()
+    {
+        SavefileMaker.Write(_f.PathOf("vm.xlsave"), EvilJson, SaveFileConfigFormat.Json);
+        var task = _f.Wire(new XenIacRestoreDomain { Savefile = "vm.xlsave" });
+
+        Assert.False(task.Execute());
+
+        Assert.Equal(["XIAC0015"], _f.Engine.ErrorCodes);
+        Assert.Contains("device_model_override = /tmp/not-qemu (executes on dom0)", _f.Engine.Errors[0].Message);
+        Assert.Empty(_f.Host.Calls);
+    }
+
+    [Fact]
+    public void TrustConfig_or_a_consent_config_naming_the_same_value_lets_it_restore()
+    {
+        SavefileMaker.Write(_f.PathOf("vm.xlsave"), EvilJson, SaveFileConfigFormat.Json);
+        Assert.True(_f.Wire(new XenIacRestoreDomain { Savefile = "vm.xlsave", TrustConfig = true }).Execute(), _f.Engine.ToString());
+
+        File.WriteAllText(_f.PathOf("mine.cfg"), "name = 'json-vm'\ntype = 'hvm'\nmemory = 16\ndevice_model_override = '/tmp/not-qemu'\n");
+        Assert.True(_f.Wire(new XenIacRestoreDomain { Savefile = "vm.xlsave", ConsentConfig = "mine.cfg", Replace = true }).Execute(),
+            _f.Engine.ToString());
+
+        File.WriteAllText(_f.PathOf("other.cfg"), "name = 'json-vm'\ntype = 'hvm'\nmemory = 16\ndevice_model_override = '/usr/bin/qemu'\n");
+        Assert.False(_f.Wire(new XenIacRestoreDomain { Savefile = "vm.xlsave", ConsentConfig = "other.cfg", Replace = true }).Execute());
+        Assert.Contains("XIAC0015", _f.Engine.ErrorCodes);
+    }
+
     [Fact]
     public void A_running_domain_of_the_same_name_is_XIAC0004_without_Replace_and_untouched()
     {

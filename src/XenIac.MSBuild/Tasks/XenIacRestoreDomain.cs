@@ -1,4 +1,5 @@
 using Microsoft.Build.Framework;
+using XenIac.Core.Config;
 using XenIac.Core.SaveFiles;
 using XenIac.Hosts;
 
@@ -21,6 +22,15 @@ public sealed class XenIacRestoreDomain : XenIacHostTask
 
     /// <summary>Destroy a running domain of the same name before restoring.</summary>
     public bool Replace { get; set; }
+
+    /// <summary>
+    /// Restore with a stored config even when it makes dom0 run a program or open a host path that
+    /// <see cref="ConsentConfig"/> does not name (the CLI's <c>--trust-config</c>).
+    /// </summary>
+    public bool TrustConfig { get; set; }
+
+    /// <summary>A config the project wrote (the snapshot's own <c>XenIacDomainConfig</c>): what it names needs no trust.</summary>
+    public string? ConsentConfig { get; set; }
 
     [Output] public string? DomainName { get; set; }
 
@@ -49,6 +59,9 @@ public sealed class XenIacRestoreDomain : XenIacHostTask
             // Only the header is read here; a savefile that is not valid fails now with XIAC0006, before the host is touched.
             using var reader = SaveFileReader.Open(savefile);
             name = ConfigNames.Find(reader.Header.ConfigText, reader.Header.ConfigFormat);
+            // The stored config is whoever wrote the file's: what it makes dom0 run or open needs consent first.
+            if (!TrustConfig && reader.Header.ConfigText is { } stored && !await IsTrustedAsync(savefile, stored, cancellationToken).ConfigureAwait(false))
+                return;
         }
         CurrentDomain = name;
 
@@ -73,5 +86,21 @@ public sealed class XenIacRestoreDomain : XenIacHostTask
         DomId = checked((int)result.Domain.DomId);
         Log.LogMessage(MessageImportance.High, "XenIac: restored domain '{0}' (id {1}, {2}) from {3}",
             result.Domain.Name, result.Domain.DomId, result.Domain.State, savefile);
+    }
+
+    private async Task<bool> IsTrustedAsync(string savefile, string storedText, CancellationToken cancellationToken)
+    {
+        var stored = DomainConfig.Parse(storedText.TrimEnd('\0'), savefile + " (stored config)");
+        DomainConfig? consented = null;
+        if (!string.IsNullOrEmpty(ConsentConfig))
+        {
+            var document = await LoadConfigAsync(ConsentConfig, cancellationToken).ConfigureAwait(false);
+            if (document is null) return false;
+            consented = DomainConfig.Parse(document.Text, FullPath(ConsentConfig));
+        }
+        var effects = HostEffects.NotIn(stored, consented);
+        if (effects.Count == 0) return true;
+        LogCodedError(Strings.ConfigUntrusted, savefile, string.Join("; ", effects));
+        return false;
     }
 }
