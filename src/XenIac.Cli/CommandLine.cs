@@ -193,9 +193,9 @@ internal static class CommandLine
     public static async Task<T> OnSavefileAsync<T>(string path, Func<Task<T>> action)
     {
         try { return await action(); }
-        catch (SaveFileFormatException e) when (path != StdioName && !e.Message.Contains(path, StringComparison.Ordinal))
+        catch (XenFormatException e) when (path != StdioName && !e.Message.Contains(path, StringComparison.Ordinal))
         {
-            throw new SaveFileFormatException(e.Error, $"{path}: {e.Message}", e.Offset, e) { RecordIndex = e.RecordIndex };
+            throw new XenFormatException(e.Error, $"{path}: {e.Message}", e.Offset, e) { RecordIndex = e.RecordIndex };
         }
     }
 

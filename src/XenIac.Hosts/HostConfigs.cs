@@ -13,10 +13,10 @@ internal static class HostConfigs
     /// The config as libxl JSON. JSON passes through untouched; xl.cfg goes through <see cref="DomainConfig"/>,
     /// and <paramref name="notConverted"/> names the xl.cfg settings the model has no JSON form for.
     /// </summary>
-    public static string ToLibxlJson(DomainConfigDocument config, out IReadOnlyList<string> notConverted)
+    public static string ToLibxlJson(ConfigText config, out IReadOnlyList<string> notConverted)
     {
         notConverted = [];
-        switch (config.Format)
+        switch (config.Language)
         {
             case SaveFileConfigFormat.Json:
                 return config.Text;

@@ -1,3 +1,4 @@
+using XenIac.Core.Config;
 using XenIac.Core.SaveFiles;
 
 namespace XenIac.Hosts;
@@ -17,17 +18,6 @@ public enum DomainState
 /// <param name="MemoryKiB">Current memory in KiB (xl list shows MiB).</param>
 public sealed record DomainInfo(string Name, uint DomId, DomainState State, long MemoryKiB, int VCpus);
 
-/// <summary>A domain config as text, with its language.</summary>
-public sealed record DomainConfigDocument(string Text, SaveFileConfigFormat Format)
-{
-    /// <summary>Reads a config file: text starting with '{' is libxl JSON, anything else xl.cfg.</summary>
-    public static DomainConfigDocument FromText(string text) =>
-        new(text, text.TrimStart().StartsWith('{') ? SaveFileConfigFormat.Json : SaveFileConfigFormat.XlCfg);
-
-    public static async Task<DomainConfigDocument> LoadAsync(string path, CancellationToken cancellationToken = default) =>
-        FromText(await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false));
-}
-
 public enum SaveMode
 {
     /// <summary>xl save: the domain is destroyed after a good save.</summary>
@@ -46,7 +36,7 @@ public sealed record SaveOptions
     public bool LeavePaused { get; init; }
 
     /// <summary>xl save FILE CONFIG: store this config instead of the one the host remembers.</summary>
-    public DomainConfigDocument? AlternativeConfig { get; init; }
+    public ConfigText? AlternativeConfig { get; init; }
 
     /// <summary>xl save -D: keep the domain id in the stored config.</summary>
     public bool PreserveDomId { get; init; }
@@ -63,7 +53,7 @@ public sealed record RestoreOptions
     public bool Paused { get; init; }
 
     /// <summary>xl restore FILE CONFIG: use this config instead of the stored one.</summary>
-    public DomainConfigDocument? OverrideConfig { get; init; }
+    public ConfigText? OverrideConfig { get; init; }
 
     /// <summary>The savefile is the old configless format (then <see cref="OverrideConfig"/> is required).</summary>
     public bool Legacy { get; init; }

@@ -1,3 +1,5 @@
+using XenIac.Core.Config;
+
 namespace XenIac.Hosts;
 
 /// <summary>
@@ -25,7 +27,7 @@ public interface IXenHost : IAsyncDisposable
     Task<RestoreResult> RestoreAsync(string savefilePath, RestoreOptions options, CancellationToken cancellationToken = default);
 
     /// <summary>Creates (boots) a new domain from a config.</summary>
-    Task<DomainInfo> CreateAsync(DomainConfigDocument config, bool paused = false, CancellationToken cancellationToken = default);
+    Task<DomainInfo> CreateAsync(ConfigText config, bool paused = false, CancellationToken cancellationToken = default);
 
     Task DestroyAsync(string name, CancellationToken cancellationToken = default);
 
@@ -34,5 +36,5 @@ public interface IXenHost : IAsyncDisposable
     Task UnpauseAsync(string name, CancellationToken cancellationToken = default);
 
     /// <summary>The config the host remembers for a running domain (libxl JSON, as xl save would store it).</summary>
-    Task<DomainConfigDocument> GetConfigAsync(string name, CancellationToken cancellationToken = default);
+    Task<ConfigText> GetConfigAsync(string name, CancellationToken cancellationToken = default);
 }

@@ -56,7 +56,7 @@ public abstract class XenIacTask : Microsoft.Build.Utilities.Task, ICancelableTa
         {
             LogHostError(e);
         }
-        catch (SaveFileFormatException e)
+        catch (XenFormatException e)
         {
             LogCodedError(Strings.SavefileInvalid, CurrentSavefile ?? "(savefile)", e.Message);
         }
@@ -114,7 +114,7 @@ public abstract class XenIacTask : Microsoft.Build.Utilities.Task, ICancelableTa
     /// Loads and parses a config file, or logs XIAC0007 and returns null. Parsing here names the user's file in
     /// errors (the host would call it "xl.cfg") and refuses a bad config before the host is touched.
     /// </summary>
-    private protected async Task<DomainConfigDocument?> LoadConfigAsync(string path, CancellationToken cancellationToken)
+    private protected async Task<ConfigText?> LoadConfigAsync(string path, CancellationToken cancellationToken)
     {
         var full = FullPath(path);
         if (Directory.Exists(full))
@@ -127,13 +127,13 @@ public abstract class XenIacTask : Microsoft.Build.Utilities.Task, ICancelableTa
             LogCodedError(Strings.ConfigInvalid, $"'{full}' does not exist");
             return null;
         }
-        var document = await DomainConfigDocument.LoadAsync(full, cancellationToken).ConfigureAwait(false);
+        var document = await ConfigText.LoadAsync(full, cancellationToken).ConfigureAwait(false);
         _ = ConfigModel(document, full);
         return document;
     }
 
-    private protected static DomainConfig ConfigModel(DomainConfigDocument document, string name) =>
-        new ConfigSource(name, document.Text, document.Format, IsSavefile: false).ToModel();
+    private protected static DomainConfig ConfigModel(ConfigText document, string name) =>
+        (document with { Source = name }).ToModel();
 
     /// <summary>
     /// Progress that logs synchronously on the reporting thread. <see cref="Progress{T}"/> would post to the thread

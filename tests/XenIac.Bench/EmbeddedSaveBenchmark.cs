@@ -1,3 +1,4 @@
+using XenIac.Core.Config;
 using XenIac.Hosts;
 
 namespace XenIac.Bench;
@@ -15,7 +16,7 @@ public sealed class EmbeddedSaveBenchmark : IBenchmark
         if (Directory.Exists(dir)) Directory.Delete(dir, true);
         var host = EmbeddedHost.Open(Path.Combine(dir, "host"));
         var cfg = $"name = \"big\"\ntype = \"hvm\"\nmemory = {mib}\nvcpus = 2\n";
-        await host.CreateAsync(DomainConfigDocument.FromText(cfg));
+        await host.CreateAsync(ConfigText.FromText(cfg));
         var source = await context.EnsureDataFileAsync("cp-source.bin", context.SizeBytes);
         var copy = Path.Combine(dir, "cp-copy.bin");
         var savefile = Path.Combine(dir, "big.xlsave");

@@ -1,3 +1,4 @@
+using XenIac.Core.Config;
 using System.Diagnostics;
 using System.Text;
 using XenIac.Core.SaveFiles;
@@ -30,7 +31,7 @@ public sealed class PlanBenchmark : IBenchmark
                 switch (i % 3)
                 {
                     case 0:
-                        await host.CreateAsync(DomainConfigDocument.FromText(cfg));
+                        await host.CreateAsync(ConfigText.FromText(cfg));
                         break;
                     case 1:
                         var header = SaveFileHeader.Create($"{{\"c_info\":{{\"name\":\"{name}\",\"type\":\"hvm\"}}}}", SaveFileConfigFormat.Json);

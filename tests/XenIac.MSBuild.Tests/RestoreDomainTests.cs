@@ -93,7 +93,7 @@ public sealed class RestoreDomainTests : IDisposable
 
         Assert.Equal("renamed", task.DomainName);
         Assert.Equal("destroy renamed", _f.Host.Calls[0]);
-        Assert.Equal(SaveFileConfigFormat.XlCfg, _f.Host.LastRestoreOptions!.OverrideConfig!.Format);
+        Assert.Equal(SaveFileConfigFormat.XlCfg, _f.Host.LastRestoreOptions!.OverrideConfig!.Language);
     }
 
     [Fact]

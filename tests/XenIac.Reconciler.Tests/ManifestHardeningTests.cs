@@ -1,3 +1,4 @@
+using XenIac.Core.Config;
 using System.Text;
 using XenIac.Core.IO;
 using XenIac.Core.SaveFiles;
@@ -216,7 +217,7 @@ public sealed class ManifestHardeningTests : IAsyncLifetime
     public async Task A_savefile_of_another_name_restores_under_the_manifest_name()
     {
         File.WriteAllText(P("z.cfg"), ReconcilerTests.Cfg("z"));
-        await Host.CreateAsync(DomainConfigDocument.FromText(ReconcilerTests.Cfg("a")));
+        await Host.CreateAsync(ConfigText.FromText(ReconcilerTests.Cfg("a")));
         await Host.SaveAsync("a", P("saves/z.xlsave"), SaveOptions.Default);
         var m = Manifest("  - name: z\n    config: z.cfg\n");
         Assert.True((await Applier.ApplyAsync(m, _hosts, new ApplyOptions())).Succeeded);
@@ -238,7 +239,7 @@ public sealed class ManifestHardeningTests : IAsyncLifetime
     [Fact]
     public async Task A_file_that_is_not_a_savefile_is_never_replaced_without_force()
     {
-        await Host.CreateAsync(DomainConfigDocument.FromText(ReconcilerTests.Cfg("a")));
+        await Host.CreateAsync(ConfigText.FromText(ReconcilerTests.Cfg("a")));
         Directory.CreateDirectory(P("saves"));
         var precious = "my thesis, not a savefile"u8.ToArray();
         File.WriteAllBytes(P("saves/a.xlsave"), precious);
@@ -275,8 +276,8 @@ public sealed class ManifestHardeningTests : IAsyncLifetime
 
     private async Task SaveWithStoredConfig(string storedConfig)
     {
-        await Host.CreateAsync(DomainConfigDocument.FromText(ReconcilerTests.Cfg("a")));
-        await Host.SaveAsync("a", P("saves/a.xlsave"), new SaveOptions { AlternativeConfig = DomainConfigDocument.FromText(storedConfig) });
+        await Host.CreateAsync(ConfigText.FromText(ReconcilerTests.Cfg("a")));
+        await Host.SaveAsync("a", P("saves/a.xlsave"), new SaveOptions { AlternativeConfig = ConfigText.FromText(storedConfig) });
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using XenIac.Core.Config;
 using XenIac.Core.IO;
 using XenIac.Core.SaveFiles;
 using XenIac.Hosts;
@@ -81,8 +82,8 @@ public sealed class ReconcilerTests : IAsyncLifetime
     [Fact]
     public async Task Running_domain_desired_saved_is_saved_and_desired_absent_is_destroyed_keeping_its_savefile()
     {
-        await Host.CreateAsync(DomainConfigDocument.FromText(Cfg("a")));
-        await Host.CreateAsync(DomainConfigDocument.FromText(Cfg("b")));
+        await Host.CreateAsync(ConfigText.FromText(Cfg("a")));
+        await Host.CreateAsync(ConfigText.FromText(Cfg("b")));
         var m = Manifest("  - name: a\n    state: saved\n  - name: b\n    state: absent\n");
         var plan = await PlanAsync(m);
         Assert.Equal([PlanAction.Save, PlanAction.Destroy], plan.Domains.Select(d => d.Action));
@@ -95,7 +96,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
     [Fact]
     public async Task Saved_domain_desired_running_is_restored_with_its_memory()
     {
-        await Host.CreateAsync(DomainConfigDocument.FromText(Cfg("a")));
+        await Host.CreateAsync(ConfigText.FromText(Cfg("a")));
         await Host.SaveAsync("a", P("saves/a.xlsave"), SaveOptions.Default);
         // The manifest's config names the same disk as the stored config: the operator has agreed to what it opens.
         var m = Manifest("  - name: a\n    config: a.cfg\n");
@@ -107,7 +108,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
     [Fact]
     public async Task Checkpoint_domains_get_a_savefile_and_keep_running()
     {
-        await Host.CreateAsync(DomainConfigDocument.FromText(Cfg("a")));
+        await Host.CreateAsync(ConfigText.FromText(Cfg("a")));
         var m = Manifest("  - name: a\n    checkpoint: true\n");
         Assert.Equal(PlanAction.Checkpoint, Only(await PlanAsync(m)).Action);
         Assert.True((await ApplyAsync(m)).Succeeded);
@@ -119,7 +120,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
     [Fact]
     public async Task An_override_that_retargets_a_disk_is_fine_and_is_used_for_the_restore()
     {
-        await Host.CreateAsync(DomainConfigDocument.FromText(Cfg("a")));
+        await Host.CreateAsync(ConfigText.FromText(Cfg("a")));
         await Host.SaveAsync("a", P("saves/a.xlsave"), SaveOptions.Default);
         var m = Manifest("  - name: a\n    config: a.cfg\n    overrides:\n      settings:\n        disk: ['/srv/clone.qcow2,qcow2,xvda,rw']\n");
 
@@ -134,7 +135,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
     [Fact]
     public async Task An_incompatible_override_blocks_the_restore_unless_forced()
     {
-        await Host.CreateAsync(DomainConfigDocument.FromText(Cfg("a")));
+        await Host.CreateAsync(ConfigText.FromText(Cfg("a")));
         await Host.SaveAsync("a", P("saves/a.xlsave"), SaveOptions.Default);
         File.WriteAllText(P("a-bad.cfg"), Cfg("a", mac: "00:16:3e:99:99:99"));
         var m = Manifest("  - name: a\n    overrides:\n      config: a-bad.cfg\n");
@@ -174,7 +175,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
     [Fact]
     public async Task A_step_that_fails_while_running_is_reported_and_journaled_as_failed()
     {
-        await Host.CreateAsync(DomainConfigDocument.FromText(Cfg("a")));
+        await Host.CreateAsync(ConfigText.FromText(Cfg("a")));
         await Host.SaveAsync("a", P("saves/a.xlsave"), new SaveOptions { Mode = SaveMode.Checkpoint });
         await Host.DestroyAsync("a");
         // Desired running with a valid savefile that is gone by the time apply restores it (removed after the plan
@@ -231,7 +232,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
     [Fact]
     public async Task Legacy_format_saves_without_header_and_restores_with_the_manifest_config()
     {
-        await Host.CreateAsync(DomainConfigDocument.FromText(Cfg("a")));
+        await Host.CreateAsync(ConfigText.FromText(Cfg("a")));
         var saved = Manifest("  - name: a\n    config: a.cfg\n    state: saved\n    format: legacy\n");
         Assert.True((await ApplyAsync(saved)).Succeeded);
         var bytes = File.ReadAllBytes(P("saves/a.img"));
@@ -285,7 +286,7 @@ public sealed class ReconcilerFailureTests : IAsyncDisposable
     [Fact]
     public async Task A_legacy_save_that_cannot_be_written_leaves_the_domain_running()
     {
-        await Host.CreateAsync(DomainConfigDocument.FromText(ReconcilerTests.Cfg("a")));
+        await Host.CreateAsync(ConfigText.FromText(ReconcilerTests.Cfg("a")));
         File.WriteAllText(P("a.cfg"), ReconcilerTests.Cfg("a"));
         var m = Manifest("  - name: a\n    config: a.cfg\n    state: saved\n    format: legacy\n");
 
@@ -324,7 +325,7 @@ public sealed class ReconcilerFailureTests : IAsyncDisposable
     [Fact]
     public async Task A_legacy_savefile_with_only_an_override_config_plans_a_restore_with_it()
     {
-        await Host.CreateAsync(DomainConfigDocument.FromText(ReconcilerTests.Cfg("a")));
+        await Host.CreateAsync(ConfigText.FromText(ReconcilerTests.Cfg("a")));
         await Host.SaveAsync("a", P("a.xlsave"), SaveOptions.Default);
         Directory.CreateDirectory(P("saves"));
         await SaveFileRewriter.ConvertToLegacyAsync(P("a.xlsave"), P("saves/a.img"));

@@ -24,14 +24,14 @@ internal static class ConfigCommands
         var command = new Command("show", "Show what a config means for save and restore: the domain model XenIac reads from it") { file, json };
         command.SetHandler(async (parse, ct) =>
         {
-            var source = await ConfigSource.LoadAsync(parse.GetValue(file)!, ct);
+            var source = await ConfigText.LoadAsync(parse.GetValue(file)!, ct);
             var settings = source.ToModel().ToSettings();
             if (parse.GetValue(json))
             {
                 var node = new JsonObject
                 {
-                    ["file"] = source.Path,
-                    ["format"] = FormatName(source.Format),
+                    ["file"] = source.Source,
+                    ["format"] = FormatName(source.Language),
                     ["savefile"] = source.IsSavefile,
                     ["settings"] = new JsonObject(settings.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
                 };
@@ -39,7 +39,7 @@ internal static class ConfigCommands
             }
             else
             {
-                Console.Out.WriteLine($"# {source.DisplayName}: {FormatName(source.Format)} config");
+                Console.Out.WriteLine($"# {source.DisplayName}: {FormatName(source.Language)} config");
                 var width = settings.Keys.Max(k => k.Length);
                 foreach (var (k, v) in settings) Console.Out.WriteLine($"{k.PadRight(width)} = {v}");
             }
@@ -57,7 +57,7 @@ internal static class ConfigCommands
         var command = new Command("convert", "Convert a config between xl.cfg and libxl JSON through the domain model") { file, to, strict };
         command.SetHandler(async (parse, ct) =>
         {
-            var model = (await ConfigSource.LoadAsync(parse.GetValue(file)!, ct)).ToModel();
+            var model = (await ConfigText.LoadAsync(parse.GetValue(file)!, ct)).ToModel();
             IReadOnlyList<string> notConverted;
             string text;
             if (parse.GetValue(to) == "json")
@@ -87,8 +87,8 @@ internal static class ConfigCommands
         };
         command.SetHandler(async (parse, ct) =>
         {
-            var old = (await ConfigSource.LoadAsync(parse.GetValue(saved)!, ct)).ToModel();
-            var @new = (await ConfigSource.LoadAsync(parse.GetValue(over)!, ct)).ToModel();
+            var old = (await ConfigText.LoadAsync(parse.GetValue(saved)!, ct)).ToModel();
+            var @new = (await ConfigText.LoadAsync(parse.GetValue(over)!, ct)).ToModel();
             var findings = ConfigCompatibility.Check(old, @new);
             var compatible = ConfigCompatibility.IsCompatible(findings);
             if (parse.GetValue(json))

@@ -86,7 +86,7 @@ internal static class DomainCommands
             var domainName = parse.GetValue(name)!;
             // Every check happens before the save: a plain save destroys the domain, and a config the savefile
             // cannot be restored with would leave nothing to go back to.
-            DomainConfigDocument? alternative = null;
+            ConfigText? alternative = null;
             if (parse.GetValue(config) is { } configPath)
             {
                 alternative = await LoadConfigAsync(configPath, ct);
@@ -206,13 +206,13 @@ internal static class DomainCommands
     /// Reads a config file and parses it here, so a bad one is reported with the user's file name and line
     /// (the host would name it "xl.cfg" or "config") and before the host is asked to do anything.
     /// </summary>
-    private static async Task<DomainConfigDocument> LoadConfigAsync(string path, CancellationToken ct)
+    private static async Task<ConfigText> LoadConfigAsync(string path, CancellationToken ct)
     {
-        var document = await DomainConfigDocument.LoadAsync(path, ct);
+        var document = await ConfigText.LoadAsync(path, ct);
         _ = Model(document, path);
         return document;
     }
 
-    private static DomainConfig Model(DomainConfigDocument document, string name) =>
-        new ConfigSource(name, document.Text, document.Format, IsSavefile: false).ToModel();
+    private static DomainConfig Model(ConfigText document, string name) =>
+        (document with { Source = name }).ToModel();
 }

@@ -1,3 +1,4 @@
+using XenIac.Core;
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using XenIac.Core.Config;
@@ -82,7 +83,7 @@ internal static class SavefileCommands
                 await using var reader = await OpenAsync(parse.GetValue(file)!, parse.GetValue(legacy), ct);
                 result = ImageStreamVerifier.Verify(reader);
             }
-            catch (SaveFileFormatException e) when (parse.GetValue(json))
+            catch (XenFormatException e) when (parse.GetValue(json))
             {
                 // A broken savefile header is a failed verification too: scripts get the same JSON shape.
                 result = new ImageVerification(ImageVerificationStatus.Invalid, new ImageSummary(),
@@ -148,7 +149,7 @@ internal static class SavefileCommands
         {
             await using var reader = await OpenAsync(parse.GetValue(file)!, legacy: false, ct);
             if (reader.Header.ConfigFormat == SaveFileConfigFormat.None)
-                throw new SaveFileFormatException(SaveFileError.InvalidConfig, "the savefile stores no config");
+                throw new XenFormatException(FormatError.InvalidConfig, "the savefile stores no config");
             await using var stdout = Console.OpenStandardOutput();
             await stdout.WriteAsync(reader.Header.ConfigContent, ct);
             return ExitCodes.Ok;
@@ -184,10 +185,10 @@ internal static class SavefileCommands
             // Any config that goes into the result is checked first, by the rule set-config uses.
             async Task<(string Text, SaveFileConfigFormat Format)> CheckedConfigAsync(string path)
             {
-                var proposed = SavefileConfigEditor.Proposed(await File.ReadAllTextAsync(path, ct), path);
+                var proposed = ConfigText.FromText(await File.ReadAllTextAsync(path, ct), path);
                 var findings = await SavefileConfigEditor.CheckForSavefileAsync(src, sourceIsLegacy: !sourceIsXl, proposed, parse.GetValue(force), ct);
                 ConfigCommands.WriteFindings(findings, messages);
-                return (proposed.Text, proposed.Format);
+                return (proposed.Text, proposed.Language);
             }
 
             Func<SaveFileHeader, bool, SaveFileHeader> transform;

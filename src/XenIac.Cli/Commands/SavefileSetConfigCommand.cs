@@ -1,3 +1,4 @@
+using XenIac.Core.SaveFiles;
 using System.CommandLine;
 using XenIac.Core.Config;
 
@@ -23,7 +24,7 @@ internal static class SavefileSetConfigCommand
             var findings = await CommandLine.OnSavefileAsync(path,
                 () => SavefileConfigEditor.SetConfigAsync(path, text, cfgPath, parse.GetValue(force), cancellationToken: ct));
             ConfigCommands.WriteFindings(findings);
-            Console.Out.WriteLine($"wrote {path} (config from {cfgPath}, stored as {(ConfigSource.LooksLikeJson(text) ? "json" : "xl.cfg text")})");
+            Console.Out.WriteLine($"wrote {path} (config from {cfgPath}, stored as {(ConfigText.Detect(text) == SaveFileConfigFormat.Json ? "json" : "xl.cfg text")})");
             return ExitCodes.Ok;
         });
         return command;

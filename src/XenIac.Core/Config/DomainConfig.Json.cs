@@ -189,7 +189,7 @@ public sealed partial class DomainConfig
         return new DomainConfig
         {
             SourceFormat = SaveFileConfigFormat.Json,
-            Type = type,
+            Type = GuestTypeNamed(type),
             Name = name,
             MemoryMiB = memory,
             MaxMemMiB = maxMemory,

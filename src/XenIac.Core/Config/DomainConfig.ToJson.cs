@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using XenIac.Core.Streams;
 
 namespace XenIac.Core.Config;
 
@@ -16,7 +17,7 @@ public sealed partial class DomainConfig
     public JsonObject ToLibxlJson(out IReadOnlyList<string> notConverted)
     {
         var skipped = new List<string>();
-        var cInfo = new JsonObject { ["type"] = Type };
+        var cInfo = new JsonObject { ["type"] = TypeName };
         if (Name is not null) cInfo["name"] = Name;
 
         var bInfo = new JsonObject();
@@ -53,7 +54,7 @@ public sealed partial class DomainConfig
                 : long.TryParse(value, CultureInfo.InvariantCulture, out var l) && key is not ("serial" or "boot") ? l : value;
             Set(bInfo, path["b_info.".Length..], node);
         }
-        if (Type == "hvm" && bInfo["type.hvm"] is null) bInfo["type.hvm"] = new JsonObject();
+        if (Type == GuestType.HVM && bInfo["type.hvm"] is null) bInfo["type.hvm"] = new JsonObject();
 
         var root = new JsonObject { ["c_info"] = cInfo, ["b_info"] = bInfo };
         if (Disks.Count > 0)
@@ -78,7 +79,7 @@ public sealed partial class DomainConfig
                 if (nic.VifName is not null) o["ifname"] = nic.VifName;
                 if (nic.Backend is not null) o["backend_domname"] = nic.Backend;
                 if (nic.Mtu is not null) o["mtu"] = WholeSetting($"vif[{i}].mtu", nic.Mtu);
-                o["nictype"] = nic.Type switch { null => Type == "hvm" ? "vif_ioemu" : "vif", "ioemu" => "vif_ioemu", var t => t };
+                o["nictype"] = nic.Type switch { null => Type == GuestType.HVM ? "vif_ioemu" : "vif", "ioemu" => "vif_ioemu", var t => t };
                 if (nic.Rate is not null) skipped.Add($"vif[{i}].rate");
                 skipped.AddRange(nic.Other.Keys.Select(k => $"vif[{i}].{k}"));
                 return (JsonNode)o;

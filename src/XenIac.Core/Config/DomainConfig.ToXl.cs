@@ -24,7 +24,7 @@ public sealed partial class DomainConfig
         void Number(string key, long? value) { if (value is not null) Set(key, XlValue.Number(value.Value)); }
 
         Text("name", Name);
-        Text("type", Type);
+        Text("type", TypeName);
         Number("memory", MemoryMiB);
         if (MaxMemMiB != MemoryMiB) Number("maxmem", MaxMemMiB);
         Number("vcpus", Vcpus);

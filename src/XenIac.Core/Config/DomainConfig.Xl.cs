@@ -78,7 +78,7 @@ public sealed partial class DomainConfig
         {
             SourceFormat = SaveFileConfigFormat.XlCfg,
             Name = xl.GetString("name"),
-            Type = type,
+            Type = GuestTypeNamed(type),
             MemoryMiB = xl.GetLong("memory"),
             MaxMemMiB = xl.GetLong("maxmem"),
             Vcpus = xl.GetLong("vcpus"),

@@ -1,5 +1,6 @@
 using System.Globalization;
 using XenIac.Core.SaveFiles;
+using XenIac.Core.Streams;
 
 namespace XenIac.Core.Config;
 
@@ -13,8 +14,20 @@ public sealed partial class DomainConfig
 {
     public SaveFileConfigFormat SourceFormat { get; init; }
     public string? Name { get; init; }
-    /// <summary>pv, pvh or hvm.</summary>
-    public string Type { get; init; } = "pv";
+    /// <summary>PV, PVH or HVM (xl's type setting, libxl's c_info.type).</summary>
+    public GuestType Type { get; init; } = GuestType.PV;
+
+    /// <summary>The guest type as xl.cfg and libxl spell it: pv, pvh or hvm.</summary>
+    public string TypeName => Type.ToString().ToLowerInvariant();
+
+    /// <summary>xl's and libxl's spelling of a guest type (pv, pvh, hvm), or <see cref="GuestType.Unknown"/>.</summary>
+    internal static GuestType GuestTypeNamed(string name) => name switch
+    {
+        "pv" => GuestType.PV,
+        "pvh" => GuestType.PVH,
+        "hvm" => GuestType.HVM,
+        _ => GuestType.Unknown,
+    };
     public long? MemoryMiB { get; init; }
     /// <summary>Defaults to <see cref="MemoryMiB"/>, as in xl.</summary>
     public long? MaxMemMiB { get; init; }
@@ -66,14 +79,10 @@ public sealed partial class DomainConfig
     };
 
     /// <summary>
-    /// Reads a config by its content: libxl JSON when it starts with '{', xl.cfg otherwise. Errors in either
-    /// are <see cref="XlConfigException"/>s located in <paramref name="file"/>.
+    /// Reads a config in the language <see cref="ConfigText.Detect"/> tells. Errors in either language are
+    /// <see cref="XlConfigException"/>s located in <paramref name="file"/>.
     /// </summary>
-    public static DomainConfig Parse(string text, string file = "config")
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        return text.TrimStart().StartsWith('{') ? FromJson(text, file) : FromXl(XlConfig.Parse(text, file));
-    }
+    public static DomainConfig Parse(string text, string file = "config") => ConfigText.FromText(text, file).ToModel();
 
     // Far beyond any real domain, and small enough that JSON conversion (one entry per vCPU, memory in KiB)
     // can neither overflow nor allocate without bound.
@@ -100,7 +109,7 @@ public sealed partial class DomainConfig
         static string? N(long? v) => v?.ToString(CultureInfo.InvariantCulture);
 
         Add("name", Name);
-        Add("type", Type);
+        Add("type", TypeName);
         Add("memory", N(MemoryMiB));
         Add("maxmem", N(MaxMemMiB ?? MemoryMiB));
         Add("vcpus", N(Vcpus));

@@ -28,22 +28,18 @@ public static class SavefileConfigEditor
         bool force = false, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(configText);
-        var proposed = Proposed(configText, configName);
+        var proposed = ConfigText.FromText(configText, configName);
         var findings = await CheckForSavefileAsync(path, sourceIsLegacy: false, proposed, force, cancellationToken).ConfigureAwait(false);
-        await SaveFileRewriter.ReplaceConfigAsync(path, configText, proposed.Format, progress, cancellationToken).ConfigureAwait(false);
+        await SaveFileRewriter.ReplaceConfigAsync(path, configText, proposed.Language, progress, cancellationToken).ConfigureAwait(false);
         return findings;
     }
-
-    /// <summary>A config file's text as the source of a savefile's new config (format told by content).</summary>
-    public static ConfigSource Proposed(string configText, string configName) =>
-        new(configName, configText, ConfigSource.LooksLikeJson(configText) ? SaveFileConfigFormat.Json : SaveFileConfigFormat.XlCfg, IsSavefile: false);
 
     /// <summary>
     /// Checks <paramref name="proposed"/> for the savefile at <paramref name="savefilePath"/>: against its stored
     /// config, or (legacy or configless) against its image's guest type. Reads only the header and the first records.
     /// </summary>
     public static async Task<IReadOnlyList<CompatibilityFinding>> CheckForSavefileAsync(string savefilePath, bool sourceIsLegacy,
-        ConfigSource proposed, bool force, CancellationToken cancellationToken = default)
+        ConfigText proposed, bool force, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(proposed);
         var model = proposed.ToModel();
@@ -52,7 +48,7 @@ public static class SavefileConfigEditor
             : await SaveFileReader.OpenAsync(SaveFileReader.OpenFile(savefilePath), cancellationToken: cancellationToken).ConfigureAwait(false);
         var h = reader.Header;
         if (h.ConfigFormat != SaveFileConfigFormat.None)
-            return CheckReplacement(proposed.DisplayName, model, new ConfigSource(savefilePath, h.ConfigText!, h.ConfigFormat, IsSavefile: true).ToModel(),
+            return CheckReplacement(proposed.DisplayName, model, ConfigText.FromSavefile(h, savefilePath).ToModel(),
                 $"the config stored in '{savefilePath}'", force);
         return CheckReplacement(proposed.DisplayName, model, ImageGuestType(reader), savefilePath, force);
     }
@@ -79,12 +75,12 @@ public static class SavefileConfigEditor
         // The image stream knows only PV and HVM; PVH guests are HVM containers in it.
         var fits = image switch
         {
-            GuestType.PV => proposed.Type == "pv",
-            GuestType.HVM or GuestType.PVH => proposed.Type is "hvm" or "pvh",
+            GuestType.PV => proposed.Type == GuestType.PV,
+            GuestType.HVM or GuestType.PVH => proposed.Type is GuestType.HVM or GuestType.PVH,
             _ => true,
         };
         if (!fits)
-            findings.Add(new CompatibilityFinding(FindingSeverity.Error, "type", image.ToString().ToLowerInvariant(), proposed.Type,
+            findings.Add(new CompatibilityFinding(FindingSeverity.Error, "type", image.ToString().ToLowerInvariant(), proposed.TypeName,
                 "the image holds a guest of another type; it cannot resume as this one"));
         Refuse(proposedName, proposed, findings, $"does not fit the image in '{savefilePath}'", force);
         return findings;
@@ -117,7 +113,7 @@ public static class SavefileConfigEditor
                 if (!image.MoveNext()) break;
             libxc = image.LibxcHeader;
         }
-        catch (SaveFileFormatException)
+        catch (XenFormatException)
         {
             // An image XenIac cannot read (pre-v2 libxc) says nothing about the guest type; verify reports on it.
         }

@@ -9,7 +9,7 @@ public sealed partial record SaveFileHeader
     /// Reads the header and optional data from <paramref name="stream"/>, consuming exactly those bytes, so the
     /// stream is left at the first byte of the image. Works on unseekable streams.
     /// </summary>
-    /// <exception cref="SaveFileFormatException">The bytes are not a readable xl savefile header.</exception>
+    /// <exception cref="XenFormatException">The bytes are not a readable xl savefile header.</exception>
     public static SaveFileHeader Read(Stream stream, SaveFileReaderOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -64,7 +64,7 @@ public sealed partial record SaveFileHeader
             // A short file that is a prefix of the magic is a truncated savefile, not a different format.
             if (data.Length < SaveFileLayout.MagicLength && SaveFileLayout.Magic.StartsWith(data) && data.Length > 0)
                 throw Truncated("header", SaveFileLayout.HeaderLength, data.Length, 0);
-            throw new SaveFileFormatException(SaveFileError.WrongMagic, NeighbourFormats.DescribeWrongMagic(data), 0);
+            throw new XenFormatException(FormatError.WrongMagic, NeighbourFormats.DescribeWrongMagic(data), 0);
         }
         if (data.Length < SaveFileLayout.HeaderLength)
             throw Truncated("header", SaveFileLayout.HeaderLength, data.Length, 0);
@@ -75,7 +75,7 @@ public sealed partial record SaveFileHeader
         else if (BinaryPrimitives.ReadUInt32BigEndian(word) == SaveFileLayout.ByteOrderValue)
             byteOrder = SaveFileByteOrder.BigEndian;
         else
-            throw new SaveFileFormatException(SaveFileError.WrongByteOrder,
+            throw new XenFormatException(FormatError.WrongByteOrder,
                 $"byte-order word at offset {SaveFileLayout.ByteOrderOffset} is {Convert.ToHexString(word)} " +
                 "(expected 01020304 or 04030201): the header is corrupt", SaveFileLayout.ByteOrderOffset);
 
@@ -85,23 +85,23 @@ public sealed partial record SaveFileHeader
 
         var unknown = mandatory & ~SaveFileLayout.KnownMandatoryFlags;
         if (unknown != 0)
-            throw new SaveFileFormatException(SaveFileError.UnsupportedMandatoryFlags,
+            throw new XenFormatException(FormatError.UnsupportedMandatoryFlags,
                 $"savefile has unsupported mandatory flag(s) 0x{unknown:x} ({DescribeBits(unknown)}); " +
                 "it was written by a newer xl and cannot be restored safely by this reader",
                 SaveFileLayout.MandatoryFlagsOffset);
 
         if (options.Strict && (optional & ~SaveFileLayout.KnownOptionalFlags) != 0)
-            throw new SaveFileFormatException(SaveFileError.UnknownOptionalFlags,
+            throw new XenFormatException(FormatError.UnknownOptionalFlags,
                 $"savefile has unknown optional flag(s) 0x{optional:x} ({DescribeBits(optional)}); strict mode rejects them",
                 SaveFileLayout.OptionalFlagsOffset);
 
         if (optLength > options.MaxOptionalDataLength)
-            throw new SaveFileFormatException(SaveFileError.OptionalDataTooLarge,
+            throw new XenFormatException(FormatError.OptionalDataTooLarge,
                 $"optional data length {optLength} exceeds the limit of {options.MaxOptionalDataLength} bytes; " +
                 "the header is probably corrupt", SaveFileLayout.OptionalDataLengthOffset);
 
         if (optLength is > 0 and < SaveFileLayout.ConfigLengthFieldLength)
-            throw new SaveFileFormatException(SaveFileError.Truncated,
+            throw new XenFormatException(FormatError.Truncated,
                 $"optional data is {optLength} bytes, too short for its 4-byte config length field",
                 SaveFileLayout.HeaderLength);
     }
@@ -173,7 +173,7 @@ public sealed partial record SaveFileHeader
             var configLength = ReadU32(optionalData, byteOrder);
             var available = optionalData.Length - SaveFileLayout.ConfigLengthFieldLength;
             if (configLength > available)
-                throw new SaveFileFormatException(SaveFileError.Truncated,
+                throw new XenFormatException(FormatError.Truncated,
                     $"truncated config: its length field says {configLength} bytes but the optional data holds only " +
                     $"{available} ({configLength - (uint)available} missing)",
                     SaveFileLayout.HeaderLength);
@@ -199,11 +199,11 @@ public sealed partial record SaveFileHeader
     {
         const long configOffset = SaveFileLayout.HeaderLength + SaveFileLayout.ConfigLengthFieldLength;
         if (header.ConfigFormat == SaveFileConfigFormat.Json && config[^1] != 0)
-            throw new SaveFileFormatException(SaveFileError.InvalidConfig,
+            throw new XenFormatException(FormatError.InvalidConfig,
                 "JSON config is not NUL-terminated as xl writes it (strict mode)", configOffset + config.Length - 1);
         var content = header.ConfigContent.Span;
         if (header.ConfigFormat == SaveFileConfigFormat.Json && content.Length != config.Length - 1)
-            throw new SaveFileFormatException(SaveFileError.InvalidConfig,
+            throw new XenFormatException(FormatError.InvalidConfig,
                 "JSON config has a NUL before its end (strict mode)", configOffset + content.Length);
         try
         {
@@ -211,7 +211,7 @@ public sealed partial record SaveFileHeader
         }
         catch (DecoderFallbackException)
         {
-            throw new SaveFileFormatException(SaveFileError.InvalidConfig, "stored config is not valid UTF-8 (strict mode)", configOffset);
+            throw new XenFormatException(FormatError.InvalidConfig, "stored config is not valid UTF-8 (strict mode)", configOffset);
         }
     }
 
@@ -220,8 +220,8 @@ public sealed partial record SaveFileHeader
             ? BinaryPrimitives.ReadUInt32LittleEndian(data)
             : BinaryPrimitives.ReadUInt32BigEndian(data);
 
-    private static SaveFileFormatException Truncated(string part, long expected, long present, long offset) =>
-        new(SaveFileError.Truncated,
+    private static XenFormatException Truncated(string part, long expected, long present, long offset) =>
+        new(FormatError.Truncated,
             $"truncated {part}: expected {expected} bytes, found {present} ({expected - present} missing)",
             offset + present);
 }

@@ -1,3 +1,4 @@
+
 namespace XenIac.Core.SaveFiles;
 
 /// <summary>The config a restore will use, and where it came from.</summary>
@@ -89,13 +90,13 @@ public sealed class SaveFileReader : IDisposable, IAsyncDisposable
     /// <summary>
     /// The config a restore uses: the caller's override when given (the result says so), otherwise the stored one.
     /// </summary>
-    /// <exception cref="SaveFileFormatException">No override and the file stores no config (always so for legacy files).</exception>
+    /// <exception cref="XenFormatException">No override and the file stores no config (always so for legacy files).</exception>
     public EffectiveConfig ResolveConfig(string? overrideText = null, SaveFileConfigFormat overrideFormat = SaveFileConfigFormat.XlCfg)
     {
         if (overrideText is not null)
             return new EffectiveConfig(overrideText, overrideFormat, IsOverride: true);
         if (Header.ConfigFormat == SaveFileConfigFormat.None)
-            throw new SaveFileFormatException(SaveFileError.InvalidConfig,
+            throw new XenFormatException(FormatError.InvalidConfig,
                 Header.Format == SaveFileFormat.Legacy
                     ? "a legacy savefile stores no config: supply one (--config)"
                     : "the savefile stores no config and none was supplied: supply one (--config)");

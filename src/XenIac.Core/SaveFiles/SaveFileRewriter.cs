@@ -48,7 +48,7 @@ public static class SaveFileRewriter
         var peek = new byte[SaveFileLayout.LibxlStreamIdent.Length];
         var peeked = await reader.Image.ReadAtLeastAsync(peek, peek.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
         if (sourceIsLegacy && SaveFileHeader.LooksLikeXlSavefile(peek.AsSpan(0, peeked)))
-            throw new SaveFileFormatException(SaveFileError.InvalidImage,
+            throw new XenFormatException(FormatError.InvalidImage,
                 $"'{sourcePath}' already has an xl savefile header; it is not a legacy (configless) savefile", 0);
         var isV2 = peek.AsSpan(0, peeked).SequenceEqual(SaveFileLayout.LibxlStreamIdent);
 

@@ -12,8 +12,8 @@ namespace XenIac.Core.Streams;
 /// is kept beyond the pfn list of the current PAGE_DATA record.
 /// </summary>
 /// <remarks>
-/// Bad data raises <see cref="SaveFileFormatException"/> (<see cref="SaveFileError.InvalidImage"/> or
-/// <see cref="SaveFileError.Truncated"/>) carrying the absolute file offset and, inside a record, its index.
+/// Bad data raises <see cref="XenFormatException"/> (<see cref="FormatError.InvalidImage"/> or
+/// <see cref="FormatError.Truncated"/>) carrying the absolute file offset and, inside a record, its index.
 /// The reader enforces what it needs to stay in step with the stream (headers, limits, padding, PAGE_DATA
 /// layout); the rules about which records belong where are <see cref="ImageStreamVerifier"/>'s.
 /// <para>
@@ -73,12 +73,12 @@ public sealed class ImageStreamReader : IDisposable
     }
 
     /// <summary>Reads the image of an open savefile (the savefile reader stays open and owns the stream).</summary>
-    /// <exception cref="SaveFileFormatException">The savefile says its image is a pre-v2 legacy libxc stream.</exception>
+    /// <exception cref="XenFormatException">The savefile says its image is a pre-v2 legacy libxc stream.</exception>
     public static ImageStreamReader Open(SaveFileReader saveFile)
     {
         ArgumentNullException.ThrowIfNull(saveFile);
         if (saveFile.Header.Format == SaveFileFormat.Xl && !saveFile.Header.IsStreamV2)
-            throw new SaveFileFormatException(SaveFileError.InvalidImage,
+            throw new XenFormatException(FormatError.InvalidImage,
                 "the image is a pre-v2 legacy libxc stream (mandatory flag bit 1 clear), which XenIac does not read",
                 saveFile.ImageOffset);
         return new ImageStreamReader(saveFile.Image, saveFile.ImageOffset, leaveOpen: true);
@@ -457,12 +457,12 @@ public sealed class ImageStreamReader : IDisposable
     private static ushort U16(ReadOnlySpan<byte> b, bool bigEndian) =>
         bigEndian ? BinaryPrimitives.ReadUInt16BigEndian(b) : BinaryPrimitives.ReadUInt16LittleEndian(b);
 
-    private SaveFileFormatException Invalid(long relativeOffset, long? index, string message) =>
-        new(SaveFileError.InvalidImage, message, _origin + relativeOffset) { RecordIndex = index };
+    private XenFormatException Invalid(long relativeOffset, long? index, string message) =>
+        new(FormatError.InvalidImage, message, _origin + relativeOffset) { RecordIndex = index };
 
-    private static SaveFileFormatException Invalid(ImageRecord record, string message) =>
-        new(SaveFileError.InvalidImage, message, record.Offset) { RecordIndex = record.Index };
+    private static XenFormatException Invalid(ImageRecord record, string message) =>
+        new(FormatError.InvalidImage, message, record.Offset) { RecordIndex = record.Index };
 
-    private SaveFileFormatException Truncated(long relativeOffset, long? index, string message) =>
-        new(SaveFileError.Truncated, message, _origin + relativeOffset) { RecordIndex = index };
+    private XenFormatException Truncated(long relativeOffset, long? index, string message) =>
+        new(FormatError.Truncated, message, _origin + relativeOffset) { RecordIndex = index };
 }

@@ -35,7 +35,7 @@ public static partial class ImageStreamVerifier
         var h = saveFile.Header;
         if (h.Format == SaveFileFormat.Xl && !h.IsStreamV2)
             return new ImageVerification(ImageVerificationStatus.NotVerified, new ImageSummary(),
-                new ImageStreamProblem(SaveFileError.InvalidImage, LegacyImageMessage, saveFile.ImageOffset, null));
+                new ImageStreamProblem(FormatError.InvalidImage, LegacyImageMessage, saveFile.ImageOffset, null));
         options ??= ImageVerifierOptions.Default;
         if (options.ConfiguredGuestType is null && ConfiguredGuestType(h) is { } configured)
             options = options with { ConfiguredGuestType = configured };
@@ -117,15 +117,15 @@ public static partial class ImageStreamVerifier
                 }
                 var end = reader.Position;
                 if (reader.HasTrailingData())
-                    throw new SaveFileFormatException(SaveFileError.InvalidImage,
+                    throw new XenFormatException(FormatError.InvalidImage,
                         $"data follows the final END record (from byte {end} on)", end) { RecordIndex = _recordCount };
                 return new ImageVerification(ImageVerificationStatus.Valid, Summary(), null);
             }
-            catch (SaveFileFormatException e)
+            catch (XenFormatException e)
             {
                 if (legacyAllowed && reader.LooksLikeLegacyImage)
                     return new ImageVerification(ImageVerificationStatus.NotVerified, Summary(),
-                        new ImageStreamProblem(SaveFileError.InvalidImage, LegacyImageMessage, e.Offset, null));
+                        new ImageStreamProblem(FormatError.InvalidImage, LegacyImageMessage, e.Offset, null));
                 return new ImageVerification(ImageVerificationStatus.Invalid, Summary(),
                     new ImageStreamProblem(e.Error, e.Message, e.Offset, e.RecordIndex));
             }
@@ -158,7 +158,7 @@ public static partial class ImageStreamVerifier
         {
             _libxc = header;
             if (header.PageShift != StreamLayout.X86PageShift)
-                throw new SaveFileFormatException(SaveFileError.InvalidImage,
+                throw new XenFormatException(FormatError.InvalidImage,
                     $"libxc domain header page shift is {header.PageShift}, expected {StreamLayout.X86PageShift}",
                     header.Offset + StreamLayout.LibxcImageHeaderLength + 4);
         }
@@ -408,6 +408,6 @@ public static partial class ImageStreamVerifier
         }
 
         private static void Fail(ImageRecord r, string message) =>
-            throw new SaveFileFormatException(SaveFileError.InvalidImage, message, r.Offset) { RecordIndex = r.Index };
+            throw new XenFormatException(FormatError.InvalidImage, message, r.Offset) { RecordIndex = r.Index };
     }
 }

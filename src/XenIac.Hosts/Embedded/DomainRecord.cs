@@ -1,3 +1,4 @@
+using XenIac.Core.Config;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using XenIac.Core.IO;
@@ -24,7 +25,7 @@ internal sealed record DomainRecord
 
     public DomainInfo ToInfo() => new(Name, DomId, State, MemoryKiB, VCpus);
 
-    public DomainConfigDocument Config => new(ConfigJson, SaveFileConfigFormat.Json);
+    public ConfigText Config => new(ConfigJson, SaveFileConfigFormat.Json);
 
     private static readonly JsonSerializerOptions Json = new()
     {

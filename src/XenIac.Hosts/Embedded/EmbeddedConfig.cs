@@ -23,7 +23,7 @@ internal static class EmbeddedConfig
     /// <summary>vCPUs a simulated domain may have (each one is a record in every image it saves).</summary>
     public const int MaxVcpus = 512;
 
-    public static EmbeddedDomainShape Shape(DomainConfigDocument config)
+    public static EmbeddedDomainShape Shape(ConfigText config)
     {
         var model = Model(config);
         var name = model.Name;
@@ -38,7 +38,7 @@ internal static class EmbeddedConfig
         if (vcpus is < 1 or > MaxVcpus)
             throw new XenHostException(XenHostError.InvalidConfig,
                 $"config of '{name}' asks for {vcpus} vCPUs; the embedded host gives a domain 1 to {MaxVcpus}");
-        return new EmbeddedDomainShape(name, model.Type, memMiB * 1024, (int)vcpus);
+        return new EmbeddedDomainShape(name, model.TypeName, memMiB * 1024, (int)vcpus);
     }
 
     /// <summary>
@@ -46,9 +46,9 @@ internal static class EmbeddedConfig
     /// devices for them to configure, unlike <see cref="Libxl.LibxlConfig.ToJson"/>, which refuses them. JSON is
     /// checked through the model first and then kept as given.
     /// </summary>
-    public static string ToLibxlJson(DomainConfigDocument config)
+    public static string ToLibxlJson(ConfigText config)
     {
-        if (config.Format != SaveFileConfigFormat.Json) return HostConfigs.ToLibxlJson(config, out _);
+        if (config.Language != SaveFileConfigFormat.Json) return HostConfigs.ToLibxlJson(config, out _);
         Model(config);
         // "xl list -l" output wraps the config ([{"domid":..,"config":{...}}]); what is stored is the config itself.
         var root = JsonNode.Parse(config.Text);
@@ -57,11 +57,11 @@ internal static class EmbeddedConfig
         return config.Text;
     }
 
-    private static DomainConfig Model(DomainConfigDocument config)
+    private static DomainConfig Model(ConfigText config)
     {
         try
         {
-            return config.Format switch
+            return config.Language switch
             {
                 SaveFileConfigFormat.Json => DomainConfig.FromJson(config.Text, "config"),
                 SaveFileConfigFormat.XlCfg => DomainConfig.FromXl(XlConfig.Parse(config.Text)),

@@ -1,3 +1,4 @@
+using XenIac.Core.Config;
 using System.Text;
 using System.Text.Json.Nodes;
 using XenIac.Core;
@@ -52,9 +53,9 @@ public sealed partial class EmbeddedHost
         EffectiveConfig effective;
         using (var header = options.Legacy ? SaveFileReader.OpenLegacy(path) : SaveFileReader.Open(path))
         {
-            effective = header.ResolveConfig(options.OverrideConfig?.Text, options.OverrideConfig?.Format ?? SaveFileConfigFormat.XlCfg);
+            effective = header.ResolveConfig(options.OverrideConfig?.Text, options.OverrideConfig?.Language ?? SaveFileConfigFormat.XlCfg);
         }
-        var config = new DomainConfigDocument(effective.Text!, effective.Format);
+        var config = new ConfigText(effective.Text!, effective.Format);
         var shape = EmbeddedConfig.Shape(config);
         CheckName(shape.Name);
 

@@ -1,3 +1,4 @@
+using XenIac.Core.Config;
 using XenIac.Core.IO;
 using XenIac.Core.SaveFiles;
 
@@ -98,7 +99,7 @@ public sealed partial class EmbeddedHost : IXenHost
             throw new XenHostException(XenHostError.InvalidConfig, $"invalid domain name '{name}' for the embedded host");
     }
 
-    public async Task<DomainInfo> CreateAsync(DomainConfigDocument config, bool paused = false, CancellationToken cancellationToken = default)
+    public async Task<DomainInfo> CreateAsync(ConfigText config, bool paused = false, CancellationToken cancellationToken = default)
     {
         var shape = EmbeddedConfig.Shape(config);
         CheckName(shape.Name);
@@ -172,7 +173,7 @@ public sealed partial class EmbeddedHost : IXenHost
         await (record with { State = state }).SaveAsync(RecordPath(name), cancellationToken).ConfigureAwait(false);
     }
 
-    public Task<DomainConfigDocument> GetConfigAsync(string name, CancellationToken cancellationToken = default) =>
+    public Task<ConfigText> GetConfigAsync(string name, CancellationToken cancellationToken = default) =>
         Task.FromResult(Require(name).Config);
 
     /// <summary>

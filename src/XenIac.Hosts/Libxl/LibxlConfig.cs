@@ -1,3 +1,4 @@
+using XenIac.Core.Config;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using XenIac.Core.SaveFiles;
@@ -12,7 +13,7 @@ internal static class LibxlConfig
     /// InvalidConfig: no config, an unparsable one, or xl.cfg settings the model cannot express in JSON — a real
     /// domain must not come up silently without them, so they are named and the caller can give JSON instead.
     /// </exception>
-    public static string ToJson(DomainConfigDocument config)
+    public static string ToJson(ConfigText config)
     {
         var json = HostConfigs.ToLibxlJson(config, out var notConverted);
         if (notConverted.Count > 0)

@@ -1,3 +1,5 @@
+using XenIac.Core.Config;
+
 namespace XenIac.Hosts.Libxl;
 
 /// <summary>
@@ -34,7 +36,7 @@ public sealed class LibxlHost : IXenHost
     public Task<RestoreResult> RestoreAsync(string savefilePath, RestoreOptions options, CancellationToken cancellationToken = default) =>
         RunLong(() => _operations.Restore(savefilePath, options, cancellationToken), cancellationToken);
 
-    public Task<DomainInfo> CreateAsync(DomainConfigDocument config, bool paused = false, CancellationToken cancellationToken = default) =>
+    public Task<DomainInfo> CreateAsync(ConfigText config, bool paused = false, CancellationToken cancellationToken = default) =>
         RunLong(() => _operations.Create(config, paused, cancellationToken), cancellationToken);
 
     public Task DestroyAsync(string name, CancellationToken cancellationToken = default) =>
@@ -46,8 +48,8 @@ public sealed class LibxlHost : IXenHost
     public Task UnpauseAsync(string name, CancellationToken cancellationToken = default) =>
         Run(() => { _libxl.Unpause(_operations.ResolveDomId(name)); return true; }, cancellationToken);
 
-    public Task<DomainConfigDocument> GetConfigAsync(string name, CancellationToken cancellationToken = default) =>
-        Run(() => new DomainConfigDocument(_operations.GetConfig(name), Core.SaveFiles.SaveFileConfigFormat.Json), cancellationToken);
+    public Task<ConfigText> GetConfigAsync(string name, CancellationToken cancellationToken = default) =>
+        Run(() => new ConfigText(_operations.GetConfig(name), Core.SaveFiles.SaveFileConfigFormat.Json), cancellationToken);
 
     public ValueTask DisposeAsync()
     {

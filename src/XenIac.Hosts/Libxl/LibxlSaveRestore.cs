@@ -1,3 +1,4 @@
+using XenIac.Core.Config;
 using Microsoft.Win32.SafeHandles;
 using XenIac.Core.IO;
 using XenIac.Core.SaveFiles;
@@ -96,7 +97,7 @@ internal sealed class LibxlSaveRestore(ILibxl libxl)
                 ? "a legacy savefile stores no config: supply one (--config)"
                 : "the savefile stores no config and none was supplied: supply one (--config)");
         else
-            json = LibxlConfig.ToJson(new DomainConfigDocument(header.ConfigText!, header.ConfigFormat));
+            json = LibxlConfig.ToJson(new ConfigText(header.ConfigText!, header.ConfigFormat));
 
         EnsureNameFree(json);
         var file = stream.SafeFileHandle;
@@ -113,7 +114,7 @@ internal sealed class LibxlSaveRestore(ILibxl libxl)
         return new RestoreResult(Describe(domid), options.OverrideConfig is not null);
     }
 
-    public DomainInfo Create(DomainConfigDocument config, bool paused, CancellationToken cancellationToken)
+    public DomainInfo Create(ConfigText config, bool paused, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var json = LibxlConfig.ToJson(config);

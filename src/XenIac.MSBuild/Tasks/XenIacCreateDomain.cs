@@ -21,7 +21,7 @@ public sealed class XenIacCreateDomain : XenIacHostTask
         Operation = $"Creating a domain from '{Config}'";
         var config = await LoadConfigAsync(Config, cancellationToken).ConfigureAwait(false);
         if (config is null) return;
-        var name = CurrentDomain = ConfigNames.Find(config.Text, config.Format);
+        var name = CurrentDomain = ConfigNames.Find(config.Text, config.Language);
 
         await using var host = OpenHost(Host);
         if (name is not null && await host.FindDomainAsync(name, cancellationToken).ConfigureAwait(false) is not null)

@@ -1,3 +1,4 @@
+using XenIac.Core.Config;
 using Microsoft.Build.Framework;
 using XenIac.Core.Config;
 using XenIac.Core.SaveFiles;
@@ -46,13 +47,13 @@ public sealed class XenIacRestoreDomain : XenIacHostTask
             return;
         }
 
-        DomainConfigDocument? overrideConfig = null;
+        ConfigText? overrideConfig = null;
         string? name;
         if (!string.IsNullOrEmpty(Config))
         {
             overrideConfig = await LoadConfigAsync(Config, cancellationToken).ConfigureAwait(false);
             if (overrideConfig is null) return;
-            name = ConfigNames.Find(overrideConfig.Text, overrideConfig.Format);
+            name = ConfigNames.Find(overrideConfig.Text, overrideConfig.Language);
         }
         else
         {

@@ -39,7 +39,7 @@ public sealed class XenIacSaveDomain : XenIacHostTask
         CurrentDomain = Domain;
         var savefile = CurrentSavefile = FullPath(Savefile);
 
-        DomainConfigDocument? alternative = null;
+        ConfigText? alternative = null;
         if (!string.IsNullOrEmpty(Config))
         {
             alternative = await LoadConfigAsync(Config, cancellationToken).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using XenIac.Core.Config;
 using System.Diagnostics;
 using XenIac.Core;
 using XenIac.Core.IO;
@@ -106,14 +107,14 @@ public static class Applier
         {
             case PlanAction.Create:
                 // The config as planned (under the manifest's name), not the file re-read: what was shown is what runs.
-                await host.CreateAsync(plan.CreateConfig ?? await DomainConfigDocument.LoadAsync(spec.ConfigPath!, cancellationToken).ConfigureAwait(false),
+                await host.CreateAsync(plan.CreateConfig ?? await ConfigText.LoadAsync(spec.ConfigPath!, cancellationToken).ConfigureAwait(false),
                     spec.Paused && plan.Action == PlanAction.Create, cancellationToken).ConfigureAwait(false);
                 return null;
 
             case PlanAction.Restore:
                 var legacy = spec.Format == SavefileFormat.Legacy;
                 var config = plan.RestoreConfig ?? plan.OverrideConfig
-                    ?? (legacy ? await DomainConfigDocument.LoadAsync(spec.ConfigPath!, cancellationToken).ConfigureAwait(false) : null);
+                    ?? (legacy ? await ConfigText.LoadAsync(spec.ConfigPath!, cancellationToken).ConfigureAwait(false) : null);
                 await host.RestoreAsync(spec.SavefilePath, new RestoreOptions
                 {
                     Paused = spec.Paused, OverrideConfig = config, Legacy = legacy, Progress = progress,

@@ -12,38 +12,38 @@ namespace XenIac.Reconciler.Planning;
 /// </summary>
 internal static class OverrideConfigs
 {
-    public static DomainConfigDocument? Compose(DomainSpec spec)
+    public static ConfigText? Compose(DomainSpec spec)
     {
         if (!spec.HasOverrides) return null;
         var basePath = spec.OverrideConfigPath ?? spec.ConfigPath;
         if (spec.OverrideSettings.Count == 0)
-            return DomainConfigDocument.FromText(File.ReadAllText(basePath!));
+            return ConfigText.FromText(File.ReadAllText(basePath!));
         if (basePath is null)
             throw new PlanException("inline override settings need an xl.cfg to merge onto: give the domain 'config' or 'overrides.config'");
 
         var text = File.ReadAllText(basePath);
-        var document = DomainConfigDocument.FromText(text);
-        if (document.Format != SaveFileConfigFormat.XlCfg)
+        var document = ConfigText.FromText(text);
+        if (document.Language != SaveFileConfigFormat.XlCfg)
             throw new PlanException($"inline override settings merge onto xl.cfg text, but {basePath} is a JSON config; use an xl.cfg file or put the changes in a JSON overrides.config");
 
         var config = XlConfig.Parse(text, basePath);
         foreach (var (key, value) in spec.OverrideSettings)
             config = config.Set(key, value.ToXl());
-        return new DomainConfigDocument(config.ToString(), SaveFileConfigFormat.XlCfg);
+        return new ConfigText(config.ToString(), SaveFileConfigFormat.XlCfg);
     }
 
-    public static DomainConfig Model(DomainConfigDocument document) => DomainConfig.Parse(document.Text.TrimEnd('\0'));
+    public static DomainConfig Model(ConfigText document) => DomainConfig.Parse(document.Text.TrimEnd('\0'));
 
     /// <summary>
     /// The config with <paramref name="name"/> as the domain's name. The manifest's name is the domain's identity
     /// on the host (plan finds the domain by it), so the config a domain is created or restored with must carry it.
     /// xl.cfg text is edited in place; JSON gets c_info.name.
     /// </summary>
-    public static DomainConfigDocument WithName(DomainConfigDocument document, string name)
+    public static ConfigText WithName(ConfigText document, string name)
     {
         if (Model(document).Name == name) return document;
-        if (document.Format != SaveFileConfigFormat.Json)
-            return new DomainConfigDocument(XlConfig.Parse(document.Text, "config").Set("name", XlValue.String(name)).ToString(), document.Format);
+        if (document.Language != SaveFileConfigFormat.Json)
+            return new ConfigText(XlConfig.Parse(document.Text, "config").Set("name", XlValue.String(name)).ToString(), document.Language);
         System.Text.Json.Nodes.JsonObject root;
         try
         {
@@ -53,7 +53,7 @@ internal static class OverrideConfigs
         catch (System.Text.Json.JsonException e) { throw new PlanException($"config is not valid JSON: {e.Message}"); }
         if (root["c_info"] is not System.Text.Json.Nodes.JsonObject cInfo) root["c_info"] = cInfo = new System.Text.Json.Nodes.JsonObject();
         cInfo["name"] = name;
-        return new DomainConfigDocument(root.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }), document.Format);
+        return new ConfigText(root.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }), document.Language);
     }
 
     public static string Describe(long value) => value.ToString(CultureInfo.InvariantCulture);

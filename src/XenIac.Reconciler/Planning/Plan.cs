@@ -35,11 +35,11 @@ public sealed record DomainPlan
     public required string Reason { get; init; }
     public IReadOnlyList<CompatibilityFinding> Findings { get; init; } = [];
     /// <summary>The override config used when restoring or stored when saving (null: none).</summary>
-    public DomainConfigDocument? OverrideConfig { get; init; }
+    public ConfigText? OverrideConfig { get; init; }
     /// <summary>The config a Create step boots: the base config under the manifest's name.</summary>
-    public DomainConfigDocument? CreateConfig { get; init; }
+    public ConfigText? CreateConfig { get; init; }
     /// <summary>The config a Restore step uses instead of the stored one (override, renamed stored config, legacy base); null: the stored one.</summary>
-    public DomainConfigDocument? RestoreConfig { get; init; }
+    public ConfigText? RestoreConfig { get; init; }
     /// <summary>Things the operator should see before apply (savefile outside the manifest's folder, a renamed config, a trusted stored config).</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
     /// <summary>Set when this domain cannot be reconciled (invalid savefile, incompatible override without force, ...).</summary>

@@ -77,7 +77,7 @@ public static class Planner
                 return new SavefileStatus(true, false, "the savefile has no image after its header", reader.Header, info.Length);
             return new SavefileStatus(true, true, null, reader.Header, info.Length);
         }
-        catch (SaveFileFormatException e)
+        catch (XenFormatException e)
         {
             return new SavefileStatus(true, false, e.Message, null, info.Length);
         }
@@ -115,7 +115,7 @@ public static class Planner
         if (spec.State != DesiredState.Absent && Directory.Exists(spec.SavefilePath))
             return Failed(spec, observed, PlanAction.None, $"{savefileAt}: savefile {spec.SavefilePath} is a folder; name a file in it (e.g. {System.IO.Path.Combine(spec.SavefilePath, spec.Name + ".xlsave")})");
 
-        DomainConfigDocument? overrideConfig;
+        ConfigText? overrideConfig;
         try
         {
             overrideConfig = OverrideConfigs.Compose(spec);
@@ -196,13 +196,13 @@ public static class Planner
     /// an override stored by the save that follows is checked against that config, which is what the domain runs.
     /// </summary>
     private static async Task<DomainPlan> CreateAsync(DomainSpec spec, DomainObservation observed, string reason, IReadOnlyList<PlanAction> steps,
-        DomainConfigDocument? overrideConfig, IHostProvider hosts, CancellationToken cancellationToken)
+        ConfigText? overrideConfig, IHostProvider hosts, CancellationToken cancellationToken)
     {
-        DomainConfigDocument createConfig;
+        ConfigText createConfig;
         var warnings = new List<string>();
         try
         {
-            var document = DomainConfigDocument.FromText(await File.ReadAllTextAsync(spec.ConfigPath!, cancellationToken).ConfigureAwait(false));
+            var document = ConfigText.FromText(await File.ReadAllTextAsync(spec.ConfigPath!, cancellationToken).ConfigureAwait(false));
             createConfig = Renamed(spec, document, spec.ConfigPath!, warnings);
         }
         catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException or ArgumentException or FormatException)
@@ -227,7 +227,7 @@ public static class Planner
     /// — which came from wherever the file came from, so what it makes dom0 run or open must be named by the
     /// manifest's own config or trusted explicitly.
     /// </summary>
-    private static async Task<DomainPlan> RestoreAsync(DomainSpec spec, DomainObservation observed, DomainConfigDocument? overrideConfig,
+    private static async Task<DomainPlan> RestoreAsync(DomainSpec spec, DomainObservation observed, ConfigText? overrideConfig,
         IHostProvider hosts, PlanOptions options, CancellationToken cancellationToken)
     {
         var warnings = new List<string>();
@@ -240,7 +240,7 @@ public static class Planner
             // A legacy savefile stores no config: it is restored with the domain's base config, the operator's own.
             try
             {
-                var baseConfig = DomainConfigDocument.FromText(await File.ReadAllTextAsync(spec.ConfigPath!, cancellationToken).ConfigureAwait(false));
+                var baseConfig = ConfigText.FromText(await File.ReadAllTextAsync(spec.ConfigPath!, cancellationToken).ConfigureAwait(false));
                 return Plan(spec, observed, PlanAction.Restore, reason) with { RestoreConfig = Renamed(spec, baseConfig, spec.ConfigPath!, warnings), Warnings = warnings };
             }
             catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException or ArgumentException or FormatException)
@@ -250,14 +250,14 @@ public static class Planner
         }
 
         var header = observed.Savefile.Header!;
-        var stored = new DomainConfigDocument(header.ConfigText!, header.ConfigFormat);
+        var stored = new ConfigText(header.ConfigText!, header.ConfigFormat);
         DomainConfig storedModel;
         DomainConfig? consented = null;
         try
         {
             storedModel = OverrideConfigs.Model(stored);
             if (spec.ConfigPath is not null)
-                consented = OverrideConfigs.Model(DomainConfigDocument.FromText(await File.ReadAllTextAsync(spec.ConfigPath, cancellationToken).ConfigureAwait(false)));
+                consented = OverrideConfigs.Model(ConfigText.FromText(await File.ReadAllTextAsync(spec.ConfigPath, cancellationToken).ConfigureAwait(false)));
         }
         catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException or ArgumentException or FormatException)
         {
@@ -279,7 +279,7 @@ public static class Planner
     }
 
     /// <summary>The config under the manifest's name; a different name in it is reported, not an error.</summary>
-    private static DomainConfigDocument Renamed(DomainSpec spec, DomainConfigDocument document, string source, List<string> warnings)
+    private static ConfigText Renamed(DomainSpec spec, ConfigText document, string source, List<string> warnings)
     {
         var name = OverrideConfigs.Model(document).Name;
         if (name == spec.Name) return document;
@@ -293,7 +293,7 @@ public static class Planner
     /// incompatible one unless the domain says force.
     /// </summary>
     private static async Task<DomainPlan> WithOverridesAsync(DomainSpec spec, DomainObservation observed, PlanAction action, IReadOnlyList<PlanAction> steps,
-        string reason, DomainConfigDocument? overrideConfig, IHostProvider hosts, Against against, DomainConfigDocument? createConfig,
+        string reason, ConfigText? overrideConfig, IHostProvider hosts, Against against, ConfigText? createConfig,
         CancellationToken cancellationToken)
     {
         if (overrideConfig is null) return Plan(spec, observed, action, reason, steps, null);
@@ -330,17 +330,17 @@ public static class Planner
             : plan with { Error = $"{spec.OverridesLocation ?? spec.Location}: override config is incompatible with {what} ({string.Join(", ", errors)}); fix it or set force: true" };
     }
 
-    private static DomainConfigDocument StoredOrBaseConfig(DomainSpec spec, SavefileStatus savefile)
+    private static ConfigText StoredOrBaseConfig(DomainSpec spec, SavefileStatus savefile)
     {
         if (savefile.Header is { ConfigFormat: not SaveFileConfigFormat.None } h)
-            return new DomainConfigDocument(h.ConfigText!, h.ConfigFormat);
+            return new ConfigText(h.ConfigText!, h.ConfigFormat);
         // A legacy savefile stores no config; the one it was saved with is the domain's base config.
-        return DomainConfigDocument.FromText(File.ReadAllText(spec.ConfigPath
+        return ConfigText.FromText(File.ReadAllText(spec.ConfigPath
             ?? throw new PlanException("a legacy savefile stores no config and the domain has no 'config'")));
     }
 
     private static DomainPlan Plan(DomainSpec spec, DomainObservation observed, PlanAction action, string reason,
-        IReadOnlyList<PlanAction>? steps = null, DomainConfigDocument? overrideConfig = null) => new()
+        IReadOnlyList<PlanAction>? steps = null, ConfigText? overrideConfig = null) => new()
     {
         Spec = spec,
         Observed = observed,

@@ -92,12 +92,12 @@ public sealed class DomainConfigJsonHostileTests
 
         Check(() => DomainConfig.FromJson(json, "hostile.json"));
         Assert.DoesNotContain('\n', Assert.Throws<XlConfigException>(() => DomainConfig.FromJson(json)).Message);
-        if (json.StartsWith('{')) Check(() => DomainConfig.Parse(json, "hostile.json")); // else it reads as xl.cfg
+        if (ConfigText.Detect(json) == SaveFileConfigFormat.Json) Check(() => DomainConfig.Parse(json, "hostile.json")); // else it reads as xl.cfg
         Check(() => DomainConfig.FromJson(json).ToXlConfig(out _));
         // Stored in a savefile and read back, as config convert and restore see it.
         var header = SaveFileHeader.Create(json, SaveFileConfigFormat.Json);
         var stored = SaveFileHeader.Read(new MemoryStream(header.ToBytes()));
-        Check(() => new ConfigSource("vm.save", stored.ConfigText!, stored.ConfigFormat, IsSavefile: true).ToModel());
+        Check(() => new ConfigText(stored.ConfigText!, stored.ConfigFormat) { Source = "vm.save", IsSavefile = true }.ToModel());
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using XenIac.Core.Streams;
 using XenIac.Core.Config;
 using XenIac.Tests;
 
@@ -35,7 +36,7 @@ public sealed class DomainConfigReviewTests
         Assert.StartsWith("[", text.TrimStart());
         var model = DomainConfig.FromJson(text);
         Assert.Equal("tiny-hvm", model.Name);
-        Assert.Equal("hvm", model.Type);
+        Assert.Equal(GuestType.HVM, model.Type);
         Assert.Equal(32, model.MemoryMiB);
     }
 }

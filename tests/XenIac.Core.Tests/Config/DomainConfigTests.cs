@@ -1,3 +1,4 @@
+using XenIac.Core.Streams;
 using System.Text.Json.Nodes;
 using XenIac.Core.Config;
 using XenIac.Core.SaveFiles;
@@ -36,7 +37,7 @@ public sealed class DomainConfigTests
         Skip.If(SharedFixtures.RealXenDir is null, SharedFixtures.MissingReason);
         using var reader = SaveFileReader.Open(SharedFixtures.RealSavefile("pv-plain.xlsave"));
         var c = DomainConfig.FromJson(reader.Header.ConfigText!);
-        Assert.Equal(("tiny-pv", "pv", 96L, 96L, 1L, 1L), (c.Name, c.Type, c.MemoryMiB, c.MaxMemMiB, c.Vcpus, c.MaxVcpus));
+        Assert.Equal(("tiny-pv", GuestType.PV, 96L, 96L, 1L, 1L), (c.Name, c.Type, c.MemoryMiB, c.MaxMemMiB, c.Vcpus, c.MaxVcpus));
         Assert.Equal(("/lab/domu-vmlinuz", "/lab/domu-initrd.gz", "console=hvc0 rdinit=/init loglevel=4"), (c.Kernel, c.Ramdisk, c.Cmdline));
         Assert.Equal("preserve", c.Actions["on_crash"]);
         Assert.Equal("destroy", c.Actions["on_reboot"]);
@@ -97,7 +98,7 @@ public sealed class DomainConfigTests
     public void Xl_settings_map_like_xl_parse()
     {
         var c = DomainConfig.Parse("builder = 'hvm'\nmemory = 0x100\nvcpus = 2\nmaxvcpus = 4\nroot = '/dev/xvda1'\nextra = 'quiet'\nstdvga = 1\nvnc = 0\nfoo = 'bar'\n");
-        Assert.Equal(("hvm", 256L, 256L, 2L, 4L), (c.Type, c.MemoryMiB, c.ToSettings()["maxmem"] is "256" ? 256L : 0L, c.Vcpus, c.MaxVcpus));
+        Assert.Equal((GuestType.HVM, 256L, 256L, 2L, 4L), (c.Type, c.MemoryMiB, c.ToSettings()["maxmem"] is "256" ? 256L : 0L, c.Vcpus, c.MaxVcpus));
         Assert.Equal("root=/dev/xvda1 quiet", c.Cmdline);
         Assert.Equal("stdvga", c.DeviceModel["vga"]);
         Assert.Equal("0", c.DeviceModel["vnc"]);

@@ -84,12 +84,12 @@ public sealed class SavefileConfigEditorTests : IDisposable
         var cfgPath = Path.Combine(_dir, "raw.cfg");
         await File.WriteAllBytesAsync(cfgPath, config);
 
-        var source = await ConfigSource.LoadAsync(cfgPath);
+        var source = await ConfigText.LoadAsync(cfgPath);
         await SavefileConfigEditor.SetConfigAsync(path, source.Text, cfgPath, force: true); // a new kernel is an error-level finding
 
         using (var reader = SaveFileReader.Open(path))
             Assert.Equal(config, reader.Header.ConfigContent.ToArray());
-        var stored = await ConfigSource.LoadAsync(path);
+        var stored = await ConfigText.LoadAsync(path);
         Assert.Equal((byte[])[.. "/boot/"u8, 0xff, 0xc3], XlText.Encode(stored.ToModel().Kernel));
     }
 }

@@ -68,7 +68,7 @@ public sealed class XlConfigLimitsTests
     {
         var bytes = SaveFileHeader.Create("name = 'a'\n" + Nested(200_000), SaveFileConfigFormat.XlCfg).ToBytes();
         var header = SaveFileHeader.Read(new MemoryStream(bytes));
-        var source = new ConfigSource("dom.xlsave", header.ConfigText!, header.ConfigFormat, IsSavefile: true);
+        var source = new ConfigText(header.ConfigText!, header.ConfigFormat) { Source = "dom.xlsave", IsSavefile = true };
         var e = Assert.Throws<XlConfigException>(source.ToModel);
         Assert.Equal("dom.xlsave (stored config)", e.File);
         Assert.Equal(2, e.Line);
@@ -174,7 +174,7 @@ public sealed class XlConfigLimitsTests
             return Allocated(() =>
             {
                 var header = SaveFileHeader.Read(new MemoryStream(bytes), new SaveFileReaderOptions { MaxOptionalDataLength = int.MaxValue });
-                var model = new ConfigSource("big.xlsave", header.ConfigText!, header.ConfigFormat, IsSavefile: true).ToModel();
+                var model = new ConfigText(header.ConfigText!, header.ConfigFormat) { Source = "big.xlsave", IsSavefile = true }.ToModel();
                 Assert.Equal(n, model.Disks.Count);
             });
         }, 300);

@@ -39,7 +39,7 @@ public sealed class MutationTests
     [Fact]
     public void Runner_reports_an_undocumented_exception_and_a_broken_bound()
     {
-        Assert.Null(FuzzRunner.Check(new Throwing(new SaveFileFormatException(SaveFileError.Truncated, "test", 0)), [1, 2, 3], out _, out _));
+        Assert.Null(FuzzRunner.Check(new Throwing(new XenFormatException(FormatError.Truncated, "test", 0)), [1, 2, 3], out _, out _));
         Assert.IsType<IndexOutOfRangeException>(FuzzRunner.Check(new Throwing(new IndexOutOfRangeException()), [1], out _, out _));
         Assert.IsType<FuzzBoundException>(FuzzRunner.Check(new Allocating(), new byte[10], out var allocated, out _));
         Assert.True(allocated > FuzzBounds.MaxAllocation(10));
@@ -48,7 +48,7 @@ public sealed class MutationTests
     private sealed class Throwing(Exception e) : FuzzTarget
     {
         public override string Name => "throwing";
-        public override IReadOnlyList<Type> Documented { get; } = [typeof(SaveFileFormatException)];
+        public override IReadOnlyList<Type> Documented { get; } = [typeof(XenFormatException)];
         public override void Run(byte[] input, WorkMeter meter) => throw e;
         public override IEnumerable<byte[]> WarmUpInputs() => [];
     }

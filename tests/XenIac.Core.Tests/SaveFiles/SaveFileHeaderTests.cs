@@ -95,8 +95,8 @@ public sealed class SaveFileHeaderTests
     public void Unknown_mandatory_flags_are_rejected_naming_the_bits()
     {
         var bytes = new SaveFileHeader { MandatoryFlags = 3 | (1u << 2) | (1u << 31) }.ToBytes();
-        var e = Assert.Throws<SaveFileFormatException>(() => SaveFileHeader.Read(new MemoryStream(bytes)));
-        Assert.Equal(SaveFileError.UnsupportedMandatoryFlags, e.Error);
+        var e = Assert.Throws<XenFormatException>(() => SaveFileHeader.Read(new MemoryStream(bytes)));
+        Assert.Equal(FormatError.UnsupportedMandatoryFlags, e.Error);
         Assert.Contains("0x80000004", e.Message);
         Assert.Contains("bit 2", e.Message);
         Assert.Contains("bit 31", e.Message);
@@ -108,9 +108,9 @@ public sealed class SaveFileHeaderTests
     {
         var bytes = new SaveFileHeader { MandatoryFlags = 2, OptionalFlags = 0x40 }.ToBytes();
         Assert.Equal(0x40u, SaveFileHeader.Read(new MemoryStream(bytes)).OptionalFlags);
-        var e = Assert.Throws<SaveFileFormatException>(() =>
+        var e = Assert.Throws<XenFormatException>(() =>
             SaveFileHeader.Read(new MemoryStream(bytes), new SaveFileReaderOptions { Strict = true }));
-        Assert.Equal(SaveFileError.UnknownOptionalFlags, e.Error);
+        Assert.Equal(FormatError.UnknownOptionalFlags, e.Error);
         Assert.Contains("bit 6", e.Message);
     }
 
@@ -120,9 +120,9 @@ public sealed class SaveFileHeaderTests
         var header = new SaveFileHeader { MandatoryFlags = 3, ConfigBytes = Encoding.UTF8.GetBytes(Json) };
         var lax = SaveFileHeader.Read(new MemoryStream(header.ToBytes()));
         Assert.Equal(Json, lax.ConfigText);
-        var e = Assert.Throws<SaveFileFormatException>(() =>
+        var e = Assert.Throws<XenFormatException>(() =>
             SaveFileHeader.Read(new MemoryStream(header.ToBytes()), new SaveFileReaderOptions { Strict = true }));
-        Assert.Equal(SaveFileError.InvalidConfig, e.Error);
+        Assert.Equal(FormatError.InvalidConfig, e.Error);
         Assert.Contains("NUL", e.Message);
     }
 
@@ -131,8 +131,8 @@ public sealed class SaveFileHeaderTests
     {
         var bytes = SaveFileHeader.Create(Json, SaveFileConfigFormat.Json).ToBytes();
         bytes[32] = 0x02; bytes[33] = 0x04;
-        var e = Assert.Throws<SaveFileFormatException>(() => SaveFileHeader.Read(new MemoryStream(bytes)));
-        Assert.Equal(SaveFileError.WrongByteOrder, e.Error);
+        var e = Assert.Throws<XenFormatException>(() => SaveFileHeader.Read(new MemoryStream(bytes)));
+        Assert.Equal(FormatError.WrongByteOrder, e.Error);
         Assert.Contains("02040201", e.Message);
         Assert.Equal(32, e.Offset);
     }
@@ -148,15 +148,15 @@ public sealed class SaveFileHeaderTests
     public void Wrong_magic_names_the_neighbouring_format(string start, string expected)
     {
         var bytes = TestData.Concat(Encoding.Latin1.GetBytes(start), new byte[64]);
-        var e = Assert.Throws<SaveFileFormatException>(() => SaveFileHeader.Read(new MemoryStream(bytes)));
-        Assert.Equal(SaveFileError.WrongMagic, e.Error);
+        var e = Assert.Throws<XenFormatException>(() => SaveFileHeader.Read(new MemoryStream(bytes)));
+        Assert.Equal(FormatError.WrongMagic, e.Error);
         Assert.Contains(expected, e.Message);
     }
 
     [Fact]
     public void Empty_input_says_the_file_is_empty()
     {
-        var e = Assert.Throws<SaveFileFormatException>(() => SaveFileHeader.Read(new MemoryStream()));
+        var e = Assert.Throws<XenFormatException>(() => SaveFileHeader.Read(new MemoryStream()));
         Assert.Contains("empty", e.Message);
     }
 
@@ -167,8 +167,8 @@ public sealed class SaveFileHeaderTests
     public void Truncated_header_says_how_many_bytes_are_missing(int length)
     {
         var bytes = SaveFileHeader.Create(Json, SaveFileConfigFormat.Json).ToBytes()[..length];
-        var e = Assert.Throws<SaveFileFormatException>(() => SaveFileHeader.Read(new MemoryStream(bytes)));
-        Assert.Equal(SaveFileError.Truncated, e.Error);
+        var e = Assert.Throws<XenFormatException>(() => SaveFileHeader.Read(new MemoryStream(bytes)));
+        Assert.Equal(FormatError.Truncated, e.Error);
         Assert.Contains("header", e.Message);
         Assert.Contains($"({48 - length} missing)", e.Message);
     }
@@ -181,8 +181,8 @@ public sealed class SaveFileHeaderTests
         var full = SaveFileHeader.Create(Json, SaveFileConfigFormat.Json).ToBytes();
         var cut = full[..(full.Length - 5)];
         Stream stream = seekable ? new MemoryStream(cut) : new PipeLikeStream(cut);
-        var e = Assert.Throws<SaveFileFormatException>(() => SaveFileHeader.Read(stream));
-        Assert.Equal(SaveFileError.Truncated, e.Error);
+        var e = Assert.Throws<XenFormatException>(() => SaveFileHeader.Read(stream));
+        Assert.Equal(FormatError.Truncated, e.Error);
         Assert.Contains("optional data", e.Message);
         Assert.Contains("(5 missing)", e.Message);
     }
@@ -192,8 +192,8 @@ public sealed class SaveFileHeaderTests
     {
         var bytes = SaveFileHeader.Create(Json, SaveFileConfigFormat.Json).ToBytes();
         BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(48), 1000);
-        var e = Assert.Throws<SaveFileFormatException>(() => SaveFileHeader.Read(new MemoryStream(bytes)));
-        Assert.Equal(SaveFileError.Truncated, e.Error);
+        var e = Assert.Throws<XenFormatException>(() => SaveFileHeader.Read(new MemoryStream(bytes)));
+        Assert.Equal(FormatError.Truncated, e.Error);
         Assert.Contains("truncated config", e.Message);
         Assert.Contains($"({1000 - (bytes.Length - 52)} missing)", e.Message);
     }
@@ -205,9 +205,9 @@ public sealed class SaveFileHeaderTests
     {
         var bytes = new SaveFileHeader { MandatoryFlags = 2 }.ToBytes();
         BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(44), length);
-        var e = Assert.Throws<SaveFileFormatException>(() =>
+        var e = Assert.Throws<XenFormatException>(() =>
             SaveFileHeader.Read(new MemoryStream(TestData.Concat(bytes, new byte[8]))));
-        Assert.Equal(SaveFileError.Truncated, e.Error);
+        Assert.Equal(FormatError.Truncated, e.Error);
         Assert.Contains("4-byte config length", e.Message);
     }
 
@@ -216,8 +216,8 @@ public sealed class SaveFileHeaderTests
     {
         var bytes = new SaveFileHeader { MandatoryFlags = 2 }.ToBytes();
         BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(44), 0xFFFF_FFF0);
-        var e = Assert.Throws<SaveFileFormatException>(() => SaveFileHeader.Read(new PipeLikeStream(bytes)));
-        Assert.Equal(SaveFileError.OptionalDataTooLarge, e.Error);
+        var e = Assert.Throws<XenFormatException>(() => SaveFileHeader.Read(new PipeLikeStream(bytes)));
+        Assert.Equal(FormatError.OptionalDataTooLarge, e.Error);
     }
 
     [Fact]
@@ -227,9 +227,9 @@ public sealed class SaveFileHeaderTests
         BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(44), 1_000_000_000);
         var options = new SaveFileReaderOptions { MaxOptionalDataLength = int.MaxValue };
         var before = GC.GetAllocatedBytesForCurrentThread();
-        var e = Assert.Throws<SaveFileFormatException>(() => SaveFileHeader.Read(new PipeLikeStream(bytes), options));
+        var e = Assert.Throws<XenFormatException>(() => SaveFileHeader.Read(new PipeLikeStream(bytes), options));
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(SaveFileError.Truncated, e.Error);
+        Assert.Equal(FormatError.Truncated, e.Error);
         Assert.True(allocated < 1 << 20, $"allocated {allocated} bytes for a 148-byte input");
     }
 
@@ -244,11 +244,11 @@ public sealed class SaveFileHeaderTests
         // Within the default limit, so only arrival can bound the buffer: a file cut short, read as a pipe.
         var bytes = TestData.Concat(new SaveFileHeader { MandatoryFlags = 2 }.ToBytes(), TestData.Image(delivered));
         BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(44), (uint)claimed);
-        Assert.Throws<SaveFileFormatException>(() => SaveFileHeader.Read(new PipeLikeStream(bytes, 4096))); // warm up
+        Assert.Throws<XenFormatException>(() => SaveFileHeader.Read(new PipeLikeStream(bytes, 4096))); // warm up
         var before = GC.GetAllocatedBytesForCurrentThread();
-        var e = Assert.Throws<SaveFileFormatException>(() => SaveFileHeader.Read(new PipeLikeStream(bytes, 4096)));
+        var e = Assert.Throws<XenFormatException>(() => SaveFileHeader.Read(new PipeLikeStream(bytes, 4096)));
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(SaveFileError.Truncated, e.Error);
+        Assert.Equal(FormatError.Truncated, e.Error);
         // Doubling from a 4 KiB buffer: at most 4x the bytes that arrived, plus the buffer and the exception.
         Assert.True(allocated <= 4L * bytes.Length + 16 * 1024, $"allocated {allocated} bytes for a {bytes.Length}-byte input claiming {claimed}");
     }

@@ -38,7 +38,7 @@ public sealed class SaveFilePropertyTests
     }
 
     [Fact]
-    public void Damaged_headers_throw_only_SaveFileFormatException()
+    public void Damaged_headers_throw_only_XenFormatException()
     {
         var damage =
             from header in GenHeader
@@ -55,7 +55,7 @@ public sealed class SaveFilePropertyTests
             foreach (var stream in new Stream[] { new MemoryStream(bytes), new PipeLikeStream(bytes, 3) })
             {
                 try { SaveFileHeader.Read(stream, new SaveFileReaderOptions { Strict = true }); }
-                catch (SaveFileFormatException) { }
+                catch (XenFormatException) { }
             }
         }, iter: 3000);
     }

@@ -42,11 +42,11 @@ public sealed class SaveFileReaderTests
     public void A_bad_header_disposes_the_stream_unless_asked_to_leave_it_open()
     {
         var owned = new MemoryStream(new byte[100]);
-        Assert.Throws<SaveFileFormatException>(() => SaveFileReader.Open(owned));
+        Assert.Throws<XenFormatException>(() => SaveFileReader.Open(owned));
         Assert.False(owned.CanRead);
 
         var kept = new MemoryStream(new byte[100]);
-        Assert.Throws<SaveFileFormatException>(() => SaveFileReader.Open(kept, leaveOpen: true));
+        Assert.Throws<XenFormatException>(() => SaveFileReader.Open(kept, leaveOpen: true));
         Assert.True(kept.CanRead);
     }
 
@@ -75,7 +75,7 @@ public sealed class SaveFileReaderTests
 
         Assert.Equal(SaveFileFormat.Legacy, reader.Header.Format);
         Assert.Equal(0, reader.ImageOffset);
-        var e = Assert.Throws<SaveFileFormatException>(() => reader.ResolveConfig());
+        var e = Assert.Throws<XenFormatException>(() => reader.ResolveConfig());
         Assert.Contains("legacy", e.Message);
         Assert.True(reader.ResolveConfig("name=\"x\"", SaveFileConfigFormat.XlCfg).IsOverride);
         using var copy = new MemoryStream();
@@ -87,7 +87,7 @@ public sealed class SaveFileReaderTests
     public void A_file_without_config_and_no_override_cannot_be_restored()
     {
         using var reader = SaveFileReader.Open(new MemoryStream(new SaveFileHeader { MandatoryFlags = 2 }.ToBytes()));
-        var e = Assert.Throws<SaveFileFormatException>(() => reader.ResolveConfig());
+        var e = Assert.Throws<XenFormatException>(() => reader.ResolveConfig());
         Assert.Contains("stores no config", e.Message);
     }
 

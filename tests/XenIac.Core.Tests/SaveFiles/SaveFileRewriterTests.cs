@@ -71,7 +71,7 @@ public sealed class SaveFileRewriterTests
     {
         var dir = TestData.TempDir();
         var path = Write(dir, "x.xlsave", SaveFileHeader.Create("{}", SaveFileConfigFormat.Json), TestData.Image(100));
-        var e = await Assert.ThrowsAsync<SaveFileFormatException>(() =>
+        var e = await Assert.ThrowsAsync<XenFormatException>(() =>
             SaveFileRewriter.ConvertFromLegacyAsync(path, Path.Combine(dir, "y"), "{}", SaveFileConfigFormat.Json));
         Assert.Contains("already has an xl savefile header", e.Message);
     }
@@ -102,7 +102,7 @@ public sealed class SaveFileRewriterTests
         var destination = Path.Combine(dir, "out.xlsave");
         await File.WriteAllTextAsync(destination, "previous good file");
 
-        await Assert.ThrowsAsync<SaveFileFormatException>(() => SaveFileRewriter.ConvertToLegacyAsync(source, destination));
+        await Assert.ThrowsAsync<XenFormatException>(() => SaveFileRewriter.ConvertToLegacyAsync(source, destination));
         Assert.Equal("previous good file", await File.ReadAllTextAsync(destination));
     }
 

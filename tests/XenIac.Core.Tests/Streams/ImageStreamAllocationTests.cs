@@ -55,7 +55,7 @@ public sealed class ImageStreamAllocationTests
                     reader.ReadBody();
             }
         }
-        catch (SaveFileFormatException)
+        catch (XenFormatException)
         {
         }
     }
@@ -72,7 +72,7 @@ public sealed class ImageStreamAllocationTests
 
         var result = ImageStreamVerifier.Verify(new CountingPipe(image));
         Assert.Equal(ImageVerificationStatus.Invalid, result.Status);
-        Assert.Equal(SaveFileError.Truncated, result.Problem!.Error);
+        Assert.Equal(FormatError.Truncated, result.Problem!.Error);
 
         var (allocated, arrived) = Measure(image, Verify);
         Assert.Equal(image.Length, arrived);

@@ -141,7 +141,7 @@ public sealed class ImageStreamVerifierTests
     {
         var (bytes, records) = Image(GuestType.HVM);
         var cut = Fails(bytes[..^12], seekable);
-        Assert.Equal(SaveFileError.Truncated, cut.Error);
+        Assert.Equal(FormatError.Truncated, cut.Error);
 
         var trailing = Fails([.. bytes, 0], seekable);
         Assert.Contains("data follows the final END", trailing.Message);

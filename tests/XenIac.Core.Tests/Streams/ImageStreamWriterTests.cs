@@ -163,7 +163,7 @@ public sealed class ImageStreamWriterTests
     }
 
     [Fact]
-    public void Property_corrupt_or_cut_images_fail_only_with_SaveFileFormatException_at_an_offset_inside_the_image()
+    public void Property_corrupt_or_cut_images_fail_only_with_XenFormatException_at_an_offset_inside_the_image()
     {
         var image = new MemoryStream();
         ImageStreamWriter.Write(image, Hvm(1100, 2));
@@ -195,10 +195,10 @@ public sealed class ImageStreamWriterTests
                     if (reader.Current.Is(LibxcRecordType.PageData)) foreach (var _ in reader.ReadPages()) { }
                     else reader.ReadBody();
             }
-            catch (SaveFileFormatException e)
+            catch (XenFormatException e)
             {
                 Assert.NotNull(e.Offset);
-                Assert.True(e.Error is SaveFileError.InvalidImage or SaveFileError.Truncated);
+                Assert.True(e.Error is FormatError.InvalidImage or FormatError.Truncated);
             }
         }, iter: 400);
     }

@@ -1,3 +1,4 @@
+using XenIac.Core;
 using System.Text;
 using XenIac.Core.Config;
 using XenIac.Core.SaveFiles;
@@ -12,7 +13,7 @@ namespace XenIac.Fuzz;
 public sealed class SavefileTarget : FuzzTarget
 {
     public override string Name => "savefile";
-    public override IReadOnlyList<Type> Documented { get; } = [typeof(SaveFileFormatException)];
+    public override IReadOnlyList<Type> Documented { get; } = [typeof(XenFormatException)];
 
     public override void Run(byte[] input, WorkMeter meter)
     {
@@ -33,7 +34,7 @@ public sealed class SavefileTarget : FuzzTarget
         meter.Add(written.Length);
         if (written.Length != reader.ImageOffset || !written.ToArray().AsSpan().SequenceEqual(input.AsSpan(0, (int)reader.ImageOffset)))
             throw new FuzzInvariantException($"the header read ({reader.ImageOffset} bytes) writes back as {written.Length} different bytes");
-        _ = reader.ResolveConfig(); // no stored config: SaveFileFormatException, documented
+        _ = reader.ResolveConfig(); // no stored config: XenFormatException, documented
     }
 
     public override IEnumerable<byte[]> WarmUpInputs() => [SeedFactory.SmallSavefile(GuestType.HVM, 2, json: true)];
@@ -47,7 +48,7 @@ public sealed class SavefileTarget : FuzzTarget
 public sealed class ImageTarget : FuzzTarget
 {
     public override string Name => "image";
-    public override IReadOnlyList<Type> Documented { get; } = [typeof(SaveFileFormatException)];
+    public override IReadOnlyList<Type> Documented { get; } = [typeof(XenFormatException)];
 
     public override void Run(byte[] input, WorkMeter meter)
     {

@@ -1,3 +1,4 @@
+using XenIac.Core.Config;
 using XenIac.Core.SaveFiles;
 
 namespace XenIac.Hosts.Tests.Embedded;
@@ -23,7 +24,7 @@ public sealed class EmbeddedHostLimitsTests : IAsyncLifetime
         return Task.CompletedTask;
     }
 
-    private static DomainConfigDocument Json(string text) => new(text, SaveFileConfigFormat.Json);
+    private static ConfigText Json(string text) => new(text, SaveFileConfigFormat.Json);
 
     [Theory]
     [InlineData("""{"c_info":[]}""", "$.c_info: must be an object")]
@@ -48,7 +49,7 @@ public sealed class EmbeddedHostLimitsTests : IAsyncLifetime
     public async Task Sizes_beyond_the_embedded_limits_are_refused(long memoryMiB, int vcpus, string message)
     {
         var e = await Assert.ThrowsAsync<XenHostException>(() =>
-            _host.CreateAsync(DomainConfigDocument.FromText($"name = \"big\"\ntype = \"pv\"\nmemory = {memoryMiB}\nvcpus = {vcpus}\nkernel = \"/k\"\n")));
+            _host.CreateAsync(ConfigText.FromText($"name = \"big\"\ntype = \"pv\"\nmemory = {memoryMiB}\nvcpus = {vcpus}\nkernel = \"/k\"\n")));
         Assert.Equal(XenHostError.InvalidConfig, e.Error);
         Assert.Contains(message, e.Message);
     }
@@ -56,7 +57,7 @@ public sealed class EmbeddedHostLimitsTests : IAsyncLifetime
     /// <summary>A savefile made by the host, its stored config replaced (the image stays the host's own).</summary>
     private async Task<string> SavefileClaiming(string storedJson)
     {
-        await _host.CreateAsync(DomainConfigDocument.FromText("name = \"web\"\ntype = \"hvm\"\nmemory = 4\nvcpus = 1\n"));
+        await _host.CreateAsync(ConfigText.FromText("name = \"web\"\ntype = \"hvm\"\nmemory = 4\nvcpus = 1\n"));
         var original = Path.Combine(_dir, "web.xlsave");
         await _host.SaveAsync("web", original, SaveOptions.Default);
         var bytes = await File.ReadAllBytesAsync(original);
@@ -92,12 +93,12 @@ public sealed class EmbeddedHostLimitsTests : IAsyncLifetime
     [Fact]
     public async Task A_stored_config_with_fewer_vcpus_than_the_image_is_refused()
     {
-        await _host.CreateAsync(DomainConfigDocument.FromText("name = \"cpu\"\ntype = \"hvm\"\nmemory = 4\nvcpus = 3\n"));
+        await _host.CreateAsync(ConfigText.FromText("name = \"cpu\"\ntype = \"hvm\"\nmemory = 4\nvcpus = 3\n"));
         var original = Path.Combine(_dir, "cpu.xlsave");
         await _host.SaveAsync("cpu", original, SaveOptions.Default);
         var e = await Assert.ThrowsAsync<XenHostException>(() => _host.RestoreAsync(original, new RestoreOptions
         {
-            OverrideConfig = DomainConfigDocument.FromText("name = \"cpu\"\ntype = \"hvm\"\nmemory = 4\nvcpus = 1\n"),
+            OverrideConfig = ConfigText.FromText("name = \"cpu\"\ntype = \"hvm\"\nmemory = 4\nvcpus = 1\n"),
         }));
         Assert.Contains("3 vCPUs", e.Message);
     }

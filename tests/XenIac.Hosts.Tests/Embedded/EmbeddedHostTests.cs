@@ -1,3 +1,5 @@
+using XenIac.Core.Config;
+using XenIac.Core;
 using System.Text.Json.Nodes;
 using XenIac.Core.SaveFiles;
 using XenIac.Core.Streams;
@@ -30,7 +32,7 @@ public sealed class EmbeddedHostTests : IAsyncLifetime
         return Task.CompletedTask;
     }
 
-    private static DomainConfigDocument Cfg(string text) => DomainConfigDocument.FromText(text);
+    private static ConfigText Cfg(string text) => ConfigText.FromText(text);
 
     private async Task<byte[]> MemoryOf(string name)
     {
@@ -229,7 +231,7 @@ public sealed class EmbeddedHostTests : IAsyncLifetime
         await _host.SaveAsync("web", xl, SaveOptions.Default);
         await SaveFileRewriter.ConvertToLegacyAsync(xl, legacy);
 
-        await Assert.ThrowsAsync<SaveFileFormatException>(() => _host.RestoreAsync(legacy, new RestoreOptions { Legacy = true }));
+        await Assert.ThrowsAsync<XenFormatException>(() => _host.RestoreAsync(legacy, new RestoreOptions { Legacy = true }));
         var restored = await _host.RestoreAsync(legacy, new RestoreOptions { Legacy = true, OverrideConfig = Cfg(HvmConfig("web", 4)) });
         Assert.Equal("web", restored.Domain.Name);
         Assert.Equal(before, await MemoryOf("web"));
@@ -291,7 +293,7 @@ public sealed class EmbeddedSavefileReferenceTests
         Skip.IfNot(XenIac.Tests.ReferenceChecker.Available, XenIac.Tests.ReferenceChecker.MissingReason);
         var dir = Directory.CreateTempSubdirectory("xeniac-embedded-ref-").FullName;
         var host = EmbeddedHost.Open(Path.Combine(dir, "host"));
-        var info = await host.CreateAsync(DomainConfigDocument.FromText(config));
+        var info = await host.CreateAsync(ConfigText.FromText(config));
         var path = Path.Combine(dir, "d.xlsave");
         await host.SaveAsync(info.Name, path, new SaveOptions { Mode = SaveMode.Checkpoint });
 

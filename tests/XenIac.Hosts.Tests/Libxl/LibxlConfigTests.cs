@@ -1,3 +1,4 @@
+using XenIac.Core.Config;
 using System.Text.Json.Nodes;
 using XenIac.Core.SaveFiles;
 using XenIac.Hosts.Libxl;
@@ -10,13 +11,13 @@ public sealed class LibxlConfigTests
     public void Json_configs_pass_through_unchanged()
     {
         const string json = "{ \"c_info\": { \"name\": \"a\" } }";
-        Assert.Same(json, LibxlConfig.ToJson(new DomainConfigDocument(json, SaveFileConfigFormat.Json)));
+        Assert.Same(json, LibxlConfig.ToJson(new ConfigText(json, SaveFileConfigFormat.Json)));
     }
 
     [Fact]
     public void Xl_cfg_configs_are_converted_through_the_config_model()
     {
-        var json = JsonNode.Parse(LibxlConfig.ToJson(DomainConfigDocument.FromText("name = \"a\"\ntype = \"hvm\"\nmemory = 64\nvcpus = 2\n")))!;
+        var json = JsonNode.Parse(LibxlConfig.ToJson(ConfigText.FromText("name = \"a\"\ntype = \"hvm\"\nmemory = 64\nvcpus = 2\n")))!;
         Assert.Equal("a", (string)json["c_info"]!["name"]!);
         Assert.Equal("hvm", (string)json["c_info"]!["type"]!);
         Assert.Equal(65536, (int)json["b_info"]!["max_memkb"]!);
@@ -27,7 +28,7 @@ public sealed class LibxlConfigTests
     public void Xl_cfg_settings_without_a_json_form_are_named_not_dropped()
     {
         var e = Assert.Throws<XenHostException>(() =>
-            LibxlConfig.ToJson(DomainConfigDocument.FromText("name = \"a\"\nmemory = 64\nfrobnicate_level = 3\n")));
+            LibxlConfig.ToJson(ConfigText.FromText("name = \"a\"\nmemory = 64\nfrobnicate_level = 3\n")));
         Assert.Equal(XenHostError.InvalidConfig, e.Error);
         Assert.Contains("frobnicate_level", e.Message);
         Assert.Contains("libxl JSON", e.Message);

@@ -1,3 +1,4 @@
+using XenIac.Core.Config;
 using System.Text.Json.Nodes;
 using XenIac.Core.IO;
 using XenIac.Core.SaveFiles;
@@ -160,7 +161,7 @@ public sealed class LibxlSaveRestoreTests : IDisposable
         const string other = """{"c_info":{"name":"web2"}}""";
 
         var result = Operations().Restore(SavefilePath,
-            RestoreOptions.Default with { Paused = true, OverrideConfig = DomainConfigDocument.FromText(other) }, CancellationToken.None);
+            RestoreOptions.Default with { Paused = true, OverrideConfig = ConfigText.FromText(other) }, CancellationToken.None);
 
         Assert.Equal(other, _libxl.RestoredJson);
         Assert.Equal(["restore"], _libxl.Calls);
@@ -196,7 +197,7 @@ public sealed class LibxlSaveRestoreTests : IDisposable
         Operations().Restore(SavefilePath, RestoreOptions.Default with
         {
             Legacy = true,
-            OverrideConfig = DomainConfigDocument.FromText("""{"c_info":{"name":"old"}}"""),
+            OverrideConfig = ConfigText.FromText("""{"c_info":{"name":"old"}}"""),
         }, CancellationToken.None);
         Assert.Equal([1, 2, 3, 4, 5], _libxl.RestoredImage);
         Assert.False(_libxl.RestoredStreamV2);
@@ -205,7 +206,7 @@ public sealed class LibxlSaveRestoreTests : IDisposable
     [Fact]
     public void Create_unpauses_unless_asked_to_stay_paused()
     {
-        var config = DomainConfigDocument.FromText("""{"c_info":{"name":"fresh"}}""");
+        var config = ConfigText.FromText("""{"c_info":{"name":"fresh"}}""");
         Operations().Create(config, paused: false, CancellationToken.None);
         Assert.Equal(["create", "unpause 13"], _libxl.Calls);
 

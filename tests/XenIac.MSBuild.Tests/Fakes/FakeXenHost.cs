@@ -1,3 +1,4 @@
+using XenIac.Core.Config;
 using System.Text;
 using System.Text.Json;
 using XenIac.Core.IO;
@@ -16,7 +17,7 @@ public sealed class FakeXenHost : IXenHost
 
     public string Spec => "fake:test";
 
-    public Dictionary<string, (DomainInfo Info, DomainConfigDocument Config)> Domains { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, (DomainInfo Info, ConfigText Config)> Domains { get; } = new(StringComparer.Ordinal);
 
     public List<string> Calls { get; } = [];
 
@@ -30,7 +31,7 @@ public sealed class FakeXenHost : IXenHost
 
     public DomainInfo Add(string name, string? configText = null)
     {
-        var config = DomainConfigDocument.FromText(configText ?? $"name = \"{name}\"\nmemory = 16\n");
+        var config = ConfigText.FromText(configText ?? $"name = \"{name}\"\nmemory = 16\n");
         var info = new DomainInfo(name, _nextDomId++, DomainState.Running, 16 * 1024, 1);
         Domains[name] = (info, config);
         return info;
@@ -52,7 +53,7 @@ public sealed class FakeXenHost : IXenHost
         if (!Domains.TryGetValue(name, out var domain))
             throw new XenHostException(XenHostError.DomainNotFound, $"no domain named '{name}'");
         var config = options.AlternativeConfig ?? domain.Config;
-        var header = SaveFileHeader.Create(config.Text, config.Format);
+        var header = SaveFileHeader.Create(config.Text, config.Language);
         await AtomicFile.WriteAsync(savefilePath, async (stream, ct) =>
         {
             SaveFileWriter.WriteHeader(stream, header);
@@ -69,11 +70,11 @@ public sealed class FakeXenHost : IXenHost
     {
         Calls.Add("restore " + savefilePath);
         LastRestoreOptions = options;
-        DomainConfigDocument config;
+        ConfigText config;
         using (var reader = SaveFileReader.Open(savefilePath))
         {
-            var effective = reader.ResolveConfig(options.OverrideConfig?.Text, options.OverrideConfig?.Format ?? SaveFileConfigFormat.XlCfg);
-            config = new DomainConfigDocument(effective.Text!, effective.Format);
+            var effective = reader.ResolveConfig(options.OverrideConfig?.Text, options.OverrideConfig?.Language ?? SaveFileConfigFormat.XlCfg);
+            config = new ConfigText(effective.Text!, effective.Format);
         }
         var name = NameOf(config);
         if (Domains.ContainsKey(name))
@@ -84,7 +85,7 @@ public sealed class FakeXenHost : IXenHost
         return new RestoreResult(info, options.OverrideConfig is not null);
     }
 
-    public Task<DomainInfo> CreateAsync(DomainConfigDocument config, bool paused = false, CancellationToken cancellationToken = default)
+    public Task<DomainInfo> CreateAsync(ConfigText config, bool paused = false, CancellationToken cancellationToken = default)
     {
         var name = NameOf(config);
         Calls.Add("create " + name);
@@ -105,7 +106,7 @@ public sealed class FakeXenHost : IXenHost
     public Task PauseAsync(string name, CancellationToken cancellationToken = default) => throw new NotSupportedException();
     public Task UnpauseAsync(string name, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-    public Task<DomainConfigDocument> GetConfigAsync(string name, CancellationToken cancellationToken = default) =>
+    public Task<ConfigText> GetConfigAsync(string name, CancellationToken cancellationToken = default) =>
         Task.FromResult(Domains[name].Config);
 
     public ValueTask DisposeAsync()
@@ -115,9 +116,9 @@ public sealed class FakeXenHost : IXenHost
     }
 
     // Independent of the code under test (ConfigNames) so the fake cannot agree with a bug in it.
-    private static string NameOf(DomainConfigDocument config)
+    private static string NameOf(ConfigText config)
     {
-        if (config.Format == SaveFileConfigFormat.Json)
+        if (config.Language == SaveFileConfigFormat.Json)
             return JsonDocument.Parse(config.Text).RootElement.GetProperty("c_info").GetProperty("name").GetString()!;
         var line = config.Text.Split('\n').Last(l => l.TrimStart().StartsWith("name", StringComparison.Ordinal));
         return line.Split('=', 2)[1].Trim().Trim('"', '\'');

@@ -1,7 +1,7 @@
-namespace XenIac.Core.SaveFiles;
+namespace XenIac.Core;
 
-/// <summary>What kind of problem a savefile (or an image stream inside one) has.</summary>
-public enum SaveFileError
+/// <summary>What kind of problem a savefile or the image stream inside it has.</summary>
+public enum FormatError
 {
     WrongMagic,
     WrongByteOrder,
@@ -17,16 +17,16 @@ public enum SaveFileError
 /// The data is not a savefile XenIac can read. <see cref="Offset"/> is the byte offset in the file where the
 /// problem was found (when known); <see cref="RecordIndex"/> the image-stream record it belongs to (when known).
 /// </summary>
-public sealed class SaveFileFormatException : XenIacException
+public sealed class XenFormatException : XenIacException
 {
-    public SaveFileFormatException(SaveFileError error, string message, long? offset = null, Exception? inner = null)
+    public XenFormatException(FormatError error, string message, long? offset = null, Exception? inner = null)
         : base(message, inner)
     {
         Error = error;
         Offset = offset;
     }
 
-    public SaveFileError Error { get; }
+    public FormatError Error { get; }
     public long? Offset { get; }
 
     /// <summary>Index of the image-stream record (both layers counted from 0) the problem was found in.</summary>

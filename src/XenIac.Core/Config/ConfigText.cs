@@ -1,0 +1,65 @@
+using System.Text;
+using XenIac.Core.SaveFiles;
+
+namespace XenIac.Core.Config;
+
+/// <summary>
+/// A domain config as text with its language (xl.cfg or libxl JSON), and where it came from when it was read from
+/// a file. The one place that tells the languages apart (<see cref="Detect"/>) and that reads a config file that
+/// may be an xl.cfg, a libxl JSON config or a savefile (<see cref="LoadAsync"/>).
+/// </summary>
+public sealed record ConfigText(string Text, SaveFileConfigFormat Language)
+{
+    /// <summary>The file (or name) the text came from, used in messages; null when it came from elsewhere.</summary>
+    public string? Source { get; init; }
+
+    /// <summary>True when <see cref="Source"/> is a savefile and this is its stored config.</summary>
+    public bool IsSavefile { get; init; }
+
+    /// <summary>The config's name in messages: the file, "FILE (stored config)" for a savefile, else "config".</summary>
+    public string DisplayName => Source is null ? "config" : IsSavefile ? $"{Source} (stored config)" : Source;
+
+    /// <summary>The language of config text: libxl JSON when it starts with '{' (after white space), else xl.cfg.</summary>
+    public static SaveFileConfigFormat Detect(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return text.AsSpan().TrimStart().StartsWith("{", StringComparison.Ordinal) ? SaveFileConfigFormat.Json : SaveFileConfigFormat.XlCfg;
+    }
+
+    /// <summary>Config text whose language is told by its content.</summary>
+    public static ConfigText FromText(string text, string? source = null) => new(text, Detect(text)) { Source = source };
+
+    /// <summary>The config stored in a savefile read from <paramref name="path"/>.</summary>
+    /// <exception cref="XenFormatException">The savefile stores no config.</exception>
+    public static ConfigText FromSavefile(SaveFileHeader header, string path)
+    {
+        ArgumentNullException.ThrowIfNull(header);
+        if (header.ConfigFormat == SaveFileConfigFormat.None)
+            throw new XenFormatException(FormatError.InvalidConfig, $"'{path}' stores no config");
+        return new ConfigText(header.ConfigText!, header.ConfigFormat) { Source = path, IsSavefile = true };
+    }
+
+    /// <summary>Parses the text in its language; errors are located in <see cref="DisplayName"/>.</summary>
+    public DomainConfig ToModel() =>
+        Language == SaveFileConfigFormat.Json ? DomainConfig.FromJson(Text, DisplayName) : DomainConfig.FromXl(XlConfig.Parse(Text, DisplayName));
+
+    /// <summary>
+    /// Reads a config file: a savefile (told by its magic) gives its stored config, anything else is config text
+    /// whose language <see cref="Detect"/> tells.
+    /// </summary>
+    public static async Task<ConfigText> LoadAsync(string path, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (SaveFileHeader.LooksLikeXlSavefile(path))
+        {
+            await using var reader = await SaveFileReader.OpenAsync(SaveFileReader.OpenFile(path), cancellationToken: cancellationToken).ConfigureAwait(false);
+            return FromSavefile(reader.Header, path);
+        }
+        var bytes = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+        var text = Encoding.UTF8.GetString(bytes);
+        // xl.cfg strings may hold bytes that are not UTF-8: XlText keeps them, so the model and rewrites see them.
+        return Detect(text) == SaveFileConfigFormat.Json
+            ? new ConfigText(text, SaveFileConfigFormat.Json) { Source = path }
+            : new ConfigText(XlText.Decode(bytes), SaveFileConfigFormat.XlCfg) { Source = path };
+    }
+}
