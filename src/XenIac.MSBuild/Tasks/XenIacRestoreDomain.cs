@@ -1,4 +1,3 @@
-using XenIac.Core.Config;
 using Microsoft.Build.Framework;
 using XenIac.Core.Config;
 using XenIac.Core.SaveFiles;
