@@ -1,3 +1,4 @@
+using XenIac.Core.Config;
 using XenIac.Core.SaveFiles;
 
 namespace XenIac.Hosts;
@@ -25,7 +26,7 @@ public sealed record DomainConfigDocument(string Text, SaveFileConfigFormat Form
         new(text, text.TrimStart().StartsWith('{') ? SaveFileConfigFormat.Json : SaveFileConfigFormat.XlCfg);
 
     public static async Task<DomainConfigDocument> LoadAsync(string path, CancellationToken cancellationToken = default) =>
-        FromText(await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false));
+        FromText(await ConfigSource.ReadTextAsync(path, cancellationToken).ConfigureAwait(false));
 }
 
 public enum SaveMode

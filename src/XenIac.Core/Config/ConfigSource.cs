@@ -26,13 +26,27 @@ public sealed record ConfigSource(string Path, string Text, SaveFileConfigFormat
                 throw new SaveFileFormatException(SaveFileError.InvalidConfig, $"'{path}' stores no config");
             return new ConfigSource(path, h.ConfigText!, h.ConfigFormat, IsSavefile: true);
         }
-        var bytes = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
-        var text = Encoding.UTF8.GetString(bytes);
-        // xl.cfg strings may hold bytes that are not UTF-8: XlText keeps them, so the model and rewrites see them.
-        return LooksLikeJson(text)
-            ? new ConfigSource(path, text, SaveFileConfigFormat.Json, IsSavefile: false)
-            : new ConfigSource(path, XlText.Decode(bytes), SaveFileConfigFormat.XlCfg, IsSavefile: false);
+        var text = Decode(await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false));
+        return new ConfigSource(path, text, LooksLikeJson(text) ? SaveFileConfigFormat.Json : SaveFileConfigFormat.XlCfg, IsSavefile: false);
     }
+
+    /// <summary>
+    /// A config file's bytes as text: libxl JSON as UTF-8; xl.cfg through <see cref="XlText"/>, because its strings
+    /// may hold bytes that are not UTF-8 and the model and rewrites must see (and write back) those very bytes.
+    /// Every reader of a config file goes through here (File.ReadAllText would turn such bytes into U+FFFD).
+    /// </summary>
+    public static string Decode(ReadOnlySpan<byte> bytes)
+    {
+        var text = Encoding.UTF8.GetString(bytes);
+        return LooksLikeJson(text) ? text : XlText.Decode(bytes);
+    }
+
+    /// <summary>The text of the config file at <paramref name="path"/>, read by <see cref="Decode"/>.</summary>
+    public static string ReadText(string path) => Decode(File.ReadAllBytes(path));
+
+    /// <inheritdoc cref="ReadText"/>
+    public static async Task<string> ReadTextAsync(string path, CancellationToken cancellationToken = default) =>
+        Decode(await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false));
 
     public static bool LooksLikeJson(string text) => text.TrimStart().StartsWith('{');
 

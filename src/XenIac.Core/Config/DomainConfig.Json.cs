@@ -118,8 +118,7 @@ public sealed partial class DomainConfig
             var disk = new DiskConfig
             {
                 Target = r.String(d["pdev_path"], at + ".pdev_path") ?? "",
-                // libxl names every disk by its vdev (libxl__device_disk_dev_number): without one, no disk.
-                Vdev = DiskWord(r, d["vdev"], at + ".vdev") ?? throw r.Fail(at + ".vdev", "a disk needs a vdev (e.g. \"xvda\")"),
+                Vdev = DiskWord(r, d["vdev"], at + ".vdev") ?? "",
                 Format = r.String(d["format"], at + ".format") is { } f and not "unknown"
                     ? DiskConfig.IsFormat(f) ? f : throw r.Fail(at + ".format", $"{JsonConfigReader.Quote(f)} is not a libxl disk format (raw, qcow, qcow2, vhd, qed, empty)")
                     : "raw",
@@ -131,6 +130,9 @@ public sealed partial class DomainConfig
                     : null,
                 Backend = DiskWord(r, d["backend_domname"], at + ".backend_domname"),
             };
+            // libxl names every disk by its vdev (libxl__device_disk_dev_number): without one, no disk. Checked
+            // after the other fields so that a wrong type in one of them is still reported at its own path.
+            if (disk.Vdev.Length == 0) throw r.Fail(at + ".vdev", "a disk needs a vdev (e.g. \"xvda\")");
             // The rule the checks above spell out: the disk must have an xl.cfg form that reads back as itself.
             try { DiskConfig.Parse(disk.ToSpec()); }
             catch (XlConfigException e) { throw r.Fail(at, $"has no xl.cfg form: {e.Reason}"); }

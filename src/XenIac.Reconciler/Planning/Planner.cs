@@ -181,7 +181,7 @@ public static class Planner
         if (savefile.Header is { ConfigFormat: not SaveFileConfigFormat.None } h)
             return new DomainConfigDocument(h.ConfigText!, h.ConfigFormat);
         // A legacy savefile stores no config; the one it was saved with is the domain's base config.
-        return DomainConfigDocument.FromText(File.ReadAllText(spec.ConfigPath
+        return DomainConfigDocument.FromText(ConfigSource.ReadText(spec.ConfigPath
             ?? throw new PlanException("a legacy savefile stores no config and the domain has no 'config'")));
     }
 
