@@ -56,7 +56,7 @@ public sealed class SavefileCommandContractTests
         var path = TempFile(Savefile(header));
         var cfg = Path.Combine(Path.GetDirectoryName(path)!, "new.cfg");
         // 0xE9 alone is not UTF-8 (a Latin-1 path); File.ReadAllText made it U+FFFD, stored as EF BF BD.
-        byte[] cfgBytes = [.. "name = \"db\"\ntype = \"pv\"\nmemory = 8\nkernel = \"/boot/caf"u8, 0xE9, .. "\"\n"u8];
+        byte[] cfgBytes = [.. "name = \"db\"\ntype = \"pv\"\nmemory = 8\ndescription = \"caf"u8, 0xE9, .. "\"\n"u8]; // only a warning
         File.WriteAllBytes(cfg, cfgBytes);
 
         var result = await CliRunner.RunAsync("savefile", "set-config", path, cfg);
