@@ -59,6 +59,11 @@ public sealed partial class DomainConfig
         foreach (var key in TextDeviceModelKeys)
             if (xl.Get(key) is { } v)
                 dm[key] = v is XlString s ? s.Text : v.ToXl();
+        // xl makes it video_memkb = videoram * 1024: a number, and one that fits a domain (as memory must).
+        if (xl.GetLong("videoram") is { } videoram)
+            dm["videoram"] = videoram is >= 0 and <= MaxMemoryMiB
+                ? videoram.ToString(System.Globalization.CultureInfo.InvariantCulture)
+                : throw xl.SettingError("videoram", $"= {videoram} MiB is out of range (0 to {MaxMemoryMiB})");
         if (dm.Remove("stdvga", out var std) && !dm.ContainsKey("vga")) dm["vga"] = std == "1" ? "stdvga" : "cirrus";
 
         var actions = DefaultActions();

@@ -92,6 +92,18 @@ public sealed class DomainConfigTests
         Assert.Contains("'vnc'", e.Reason);
     }
 
+    [Theory]
+    [InlineData("videoram = 99999999999999", "out of range")]
+    [InlineData("videoram = \"-5\"", "out of range")]
+    [InlineData("videoram = [ 16 ]", "is a list")]
+    public void Videoram_that_libxl_could_not_take_is_refused_when_read(string setting, string reason)
+    {
+        // ToLibxlJson wrote video_memkb = videoram * 1024, which overflowed or went negative and did not read back.
+        var e = Assert.Throws<XlConfigException>(() => DomainConfig.FromXl(XlConfig.Parse("name = 'a'\ntype = 'hvm'\n" + setting + "\n", "g.cfg")));
+        Assert.Equal(3, e.Line);
+        Assert.Contains(reason, e.Reason);
+    }
+
     [Fact]
     public void ToXlConfig_writes_device_model_values_that_are_not_numbers_as_strings()
     {
