@@ -161,6 +161,24 @@ public sealed class ConfigConvertCommandTests
     }
 
     [Fact]
+    public async Task Convert_to_xl_writes_string_bytes_that_are_not_utf8_exactly()
+    {
+        var dir = Directory.CreateTempSubdirectory("xeniac-convert-").FullName;
+        var cfg = Path.Combine(dir, "d.cfg");
+        // A Latin-1 path: 0xE9 is not UTF-8 on its own. Read as text it became U+FFFD (EF BF BD) on the way out.
+        await File.WriteAllBytesAsync(cfg, [.. "name = \"d\"\nkernel = \"/boot/caf"u8, 0xE9, .. "\"\n"u8]);
+
+        var xl = await CliRunner.RunAsync("config", "convert", cfg, "--to", "xl");
+
+        Assert.True(xl.ExitCode == 0, xl.StdErr);
+        var kernel = "kernel = '/boot/caf"u8.ToArray();
+        var at = xl.StdOutBytes.AsSpan().IndexOf(kernel);
+        Assert.True(at >= 0, System.Text.Encoding.Latin1.GetString(xl.StdOutBytes));
+        Assert.Equal(0xE9, xl.StdOutBytes[at + kernel.Length]);
+        Assert.Equal((byte)'\'', xl.StdOutBytes[at + kernel.Length + 1]);
+    }
+
+    [Fact]
     public async Task Settings_without_a_json_form_are_a_warning_or_with_strict_an_error()
     {
         var dir = Directory.CreateTempSubdirectory("xeniac-convert-").FullName;

@@ -189,6 +189,44 @@ public sealed class OptionAndPathTests(HostileInputFolder folder) : IClassFixtur
     [InlineData("empty", "name (unset)")]
     [InlineData("random", "rand.cfg:1:")]
     [InlineData("bigger", "memory 8 -> 16")]
+    [InlineData("json-garbage", "bad.json:1:")]
+    public async Task Domain_restore_refuses_a_config_incompatible_with_the_stored_one_before_restoring(string kind, string expected)
+    {
+        var dir = NewDir();
+        var source = await SavedDomainAsync(dir, "hvm");
+
+        var result = await Run(dir, "domain", "restore", source, "--config", WriteConfig(dir, kind));
+
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single(result.StdErr.TrimEnd().Split('\n'));
+        Assert.StartsWith("error: ", line);
+        Assert.Contains(expected, line);
+        Assert.Null(await DomainStateAsync(dir, "web")); // nothing was restored
+    }
+
+    [Fact]
+    public async Task Domain_restore_with_force_restores_with_an_incompatible_config_and_a_compatible_one_needs_no_force()
+    {
+        var dir = NewDir();
+        var source = await SavedDomainAsync(dir, "hvm");
+        File.Copy(Path.Combine(dir, source), Path.Combine(dir, "copy.xlsave"));
+        File.WriteAllText(Path.Combine(dir, "same.cfg"), "name = \"web\"\ntype = \"hvm\"\nmemory = 8\nvcpus = 1\n");
+
+        var forced = await Run(dir, "domain", "restore", source, "--config", WriteConfig(dir, "bigger"), "--force");
+        Assert.True(forced.ExitCode == 0, forced.StdErr);
+        Assert.Contains("memory", forced.StdErr); // the finding is still reported
+        Assert.NotNull(await DomainStateAsync(dir, "web"));
+
+        Assert.Equal(0, (await Run(dir, "domain", "destroy", "web")).ExitCode);
+        var ok = await Run(dir, "domain", "restore", "copy.xlsave", "--config", "same.cfg");
+        Assert.True(ok.ExitCode == 0, ok.StdErr);
+    }
+
+    [Theory]
+    [InlineData("pv", "type hvm -> pv")]
+    [InlineData("empty", "name (unset)")]
+    [InlineData("random", "rand.cfg:1:")]
+    [InlineData("bigger", "memory 8 -> 16")]
     public async Task Convert_checks_a_new_config_against_the_stored_one(string kind, string expected)
     {
         var dir = NewDir();

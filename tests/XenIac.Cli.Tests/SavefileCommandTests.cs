@@ -50,6 +50,23 @@ public sealed class SavefileCommandContractTests
         header.ToBytes().Concat("LibxlFmt"u8.ToArray()).Concat(Enumerable.Range(0, imageBytes).Select(i => (byte)i)).ToArray();
 
     [Fact]
+    public async Task Set_config_stores_xl_cfg_bytes_that_are_not_utf8_exactly()
+    {
+        var header = XenIac.Core.SaveFiles.SaveFileHeader.Create("name = \"db\"\ntype = \"pv\"\nmemory = 8\n", XenIac.Core.SaveFiles.SaveFileConfigFormat.XlCfg);
+        var path = TempFile(Savefile(header));
+        var cfg = Path.Combine(Path.GetDirectoryName(path)!, "new.cfg");
+        // 0xE9 alone is not UTF-8 (a Latin-1 path); File.ReadAllText made it U+FFFD, stored as EF BF BD.
+        byte[] cfgBytes = [.. "name = \"db\"\ntype = \"pv\"\nmemory = 8\ndescription = \"caf"u8, 0xE9, .. "\"\n"u8]; // only a warning
+        File.WriteAllBytes(cfg, cfgBytes);
+
+        var result = await CliRunner.RunAsync("savefile", "set-config", path, cfg);
+
+        Assert.True(result.ExitCode == 0, result.StdErr);
+        using var reader = XenIac.Core.SaveFiles.SaveFileReader.Open(path);
+        Assert.Equal(cfgBytes, reader.Header.ConfigContent.ToArray());
+    }
+
+    [Fact]
     public async Task Inspect_json_has_every_contract_field_for_a_big_endian_file_read_from_stdin()
     {
         var header = XenIac.Core.SaveFiles.SaveFileHeader.Create("name = \"db\"\n", XenIac.Core.SaveFiles.SaveFileConfigFormat.XlCfg,

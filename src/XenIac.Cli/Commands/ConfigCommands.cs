@@ -1,3 +1,4 @@
+using System.Text;
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using XenIac.Core.Config;
@@ -59,18 +60,20 @@ internal static class ConfigCommands
         {
             var model = (await ConfigText.LoadAsync(parse.GetValue(file)!, ct)).ToModel();
             IReadOnlyList<string> notConverted;
-            string text;
+            byte[] output;
             if (parse.GetValue(to) == "json")
-                text = model.ToLibxlJson(out notConverted).ToJsonString(CommandLine.JsonOptions) + "\n";
+                output = Encoding.UTF8.GetBytes(model.ToLibxlJson(out notConverted).ToJsonString(CommandLine.JsonOptions) + "\n");
             else
-                text = model.ToXlConfig(out notConverted).ToString();
+                output = model.ToXlConfig(out notConverted).ToBytes(); // the exact bytes: xl.cfg strings may hold bytes that are not UTF-8
             if (notConverted.Count > 0)
             {
                 var message = $"not converted (no {parse.GetValue(to)} form): {string.Join(", ", notConverted)}";
                 if (parse.GetValue(strict)) throw new ArgumentException(message);
                 await Console.Error.WriteLineAsync("warning: " + message);
             }
-            await Console.Out.WriteAsync(text);
+            await Console.Out.FlushAsync(ct);
+            await using var stdout = Console.OpenStandardOutput();
+            await stdout.WriteAsync(output, ct);
             return ExitCodes.Ok;
         });
         return command;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using XenIac.Core.Config;
+using XenIac.Core.SaveFiles;
 using XenIac.Hosts;
 
 namespace XenIac.Cli.Commands;
@@ -117,19 +118,31 @@ internal static class DomainCommands
         var config = ConfigOption("Use this config instead of the stored one");
         var paused = PausedOption("Leave the restored domain paused (xl restore -p)");
         var trust = ReconcileCommands.TrustConfigOption();
-        var command = new Command("restore", "Restore a domain from a savefile") { host, file, config, paused, trust };
+        var force = new Option<bool>("--force") { Description = "Restore with --config even when it is not compatible with the savefile's config" };
+        var command = new Command("restore", "Restore a domain from a savefile") { host, file, config, paused, trust, force };
         command.SetHandler(async (parse, ct) =>
         {
+            var path = parse.GetValue(file)!;
             // A stored config is the savefile author's, not the operator's: what it makes dom0 run or open needs consent.
             if (parse.GetValue(config) is null && !parse.GetValue(trust))
-                await CommandLine.OnSavefileAsync(parse.GetValue(file)!, () => Task.FromResult(RefuseUntrustedStoredConfig(parse.GetValue(file)!)));
+                await CommandLine.OnSavefileAsync(path, () => Task.FromResult(RefuseUntrustedStoredConfig(path)));
+            ConfigText? overrideConfig = null;
+            if (parse.GetValue(config) is { } configPath)
+            {
+                // The rule savefile set-config applies, before the host is touched: a config the saved guest
+                // cannot resume with is refused unless forced.
+                overrideConfig = await LoadConfigAsync(configPath, ct);
+                var proposed = overrideConfig with { Source = configPath };
+                var findings = await CommandLine.OnSavefileAsync(path, () => SavefileConfigEditor.CheckForSavefileAsync(path,
+                    sourceIsLegacy: !SaveFileHeader.LooksLikeXlSavefile(path), proposed, parse.GetValue(force), ct));
+                ConfigCommands.WriteFindings(findings, Console.Error);
+            }
             var options = new RestoreOptions
             {
                 Paused = parse.GetValue(paused),
-                OverrideConfig = parse.GetValue(config) is { } configPath ? await LoadConfigAsync(configPath, ct) : null,
+                OverrideConfig = overrideConfig,
             };
             await using var h = OpenHost(parse, host);
-            var path = parse.GetValue(file)!;
             var result = await CommandLine.OnSavefileAsync(path, () => ByteProgress.RunAsync($"restoring {Path.GetFileName(path)}",
                 File.Exists(path) ? new FileInfo(path).Length : null, progress => h.RestoreAsync(path, options with { Progress = progress }, ct)));
             Console.Out.WriteLine($"restored {result.Domain.Name} as domain {result.Domain.DomId}" +

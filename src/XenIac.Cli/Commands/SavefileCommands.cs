@@ -185,7 +185,7 @@ internal static class SavefileCommands
             // Any config that goes into the result is checked first, by the rule set-config uses.
             async Task<(string Text, SaveFileConfigFormat Format)> CheckedConfigAsync(string path)
             {
-                var proposed = ConfigText.FromText(await File.ReadAllTextAsync(path, ct), path);
+                var proposed = ConfigText.FromText(await ConfigText.ReadTextAsync(path, ct), path);
                 var findings = await SavefileConfigEditor.CheckForSavefileAsync(src, sourceIsLegacy: !sourceIsXl, proposed, parse.GetValue(force), ct);
                 ConfigCommands.WriteFindings(findings, messages);
                 return (proposed.Text, proposed.Language);

@@ -20,7 +20,7 @@ internal static class SavefileSetConfigCommand
         {
             var path = parse.GetValue(file)!;
             var cfgPath = parse.GetValue(cfg)!;
-            var text = await File.ReadAllTextAsync(cfgPath, ct);
+            var text = await ConfigText.ReadTextAsync(cfgPath, ct);
             var findings = await CommandLine.OnSavefileAsync(path,
                 () => SavefileConfigEditor.SetConfigAsync(path, text, cfgPath, parse.GetValue(force), cancellationToken: ct));
             ConfigCommands.WriteFindings(findings);

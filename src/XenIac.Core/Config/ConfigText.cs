@@ -55,11 +55,25 @@ public sealed record ConfigText(string Text, SaveFileConfigFormat Language)
             await using var reader = await SaveFileReader.OpenAsync(SaveFileReader.OpenFile(path), cancellationToken: cancellationToken).ConfigureAwait(false);
             return FromSavefile(reader.Header, path);
         }
-        var bytes = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
-        var text = Encoding.UTF8.GetString(bytes);
-        // xl.cfg strings may hold bytes that are not UTF-8: XlText keeps them, so the model and rewrites see them.
-        return Detect(text) == SaveFileConfigFormat.Json
-            ? new ConfigText(text, SaveFileConfigFormat.Json) { Source = path }
-            : new ConfigText(XlText.Decode(bytes), SaveFileConfigFormat.XlCfg) { Source = path };
+        var text = await ReadTextAsync(path, cancellationToken).ConfigureAwait(false);
+        return new ConfigText(text, Detect(text)) { Source = path };
     }
+
+    /// <summary>
+    /// A config file's bytes as text: libxl JSON as UTF-8; xl.cfg through <see cref="XlText"/>, because its strings
+    /// may hold bytes that are not UTF-8 and the model and rewrites must see (and write back) those very bytes.
+    /// Every reader of a config file goes through here (File.ReadAllText would turn such bytes into U+FFFD).
+    /// </summary>
+    public static string Decode(ReadOnlySpan<byte> bytes)
+    {
+        var text = Encoding.UTF8.GetString(bytes);
+        return Detect(text) == SaveFileConfigFormat.Json ? text : XlText.Decode(bytes);
+    }
+
+    /// <summary>The text of the config file at <paramref name="path"/>, read by <see cref="Decode"/>.</summary>
+    public static string ReadText(string path) => Decode(File.ReadAllBytes(path));
+
+    /// <inheritdoc cref="ReadText"/>
+    public static async Task<string> ReadTextAsync(string path, CancellationToken cancellationToken = default) =>
+        Decode(await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false));
 }

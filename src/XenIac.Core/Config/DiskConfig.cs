@@ -26,10 +26,16 @@ public sealed record DiskConfig
     private static readonly string[] FlagWords = ["direct-io-safe", "discard", "no-discard", "colo", "no-colo", "trusted", "untrusted"];
     private static readonly string[] IgnoredKeys = ["specification", "colo-host", "colo-port", "colo-export", "active-disk", "hidden-disk"];
 
-    /// <summary>Parses one disk spec; <see cref="FormatException"/> says what xl would object to.</summary>
-    public static DiskConfig Parse(string spec)
+    /// <summary>
+    /// Parses one disk spec; what xl would object to is an <see cref="XlConfigException"/> located in
+    /// <paramref name="source"/> at line 1 and the column of the offending parameter in the spec.
+    /// </summary>
+    public static DiskConfig Parse(string spec, string source = "disk")
     {
         ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(source);
+        var paramStart = 0;
+        XlConfigException Error(string reason) => new(source, 1, paramStart + 1, reason);
         var disk = new DiskConfig();
         string? target = null, vdev = null, format = null;
         var access = default(string);
@@ -41,6 +47,7 @@ public sealed record DiskConfig
         {
             while (pos < spec.Length && spec[pos] is ' ' or '\t' or '\n') pos++;
             if (pos == spec.Length) break;
+            paramStart = pos;
             var rest = spec.AsSpan(pos);
             if (rest.StartsWith("target=", StringComparison.Ordinal))
             {
@@ -72,13 +79,13 @@ public sealed record DiskConfig
                 var value = param[(eq + 1)..];
                 switch (key)
                 {
-                    case "format": format = CheckFormat(value); break;
+                    case "format": format = CheckFormat(value, Error); break;
                     case "vdev": vdev = value; break;
-                    case "access": access = CheckAccess(value); break;
+                    case "access": access = CheckAccess(value, Error); break;
                     case "script": disk = disk with { Script = value }; break;
                     case "backend": disk = disk with { Backend = value }; break;
                     case "backendtype":
-                        if (value is not ("phy" or "tap" or "qdisk" or "standalone")) throw new FormatException($"unknown backendtype '{value}'");
+                        if (!IsBackendType(value)) throw Error($"unknown backendtype '{value}'");
                         disk = disk with { BackendType = value };
                         break;
                     case "devtype":
@@ -86,11 +93,11 @@ public sealed record DiskConfig
                         {
                             "cdrom" => disk with { IsCdrom = true },
                             "disk" => disk with { IsCdrom = false },
-                            _ => throw new FormatException($"unknown devtype '{value}' (cdrom or disk)"),
+                            _ => throw Error($"unknown devtype '{value}' (cdrom or disk)"),
                         };
                         break;
                     default:
-                        if (!IgnoredKeys.Contains(key)) throw new FormatException($"unknown disk parameter '{key}'");
+                        if (!IgnoredKeys.Contains(key)) throw Error($"unknown disk parameter '{key}'");
                         break;
                 }
             }
@@ -100,14 +107,15 @@ public sealed record DiskConfig
             else if (!hadPrefix && format is null)
             {
                 if (target.Length == 0 && IsVdevWithType(param, ref disk, out var v)) { format = "empty"; vdev = v; }
-                else format = CheckFormat(param);
+                else format = CheckFormat(param, Error);
             }
             else if (vdev is null) vdev = IsVdevWithType(param, ref disk, out var v) ? v : param;
-            else if (access is null) access = CheckAccess(param);
-            else throw new FormatException($"too many positional parameters at '{param}'");
+            else if (access is null) access = CheckAccess(param, Error);
+            else throw Error($"too many positional parameters at '{param}'");
             pos = next;
         }
-        if (string.IsNullOrEmpty(vdev)) throw new FormatException("no vdev given (e.g. xvda)");
+        paramStart = 0;
+        if (string.IsNullOrEmpty(vdev)) throw Error("no vdev given (e.g. xvda)");
         if (target is null or "") format ??= disk.IsCdrom ? "empty" : null;
         return disk with
         {
@@ -145,14 +153,20 @@ public sealed record DiskConfig
     }
 
     // An empty format leaves it unknown, so the next positional is read as the format again (as xl does).
-    private static string? CheckFormat(string value) =>
-        value.Length == 0 ? null : Formats.Contains(value) ? value : throw new FormatException($"unknown disk format '{value}' (raw, qcow, qcow2, vhd, qed, empty)");
+    private static string? CheckFormat(string value, Func<string, XlConfigException> error) =>
+        value.Length == 0 ? null : IsFormat(value) ? value : throw error($"unknown disk format '{value}' (raw, qcow, qcow2, vhd, qed, empty)");
 
-    private static string CheckAccess(string value) => value switch
+    /// <summary>A disk format xl knows (xl-disk-configuration).</summary>
+    internal static bool IsFormat(string value) => Formats.Contains(value);
+
+    /// <summary>A backendtype xl knows.</summary>
+    internal static bool IsBackendType(string value) => value is "phy" or "tap" or "qdisk" or "standalone";
+
+    private static string CheckAccess(string value, Func<string, XlConfigException> error) => value switch
     {
         "" or "w" or "rw" => "rw",
         "r" or "ro" => "ro",
-        _ => throw new FormatException($"unknown access '{value}' (rw or ro)"),
+        _ => throw error($"unknown access '{value}' (rw or ro)"),
     };
 
     /// <summary>The spec in xl's key=value form (target last, since it eats the rest).</summary>

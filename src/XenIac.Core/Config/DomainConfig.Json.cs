@@ -115,17 +115,28 @@ public sealed partial class DomainConfig
         {
             var at = $"{disksPath}[{i}]";
             var d = r.Object(jd[i], at)!;
-            disks.Add(new DiskConfig
+            var disk = new DiskConfig
             {
                 Target = r.String(d["pdev_path"], at + ".pdev_path") ?? "",
-                Vdev = r.String(d["vdev"], at + ".vdev") ?? "",
-                Format = r.String(d["format"], at + ".format") is { } f and not "unknown" ? f : "raw",
+                Vdev = DiskWord(r, d["vdev"], at + ".vdev") ?? "",
+                Format = r.String(d["format"], at + ".format") is { } f and not "unknown"
+                    ? DiskConfig.IsFormat(f) ? f : throw r.Fail(at + ".format", $"{JsonConfigReader.Quote(f)} is not a libxl disk format (raw, qcow, qcow2, vhd, qed, empty)")
+                    : "raw",
                 Access = r.Whole(d["readwrite"], at + ".readwrite", 0, 1) == 0 ? "ro" : "rw",
                 IsCdrom = r.Whole(d["is_cdrom"], at + ".is_cdrom", 0, 1) is > 0,
-                Script = r.String(d["script"], at + ".script"),
-                BackendType = r.String(d["backend"], at + ".backend") is { } b and not "unknown" ? b : null,
-                Backend = r.String(d["backend_domname"], at + ".backend_domname"),
-            });
+                Script = DiskWord(r, d["script"], at + ".script"),
+                BackendType = r.String(d["backend"], at + ".backend") is { } b and not "unknown"
+                    ? DiskConfig.IsBackendType(b) ? b : throw r.Fail(at + ".backend", $"{JsonConfigReader.Quote(b)} is not a libxl disk backend (phy, tap, qdisk, standalone)")
+                    : null,
+                Backend = DiskWord(r, d["backend_domname"], at + ".backend_domname"),
+            };
+            // libxl names every disk by its vdev (libxl__device_disk_dev_number): without one, no disk. Checked
+            // after the other fields so that a wrong type in one of them is still reported at its own path.
+            if (disk.Vdev.Length == 0) throw r.Fail(at + ".vdev", "a disk needs a vdev (e.g. \"xvda\")");
+            // The rule the checks above spell out: the disk must have an xl.cfg form that reads back as itself.
+            try { DiskConfig.Parse(disk.ToSpec()); }
+            catch (XlConfigException e) { throw r.Fail(at, $"has no xl.cfg form: {e.Reason}"); }
+            disks.Add(disk);
         }
 
         var nics = new List<NicConfig>();
@@ -206,6 +217,17 @@ public sealed partial class DomainConfig
             Actions = actions,
             Other = other,
         };
+    }
+
+    /// <summary>
+    /// A disk setting that xl.cfg writes as one <c>key=value</c> parameter: a comma would end it early, so such
+    /// a value (which libxl could not have been given by xl either) is refused. Empty is absent.
+    /// </summary>
+    private static string? DiskWord(JsonConfigReader r, JsonNode? node, string path)
+    {
+        var value = r.String(node, path);
+        if (string.IsNullOrEmpty(value)) return null;
+        return value.Contains(',') ? throw r.Fail(path, $"{JsonConfigReader.Quote(value)} contains a comma, which a disk spec cannot hold") : value;
     }
 
     private static void CollectLeaves(JsonNode? node, string path, SortedDictionary<string, string> into)

@@ -38,7 +38,8 @@ public sealed partial class DomainConfig
                 Set(bInfo, "type.hvm.vga.kind", value == "stdvga" ? "std" : value);
                 continue;
             }
-            if (key == "videoram" && long.TryParse(value, CultureInfo.InvariantCulture, out var mib))
+            // Only a size FromJson reads back (the readers enforce it; a model built in code may not).
+            if (key == "videoram" && long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var mib) && mib <= MaxMemoryMiB)
             {
                 bInfo["video_memkb"] = mib * 1024;
                 continue;

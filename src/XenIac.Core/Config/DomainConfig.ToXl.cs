@@ -41,8 +41,9 @@ public sealed partial class DomainConfig
             Set(kind, XlValue.List(specs));
         }
         foreach (var (key, value) in DeviceModel)
-            Set(key, BooleanDeviceModelKeys.Contains(key) || long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out _) && key != "boot"
-                ? XlValue.Number(long.Parse(value, CultureInfo.InvariantCulture))
+            // One parse decides and gives the number, so a value that is not one (from JSON, or set by code) stays a string.
+            Set(key, key != "boot" && long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var number)
+                ? XlValue.Number(number)
                 : XlValue.String(value));
         foreach (var (key, value) in Actions) Set(key, XlValue.String(value));
         foreach (var (key, value) in Other)

@@ -43,7 +43,7 @@ public sealed partial class DomainConfig
         foreach (var spec in Strings(xl, "disk"))
         {
             try { disks.Add(DiskConfig.Parse(spec)); }
-            catch (FormatException e) { throw xl.SettingError("disk", $"entry '{spec}': {e.Message}"); }
+            catch (XlConfigException e) { throw xl.SettingError("disk", $"entry '{spec}': {e.Reason}"); }
         }
         var nics = Strings(xl, "vif").Select(NicConfig.Parse).ToList();
 
@@ -55,10 +55,15 @@ public sealed partial class DomainConfig
         var dm = new SortedDictionary<string, string>(StringComparer.Ordinal);
         foreach (var key in BooleanDeviceModelKeys)
             if (xl.Contains(key))
-                dm[key] = xl.Get(key) is XlString ? (xl.GetLong(key) != 0 ? "1" : "0") : xl.Get(key)!.ToXl();
+                dm[key] = xl.GetLong(key) != 0 ? "1" : "0"; // a list or a word here is an error, as xlu_cfg_get_long reports
         foreach (var key in TextDeviceModelKeys)
             if (xl.Get(key) is { } v)
                 dm[key] = v is XlString s ? s.Text : v.ToXl();
+        // xl makes it video_memkb = videoram * 1024: a number, and one that fits a domain (as memory must).
+        if (xl.GetLong("videoram") is { } videoram)
+            dm["videoram"] = videoram is >= 0 and <= MaxMemoryMiB
+                ? videoram.ToString(System.Globalization.CultureInfo.InvariantCulture)
+                : throw xl.SettingError("videoram", $"= {videoram} MiB is out of range (0 to {MaxMemoryMiB})");
         if (dm.Remove("stdvga", out var std) && !dm.ContainsKey("vga")) dm["vga"] = std == "1" ? "stdvga" : "cirrus";
 
         var actions = DefaultActions();

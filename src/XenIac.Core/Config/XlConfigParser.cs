@@ -64,17 +64,18 @@ internal sealed class XlConfigParser
         if (op.Kind is not (Kind.Equals or Kind.PlusEquals))
             throw Error(op, $"expected '=' or '+=' after '{key.Text}', found {Describe(op)}");
         var valueStart = Peek();
-        var itemStarts = new List<int>();
-        var itemEnds = new List<int>();
+        // Allocated only for a list: most statements are scalars, and each is re-read on every edit.
+        List<int>? itemStarts = null, itemEnds = null;
         var trailingComma = -1;
-        var value = ParseValue(key.Text, itemStarts, itemEnds, ref trailingComma);
+        var value = ParseValue(key.Text, ref itemStarts, ref itemEnds, ref trailingComma);
         var valueEnd = _previous!.Value.End;
 
         var end = Next();
         if (end.Kind is not (Kind.Newline or Kind.Semicolon or Kind.End))
             throw Error(end, $"expected a new line or ';' after the value of '{key.Text}', found {Describe(end)}");
         var span = new XlSpan(key.Start, op.Start, valueStart.Start, valueEnd,
-            end.Kind == Kind.End ? valueEnd : end.End, end.Kind == Kind.Newline, itemStarts, itemEnds, trailingComma);
+            end.Kind == Kind.End ? valueEnd : end.End, end.Kind == Kind.Newline,
+            (IReadOnlyList<int>?)itemStarts ?? [], (IReadOnlyList<int>?)itemEnds ?? [], trailingComma);
         return new XlStatement(key.Text, op.Kind == Kind.PlusEquals, value, key.Line, key.Column, span);
     }
 
@@ -85,10 +86,10 @@ internal sealed class XlConfigParser
     /// values ',' nlok value nlok</c>, <c>nlok: | nlok NEWLINE</c>), because that stack's limit is xl's only
     /// limit on nesting (<see cref="XlLimits.MaxParserStates"/>).
     /// </summary>
-    private XlValue ParseValue(string key, List<int> itemStarts, List<int> itemEnds, ref int trailingComma)
+    private XlValue ParseValue(string key, ref List<int>? itemStarts, ref List<int>? itemEnds, ref int trailingComma)
     {
         const int statesBeforeValue = 4; // the initial state, stmts, IDENT and the operator
-        var open = new List<OpenList>();
+        List<OpenList>? open = null; // made on the first '[' (a scalar needs none)
         var states = statesBeforeValue;
         while (true)
         {
@@ -111,7 +112,8 @@ internal sealed class XlConfigParser
                 }
                 else
                 {
-                    if (open.Count == 0) itemStarts.Add(Peek().Start);
+                    open ??= [];
+                    if (open.Count == 0) (itemStarts ??= []).Add(Peek().Start);
                     open.Add(new OpenList(states, []));
                     states += 2;
                     continue;
@@ -127,12 +129,12 @@ internal sealed class XlConfigParser
             // `done` is complete; add it to the innermost open list and read what follows it.
             while (true)
             {
-                if (open.Count == 0) return done;
+                if (open is null || open.Count == 0) return done;
                 var list = open[^1];
                 if (list.Items.Count == XlLimits.MaxListItems)
                     throw Error(_previous!.Value, $"a list in '{key}' has more than {XlLimits.MaxListItems} items, more than xl can hold");
                 list.Items.Add(done);
-                if (open.Count == 1) itemEnds.Add(_previous!.Value.End);
+                if (open.Count == 1) (itemEnds ??= []).Add(_previous!.Value.End);
                 var b = list.StatesBelow;
                 // The item occupies b+3 states when it is the first (after '[' nlok) and b+6 when it is a later one
                 // (after values ',' nlok); an empty nlok follows it.
@@ -159,7 +161,7 @@ internal sealed class XlConfigParser
                     done = new XlList(list.Items);
                     continue;
                 }
-                if (open.Count == 1) itemStarts.Add(Peek().Start);
+                if (open.Count == 1) (itemStarts ??= []).Add(Peek().Start);
                 states = b + 5;
                 break;
             }

@@ -17,11 +17,11 @@ internal static class OverrideConfigs
         if (!spec.HasOverrides) return null;
         var basePath = spec.OverrideConfigPath ?? spec.ConfigPath;
         if (spec.OverrideSettings.Count == 0)
-            return ConfigText.FromText(File.ReadAllText(basePath!));
+            return ConfigText.FromText(ConfigText.ReadText(basePath!));
         if (basePath is null)
             throw new PlanException("inline override settings need an xl.cfg to merge onto: give the domain 'config' or 'overrides.config'");
 
-        var text = File.ReadAllText(basePath);
+        var text = ConfigText.ReadText(basePath);
         var document = ConfigText.FromText(text);
         if (document.Language != SaveFileConfigFormat.XlCfg)
             throw new PlanException($"inline override settings merge onto xl.cfg text, but {basePath} is a JSON config; use an xl.cfg file or put the changes in a JSON overrides.config");

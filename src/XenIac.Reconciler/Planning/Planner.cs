@@ -202,7 +202,7 @@ public static class Planner
         var warnings = new List<string>();
         try
         {
-            var document = ConfigText.FromText(await File.ReadAllTextAsync(spec.ConfigPath!, cancellationToken).ConfigureAwait(false));
+            var document = ConfigText.FromText(await ConfigText.ReadTextAsync(spec.ConfigPath!, cancellationToken).ConfigureAwait(false));
             createConfig = Renamed(spec, document, spec.ConfigPath!, warnings);
         }
         catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException or ArgumentException or FormatException)
@@ -240,7 +240,7 @@ public static class Planner
             // A legacy savefile stores no config: it is restored with the domain's base config, the operator's own.
             try
             {
-                var baseConfig = ConfigText.FromText(await File.ReadAllTextAsync(spec.ConfigPath!, cancellationToken).ConfigureAwait(false));
+                var baseConfig = ConfigText.FromText(await ConfigText.ReadTextAsync(spec.ConfigPath!, cancellationToken).ConfigureAwait(false));
                 return Plan(spec, observed, PlanAction.Restore, reason) with { RestoreConfig = Renamed(spec, baseConfig, spec.ConfigPath!, warnings), Warnings = warnings };
             }
             catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException or ArgumentException or FormatException)
@@ -257,7 +257,7 @@ public static class Planner
         {
             storedModel = OverrideConfigs.Model(stored);
             if (spec.ConfigPath is not null)
-                consented = OverrideConfigs.Model(ConfigText.FromText(await File.ReadAllTextAsync(spec.ConfigPath, cancellationToken).ConfigureAwait(false)));
+                consented = OverrideConfigs.Model(ConfigText.FromText(await ConfigText.ReadTextAsync(spec.ConfigPath, cancellationToken).ConfigureAwait(false)));
         }
         catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException or ArgumentException or FormatException)
         {
@@ -335,7 +335,7 @@ public static class Planner
         if (savefile.Header is { ConfigFormat: not SaveFileConfigFormat.None } h)
             return new ConfigText(h.ConfigText!, h.ConfigFormat);
         // A legacy savefile stores no config; the one it was saved with is the domain's base config.
-        return ConfigText.FromText(File.ReadAllText(spec.ConfigPath
+        return ConfigText.FromText(ConfigText.ReadText(spec.ConfigPath
             ?? throw new PlanException("a legacy savefile stores no config and the domain has no 'config'")));
     }
 

@@ -70,13 +70,49 @@ public sealed class DomainConfigTests
     }
 
     [Theory]
-    [InlineData("/dev/x,xvda,w", "unknown disk format 'xvda'")]
-    [InlineData("/dev/x,raw", "no vdev")]
-    [InlineData("/dev/x,raw,xvda,rw,extra", "too many positional")]
-    [InlineData("/dev/x,raw,xvda,rx", "unknown access")]
-    [InlineData("bogus=1,/dev/x,raw,xvda", "unknown disk parameter")]
-    public void Bad_disk_specs_are_refused_with_the_reason(string spec, string reason) =>
-        Assert.Contains(reason, Assert.Throws<FormatException>(() => DiskConfig.Parse(spec)).Message);
+    [InlineData("/dev/x,xvda,w", "unknown disk format 'xvda'", 8)]
+    [InlineData("/dev/x,raw", "no vdev", 1)]
+    [InlineData("/dev/x,raw,xvda,rw,extra", "too many positional", 20)]
+    [InlineData("/dev/x,raw,xvda,rx", "unknown access", 17)]
+    [InlineData("bogus=1,/dev/x,raw,xvda", "unknown disk parameter", 1)]
+    [InlineData("/dev/x,raw,xvda,backendtype=nope", "unknown backendtype", 17)]
+    public void Bad_disk_specs_are_refused_with_the_reason_at_the_parameter(string spec, string reason, int column)
+    {
+        // The library's typed error, located in the spec: no FormatException escapes a public parser.
+        var e = Assert.Throws<XlConfigException>(() => DiskConfig.Parse(spec, "spec"));
+        Assert.Contains(reason, e.Reason);
+        Assert.Equal(("spec", 1, column), (e.File, e.Line, e.Column));
+    }
+
+    [Fact]
+    public void A_boolean_device_model_setting_holding_a_list_is_refused_when_read()
+    {
+        // It used to be kept as list text and made ToXlConfig throw FormatException (fuzz finding c0268b59a4d125fc).
+        var e = Assert.Throws<XlConfigException>(() => DomainConfig.FromXl(XlConfig.Parse("name = 'a'\nvnc = [ '/x,raw,xvda,rw' ]\n", "g.cfg")));
+        Assert.Equal((2, 1), (e.Line, e.Column));
+        Assert.Contains("'vnc'", e.Reason);
+    }
+
+    [Theory]
+    [InlineData("videoram = 99999999999999", "out of range")]
+    [InlineData("videoram = \"-5\"", "out of range")]
+    [InlineData("videoram = [ 16 ]", "is a list")]
+    public void Videoram_that_libxl_could_not_take_is_refused_when_read(string setting, string reason)
+    {
+        // ToLibxlJson wrote video_memkb = videoram * 1024, which overflowed or went negative and did not read back.
+        var e = Assert.Throws<XlConfigException>(() => DomainConfig.FromXl(XlConfig.Parse("name = 'a'\ntype = 'hvm'\n" + setting + "\n", "g.cfg")));
+        Assert.Equal(3, e.Line);
+        Assert.Contains(reason, e.Reason);
+    }
+
+    [Fact]
+    public void ToXlConfig_writes_device_model_values_that_are_not_numbers_as_strings()
+    {
+        var c = new DomainConfig { DeviceModel = new SortedDictionary<string, string>(StringComparer.Ordinal) { ["vnc"] = "[ 'x' ]", ["videoram"] = "16" } };
+        var xl = c.ToXlConfig(out _);
+        Assert.Equal("[ 'x' ]", xl.GetString("vnc"));
+        Assert.Equal(16, xl.GetLong("videoram"));
+    }
 
     [Fact]
     public void Bad_disk_spec_in_a_config_is_located_at_the_disk_setting()

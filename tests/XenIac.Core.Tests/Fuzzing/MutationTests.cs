@@ -14,17 +14,36 @@ public sealed class MutationTests
     [Fact]
     public void Savefile_header_survives_mutated_input() => MutationAssert.Clean(new SavefileTarget(), 40_000, SharedFixtures.RepoRoot);
 
-    // Re-enable after merging h/json (its image stream reader commit): on main a pipe allocates what a length field says.
-    [Fact(Skip = "findings tests/fuzz/findings/image (allocation from record length / PAGE_DATA count on an unseekable stream), fixed on branch h/json")]
+    [Fact]
     public void Image_stream_survives_mutated_input() => MutationAssert.Clean(new ImageTarget(), 10_000, SharedFixtures.RepoRoot);
 
-    // Re-enable after merging h/parser: on main, deep list nesting overflows the stack and kills the test host.
-    [Fact(Skip = "finding tests/fuzz/findings/xlcfg (stack overflow in XlConfigParser.ParseValue), fixed on branch h/parser")]
+    [Fact]
     public void Xl_cfg_survives_mutated_input() => MutationAssert.Clean(new XlCfgTarget(), 20_000, SharedFixtures.RepoRoot);
 
-    // Re-enable after merging h/json and h/parser.
-    [Fact(Skip = "findings tests/fuzz/findings/json (duplicate keys: ArgumentException; ToXlConfig: FormatException, NUL, unreadable output), fixed on branches h/json and h/parser")]
+    [Fact]
     public void Libxl_json_survives_mutated_input() => MutationAssert.Clean(new JsonConfigTarget(), 10_000, SharedFixtures.RepoRoot);
+
+    /// <summary>
+    /// The xlcfg target on a config of many one-line statements of a few keys (finding ed62223e34f6a78c: a Set and
+    /// a re-parse per edited key made 29 parses of a 13 KB input, 14 MB): counted at n and 10n, linear and within
+    /// the bound.
+    /// </summary>
+    [Fact]
+    public void Xl_cfg_target_allocates_linearly_in_repeated_statements()
+    {
+        static (long Allocated, int Length) Run(int n)
+        {
+            var text = "name = 'w'\nmemory = 32\n" + string.Concat(Enumerable.Repeat("boot = \"c\"\nvnc = 0\non = \"none\"\n", n));
+            var input = System.Text.Encoding.UTF8.GetBytes(text);
+            Assert.Null(FuzzRunner.Check(new XlCfgTarget(), input, out var allocated, out _));
+            return (allocated, input.Length);
+        }
+        Run(10);
+        var small = Run(1_000);
+        var large = Run(10_000);
+        Assert.True(large.Allocated < 20 * small.Allocated, $"n: {small.Allocated} bytes, 10n: {large.Allocated} bytes");
+        Assert.True(large.Allocated <= FuzzBounds.AllocPerByte * (long)large.Length, $"10n: {large.Allocated} bytes for {large.Length} input bytes");
+    }
 
     /// <summary>The mutator itself: same seed, same inputs; and its mutations do reach the documented-error paths.</summary>
     [Fact]

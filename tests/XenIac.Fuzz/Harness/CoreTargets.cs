@@ -139,14 +139,19 @@ public sealed class XlCfgTarget : FuzzTarget
             catch (XlConfigException) { } // a list where a string belongs: documented
         }
 
-        // The editor: setting a key to the value it already has must keep that value, in memory and re-parsed.
-        foreach (var key in xl.Keys.Take(MaxKeysEdited))
+        // The editor: setting keys to the values they already have must keep those values, in memory and
+        // re-parsed. One batched Set (what Set(key, value) calls with one pair) rewrites and re-reads the text
+        // once; a Set per key re-read the whole input per key, 2 * MaxKeysEdited parses, which no per-byte
+        // allocation bound can hold for a text of one-line statements.
+        var keys = xl.Keys.Take(MaxKeysEdited).ToList();
+        var values = keys.Select(k => KeyValuePair.Create(k, xl.Get(k)!)).ToList();
+        var edited = xl.Set(values);
+        var bytes = edited.ToBytes();
+        meter.Add(bytes.Length);
+        var reread = ReadOwnOutput(() => XlConfig.Parse(bytes, "edited.cfg"), "XlConfig.Set output");
+        foreach (var (key, value) in values)
         {
-            var value = xl.Get(key)!;
-            var edited = xl.Set(key, value);
-            var bytes = edited.ToBytes();
-            meter.Add(bytes.Length);
-            var reread = ReadOwnOutput(() => XlConfig.Parse(bytes, "edited.cfg"), "XlConfig.Set output");
+            meter.Add(1);
             if (!Equals(edited.Get(key), value) || !Equals(reread.Get(key), value))
                 throw new FuzzInvariantException($"Set('{key}', {Clip(value.ToXl())}) did not keep the value");
         }

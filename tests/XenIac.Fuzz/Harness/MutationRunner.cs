@@ -11,7 +11,11 @@ namespace XenIac.Fuzz;
 /// </summary>
 public static class MutationRunner
 {
-    public const int Seed = 20261202;
+    public const int DefaultSeed = 20261202;
+
+    /// <summary>The mutator's seed: fixed, so the suite is deterministic; XENIAC_FUZZ_SEED picks another campaign for a soak.</summary>
+    public static int Seed { get; } =
+        int.TryParse(Environment.GetEnvironmentVariable("XENIAC_FUZZ_SEED"), System.Globalization.CultureInfo.InvariantCulture, out var s) ? s : DefaultSeed;
 
     /// <summary>Inputs per target in the test suite: XENIAC_FUZZ_MUTATIONS scales it (e.g. 0.1 on a slow machine, 10 for a soak).</summary>
     public static int Scaled(int count) =>
