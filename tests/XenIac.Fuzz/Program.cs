@@ -58,10 +58,16 @@ switch (args.FirstOrDefault())
     case "mutate" when args.Length >= 3 && targets.TryGetValue(args[1], out var target):
     {
         var root = XenIac.Tests.SharedFixtures.RepoRoot;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var result = MutationRunner.Run(target, MutationRunner.Corpus(root, target), int.Parse(args[2]),
             Path.Combine(root, "artifacts", "fuzz-findings"), TimeSpan.FromMinutes(5),
             maxDepth: args.Length >= 4 ? int.Parse(args[3]) : 20_000);
         Console.WriteLine(result.Describe());
+        // The campaign's figures as a note quotes them: when, how long, how fast, and how busy the machine was.
+        var load = File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+        Console.WriteLine($"{target.Name}: seed {MutationRunner.Seed}, {result.Inputs} inputs in {clock.Elapsed.TotalSeconds:F0} s " +
+                          $"({result.Inputs / Math.Max(clock.Elapsed.TotalSeconds, 0.001):F0}/s), {result.Findings.Count} findings, " +
+                          $"load average {load}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         return result.Findings.Count == 0 ? 0 : 1;
     }
     default:

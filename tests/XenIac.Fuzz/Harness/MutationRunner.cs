@@ -49,8 +49,8 @@ public static class MutationRunner
     }
 
     /// <summary>
-    /// Runs the campaign on its own thread (so a hang fails the test after <paramref name="hangAfter"/> instead of
-    /// blocking the suite; work, not time, is what the bounds measure).
+    /// Runs the campaign on its own thread (so an input that makes no progress for <paramref name="hangAfter"/> fails
+    /// the test instead of blocking the suite; work, not time, is what the bounds measure).
     /// </summary>
     public static Result Run(FuzzTarget target, IReadOnlyList<byte[]> seeds, int count, string? findingsDir, TimeSpan hangAfter,
         int maxDepth = 20_000)
@@ -81,11 +81,18 @@ public static class MutationRunner
             }
         }) { IsBackground = true, Name = "mutation-" + target.Name };
         thread.Start();
-        var hung = !thread.Join(hangAfter);
+        // A hang is one input that makes no progress for hangAfter, so a long soak is not cut off as a whole.
+        var hung = false;
+        for (var last = -1; !thread.Join(hangAfter);)
+        {
+            var now = Volatile.Read(ref done);
+            if (now == last) { hung = true; break; }
+            last = now;
+        }
         List<Finding> list;
         lock (findings) list = [.. findings.Values.OrderBy(f => f.Key, StringComparer.Ordinal)];
         if (hung && Volatile.Read(ref current) is { } stuck)
-            list.Add(new Finding("hang", new TimeoutException($"input {Volatile.Read(ref done)} did not finish within {hangAfter}"), stuck, null));
+            list.Add(new Finding("hang", new TimeoutException($"input {Volatile.Read(ref done)} made no progress for {hangAfter}"), stuck, null));
         if (findingsDir is not null) list = [.. list.Select(f => f with { SavedAs = Save(findingsDir, target, f.Input) })];
         return new Result(target.Name, Volatile.Read(ref done), maxAlloc, maxWork, list, hung);
     }
