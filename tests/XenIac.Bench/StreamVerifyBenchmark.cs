@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using XenIac.Core.Config;
 using XenIac.Core.SaveFiles;
 using XenIac.Core.Streams;
 
@@ -24,7 +25,7 @@ public sealed class StreamVerifyBenchmark : IBenchmark
         var seek = await context.TimeAsync(() =>
         {
             using var saveFile = SaveFileReader.Open(path);
-            Check(ImageStreamVerifier.Verify(saveFile));
+            Check(SaveFileVerification.Verify(saveFile));
             return Task.CompletedTask;
         });
         context.Report("verify-seek", seek.Time, cat, "cat > /dev/null", ">= 10", size, seek.AllocatedBytes);
@@ -45,7 +46,7 @@ public sealed class StreamVerifyBenchmark : IBenchmark
         {
             using var p = Process.Start(new ProcessStartInfo("cat", [path]) { RedirectStandardOutput = true, UseShellExecute = false })!;
             using (var saveFile = SaveFileReader.Open(p.StandardOutput.BaseStream))
-                Check(ImageStreamVerifier.Verify(saveFile));
+                Check(SaveFileVerification.Verify(saveFile));
             p.WaitForExit();
             return Task.CompletedTask;
         });

@@ -37,7 +37,7 @@ internal static class SavefileCommands
         {
             await using var reader = await OpenAsync(parse.GetValue(file)!, parse.GetValue(legacy), ct);
             var node = Describe(reader.Header);
-            var image = ImageStreamVerifier.Verify(reader);
+            var image = SaveFileVerification.Verify(reader);
             if (parse.GetValue(json))
             {
                 node["image"] = DescribeImage(image);
@@ -81,7 +81,7 @@ internal static class SavefileCommands
             try
             {
                 await using var reader = await OpenAsync(parse.GetValue(file)!, parse.GetValue(legacy), ct);
-                result = ImageStreamVerifier.Verify(reader);
+                result = SaveFileVerification.Verify(reader);
             }
             catch (XenFormatException e) when (parse.GetValue(json))
             {

@@ -36,10 +36,7 @@ public sealed record DiskConfig
         ArgumentNullException.ThrowIfNull(source);
         var paramStart = 0;
         XlConfigException Error(string reason) => new(source, 1, paramStart + 1, reason);
-        var disk = new DiskConfig();
-        string? target = null, vdev = null, format = null;
-        var access = default(string);
-        var hadPrefix = false;
+        var state = new SpecState();
         // One pass over the spec by index: each parameter is cut out once (no copies of the rest of the spec per
         // comma or prefix, which made long specs quadratic).
         var pos = 0;
@@ -51,79 +48,101 @@ public sealed record DiskConfig
             var rest = spec.AsSpan(pos);
             if (rest.StartsWith("target=", StringComparison.Ordinal))
             {
-                target = spec[(pos + "target=".Length)..];
+                state.Target = spec[(pos + "target=".Length)..];
                 break;
             }
             var comma = rest.IndexOf(',');
             var paramSpan = comma < 0 ? rest : rest[..comma];
-            var next = comma < 0 ? spec.Length : pos + comma + 1;
-
-            var prefix = FindPrefix(paramSpan, PlainPrefixes);
-            var fmtPrefix = FindPrefix(paramSpan, FormatPrefixes);
-            var scriptPrefix = FindPrefix(paramSpan, ScriptPrefixes);
-            if (prefix is not null || fmtPrefix is not null || scriptPrefix is not null)
+            if (state.TakePrefix(paramSpan) is { } prefixLength)
             {
                 // Old prefixes qualify the target and are stripped; what follows them is lexed again.
-                hadPrefix = true;
-                if (fmtPrefix is not null) format = fmtPrefix[..^1];
-                if (scriptPrefix is not null) disk = disk with { Script = "block-" + scriptPrefix[..^1] };
-                pos += (prefix ?? fmtPrefix ?? scriptPrefix)!.Length;
+                pos += prefixLength;
                 continue;
             }
             var param = paramSpan.ToString();
-
             var eq = param.IndexOf('=');
-            if (eq > 0 && IsKeyword(param[..eq]))
-            {
-                var key = param[..eq];
-                var value = param[(eq + 1)..];
-                switch (key)
-                {
-                    case "format": format = CheckFormat(value, Error); break;
-                    case "vdev": vdev = value; break;
-                    case "access": access = CheckAccess(value, Error); break;
-                    case "script": disk = disk with { Script = value }; break;
-                    case "backend": disk = disk with { Backend = value }; break;
-                    case "backendtype":
-                        if (!IsBackendType(value)) throw Error($"unknown backendtype '{value}'");
-                        disk = disk with { BackendType = value };
-                        break;
-                    case "devtype":
-                        disk = value switch
-                        {
-                            "cdrom" => disk with { IsCdrom = true },
-                            "disk" => disk with { IsCdrom = false },
-                            _ => throw Error($"unknown devtype '{value}' (cdrom or disk)"),
-                        };
-                        break;
-                    default:
-                        if (!IgnoredKeys.Contains(key)) throw Error($"unknown disk parameter '{key}'");
-                        break;
-                }
-            }
-            else if (param is "cdrom") disk = disk with { IsCdrom = true };
-            else if (FlagWords.Contains(param)) { }
-            else if (target is null) target = param;
-            else if (!hadPrefix && format is null)
-            {
-                if (target.Length == 0 && IsVdevWithType(param, ref disk, out var v)) { format = "empty"; vdev = v; }
-                else format = CheckFormat(param, Error);
-            }
-            else if (vdev is null) vdev = IsVdevWithType(param, ref disk, out var v) ? v : param;
-            else if (access is null) access = CheckAccess(param, Error);
-            else throw Error($"too many positional parameters at '{param}'");
-            pos = next;
+            if (eq > 0 && IsKeyword(param[..eq])) state.SetKeyword(param[..eq], param[(eq + 1)..], Error);
+            else state.SetPositional(param, Error);
+            pos = comma < 0 ? spec.Length : pos + comma + 1;
         }
         paramStart = 0;
-        if (string.IsNullOrEmpty(vdev)) throw Error("no vdev given (e.g. xvda)");
-        if (target is null or "") format ??= disk.IsCdrom ? "empty" : null;
-        return disk with
+        return state.Finish(Error);
+    }
+
+    /// <summary>What a disk spec has said so far, in xl's order: target, format, vdev, access, then keywords anywhere.</summary>
+    private sealed class SpecState
+    {
+        public DiskConfig Disk = new();
+        public string? Target, Vdev, Format, Access;
+        private bool _hadPrefix;
+
+        /// <summary>The length of a leading old-style prefix (phy:, raw:, nbd:, ...) once applied, or null.</summary>
+        public int? TakePrefix(ReadOnlySpan<char> param)
         {
-            Target = target ?? "",
-            Vdev = vdev,
-            Format = string.IsNullOrEmpty(format) ? "raw" : format,
-            Access = access ?? "rw",
-        };
+            var plain = FindPrefix(param, PlainPrefixes);
+            var format = FindPrefix(param, FormatPrefixes);
+            var script = FindPrefix(param, ScriptPrefixes);
+            if (plain is null && format is null && script is null) return null;
+            _hadPrefix = true;
+            if (format is not null) Format = format[..^1];
+            if (script is not null) Disk = Disk with { Script = "block-" + script[..^1] };
+            return (plain ?? format ?? script)!.Length;
+        }
+
+        public void SetKeyword(string key, string value, Func<string, XlConfigException> error)
+        {
+            switch (key)
+            {
+                case "format": Format = CheckFormat(value, error); break;
+                case "vdev": Vdev = value; break;
+                case "access": Access = CheckAccess(value, error); break;
+                case "script": Disk = Disk with { Script = value }; break;
+                case "backend": Disk = Disk with { Backend = value }; break;
+                case "backendtype":
+                    if (!IsBackendType(value)) throw error($"unknown backendtype '{value}'");
+                    Disk = Disk with { BackendType = value };
+                    break;
+                case "devtype":
+                    Disk = value switch
+                    {
+                        "cdrom" => Disk with { IsCdrom = true },
+                        "disk" => Disk with { IsCdrom = false },
+                        _ => throw error($"unknown devtype '{value}' (cdrom or disk)"),
+                    };
+                    break;
+                default:
+                    if (!IgnoredKeys.Contains(key)) throw error($"unknown disk parameter '{key}'");
+                    break;
+            }
+        }
+
+        public void SetPositional(string param, Func<string, XlConfigException> error)
+        {
+            if (param is "cdrom") Disk = Disk with { IsCdrom = true };
+            else if (FlagWords.Contains(param)) { }
+            else if (Target is null) Target = param;
+            else if (!_hadPrefix && Format is null)
+            {
+                if (Target.Length == 0 && IsVdevWithType(param, ref Disk, out var v)) { Format = "empty"; Vdev = v; }
+                else Format = CheckFormat(param, error);
+            }
+            else if (Vdev is null) Vdev = IsVdevWithType(param, ref Disk, out var v) ? v : param;
+            else if (Access is null) Access = CheckAccess(param, error);
+            else throw error($"too many positional parameters at '{param}'");
+        }
+
+        public DiskConfig Finish(Func<string, XlConfigException> error)
+        {
+            if (string.IsNullOrEmpty(Vdev)) throw error("no vdev given (e.g. xvda)");
+            if (Target is null or "") Format ??= Disk.IsCdrom ? "empty" : null;
+            return Disk with
+            {
+                Target = Target ?? "",
+                Vdev = Vdev,
+                Format = string.IsNullOrEmpty(Format) ? "raw" : Format,
+                Access = Access ?? "rw",
+            };
+        }
     }
 
     private static readonly string[] FormatPrefixes = ["raw:", "qcow:", "qcow2:", "vhd:"];

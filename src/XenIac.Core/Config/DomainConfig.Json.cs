@@ -87,105 +87,18 @@ public sealed partial class DomainConfig
         ["coredump_destroy"] = "coredump-destroy", ["coredump_restart"] = "coredump-restart", ["soft_reset"] = "soft-reset",
     };
 
+    // The reading order is the reporting order: the first bad value in this order is the one the error names.
     private static DomainConfig FromJsonCore(JsonConfigReader r)
     {
         var typeNode = r.Take("c_info.type", out var typePath);
         var type = r.String(typeNode, typePath)?.ToLowerInvariant() ?? "pv";
         if (type is not ("pv" or "hvm" or "pvh")) throw r.Fail(typePath, $"domain type {JsonConfigReader.Quote(type)} is not pv, hvm or pvh");
-        var dm = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        var vga = r.String(r.Take("b_info.type.hvm.vga.kind", out var vgaPath), vgaPath);
-        if (vga is not null) dm["vga"] = vga == "std" ? "stdvga" : vga;
-        var videoKb = r.Whole(r.Take("b_info.video_memkb", out var videoPath), videoPath, -1, MaxMemoryMiB * 1024);
-        if (videoKb is > 0) dm["videoram"] = (videoKb / 1024).Value.ToString(CultureInfo.InvariantCulture);
-        foreach (var (path, key, boolean) in JsonDeviceModel)
-        {
-            var v = r.Take(path, out var at);
-            var value = boolean ? r.Flag(v, at) : r.Scalar(v, at) switch
-            {
-                "qemu_xen" => "qemu-xen",
-                "qemu_xen_traditional" => "qemu-xen-traditional",
-                var t => t,
-            };
-            if (value is not null) dm[key] = value;
-        }
-
-        var disks = new List<DiskConfig>();
-        var jd = r.Array(r.Take("disks", out var disksPath), disksPath);
-        for (var i = 0; jd is not null && i < jd.Count; i++)
-        {
-            var at = $"{disksPath}[{i}]";
-            var d = r.Object(jd[i], at)!;
-            var disk = new DiskConfig
-            {
-                Target = r.String(d["pdev_path"], at + ".pdev_path") ?? "",
-                Vdev = DiskWord(r, d["vdev"], at + ".vdev") ?? "",
-                Format = r.String(d["format"], at + ".format") is { } f and not "unknown"
-                    ? DiskConfig.IsFormat(f) ? f : throw r.Fail(at + ".format", $"{JsonConfigReader.Quote(f)} is not a libxl disk format (raw, qcow, qcow2, vhd, qed, empty)")
-                    : "raw",
-                Access = r.Whole(d["readwrite"], at + ".readwrite", 0, 1) == 0 ? "ro" : "rw",
-                IsCdrom = r.Whole(d["is_cdrom"], at + ".is_cdrom", 0, 1) is > 0,
-                Script = DiskWord(r, d["script"], at + ".script"),
-                BackendType = r.String(d["backend"], at + ".backend") is { } b and not "unknown"
-                    ? DiskConfig.IsBackendType(b) ? b : throw r.Fail(at + ".backend", $"{JsonConfigReader.Quote(b)} is not a libxl disk backend (phy, tap, qdisk, standalone)")
-                    : null,
-                Backend = DiskWord(r, d["backend_domname"], at + ".backend_domname"),
-            };
-            // libxl names every disk by its vdev (libxl__device_disk_dev_number): without one, no disk. Checked
-            // after the other fields so that a wrong type in one of them is still reported at its own path.
-            if (disk.Vdev.Length == 0) throw r.Fail(at + ".vdev", "a disk needs a vdev (e.g. \"xvda\")");
-            // The rule the checks above spell out: the disk must have an xl.cfg form that reads back as itself.
-            try { DiskConfig.Parse(disk.ToSpec()); }
-            catch (XlConfigException e) { throw r.Fail(at, $"has no xl.cfg form: {e.Reason}"); }
-            disks.Add(disk);
-        }
-
-        var nics = new List<NicConfig>();
-        var jn = r.Array(r.Take("nics", out var nicsPath), nicsPath);
-        for (var i = 0; jn is not null && i < jn.Count; i++)
-        {
-            var at = $"{nicsPath}[{i}]";
-            var n = r.Object(jn[i], at)!;
-            var nictype = r.String(n["nictype"], at + ".nictype");
-            var defaultType = type == "hvm" ? "vif_ioemu" : "vif";
-            var devid = r.Whole(n["devid"], at + ".devid", -1, int.MaxValue);
-            nics.Add(new NicConfig
-            {
-                Mac = r.String(n["mac"], at + ".mac")?.ToLowerInvariant(),
-                Bridge = r.String(n["bridge"], at + ".bridge"),
-                Script = r.String(n["script"], at + ".script"),
-                Ip = r.String(n["ip"], at + ".ip"),
-                Model = r.String(n["model"], at + ".model"),
-                Type = nictype is null or "unknown" || nictype == defaultType ? null : nictype == "vif_ioemu" ? "ioemu" : nictype,
-                VifName = r.String(n["ifname"], at + ".ifname"),
-                Backend = r.String(n["backend_domname"], at + ".backend_domname"),
-                Mtu = r.Whole(n["mtu"], at + ".mtu", 0, int.MaxValue) is > 0 and var m ? m.ToString(CultureInfo.InvariantCulture) : null,
-                // xl numbers vifs by position; only a devid that differs from it was chosen by someone.
-                Devid = devid is null or < 0 || devid == nics.Count ? null : devid.Value.ToString(CultureInfo.InvariantCulture),
-            });
-        }
-
-        var devices = new SortedDictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
-        foreach (var (jsonKey, xlKey) in JsonDeviceLists)
-            if (r.Array(r.Take(jsonKey, out var at), at) is { Count: > 0 } a)
-                devices[xlKey] = a.Select(i => i?.ToJsonString() ?? "null").ToList();
-
-        // libxl's JSON leaves out values equal to the type's initial value, which for actions is destroy (xl's
-        // own defaults, restart on reboot and soft-reset, are filled in before the JSON is written).
-        var actions = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        foreach (var key in ActionKeys) actions[key] = "destroy";
-        foreach (var key in ActionKeys)
-            if (r.String(r.Take(key, out var at), at) is { } a)
-                actions[key] = JsonActions.TryGetValue(a, out var action) ? action
-                    : throw r.Fail(at, $"{JsonConfigReader.Quote(a)} is not a libxl shutdown action ({string.Join(", ", JsonActions.Keys)})");
-
-        var vcpuBits = r.Array(r.Take("b_info.avail_vcpus", out var bitsPath), bitsPath);
-        long? vcpus = null;
-        if (vcpuBits is not null)
-        {
-            if (vcpuBits.Count is 0 or > (int)MaxVcpuCount) throw r.Fail(bitsPath, $"lists {vcpuBits.Count} vCPUs (1 to {MaxVcpuCount})");
-            for (var i = 0; i < vcpuBits.Count; i++) r.Whole(vcpuBits[i], $"{bitsPath}[{i}]", 0, MaxVcpuCount - 1);
-            vcpus = vcpuBits.Count;
-        }
+        var dm = JsonDeviceModelSettings(r);
+        var disks = JsonDisks(r);
+        var nics = JsonNics(r, type);
+        var devices = JsonDevices(r);
+        var actions = JsonShutdownActions(r);
+        var vcpus = JsonAvailableVcpus(r);
         var maxVcpus = r.Whole(r.Take("b_info.max_vcpus", out var maxVcpusPath), maxVcpusPath, 1, MaxVcpuCount);
         var name = r.String(r.Take("c_info.name", out var namePath), namePath);
         var memory = r.Whole(r.Take("b_info.target_memkb", out var memPath), memPath, 0, MaxMemoryMiB * 1024) / 1024;
@@ -217,6 +130,131 @@ public sealed partial class DomainConfig
             Actions = actions,
             Other = other,
         };
+    }
+
+    private static SortedDictionary<string, string> JsonDeviceModelSettings(JsonConfigReader r)
+    {
+        var dm = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        var vga = r.String(r.Take("b_info.type.hvm.vga.kind", out var vgaPath), vgaPath);
+        if (vga is not null) dm["vga"] = vga == "std" ? "stdvga" : vga;
+        var videoKb = r.Whole(r.Take("b_info.video_memkb", out var videoPath), videoPath, -1, MaxMemoryMiB * 1024);
+        if (videoKb is > 0) dm["videoram"] = (videoKb / 1024).Value.ToString(CultureInfo.InvariantCulture);
+        foreach (var (path, key, boolean) in JsonDeviceModel)
+        {
+            var v = r.Take(path, out var at);
+            var value = boolean ? r.Flag(v, at) : r.Scalar(v, at) switch
+            {
+                "qemu_xen" => "qemu-xen",
+                "qemu_xen_traditional" => "qemu-xen-traditional",
+                var t => t,
+            };
+            if (value is not null) dm[key] = value;
+        }
+
+        return dm;
+    }
+
+    private static List<DiskConfig> JsonDisks(JsonConfigReader r)
+    {
+        var disks = new List<DiskConfig>();
+        var jd = r.Array(r.Take("disks", out var disksPath), disksPath);
+        for (var i = 0; jd is not null && i < jd.Count; i++)
+        {
+            var at = $"{disksPath}[{i}]";
+            var d = r.Object(jd[i], at)!;
+            var disk = new DiskConfig
+            {
+                Target = r.String(d["pdev_path"], at + ".pdev_path") ?? "",
+                Vdev = DiskWord(r, d["vdev"], at + ".vdev") ?? "",
+                Format = r.String(d["format"], at + ".format") is { } f and not "unknown"
+                    ? DiskConfig.IsFormat(f) ? f : throw r.Fail(at + ".format", $"{JsonConfigReader.Quote(f)} is not a libxl disk format (raw, qcow, qcow2, vhd, qed, empty)")
+                    : "raw",
+                Access = r.Whole(d["readwrite"], at + ".readwrite", 0, 1) == 0 ? "ro" : "rw",
+                IsCdrom = r.Whole(d["is_cdrom"], at + ".is_cdrom", 0, 1) is > 0,
+                Script = DiskWord(r, d["script"], at + ".script"),
+                BackendType = r.String(d["backend"], at + ".backend") is { } b and not "unknown"
+                    ? DiskConfig.IsBackendType(b) ? b : throw r.Fail(at + ".backend", $"{JsonConfigReader.Quote(b)} is not a libxl disk backend (phy, tap, qdisk, standalone)")
+                    : null,
+                Backend = DiskWord(r, d["backend_domname"], at + ".backend_domname"),
+            };
+            // libxl names every disk by its vdev (libxl__device_disk_dev_number): without one, no disk. Checked
+            // after the other fields so that a wrong type in one of them is still reported at its own path.
+            if (disk.Vdev.Length == 0) throw r.Fail(at + ".vdev", "a disk needs a vdev (e.g. \"xvda\")");
+            // The rule the checks above spell out: the disk must have an xl.cfg form that reads back as itself.
+            try { DiskConfig.Parse(disk.ToSpec()); }
+            catch (XlConfigException e) { throw r.Fail(at, $"has no xl.cfg form: {e.Reason}"); }
+            disks.Add(disk);
+        }
+
+        return disks;
+    }
+
+    private static List<NicConfig> JsonNics(JsonConfigReader r, string type)
+    {
+        var nics = new List<NicConfig>();
+        var jn = r.Array(r.Take("nics", out var nicsPath), nicsPath);
+        for (var i = 0; jn is not null && i < jn.Count; i++)
+        {
+            var at = $"{nicsPath}[{i}]";
+            var n = r.Object(jn[i], at)!;
+            var nictype = r.String(n["nictype"], at + ".nictype");
+            var defaultType = type == "hvm" ? "vif_ioemu" : "vif";
+            var devid = r.Whole(n["devid"], at + ".devid", -1, int.MaxValue);
+            nics.Add(new NicConfig
+            {
+                Mac = r.String(n["mac"], at + ".mac")?.ToLowerInvariant(),
+                Bridge = r.String(n["bridge"], at + ".bridge"),
+                Script = r.String(n["script"], at + ".script"),
+                Ip = r.String(n["ip"], at + ".ip"),
+                Model = r.String(n["model"], at + ".model"),
+                Type = nictype is null or "unknown" || nictype == defaultType ? null : nictype == "vif_ioemu" ? "ioemu" : nictype,
+                VifName = r.String(n["ifname"], at + ".ifname"),
+                Backend = r.String(n["backend_domname"], at + ".backend_domname"),
+                Mtu = r.Whole(n["mtu"], at + ".mtu", 0, int.MaxValue) is > 0 and var m ? m.ToString(CultureInfo.InvariantCulture) : null,
+                // xl numbers vifs by position; only a devid that differs from it was chosen by someone.
+                Devid = devid is null or < 0 || devid == nics.Count ? null : devid.Value.ToString(CultureInfo.InvariantCulture),
+            });
+        }
+
+        return nics;
+    }
+
+    private static SortedDictionary<string, IReadOnlyList<string>> JsonDevices(JsonConfigReader r)
+    {
+        var devices = new SortedDictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        foreach (var (jsonKey, xlKey) in JsonDeviceLists)
+            if (r.Array(r.Take(jsonKey, out var at), at) is { Count: > 0 } a)
+                devices[xlKey] = a.Select(i => i?.ToJsonString() ?? "null").ToList();
+
+        return devices;
+    }
+
+    private static SortedDictionary<string, string> JsonShutdownActions(JsonConfigReader r)
+    {
+        // libxl's JSON leaves out values equal to the type's initial value, which for actions is destroy (xl's
+        // own defaults, restart on reboot and soft-reset, are filled in before the JSON is written).
+        var actions = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var key in ActionKeys) actions[key] = "destroy";
+        foreach (var key in ActionKeys)
+            if (r.String(r.Take(key, out var at), at) is { } a)
+                actions[key] = JsonActions.TryGetValue(a, out var action) ? action
+                    : throw r.Fail(at, $"{JsonConfigReader.Quote(a)} is not a libxl shutdown action ({string.Join(", ", JsonActions.Keys)})");
+
+        return actions;
+    }
+
+    /// <summary>The vCPU count libxl's avail_vcpus bitmap gives (null when absent); every bit index is checked.</summary>
+    private static long? JsonAvailableVcpus(JsonConfigReader r)
+    {
+        var vcpuBits = r.Array(r.Take("b_info.avail_vcpus", out var bitsPath), bitsPath);
+        long? vcpus = null;
+        if (vcpuBits is not null)
+        {
+            if (vcpuBits.Count is 0 or > (int)MaxVcpuCount) throw r.Fail(bitsPath, $"lists {vcpuBits.Count} vCPUs (1 to {MaxVcpuCount})");
+            for (var i = 0; i < vcpuBits.Count; i++) r.Whole(vcpuBits[i], $"{bitsPath}[{i}]", 0, MaxVcpuCount - 1);
+            vcpus = vcpuBits.Count;
+        }
+        return vcpus;
     }
 
     /// <summary>

@@ -31,6 +31,25 @@ public sealed partial class DomainConfig
         if (Ramdisk is not null) bInfo["ramdisk"] = Ramdisk;
         if (Bootloader is not null) bInfo["bootloader"] = Bootloader;
 
+        AddDeviceModel(bInfo, skipped);
+        if (Type == GuestType.HVM && bInfo["type.hvm"] is null) bInfo["type.hvm"] = new JsonObject();
+
+        var root = new JsonObject { ["c_info"] = cInfo, ["b_info"] = bInfo };
+        if (Disks.Count > 0)
+            root["disks"] = new JsonArray([.. Disks.Select(DiskJson)]);
+        if (Nics.Count > 0)
+            root["nics"] = new JsonArray([.. Nics.Select((nic, i) => NicJson(nic, i, skipped))]);
+        foreach (var (key, action) in Actions)
+            root[key] = action == "rename-restart" ? "restart_rename" : action.Replace('-', '_');
+        skipped.AddRange(Devices.Keys);
+        skipped.AddRange(Other.Keys);
+        notConverted = skipped;
+        return root;
+    }
+
+    /// <summary>The device-model settings that have a b_info path; the others are named in <paramref name="skipped"/>.</summary>
+    private void AddDeviceModel(JsonObject bInfo, List<string> skipped)
+    {
         foreach (var (key, value) in DeviceModel)
         {
             if (key == "vga")
@@ -55,42 +74,33 @@ public sealed partial class DomainConfig
                 : long.TryParse(value, CultureInfo.InvariantCulture, out var l) && key is not ("serial" or "boot") ? l : value;
             Set(bInfo, path["b_info.".Length..], node);
         }
-        if (Type == GuestType.HVM && bInfo["type.hvm"] is null) bInfo["type.hvm"] = new JsonObject();
+    }
 
-        var root = new JsonObject { ["c_info"] = cInfo, ["b_info"] = bInfo };
-        if (Disks.Count > 0)
-            root["disks"] = new JsonArray([.. Disks.Select(d =>
-            {
-                var o = new JsonObject { ["pdev_path"] = d.Target, ["vdev"] = d.Vdev, ["format"] = d.Format, ["readwrite"] = d.Access == "rw" ? 1 : 0 };
-                if (d.IsCdrom) { o["is_cdrom"] = 1; o["removable"] = 1; }
-                if (d.Script is not null) o["script"] = d.Script;
-                if (d.BackendType is not null) o["backend"] = d.BackendType;
-                if (d.Backend is not null) o["backend_domname"] = d.Backend;
-                return (JsonNode)o;
-            })]);
-        if (Nics.Count > 0)
-            root["nics"] = new JsonArray([.. Nics.Select((nic, i) =>
-            {
-                var o = new JsonObject { ["devid"] = nic.Devid is null ? i : WholeSetting($"vif[{i}].devid", nic.Devid) };
-                if (nic.Mac is not null) o["mac"] = nic.Mac;
-                if (nic.Bridge is not null) o["bridge"] = nic.Bridge;
-                if (nic.Ip is not null) o["ip"] = nic.Ip;
-                if (nic.Script is not null) o["script"] = nic.Script;
-                if (nic.Model is not null) o["model"] = nic.Model;
-                if (nic.VifName is not null) o["ifname"] = nic.VifName;
-                if (nic.Backend is not null) o["backend_domname"] = nic.Backend;
-                if (nic.Mtu is not null) o["mtu"] = WholeSetting($"vif[{i}].mtu", nic.Mtu);
-                o["nictype"] = nic.Type switch { null => Type == GuestType.HVM ? "vif_ioemu" : "vif", "ioemu" => "vif_ioemu", var t => t };
-                if (nic.Rate is not null) skipped.Add($"vif[{i}].rate");
-                skipped.AddRange(nic.Other.Keys.Select(k => $"vif[{i}].{k}"));
-                return (JsonNode)o;
-            })]);
-        foreach (var (key, action) in Actions)
-            root[key] = action == "rename-restart" ? "restart_rename" : action.Replace('-', '_');
-        skipped.AddRange(Devices.Keys);
-        skipped.AddRange(Other.Keys);
-        notConverted = skipped;
-        return root;
+    private static JsonNode DiskJson(DiskConfig d)
+    {
+        var o = new JsonObject { ["pdev_path"] = d.Target, ["vdev"] = d.Vdev, ["format"] = d.Format, ["readwrite"] = d.Access == "rw" ? 1 : 0 };
+        if (d.IsCdrom) { o["is_cdrom"] = 1; o["removable"] = 1; }
+        if (d.Script is not null) o["script"] = d.Script;
+        if (d.BackendType is not null) o["backend"] = d.BackendType;
+        if (d.Backend is not null) o["backend_domname"] = d.Backend;
+        return o;
+    }
+
+    private JsonNode NicJson(NicConfig nic, int i, List<string> skipped)
+    {
+        var o = new JsonObject { ["devid"] = nic.Devid is null ? i : WholeSetting($"vif[{i}].devid", nic.Devid) };
+        if (nic.Mac is not null) o["mac"] = nic.Mac;
+        if (nic.Bridge is not null) o["bridge"] = nic.Bridge;
+        if (nic.Ip is not null) o["ip"] = nic.Ip;
+        if (nic.Script is not null) o["script"] = nic.Script;
+        if (nic.Model is not null) o["model"] = nic.Model;
+        if (nic.VifName is not null) o["ifname"] = nic.VifName;
+        if (nic.Backend is not null) o["backend_domname"] = nic.Backend;
+        if (nic.Mtu is not null) o["mtu"] = WholeSetting($"vif[{i}].mtu", nic.Mtu);
+        o["nictype"] = nic.Type switch { null => Type == GuestType.HVM ? "vif_ioemu" : "vif", "ioemu" => "vif_ioemu", var t => t };
+        if (nic.Rate is not null) skipped.Add($"vif[{i}].rate");
+        skipped.AddRange(nic.Other.Keys.Select(k => $"vif[{i}].{k}"));
+        return o;
     }
 
     // Device specs keep their values as text; libxl wants numbers, and text that is none is the config's error.

@@ -19,65 +19,15 @@ public sealed partial class DomainConfig
     public static DomainConfig FromXl(XlConfig xl)
     {
         ArgumentNullException.ThrowIfNull(xl);
-        var type = xl.GetString("type");
-        if (type is null)
-            type = xl.GetString("builder") switch { "hvm" => "hvm", null or "generic" => "pv", var b => throw xl.SettingError("builder", $"'{b}' is not hvm or generic") };
-        else if (type is not ("pv" or "pvh" or "hvm"))
-            throw xl.SettingError("type", $"'{type}' is not pv, pvh or hvm");
-
-        var cmdline = xl.GetString("cmdline");
-        if (cmdline is null)
-        {
-            var root = xl.GetString("root");
-            var extra = xl.GetString("extra");
-            cmdline = (root, extra) switch
-            {
-                (null, null) => null,
-                (not null, not null) => $"root={root} {extra}",
-                (not null, null) => $"root={root}",
-                _ => extra,
-            };
-        }
-
-        var disks = new List<DiskConfig>();
-        foreach (var spec in Strings(xl, "disk"))
-        {
-            try { disks.Add(DiskConfig.Parse(spec)); }
-            catch (XlConfigException e) { throw xl.SettingError("disk", $"entry '{spec}': {e.Reason}"); }
-        }
+        // The reading order is the reporting order: the first bad setting in this order is the one the error names.
+        var type = XlGuestType(xl);
+        var cmdline = XlCmdline(xl);
+        var disks = XlDisks(xl);
         var nics = Strings(xl, "vif").Select(NicConfig.Parse).ToList();
-
-        var devices = new SortedDictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
-        foreach (var key in DeviceKeys)
-            if (xl.Contains(key))
-                devices[key] = xl.Get(key) is XlList ? Strings(xl, key) : [xl.GetString(key)!];
-
-        var dm = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        foreach (var key in BooleanDeviceModelKeys)
-            if (xl.Contains(key))
-                dm[key] = xl.GetLong(key) != 0 ? "1" : "0"; // a list or a word here is an error, as xlu_cfg_get_long reports
-        foreach (var key in TextDeviceModelKeys)
-            if (xl.Get(key) is { } v)
-                dm[key] = v is XlString s ? s.Text : v.ToXl();
-        // xl makes it video_memkb = videoram * 1024: a number, and one that fits a domain (as memory must).
-        if (xl.GetLong("videoram") is { } videoram)
-            dm["videoram"] = videoram is >= 0 and <= MaxMemoryMiB
-                ? videoram.ToString(System.Globalization.CultureInfo.InvariantCulture)
-                : throw xl.SettingError("videoram", $"= {videoram} MiB is out of range (0 to {MaxMemoryMiB})");
-        if (dm.Remove("stdvga", out var std) && !dm.ContainsKey("vga")) dm["vga"] = std == "1" ? "stdvga" : "cirrus";
-
-        var actions = DefaultActions();
-        foreach (var key in ActionKeys)
-            if (xl.GetString(key) is { } a)
-            {
-                if (!XlActions.Contains(a)) throw xl.SettingError(key, $"'{a}' is not one of {string.Join(", ", XlActions)}");
-                actions[key] = a;
-            }
-
-        var other = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        foreach (var key in xl.Keys)
-            if (!ModelledXlKeys.Contains(key))
-                other[key] = xl.Get(key) is XlString s ? s.Text : xl.Get(key)!.ToXl();
+        var devices = XlDevices(xl);
+        var dm = XlDeviceModel(xl);
+        var actions = XlShutdownActions(xl);
+        var other = XlOther(xl);
 
         return new DomainConfig
         {
@@ -99,6 +49,101 @@ public sealed partial class DomainConfig
             Actions = actions,
             Other = other,
         }.Validated(xl.FileName);
+    }
+
+    private static string XlGuestType(XlConfig xl)
+    {
+        var type = xl.GetString("type");
+        if (type is null)
+            type = xl.GetString("builder") switch { "hvm" => "hvm", null or "generic" => "pv", var b => throw xl.SettingError("builder", $"'{b}' is not hvm or generic") };
+        else if (type is not ("pv" or "pvh" or "hvm"))
+            throw xl.SettingError("type", $"'{type}' is not pv, pvh or hvm");
+
+        return type;
+    }
+
+    /// <summary>cmdline, or root= and extra= joined as xl joins them.</summary>
+    private static string? XlCmdline(XlConfig xl)
+    {
+        var cmdline = xl.GetString("cmdline");
+        if (cmdline is null)
+        {
+            var root = xl.GetString("root");
+            var extra = xl.GetString("extra");
+            cmdline = (root, extra) switch
+            {
+                (null, null) => null,
+                (not null, not null) => $"root={root} {extra}",
+                (not null, null) => $"root={root}",
+                _ => extra,
+            };
+        }
+
+        return cmdline;
+    }
+
+    private static List<DiskConfig> XlDisks(XlConfig xl)
+    {
+        var disks = new List<DiskConfig>();
+        foreach (var spec in Strings(xl, "disk"))
+        {
+            try { disks.Add(DiskConfig.Parse(spec)); }
+            catch (XlConfigException e) { throw xl.SettingError("disk", $"entry '{spec}': {e.Reason}"); }
+        }
+        return disks;
+    }
+
+    private static SortedDictionary<string, IReadOnlyList<string>> XlDevices(XlConfig xl)
+    {
+        var devices = new SortedDictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        foreach (var key in DeviceKeys)
+            if (xl.Contains(key))
+                devices[key] = xl.Get(key) is XlList ? Strings(xl, key) : [xl.GetString(key)!];
+
+        return devices;
+    }
+
+    private static SortedDictionary<string, string> XlDeviceModel(XlConfig xl)
+    {
+        var dm = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var key in BooleanDeviceModelKeys)
+            if (xl.Contains(key))
+                dm[key] = xl.GetLong(key) != 0 ? "1" : "0"; // a list or a word here is an error, as xlu_cfg_get_long reports
+        foreach (var key in TextDeviceModelKeys)
+            if (xl.Get(key) is { } v)
+                dm[key] = v is XlString s ? s.Text : v.ToXl();
+        // xl makes it video_memkb = videoram * 1024: a number, and one that fits a domain (as memory must).
+        if (xl.GetLong("videoram") is { } videoram)
+            dm["videoram"] = videoram is >= 0 and <= MaxMemoryMiB
+                ? videoram.ToString(System.Globalization.CultureInfo.InvariantCulture)
+                : throw xl.SettingError("videoram", $"= {videoram} MiB is out of range (0 to {MaxMemoryMiB})");
+        if (dm.Remove("stdvga", out var std) && !dm.ContainsKey("vga")) dm["vga"] = std == "1" ? "stdvga" : "cirrus";
+
+        return dm;
+    }
+
+    private static SortedDictionary<string, string> XlShutdownActions(XlConfig xl)
+    {
+        var actions = DefaultActions();
+        foreach (var key in ActionKeys)
+            if (xl.GetString(key) is { } a)
+            {
+                if (!XlActions.Contains(a)) throw xl.SettingError(key, $"'{a}' is not one of {string.Join(", ", XlActions)}");
+                actions[key] = a;
+            }
+
+        return actions;
+    }
+
+    /// <summary>Settings the model does not name, kept as xl.cfg text so nothing is lost.</summary>
+    private static SortedDictionary<string, string> XlOther(XlConfig xl)
+    {
+        var other = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var key in xl.Keys)
+            if (!ModelledXlKeys.Contains(key))
+                other[key] = xl.Get(key) is XlString s ? s.Text : xl.Get(key)!.ToXl();
+
+        return other;
     }
 
     private static List<string> Strings(XlConfig xl, string key)

@@ -107,7 +107,7 @@ public static class SavefileConfigEditor
         LibxcStreamHeader? libxc = null;
         try
         {
-            using var image = ImageStreamReader.Open(reader);
+            using var image = reader.OpenImage();
             // The libxc header follows the libxl header and at most a few libxl records; no need to read pages.
             for (var i = 0; i < 8 && image.LibxcHeader is null; i++)
                 if (!image.MoveNext()) break;

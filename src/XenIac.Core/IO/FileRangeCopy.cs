@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using XenIac.Core.SaveFiles;
 
 namespace XenIac.Core.IO;
 
@@ -13,28 +12,21 @@ internal static partial class FileRangeCopy
     private const long Chunk = 64L << 20;
 
     /// <summary>
-    /// Copies from the current position of <paramref name="source"/> (a file, or the image of a savefile read
-    /// from a file) to the end of <paramref name="destination"/>, a file, and leaves both positioned after
-    /// the copied bytes. Returns how many were copied: 0 when not applicable, fewer than all when the kernel
-    /// refused part way (the caller copies the rest).
+    /// Copies <paramref name="input"/> from <paramref name="inputOffset"/> to its end onto <paramref name="output"/>
+    /// at its current position, and leaves <paramref name="output"/> positioned after the copied bytes (the input's
+    /// position is not moved: its owner knows what the offset meant). Returns how many bytes were copied: 0 when not
+    /// applicable, fewer than all when the kernel refused part way (the caller copies the rest).
     /// </summary>
-    public static long Copy(Stream source, Stream destination, IProgress<long>? progress, CancellationToken cancellationToken)
+    public static long Copy(FileStream input, long inputOffset, FileStream output, IProgress<long>? progress, CancellationToken cancellationToken)
     {
-        if (!OperatingSystem.IsLinux()) return 0;
-        var (inner, image) = source switch
-        {
-            ImageStream i when i.Inner is FileStream f => (f, i),
-            FileStream f => (f, null),
-            _ => ((FileStream?)null, (ImageStream?)null),
-        };
-        if (inner is null || destination is not FileStream output || !output.CanWrite || !inner.CanSeek || !output.CanSeek) return 0;
+        ArgumentOutOfRangeException.ThrowIfNegative(inputOffset);
+        if (!OperatingSystem.IsLinux() || !output.CanWrite || !input.CanSeek || !output.CanSeek) return 0;
 
         output.Flush();
-        var inStart = inner.Position;
         var outStart = output.Position;
-        var inOffset = inStart;
+        var inOffset = inputOffset;
         var outOffset = outStart;
-        var fdIn = (int)inner.SafeFileHandle.DangerousGetHandle();
+        var fdIn = (int)input.SafeFileHandle.DangerousGetHandle();
         var fdOut = (int)output.SafeFileHandle.DangerousGetHandle();
         long copied = 0;
         while (true)
@@ -47,8 +39,6 @@ internal static partial class FileRangeCopy
             _ = SyncFileRange(fdOut, outOffset - n, n, SyncFileRangeWrite);
             progress?.Report(copied);
         }
-        if (image is not null) image.Seek(image.Position + copied, SeekOrigin.Begin);
-        else inner.Seek(inStart + copied, SeekOrigin.Begin);
         output.Seek(outStart + copied, SeekOrigin.Begin);
         return copied;
     }

@@ -13,28 +13,53 @@ public sealed partial record SaveFileHeader
     public static SaveFileHeader Read(Stream stream, SaveFileReaderOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        options ??= SaveFileReaderOptions.Default;
-
-        Span<byte> fixedPart = stackalloc byte[SaveFileLayout.HeaderLength];
-        var got = ReadAtMost(stream, fixedPart);
-        ValidateFixedPart(fixedPart[..got], out var byteOrder, out var mandatory, out var optional, out var optLength, options);
-
-        var optionalData = ReadOptionalData(stream, optLength, options);
-        return FromParts(byteOrder, mandatory, optional, optionalData, options);
+        var pending = ReadCoreAsync(new SyncSource(stream), options ?? SaveFileReaderOptions.Default, CancellationToken.None);
+        // A synchronous source completes every read before returning, so the whole read has already run.
+        return pending.IsCompleted ? pending.Result : throw new InvalidOperationException("synchronous header read did not complete");
     }
 
     /// <inheritdoc cref="Read(Stream, SaveFileReaderOptions?)"/>
-    public static async ValueTask<SaveFileHeader> ReadAsync(Stream stream, SaveFileReaderOptions? options = null,
+    public static ValueTask<SaveFileHeader> ReadAsync(Stream stream, SaveFileReaderOptions? options = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        options ??= SaveFileReaderOptions.Default;
+        return ReadCoreAsync(new AsyncSource(stream), options ?? SaveFileReaderOptions.Default, cancellationToken);
+    }
 
+    // One reader for both call styles (the shape of the BCL's TarReader): the rules are written once, generic over
+    // how bytes arrive; the synchronous source never yields.
+    private interface IByteSource
+    {
+        Stream Stream { get; }
+        ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken);
+    }
+
+    private readonly struct SyncSource(Stream stream) : IByteSource
+    {
+        public Stream Stream => stream;
+        public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken) => new(stream.Read(buffer.Span));
+    }
+
+    private readonly struct AsyncSource(Stream stream) : IByteSource
+    {
+        public Stream Stream => stream;
+        public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken) => stream.ReadAsync(buffer, cancellationToken);
+    }
+
+    private static async ValueTask<SaveFileHeader> ReadCoreAsync<TSource>(TSource source, SaveFileReaderOptions options,
+        CancellationToken cancellationToken) where TSource : IByteSource
+    {
         var fixedPart = new byte[SaveFileLayout.HeaderLength];
-        var got = await stream.ReadAtLeastAsync(fixedPart, fixedPart.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        var got = 0;
+        while (got < fixedPart.Length)
+        {
+            var n = await source.ReadAsync(fixedPart.AsMemory(got), cancellationToken).ConfigureAwait(false);
+            if (n == 0) break;
+            got += n;
+        }
         ValidateFixedPart(fixedPart.AsSpan(0, got), out var byteOrder, out var mandatory, out var optional, out var optLength, options);
 
-        var optionalData = await ReadOptionalDataAsync(stream, optLength, options, cancellationToken).ConfigureAwait(false);
+        var optionalData = await ReadOptionalDataAsync(source, optLength, cancellationToken).ConfigureAwait(false);
         return FromParts(byteOrder, mandatory, optional, optionalData, options);
     }
 
@@ -118,35 +143,18 @@ public sealed partial record SaveFileHeader
     // cut short) costs at most twice what actually arrived plus this; a seekable stream is checked up front.
     private const int FirstOptionalDataBuffer = 4096;
 
-    private static byte[] ReadOptionalData(Stream stream, uint length, SaveFileReaderOptions options)
+    private static async ValueTask<byte[]> ReadOptionalDataAsync<TSource>(TSource source, uint length,
+        CancellationToken cancellationToken) where TSource : IByteSource
     {
         if (length == 0) return [];
-        EnsureRemaining(stream, length);
+        EnsureRemaining(source.Stream, length);
         var buffer = new byte[Math.Min(length, FirstOptionalDataBuffer)];
         var filled = 0;
         while (filled < length)
         {
             if (filled == buffer.Length)
                 Array.Resize(ref buffer, (int)Math.Min(length, (long)buffer.Length * 2));
-            var n = stream.Read(buffer, filled, buffer.Length - filled);
-            if (n == 0) throw Truncated("optional data", length, filled, SaveFileLayout.HeaderLength);
-            filled += n;
-        }
-        return buffer;
-    }
-
-    private static async ValueTask<byte[]> ReadOptionalDataAsync(Stream stream, uint length, SaveFileReaderOptions options,
-        CancellationToken cancellationToken)
-    {
-        if (length == 0) return [];
-        EnsureRemaining(stream, length);
-        var buffer = new byte[Math.Min(length, FirstOptionalDataBuffer)];
-        var filled = 0;
-        while (filled < length)
-        {
-            if (filled == buffer.Length)
-                Array.Resize(ref buffer, (int)Math.Min(length, (long)buffer.Length * 2));
-            var n = await stream.ReadAsync(buffer.AsMemory(filled, buffer.Length - filled), cancellationToken).ConfigureAwait(false);
+            var n = await source.ReadAsync(buffer.AsMemory(filled, buffer.Length - filled), cancellationToken).ConfigureAwait(false);
             if (n == 0) throw Truncated("optional data", length, filled, SaveFileLayout.HeaderLength);
             filled += n;
         }

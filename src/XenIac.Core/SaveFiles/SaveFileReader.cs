@@ -1,3 +1,4 @@
+using XenIac.Core.Streams;
 
 namespace XenIac.Core.SaveFiles;
 
@@ -101,6 +102,31 @@ public sealed class SaveFileReader : IDisposable, IAsyncDisposable
                     ? "a legacy savefile stores no config: supply one (--config)"
                     : "the savefile stores no config and none was supplied: supply one (--config)");
         return new EffectiveConfig(Header.ConfigText, Header.ConfigFormat, IsOverride: false);
+    }
+
+    /// <summary>Reads the image record by record (this reader stays open and owns the stream).</summary>
+    /// <exception cref="XenFormatException">The header says the image is a pre-v2 legacy libxc stream.</exception>
+    public ImageStreamReader OpenImage()
+    {
+        if (Header.Format == SaveFileFormat.Xl && !Header.IsStreamV2)
+            throw new XenFormatException(FormatError.InvalidImage,
+                "the image is a pre-v2 legacy libxc stream (mandatory flag bit 1 clear), which XenIac does not read",
+                ImageOffset);
+        return new ImageStreamReader(_image, ImageOffset, leaveOpen: true);
+    }
+
+    /// <summary>
+    /// Verifies the image. A pre-v2 image (mandatory flag bit 1 clear, or a configless legacy file whose image has
+    /// no v2 header) is reported as <see cref="ImageVerificationStatus.NotVerified"/>. To also check the image
+    /// against the guest type the stored config states, use <see cref="Config.SaveFileVerification.Verify"/>.
+    /// </summary>
+    public ImageVerification VerifyImage(ImageVerifierOptions? options = null)
+    {
+        if (Header.Format == SaveFileFormat.Xl && !Header.IsStreamV2)
+            return new ImageVerification(ImageVerificationStatus.NotVerified, new ImageSummary(),
+                new ImageStreamProblem(FormatError.InvalidImage, ImageStreamVerifier.LegacyImageMessage, ImageOffset, null));
+        return ImageStreamVerifier.Verify(_image, options ?? ImageVerifierOptions.Default, ImageOffset,
+            legacyAllowed: Header.Format == SaveFileFormat.Legacy);
     }
 
     public void Dispose() => _image.Dispose();

@@ -27,11 +27,38 @@ public static class SaveFileWriter
         return await CopyAsync(image, destination, progress, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// The in-kernel part of a copy when both ends are files (a savefile's image read from a file counts: its file
+    /// and offset are known here, where <see cref="ImageStream"/> lives). Leaves the source positioned after what
+    /// was copied.
+    /// </summary>
+    private static long CopyInKernel(Stream source, Stream destination, IProgress<long>? progress, CancellationToken cancellationToken)
+    {
+        if (destination is not FileStream output) return 0;
+        switch (source)
+        {
+            case ImageStream { Inner: FileStream { CanSeek: true } file } image:
+            {
+                var copied = IO.FileRangeCopy.Copy(file, file.Position, output, progress, cancellationToken);
+                if (copied > 0) image.Seek(image.Position + copied, SeekOrigin.Begin);
+                return copied;
+            }
+            case FileStream { CanSeek: true } file:
+            {
+                var copied = IO.FileRangeCopy.Copy(file, file.Position, output, progress, cancellationToken);
+                if (copied > 0) file.Seek(copied, SeekOrigin.Current);
+                return copied;
+            }
+            default:
+                return 0;
+        }
+    }
+
     /// <summary>Copies a stream in large chunks with progress and cancellation; returns the bytes copied.</summary>
     public static async Task<long> CopyAsync(Stream source, Stream destination, IProgress<long>? progress,
         CancellationToken cancellationToken)
     {
-        long total = IO.FileRangeCopy.Copy(source, destination, progress, cancellationToken);
+        long total = CopyInKernel(source, destination, progress, cancellationToken);
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(CopyBufferSize);
         try
         {

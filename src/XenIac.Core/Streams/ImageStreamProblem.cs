@@ -1,5 +1,3 @@
-using XenIac.Core.SaveFiles;
-
 namespace XenIac.Core.Streams;
 
 /// <summary>The first problem found in an image: what, the absolute byte offset, and the record index (when in a record).</summary>

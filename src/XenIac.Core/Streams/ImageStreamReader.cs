@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using XenIac.Core.SaveFiles;
 
 namespace XenIac.Core.Streams;
 
@@ -70,18 +69,6 @@ public sealed class ImageStreamReader : IDisposable
         _origin = origin;
         _leaveOpen = leaveOpen;
         _available = image.CanSeek ? Math.Max(0, image.Length - image.Position) : -1;
-    }
-
-    /// <summary>Reads the image of an open savefile (the savefile reader stays open and owns the stream).</summary>
-    /// <exception cref="XenFormatException">The savefile says its image is a pre-v2 legacy libxc stream.</exception>
-    public static ImageStreamReader Open(SaveFileReader saveFile)
-    {
-        ArgumentNullException.ThrowIfNull(saveFile);
-        if (saveFile.Header.Format == SaveFileFormat.Xl && !saveFile.Header.IsStreamV2)
-            throw new XenFormatException(FormatError.InvalidImage,
-                "the image is a pre-v2 legacy libxc stream (mandatory flag bit 1 clear), which XenIac does not read",
-                saveFile.ImageOffset);
-        return new ImageStreamReader(saveFile.Image, saveFile.ImageOffset, leaveOpen: true);
     }
 
     /// <summary>The libxl header, once read (null for a bare libxc stream).</summary>

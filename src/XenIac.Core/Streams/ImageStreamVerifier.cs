@@ -1,7 +1,4 @@
 using System.Buffers.Binary;
-using System.Text.Json;
-using System.Text.RegularExpressions;
-using XenIac.Core.SaveFiles;
 
 namespace XenIac.Core.Streams;
 
@@ -12,7 +9,7 @@ namespace XenIac.Core.Streams;
 /// nesting, bytes after the final END). Page contents are never read: on a seekable stream they are skipped by
 /// seeking. The first problem ends the check.
 /// </summary>
-public static partial class ImageStreamVerifier
+public static class ImageStreamVerifier
 {
     public const string LegacyImageMessage = "pre-v2 legacy libxc stream, not verified";
 
@@ -26,59 +23,14 @@ public static partial class ImageStreamVerifier
     }
 
     /// <summary>
-    /// Verifies the image of an open savefile. A pre-v2 image (mandatory flag bit 1 clear, or a configless legacy
-    /// file whose image has no v2 header) is reported as <see cref="ImageVerificationStatus.NotVerified"/>.
+    /// The verification of an image inside a container: <paramref name="legacyAllowed"/> when the container says the
+    /// image may be a pre-v2 stream (then such an image is reported as not verified instead of as bad).
     /// </summary>
-    public static ImageVerification Verify(SaveFileReader saveFile, ImageVerifierOptions? options = null)
+    internal static ImageVerification Verify(Stream image, ImageVerifierOptions options, long origin, bool legacyAllowed)
     {
-        ArgumentNullException.ThrowIfNull(saveFile);
-        var h = saveFile.Header;
-        if (h.Format == SaveFileFormat.Xl && !h.IsStreamV2)
-            return new ImageVerification(ImageVerificationStatus.NotVerified, new ImageSummary(),
-                new ImageStreamProblem(FormatError.InvalidImage, LegacyImageMessage, saveFile.ImageOffset, null));
-        options ??= ImageVerifierOptions.Default;
-        if (options.ConfiguredGuestType is null && ConfiguredGuestType(h) is { } configured)
-            options = options with { ConfiguredGuestType = configured };
-        using var reader = new ImageStreamReader(saveFile.Image, saveFile.ImageOffset, leaveOpen: true);
-        return new Run(reader, options, legacyAllowed: h.Format == SaveFileFormat.Legacy).Execute();
+        using var reader = new ImageStreamReader(image, origin, leaveOpen: true);
+        return new Run(reader, options, legacyAllowed).Execute();
     }
-
-    /// <summary>The guest type the stored config states (libxl JSON c_info.type, or xl.cfg type=/builder=).</summary>
-    internal static GuestType? ConfiguredGuestType(SaveFileHeader header)
-    {
-        var text = header.ConfigText;
-        if (string.IsNullOrEmpty(text)) return null;
-        string? type = null;
-        if (header.ConfigFormat == SaveFileConfigFormat.Json)
-        {
-            try
-            {
-                using var doc = JsonDocument.Parse(text);
-                if (doc.RootElement.ValueKind == JsonValueKind.Object &&
-                    doc.RootElement.TryGetProperty("c_info", out var cInfo) && cInfo.ValueKind == JsonValueKind.Object &&
-                    cInfo.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String)
-                    type = t.GetString();
-            }
-            catch (JsonException)
-            {
-                return null; // the header codec reports a bad config; the image check does not depend on it
-            }
-        }
-        else if (XlCfgType().Match(text) is { Success: true } m)
-        {
-            type = m.Groups[1].Value;
-        }
-        return type?.ToLowerInvariant() switch
-        {
-            "pv" or "linux" => GuestType.PV,
-            "hvm" => GuestType.HVM,
-            "pvh" => GuestType.PVH,
-            _ => null,
-        };
-    }
-
-    [GeneratedRegex("""^\s*(?:type|builder)\s*=\s*["']([A-Za-z]+)["']""", RegexOptions.Multiline)]
-    private static partial Regex XlCfgType();
 
     /// <summary>One verification pass: the state the order rules need, and the summary being built.</summary>
     private sealed class Run(ImageStreamReader reader, ImageVerifierOptions options, bool legacyAllowed)
@@ -231,54 +183,23 @@ public static partial class ImageStreamVerifier
         {
             if (!r.IsKnown)
             {
-                if (!r.IsOptional) Fail(r, $"unrecognised mandatory libxc record type 0x{r.Type:x8}");
-                if (!options.AllowUnknownOptionalRecords)
-                    Fail(r, $"unrecognised optional libxc record type 0x{r.Type:x8} (libxc would skip it; Xen's checker rejects it)");
+                CheckUnknownLibxc(r);
                 return;
             }
             var type = (LibxcRecordType)r.Type;
+            CheckBelongsToGuestType(r, type);
+            CheckOncePerSegment(r, type);
             var version = _libxc!.Version;
             switch (type)
             {
-                case LibxcRecordType.X86PvInfo or LibxcRecordType.X86PvP2mFrames or LibxcRecordType.X86PvVcpuBasic
-                    or LibxcRecordType.X86PvVcpuExtended or LibxcRecordType.X86PvVcpuXsave or LibxcRecordType.X86PvVcpuMsrs
-                    or LibxcRecordType.SharedInfo when !IsPv:
-                    Fail(r, $"{r.Name} record in an HVM guest's image (it is for PV guests)");
-                    break;
-                case LibxcRecordType.HvmContext or LibxcRecordType.HvmParams when IsPv:
-                    Fail(r, $"{r.Name} record in a PV guest's image (it is for HVM guests)");
-                    break;
-            }
-            if (type is LibxcRecordType.X86TscInfo or LibxcRecordType.SharedInfo or LibxcRecordType.HvmContext
-                or LibxcRecordType.HvmParams or LibxcRecordType.X86PvP2mFrames && !_segmentRecords.Add(r.Type))
-                Fail(r, $"a second {r.Name} record {(_checkpoints > 0 ? "in one checkpoint" : "in the stream")}");
-
-            switch (type)
-            {
-                case LibxcRecordType.End:
+                case LibxcRecordType.End or LibxcRecordType.Verify:
                     RequireLength(r, 0);
                     break;
                 case LibxcRecordType.PageData:
-                    RequireDynamicPhase(r);
-                    if (IsPv && !_p2mFrames) Fail(r, "PAGE_DATA before X86_PV_P2M_FRAMES (a PV restore needs the P2M first)");
-                    var info = reader.ReadPageDataHeader();
-                    foreach (var e in info.Entries.Span)
-                    {
-                        _pageTypes[e >> StreamLayout.PageTypeShift]++;
-                        _highestPfn = Math.Max(_highestPfn, (long)PageDataInfo.PfnOf(e));
-                    }
-                    _pages += info.PagesWithContents;
+                    CheckPageData(r);
                     break;
                 case LibxcRecordType.X86PvInfo:
-                    RequireLength(r, StreamLayout.X86PvInfoLength);
-                    RequireStaticPhase(r);
-                    if (_pvInfo) Fail(r, "a second X86_PV_INFO record");
-                    _pvInfo = true;
-                    Span<byte> pv = stackalloc byte[StreamLayout.X86PvInfoLength];
-                    reader.ReadBody(pv);
-                    if (pv[0] is not (4 or 8)) Fail(r, $"X86_PV_INFO guest width {pv[0]}, expected 4 or 8");
-                    if (pv[1] is not (3 or 4)) Fail(r, $"X86_PV_INFO page-table levels {pv[1]}, expected 3 or 4");
-                    if (pv[2..].ContainsAnyExcept((byte)0)) Fail(r, "X86_PV_INFO has its reserved fields set");
+                    CheckPvInfo(r);
                     break;
                 case LibxcRecordType.X86PvP2mFrames:
                     if (r.Length < 8 || r.Length % 8 != 0) Fail(r, $"X86_PV_P2M_FRAMES length {r.Length}, expected a multiple of 8 of at least 8");
@@ -288,20 +209,13 @@ public static partial class ImageStreamVerifier
                     break;
                 case LibxcRecordType.X86PvVcpuBasic or LibxcRecordType.X86PvVcpuExtended
                     or LibxcRecordType.X86PvVcpuXsave or LibxcRecordType.X86PvVcpuMsrs:
-                    if (r.Length < StreamLayout.X86PvVcpuHeaderLength) Fail(r, $"{r.Name} record of {r.Length} bytes is shorter than its vcpu header");
-                    if (!_p2mFrames) Fail(r, $"{r.Name} before X86_PV_P2M_FRAMES (vCPU state follows the memory)");
-                    var vcpu = ReadU32(r, libxl: false);
-                    if (ReadU32(r, libxl: false) != 0) Fail(r, $"{r.Name} has its reserved field set");
-                    if (type == LibxcRecordType.X86PvVcpuBasic) _pvVcpus.Add(vcpu);
+                    CheckPvVcpu(r, type);
                     break;
                 case LibxcRecordType.SharedInfo:
                     RequireLength(r, _libxc.PageSize);
                     break;
                 case LibxcRecordType.X86TscInfo:
-                    RequireLength(r, StreamLayout.X86TscInfoLength);
-                    Span<byte> tsc = stackalloc byte[StreamLayout.X86TscInfoLength];
-                    reader.ReadBody(tsc);
-                    if (tsc[20..].ContainsAnyExcept((byte)0)) Fail(r, "X86_TSC_INFO has its reserved field set");
+                    CheckTscInfo(r);
                     break;
                 case LibxcRecordType.HvmContext:
                     if (r.Length == 0) Fail(r, "HVM_CONTEXT record with no content");
@@ -309,17 +223,10 @@ public static partial class ImageStreamVerifier
                     _hvmVcpus = CountHvmCpus(r);
                     break;
                 case LibxcRecordType.HvmParams:
-                    if (r.Length < StreamLayout.HvmParamsHeaderLength) Fail(r, $"HVM_PARAMS record of {r.Length} bytes is shorter than its header");
-                    var count = ReadU32(r, libxl: false);
-                    if (ReadU32(r, libxl: false) != 0) Fail(r, "HVM_PARAMS has its reserved field set");
-                    var expected = StreamLayout.HvmParamsHeaderLength + (long)count * StreamLayout.HvmParamEntryLength;
-                    if (r.Length != expected) Fail(r, $"HVM_PARAMS length {r.Length}, expected {expected} for {count} parameters");
+                    CheckHvmParams(r);
                     break;
                 case LibxcRecordType.Toolstack:
                     Fail(r, "TOOLSTACK record: deprecated, only ever present while the format was developed");
-                    break;
-                case LibxcRecordType.Verify:
-                    RequireLength(r, 0);
                     break;
                 case LibxcRecordType.Checkpoint:
                     RequireLength(r, 0);
@@ -337,20 +244,105 @@ public static partial class ImageStreamVerifier
                     _staticDataEnd = true;
                     break;
                 case LibxcRecordType.X86CpuidPolicy:
-                    RequireVersion3(r, version);
-                    RequireStaticPhase(r);
-                    RequireMultiple(r, StreamLayout.X86CpuidLeafLength);
-                    if (_cpuidPolicy) Fail(r, "a second X86_CPUID_POLICY record");
-                    _cpuidPolicy = true;
+                    CheckPolicy(r, version, StreamLayout.X86CpuidLeafLength, ref _cpuidPolicy);
                     break;
                 case LibxcRecordType.X86MsrPolicy:
-                    RequireVersion3(r, version);
-                    RequireStaticPhase(r);
-                    RequireMultiple(r, StreamLayout.X86MsrEntryLength);
-                    if (_msrPolicy) Fail(r, "a second X86_MSR_POLICY record");
-                    _msrPolicy = true;
+                    CheckPolicy(r, version, StreamLayout.X86MsrEntryLength, ref _msrPolicy);
                     break;
             }
+        }
+
+        private void CheckUnknownLibxc(ImageRecord r)
+        {
+            if (!r.IsOptional) Fail(r, $"unrecognised mandatory libxc record type 0x{r.Type:x8}");
+            if (!options.AllowUnknownOptionalRecords)
+                Fail(r, $"unrecognised optional libxc record type 0x{r.Type:x8} (libxc would skip it; Xen's checker rejects it)");
+        }
+
+        /// <summary>Records that only one kind of guest has (PV's page tables and vCPUs, HVM's context and params).</summary>
+        private void CheckBelongsToGuestType(ImageRecord r, LibxcRecordType type)
+        {
+            switch (type)
+            {
+                case LibxcRecordType.X86PvInfo or LibxcRecordType.X86PvP2mFrames or LibxcRecordType.X86PvVcpuBasic
+                    or LibxcRecordType.X86PvVcpuExtended or LibxcRecordType.X86PvVcpuXsave or LibxcRecordType.X86PvVcpuMsrs
+                    or LibxcRecordType.SharedInfo when !IsPv:
+                    Fail(r, $"{r.Name} record in an HVM guest's image (it is for PV guests)");
+                    break;
+                case LibxcRecordType.HvmContext or LibxcRecordType.HvmParams when IsPv:
+                    Fail(r, $"{r.Name} record in a PV guest's image (it is for HVM guests)");
+                    break;
+            }
+        }
+
+        /// <summary>Records a restore applies once per stream, or once per checkpoint in a checkpointed stream.</summary>
+        private void CheckOncePerSegment(ImageRecord r, LibxcRecordType type)
+        {
+            if (type is LibxcRecordType.X86TscInfo or LibxcRecordType.SharedInfo or LibxcRecordType.HvmContext
+                or LibxcRecordType.HvmParams or LibxcRecordType.X86PvP2mFrames && !_segmentRecords.Add(r.Type))
+                Fail(r, $"a second {r.Name} record {(_checkpoints > 0 ? "in one checkpoint" : "in the stream")}");
+        }
+
+        private void CheckPageData(ImageRecord r)
+        {
+            RequireDynamicPhase(r);
+            if (IsPv && !_p2mFrames) Fail(r, "PAGE_DATA before X86_PV_P2M_FRAMES (a PV restore needs the P2M first)");
+            var info = reader.ReadPageDataHeader();
+            foreach (var e in info.Entries.Span)
+            {
+                _pageTypes[e >> StreamLayout.PageTypeShift]++;
+                _highestPfn = Math.Max(_highestPfn, (long)PageDataInfo.PfnOf(e));
+            }
+            _pages += info.PagesWithContents;
+        }
+
+        private void CheckPvInfo(ImageRecord r)
+        {
+            RequireLength(r, StreamLayout.X86PvInfoLength);
+            RequireStaticPhase(r);
+            if (_pvInfo) Fail(r, "a second X86_PV_INFO record");
+            _pvInfo = true;
+            Span<byte> pv = stackalloc byte[StreamLayout.X86PvInfoLength];
+            reader.ReadBody(pv);
+            if (pv[0] is not (4 or 8)) Fail(r, $"X86_PV_INFO guest width {pv[0]}, expected 4 or 8");
+            if (pv[1] is not (3 or 4)) Fail(r, $"X86_PV_INFO page-table levels {pv[1]}, expected 3 or 4");
+            if (pv[2..].ContainsAnyExcept((byte)0)) Fail(r, "X86_PV_INFO has its reserved fields set");
+        }
+
+        private void CheckPvVcpu(ImageRecord r, LibxcRecordType type)
+        {
+            if (r.Length < StreamLayout.X86PvVcpuHeaderLength) Fail(r, $"{r.Name} record of {r.Length} bytes is shorter than its vcpu header");
+            if (!_p2mFrames) Fail(r, $"{r.Name} before X86_PV_P2M_FRAMES (vCPU state follows the memory)");
+            var vcpu = ReadU32(r, libxl: false);
+            if (ReadU32(r, libxl: false) != 0) Fail(r, $"{r.Name} has its reserved field set");
+            if (type == LibxcRecordType.X86PvVcpuBasic) _pvVcpus.Add(vcpu);
+        }
+
+        private void CheckTscInfo(ImageRecord r)
+        {
+            RequireLength(r, StreamLayout.X86TscInfoLength);
+            Span<byte> tsc = stackalloc byte[StreamLayout.X86TscInfoLength];
+            reader.ReadBody(tsc);
+            if (tsc[20..].ContainsAnyExcept((byte)0)) Fail(r, "X86_TSC_INFO has its reserved field set");
+        }
+
+        private void CheckHvmParams(ImageRecord r)
+        {
+            if (r.Length < StreamLayout.HvmParamsHeaderLength) Fail(r, $"HVM_PARAMS record of {r.Length} bytes is shorter than its header");
+            var count = ReadU32(r, libxl: false);
+            if (ReadU32(r, libxl: false) != 0) Fail(r, "HVM_PARAMS has its reserved field set");
+            var expected = StreamLayout.HvmParamsHeaderLength + (long)count * StreamLayout.HvmParamEntryLength;
+            if (r.Length != expected) Fail(r, $"HVM_PARAMS length {r.Length}, expected {expected} for {count} parameters");
+        }
+
+        /// <summary>The CPUID and MSR policies: stream v3 only, static phase, whole entries, once.</summary>
+        private void CheckPolicy(ImageRecord r, uint version, int entryLength, ref bool seen)
+        {
+            RequireVersion3(r, version);
+            RequireStaticPhase(r);
+            RequireMultiple(r, entryLength);
+            if (seen) Fail(r, $"a second {r.Name} record");
+            seen = true;
         }
 
         /// <summary>Counts the CPU entries of Xen's HVM save blob; a blob that does not parse counts what it has.</summary>

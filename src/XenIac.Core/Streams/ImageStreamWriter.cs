@@ -55,17 +55,7 @@ public static class ImageStreamWriter
 
         private void WriteLibxc(DomainImageDescription d)
         {
-            var h = _small.AsSpan(0, StreamLayout.LibxcImageHeaderLength + StreamLayout.DomainHeaderLength);
-            h.Clear();
-            BinaryPrimitives.WriteUInt64BigEndian(h, StreamLayout.LibxcMarker);
-            BinaryPrimitives.WriteUInt32BigEndian(h[8..], StreamLayout.LibxcIdent);
-            BinaryPrimitives.WriteUInt32BigEndian(h[12..], StreamLayout.LibxcVersionMax);
-            var dh = h[StreamLayout.LibxcImageHeaderLength..];
-            BinaryPrimitives.WriteUInt32LittleEndian(dh, (uint)(d.IsPv ? LibxcDomainType.X86Pv : LibxcDomainType.X86Hvm));
-            BinaryPrimitives.WriteUInt16LittleEndian(dh[4..], StreamLayout.X86PageShift);
-            BinaryPrimitives.WriteUInt32LittleEndian(dh[8..], d.XenMajor);
-            BinaryPrimitives.WriteUInt32LittleEndian(dh[12..], d.XenMinor);
-            Put(h);
+            WriteLibxcHeaders(d);
 
             var pfnCount = d.Pfns?.Count ?? d.PageCount;
             ulong maxPfn = 0;
@@ -86,6 +76,30 @@ public static class ImageStreamWriter
             }
             WritePages(d, pfnCount);
 
+            WriteTscInfo(d);
+
+            WriteVcpuState(d);
+            Record((uint)LibxcRecordType.End, []);
+        }
+
+        /// <summary>The libxc image header and domain header (big-endian marker, then the domain's own order).</summary>
+        private void WriteLibxcHeaders(DomainImageDescription d)
+        {
+            var h = _small.AsSpan(0, StreamLayout.LibxcImageHeaderLength + StreamLayout.DomainHeaderLength);
+            h.Clear();
+            BinaryPrimitives.WriteUInt64BigEndian(h, StreamLayout.LibxcMarker);
+            BinaryPrimitives.WriteUInt32BigEndian(h[8..], StreamLayout.LibxcIdent);
+            BinaryPrimitives.WriteUInt32BigEndian(h[12..], StreamLayout.LibxcVersionMax);
+            var dh = h[StreamLayout.LibxcImageHeaderLength..];
+            BinaryPrimitives.WriteUInt32LittleEndian(dh, (uint)(d.IsPv ? LibxcDomainType.X86Pv : LibxcDomainType.X86Hvm));
+            BinaryPrimitives.WriteUInt16LittleEndian(dh[4..], StreamLayout.X86PageShift);
+            BinaryPrimitives.WriteUInt32LittleEndian(dh[8..], d.XenMajor);
+            BinaryPrimitives.WriteUInt32LittleEndian(dh[12..], d.XenMinor);
+            Put(h);
+        }
+
+        private void WriteTscInfo(DomainImageDescription d)
+        {
             Span<byte> tsc = stackalloc byte[StreamLayout.X86TscInfoLength];
             tsc.Clear();
             BinaryPrimitives.WriteUInt32LittleEndian(tsc, d.TscMode);
@@ -93,7 +107,11 @@ public static class ImageStreamWriter
             BinaryPrimitives.WriteUInt64LittleEndian(tsc[8..], d.TscNanoseconds);
             BinaryPrimitives.WriteUInt32LittleEndian(tsc[16..], d.TscIncarnation);
             Record((uint)LibxcRecordType.X86TscInfo, tsc);
+        }
 
+        /// <summary>PV: shared info and per-vCPU contexts; HVM: the context blob and params.</summary>
+        private void WriteVcpuState(DomainImageDescription d)
+        {
             if (d.IsPv)
             {
                 Record((uint)LibxcRecordType.SharedInfo, d.SharedInfo is { } si ? si.Span : new byte[PageSize]);
@@ -120,7 +138,6 @@ public static class ImageStreamWriter
                     Record((uint)LibxcRecordType.HvmParams, body);
                 }
             }
-            Record((uint)LibxcRecordType.End, []);
         }
 
         private void WritePages(DomainImageDescription d, long pfnCount)

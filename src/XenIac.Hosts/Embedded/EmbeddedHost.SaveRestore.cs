@@ -85,7 +85,7 @@ public sealed partial class EmbeddedHost
     private static void Verify(string path, bool legacy, EmbeddedDomainShape shape)
     {
         using var reader = legacy ? SaveFileReader.OpenLegacy(path) : SaveFileReader.Open(path);
-        var result = ImageStreamVerifier.Verify(reader);
+        var result = SaveFileVerification.Verify(reader);
         if (!result.IsValid)
             throw new XenHostException(XenHostError.OperationFailed,
                 $"cannot restore from {path}: {result.Problem?.ToString() ?? "the image stream is not valid"}");

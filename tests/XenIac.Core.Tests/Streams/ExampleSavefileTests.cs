@@ -1,4 +1,5 @@
 using System.Text;
+using XenIac.Core.Config;
 using XenIac.Core.SaveFiles;
 using XenIac.Core.Streams;
 using XenIac.Tests;
@@ -61,7 +62,7 @@ public sealed class ExampleSavefileTests
 
         using var saveFile = SaveFileReader.Open(ExamplePath);
         Assert.Equal("demo-hvm", System.Text.Json.JsonDocument.Parse(saveFile.Header.ConfigText!).RootElement.GetProperty("c_info").GetProperty("name").GetString());
-        var result = ImageStreamVerifier.Verify(saveFile);
+        var result = SaveFileVerification.Verify(saveFile);
         Assert.True(result.IsValid, result.Problem?.ToString());
         Assert.Equal(GuestType.HVM, result.Summary.GuestType);
         Assert.Equal(1, result.Summary.VCpus);

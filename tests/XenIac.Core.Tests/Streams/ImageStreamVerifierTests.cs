@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using XenIac.Core.Config;
 using XenIac.Core.SaveFiles;
 using XenIac.Core.Streams;
 
@@ -176,7 +177,7 @@ public sealed class ImageStreamVerifierTests
         var bytes = ImageStreamWriterTests.SaveFile(ImageStreamWriterTests.Hvm(1));
         bytes[36] &= unchecked((byte)~2);
         using var saveFile = SaveFileReader.Open(new MemoryStream(bytes));
-        var result = ImageStreamVerifier.Verify(saveFile);
+        var result = SaveFileVerification.Verify(saveFile);
         Assert.Equal(ImageVerificationStatus.NotVerified, result.Status);
         Assert.Equal(ImageStreamVerifier.LegacyImageMessage, result.Problem!.Message);
         Assert.Equal(saveFile.ImageOffset, result.Problem.Offset);

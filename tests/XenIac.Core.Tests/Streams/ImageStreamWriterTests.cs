@@ -1,5 +1,6 @@
 using XenIac.Tests;
 using CsCheck;
+using XenIac.Core.Config;
 using XenIac.Core.SaveFiles;
 using XenIac.Core.Streams;
 
@@ -62,7 +63,7 @@ public sealed class ImageStreamWriterTests
     {
         var bytes = SaveFile(Hvm(pages, vcpus) with { GuestType = type });
         using var saveFile = SaveFileReader.Open(new MemoryStream(bytes));
-        var result = ImageStreamVerifier.Verify(saveFile);
+        var result = SaveFileVerification.Verify(saveFile);
         Assert.True(result.IsValid, result.Problem?.ToString());
         Assert.Equal(type, result.Summary.GuestType);
         Assert.Equal(pages, result.Summary.Pages);
@@ -72,7 +73,7 @@ public sealed class ImageStreamWriterTests
         Assert.Equal(type == GuestType.PV ? 0 : 1, result.Summary.Records.GetValueOrDefault("libxl:EMULATOR_CONTEXT"));
 
         using var again = SaveFileReader.Open(new MemoryStream(bytes));
-        using var reader = ImageStreamReader.Open(again);
+        using var reader = again.OpenImage();
         ulong next = 0;
         while (reader.MoveNext())
         {

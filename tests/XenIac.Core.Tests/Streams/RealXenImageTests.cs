@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using XenIac.Core.Config;
 using XenIac.Core.SaveFiles;
 using XenIac.Core.Streams;
 using XenIac.Tests;
@@ -39,7 +40,7 @@ public sealed partial class RealXenImageTests
         var expected = File.ReadAllLines(Path.Combine(SharedFixtures.RealXenDir!, "meta", name + ".verify.txt"));
 
         using var saveFile = SaveFileReader.Open(SharedFixtures.RealSavefile(name));
-        var result = ImageStreamVerifier.Verify(saveFile);
+        var result = SaveFileVerification.Verify(saveFile);
 
         Assert.True(result.IsValid, result.Problem?.ToString());
         var s = result.Summary;
@@ -69,7 +70,7 @@ public sealed partial class RealXenImageTests
     {
         Skip.If(SharedFixtures.RealXenDir is null, SharedFixtures.MissingReason);
         using var saveFile = SaveFileReader.Open(SharedFixtures.RealSavefile("pv-plain.xlsave"));
-        using var reader = ImageStreamReader.Open(saveFile);
+        using var reader = saveFile.OpenImage();
         var marker = "XL-SAVEFILE-FIXTURE-MARKER-0123456789abcdef-"u8.ToArray();
         long pages = 0, markerPages = 0;
         var pfns = new HashSet<ulong>();
@@ -99,7 +100,7 @@ public sealed partial class RealXenImageTests
         long imageOffset;
         List<ImageRecord> records = [];
         using (var saveFile = SaveFileReader.Open(path))
-        using (var reader = ImageStreamReader.Open(saveFile))
+        using (var reader = saveFile.OpenImage())
         {
             imageOffset = saveFile.ImageOffset;
             while (reader.MoveNext()) records.Add(reader.Current);
@@ -118,7 +119,7 @@ public sealed partial class RealXenImageTests
                 var value = (byte)(old ^ rng.Next(1, 256));
                 using var patched = new PatchedStream(File.OpenRead(path), at, value);
                 using var saveFile = SaveFileReader.Open(patched);
-                var result = ImageStreamVerifier.Verify(saveFile);
+                var result = SaveFileVerification.Verify(saveFile);
 
                 var what = $"{record} byte {b} 0x{old:x2}->0x{value:x2}";
                 Assert.False(result.IsValid, what);
@@ -151,7 +152,7 @@ public sealed partial class RealXenImageTests
     private static List<string> OurSequence(long imageOffset, string name)
     {
         using var saveFile = SaveFileReader.Open(SharedFixtures.RealSavefile(name));
-        using var reader = ImageStreamReader.Open(saveFile);
+        using var reader = saveFile.OpenImage();
         Assert.Equal(imageOffset, reader.Position);
         var list = new List<string>();
         var run = 0;

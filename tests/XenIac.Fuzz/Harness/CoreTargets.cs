@@ -67,7 +67,7 @@ public sealed class ImageTarget : FuzzTarget
         if (isSavefile)
         {
             using var saveFile = SaveFileReader.Open(source);
-            result = ImageStreamVerifier.Verify(saveFile);
+            result = SaveFileVerification.Verify(saveFile);
         }
         else
         {
@@ -82,7 +82,7 @@ public sealed class ImageTarget : FuzzTarget
     {
         var source = new CountingStream(input, seekable, meter);
         using var saveFile = isSavefile ? SaveFileReader.Open(source) : null;
-        using var reader = saveFile is null ? new ImageStreamReader(source) : ImageStreamReader.Open(saveFile);
+        using var reader = saveFile is null ? new ImageStreamReader(source) : saveFile.OpenImage();
         Span<byte> chunk = stackalloc byte[512];
         var records = 0;
         while (reader.MoveNext())

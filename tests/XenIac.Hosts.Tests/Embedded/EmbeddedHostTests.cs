@@ -91,7 +91,7 @@ public sealed class EmbeddedHostTests : IAsyncLifetime
         Assert.Equal("hvm", (string?)json["c_info"]!["type"]);
         Assert.Equal(8192, (long?)json["b_info"]!["max_memkb"]);
         Assert.Null(json["c_info"]!["domid"]);
-        var verification = ImageStreamVerifier.Verify(reader);
+        var verification = SaveFileVerification.Verify(reader);
         Assert.True(verification.IsValid, verification.Problem?.ToString());
         Assert.Equal(GuestType.HVM, verification.Summary.GuestType);
         Assert.Equal(2048, verification.Summary.Pages);
@@ -245,7 +245,7 @@ public sealed class EmbeddedHostTests : IAsyncLifetime
         var path = Path.Combine(_dir, "pv1.xlsave");
         await _host.SaveAsync("pv1", path, SaveOptions.Default);
         using (var reader = SaveFileReader.Open(path))
-            Assert.Equal(GuestType.PV, ImageStreamVerifier.Verify(reader).Summary.GuestType);
+            Assert.Equal(GuestType.PV, SaveFileVerification.Verify(reader).Summary.GuestType);
         await _host.RestoreAsync(path, RestoreOptions.Default);
         Assert.Equal(before, await MemoryOf("pv1"));
     }
