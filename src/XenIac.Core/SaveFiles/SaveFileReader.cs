@@ -118,7 +118,7 @@ public sealed class SaveFileReader : IDisposable, IAsyncDisposable
     /// <summary>
     /// Verifies the image. A pre-v2 image (mandatory flag bit 1 clear, or a configless legacy file whose image has
     /// no v2 header) is reported as <see cref="ImageVerificationStatus.NotVerified"/>. To also check the image
-    /// against the guest type the stored config states, use <see cref="Config.SaveFileVerification.Verify"/>.
+    /// against the guest type the stored config states, use SaveFileVerification.Verify one floor up, where configs are read.
     /// </summary>
     public ImageVerification VerifyImage(ImageVerifierOptions? options = null)
     {
