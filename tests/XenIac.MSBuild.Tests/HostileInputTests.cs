@@ -37,7 +37,7 @@ public sealed class HostileInputTests : IDisposable
     {
         { "rand.cfg", Random300, "rand.cfg:1:" },
         { "bad.json", "{\"c_info\": "u8.ToArray(), "bad.json:1:" },
-        { "vcpus.cfg", "name = \"web\"\nvcpus = 0\n"u8.ToArray(), "vcpus.cfg:1:1: vcpus = 0 is out of range" },
+        { "vcpus.cfg", "name = \"web\"\nvcpus = 0\n"u8.ToArray(), "vcpus.cfg:2:1: vcpus = 0 is out of range" },
     };
 
     [Theory]

@@ -48,7 +48,7 @@ public sealed partial class DomainConfig
             DeviceModel = dm,
             Actions = actions,
             Other = other,
-        }.Validated(xl.FileName);
+        }.Validated(xl.FileName, xl.Where);
     }
 
     private static string XlGuestType(XlConfig xl)

@@ -90,14 +90,20 @@ public sealed partial class DomainConfig
     private const long MaxMemoryMiB = 1L << 30;
 
     /// <summary>Rejects vCPU and memory values no domain can have (negative, zero vCPUs, astronomically large).</summary>
-    private DomainConfig Validated(string file)
+    /// <param name="where">The line and column of a setting, so the error points at it (1:1 when unknown).</param>
+    private DomainConfig Validated(string file, Func<string, (int Line, int Column)>? where = null)
     {
+        XlConfigException OutOfRange(string key, string reason)
+        {
+            var (line, column) = where?.Invoke(key) ?? (1, 1);
+            return new XlConfigException(file, line, column, reason);
+        }
         foreach (var (key, value) in new[] { ("vcpus", Vcpus), ("maxvcpus", MaxVcpus) })
             if (value is { } n && n is < 1 or > MaxVcpuCount)
-                throw new XlConfigException(file, 1, 1, $"{key} = {n} is out of range (1 to {MaxVcpuCount})");
+                throw OutOfRange(key, $"{key} = {n} is out of range (1 to {MaxVcpuCount})");
         foreach (var (key, value) in new[] { ("memory", MemoryMiB), ("maxmem", MaxMemMiB) })
             if (value is { } m && m is < 0 or > MaxMemoryMiB)
-                throw new XlConfigException(file, 1, 1, $"{key} = {m} MiB is out of range (0 to {MaxMemoryMiB})");
+                throw OutOfRange(key, $"{key} = {m} MiB is out of range (0 to {MaxMemoryMiB})");
         return this;
     }
 

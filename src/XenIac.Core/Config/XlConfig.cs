@@ -153,9 +153,13 @@ public sealed class XlConfig
 
     internal XlConfigException SettingError(string key, string message)
     {
-        var s = Statements[_lastStatement[key]];
-        return new XlConfigException(FileName, s.Line, s.Column, $"'{key}' {message}");
+        var (line, column) = Where(key);
+        return new XlConfigException(FileName, line, column, $"'{key}' {message}");
     }
+
+    /// <summary>Where the assignment xl uses for <paramref name="key"/> is (1:1 when the key is not set).</summary>
+    internal (int Line, int Column) Where(string key) =>
+        _lastStatement.TryGetValue(key, out var i) ? (Statements[i].Line, Statements[i].Column) : (1, 1);
 
     public byte[] ToBytes() => (byte[])_source.Clone();
 

@@ -8,6 +8,19 @@ namespace XenIac.Core.Tests.Config;
 
 public sealed class DomainConfigTests
 {
+    [Theory]
+    [InlineData("vcpus = 0", "vcpus = 0 is out of range")]
+    [InlineData("maxvcpus = 100000", "maxvcpus = 100000 is out of range")]
+    [InlineData("memory = 99999999999", "memory = 99999999999 MiB is out of range")]
+    public void A_value_out_of_range_is_located_at_its_setting(string setting, string reason)
+    {
+        var text = "name = \"web\"\n# a comment\n\n  " + setting + "\n";
+        var e = Assert.Throws<XlConfigException>(() => DomainConfig.FromXl(XlConfig.Parse(text, "web.cfg")));
+        Assert.Equal(4, e.Line);
+        Assert.Equal(3, e.Column);
+        Assert.Contains(reason, e.Message);
+    }
+
     public static TheoryData<string, string> RealPairs() => new()
     {
         { "pv-plain.xlsave", "tiny-pv.cfg" },
