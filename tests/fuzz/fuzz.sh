@@ -3,7 +3,7 @@
 # number of executions, then prints executions, crashes and hangs per target. Called by `./build.sh Fuzz`
 # (which publishes and instruments first); see tests/fuzz/README.md.
 #   tests/fuzz/fuzz.sh BIN_DIR TARGETS SECONDS EXECS OUT_DIR
-#     TARGETS: comma-separated (savefile,image,xlcfg,json,manifest) or "all"; SECONDS/EXECS: 0 = no limit of that kind.
+#     TARGETS: separated by commas or + (savefile,image,xlcfg,json,manifest) or "all"; SECONDS/EXECS: 0 = no limit of that kind.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 bin="$1"; targets="$2"; seconds="$3"; execs="$4"; out="$5"
@@ -13,6 +13,8 @@ if ! command -v afl-fuzz >/dev/null 2>&1; then
   exit 1
 fi
 [ "$targets" = all ] && targets="savefile,image,xlcfg,json,manifest"
+# MSBuild splits /p: values at commas, so `./build.sh Fuzz /p:FuzzTarget=image+json` names several targets with +.
+targets="${targets//+/,}"
 [ "$seconds" = 0 ] && [ "$execs" = 0 ] && { echo "error: give FuzzSeconds or FuzzExecs" >&2; exit 1; }
 
 # A .NET harness is no native AFL binary, and the machine is shared: no CPU pinning, no core_pattern demands,
