@@ -96,7 +96,9 @@ public static class SavefileConfigEditor
         if (errors.Count > 0 && !force)
             throw new IncompatibleConfigException(
                 $"'{proposedName}' {what}: " +
-                string.Join("; ", errors.Select(e => $"{e.Setting} {e.Old ?? "(unset)"} -> {e.New ?? "(unset)"}")) +
+                string.Join("; ", errors.Select(e => e.Old is null && e.New is null
+                    ? $"{e.Setting}: {e.Reason}"
+                    : $"{e.Setting} {e.Old ?? "(unset)"} -> {e.New ?? "(unset)"}")) +
                 " (use --force to write it anyway)", findings);
     }
 

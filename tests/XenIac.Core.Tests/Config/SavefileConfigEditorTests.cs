@@ -33,6 +33,16 @@ public sealed class SavefileConfigEditorTests : IDisposable
     }
 
     [Fact]
+    public async Task A_config_without_a_name_is_refused_with_the_reason_not_an_unset_to_unset_change()
+    {
+        var path = await SavefileAsync(Json, SaveFileConfigFormat.Json);
+        var e = await Assert.ThrowsAsync<IncompatibleConfigException>(() =>
+            SavefileConfigEditor.SetConfigAsync(path, "memory = 64\nvcpus = 1\n", "new.cfg"));
+        Assert.Contains("name: the config names no domain", e.Message);
+        Assert.DoesNotContain("(unset) -> (unset)", e.Message);
+    }
+
+    [Fact]
     public async Task Force_writes_it_and_keeps_the_image()
     {
         var path = await SavefileAsync(Json, SaveFileConfigFormat.Json);
