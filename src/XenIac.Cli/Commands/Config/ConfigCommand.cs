@@ -1,4 +1,5 @@
 using System.CommandLine;
+using XenIac.Core.SaveFiles;
 
 namespace XenIac.Cli.Commands.Config;
 
@@ -29,12 +30,12 @@ internal static class ConfigCommand
     private static Command Convert()
     {
         var file = CommandLine.InputFile("FILE", "An xl.cfg, a libxl JSON config, or a savefile (its stored config)");
-        var to = new Option<string>("--to") { Description = "json: libxl JSON (what a libxl host restores with); xl: xl.cfg text", DefaultValueFactory = _ => "json" };
-        to.AcceptOnlyFromAmong("json", "xl");
+        var to = ChoiceOption.Create("--to", "json: libxl JSON (what a libxl host restores with); xl: xl.cfg text",
+            [("json", SaveFileConfigFormat.Json), ("xl", SaveFileConfigFormat.XlCfg)], SaveFileConfigFormat.Json);
         var strict = new Option<bool>("--strict") { Description = "Fail (exit 1) when a setting has no form in the target language instead of warning" };
         var command = new Command("convert", "Convert a config between xl.cfg and libxl JSON through the domain model") { file, to, strict };
         command.SetHandler((parse, ct) =>
-            ConfigHandlers.ConvertAsync(parse.GetValue(file)!, parse.GetValue(to)!, parse.GetValue(strict), ct));
+            ConfigHandlers.ConvertAsync(parse.GetValue(file)!, parse.GetValue(to) ?? SaveFileConfigFormat.Json, parse.GetValue(strict), ct));
         return command;
     }
 

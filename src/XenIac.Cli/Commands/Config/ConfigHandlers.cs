@@ -1,5 +1,6 @@
 using System.Text;
 using XenIac.Core.Config;
+using XenIac.Core.SaveFiles;
 
 namespace XenIac.Cli.Commands.Config;
 
@@ -15,18 +16,18 @@ internal static class ConfigHandlers
         return ExitCodes.Ok;
     }
 
-    public static async Task<int> ConvertAsync(string path, string to, bool strict, CancellationToken ct)
+    public static async Task<int> ConvertAsync(string path, SaveFileConfigFormat to, bool strict, CancellationToken ct)
     {
         var model = (await ConfigText.LoadAsync(path, ct)).ToModel();
         IReadOnlyList<string> notConverted;
         byte[] output;
-        if (to == "json")
+        if (to == SaveFileConfigFormat.Json)
             output = Encoding.UTF8.GetBytes(model.ToLibxlJson(out notConverted).ToJsonString(CommandLine.JsonOptions) + "\n");
         else
             output = model.ToXlConfig(out notConverted).ToBytes(); // the exact bytes: xl.cfg strings may hold bytes that are not UTF-8
         if (notConverted.Count > 0)
         {
-            var message = $"not converted (no {to} form): {string.Join(", ", notConverted)}";
+            var message = $"not converted (no {ConfigRendering.FormatName(to)} form): {string.Join(", ", notConverted)}";
             if (strict) throw new ArgumentException(message);
             await Console.Error.WriteLineAsync("warning: " + message);
         }

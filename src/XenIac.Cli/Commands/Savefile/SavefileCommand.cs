@@ -1,4 +1,5 @@
 using System.CommandLine;
+using XenIac.Core.SaveFiles;
 
 namespace XenIac.Cli.Commands.Savefile;
 
@@ -62,18 +63,18 @@ internal static class SavefileCommand
     {
         var source = CommandLine.InputFile("SOURCE", "The savefile to convert");
         var destination = CommandLine.OutputFile("DEST", "Where to write the result (may be SOURCE: replaced atomically; '-' streams to standard output)", stdout: true);
-        var to = new Option<string>("--to") { Description = "Target format: xl (header with config) or legacy (configless, image only)", DefaultValueFactory = _ => "xl" };
-        to.AcceptOnlyFromAmong("xl", "legacy");
+        var to = ChoiceOption.Create("--to", "Target format: xl (header with config) or legacy (configless, image only)",
+            [("xl", SaveFileFormat.Xl), ("legacy", SaveFileFormat.Legacy)], SaveFileFormat.Xl);
         var config = CommandLine.InputFileOption("--config", "Config to store (xl.cfg or libxl JSON); required when SOURCE is legacy; checked like set-config");
         var force = new Option<bool>("--force") { Description = "Store --config even when it is not compatible with the stored config or the image" };
-        var byteOrder = new Option<string?>("--byte-order") { Description = "Byte order of the written header: little or big (default: keep the source's)" };
-        byteOrder.AcceptOnlyFromAmong("little", "big");
+        var byteOrder = ChoiceOption.Create("--byte-order", "Byte order of the written header: little or big (default: keep the source's)",
+            [("little", SaveFileByteOrder.LittleEndian), ("big", SaveFileByteOrder.BigEndian)]);
         var command = new Command("convert", "Convert a savefile between the xl format and the old configless one, or change its byte order")
         {
             source, destination, to, config, force, byteOrder,
         };
         command.SetHandler((parse, ct) => SavefileHandlers.ConvertAsync(parse.GetValue(source)!, parse.GetValue(destination)!,
-            parse.GetValue(to)!, parse.GetValue(config), parse.GetValue(byteOrder), parse.GetValue(force), ct));
+            parse.GetValue(to) ?? SaveFileFormat.Xl, parse.GetValue(config), parse.GetValue(byteOrder), parse.GetValue(force), ct));
         return command;
     }
 

@@ -48,7 +48,7 @@ internal static class SavefileHandlers
         return ExitCodes.Ok;
     }
 
-    public static Task<int> ConvertAsync(string src, string dst, string to, string? configPath, string? order, bool force,
+    public static Task<int> ConvertAsync(string src, string dst, SaveFileFormat to, string? configPath, SaveFileByteOrder? order, bool force,
         CancellationToken ct) => CommandLine.OnSavefileAsync(src, async () =>
     {
         var toStdout = dst == CommandLine.StdioName;
@@ -66,7 +66,7 @@ internal static class SavefileHandlers
         }
 
         Func<SaveFileHeader, bool, SaveFileHeader> transform;
-        if (to == "legacy")
+        if (to == SaveFileFormat.Legacy)
         {
             if (!sourceIsXl) throw new ArgumentException($"'{src}' is not an xl savefile; nothing to convert to legacy");
             if (configPath is not null) throw new ArgumentException("--config has no meaning for --to legacy: the legacy format stores no config");
@@ -78,7 +78,7 @@ internal static class SavefileHandlers
             transform = (h, _) =>
             {
                 var result = newConfig is { } c ? h.WithConfig(c.Item1, c.Item2) : h;
-                return order is null ? result : result with { ByteOrder = ParseByteOrder(order) };
+                return order is { } o ? result with { ByteOrder = o } : result;
             };
         }
         else
@@ -86,7 +86,7 @@ internal static class SavefileHandlers
             if (configPath is null)
                 throw new ArgumentException($"'{src}' has no xl header (legacy format): give its config with --config");
             var (text, format) = await CheckedConfigAsync(configPath);
-            transform = (_, isV2) => SaveFileHeader.Create(text, format, order is null ? SaveFileByteOrder.LittleEndian : ParseByteOrder(order), streamV2: isV2);
+            transform = (_, isV2) => SaveFileHeader.Create(text, format, order ?? SaveFileByteOrder.LittleEndian, streamV2: isV2);
         }
 
         SaveFileHeader written;
@@ -119,7 +119,4 @@ internal static class SavefileHandlers
             var stream = CommandLine.OpenInput(path);
             return legacy ? SaveFileReader.OpenLegacy(stream) : await SaveFileReader.OpenAsync(stream, cancellationToken: ct);
         });
-
-    private static SaveFileByteOrder ParseByteOrder(string value) =>
-        value == "big" ? SaveFileByteOrder.BigEndian : SaveFileByteOrder.LittleEndian;
 }
