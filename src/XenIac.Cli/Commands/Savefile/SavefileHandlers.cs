@@ -54,49 +54,29 @@ internal static class SavefileHandlers
         var toStdout = dst == CommandLine.StdioName;
         // With the result on standard output, everything else goes to standard error.
         var messages = toStdout ? Console.Error : Console.Out;
-        var sourceIsXl = SaveFileHeader.LooksLikeXlSavefile(src);
+        var source = SaveFileHeader.LooksLikeXlSavefile(src) ? SaveFileFormat.Xl : SaveFileFormat.Legacy;
+        var conversion = SaveFileConversion.Decide(source, to, configGiven: configPath is not null, order);
+        if (conversion.IsRefused) throw new ArgumentException(SavefileRendering.Refusal(conversion.Refusal, src));
 
         // Any config that goes into the result is checked first, by the rule set-config uses.
-        async Task<(string Text, SaveFileConfigFormat Format)> CheckedConfigAsync(string path)
+        (string Text, SaveFileConfigFormat Format)? config = null;
+        if (conversion.StoresConfig)
         {
-            var proposed = ConfigText.FromText(await ConfigText.ReadTextAsync(path, ct), path);
-            var findings = await SavefileConfigEditor.CheckForSavefileAsync(src, sourceIsLegacy: !sourceIsXl, proposed, force, ct);
+            var proposed = ConfigText.FromText(await ConfigText.ReadTextAsync(configPath!, ct), configPath);
+            var findings = await SavefileConfigEditor.CheckForSavefileAsync(src, conversion.SourceIsLegacy, proposed, force, ct);
             ConfigRendering.WriteFindings(findings, messages);
-            return (proposed.Text, proposed.Language);
+            config = (proposed.Text, proposed.Language);
         }
 
-        Func<SaveFileHeader, bool, SaveFileHeader> transform;
-        if (to == SaveFileFormat.Legacy)
-        {
-            if (!sourceIsXl) throw new ArgumentException($"'{src}' is not an xl savefile; nothing to convert to legacy");
-            if (configPath is not null) throw new ArgumentException("--config has no meaning for --to legacy: the legacy format stores no config");
-            transform = (_, _) => SaveFileHeader.Legacy;
-        }
-        else if (sourceIsXl)
-        {
-            var newConfig = configPath is null ? ((string, SaveFileConfigFormat)?)null : await CheckedConfigAsync(configPath);
-            transform = (h, _) =>
-            {
-                var result = newConfig is { } c ? h.WithConfig(c.Item1, c.Item2) : h;
-                return order is { } o ? result with { ByteOrder = o } : result;
-            };
-        }
-        else
-        {
-            if (configPath is null)
-                throw new ArgumentException($"'{src}' has no xl header (legacy format): give its config with --config");
-            var (text, format) = await CheckedConfigAsync(configPath);
-            transform = (_, isV2) => SaveFileHeader.Create(text, format, order ?? SaveFileByteOrder.LittleEndian, streamV2: isV2);
-        }
-
+        SaveFileHeader Transform(SaveFileHeader header, bool streamV2) => conversion.HeaderFor(header, streamV2, config);
         SaveFileHeader written;
         if (toStdout)
         {
             await using var stdout = Console.OpenStandardOutput();
-            written = await SaveFileRewriter.RewriteAsync(src, stdout, sourceIsLegacy: !sourceIsXl, transform, cancellationToken: ct);
+            written = await SaveFileRewriter.RewriteAsync(src, stdout, conversion.SourceIsLegacy, Transform, cancellationToken: ct);
         }
         else
-            written = await SaveFileRewriter.RewriteAsync(src, dst, sourceIsLegacy: !sourceIsXl, transform, cancellationToken: ct);
+            written = await SaveFileRewriter.RewriteAsync(src, dst, conversion.SourceIsLegacy, Transform, cancellationToken: ct);
         if (written.Format == SaveFileFormat.Legacy)
             await Console.Error.WriteLineAsync("note: the legacy format stores no config; keep it beside the file to restore");
         await messages.WriteLineAsync(SavefileRendering.WroteLine(toStdout ? "standard output" : dst, written));

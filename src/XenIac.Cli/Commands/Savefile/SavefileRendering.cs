@@ -81,6 +81,15 @@ internal static class SavefileRendering
         return r.IsValid ? what : $"invalid: {r.Problem}";
     }
 
+    /// <summary>Why <c>savefile convert</c> refuses, in the words of its options.</summary>
+    public static string Refusal(SaveFileConversionRefusal refusal, string source) => refusal switch
+    {
+        SaveFileConversionRefusal.SourceAlreadyLegacy => $"'{source}' is not an xl savefile; nothing to convert to legacy",
+        SaveFileConversionRefusal.ConfigWithLegacyTarget => "--config has no meaning for --to legacy: the legacy format stores no config",
+        SaveFileConversionRefusal.ConfigRequired => $"'{source}' has no xl header (legacy format): give its config with --config",
+        _ => throw new ArgumentOutOfRangeException(nameof(refusal), refusal, null),
+    };
+
     /// <summary>The last line of <c>savefile convert</c>.</summary>
     public static string WroteLine(string where, SaveFileHeader written) =>
         $"wrote {where} ({(written.Format == SaveFileFormat.Legacy ? "legacy" : "xl")} format, image at offset {written.ImageOffset})";
