@@ -25,15 +25,21 @@ internal static class ConfigRendering
     public static JsonObject CheckJson(bool compatible, IEnumerable<CompatibilityFinding> findings) => new()
     {
         ["compatible"] = compatible,
-        ["findings"] = new JsonArray([.. findings.Select(f => (JsonNode)new JsonObject
-        {
-            ["severity"] = SeverityName(f.Severity),
-            ["setting"] = f.Setting,
-            ["old"] = f.Old,
-            ["new"] = f.New,
-            ["reason"] = f.Reason,
-        })]),
+        ["findings"] = FindingsJson(findings),
     };
+
+    /// <summary>
+    /// The JSON shape of compatibility findings, the one place it is written: <c>config check --json</c> and the
+    /// "findings" of each domain in <c>plan --json</c> / <c>apply --json</c>.
+    /// </summary>
+    public static JsonArray FindingsJson(IEnumerable<CompatibilityFinding> findings) => new([.. findings.Select(f => (JsonNode)new JsonObject
+    {
+        ["severity"] = SeverityName(f.Severity),
+        ["setting"] = f.Setting,
+        ["old"] = f.Old,
+        ["new"] = f.New,
+        ["reason"] = f.Reason,
+    })]);
 
     /// <summary>One line per finding, severity first (set-config, convert, check, domain save/restore).</summary>
     public static void WriteFindings(IEnumerable<CompatibilityFinding> findings, TextWriter? writer = null)

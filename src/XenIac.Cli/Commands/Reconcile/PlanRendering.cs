@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Spectre.Console;
+using XenIac.Cli.Commands.Config;
 using XenIac.Core.Config;
 using XenIac.Reconciler.Applying;
 using XenIac.Reconciler.Planning;
@@ -35,7 +36,7 @@ internal static class PlanRendering
             foreach (var f in d.Findings)
             {
                 var color = f.Severity switch { FindingSeverity.Error => "red", FindingSeverity.Warning => "yellow", _ => "green" };
-                console.MarkupLine($"  [{color}]{f.Severity.ToString().ToLowerInvariant()}[/] {Markup.Escape(f.Setting)}: " +
+                console.MarkupLine($"  [{color}]{ConfigRendering.SeverityName(f.Severity)}[/] {Markup.Escape(f.Setting)}: " +
                                    $"{Markup.Escape(f.Old ?? "(none)")} -> {Markup.Escape(f.New ?? "(none)")} ({Markup.Escape(f.Reason)})");
             }
         }
@@ -93,14 +94,7 @@ internal static class PlanRendering
                 ["valid"] = d.Observed.Savefile.Valid,
                 ["problem"] = d.Observed.Savefile.Problem,
             },
-            ["findings"] = new JsonArray(d.Findings.Select(f => (JsonNode)new JsonObject
-            {
-                ["severity"] = f.Severity.ToString().ToLowerInvariant(),
-                ["setting"] = f.Setting,
-                ["old"] = f.Old,
-                ["new"] = f.New,
-                ["reason"] = f.Reason,
-            }).ToArray()),
+            ["findings"] = ConfigRendering.FindingsJson(d.Findings),
         }).ToArray()),
     };
 
