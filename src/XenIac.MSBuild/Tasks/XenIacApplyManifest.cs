@@ -82,24 +82,26 @@ internal sealed class ReconcilerApplier : IManifestApplier
 
         if (!result.Plan.HasChanges && !result.Plan.HasErrors)
             log(MessageImportance.High, "no changes: reality matches the manifest");
-        var failures = result.Results.Where(r => !r.Succeeded).Select(r => $"{r.Domain}: {Applier.Name(r.Action)} failed: {r.Error}")
-            .Concat(result.Plan.Domains.Where(d => d.Error is not null).Select(d => $"{d.Name}: {d.Error}"))
-            .ToList();
+        var failures = ApplyEventText.Failures(result);
         if (failures.Count > 0) throw new ManifestApplyException(failures);
     }
 
-    /// <summary>Synchronous on purpose: Progress&lt;T&gt; would log after the task returned, which MSBuild rejects.</summary>
+    /// <summary>
+    /// The lines <c>xen-iac apply</c> prints (<see cref="ApplyEventText"/>), at an importance per event: progress
+    /// only in detailed logs. Synchronous on purpose: Progress&lt;T&gt; would log after the task returned, which
+    /// MSBuild rejects.
+    /// </summary>
     private sealed class LogProgress(Action<MessageImportance, string> log) : IProgress<ApplyEvent>
     {
         public void Report(ApplyEvent e)
         {
-            switch (e)
+            var importance = e switch
             {
-                case StepStarted s: log(MessageImportance.Normal, $"{s.Domain}: {Applier.Name(s.Step)} started"); break;
-                case StepProgress p: log(MessageImportance.Low, $"{p.Domain}: {Applier.Name(p.Step)} {p.Bytes >> 20} MiB"); break;
-                case StepCompleted c: log(MessageImportance.High, $"{c.Domain}: {Applier.Name(c.Step)} done in {c.Elapsed.TotalSeconds:0.0} s"); break;
-                case DomainFailed f: log(MessageImportance.High, $"{f.Domain}: {Applier.Name(f.Step)} failed: {f.Error}"); break;
-            }
+                StepStarted => MessageImportance.Normal,
+                StepProgress => MessageImportance.Low,
+                _ => MessageImportance.High,
+            };
+            if (ApplyEventText.Line(e) is { } line) log(importance, line);
         }
     }
 }

@@ -1,6 +1,5 @@
 using Spectre.Console;
 using XenIac.Reconciler.Applying;
-using XenIac.Reconciler.Planning;
 
 namespace XenIac.Cli.Commands.Reconcile;
 
@@ -8,8 +7,6 @@ namespace XenIac.Cli.Commands.Reconcile;
 internal abstract class ApplyDisplay
 {
     public abstract Task<ApplyResult> RunAsync(Func<IProgress<ApplyEvent>, Task<ApplyResult>> apply);
-
-    private static string ActionName(PlanAction a) => Applier.Name(a);
 
     /// <summary>One line per event: what CI logs want (no cursor tricks, nothing overwritten).</summary>
     public sealed class Lines(TextWriter output) : ApplyDisplay, IProgress<ApplyEvent>
@@ -25,21 +22,16 @@ internal abstract class ApplyDisplay
                 switch (e)
                 {
                     case StepStarted s:
-                        output.WriteLine($"{s.Domain}: {ActionName(s.Step)} started");
                         _lastReported[s.Domain] = 0;
                         break;
+                    // A line every 256 MiB: enough to see a save moving, few enough for a log.
                     case StepProgress p when p.Bytes - _lastReported.GetValueOrDefault(p.Domain) >= 256L << 20:
                         _lastReported[p.Domain] = p.Bytes;
-                        output.WriteLine($"{p.Domain}: {ActionName(p.Step)} {p.Bytes >> 20} MiB{(p.ExpectedBytes is { } t ? $" of {t >> 20} MiB" : "")}");
                         break;
-                    case StepCompleted c:
-                        var rate = c.Bytes is { } b && c.Elapsed.TotalSeconds > 0 ? $", {b / c.Elapsed.TotalSeconds / (1 << 20):0} MiB/s" : "";
-                        output.WriteLine($"{c.Domain}: {ActionName(c.Step)} finished in {c.Elapsed.TotalSeconds:0.0} s{(c.Bytes is { } n ? $" ({n >> 20} MiB{rate})" : "")}");
-                        break;
-                    case DomainFailed f:
-                        output.WriteLine($"{f.Domain}: {ActionName(f.Step)} failed: {f.Error}");
-                        break;
+                    case StepProgress:
+                        return;
                 }
+                if (ApplyEventText.Line(e) is { } line) output.WriteLine(line);
             }
         }
     }
@@ -104,7 +96,7 @@ internal abstract class ApplyDisplay
                         _tasks.Remove(s.Domain);
                         break;
                     case StepStarted s:
-                        _tasks[s.Domain] = _context!.AddTask($"{Markup.Escape(s.Domain)}: {ActionName(s.Step)}", maxValue: s.ExpectedBytes!.Value);
+                        _tasks[s.Domain] = _context!.AddTask($"{Markup.Escape(s.Domain)}: {ApplyEventText.ActionName(s.Step)}", maxValue: s.ExpectedBytes!.Value);
                         break;
                     case StepProgress p when _tasks.TryGetValue(p.Domain, out var t):
                         // The expectation is an estimate (a save writes a little more than the memory): grow, never overflow.

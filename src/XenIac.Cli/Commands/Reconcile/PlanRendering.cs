@@ -10,7 +10,7 @@ namespace XenIac.Cli.Commands.Reconcile;
 /// <summary>What <c>plan</c> and <c>apply</c> print at the end: the plan table, the result summary, and their JSON.</summary>
 internal static class PlanRendering
 {
-    private static string ActionName(PlanAction a) => Applier.Name(a);
+    private static string ActionName(PlanAction a) => ApplyEventText.ActionName(a);
 
     public static void RenderPlan(Plan plan)
     {
@@ -50,7 +50,7 @@ internal static class PlanRendering
     public static async Task WriteDomainErrorsAsync(Plan plan)
     {
         foreach (var d in plan.Domains.Where(d => d.Error is not null))
-            await Console.Error.WriteLineAsync($"error: {d.Name}: {d.Error}");
+            await Console.Error.WriteLineAsync($"error: {ApplyEventText.PlanError(d)}");
     }
 
     public static void RenderResult(ApplyResult result)
@@ -61,11 +61,9 @@ internal static class PlanRendering
             return;
         }
         foreach (var r in result.Results)
-            Console.Out.WriteLine(r.Succeeded
-                ? $"{r.Domain}: {ActionName(r.Action)} done in {r.Elapsed.TotalSeconds:0.0} s"
-                : $"{r.Domain}: {ActionName(r.Action)} FAILED: {r.Error}");
+            Console.Out.WriteLine(ApplyEventText.Result(r));
         foreach (var d in result.Plan.Domains.Where(d => d.Error is not null))
-            Console.Error.WriteLine($"error: {d.Name}: {d.Error}");
+            Console.Error.WriteLine($"error: {ApplyEventText.PlanError(d)}");
         var failed = result.Results.Count(r => !r.Succeeded) + result.Plan.Domains.Count(d => d.Error is not null);
         Console.Out.WriteLine($"Apply {(failed == 0 ? "complete" : "finished with errors")}: {result.Results.Count(r => r.Succeeded)} done, {failed} failed. Journal: {result.JournalPath}");
     }
