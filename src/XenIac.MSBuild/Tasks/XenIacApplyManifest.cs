@@ -87,21 +87,21 @@ internal sealed class ReconcilerApplier : IManifestApplier
     }
 
     /// <summary>
-    /// The lines <c>xen-iac apply</c> prints (<see cref="ApplyEventText"/>), at an importance per event: progress
-    /// only in detailed logs. Synchronous on purpose: Progress&lt;T&gt; would log after the task returned, which
-    /// MSBuild rejects.
+    /// Events in the words <c>xen-iac apply</c> uses (<see cref="ApplyEventText"/>), in their short forms: a build log
+    /// gets every progress report, so no totals, and a finished step reads as done. Synchronous on purpose:
+    /// Progress&lt;T&gt; would log after the task returned, which MSBuild rejects.
     /// </summary>
     private sealed class LogProgress(Action<MessageImportance, string> log) : IProgress<ApplyEvent>
     {
         public void Report(ApplyEvent e)
         {
-            var importance = e switch
+            switch (e)
             {
-                StepStarted => MessageImportance.Normal,
-                StepProgress => MessageImportance.Low,
-                _ => MessageImportance.High,
-            };
-            if (ApplyEventText.Line(e) is { } line) log(importance, line);
+                case StepStarted s: log(MessageImportance.Normal, ApplyEventText.Started(s)); break;
+                case StepProgress p: log(MessageImportance.Low, ApplyEventText.Progress(p, ofExpected: false)); break;
+                case StepCompleted c: log(MessageImportance.High, ApplyEventText.Done(c.Domain, c.Step, c.Elapsed)); break;
+                case DomainFailed f: log(MessageImportance.High, ApplyEventText.Failed(f.Domain, f.Step, f.Error)); break;
+            }
         }
     }
 }

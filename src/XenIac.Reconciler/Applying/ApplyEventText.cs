@@ -27,9 +27,9 @@ public static class ApplyEventText
 
     public static string Started(StepStarted e) => $"{e.Domain}: {ActionName(e.Step)} started";
 
-    /// <summary>Bytes so far in whole MiB, and the expected total when it is known.</summary>
-    public static string Progress(StepProgress e) =>
-        $"{e.Domain}: {ActionName(e.Step)} {e.Bytes >> MiBShift} MiB{(e.ExpectedBytes is { } t ? $" of {t >> MiBShift} MiB" : "")}";
+    /// <summary>Bytes so far in whole MiB and, when it is known and <paramref name="ofExpected"/>, the expected total.</summary>
+    public static string Progress(StepProgress e, bool ofExpected = true) =>
+        $"{e.Domain}: {ActionName(e.Step)} {e.Bytes >> MiBShift} MiB{(ofExpected && e.ExpectedBytes is { } t ? $" of {t >> MiBShift} MiB" : "")}";
 
     /// <summary>The time a step took and, for one that moved bytes, how many and how fast.</summary>
     public static string Completed(StepCompleted e)
@@ -46,9 +46,13 @@ public static class ApplyEventText
 
     public static string Failed(DomainResult result) => Failed(result.Domain, result.Action, result.Error);
 
+    /// <summary>A step or a domain's whole work done, with the time it took (no bytes: the short form for a summary or a build log).</summary>
+    public static string Done(string domain, PlanAction step, TimeSpan elapsed) =>
+        string.Create(CultureInfo.CurrentCulture, $"{domain}: {ActionName(step)} done in {elapsed.TotalSeconds:0.0} s");
+
     /// <summary>A domain's result in the summary after apply: done with its time, or FAILED with the error.</summary>
     public static string Result(DomainResult r) => r.Succeeded
-        ? string.Create(CultureInfo.CurrentCulture, $"{r.Domain}: {ActionName(r.Action)} done in {r.Elapsed.TotalSeconds:0.0} s")
+        ? Done(r.Domain, r.Action, r.Elapsed)
         : $"{r.Domain}: {ActionName(r.Action)} FAILED: {r.Error}";
 
     /// <summary>A domain no plan could be made for (it was skipped): its name and why.</summary>
