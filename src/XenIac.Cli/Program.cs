@@ -1,14 +1,17 @@
 using System.Runtime.InteropServices;
 using System.CommandLine;
 using XenIac.Cli;
-using XenIac.Cli.Commands;
+using XenIac.Cli.Commands.Config;
+using XenIac.Cli.Commands.Domain;
+using XenIac.Cli.Commands.Reconcile;
+using XenIac.Cli.Commands.Savefile;
 
 var root = new RootCommand("xen-iac: save and restore Xen domains as code");
 root.Options.Add(CommandLine.Verbose);
-root.Subcommands.Add(SavefileCommands.Create());
-root.Subcommands.Add(ConfigCommands.Create());
-root.Subcommands.Add(DomainCommands.Create());
-foreach (var command in ReconcileCommands.Create()) root.Subcommands.Add(command);
+root.Subcommands.Add(SavefileCommand.Create());
+root.Subcommands.Add(ConfigCommand.Create());
+root.Subcommands.Add(DomainCommand.Create());
+foreach (var command in ReconcileCommand.Create()) root.Subcommands.Add(command);
 
 var parseResult = root.Parse(args);
 if (parseResult.Errors.Count > 0)

@@ -82,23 +82,25 @@ internal sealed class ReconcilerApplier : IManifestApplier
 
         if (!result.Plan.HasChanges && !result.Plan.HasErrors)
             log(MessageImportance.High, "no changes: reality matches the manifest");
-        var failures = result.Results.Where(r => !r.Succeeded).Select(r => $"{r.Domain}: {Applier.Name(r.Action)} failed: {r.Error}")
-            .Concat(result.Plan.Domains.Where(d => d.Error is not null).Select(d => $"{d.Name}: {d.Error}"))
-            .ToList();
+        var failures = ApplyEventText.Failures(result);
         if (failures.Count > 0) throw new ManifestApplyException(failures);
     }
 
-    /// <summary>Synchronous on purpose: Progress&lt;T&gt; would log after the task returned, which MSBuild rejects.</summary>
+    /// <summary>
+    /// Events in the words <c>xen-iac apply</c> uses (<see cref="ApplyEventText"/>), in their short forms: a build log
+    /// gets every progress report, so no totals, and a finished step reads as done. Synchronous on purpose:
+    /// Progress&lt;T&gt; would log after the task returned, which MSBuild rejects.
+    /// </summary>
     private sealed class LogProgress(Action<MessageImportance, string> log) : IProgress<ApplyEvent>
     {
         public void Report(ApplyEvent e)
         {
             switch (e)
             {
-                case StepStarted s: log(MessageImportance.Normal, $"{s.Domain}: {Applier.Name(s.Step)} started"); break;
-                case StepProgress p: log(MessageImportance.Low, $"{p.Domain}: {Applier.Name(p.Step)} {p.Bytes >> 20} MiB"); break;
-                case StepCompleted c: log(MessageImportance.High, $"{c.Domain}: {Applier.Name(c.Step)} done in {c.Elapsed.TotalSeconds:0.0} s"); break;
-                case DomainFailed f: log(MessageImportance.High, $"{f.Domain}: {Applier.Name(f.Step)} failed: {f.Error}"); break;
+                case StepStarted s: log(MessageImportance.Normal, ApplyEventText.Started(s)); break;
+                case StepProgress p: log(MessageImportance.Low, ApplyEventText.Progress(p, ofExpected: false)); break;
+                case StepCompleted c: log(MessageImportance.High, ApplyEventText.Done(c.Domain, c.Step, c.Elapsed)); break;
+                case DomainFailed f: log(MessageImportance.High, ApplyEventText.Failed(f.Domain, f.Step, f.Error)); break;
             }
         }
     }

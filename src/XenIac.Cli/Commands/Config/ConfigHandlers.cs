@@ -1,0 +1,54 @@
+using System.Text;
+using XenIac.Core.Config;
+using XenIac.Core.SaveFiles;
+
+namespace XenIac.Cli.Commands.Config;
+
+/// <summary>What the <c>config</c> commands do, given their parsed values; each returns the exit code.</summary>
+internal static class ConfigHandlers
+{
+    public static async Task<int> ShowAsync(string path, bool json, CancellationToken ct)
+    {
+        var source = await ConfigText.LoadAsync(path, ct);
+        var settings = source.ToModel().ToSettings();
+        if (json) CommandLine.WriteJson(ConfigRendering.ShowJson(source, settings));
+        else ConfigRendering.WriteShow(source, settings);
+        return ExitCodes.Ok;
+    }
+
+    public static async Task<int> ConvertAsync(string path, SaveFileConfigFormat to, bool strict, CancellationToken ct)
+    {
+        var model = (await ConfigText.LoadAsync(path, ct)).ToModel();
+        IReadOnlyList<string> notConverted;
+        byte[] output;
+        if (to == SaveFileConfigFormat.Json)
+            output = Encoding.UTF8.GetBytes(model.ToLibxlJson(out notConverted).ToJsonString(CommandLine.JsonOptions) + "\n");
+        else
+            output = model.ToXlConfig(out notConverted).ToBytes(); // the exact bytes: xl.cfg strings may hold bytes that are not UTF-8
+        if (notConverted.Count > 0)
+        {
+            var message = $"not converted (no {ConfigRendering.FormatName(to)} form): {string.Join(", ", notConverted)}";
+            if (strict) throw new ArgumentException(message);
+            await Console.Error.WriteLineAsync("warning: " + message);
+        }
+        await Console.Out.FlushAsync(ct);
+        await using var stdout = Console.OpenStandardOutput();
+        await stdout.WriteAsync(output, ct);
+        return ExitCodes.Ok;
+    }
+
+    public static async Task<int> CheckAsync(string savedPath, string overridePath, bool json, CancellationToken ct)
+    {
+        var old = (await ConfigText.LoadAsync(savedPath, ct)).ToModel();
+        var @new = (await ConfigText.LoadAsync(overridePath, ct)).ToModel();
+        var findings = ConfigCompatibility.Check(old, @new);
+        var compatible = ConfigCompatibility.IsCompatible(findings);
+        if (json) CommandLine.WriteJson(ConfigRendering.CheckJson(compatible, findings));
+        else
+        {
+            ConfigRendering.WriteFindings(findings);
+            Console.Out.WriteLine(compatible ? "compatible" : "not compatible");
+        }
+        return compatible ? ExitCodes.Ok : ExitCodes.Error;
+    }
+}

@@ -1,0 +1,102 @@
+using XenIac.Cli.Commands.Config;
+using XenIac.Core;
+using XenIac.Core.Config;
+using XenIac.Core.SaveFiles;
+using XenIac.Core.Streams;
+
+namespace XenIac.Cli.Commands.Savefile;
+
+/// <summary>What the <c>savefile</c> commands do, given their parsed values; each returns the exit code.</summary>
+internal static class SavefileHandlers
+{
+    public static async Task<int> InspectAsync(string path, bool legacy, bool json, CancellationToken ct)
+    {
+        await using var reader = await OpenAsync(path, legacy, ct);
+        var image = ImageStreamVerifier.Verify(reader);
+        if (json) CommandLine.WriteJson(SavefileRendering.InspectJson(reader.Header, image));
+        else SavefileRendering.WriteInspect(reader.Header, image);
+        return ExitCodes.Ok;
+    }
+
+    public static async Task<int> VerifyAsync(string path, bool legacy, bool json, CancellationToken ct)
+    {
+        ImageVerification result;
+        try
+        {
+            await using var reader = await OpenAsync(path, legacy, ct);
+            result = ImageStreamVerifier.Verify(reader);
+        }
+        catch (XenFormatException e) when (json)
+        {
+            // A broken savefile header is a failed verification too: scripts get the same JSON shape.
+            result = new ImageVerification(ImageVerificationStatus.Invalid, new ImageSummary(),
+                new ImageStreamProblem(e.Error, e.Message, e.Offset, e.RecordIndex));
+        }
+        if (json) CommandLine.WriteJson(SavefileRendering.DescribeImage(result));
+        else if (result.IsValid) Console.Out.WriteLine($"valid: {SavefileRendering.ImageLine(result)}");
+        else await Console.Error.WriteLineAsync($"error: {CommandLine.OneLine(result.Problem!.ToString())}");
+        return result.IsValid ? ExitCodes.Ok : ExitCodes.Error;
+    }
+
+    public static async Task<int> ConfigAsync(string path, CancellationToken ct)
+    {
+        await using var reader = await OpenAsync(path, legacy: false, ct);
+        if (reader.Header.ConfigFormat == SaveFileConfigFormat.None)
+            throw new XenFormatException(FormatError.InvalidConfig, "the savefile stores no config");
+        await using var stdout = Console.OpenStandardOutput();
+        await stdout.WriteAsync(reader.Header.ConfigContent, ct);
+        return ExitCodes.Ok;
+    }
+
+    public static Task<int> ConvertAsync(string src, string dst, SaveFileFormat to, string? configPath, SaveFileByteOrder? order, bool force,
+        CancellationToken ct) => CommandLine.OnSavefileAsync(src, async () =>
+    {
+        var toStdout = dst == CommandLine.StdioName;
+        // With the result on standard output, everything else goes to standard error.
+        var messages = toStdout ? Console.Error : Console.Out;
+        var source = SaveFileHeader.LooksLikeXlSavefile(src) ? SaveFileFormat.Xl : SaveFileFormat.Legacy;
+        var conversion = SaveFileConversion.Decide(source, to, configGiven: configPath is not null, order);
+        if (conversion.IsRefused) throw new ArgumentException(SavefileRendering.Refusal(conversion.Refusal, src));
+
+        // Any config that goes into the result is checked first, by the rule set-config uses.
+        (string Text, SaveFileConfigFormat Format)? config = null;
+        if (conversion.StoresConfig)
+        {
+            var proposed = ConfigText.FromText(await ConfigText.ReadTextAsync(configPath!, ct), configPath);
+            var findings = await SavefileConfigEditor.CheckForSavefileAsync(src, conversion.SourceIsLegacy, proposed, force, ct);
+            ConfigRendering.WriteFindings(findings, messages);
+            config = (proposed.Text, proposed.Language);
+        }
+
+        SaveFileHeader Transform(SaveFileHeader header, bool streamV2) => conversion.HeaderFor(header, streamV2, config);
+        SaveFileHeader written;
+        if (toStdout)
+        {
+            await using var stdout = Console.OpenStandardOutput();
+            written = await SaveFileRewriter.RewriteAsync(src, stdout, conversion.SourceIsLegacy, Transform, cancellationToken: ct);
+        }
+        else
+            written = await SaveFileRewriter.RewriteAsync(src, dst, conversion.SourceIsLegacy, Transform, cancellationToken: ct);
+        if (written.Format == SaveFileFormat.Legacy)
+            await Console.Error.WriteLineAsync("note: the legacy format stores no config; keep it beside the file to restore");
+        await messages.WriteLineAsync(SavefileRendering.WroteLine(toStdout ? "standard output" : dst, written));
+        return ExitCodes.Ok;
+    });
+
+    public static async Task<int> SetConfigAsync(string path, string cfgPath, bool force, CancellationToken ct)
+    {
+        var text = await ConfigText.ReadTextAsync(cfgPath, ct);
+        var findings = await CommandLine.OnSavefileAsync(path,
+            () => SavefileConfigEditor.SetConfigAsync(path, text, cfgPath, force, cancellationToken: ct));
+        ConfigRendering.WriteFindings(findings);
+        Console.Out.WriteLine($"wrote {path} (config from {cfgPath}, stored as {(ConfigText.Detect(text) == SaveFileConfigFormat.Json ? "json" : "xl.cfg text")})");
+        return ExitCodes.Ok;
+    }
+
+    internal static Task<SaveFileReader> OpenAsync(string path, bool legacy, CancellationToken ct) =>
+        CommandLine.OnSavefileAsync(path, async () =>
+        {
+            var stream = CommandLine.OpenInput(path);
+            return legacy ? SaveFileReader.OpenLegacy(stream) : await SaveFileReader.OpenAsync(stream, cancellationToken: ct);
+        });
+}
