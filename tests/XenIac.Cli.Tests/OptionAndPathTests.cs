@@ -146,7 +146,7 @@ public sealed class OptionAndPathTests(HostileInputFolder folder) : IClassFixtur
 
     [Theory]
     [InlineData("pv", "type hvm -> pv")]
-    [InlineData("empty", "name (unset)")]
+    [InlineData("empty", "name: the config names no domain")]
     [InlineData("random", "rand.cfg:1:")]
     [InlineData("bigger", "memory 8 -> 16")]
     [InlineData("json-garbage", "bad.json:1:")]
@@ -186,7 +186,7 @@ public sealed class OptionAndPathTests(HostileInputFolder folder) : IClassFixtur
 
     [Theory]
     [InlineData("pv", "type hvm -> pv")]
-    [InlineData("empty", "name (unset)")]
+    [InlineData("empty", "name: the config names no domain")]
     [InlineData("random", "rand.cfg:1:")]
     [InlineData("bigger", "memory 8 -> 16")]
     [InlineData("json-garbage", "bad.json:1:")]
@@ -224,7 +224,7 @@ public sealed class OptionAndPathTests(HostileInputFolder folder) : IClassFixtur
 
     [Theory]
     [InlineData("pv", "type hvm -> pv")]
-    [InlineData("empty", "name (unset)")]
+    [InlineData("empty", "name: the config names no domain")]
     [InlineData("random", "rand.cfg:1:")]
     [InlineData("bigger", "memory 8 -> 16")]
     public async Task Convert_checks_a_new_config_against_the_stored_one(string kind, string expected)

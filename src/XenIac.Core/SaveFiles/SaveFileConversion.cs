@@ -22,8 +22,9 @@ public enum SaveFileConversionRefusal
 public sealed class SaveFileConversion
 {
     private SaveFileConversion(SaveFileFormat source, SaveFileFormat target, bool configGiven, SaveFileByteOrder? byteOrder,
-        SaveFileConversionRefusal refusal)
+        SaveFileConversionRefusal refusal, bool allowPreV2Image)
     {
+        AllowPreV2Image = allowPreV2Image;
         Source = source;
         Target = target;
         StoresConfig = configGiven && target == SaveFileFormat.Xl && refusal == SaveFileConversionRefusal.None;
@@ -40,6 +41,13 @@ public sealed class SaveFileConversion
 
     public SaveFileConversionRefusal Refusal { get; }
 
+    /// <summary>
+    /// A legacy source whose first bytes are no libxl stream v2 header is converted anyway. Off by default: a
+    /// headerless file can be anything (a config, random bytes), and an xl header on it would make a savefile that
+    /// cannot restore; only Xen before 4.6 wrote pre-v2 images, and XenIac cannot check those.
+    /// </summary>
+    public bool AllowPreV2Image { get; }
+
     public bool IsRefused => Refusal != SaveFileConversionRefusal.None;
 
     /// <summary>The given config is stored in the result: check it against the savefile before rewriting.</summary>
@@ -53,7 +61,9 @@ public sealed class SaveFileConversion
     /// <param name="configGiven">Whether a config to store was given.</param>
     /// <param name="byteOrder">The byte order of the written header; <c>null</c> for the default (see <see cref="ByteOrder"/>).
     /// A legacy result has no header, so it has no byte order.</param>
-    public static SaveFileConversion Decide(SaveFileFormat source, SaveFileFormat target, bool configGiven, SaveFileByteOrder? byteOrder)
+    /// <param name="allowPreV2Image">See <see cref="AllowPreV2Image"/>.</param>
+    public static SaveFileConversion Decide(SaveFileFormat source, SaveFileFormat target, bool configGiven, SaveFileByteOrder? byteOrder,
+        bool allowPreV2Image = false)
     {
         var refusal = (source, target) switch
         {
@@ -62,7 +72,7 @@ public sealed class SaveFileConversion
             (SaveFileFormat.Legacy, _) when !configGiven => SaveFileConversionRefusal.ConfigRequired,
             _ => SaveFileConversionRefusal.None,
         };
-        return new SaveFileConversion(source, target, configGiven, byteOrder, refusal);
+        return new SaveFileConversion(source, target, configGiven, byteOrder, refusal, allowPreV2Image);
     }
 
     /// <summary>
@@ -71,12 +81,17 @@ public sealed class SaveFileConversion
     /// </summary>
     /// <param name="config">The config to store when <see cref="StoresConfig"/>; ignored otherwise.</param>
     /// <exception cref="InvalidOperationException">The conversion is refused, or a config it stores is missing.</exception>
+    /// <exception cref="XenFormatException">A legacy source's image is no v2 stream and <see cref="AllowPreV2Image"/> is off.</exception>
     public SaveFileHeader HeaderFor(SaveFileHeader sourceHeader, bool streamV2, (string Text, SaveFileConfigFormat Format)? config = null)
     {
         ArgumentNullException.ThrowIfNull(sourceHeader);
         if (IsRefused) throw new InvalidOperationException($"The conversion is refused ({Refusal}); there is no header to write.");
         if (StoresConfig && config is null) throw new InvalidOperationException("This conversion stores a config; pass it.");
         if (Target == SaveFileFormat.Legacy) return SaveFileHeader.Legacy;
+        if (SourceIsLegacy && !streamV2 && !AllowPreV2Image)
+            throw new XenFormatException(FormatError.InvalidImage,
+                "the file does not start with a libxl stream v2 header (\"LibxlFmt\"), so it is no image xl saved since Xen 4.6 " +
+                "and XenIac cannot check it (use --force to convert it anyway)", 0);
         if (SourceIsLegacy)
             return SaveFileHeader.Create(config!.Value.Text, config.Value.Format, ByteOrder ?? SaveFileByteOrder.LittleEndian, streamV2);
         var result = StoresConfig ? sourceHeader.WithConfig(config!.Value.Text, config.Value.Format) : sourceHeader;

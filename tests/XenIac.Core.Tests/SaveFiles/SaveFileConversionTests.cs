@@ -88,7 +88,7 @@ public sealed class SaveFileConversionTests
     public void Legacy_to_xl_builds_a_header_little_endian_unless_asked_and_marks_the_stream_version(
         SaveFileByteOrder? asked, bool streamV2, SaveFileByteOrder expected)
     {
-        var header = SaveFileConversion.Decide(SaveFileFormat.Legacy, SaveFileFormat.Xl, true, asked)
+        var header = SaveFileConversion.Decide(SaveFileFormat.Legacy, SaveFileFormat.Xl, true, asked, allowPreV2Image: !streamV2)
             .HeaderFor(SaveFileHeader.Legacy, streamV2, NewConfig);
 
         Assert.Equal(SaveFileFormat.Xl, header.Format);
@@ -108,10 +108,29 @@ public sealed class SaveFileConversionTests
     }
 
     [Fact]
+    public async Task A_headerless_file_that_is_no_stream_v2_image_is_refused_unless_allowed_and_nothing_is_written()
+    {
+        var dir = TestData.TempDir();
+        var source = Path.Combine(dir, "notes.txt");
+        await File.WriteAllTextAsync(source, "name = \"web\"\nmemory = 64\n");
+        var destination = Path.Combine(dir, "out.xlsave");
+
+        var e = await Assert.ThrowsAsync<XenFormatException>(() => SaveFileRewriter.RewriteAsync(source, destination, true,
+            (h, v2) => SaveFileConversion.Decide(SaveFileFormat.Legacy, SaveFileFormat.Xl, true, null).HeaderFor(h, v2, NewConfig)));
+        Assert.Equal(FormatError.InvalidImage, e.Error);
+        Assert.Contains("LibxlFmt", e.Message);
+        Assert.False(File.Exists(destination));
+
+        var allowed = SaveFileConversion.Decide(SaveFileFormat.Legacy, SaveFileFormat.Xl, true, null, allowPreV2Image: true);
+        var written = await SaveFileRewriter.RewriteAsync(source, destination, true, (h, v2) => allowed.HeaderFor(h, v2, NewConfig));
+        Assert.False(written.IsStreamV2);
+    }
+
+    [Fact]
     public async Task The_decision_drives_the_rewriter_and_the_image_is_copied_unchanged()
     {
         var dir = TestData.TempDir();
-        var image = TestData.Image(100_000);
+        byte[] image = [.. "LibxlFmt"u8, .. TestData.Image(100_000)]; // a v2 stream's first bytes; the rest is not read
         var source = Path.Combine(dir, "legacy.img");
         await File.WriteAllBytesAsync(source, image);
         var conversion = SaveFileConversion.Decide(SaveFileFormat.Legacy, SaveFileFormat.Xl, true, SaveFileByteOrder.BigEndian);

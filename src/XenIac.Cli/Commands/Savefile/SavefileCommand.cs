@@ -66,7 +66,7 @@ internal static class SavefileCommand
         var to = ChoiceOption.Create("--to", "Target format: xl (header with config) or legacy (configless, image only)",
             [("xl", SaveFileFormat.Xl), ("legacy", SaveFileFormat.Legacy)], SaveFileFormat.Xl);
         var config = CommandLine.InputFileOption("--config", "Config to store (xl.cfg or libxl JSON); required when SOURCE is legacy; checked like set-config");
-        var force = new Option<bool>("--force") { Description = "Store --config even when it is not compatible with the stored config or the image" };
+        var force = new Option<bool>("--force") { Description = "Store --config even when it is not compatible with the stored config or the image; convert a legacy file whose image is no stream v2" };
         var byteOrder = ChoiceOption.Create("--byte-order", "Byte order of the written header: little or big (default: keep the source's)",
             [("little", SaveFileByteOrder.LittleEndian), ("big", SaveFileByteOrder.BigEndian)]);
         var command = new Command("convert", "Convert a savefile between the xl format and the old configless one, or change its byte order")

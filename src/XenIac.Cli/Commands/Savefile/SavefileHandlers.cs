@@ -12,7 +12,7 @@ internal static class SavefileHandlers
     public static async Task<int> InspectAsync(string path, bool legacy, bool json, CancellationToken ct)
     {
         await using var reader = await OpenAsync(path, legacy, ct);
-        var image = ImageStreamVerifier.Verify(reader);
+        var image = SaveFileVerification.Verify(reader);
         if (json) CommandLine.WriteJson(SavefileRendering.InspectJson(reader.Header, image));
         else SavefileRendering.WriteInspect(reader.Header, image);
         return ExitCodes.Ok;
@@ -24,7 +24,7 @@ internal static class SavefileHandlers
         try
         {
             await using var reader = await OpenAsync(path, legacy, ct);
-            result = ImageStreamVerifier.Verify(reader);
+            result = SaveFileVerification.Verify(reader);
         }
         catch (XenFormatException e) when (json)
         {
@@ -55,7 +55,7 @@ internal static class SavefileHandlers
         // With the result on standard output, everything else goes to standard error.
         var messages = toStdout ? Console.Error : Console.Out;
         var source = SaveFileHeader.LooksLikeXlSavefile(src) ? SaveFileFormat.Xl : SaveFileFormat.Legacy;
-        var conversion = SaveFileConversion.Decide(source, to, configGiven: configPath is not null, order);
+        var conversion = SaveFileConversion.Decide(source, to, configGiven: configPath is not null, order, allowPreV2Image: force);
         if (conversion.IsRefused) throw new ArgumentException(SavefileRendering.Refusal(conversion.Refusal, src));
 
         // Any config that goes into the result is checked first, by the rule set-config uses.
