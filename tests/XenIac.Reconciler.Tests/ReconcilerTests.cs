@@ -205,13 +205,13 @@ public sealed class ReconcilerTests : IAsyncLifetime
     {
         var m = Manifest("  - name: a\n    config: a.cfg\n");
         _ = Host; // the host folder exists before anyone locks inside it
-        using (var held = await FileLock.AcquireAsync(Applier.ApplyLockPath(HostSpec), TimeSpan.Zero, "someone else's apply"))
+        using (var held = await FileLock.AcquireAsync(Hosts.HostSpec.Parse(HostSpec).ApplyLockPath, TimeSpan.Zero, "someone else's apply"))
         {
             var e = await Assert.ThrowsAsync<LockBusyException>(() => ApplyAsync(m));
             Assert.Contains($"process {Environment.ProcessId}", e.Message);
             Assert.Contains("someone else's apply", e.Message);
         }
-        var waiting = FileLock.AcquireAsync(Applier.ApplyLockPath(HostSpec), TimeSpan.Zero, "short");
+        var waiting = FileLock.AcquireAsync(Hosts.HostSpec.Parse(HostSpec).ApplyLockPath, TimeSpan.Zero, "short");
         var holder = await waiting;
         var applying = ApplyAsync(m, new ApplyOptions { LockTimeout = TimeSpan.FromSeconds(10) });
         await Task.Delay(200);

@@ -37,7 +37,7 @@ internal static class DomainCommands
 
     private static Option<bool> PausedOption(string description) => new("--paused") { Description = description };
 
-    private static IXenHost OpenHost(ParseResult parse, Option<string?> host) => XenHosts.Open(CommandLine.HostSpec(parse.GetValue(host)));
+    private static IXenHost OpenHost(ParseResult parse, Option<string?> host) => CommandLine.HostSpec(parse.GetValue(host)).Open();
 
     private static Command List()
     {

@@ -21,7 +21,7 @@ public sealed partial class EmbeddedHost : IXenHost
 
     private EmbeddedHost(string root) => _root = root;
 
-    public string Spec => XenHosts.EmbeddedPrefix + _root;
+    public string Spec => HostSpec.EmbeddedPrefix + _root;
 
     public string Folder => _root;
 

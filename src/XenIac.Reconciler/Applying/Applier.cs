@@ -24,13 +24,13 @@ public static class Applier
         {
             // Open every host before locking it: an embedded host's lock lives in its folder, which opening
             // creates. A host that cannot be opened holds nothing to lock; the plan reports it per domain.
-            var specs = new List<string>();
+            var lockPaths = new List<string>();
             foreach (var spec in manifest.Domains.Select(d => d.Host).Distinct(StringComparer.Ordinal))
             {
-                try { specs.Add(hosts.Get(spec, manifest.Directory).Spec); }
+                try { lockPaths.Add(HostSpec.Parse(hosts.Get(spec, manifest.Directory).Spec).ApplyLockPath); }
                 catch (XenIacException) { }
             }
-            foreach (var path in specs.Select(ApplyLockPath).Distinct().Order(StringComparer.Ordinal))
+            foreach (var path in lockPaths.Distinct().Order(StringComparer.Ordinal))
                 locks.Add(await FileLock.AcquireAsync(path, options.LockTimeout, $"xen-iac apply {manifest.Path}", cancellationToken).ConfigureAwait(false));
 
             var plan = await Planner.PlanAsync(manifest, hosts, options.Targets,
@@ -56,12 +56,6 @@ public static class Applier
             foreach (var l in locks) l.Dispose();
         }
     }
-
-    /// <summary>Where the lock that keeps two applies on one host apart lives.</summary>
-    public static string ApplyLockPath(string hostSpec) =>
-        hostSpec.StartsWith(XenHosts.EmbeddedPrefix, StringComparison.Ordinal)
-            ? Path.Combine(hostSpec[XenHosts.EmbeddedPrefix.Length..], "locks", "apply.lock")
-            : Path.Combine(Directory.Exists("/run/lock") ? "/run/lock" : Path.GetTempPath(), "xen-iac-apply.lock");
 
     private static async Task<DomainResult> RunAsync(DomainPlan plan, IHostProvider hosts, Journal journal, string applyId,
         IProgress<ApplyEvent>? progress, CancellationToken cancellationToken)
