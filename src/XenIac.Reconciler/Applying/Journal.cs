@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using XenIac.Core.IO;
+using XenIac.Hosts;
 
 namespace XenIac.Reconciler.Applying;
 
