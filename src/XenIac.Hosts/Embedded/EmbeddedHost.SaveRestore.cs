@@ -1,6 +1,5 @@
 using XenIac.Core.Config;
 using System.Text;
-using System.Text.Json.Nodes;
 using XenIac.Core;
 using XenIac.Core.IO;
 using XenIac.Core.SaveFiles;
@@ -21,7 +20,7 @@ public sealed partial class EmbeddedHost
         AtomicFile.CleanStaleTempFiles(Path.GetDirectoryName(target)!);
 
         var configJson = options.AlternativeConfig is { } alternative ? EmbeddedConfig.ToLibxlJson(alternative) : record.ConfigJson;
-        configJson = WithDomId(configJson, options.PreserveDomId ? record.DomId : null);
+        configJson = HostConfigs.WithDomId(configJson, options.PreserveDomId ? record.DomId : null);
         var header = SaveFileHeader.Create(configJson, SaveFileConfigFormat.Json);
         var memory = MemoryOf(record);
 
@@ -50,12 +49,12 @@ public sealed partial class EmbeddedHost
         if (!File.Exists(path))
             throw new XenHostException(XenHostError.OperationFailed, $"savefile not found: {savefilePath}");
 
-        EffectiveConfig effective;
+        ConfigText config;
+        bool overridden;
         using (var header = options.Legacy ? SaveFileReader.OpenLegacy(path) : SaveFileReader.Open(path))
         {
-            effective = header.ResolveConfig(options.OverrideConfig?.Text, options.OverrideConfig?.Language ?? SaveFileConfigFormat.XlCfg);
+            (config, overridden) = HostConfigs.ForRestore(header, options.OverrideConfig);
         }
-        var config = new ConfigText(effective.Text!, effective.Format);
         var shape = EmbeddedConfig.Shape(config);
         CheckName(shape.Name);
 
@@ -71,9 +70,9 @@ public sealed partial class EmbeddedHost
         try
         {
             await Task.Run(() => LoadMemory(path, options.Legacy, shape, memoryTemp, options.Progress, cancellationToken), cancellationToken).ConfigureAwait(false);
-            var record = await RegisterAsync(shape, WithDomId(EmbeddedConfig.ToLibxlJson(config), null), shape.Name,
+            var record = await RegisterAsync(shape, HostConfigs.WithDomId(EmbeddedConfig.ToLibxlJson(config), null), shape.Name,
                 options.Paused ? DomainState.Paused : DomainState.Running, memoryTemp, cancellationToken).ConfigureAwait(false);
-            return new RestoreResult(record.ToInfo(), effective.IsOverride);
+            return new RestoreResult(record.ToInfo(), overridden);
         }
         finally
         {
@@ -175,18 +174,6 @@ public sealed partial class EmbeddedHost
         "pvh" => GuestType.PVH,
         _ => throw new XenHostException(XenHostError.InvalidConfig, $"unknown guest type \"{type}\" (pv, hvm or pvh)"),
     };
-
-    /// <summary>xl stores domid 0 unless saving with -D, which keeps the domain's id in c_info.</summary>
-    private static string WithDomId(string json, uint? domId)
-    {
-        var root = JsonNode.Parse(json)!.AsObject();
-        if (root["c_info"] is JsonObject cInfo)
-        {
-            cInfo.Remove("domid");
-            if (domId is { } id) cInfo["domid"] = id;
-        }
-        return root.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
-    }
 
     /// <summary>Counts bytes on their way to the savefile and stops the write when cancelled.</summary>
     private sealed class ReportingStream(Stream inner, IProgress<long>? progress, CancellationToken cancellationToken) : Stream

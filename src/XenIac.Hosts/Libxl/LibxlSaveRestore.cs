@@ -28,7 +28,7 @@ internal sealed class LibxlSaveRestore(ILibxl libxl)
 
         var json = options.AlternativeConfig is { } alternative
             ? libxl.NormalizeConfigJson(LibxlConfig.ToJson(alternative))
-            : libxl.NormalizeConfigJson(LibxlConfig.WithDomId(libxl.RetrieveConfigJson(domid), options.PreserveDomId ? domid : 0));
+            : libxl.NormalizeConfigJson(HostConfigs.WithDomId(libxl.RetrieveConfigJson(domid), options.PreserveDomId ? domid : null));
         var header = SaveFileHeader.Create(json, SaveFileConfigFormat.Json);
 
         var full = Path.GetFullPath(savefilePath);
@@ -81,17 +81,9 @@ internal sealed class LibxlSaveRestore(ILibxl libxl)
     {
         cancellationToken.ThrowIfCancellationRequested();
         using var stream = new FileStream(savefilePath, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024);
-        var header = options.Legacy ? SaveFileHeader.Legacy : SaveFileHeader.Read(stream);
-
-        string json;
-        if (options.OverrideConfig is { } overrideConfig)
-            json = LibxlConfig.ToJson(overrideConfig);
-        else if (header.ConfigFormat == SaveFileConfigFormat.None)
-            throw new XenHostException(XenHostError.InvalidConfig, options.Legacy
-                ? "a legacy savefile stores no config: supply one (--config)"
-                : "the savefile stores no config and none was supplied: supply one (--config)");
-        else
-            json = LibxlConfig.ToJson(new ConfigText(header.ConfigText!, header.ConfigFormat));
+        using var savefile = options.Legacy ? SaveFileReader.OpenLegacy(stream, leaveOpen: true) : SaveFileReader.Open(stream, leaveOpen: true);
+        var header = savefile.Header;
+        var json = LibxlConfig.ToJson(HostConfigs.ForRestore(savefile, options.OverrideConfig).Config);
 
         EnsureNameFree(json);
         var file = stream.SafeFileHandle;
@@ -122,7 +114,7 @@ internal sealed class LibxlSaveRestore(ILibxl libxl)
         libxl.FindDomId(name) ?? throw new XenHostException(XenHostError.DomainNotFound, $"no domain named '{name}'");
 
     public string GetConfig(string name) =>
-        libxl.NormalizeConfigJson(LibxlConfig.WithDomId(libxl.RetrieveConfigJson(ResolveDomId(name)), 0));
+        libxl.NormalizeConfigJson(HostConfigs.WithDomId(libxl.RetrieveConfigJson(ResolveDomId(name)), null));
 
     private void EnsureNameFree(string json)
     {
