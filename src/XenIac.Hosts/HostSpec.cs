@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using XenIac.Hosts.Embedded;
 
 namespace XenIac.Hosts;
 
@@ -128,12 +129,12 @@ public readonly record struct HostSpec
 
     /// <summary>
     /// Opens the host. <see cref="Default"/>: libxl on a dom0, otherwise a clear error that says how to choose the
-    /// embedded host.
+    /// embedded host. An embedded host takes its options from the environment, read here, once per host.
     /// </summary>
     public IXenHost Open() => Kind switch
     {
         HostKind.Libxl => Hosts.Libxl.LibxlHost.Open(),
-        HostKind.Embedded => EmbeddedHost.Open(Folder!),
+        HostKind.Embedded => EmbeddedHost.Open(Folder!, EmbeddedHostOptions.FromEnvironment()),
         _ when XenHosts.IsDom0 => Hosts.Libxl.LibxlHost.Open(),
         _ => throw new XenHostException(XenHostError.Unavailable,
             "no host given and this machine is not a Xen dom0 (no /dev/xen/privcmd): " +

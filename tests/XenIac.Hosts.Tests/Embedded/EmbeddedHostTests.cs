@@ -1,4 +1,5 @@
 using XenIac.Core.Config;
+using XenIac.Hosts.Embedded;
 using XenIac.Core;
 using System.Text.Json.Nodes;
 using XenIac.Core.SaveFiles;
