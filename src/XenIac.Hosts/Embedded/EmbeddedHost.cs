@@ -26,7 +26,7 @@ public sealed partial class EmbeddedHost : IXenHost
         _options = options;
     }
 
-    public string Spec => HostSpec.EmbeddedPrefix + _root;
+    public string Spec => HostSpec.Embedded(_root).ToString();
 
     public string Folder => _root;
 
