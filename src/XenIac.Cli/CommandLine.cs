@@ -62,18 +62,16 @@ internal static class CommandLine
     public const string StdioName = "-";
 
     /// <summary>The host when --host is not given.</summary>
-    public const string HostVariable = "XENIAC_HOST";
+    public const string HostVariable = XenIac.Hosts.HostSpec.EnvironmentVariable;
 
     /// <summary>
-    /// The host a person chose: --host, else $XENIAC_HOST, else null (libxl on a dom0). An embedded folder is made
-    /// absolute against the current directory; a new one is created only under an existing parent, and said so
-    /// on stderr (<see cref="XenHosts.PrepareTypedSpec"/>).
+    /// The host a person chose: --host, else $XENIAC_HOST, else the default (libxl on a dom0). An embedded folder is
+    /// made absolute against the current directory; a new one is created only under an existing parent, and said so
+    /// on stderr (<see cref="XenIac.Hosts.HostSpec.PrepareTyped"/>).
     /// </summary>
-    public static string? HostSpec(string? given) =>
-        XenHosts.PrepareTypedSpec(given ?? NullIfBlank(Environment.GetEnvironmentVariable(HostVariable)),
-            folder => Console.Error.WriteLine($"note: created embedded host folder '{folder}' (a new, empty host)"));
-
-    private static string? NullIfBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
+    public static XenIac.Hosts.HostSpec HostSpec(string? given) =>
+        (string.IsNullOrWhiteSpace(given) ? XenIac.Hosts.HostSpec.FromEnvironment() : XenIac.Hosts.HostSpec.Parse(given))
+            .PrepareTyped(folder => Console.Error.WriteLine($"note: created embedded host folder '{folder}' (a new, empty host)"));
 
     /// <summary>
     /// A whole-number option. A value that is not a whole number in [min, max] is a parse error (one

@@ -17,7 +17,7 @@ public abstract class XenIacTask : Microsoft.Build.Utilities.Task, ICancelableTa
     private readonly CancellationTokenSource _cancellation = new();
 
     /// <summary>Test seam: how a host spec and a base folder become an open host.</summary>
-    internal Func<string?, string, IXenHost> HostFactory { get; set; } = (spec, baseDirectory) => XenHosts.Open(spec, baseDirectory);
+    internal Func<string?, string, IXenHost> HostFactory { get; set; } = (spec, baseDirectory) => HostSpec.Parse(spec, baseDirectory).Open();
 
     /// <summary>What the task is doing, for errors ("Saving domain 'web'").</summary>
     private protected string Operation { get; set; } = "";

@@ -1,5 +1,6 @@
 using XenIac.Core.Config;
 using XenIac.Hosts;
+using XenIac.Hosts.Embedded;
 
 namespace XenIac.Bench;
 

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text;
 using XenIac.Core.SaveFiles;
 using XenIac.Hosts;
+using XenIac.Hosts.Embedded;
 
 namespace XenIac.Bench;
 

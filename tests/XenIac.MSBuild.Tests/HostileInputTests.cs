@@ -1,5 +1,6 @@
 using Microsoft.Build.Framework;
 using XenIac.Core.IO;
+using XenIac.Hosts;
 using XenIac.Core.SaveFiles;
 using XenIac.Reconciler.Manifests;
 

@@ -169,7 +169,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
         var journal = Journal.Read(result.JournalPath);
         Assert.Equal(4, journal.Count);
         Assert.All(journal, e => Assert.Equal(journal[0].ApplyId, e.ApplyId));
-        Assert.Equal(2, journal.Count(e => e.Outcome == "succeeded"));
+        Assert.Equal(2, journal.Count(e => e.Outcome == StepOutcome.Succeeded));
     }
 
     [Fact]
@@ -188,7 +188,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
         var failed = Assert.Single(result.Results);
         Assert.False(failed.Succeeded);
         Assert.Contains("a.xlsave", failed.Error);
-        Assert.Contains(Journal.Read(result.JournalPath), e => e.Outcome == "failed" && e.Action == "restore");
+        Assert.Contains(Journal.Read(result.JournalPath), e => e.Outcome == StepOutcome.Failed && e.Action == PlanAction.Restore);
     }
 
     [Fact]
@@ -205,13 +205,13 @@ public sealed class ReconcilerTests : IAsyncLifetime
     {
         var m = Manifest("  - name: a\n    config: a.cfg\n");
         _ = Host; // the host folder exists before anyone locks inside it
-        using (var held = await FileLock.AcquireAsync(Applier.ApplyLockPath(HostSpec), TimeSpan.Zero, "someone else's apply"))
+        using (var held = await FileLock.AcquireAsync(Hosts.HostSpec.Parse(HostSpec).ApplyLockPath, TimeSpan.Zero, "someone else's apply"))
         {
             var e = await Assert.ThrowsAsync<LockBusyException>(() => ApplyAsync(m));
             Assert.Contains($"process {Environment.ProcessId}", e.Message);
             Assert.Contains("someone else's apply", e.Message);
         }
-        var waiting = FileLock.AcquireAsync(Applier.ApplyLockPath(HostSpec), TimeSpan.Zero, "short");
+        var waiting = FileLock.AcquireAsync(Hosts.HostSpec.Parse(HostSpec).ApplyLockPath, TimeSpan.Zero, "short");
         var holder = await waiting;
         var applying = ApplyAsync(m, new ApplyOptions { LockTimeout = TimeSpan.FromSeconds(10) });
         await Task.Delay(200);
@@ -340,11 +340,12 @@ public sealed class ReconcilerFailureTests : IAsyncDisposable
     }
 
     [Fact]
-    public void A_torn_last_journal_line_is_skipped()
+    public async Task A_torn_last_journal_line_is_skipped()
     {
         var path = P("journal.jsonl");
         var journal = new Journal(path);
-        journal.Append(new JournalEntry { ApplyId = "x", Domain = "a", Action = "save", Outcome = "started" });
+        await journal.AppendAsync(new JournalEntry { ApplyId = "x", Domain = "a", Action = PlanAction.Save, Outcome = StepOutcome.Started });
+        Assert.Contains("\"action\":\"save\",\"outcome\":\"started\"", File.ReadAllText(path));
         File.AppendAllText(path, "{\"time\":\"2026-11-24T00:00:00Z\",\"applyId\":\"x\",\"dom");
         Assert.Equal("a", Assert.Single(Journal.Read(path)).Domain);
     }

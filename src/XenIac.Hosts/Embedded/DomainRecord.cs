@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 using XenIac.Core.IO;
 using XenIac.Core.SaveFiles;
 
-namespace XenIac.Hosts;
+namespace XenIac.Hosts.Embedded;
 
 /// <summary>What the embedded host keeps about one domain, as JSON in its folder (written atomically).</summary>
 internal sealed record DomainRecord

@@ -1,12 +1,11 @@
 using XenIac.Core.Config;
 using System.Text;
-using System.Text.Json.Nodes;
 using XenIac.Core;
 using XenIac.Core.IO;
 using XenIac.Core.SaveFiles;
 using XenIac.Core.Streams;
 
-namespace XenIac.Hosts;
+namespace XenIac.Hosts.Embedded;
 
 public sealed partial class EmbeddedHost
 {
@@ -21,7 +20,7 @@ public sealed partial class EmbeddedHost
         AtomicFile.CleanStaleTempFiles(Path.GetDirectoryName(target)!);
 
         var configJson = options.AlternativeConfig is { } alternative ? EmbeddedConfig.ToLibxlJson(alternative) : record.ConfigJson;
-        configJson = WithDomId(configJson, options.PreserveDomId ? record.DomId : null);
+        configJson = HostConfigs.WithDomId(configJson, options.PreserveDomId ? record.DomId : null);
         var header = SaveFileHeader.Create(configJson, SaveFileConfigFormat.Json);
         var memory = MemoryOf(record);
 
@@ -29,7 +28,7 @@ public sealed partial class EmbeddedHost
         // and cancellation. A failure here changes nothing about the domain: it "resumes" by never having stopped.
         await AtomicFile.WriteAsync(target, (output, ct) => Task.Run(() =>
         {
-            using var reporting = new ReportingStream(output, options.Progress, ct);
+            using var reporting = new ReportingStream(output, options.Progress, Throttle.For(_options), ct);
             header.WriteTo(reporting);
             using var source = memory.OpenRead();
             ImageStreamWriter.Write(reporting, Describe(record, source, memory));
@@ -50,12 +49,9 @@ public sealed partial class EmbeddedHost
         if (!File.Exists(path))
             throw new XenHostException(XenHostError.OperationFailed, $"savefile not found: {savefilePath}");
 
-        EffectiveConfig effective;
-        using (var header = options.Legacy ? SaveFileReader.OpenLegacy(path) : SaveFileReader.Open(path))
-        {
-            effective = header.ResolveConfig(options.OverrideConfig?.Text, options.OverrideConfig?.Language ?? SaveFileConfigFormat.XlCfg);
-        }
-        var config = new ConfigText(effective.Text!, effective.Format);
+        // One open for the whole restore: the header gives the config, the image is checked, then read again from its start.
+        using var savefile = options.Legacy ? SaveFileReader.OpenLegacy(path) : SaveFileReader.Open(path);
+        var (config, overridden) = HostConfigs.ForRestore(savefile, options.OverrideConfig);
         var shape = EmbeddedConfig.Shape(config);
         CheckName(shape.Name);
 
@@ -64,16 +60,18 @@ public sealed partial class EmbeddedHost
             throw new XenHostException(XenHostError.DomainExists,
                 $"cannot restore '{shape.Name}': a domain of that name already runs on {Spec} (destroy it first, or restore under another name with --config)");
 
-        Verify(path, options.Legacy, shape);
+        Verify(savefile, path, shape);
+        savefile.Image.Position = 0;
         Directory.CreateDirectory(DomainDir(shape.Name));
         AtomicFile.CleanStaleTempFiles(DomainDir(shape.Name));
         var memoryTemp = AtomicFile.TempPathFor(MemoryPath(shape.Name));
         try
         {
-            await Task.Run(() => LoadMemory(path, options.Legacy, shape, memoryTemp, options.Progress, cancellationToken), cancellationToken).ConfigureAwait(false);
-            var record = await RegisterAsync(shape, WithDomId(EmbeddedConfig.ToLibxlJson(config), null), shape.Name,
+            var throttle = Throttle.For(_options);
+            await Task.Run(() => LoadMemory(savefile, path, shape, memoryTemp, throttle, options.Progress, cancellationToken), cancellationToken).ConfigureAwait(false);
+            var record = await RegisterAsync(shape, HostConfigs.WithDomId(shape.ConfigJson, null), shape.Name,
                 options.Paused ? DomainState.Paused : DomainState.Running, memoryTemp, cancellationToken).ConfigureAwait(false);
-            return new RestoreResult(record.ToInfo(), effective.IsOverride);
+            return new RestoreResult(record.ToInfo(), overridden);
         }
         finally
         {
@@ -82,10 +80,9 @@ public sealed partial class EmbeddedHost
     }
 
     /// <summary>Structural check first (it seeks past page data), so a bad file fails before any memory is written.</summary>
-    private static void Verify(string path, bool legacy, EmbeddedDomainShape shape)
+    private static void Verify(SaveFileReader savefile, string path, EmbeddedDomainShape shape)
     {
-        using var reader = legacy ? SaveFileReader.OpenLegacy(path) : SaveFileReader.Open(path);
-        var result = SaveFileVerification.Verify(reader);
+        var result = SaveFileVerification.Verify(savefile);
         if (!result.IsValid)
             throw new XenHostException(XenHostError.OperationFailed,
                 $"cannot restore from {path}: {result.Problem?.ToString() ?? "the image stream is not valid"}");
@@ -121,16 +118,14 @@ public sealed partial class EmbeddedHost
     private const long MemorySlackFactor = 2;
     private const long MemorySlackMiB = 256;
 
-    private static void LoadMemory(string path, bool legacy, EmbeddedDomainShape shape, string memoryFile, IProgress<long>? progress,
-        CancellationToken cancellationToken)
+    private static void LoadMemory(SaveFileReader savefile, string path, EmbeddedDomainShape shape, string memoryFile, Throttle? throttle,
+        IProgress<long>? progress, CancellationToken cancellationToken)
     {
         var pages = shape.MemoryKiB / 4;
-        using var saveFile = legacy ? SaveFileReader.OpenLegacy(path) : SaveFileReader.Open(path);
-        using var image = new ImageStreamReader(saveFile.Image, saveFile.ImageOffset, leaveOpen: true);
+        using var image = new ImageStreamReader(savefile.Image, savefile.ImageOffset, leaveOpen: true);
         using var memory = AtomicFile.CreatePrivateOverwrite(memoryFile);
         // Pages the stream does not carry read back as zeros, as unpopulated guest memory does.
         memory.SetLength(pages * GuestMemory.PageSize);
-        var throttle = Throttle.FromEnvironment();
         var lastPosition = 0L;
         while (image.MoveNext())
         {
@@ -176,22 +171,9 @@ public sealed partial class EmbeddedHost
         _ => throw new XenHostException(XenHostError.InvalidConfig, $"unknown guest type \"{type}\" (pv, hvm or pvh)"),
     };
 
-    /// <summary>xl stores domid 0 unless saving with -D, which keeps the domain's id in c_info.</summary>
-    private static string WithDomId(string json, uint? domId)
-    {
-        var root = JsonNode.Parse(json)!.AsObject();
-        if (root["c_info"] is JsonObject cInfo)
-        {
-            cInfo.Remove("domid");
-            if (domId is { } id) cInfo["domid"] = id;
-        }
-        return root.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
-    }
-
     /// <summary>Counts bytes on their way to the savefile and stops the write when cancelled.</summary>
-    private sealed class ReportingStream(Stream inner, IProgress<long>? progress, CancellationToken cancellationToken) : Stream
+    private sealed class ReportingStream(Stream inner, IProgress<long>? progress, Throttle? throttle, CancellationToken cancellationToken) : Stream
     {
-        private readonly Throttle? _throttle = Throttle.FromEnvironment();
         private long _written;
         private long _lastReport;
 
@@ -208,7 +190,7 @@ public sealed partial class EmbeddedHost
             cancellationToken.ThrowIfCancellationRequested();
             inner.Write(buffer);
             _written += buffer.Length;
-            _throttle?.Account(buffer.Length, cancellationToken);
+            throttle?.Account(buffer.Length, cancellationToken);
             if (_written - _lastReport >= 1 << 20)
             {
                 _lastReport = _written;

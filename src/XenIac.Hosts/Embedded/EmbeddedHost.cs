@@ -2,7 +2,7 @@ using XenIac.Core.Config;
 using XenIac.Core.IO;
 using XenIac.Core.SaveFiles;
 
-namespace XenIac.Hosts;
+namespace XenIac.Hosts.Embedded;
 
 /// <summary>
 /// A folder-backed host that needs no Xen: for demos, tests and the quick start. Domains live as records in
@@ -18,15 +18,20 @@ public sealed partial class EmbeddedHost : IXenHost
     private static readonly TimeSpan LockWait = TimeSpan.FromSeconds(30);
 
     private readonly string _root;
+    private readonly EmbeddedHostOptions _options;
 
-    private EmbeddedHost(string root) => _root = root;
+    private EmbeddedHost(string root, EmbeddedHostOptions options)
+    {
+        _root = root;
+        _options = options;
+    }
 
-    public string Spec => XenHosts.EmbeddedPrefix + _root;
+    public string Spec => HostSpec.Embedded(_root).ToString();
 
     public string Folder => _root;
 
     /// <summary>Opens (creating when needed) the embedded host in <paramref name="folder"/>.</summary>
-    public static EmbeddedHost Open(string folder)
+    public static EmbeddedHost Open(string folder, EmbeddedHostOptions? options = null)
     {
         var root = Path.GetFullPath(folder);
         try
@@ -50,7 +55,7 @@ public sealed partial class EmbeddedHost : IXenHost
         {
             throw new XenHostException(XenHostError.Unavailable, $"cannot use {root} as embedded host folder: {e.Message}", e);
         }
-        return new EmbeddedHost(root);
+        return new EmbeddedHost(root, options ?? EmbeddedHostOptions.Default);
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
@@ -104,7 +109,7 @@ public sealed partial class EmbeddedHost : IXenHost
         var shape = EmbeddedConfig.Shape(config);
         CheckName(shape.Name);
         using var domainLock = await FileLock.AcquireAsync(DomainLockPath(shape.Name), LockWait, "create", cancellationToken).ConfigureAwait(false);
-        var record = await RegisterAsync(shape, EmbeddedConfig.ToLibxlJson(config), shape.Name,
+        var record = await RegisterAsync(shape, shape.ConfigJson, shape.Name,
             paused ? DomainState.Paused : DomainState.Running, materializedMemory: null, cancellationToken).ConfigureAwait(false);
         return record.ToInfo();
     }

@@ -3,7 +3,7 @@ using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace XenIac.Hosts;
+namespace XenIac.Hosts.Embedded;
 
 /// <summary>
 /// The memory of an embedded domain. A freshly created domain's pages are a pure function of a seed (the name it

@@ -23,19 +23,6 @@ internal static class LibxlConfig
         return json;
     }
 
-    /// <summary>
-    /// The JSON with c_info.domid set, as xl save does (0 unless the domain id is to be preserved); 0 lets Xen
-    /// choose the id on restore.
-    /// </summary>
-    public static string WithDomId(string json, uint domid)
-    {
-        var root = ParseObject(json);
-        if (root["c_info"] is not JsonObject cInfo)
-            throw new XenHostException(XenHostError.InvalidConfig, "libxl JSON config has no c_info object");
-        cInfo["domid"] = domid;
-        return root.ToJsonString();
-    }
-
     /// <summary>c_info.name, or null when the config names no domain.</summary>
     public static string? NameOf(string json) =>
         ParseObject(json)["c_info"] is JsonObject cInfo && cInfo["name"] is JsonValue name

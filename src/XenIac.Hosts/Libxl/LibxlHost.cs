@@ -21,7 +21,7 @@ public sealed class LibxlHost : IXenHost
     /// <exception cref="XenHostException">Unavailable: libxenlight is missing, or this is not a dom0.</exception>
     public static IXenHost Open() => new LibxlHost(LibxlContext.Open());
 
-    public string Spec => XenHosts.LibxlSpec;
+    public string Spec => HostSpec.LibxlText;
 
     public Task<IReadOnlyList<DomainInfo>> ListDomainsAsync(CancellationToken cancellationToken = default) =>
         Run(_libxl.ListDomains, cancellationToken);

@@ -1,5 +1,4 @@
 using XenIac.Core.Config;
-using Microsoft.Win32.SafeHandles;
 using XenIac.Core.IO;
 using XenIac.Core.SaveFiles;
 
@@ -29,41 +28,36 @@ internal sealed class LibxlSaveRestore(ILibxl libxl)
 
         var json = options.AlternativeConfig is { } alternative
             ? libxl.NormalizeConfigJson(LibxlConfig.ToJson(alternative))
-            : libxl.NormalizeConfigJson(LibxlConfig.WithDomId(libxl.RetrieveConfigJson(domid), options.PreserveDomId ? domid : 0));
+            : libxl.NormalizeConfigJson(HostConfigs.WithDomId(libxl.RetrieveConfigJson(domid), options.PreserveDomId ? domid : null));
         var header = SaveFileHeader.Create(json, SaveFileConfigFormat.Json);
 
         var full = Path.GetFullPath(savefilePath);
-        var directory = Path.GetDirectoryName(full) ?? throw new ArgumentException($"'{savefilePath}' has no folder.", nameof(savefilePath));
-        var temp = Path.Combine(directory, $"{AtomicFile.TempPrefix}{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}");
-
         var suspendStarted = false;
-        long bytes;
+        long bytes = 0;
         try
         {
-            using (var stream = AtomicFile.CreatePrivate(temp))
+            // AtomicFile gives the temp file beside the target, the rename into place and the fsyncs; libxl writes
+            // the image straight into the temp file's descriptor, after the header placed at its start.
+            AtomicFile.WriteAsync(full, (stream, ct) =>
             {
-                var file = stream.SafeFileHandle;
+                var file = (stream as FileStream ?? throw new InvalidOperationException("libxl needs a file descriptor to write to")).SafeFileHandle;
                 var prefix = header.ToBytes();
                 RandomAccess.Write(file, prefix, 0);
                 Posix.SeekTo(file, prefix.Length);
-                stream.Flush(flushToDisk: true);
-                cancellationToken.ThrowIfCancellationRequested();
+                stream.Flush();
+                ct.ThrowIfCancellationRequested();
 
                 suspendStarted = true;
                 using (Poll(options.Progress, () => RandomAccess.GetLength(file)))
                     libxl.Suspend(domid, file);
 
-                stream.Flush(flushToDisk: true);
                 bytes = RandomAccess.GetLength(file);
                 options.Progress?.Report(bytes);
-            }
-            cancellationToken.ThrowIfCancellationRequested();
-            File.Move(temp, full, overwrite: true);
-            Posix.FsyncDirectory(directory);
+                return Task.CompletedTask;
+            }, cancellationToken).GetAwaiter().GetResult(); // on the save's own long-running thread: nothing awaits here
         }
         catch (Exception failure)
         {
-            TryDelete(temp);
             // xl resumes only when the suspend was attempted: resuming a domain that was never suspended would
             // tell a running guest its (non-existent) suspend was cancelled.
             if (suspendStarted) ResumeAfterFailure(domid, failure);
@@ -87,17 +81,9 @@ internal sealed class LibxlSaveRestore(ILibxl libxl)
     {
         cancellationToken.ThrowIfCancellationRequested();
         using var stream = new FileStream(savefilePath, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024);
-        var header = options.Legacy ? SaveFileHeader.Legacy : SaveFileHeader.Read(stream);
-
-        string json;
-        if (options.OverrideConfig is { } overrideConfig)
-            json = LibxlConfig.ToJson(overrideConfig);
-        else if (header.ConfigFormat == SaveFileConfigFormat.None)
-            throw new XenHostException(XenHostError.InvalidConfig, options.Legacy
-                ? "a legacy savefile stores no config: supply one (--config)"
-                : "the savefile stores no config and none was supplied: supply one (--config)");
-        else
-            json = LibxlConfig.ToJson(new ConfigText(header.ConfigText!, header.ConfigFormat));
+        using var savefile = options.Legacy ? SaveFileReader.OpenLegacy(stream, leaveOpen: true) : SaveFileReader.Open(stream, leaveOpen: true);
+        var header = savefile.Header;
+        var json = LibxlConfig.ToJson(HostConfigs.ForRestore(savefile, options.OverrideConfig).Config);
 
         EnsureNameFree(json);
         var file = stream.SafeFileHandle;
@@ -128,7 +114,7 @@ internal sealed class LibxlSaveRestore(ILibxl libxl)
         libxl.FindDomId(name) ?? throw new XenHostException(XenHostError.DomainNotFound, $"no domain named '{name}'");
 
     public string GetConfig(string name) =>
-        libxl.NormalizeConfigJson(LibxlConfig.WithDomId(libxl.RetrieveConfigJson(ResolveDomId(name)), 0));
+        libxl.NormalizeConfigJson(HostConfigs.WithDomId(libxl.RetrieveConfigJson(ResolveDomId(name)), null));
 
     private void EnsureNameFree(string json)
     {
@@ -162,10 +148,4 @@ internal sealed class LibxlSaveRestore(ILibxl libxl)
             catch (IOException) { }
         }, null, ProgressInterval, ProgressInterval);
 
-    private static void TryDelete(string path)
-    {
-        try { File.Delete(path); }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
-    }
 }

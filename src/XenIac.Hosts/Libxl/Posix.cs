@@ -11,7 +11,6 @@ internal static partial class Posix
 {
     private const int SEEK_SET = 0;
     private const int SEEK_CUR = 1;
-    private const int O_DIRECTORY = 0x10000;
 
     public static void SeekTo(SafeFileHandle file, long offset)
     {
@@ -22,24 +21,6 @@ internal static partial class Posix
     /// <summary>The OS file offset: how far libxl has read or written.</summary>
     public static long Offset(SafeFileHandle file) => lseek(file, 0, SEEK_CUR);
 
-    /// <summary>Makes a rename durable: the folder entry has to reach the disk too.</summary>
-    public static void FsyncDirectory(string directory)
-    {
-        var fd = open(directory, O_DIRECTORY);
-        if (fd < 0) return;
-        try { _ = fsync(fd); }
-        finally { _ = close(fd); }
-    }
-
     [LibraryImport("libc", SetLastError = true)]
     private static partial long lseek(SafeFileHandle fd, long offset, int whence);
-
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int open(string path, int flags);
-
-    [LibraryImport("libc")]
-    private static partial int fsync(int fd);
-
-    [LibraryImport("libc")]
-    private static partial int close(int fd);
 }

@@ -50,7 +50,7 @@ public sealed class XenIacApplyManifest : XenIacTask
         {
             foreach (var failure in e.Failures) LogCodedError(Strings.ApplyFailed, path, failure);
         }
-        catch (XenIac.Core.IO.LockBusyException e)
+        catch (XenIac.Hosts.LockBusyException e)
         {
             LogCodedError(Strings.HostBusy, e.LockPath, e.Message);
         }

@@ -1,7 +1,6 @@
 using XenIac.Core.Config;
 using System.Diagnostics;
 using XenIac.Core;
-using XenIac.Core.IO;
 using XenIac.Core.SaveFiles;
 using XenIac.Hosts;
 using XenIac.Reconciler.Manifests;
@@ -24,13 +23,13 @@ public static class Applier
         {
             // Open every host before locking it: an embedded host's lock lives in its folder, which opening
             // creates. A host that cannot be opened holds nothing to lock; the plan reports it per domain.
-            var specs = new List<string>();
+            var lockPaths = new List<string>();
             foreach (var spec in manifest.Domains.Select(d => d.Host).Distinct(StringComparer.Ordinal))
             {
-                try { specs.Add(hosts.Get(spec, manifest.Directory).Spec); }
+                try { lockPaths.Add(HostSpec.Parse(hosts.Get(spec, manifest.Directory).Spec).ApplyLockPath); }
                 catch (XenIacException) { }
             }
-            foreach (var path in specs.Select(ApplyLockPath).Distinct().Order(StringComparer.Ordinal))
+            foreach (var path in lockPaths.Distinct().Order(StringComparer.Ordinal))
                 locks.Add(await FileLock.AcquireAsync(path, options.LockTimeout, $"xen-iac apply {manifest.Path}", cancellationToken).ConfigureAwait(false));
 
             var plan = await Planner.PlanAsync(manifest, hosts, options.Targets,
@@ -57,12 +56,6 @@ public static class Applier
         }
     }
 
-    /// <summary>Where the lock that keeps two applies on one host apart lives.</summary>
-    public static string ApplyLockPath(string hostSpec) =>
-        hostSpec.StartsWith(XenHosts.EmbeddedPrefix, StringComparison.Ordinal)
-            ? Path.Combine(hostSpec[XenHosts.EmbeddedPrefix.Length..], "locks", "apply.lock")
-            : Path.Combine(Directory.Exists("/run/lock") ? "/run/lock" : Path.GetTempPath(), "xen-iac-apply.lock");
-
     private static async Task<DomainResult> RunAsync(DomainPlan plan, IHostProvider hosts, Journal journal, string applyId,
         IProgress<ApplyEvent>? progress, CancellationToken cancellationToken)
     {
@@ -77,10 +70,12 @@ public static class Applier
                 current = step;
                 var expected = await ExpectedBytesAsync(step, plan, host, cancellationToken).ConfigureAwait(false);
                 progress?.Report(new StepStarted(spec.Name, step, expected));
-                journal.Append(Entry(applyId, spec, host, step, "started"));
+                // Journaled whatever the token says: the journal records what was done, cancelled or not.
+                await journal.AppendAsync(Entry(applyId, spec, host, step, StepOutcome.Started), CancellationToken.None).ConfigureAwait(false);
                 var clock = Stopwatch.StartNew();
                 var bytes = await RunStepAsync(step, plan, host, new Progress(progress, spec.Name, step, expected), cancellationToken).ConfigureAwait(false);
-                journal.Append(Entry(applyId, spec, host, step, "succeeded") with { Bytes = bytes, Seconds = clock.Elapsed.TotalSeconds });
+                await journal.AppendAsync(Entry(applyId, spec, host, step, StepOutcome.Succeeded) with { Bytes = bytes, Seconds = clock.Elapsed.TotalSeconds },
+                    CancellationToken.None).ConfigureAwait(false);
                 progress?.Report(new StepCompleted(spec.Name, step, bytes, clock.Elapsed));
             }
             return new DomainResult(spec.Name, plan.Action, true, null, total.Elapsed);
@@ -89,11 +84,11 @@ public static class Applier
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             var message = e is OperationCanceledException ? "cancelled" : e.Message;
-            journal.Append(new JournalEntry
+            await journal.AppendAsync(new JournalEntry
             {
-                ApplyId = applyId, Domain = spec.Name, Action = Name(current), Outcome = "failed", Host = spec.Host,
+                ApplyId = applyId, Domain = spec.Name, Action = current, Outcome = StepOutcome.Failed, Host = spec.Host,
                 Savefile = spec.SavefilePath, Error = message, Seconds = total.Elapsed.TotalSeconds,
-            });
+            }, CancellationToken.None).ConfigureAwait(false);
             progress?.Report(new DomainFailed(spec.Name, current, message));
             return new DomainResult(spec.Name, plan.Action, false, message, total.Elapsed);
         }
@@ -129,23 +124,9 @@ public static class Applier
                     AlternativeConfig = plan.OverrideConfig,
                     Progress = progress,
                 };
-                if (spec.Format == SavefileFormat.Xl)
-                    return (await host.SaveAsync(spec.Name, spec.SavefilePath, options, cancellationToken).ConfigureAwait(false)).Bytes;
-                // The legacy format is an xl savefile without its header: checkpoint beside the target, strip the header
-                // into place atomically, and only then stop the domain. Until the legacy file is in place the domain
-                // keeps running, so a failure (full disk, Ctrl+C) costs the staging file and nothing else.
-                var staging = AtomicFile.TempPathFor(spec.SavefilePath);
-                try
-                {
-                    await host.SaveAsync(spec.Name, staging, options with { Mode = SaveMode.Checkpoint }, cancellationToken).ConfigureAwait(false);
-                    await SaveFileRewriter.ConvertToLegacyAsync(staging, spec.SavefilePath, cancellationToken: cancellationToken).ConfigureAwait(false);
-                }
-                finally
-                {
-                    File.Delete(staging);
-                }
-                if (step == PlanAction.Save) await host.DestroyAsync(spec.Name, CancellationToken.None).ConfigureAwait(false);
-                return new FileInfo(spec.SavefilePath).Length;
+                return spec.Format == SavefileFormat.Legacy
+                    ? (await LegacySave.SaveAsync(host, spec.Name, spec.SavefilePath, options, cancellationToken).ConfigureAwait(false)).Bytes
+                    : (await host.SaveAsync(spec.Name, spec.SavefilePath, options, cancellationToken).ConfigureAwait(false)).Bytes;
 
             case PlanAction.Destroy:
                 await host.DestroyAsync(spec.Name, cancellationToken).ConfigureAwait(false);
@@ -169,9 +150,9 @@ public static class Applier
             _ => null,
         };
 
-    private static JournalEntry Entry(string applyId, DomainSpec spec, IXenHost host, PlanAction step, string outcome) => new()
+    private static JournalEntry Entry(string applyId, DomainSpec spec, IXenHost host, PlanAction step, StepOutcome outcome) => new()
     {
-        ApplyId = applyId, Domain = spec.Name, Action = Name(step), Outcome = outcome, Host = host.Spec,
+        ApplyId = applyId, Domain = spec.Name, Action = step, Outcome = outcome, Host = host.Spec,
         Savefile = step is PlanAction.Create or PlanAction.Destroy ? null : spec.SavefilePath,
     };
 

@@ -1,9 +1,18 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using XenIac.Core.IO;
+using XenIac.Hosts;
+using XenIac.Reconciler.Planning;
 
 namespace XenIac.Reconciler.Applying;
+
+/// <summary>How a journaled step stands (written as started, succeeded, failed).</summary>
+public enum StepOutcome
+{
+    Started,
+    Succeeded,
+    Failed,
+}
 
 /// <summary>One line of the apply journal: what was done to one domain, and how it ended.</summary>
 public sealed record JournalEntry
@@ -11,9 +20,9 @@ public sealed record JournalEntry
     public DateTimeOffset Time { get; init; } = DateTimeOffset.UtcNow;
     public required string ApplyId { get; init; }
     public required string Domain { get; init; }
-    public required string Action { get; init; }
-    /// <summary>started, succeeded or failed.</summary>
-    public required string Outcome { get; init; }
+    /// <summary>The step (written in lower case: create, restore, save, checkpoint, destroy; none before any step).</summary>
+    public required PlanAction Action { get; init; }
+    public required StepOutcome Outcome { get; init; }
     public string? Host { get; init; }
     public string? Savefile { get; init; }
     public long? Bytes { get; init; }
@@ -32,24 +41,31 @@ public sealed class Journal
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
     };
 
-    private readonly object _gate = new();
+    // Domains are applied in parallel; one append at a time within the process, and the file lock across processes.
+    private readonly SemaphoreSlim _gate = new(1, 1);
 
     public Journal(string path) => Path = path;
 
     public string Path { get; }
 
-    public void Append(JournalEntry entry)
+    public async Task AppendAsync(JournalEntry entry, CancellationToken cancellationToken = default)
     {
         var line = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(entry, Options) + "\n");
-        lock (_gate)
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
             Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))!);
-            using var fileLock = FileLock.AcquireAsync(Path + ".lock", TimeSpan.FromSeconds(30), "journal append").GetAwaiter().GetResult();
-            using var stream = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
-            stream.Write(line);
+            using var fileLock = await FileLock.AcquireAsync(Path + ".lock", TimeSpan.FromSeconds(30), "journal append", cancellationToken).ConfigureAwait(false);
+            await using var stream = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+            await stream.WriteAsync(line, cancellationToken).ConfigureAwait(false);
             stream.Flush(flushToDisk: true);
+        }
+        finally
+        {
+            _gate.Release();
         }
     }
 

@@ -95,7 +95,7 @@ public static partial class ManifestLoader
             context.CheckKeys(d, DefaultsKeys, "defaults");
             defaults = new Defaults
             {
-                Host = Get(d, "host") is { } h ? context.HostSpec(h) : null,
+                Host = Get(d, "host") is { } h ? context.Host(h) : null,
                 State = Get(d, "state") is { } s ? context.Enum<DesiredState>(s, "state") : null,
                 Format = Get(d, "format") is { } f ? context.Enum<SavefileFormat>(f, "format") : null,
                 Checkpoint = Get(d, "checkpoint") is { } c ? context.Bool(c, "checkpoint") : null,
@@ -168,7 +168,7 @@ public static partial class ManifestLoader
         var paused = (Get(m, "paused") is { } p ? context.Bool(p, "paused") : null) ?? defaults.Paused ?? false;
         var force = (Get(m, "force") is { } fo ? context.Bool(fo, "force") : null) ?? defaults.Force ?? false;
         var trustConfig = (Get(m, "trustConfig") is { } tc ? context.Bool(tc, "trustConfig") : null) ?? defaults.TrustConfig ?? false;
-        var host = (Get(m, "host") is { } h ? context.HostSpec(h) : null) ?? defaults.Host;
+        var host = (Get(m, "host") is { } h ? context.Host(h) : null) ?? defaults.Host;
         var config = Get(m, "config") is { } c ? context.Path(c, "config", mustExist: true) : null;
 
         var extension = format == SavefileFormat.Legacy ? ".img" : ".xlsave";
@@ -362,15 +362,22 @@ public static partial class ManifestLoader
             return null;
         }
 
-        public string? HostSpec(YamlNode node)
+        /// <summary>A host spec; an embedded folder resolves against the manifest's folder.</summary>
+        public string? Host(YamlNode node)
         {
-            var spec = String(node, "host");
-            if (spec is null) return null;
-            if (spec == Hosts.XenHosts.LibxlSpec) return spec;
-            if (spec.StartsWith(Hosts.XenHosts.EmbeddedPrefix, StringComparison.Ordinal) && spec.Length > Hosts.XenHosts.EmbeddedPrefix.Length)
-                return Resolve(node, spec[Hosts.XenHosts.EmbeddedPrefix.Length..], "host") is { } folder ? Hosts.XenHosts.EmbeddedPrefix + folder : null;
-            Error(node, $"unknown host '{spec}': use 'libxl' or 'embedded:<folder>'");
-            return null;
+            var text = String(node, "host");
+            if (text is null) return null;
+            if (!Hosts.HostSpec.TryParse(text, _directory, out var spec, out var error))
+            {
+                Error(node, error);
+                return null;
+            }
+            if (spec.IsDefault)
+            {
+                Error(node, "'host' must not be empty");
+                return null;
+            }
+            return spec.ToString();
         }
 
         public string? Path(YamlNode node, string what, bool mustExist)

@@ -8,22 +8,23 @@ public interface IHostProvider
     IXenHost Get(string spec, string? baseDirectory);
 }
 
-/// <summary>Opens hosts through <see cref="XenHosts.Open"/>; an empty spec means the default host (libxl on a dom0).</summary>
+/// <summary>Opens hosts through <see cref="HostSpec.Open"/>; an empty spec means the default host.</summary>
 public sealed class HostProvider : IHostProvider, IAsyncDisposable
 {
-    private readonly Dictionary<string, IXenHost> _open = new(StringComparer.Ordinal);
-    private readonly string? _defaultSpec;
+    private readonly Dictionary<HostSpec, IXenHost> _open = [];
+    private readonly HostSpec _defaultSpec;
 
-    /// <param name="defaultSpec">The host for domains that name none (the CLI's --host); null: libxl on a dom0.</param>
-    public HostProvider(string? defaultSpec = null) => _defaultSpec = defaultSpec;
+    /// <param name="defaultSpec">The host for domains that name none (the CLI's --host); default: libxl on a dom0.</param>
+    public HostProvider(HostSpec defaultSpec = default) => _defaultSpec = defaultSpec;
 
     public IXenHost Get(string spec, string? baseDirectory)
     {
-        var effective = string.IsNullOrEmpty(spec) ? _defaultSpec ?? "" : spec;
+        var parsed = HostSpec.Parse(spec, baseDirectory);
+        var effective = parsed.IsDefault ? _defaultSpec : parsed;
         lock (_open)
         {
             if (!_open.TryGetValue(effective, out var host))
-                _open[effective] = host = XenHosts.Open(effective.Length == 0 ? null : effective, baseDirectory);
+                _open[effective] = host = effective.Open();
             return host;
         }
     }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using XenIac.Core.Config;
 using XenIac.Core.SaveFiles;
 using XenIac.Hosts;
@@ -55,8 +54,6 @@ internal static class OverrideConfigs
         cInfo["name"] = name;
         return new ConfigText(root.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }), document.Language);
     }
-
-    public static string Describe(long value) => value.ToString(CultureInfo.InvariantCulture);
 }
 
 /// <summary>A domain cannot be planned; the message says why.</summary>

@@ -1,4 +1,5 @@
 using XenIac.Core.Config;
+using XenIac.Hosts.Embedded;
 using XenIac.Core.SaveFiles;
 
 namespace XenIac.Hosts.Tests.Embedded;

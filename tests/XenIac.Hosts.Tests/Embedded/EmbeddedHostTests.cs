@@ -1,4 +1,5 @@
 using XenIac.Core.Config;
+using XenIac.Hosts.Embedded;
 using XenIac.Core;
 using System.Text.Json.Nodes;
 using XenIac.Core.SaveFiles;
@@ -231,7 +232,10 @@ public sealed class EmbeddedHostTests : IAsyncLifetime
         await _host.SaveAsync("web", xl, SaveOptions.Default);
         await SaveFileRewriter.ConvertToLegacyAsync(xl, legacy);
 
-        await Assert.ThrowsAsync<XenFormatException>(() => _host.RestoreAsync(legacy, new RestoreOptions { Legacy = true }));
+        // The same refusal as the libxl host's: a host error about the config, whose message asks for one.
+        var e = await Assert.ThrowsAsync<XenHostException>(() => _host.RestoreAsync(legacy, new RestoreOptions { Legacy = true }));
+        Assert.Equal(XenHostError.InvalidConfig, e.Error);
+        Assert.Contains("--config", e.Message);
         var restored = await _host.RestoreAsync(legacy, new RestoreOptions { Legacy = true, OverrideConfig = Cfg(HvmConfig("web", 4)) });
         Assert.Equal("web", restored.Domain.Name);
         Assert.Equal(before, await MemoryOf("web"));

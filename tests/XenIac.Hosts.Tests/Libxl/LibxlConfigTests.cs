@@ -37,10 +37,11 @@ public sealed class LibxlConfigTests
     [Fact]
     public void WithDomId_sets_c_info_domid_and_keeps_everything_else()
     {
-        var result = JsonNode.Parse(LibxlConfig.WithDomId(FakeLibxl.StoredJson, 0))!;
+        var result = JsonNode.Parse(HostConfigs.WithDomId(FakeLibxl.StoredJson, 0))!;
         Assert.Equal(0u, (uint)result["c_info"]!["domid"]!);
         Assert.Equal("web", (string)result["c_info"]!["name"]!);
         Assert.Equal(262144, (int)result["b_info"]!["max_memkb"]!);
+        Assert.Null(JsonNode.Parse(HostConfigs.WithDomId(FakeLibxl.StoredJson, null))!["c_info"]!["domid"]);
     }
 
     [Theory]
@@ -49,7 +50,7 @@ public sealed class LibxlConfigTests
     [InlineData("{\"b_info\":{}}")]
     public void WithDomId_refuses_what_is_not_a_libxl_config(string json)
     {
-        var e = Assert.Throws<XenHostException>(() => LibxlConfig.WithDomId(json, 0));
+        var e = Assert.Throws<XenHostException>(() => HostConfigs.WithDomId(json, 0));
         Assert.Equal(XenHostError.InvalidConfig, e.Error);
     }
 

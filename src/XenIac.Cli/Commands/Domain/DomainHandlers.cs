@@ -13,7 +13,7 @@ internal static class DomainHandlers
     public sealed record RestoreRequest(string? ConfigPath, bool Paused, bool TrustConfig, bool Force);
 
     /// <param name="host">--host as given (null: $XENIAC_HOST, else libxl).</param>
-    private static IXenHost OpenHost(string? host) => XenHosts.Open(CommandLine.HostSpec(host));
+    private static IXenHost OpenHost(string? host) => CommandLine.HostSpec(host).Open();
 
     public static async Task<int> ListAsync(string? host, bool json, CancellationToken ct)
     {

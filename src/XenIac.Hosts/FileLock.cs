@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json;
+using XenIac.Core;
 
-namespace XenIac.Core.IO;
+namespace XenIac.Hosts;
 
 /// <summary>Who holds a lock: written beside it so a refused caller can say whom it waits for.</summary>
 public sealed record LockOwner(int ProcessId, string Host, string User, DateTimeOffset Since, string? Purpose)
@@ -11,7 +12,10 @@ public sealed record LockOwner(int ProcessId, string Host, string User, DateTime
 }
 
 /// <summary>
-/// An exclusive, cross-process lock on a file. The OS releases it when the holder dies (on Unix .NET takes a
+/// An exclusive, cross-process lock on a file: what keeps two processes working on one host (an embedded host's
+/// registry and domains, an apply per host, the apply journal) apart. It lives with the hosts, not the codecs,
+/// which read and write files without needing to know who else works on them.
+/// The OS releases it when the holder dies (on Unix .NET takes a
 /// flock for <see cref="FileShare.None"/>), so a killed process never leaves a lock behind. The owner is recorded
 /// in a separate "*.owner" file because the locked file itself cannot be opened by anyone else.
 /// </summary>
