@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using XenIac.Core;
+using XenIac.Core.Config;
 using XenIac.Core.IO;
 using XenIac.Core.SaveFiles;
 using XenIac.Hosts;
@@ -44,7 +45,9 @@ internal static class CommandLine
             }
             catch (Exception e) when (IsReportable(e))
             {
-                await Console.Error.WriteLineAsync($"error: {OneLine(e.Message)}");
+                // The override is the user's to make; how to make it is the front end's to say.
+                var hint = e is IncompatibleConfigException ? " (--force uses it anyway)" : "";
+                await Console.Error.WriteLineAsync($"error: {OneLine(e.Message)}{hint}");
                 if (parseResult.GetValue(Verbose)) await Console.Error.WriteLineAsync(e.ToString());
                 return ExitCodes.Error;
             }

@@ -65,7 +65,11 @@ public abstract class XenIacTask : Microsoft.Build.Utilities.Task, ICancelableTa
             foreach (var error in e.Errors)
                 LogCodedError(Strings.ManifestInvalid, error.Location.File, error.Location.Line, error.Location.Column, error.Message);
         }
-        catch (Exception e) when (e is XlConfigException or IncompatibleConfigException)
+        catch (IncompatibleConfigException e)
+        {
+            LogCodedError(Strings.ConfigInvalid, e.Message + " (the task's Force=\"true\" uses it anyway)");
+        }
+        catch (XlConfigException e)
         {
             LogCodedError(Strings.ConfigInvalid, e.Message);
         }

@@ -63,7 +63,7 @@ public sealed class HostileInputTests : IDisposable
 
     [Theory]
     [InlineData("name = \"web\"\nmemory = 32\n", "memory 16 -> 32")]
-    [InlineData("", "name (unset)")]
+    [InlineData("", "name: the config names no domain")]
     [InlineData("name = \"web\"\nmemory = 16\ntype = \"hvm\"\n", "type pv -> hvm")]
     public void Save_with_an_incompatible_config_is_XIAC0007_before_the_save_unless_Force(string config, string expected)
     {

@@ -17,7 +17,7 @@ public sealed class ManifestHardeningTests : IAsyncLifetime
 
     private string P(string name) => Path.Combine(_dir, name);
     private string HostSpec => "embedded:" + P("host");
-    private IXenHost Host => _hosts.Get(HostSpec, null);
+    private IXenHost Host => _hosts.Get(XenIac.Hosts.HostSpec.Parse(HostSpec));
     private string ManifestPath => P("xen-iac.yaml");
 
     private Manifest Manifest(string domains) => ManifestLoader.Parse($"defaults:\n  host: {HostSpec}\ndomains:\n{domains}", ManifestPath);

@@ -50,7 +50,7 @@ public sealed class ManifestLoaderTests
         var web = m.Domains[0];
         Assert.Equal("web", web.Name);
         Assert.Equal(DesiredState.Saved, web.State);
-        Assert.Equal("embedded:" + Path("state"), web.Host);
+        Assert.Equal("embedded:" + Path("state"), web.Host.ToString());
         Assert.Equal(Path("web.cfg"), web.ConfigPath);
         Assert.Equal(Path("web-alt.cfg"), web.OverrideConfigPath);
         Assert.Equal(System.IO.Path.Combine(Path("out"), "web.xlsave"), web.SavefilePath);
@@ -67,7 +67,7 @@ public sealed class ManifestLoaderTests
         Assert.True(db.Paused);
         Assert.Equal(SavefileFormat.Legacy, db.Format);
         Assert.Equal(Path("db.img"), db.SavefilePath);
-        Assert.Equal("libxl", db.Host);
+        Assert.Equal("libxl", db.Host.ToString());
     }
 
     [Fact]

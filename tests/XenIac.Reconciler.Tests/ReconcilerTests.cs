@@ -41,7 +41,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
     private Manifest Manifest(string domains) =>
         ManifestLoader.Parse($"defaults:\n  host: {HostSpec}\ndomains:\n{domains}", P("xen-iac.yaml"));
 
-    private IXenHost Host => _hosts.Get(HostSpec, null);
+    private IXenHost Host => _hosts.Get(XenIac.Hosts.HostSpec.Parse(HostSpec));
 
     private Task<Plan> PlanAsync(Manifest m) => Planner.PlanAsync(m, _hosts);
 
@@ -272,7 +272,7 @@ public sealed class ReconcilerFailureTests : IAsyncDisposable
 
     private string P(string name) => Path.Combine(_dir, name);
     private string HostSpec => "embedded:" + P("host");
-    private IXenHost Host => _hosts.Get(HostSpec, null);
+    private IXenHost Host => _hosts.Get(XenIac.Hosts.HostSpec.Parse(HostSpec));
 
     private Manifest Manifest(string domains) =>
         ManifestLoader.Parse($"defaults:\n  host: {HostSpec}\ndomains:\n{domains}", P("xen-iac.yaml"));

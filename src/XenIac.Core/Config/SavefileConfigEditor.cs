@@ -98,8 +98,7 @@ public static class SavefileConfigEditor
                 $"'{proposedName}' {what}: " +
                 string.Join("; ", errors.Select(e => e.Old is null && e.New is null
                     ? $"{e.Setting}: {e.Reason}"
-                    : $"{e.Setting} {e.Old ?? "(unset)"} -> {e.New ?? "(unset)"}")) +
-                " (use --force to write it anyway)", findings);
+                    : $"{e.Setting} {e.Old ?? "(unset)"} -> {e.New ?? "(unset)"}")), findings);
     }
 
     /// <summary>The guest type the image's libxc header declares; Unknown when the first records do not say.</summary>

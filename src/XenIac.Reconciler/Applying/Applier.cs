@@ -24,9 +24,13 @@ public static class Applier
             // Open every host before locking it: an embedded host's lock lives in its folder, which opening
             // creates. A host that cannot be opened holds nothing to lock; the plan reports it per domain.
             var lockPaths = new List<string>();
-            foreach (var spec in manifest.Domains.Select(d => d.Host).Distinct(StringComparer.Ordinal))
+            foreach (var spec in manifest.Domains.Select(d => hosts.Resolve(d.Host)).Distinct())
             {
-                try { lockPaths.Add(HostSpec.Parse(hosts.Get(spec, manifest.Directory).Spec).ApplyLockPath); }
+                try
+                {
+                    hosts.Get(spec);
+                    lockPaths.Add(spec.ApplyLockPath);
+                }
                 catch (XenIacException) { }
             }
             foreach (var path in lockPaths.Distinct().Order(StringComparer.Ordinal))
@@ -64,7 +68,7 @@ public static class Applier
         var current = PlanAction.None;
         try
         {
-            var host = hosts.Get(spec.Host, null);
+            var host = hosts.Get(spec.Host);
             foreach (var step in plan.Steps)
             {
                 current = step;
@@ -86,7 +90,7 @@ public static class Applier
             var message = e is OperationCanceledException ? "cancelled" : e.Message;
             await journal.AppendAsync(new JournalEntry
             {
-                ApplyId = applyId, Domain = spec.Name, Action = current, Outcome = StepOutcome.Failed, Host = spec.Host,
+                ApplyId = applyId, Domain = spec.Name, Action = current, Outcome = StepOutcome.Failed, Host = hosts.Resolve(spec.Host).ToString(),
                 Savefile = spec.SavefilePath, Error = message, Seconds = total.Elapsed.TotalSeconds,
             }, CancellationToken.None).ConfigureAwait(false);
             progress?.Report(new DomainFailed(spec.Name, current, message));
@@ -155,8 +159,6 @@ public static class Applier
         ApplyId = applyId, Domain = spec.Name, Action = step, Outcome = outcome, Host = host.Spec,
         Savefile = step is PlanAction.Create or PlanAction.Destroy ? null : spec.SavefilePath,
     };
-
-    public static string Name(PlanAction action) => action.ToString().ToLowerInvariant();
 
     private sealed class Progress(IProgress<ApplyEvent>? sink, string domain, PlanAction step, long? expected) : IProgress<long>
     {

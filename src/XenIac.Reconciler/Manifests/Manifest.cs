@@ -1,3 +1,5 @@
+using XenIac.Hosts;
+
 namespace XenIac.Reconciler.Manifests;
 
 /// <summary>A place in a manifest file, 1-based like editors show it.</summary>
@@ -57,7 +59,8 @@ public sealed record DomainSpec
     public bool Checkpoint { get; init; }
     public bool Paused { get; init; }
     public SavefileFormat Format { get; init; } = SavefileFormat.Xl;
-    public required string Host { get; init; }
+    /// <summary>The host the domain lives on; <see cref="HostSpec.Default"/> when the manifest names none.</summary>
+    public HostSpec Host { get; init; }
     /// <summary>Apply even when the override config is incompatible with the saved one.</summary>
     public bool Force { get; init; }
     /// <summary>

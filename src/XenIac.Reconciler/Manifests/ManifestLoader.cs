@@ -177,6 +177,38 @@ public static partial class ManifestLoader
             ? context.Path(sf, "savefile", mustExist: false)
             : System.IO.Path.Combine(defaults.SavefileDir ?? context.Resolve("saves"), name + extension);
 
+        var (overrideConfig, settings) = LoadOverrides(m, context);
+
+        var location = context.At(nameNode);
+        if (checkpoint && state != DesiredState.Running)
+            context.Error(checkpointNode ?? m, $"checkpoint keeps the domain running, which contradicts state '{state.ToString().ToLowerInvariant()}'; use state: running with checkpoint: true");
+        if (format == SavefileFormat.Legacy && config is null && overrideConfig is null && state == DesiredState.Running)
+            context.Error(m, "a legacy savefile stores no config: give the domain a 'config' (or overrides.config) to restore it with");
+
+        if (context.Errors.Count > errorsBefore) return null;
+        return new DomainSpec
+        {
+            Name = name,
+            ConfigPath = config,
+            SavefilePath = savefile!,
+            State = state,
+            OverrideConfigPath = overrideConfig,
+            OverrideSettings = settings,
+            Checkpoint = checkpoint,
+            Paused = paused,
+            Format = format,
+            Host = host ?? default,
+            Force = force,
+            TrustConfig = trustConfig,
+            Location = location,
+            SavefileLocation = savefileNode is null ? location : context.At(savefileNode),
+            OverridesLocation = Get(m, "overrides") is { } on ? context.At(on) : location,
+        };
+    }
+
+    /// <summary>A domain's overrides: a whole config, and settings merged onto it (each name and value checked here).</summary>
+    private static (string? Config, List<KeyValuePair<string, SettingValue>> Settings) LoadOverrides(YamlMappingNode m, Context context)
+    {
         string? overrideConfig = null;
         var settings = new List<KeyValuePair<string, SettingValue>>();
         if (Get(m, "overrides") is { } o && context.Mapping(o, "overrides") is { } overrides)
@@ -198,32 +230,7 @@ public static partial class ManifestLoader
                 }
             }
         }
-
-        var location = context.At(nameNode);
-        if (checkpoint && state != DesiredState.Running)
-            context.Error(checkpointNode ?? m, $"checkpoint keeps the domain running, which contradicts state '{state.ToString().ToLowerInvariant()}'; use state: running with checkpoint: true");
-        if (format == SavefileFormat.Legacy && config is null && overrideConfig is null && state == DesiredState.Running)
-            context.Error(m, "a legacy savefile stores no config: give the domain a 'config' (or overrides.config) to restore it with");
-
-        if (context.Errors.Count > errorsBefore) return null;
-        return new DomainSpec
-        {
-            Name = name,
-            ConfigPath = config,
-            SavefilePath = savefile!,
-            State = state,
-            OverrideConfigPath = overrideConfig,
-            OverrideSettings = settings,
-            Checkpoint = checkpoint,
-            Paused = paused,
-            Format = format,
-            Host = host ?? "",
-            Force = force,
-            TrustConfig = trustConfig,
-            Location = location,
-            SavefileLocation = savefileNode is null ? location : context.At(savefileNode),
-            OverridesLocation = Get(m, "overrides") is { } on ? context.At(on) : location,
-        };
+        return (overrideConfig, settings);
     }
 
     private static YamlNode? Get(YamlMappingNode mapping, string key) =>
@@ -251,7 +258,7 @@ public static partial class ManifestLoader
 
     private sealed record Defaults
     {
-        public string? Host { get; init; }
+        public Hosts.HostSpec? Host { get; init; }
         public DesiredState? State { get; init; }
         public SavefileFormat? Format { get; init; }
         public bool? Checkpoint { get; init; }
@@ -363,7 +370,7 @@ public static partial class ManifestLoader
         }
 
         /// <summary>A host spec; an embedded folder resolves against the manifest's folder.</summary>
-        public string? Host(YamlNode node)
+        public Hosts.HostSpec? Host(YamlNode node)
         {
             var text = String(node, "host");
             if (text is null) return null;
@@ -377,7 +384,7 @@ public static partial class ManifestLoader
                 Error(node, "'host' must not be empty");
                 return null;
             }
-            return spec.ToString();
+            return spec;
         }
 
         public string? Path(YamlNode node, string what, bool mustExist)

@@ -5,7 +5,11 @@ namespace XenIac.Reconciler.Planning;
 /// <summary>Opens each host a manifest names once and keeps it for the run.</summary>
 public interface IHostProvider
 {
-    IXenHost Get(string spec, string? baseDirectory);
+    /// <summary>The host <paramref name="spec"/> names, opened once per run; the default spec means the provider's default host.</summary>
+    IXenHost Get(HostSpec spec);
+
+    /// <summary>The spec <see cref="Get"/> opens for <paramref name="spec"/> (the default replaced by the provider's).</summary>
+    HostSpec Resolve(HostSpec spec);
 }
 
 /// <summary>Opens hosts through <see cref="HostSpec.Open"/>; an empty spec means the default host.</summary>
@@ -17,10 +21,11 @@ public sealed class HostProvider : IHostProvider, IAsyncDisposable
     /// <param name="defaultSpec">The host for domains that name none (the CLI's --host); default: libxl on a dom0.</param>
     public HostProvider(HostSpec defaultSpec = default) => _defaultSpec = defaultSpec;
 
-    public IXenHost Get(string spec, string? baseDirectory)
+    public HostSpec Resolve(HostSpec spec) => spec.IsDefault ? _defaultSpec : spec;
+
+    public IXenHost Get(HostSpec spec)
     {
-        var parsed = HostSpec.Parse(spec, baseDirectory);
-        var effective = parsed.IsDefault ? _defaultSpec : parsed;
+        var effective = Resolve(spec);
         lock (_open)
         {
             if (!_open.TryGetValue(effective, out var host))

@@ -27,7 +27,7 @@ public static class Planner
             IReadOnlyList<DomainInfo> domains;
             try
             {
-                var host = hosts.Get(group.Key, manifest.Directory);
+                var host = hosts.Get(group.Key);
                 domains = await host.ListDomainsAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (XenIacException e)
@@ -109,80 +109,103 @@ public static class Planner
     private static async Task<DomainPlan> DecideCoreAsync(DomainSpec spec, DomainObservation observed, IHostProvider hosts, PlanOptions options,
         CancellationToken cancellationToken)
     {
-        var domain = observed.Domain;
-        var savefile = observed.Savefile;
         var savefileAt = spec.SavefileLocation ?? spec.Location;
         if (spec.State != DesiredState.Absent && Directory.Exists(spec.SavefilePath))
             return Failed(spec, observed, PlanAction.None, $"{savefileAt}: savefile {spec.SavefilePath} is a folder; name a file in it (e.g. {System.IO.Path.Combine(spec.SavefilePath, spec.Name + ".xlsave")})");
+        if (!TryComposeOverride(spec, out var overrideConfig, out var overrideError))
+            return Failed(spec, observed, PlanAction.None, $"{spec.OverridesLocation ?? spec.Location}: overrides: {overrideError}");
 
-        ConfigText? overrideConfig;
+        var domain = observed.Domain;
+        return spec.State switch
+        {
+            DesiredState.Absent => domain is null
+                ? Plan(spec, observed, PlanAction.None, "not running, as desired")
+                : Plan(spec, observed, PlanAction.Destroy, $"running as domid {domain.DomId} but desired absent (the savefile is kept)"),
+            DesiredState.Running => await DecideRunningAsync(spec, observed, overrideConfig, hosts, options, cancellationToken).ConfigureAwait(false),
+            DesiredState.Saved => await DecideSavedAsync(spec, observed, overrideConfig, hosts, options, cancellationToken).ConfigureAwait(false),
+            _ => throw new ArgumentOutOfRangeException(nameof(spec), spec.State, "unknown desired state"),
+        };
+    }
+
+    /// <summary>
+    /// The domain's override config (a whole config, settings merged on, the manifest's name written in), checked to
+    /// be one xl can use (vcpus: "two", maxmem below memory...) now, at the manifest's line, not after apply has
+    /// created the domain. Null config when the domain has no overrides.
+    /// </summary>
+    private static bool TryComposeOverride(DomainSpec spec, out ConfigText? config, out string? error)
+    {
+        error = null;
         try
         {
-            overrideConfig = OverrideConfigs.Compose(spec);
-            // The composed override must be a config xl can use (vcpus: "two", maxmem below memory...): found now, at
-            // the manifest's line, not after apply has created the domain.
-            if (overrideConfig is not null)
+            config = OverrideConfigs.Compose(spec);
+            if (config is not null)
             {
-                OverrideConfigs.Model(overrideConfig);
-                overrideConfig = OverrideConfigs.WithName(overrideConfig, spec.Name);
+                OverrideConfigs.Model(config);
+                config = OverrideConfigs.WithName(config, spec.Name);
             }
+            return true;
         }
         catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException or ArgumentException or FormatException)
         {
-            return Failed(spec, observed, PlanAction.None, $"{spec.OverridesLocation ?? spec.Location}: overrides: {e.Message}");
+            config = null;
+            error = e.Message;
+            return false;
         }
+    }
 
-        switch (spec.State)
+    private static async Task<DomainPlan> DecideRunningAsync(DomainSpec spec, DomainObservation observed, ConfigText? overrideConfig,
+        IHostProvider hosts, PlanOptions options, CancellationToken cancellationToken)
+    {
+        var domain = observed.Domain;
+        var savefile = observed.Savefile;
+        var savefileAt = spec.SavefileLocation ?? spec.Location;
+        if (domain is not null)
         {
-            case DesiredState.Absent:
-                return domain is null
-                    ? Plan(spec, observed, PlanAction.None, "not running, as desired")
-                    : Plan(spec, observed, PlanAction.Destroy, $"running as domid {domain.DomId} but desired absent (the savefile is kept)");
-
-            case DesiredState.Running when domain is not null:
-                if (spec.Checkpoint && !savefile.Valid)
-                {
-                    if (savefile.Exists && !options.ReplaceInvalidSavefiles)
-                        return Failed(spec, observed, PlanAction.Checkpoint, RefuseToReplace(spec, savefile));
-                    return await WithOverridesAsync(spec, observed, PlanAction.Checkpoint, [PlanAction.Checkpoint],
-                        savefile.Exists ? $"running; the file at the checkpoint path is not a valid savefile ({savefile.Problem}) and is replaced (--force)" : "running; no checkpoint savefile yet",
-                        overrideConfig, hosts, Against.Running, null, cancellationToken).ConfigureAwait(false);
-                }
-                return Plan(spec, observed, PlanAction.None,
-                    domain.State == DomainState.Paused ? $"running (paused) as domid {domain.DomId}" : $"running as domid {domain.DomId}");
-
-            case DesiredState.Running:
-                if (savefile.Valid)
-                    return await RestoreAsync(spec, observed, overrideConfig, hosts, options, cancellationToken).ConfigureAwait(false);
-                if (savefile.Exists)
-                    return Failed(spec, observed, PlanAction.Restore, $"{savefileAt}: cannot restore: {spec.SavefilePath} is not a valid savefile ({savefile.Problem}); fix or remove it");
-                if (spec.ConfigPath is null)
-                    return Failed(spec, observed, PlanAction.Create, "not running, no savefile and no 'config' to create it from");
-                return await CreateAsync(spec, observed,
-                    spec.Checkpoint ? "not running and no savefile: create from config, then checkpoint" : "not running and no savefile: create from config",
-                    spec.Checkpoint ? [PlanAction.Create, PlanAction.Checkpoint] : [PlanAction.Create], overrideConfig, hosts, cancellationToken).ConfigureAwait(false);
-
-            case DesiredState.Saved when domain is not null:
-                if (savefile.Exists && !savefile.Valid && !options.ReplaceInvalidSavefiles)
-                    return Failed(spec, observed, PlanAction.Save, RefuseToReplace(spec, savefile));
-                return await WithOverridesAsync(spec, observed, PlanAction.Save, [PlanAction.Save],
-                    !savefile.Exists ? $"running as domid {domain.DomId}; save it"
-                    : savefile.Valid ? $"running as domid {domain.DomId}; save it (replacing the existing savefile)"
-                    : $"running as domid {domain.DomId}; save it (replacing a file that is not a valid savefile: --force)",
+            if (spec.Checkpoint && !savefile.Valid)
+            {
+                if (savefile.Exists && !options.ReplaceInvalidSavefiles)
+                    return Failed(spec, observed, PlanAction.Checkpoint, RefuseToReplace(spec, savefile));
+                return await WithOverridesAsync(spec, observed, PlanAction.Checkpoint, [PlanAction.Checkpoint],
+                    savefile.Exists ? $"running; the file at the checkpoint path is not a valid savefile ({savefile.Problem}) and is replaced (--force)" : "running; no checkpoint savefile yet",
                     overrideConfig, hosts, Against.Running, null, cancellationToken).ConfigureAwait(false);
-
-            case DesiredState.Saved:
-                if (savefile.Valid) return Plan(spec, observed, PlanAction.None, "saved, as desired");
-                if (savefile.Exists)
-                    return Failed(spec, observed, PlanAction.Save, $"{savefileAt}: not running and {spec.SavefilePath} is not a valid savefile ({savefile.Problem})");
-                if (spec.ConfigPath is null)
-                    return Failed(spec, observed, PlanAction.Save, "not running, no savefile and no 'config' to create it from");
-                return await CreateAsync(spec, observed, "not running and no savefile: create from config, then save",
-                    [PlanAction.Create, PlanAction.Save], overrideConfig, hosts, cancellationToken).ConfigureAwait(false);
-
-            default:
-                throw new ArgumentOutOfRangeException(nameof(spec), spec.State, "unknown desired state");
+            }
+            return Plan(spec, observed, PlanAction.None,
+                domain.State == DomainState.Paused ? $"running (paused) as domid {domain.DomId}" : $"running as domid {domain.DomId}");
         }
+        if (savefile.Valid)
+            return await RestoreAsync(spec, observed, overrideConfig, hosts, options, cancellationToken).ConfigureAwait(false);
+        if (savefile.Exists)
+            return Failed(spec, observed, PlanAction.Restore, $"{savefileAt}: cannot restore: {spec.SavefilePath} is not a valid savefile ({savefile.Problem}); fix or remove it");
+        if (spec.ConfigPath is null)
+            return Failed(spec, observed, PlanAction.Create, "not running, no savefile and no 'config' to create it from");
+        return await CreateAsync(spec, observed,
+            spec.Checkpoint ? "not running and no savefile: create from config, then checkpoint" : "not running and no savefile: create from config",
+            spec.Checkpoint ? [PlanAction.Create, PlanAction.Checkpoint] : [PlanAction.Create], overrideConfig, hosts, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<DomainPlan> DecideSavedAsync(DomainSpec spec, DomainObservation observed, ConfigText? overrideConfig,
+        IHostProvider hosts, PlanOptions options, CancellationToken cancellationToken)
+    {
+        var domain = observed.Domain;
+        var savefile = observed.Savefile;
+        var savefileAt = spec.SavefileLocation ?? spec.Location;
+        if (domain is not null)
+        {
+            if (savefile.Exists && !savefile.Valid && !options.ReplaceInvalidSavefiles)
+                return Failed(spec, observed, PlanAction.Save, RefuseToReplace(spec, savefile));
+            return await WithOverridesAsync(spec, observed, PlanAction.Save, [PlanAction.Save],
+                !savefile.Exists ? $"running as domid {domain.DomId}; save it"
+                : savefile.Valid ? $"running as domid {domain.DomId}; save it (replacing the existing savefile)"
+                : $"running as domid {domain.DomId}; save it (replacing a file that is not a valid savefile: --force)",
+                overrideConfig, hosts, Against.Running, null, cancellationToken).ConfigureAwait(false);
+        }
+        if (savefile.Valid) return Plan(spec, observed, PlanAction.None, "saved, as desired");
+        if (savefile.Exists)
+            return Failed(spec, observed, PlanAction.Save, $"{savefileAt}: not running and {spec.SavefilePath} is not a valid savefile ({savefile.Problem})");
+        if (spec.ConfigPath is null)
+            return Failed(spec, observed, PlanAction.Save, "not running, no savefile and no 'config' to create it from");
+        return await CreateAsync(spec, observed, "not running and no savefile: create from config, then save",
+            [PlanAction.Create, PlanAction.Save], overrideConfig, hosts, cancellationToken).ConfigureAwait(false);
     }
 
     private static string RefuseToReplace(DomainSpec spec, SavefileStatus savefile) =>
@@ -307,7 +330,7 @@ public static class Planner
         {
             var current = against switch
             {
-                Against.Running => await hosts.Get(spec.Host, null).GetConfigAsync(spec.Name, cancellationToken).ConfigureAwait(false),
+                Against.Running => await hosts.Get(spec.Host).GetConfigAsync(spec.Name, cancellationToken).ConfigureAwait(false),
                 Against.CreateConfig => createConfig!,
                 _ => StoredOrBaseConfig(spec, observed.Savefile),
             };

@@ -82,7 +82,7 @@ internal static class PlanRendering
             ["error"] = d.Error,
             ["warnings"] = new JsonArray(d.Warnings.Select(w => (JsonNode)w!).ToArray()),
             ["desiredState"] = d.Spec.State.ToString().ToLowerInvariant(),
-            ["host"] = d.Spec.Host,
+            ["host"] = d.Spec.Host.ToString(),
             ["running"] = d.Observed.Domain is not null,
             ["domid"] = d.Observed.Domain?.DomId,
             ["savefile"] = new JsonObject
