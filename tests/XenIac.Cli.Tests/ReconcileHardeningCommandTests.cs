@@ -157,40 +157,55 @@ public sealed class ReconcileHardeningCommandTests : IDisposable
         File.WriteAllText(P("a.cfg"), Cfg("a"));
         Manifest("  - name: a\n    config: a.cfg\n");
         // python's pty gives the tool a real terminal: Ctrl+C (0x03) goes through the line discipline as SIGINT,
-        // exactly as when a person presses it; the tool must end without waiting for another line.
+        // exactly as when a person presses it; the tool must end without waiting for another line. This side keeps
+        // its own copy of the terminal open, so the tool's last words stay readable after it exits (a pty whose
+        // last slave closes hangs up, and Linux may then drop what was not read yet: seen on a loaded machine).
         const string script = """
-            import os, pty, select, sys, time
+            import fcntl, os, select, sys, termios, time
             dll, wd = sys.argv[1], sys.argv[2]
-            pid, fd = pty.fork()
+            fd, slave = os.openpty()
+            pid = os.fork()
             if pid == 0:
+                os.setsid()
+                fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+                for n in (0, 1, 2): os.dup2(slave, n)
+                os.close(fd)
                 os.chdir(wd)
                 os.execvp("dotnet", ["dotnet", dll, "apply"])
             out = b""
-            def pump(seconds):
+            status = None
+            def read_some(timeout):
                 global out
+                r, _, _ = select.select([fd], [], [], timeout)
+                if r:
+                    out += os.read(fd, 65536)
+                    return True
+                return False
+            def pump(seconds, until=None):
+                # True when `until` appeared; False when the tool exited (what it wrote is all read) or time ran out.
+                global status
                 end = time.time() + seconds
                 while time.time() < end:
-                    r, _, _ = select.select([fd], [], [], 0.2)
-                    if r:
-                        try:
-                            chunk = os.read(fd, 65536)
-                        except OSError:
-                            return False
-                        if not chunk:
-                            return False
-                        out += chunk
-                        if b"will be accepted" in out and not hasattr(pump, "asked"):
-                            pump.asked = True
-                            return True
-                return True
-            pump(90)
+                    read_some(0.2)
+                    if until is not None and until in out:
+                        return True
+                    done, code = os.waitpid(pid, os.WNOHANG)
+                    if done:
+                        status = code
+                        while read_some(0.5):
+                            pass
+                        return False
+                return False
+            pump(90, b"will be accepted")
             os.write(fd, b"\x03")
             # Nothing typed after Ctrl+C: the tool must end by itself. (Before the fix it kept waiting for a line.)
-            exited = not pump(20)
+            pump(20)
+            exited = status is not None
             if not exited:
                 os.write(fd, b"yes\r")
                 pump(30)
-            _, status = os.waitpid(pid, 0)
+            if status is None:
+                _, status = os.waitpid(pid, 0)
             sys.stdout.write(out.decode("utf-8", "replace"))
             sys.stdout.write("\nSELF_EXIT=%s EXIT=%d\n" % (exited, os.waitstatus_to_exitcode(status)))
             """;
