@@ -15,10 +15,11 @@ public sealed partial class ArchitectureTests
     internal static readonly Dictionary<string, string[]> Rooms = new()
     {
         ["XenIac.Core"] = [],
+        ["XenIac.Store"] = ["XenIac.Core"],
         ["XenIac.Hosts"] = ["XenIac.Core"],
-        ["XenIac.Reconciler"] = ["XenIac.Hosts", "XenIac.Core"],
-        ["XenIac.Cli"] = ["XenIac.Reconciler", "XenIac.Hosts", "XenIac.Core"],
-        ["XenIac.MSBuild"] = ["XenIac.Reconciler", "XenIac.Hosts", "XenIac.Core"],
+        ["XenIac.Reconciler"] = ["XenIac.Store", "XenIac.Hosts", "XenIac.Core"],
+        ["XenIac.Cli"] = ["XenIac.Reconciler", "XenIac.Store", "XenIac.Hosts", "XenIac.Core"],
+        ["XenIac.MSBuild"] = ["XenIac.Reconciler", "XenIac.Store", "XenIac.Hosts", "XenIac.Core"],
     };
 
     /// <summary>

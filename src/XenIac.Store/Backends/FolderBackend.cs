@@ -1,0 +1,149 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using XenIac.Core.IO;
+
+namespace XenIac.Store.Backends;
+
+/// <summary>
+/// A store in a local folder (also an NFS mount shared by several dom0s). An object is a file named by its key;
+/// it is written to a temp file beside it and renamed into place, so a reader never sees part of one and a killed
+/// writer leaves only a temp file, which listing ignores.
+/// </summary>
+/// <remarks>
+/// Chunk files are not fsynced one by one: <see cref="FlushAsync"/> syncs the whole file system once before a
+/// snapshot manifest is written, which is what makes the snapshot durable. A crash of the machine before that
+/// leaves chunks that no manifest names (gc removes them), never a manifest that names lost chunks.
+/// </remarks>
+public sealed partial class FolderBackend : IStoreBackend
+{
+    private readonly string _root;
+
+    public FolderBackend(string location)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(location);
+        Location = location;
+        _root = Path.GetFullPath(location);
+    }
+
+    public string Location { get; }
+
+    /// <summary>Creates the folder (and its parents) when it does not exist: a push makes a new store.</summary>
+    public void EnsureExists()
+    {
+        try { Directory.CreateDirectory(_root); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new StoreException(StoreError.Unavailable, $"cannot create the store folder '{Location}': {e.Message}", e);
+        }
+    }
+
+    public bool FolderExists => Directory.Exists(_root);
+
+    public Task<bool> ExistsAsync(string key, CancellationToken cancellationToken = default) =>
+        Task.FromResult(File.Exists(PathOf(key)));
+
+    public async Task PutAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+    {
+        var path = PathOf(key);
+        var temp = AtomicFile.TempPathFor(path);
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            await using (var file = AtomicFile.CreatePrivateOverwrite(temp))
+                await file.WriteAsync(data, cancellationToken).ConfigureAwait(false);
+            File.Move(temp, path, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            TryDelete(temp);
+            throw new StoreException(StoreError.Unavailable, $"cannot write {key} in the store '{Location}': {e.Message}", e);
+        }
+        catch
+        {
+            TryDelete(temp);
+            throw;
+        }
+    }
+
+    public async Task<byte[]?> GetAsync(string key, int maxBytes, CancellationToken cancellationToken = default)
+    {
+        var path = PathOf(key);
+        try
+        {
+            await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1, FileOptions.Asynchronous);
+            var length = file.Length;
+            if (length > maxBytes)
+                throw new StoreException(StoreError.Damaged, $"{key} in the store '{Location}' is {length} bytes, more than the {maxBytes} such an object can be");
+            var data = new byte[length];
+            await file.ReadExactlyAsync(data, cancellationToken).ConfigureAwait(false);
+            return data;
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new StoreException(StoreError.Unavailable, $"cannot read {key} in the store '{Location}': {e.Message}", e);
+        }
+    }
+
+    public async IAsyncEnumerable<StoreObject> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        // Keys are listed from the deepest folder the prefix names; the rest of the prefix filters names.
+        var slash = prefix.LastIndexOf('/');
+        var folder = slash < 0 ? _root : Path.Combine(_root, prefix[..slash]);
+        if (!Directory.Exists(folder)) yield break;
+        var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = false, AttributesToSkip = 0 };
+        foreach (var info in new DirectoryInfo(folder).EnumerateFiles("*", options))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (info.Name.StartsWith(AtomicFile.TempPrefix, StringComparison.Ordinal)) continue;
+            var key = Path.GetRelativePath(_root, info.FullName).Replace(Path.DirectorySeparatorChar, '/');
+            if (!key.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            long size;
+            DateTimeOffset modified;
+            try { size = info.Length; modified = info.LastWriteTimeUtc; }
+            catch (FileNotFoundException) { continue; } // deleted while listing
+            yield return new StoreObject(key, size, modified);
+        }
+        await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    public Task DeleteAsync(string key, CancellationToken cancellationToken = default)
+    {
+        try { File.Delete(PathOf(key)); }
+        catch (DirectoryNotFoundException) { }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new StoreException(StoreError.Unavailable, $"cannot delete {key} in the store '{Location}': {e.Message}", e);
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task FlushAsync(CancellationToken cancellationToken = default)
+    {
+        // One syncfs for every chunk written by this push (and by anyone else): far cheaper than an fsync per file.
+        // .NET does not open folders; the store file is always there once the store exists.
+        using var handle = File.OpenHandle(PathOf(StoreKeys.StoreFile), FileMode.Open, FileAccess.Read);
+        if (SyncFs(handle.DangerousGetHandle().ToInt32()) != 0)
+            throw new StoreException(StoreError.Unavailable, $"cannot sync the store '{Location}' to disk (errno {Marshal.GetLastPInvokeError()})");
+        return Task.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private string PathOf(string key)
+    {
+        StoreKeys.Check(key);
+        return Path.Combine(_root, key);
+    }
+
+    private static void TryDelete(string path)
+    {
+        try { File.Delete(path); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+    }
+
+    [LibraryImport("libc", EntryPoint = "syncfs", SetLastError = true)]
+    private static partial int SyncFs(int fd);
+}
