@@ -131,6 +131,21 @@ public sealed partial class FolderBackend : IStoreBackend
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Deletes temp files killed writers left (gc calls it while it holds the store alone, so no writer is live).
+    /// </summary>
+    public int RemoveTempFiles()
+    {
+        if (!Directory.Exists(_root)) return 0;
+        var removed = 0;
+        foreach (var file in Directory.EnumerateFiles(_root, AtomicFile.TempPrefix + "*", SearchOption.AllDirectories))
+        {
+            TryDelete(file);
+            removed++;
+        }
+        return removed;
+    }
+
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     private string PathOf(string key)

@@ -1,0 +1,148 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using ZstdSharp;
+
+namespace XenIac.Store.Chunking;
+
+/// <summary>
+/// Names, compresses and (with a key) encrypts chunks, and undoes it. One instance per worker thread: the zstd
+/// contexts are not thread-safe.
+/// </summary>
+/// <remarks>
+/// A stored chunk is one byte saying how its payload is coded, then the payload: 0 = stored as is (zstd did not
+/// make it smaller), 1 = zstd frame, 0x10 = AES-256-GCM envelope (12-byte nonce, 16-byte tag, then an inner
+/// stored chunk encrypted). A chunk's name is the SHA-256 of its raw bytes, or with a key their HMAC-SHA-256, so
+/// a damaged chunk is found by hashing it again.
+/// </remarks>
+public sealed class ChunkCodec : IDisposable
+{
+    public const int DigestLength = 32;
+    private const byte Stored = 0, Zstd = 1, Sealed = 0x10;
+    private const int NonceLength = 12, TagLength = 16;
+
+    /// <summary>zstd's fastest level: guest memory is mostly incompressible or mostly zeros, and level 1 finds both.</summary>
+    public const int CompressionLevel = 1;
+
+    private readonly StoreKey? _key;
+    private readonly Compressor _compressor = new(CompressionLevel);
+    private readonly Decompressor _decompressor = new();
+    private readonly AesGcm? _aes;
+
+    public ChunkCodec(StoreKey? key)
+    {
+        _key = key;
+        if (key is not null) _aes = new AesGcm(key.EncryptionKey, TagLength);
+    }
+
+    /// <summary>The chunk's name (hex).</summary>
+    public string Name(ReadOnlySpan<byte> raw)
+    {
+        Span<byte> digest = stackalloc byte[DigestLength];
+        if (_key is null) SHA256.HashData(raw, digest);
+        else HMACSHA256.HashData(_key.NameKey, raw, digest);
+        return Convert.ToHexStringLower(digest);
+    }
+
+    /// <summary>The stored form of <paramref name="raw"/>.</summary>
+    public byte[] Encode(ReadOnlySpan<byte> raw)
+    {
+        var bound = Compressor.GetCompressBound(raw.Length);
+        var scratch = ArrayPool<byte>.Shared.Rent(bound + 1);
+        try
+        {
+            var packed = _compressor.Wrap(raw, scratch.AsSpan(1));
+            ReadOnlySpan<byte> inner;
+            if (packed < raw.Length)
+            {
+                scratch[0] = Zstd;
+                inner = scratch.AsSpan(0, packed + 1);
+            }
+            else
+            {
+                var plain = new byte[raw.Length + 1];
+                plain[0] = Stored;
+                raw.CopyTo(plain.AsSpan(1));
+                if (_aes is null) return plain;
+                return Seal(plain);
+            }
+            return _aes is null ? inner.ToArray() : Seal(inner);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+    }
+
+    /// <summary>
+    /// Decodes a stored chunk into <paramref name="raw"/> (exactly its raw length) and checks its name.
+    /// </summary>
+    /// <exception cref="StoreException">Damaged (or the wrong key): the message names the chunk.</exception>
+    public void Decode(string name, ReadOnlySpan<byte> stored, Span<byte> raw)
+    {
+        {
+            if (stored.IsEmpty) throw Damaged(name, "it is empty");
+            byte[]? opened = null;
+            if (stored[0] == Sealed)
+            {
+                if (_aes is null) throw new StoreException(StoreError.Key, $"chunk {name} is encrypted; give the store's key (--key FILE)");
+                opened = Open(name, stored);
+                stored = opened;
+            }
+            else if (_aes is not null)
+            {
+                throw Damaged(name, "it is not encrypted although the store is");
+            }
+            switch (stored[0])
+            {
+                case Stored:
+                    if (stored.Length - 1 != raw.Length) throw Damaged(name, $"it holds {stored.Length - 1} bytes, the snapshot expects {raw.Length}");
+                    stored[1..].CopyTo(raw);
+                    break;
+                case Zstd:
+                    int n;
+                    try { n = _decompressor.Unwrap(stored[1..], raw); }
+                    catch (ZstdException e) { throw Damaged(name, $"its zstd data is corrupt ({e.Message})"); }
+                    catch (ArgumentException) { throw Damaged(name, $"it decompresses to more than the {raw.Length} bytes the snapshot expects"); }
+                    if (n != raw.Length) throw Damaged(name, $"it decompresses to {n} bytes, the snapshot expects {raw.Length}");
+                    break;
+                default:
+                    throw Damaged(name, $"its coding byte is 0x{stored[0]:x2}");
+            }
+        }
+        if (Name(raw) != name) throw Damaged(name, "its contents do not hash to its name");
+    }
+
+    private byte[] Seal(ReadOnlySpan<byte> inner)
+    {
+        var output = new byte[1 + NonceLength + TagLength + inner.Length];
+        output[0] = Sealed;
+        var nonce = output.AsSpan(1, NonceLength);
+        RandomNumberGenerator.Fill(nonce);
+        _aes!.Encrypt(nonce, inner, output.AsSpan(1 + NonceLength + TagLength), output.AsSpan(1 + NonceLength, TagLength));
+        return output;
+    }
+
+    private byte[] Open(string name, ReadOnlySpan<byte> stored)
+    {
+        if (stored.Length < 1 + NonceLength + TagLength + 1) throw Damaged(name, "its encryption envelope is cut short");
+        var plain = new byte[stored.Length - 1 - NonceLength - TagLength];
+        try
+        {
+            _aes!.Decrypt(stored.Slice(1, NonceLength), stored[(1 + NonceLength + TagLength)..], stored.Slice(1 + NonceLength, TagLength), plain);
+        }
+        catch (AuthenticationTagMismatchException)
+        {
+            throw Damaged(name, "it fails authentication (damaged, or encrypted with another key)");
+        }
+        return plain;
+    }
+
+    private static StoreException Damaged(string name, string why) => new(StoreError.Damaged, $"chunk {name} is damaged: {why}");
+
+    public void Dispose()
+    {
+        _compressor.Dispose();
+        _decompressor.Dispose();
+        _aes?.Dispose();
+    }
+}

@@ -1,0 +1,553 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Threading.Channels;
+using XenIac.Core.IO;
+using XenIac.Store.Backends;
+using XenIac.Store.Chunking;
+
+namespace XenIac.Store;
+
+/// <summary>How to open a store.</summary>
+public sealed record StoreOptions
+{
+    /// <summary>Key file of an encrypted store (or of a new store that is to be encrypted).</summary>
+    public string? KeyFile { get; init; }
+
+    /// <summary>How long to wait for a conflicting lock (gc against push) before giving up.</summary>
+    public TimeSpan LockWait { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Chunks hashed, compressed and moved at once. Defaults to the processor count, at least 2.</summary>
+    public int Parallelism { get; init; } = Math.Max(2, Environment.ProcessorCount);
+}
+
+public sealed record PushResult(SnapshotManifest Snapshot, long StoredBytes, long NewChunks);
+
+public sealed record DamagedChunk(string Chunk, string Problem, IReadOnlyList<string> Snapshots);
+
+public sealed record VerifyReport(int Snapshots, long Chunks, long Bytes, IReadOnlyList<DamagedChunk> Damaged, IReadOnlyList<string> BrokenSnapshots)
+{
+    public bool Ok => Damaged.Count == 0 && BrokenSnapshots.Count == 0;
+}
+
+public sealed record GcReport(IReadOnlyList<SnapshotManifest> RemovedSnapshots, long RemovedChunks, long RemovedBytes, bool DryRun);
+
+/// <summary>
+/// A content-addressed store of savefiles (see README, "Snapshot store"). Every savefile that comes out is byte
+/// for byte the one that went in: each chunk is checked against its name and the whole file against its SHA-256.
+/// </summary>
+public sealed class SnapshotStore : IAsyncDisposable
+{
+    /// <summary>Snapshot manifests and the settings file are small; anything bigger is not one.</summary>
+    private const int MaxSmallObject = 1 << 20;
+
+    private readonly IStoreBackend _backend;
+    private readonly StoreKey? _key;
+    private readonly StoreOptions _options;
+
+    private SnapshotStore(IStoreBackend backend, StoreSettings settings, StoreKey? key, StoreOptions options)
+    {
+        _backend = backend;
+        Settings = settings;
+        _key = key;
+        _options = options;
+    }
+
+    public string Location => _backend.Location;
+
+    public StoreSettings Settings { get; }
+
+    /// <summary>
+    /// Opens the store at <paramref name="location"/>. With <paramref name="create"/> (a push) a store that does not
+    /// exist yet is made; otherwise a missing store is an error.
+    /// </summary>
+    public static async Task<SnapshotStore> OpenAsync(string location, StoreOptions? options = null, bool create = false,
+        CancellationToken cancellationToken = default)
+    {
+        options ??= new StoreOptions();
+        var backend = StoreBackends.Open(location);
+        try
+        {
+            var key = options.KeyFile is null ? null : StoreKey.Load(options.KeyFile);
+            var data = await backend.GetAsync(StoreKeys.StoreFile, MaxSmallObject, cancellationToken).ConfigureAwait(false);
+            StoreSettings settings;
+            if (data is null)
+            {
+                if (!create)
+                    throw new StoreException(StoreError.NotFound, $"there is no store at '{location}' (a push creates one)");
+                if (backend is FolderBackend folder) folder.EnsureExists();
+                settings = new StoreSettings
+                {
+                    Digest = key is null ? "sha256" : "hmac-sha256",
+                    Encryption = key is null ? null : "aes-256-gcm",
+                    KeyCheck = key?.Check,
+                };
+                await backend.PutAsync(StoreKeys.StoreFile, JsonSerializer.SerializeToUtf8Bytes(settings, StoreJson.Default.StoreSettings), cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                settings = StoreJson.Parse(data, StoreKeys.StoreFile, StoreJson.Default.StoreSettings);
+                if (settings.Format != StoreSettings.CurrentFormat)
+                    throw new StoreException(StoreError.Unavailable, $"the store '{location}' has format {settings.Format}; this xen-iac reads format {StoreSettings.CurrentFormat}");
+                if (settings.ChunkPages is < 1 or > 1024 || (settings.ChunkPages & (settings.ChunkPages - 1)) != 0)
+                    throw new StoreException(StoreError.Damaged, $"{StoreKeys.StoreFile} in '{location}' has chunkPages {settings.ChunkPages} (a power of two up to 1024)");
+            }
+            if (settings.Encryption is not null && key is null)
+                throw new StoreException(StoreError.Key, $"the store '{location}' is encrypted; give its key file (--key FILE or $XENIAC_STORE_KEY)");
+            if (settings.Encryption is null && key is not null)
+                throw new StoreException(StoreError.Key, $"the store '{location}' is not encrypted; a store is encrypted or not from its first push (use a new location for an encrypted store)");
+            if (key is not null && key.Check != settings.KeyCheck)
+                throw new StoreException(StoreError.Key, $"the key file does not belong to the store '{location}' (its check value differs)");
+            return new SnapshotStore(backend, settings, key, options);
+        }
+        catch
+        {
+            await backend.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    // ---------------------------------------------------------------- push
+
+    /// <summary>Stores the savefile at <paramref name="savefilePath"/> as a new snapshot.</summary>
+    public async Task<PushResult> PushAsync(string savefilePath, string? tag = null, IProgress<long>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        if (tag is not null) CheckTag(tag);
+        await using var gate = await StoreLocks.AcquireAsync(_backend, "push", _options.LockWait, cancellationToken).ConfigureAwait(false);
+        FileStream file;
+        try
+        {
+            file = new FileStream(savefilePath, new FileStreamOptions
+            {
+                Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.Read,
+                BufferSize = 1 << 20, Options = FileOptions.SequentialScan,
+            });
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new StoreException(StoreError.InvalidArgument, $"cannot read '{savefilePath}': {e.Message}", e);
+        }
+        await using var _ = file;
+        if (!file.CanSeek || (File.GetAttributes(savefilePath) & FileAttributes.Directory) != 0)
+            throw new StoreException(StoreError.InvalidArgument, $"'{savefilePath}' is not a regular file");
+
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var token = cts.Token;
+        var channel = Channel.CreateBounded<RawChunk>(new BoundedChannelOptions(2 * _options.Parallelism) { SingleWriter = true });
+        var recipe = new RecipeBuilder(this);
+        var seen = new ConcurrentDictionary<string, byte>();
+        long stored = 0, newChunks = 0, done = 0;
+
+        var splitter = new SavefileSplitter(Settings.ChunkPages);
+        var producer = Task.Factory.StartNew(() =>
+        {
+            try
+            {
+                return splitter.Split(file, chunk =>
+                {
+                    try
+                    {
+                        while (!channel.Writer.TryWrite(chunk))
+                            if (!channel.Writer.WaitToWriteAsync(token).AsTask().GetAwaiter().GetResult())
+                                throw new OperationCanceledException(token);
+                    }
+                    catch
+                    {
+                        chunk.Dispose();
+                        throw;
+                    }
+                }, token);
+            }
+            finally
+            {
+                channel.Writer.TryComplete();
+            }
+        }, token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+        var workers = Enumerable.Range(0, _options.Parallelism).Select(_ => Task.Run(async () =>
+        {
+            using var codec = new ChunkCodec(_key);
+            await foreach (var chunk in channel.Reader.ReadAllAsync(token).ConfigureAwait(false))
+            {
+                using (chunk)
+                {
+                    var name = codec.Name(chunk.Data.Span);
+                    if (seen.TryAdd(name, 0) && !await _backend.ExistsAsync(StoreKeys.Chunk(name), token).ConfigureAwait(false))
+                    {
+                        var encoded = codec.Encode(chunk.Data.Span);
+                        await _backend.PutAsync(StoreKeys.Chunk(name), encoded, token).ConfigureAwait(false);
+                        Interlocked.Add(ref stored, encoded.Length);
+                        Interlocked.Increment(ref newChunks);
+                    }
+                    await recipe.SetAsync(chunk.Index, new RecipeEntry(name, chunk.Length, chunk.Kind), codec, token).ConfigureAwait(false);
+                    progress?.Report(Interlocked.Add(ref done, chunk.Length));
+                }
+            }
+        }, token)).ToArray();
+
+        (byte[] Sha256, long Bytes) whole;
+        try
+        {
+            await Task.WhenAll(workers).ConfigureAwait(false);
+            whole = await producer.ConfigureAwait(false);
+        }
+        catch
+        {
+            await cts.CancelAsync().ConfigureAwait(false);
+            try { await Task.WhenAll(workers.Append(producer)).ConfigureAwait(false); } catch { /* the first failure is the one to report */ }
+            while (channel.Reader.TryRead(out var left)) left.Dispose();
+            throw;
+        }
+
+        using (var codec = new ChunkCodec(_key))
+        {
+            var parts = await recipe.FinishAsync(codec, token).ConfigureAwait(false);
+            stored += recipe.StoredBytes;
+            newChunks += recipe.NewChunks;
+            // Chunks first, durably; only then the manifest that makes the snapshot exist.
+            await _backend.FlushAsync(token).ConfigureAwait(false);
+            var manifest = new SnapshotManifest
+            {
+                Id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6)),
+                Tag = tag,
+                Created = DateTimeOffset.UtcNow,
+                Bytes = whole.Bytes,
+                Sha256 = Convert.ToHexStringLower(whole.Sha256),
+                Chunks = recipe.Count,
+                Recipe = parts,
+                Source = Path.GetFileName(savefilePath),
+            };
+            await _backend.PutAsync(StoreKeys.Snapshot(manifest.Id), JsonSerializer.SerializeToUtf8Bytes(manifest, StoreJson.Default.SnapshotManifest), token).ConfigureAwait(false);
+            await _backend.FlushAsync(token).ConfigureAwait(false);
+            return new PushResult(manifest, stored, newChunks);
+        }
+    }
+
+    /// <summary>Tags name a series of snapshots: letters, digits and <c>._@:+-</c>, up to 128 characters.</summary>
+    public static void CheckTag(string tag)
+    {
+        if (tag.Length is 0 or > 128 || !tag.All(c => char.IsAsciiLetterOrDigit(c) || "._@:+-".Contains(c)))
+            throw new StoreException(StoreError.InvalidArgument, $"'{tag}' is not a valid tag (letters, digits and ._@:+- only, up to 128 characters, e.g. web@nightly)");
+    }
+
+    /// <summary>
+    /// Collects recipe entries as workers finish chunks out of order, and stores each part as soon as all its
+    /// entries are known, so memory holds a part or two whatever the savefile's size.
+    /// </summary>
+    private sealed class RecipeBuilder(SnapshotStore store)
+    {
+        private readonly Dictionary<long, (RecipeEntry[] Entries, int Filled)> _open = [];
+        private readonly SortedDictionary<long, RecipePart> _done = [];
+        private readonly SemaphoreSlim _gate = new(1, 1);
+        private long _count;
+
+        public long Count => _count;
+        public long StoredBytes { get; private set; }
+        public long NewChunks { get; private set; }
+
+        public async Task SetAsync(long index, RecipeEntry entry, ChunkCodec codec, CancellationToken token)
+        {
+            RecipeEntry[]? full = null;
+            var part = index / Recipe.EntriesPerPart;
+            await _gate.WaitAsync(token).ConfigureAwait(false);
+            try
+            {
+                _count = Math.Max(_count, index + 1);
+                if (!_open.TryGetValue(part, out var slot)) slot = (new RecipeEntry[Recipe.EntriesPerPart], 0);
+                slot.Entries[index % Recipe.EntriesPerPart] = entry;
+                slot.Filled++;
+                if (slot.Filled == Recipe.EntriesPerPart) { _open.Remove(part); full = slot.Entries; }
+                else _open[part] = slot;
+            }
+            finally { _gate.Release(); }
+            if (full is not null) await StoreAsync(part, full, codec, token).ConfigureAwait(false);
+        }
+
+        public async Task<IReadOnlyList<RecipePart>> FinishAsync(ChunkCodec codec, CancellationToken token)
+        {
+            foreach (var (part, slot) in _open.ToArray())
+            {
+                var n = (int)(_count - part * Recipe.EntriesPerPart);
+                if (slot.Filled != n) throw new InvalidOperationException("a recipe part is incomplete after every chunk was stored");
+                await StoreAsync(part, slot.Entries[..n], codec, token).ConfigureAwait(false);
+            }
+            _open.Clear();
+            if (_done.Count != (_count + Recipe.EntriesPerPart - 1) / Recipe.EntriesPerPart)
+                throw new InvalidOperationException("the recipe has gaps");
+            return [.. _done.Values];
+        }
+
+        private async Task StoreAsync(long part, RecipeEntry[] entries, ChunkCodec codec, CancellationToken token)
+        {
+            var raw = Recipe.Encode(entries);
+            var name = codec.Name(raw);
+            long stored = 0, added = 0;
+            if (!await store._backend.ExistsAsync(StoreKeys.Chunk(name), token).ConfigureAwait(false))
+            {
+                var encoded = codec.Encode(raw);
+                await store._backend.PutAsync(StoreKeys.Chunk(name), encoded, token).ConfigureAwait(false);
+                stored = encoded.Length;
+                added = 1;
+            }
+            await _gate.WaitAsync(token).ConfigureAwait(false);
+            try
+            {
+                _done[part] = new RecipePart(name, raw.Length);
+                StoredBytes += stored;
+                NewChunks += added;
+            }
+            finally { _gate.Release(); }
+        }
+    }
+
+    // ---------------------------------------------------------------- read
+
+    /// <summary>Every snapshot, oldest first.</summary>
+    public async Task<IReadOnlyList<SnapshotManifest>> ListAsync(CancellationToken cancellationToken = default)
+    {
+        var list = new List<SnapshotManifest>();
+        await foreach (var o in _backend.ListAsync(StoreKeys.Snapshots, cancellationToken).ConfigureAwait(false))
+        {
+            if (!o.Key.EndsWith(".json", StringComparison.Ordinal)) continue;
+            var data = await _backend.GetAsync(o.Key, MaxSmallObject, cancellationToken).ConfigureAwait(false);
+            if (data is null) continue; // removed by gc while listing
+            list.Add(StoreJson.Parse(data, o.Key, StoreJson.Default.SnapshotManifest));
+        }
+        list.Sort((a, b) => a.Created != b.Created ? a.Created.CompareTo(b.Created) : string.CompareOrdinal(a.Id, b.Id));
+        return list;
+    }
+
+    /// <summary>
+    /// The snapshot a reference names: an id, a tag (its newest snapshot), or an id prefix of at least 4
+    /// characters that only one snapshot has.
+    /// </summary>
+    public async Task<SnapshotManifest> ResolveAsync(string reference, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(reference);
+        var all = await ListAsync(cancellationToken).ConfigureAwait(false);
+        if (all.FirstOrDefault(s => s.Id == reference) is { } exact) return exact;
+        if (all.LastOrDefault(s => s.Tag == reference) is { } tagged) return tagged;
+        if (reference.Length >= 4)
+        {
+            var prefixed = all.Where(s => s.Id.StartsWith(reference, StringComparison.Ordinal)).ToList();
+            if (prefixed.Count == 1) return prefixed[0];
+            if (prefixed.Count > 1)
+                throw new StoreException(StoreError.InvalidArgument, $"'{reference}' is the start of {prefixed.Count} snapshot ids; give more of it");
+        }
+        throw new StoreException(StoreError.NotFound, $"no snapshot in '{Location}' has the id or tag '{reference}' (see: xen-iac store ls)");
+    }
+
+    /// <summary>
+    /// Writes the snapshot's savefile to <paramref name="output"/>, checking every chunk and, at the end, the
+    /// whole file's SHA-256. A pipe works (a restore can read it as it arrives); on damage it throws after
+    /// having written part of the file, so callers writing a file write it atomically.
+    /// </summary>
+    public async Task MaterializeAsync(SnapshotManifest snapshot, Stream output, IProgress<long>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        long written = 0;
+        using var codec = new ChunkCodec(_key);
+        var window = new Queue<Task<(byte[] Buffer, int Length)>>();
+        var depth = 4 * _options.Parallelism;
+        try
+        {
+            await foreach (var entry in EntriesAsync(snapshot, codec, cancellationToken).ConfigureAwait(false))
+            {
+                window.Enqueue(Task.Run(() => FetchAsync(entry, cancellationToken), cancellationToken));
+                if (window.Count >= depth) written += await WriteNextAsync().ConfigureAwait(false);
+            }
+            while (window.Count > 0) written += await WriteNextAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var t in window)
+            {
+                try { ArrayPool<byte>.Shared.Return((await t.ConfigureAwait(false)).Buffer); } catch { /* already failing */ }
+            }
+        }
+        if (written != snapshot.Bytes)
+            throw new StoreException(StoreError.Damaged, $"snapshot {snapshot.Id} produced {written} bytes, its manifest says {snapshot.Bytes}");
+        var digest = Convert.ToHexStringLower(hash.GetHashAndReset());
+        if (digest != snapshot.Sha256)
+            throw new StoreException(StoreError.Damaged, $"snapshot {snapshot.Id} produced a savefile with SHA-256 {digest}, its manifest says {snapshot.Sha256}");
+
+        async Task<long> WriteNextAsync()
+        {
+            var (buffer, length) = await window.Dequeue().ConfigureAwait(false);
+            try
+            {
+                hash.AppendData(buffer, 0, length);
+                await output.WriteAsync(buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+            }
+            finally { ArrayPool<byte>.Shared.Return(buffer); }
+            progress?.Report(written + length);
+            return length;
+        }
+    }
+
+    /// <summary>Writes the snapshot to <paramref name="destination"/> atomically (mode 0600), checked on the way.</summary>
+    public async Task<SnapshotManifest> PullAsync(string reference, string destination, IProgress<long>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        try { AtomicFile.CheckTarget(destination); }
+        catch (IOException e) { throw new StoreException(StoreError.InvalidArgument, e.Message, e); }
+        await using var gate = await StoreLocks.AcquireAsync(_backend, "pull", _options.LockWait, cancellationToken).ConfigureAwait(false);
+        var snapshot = await ResolveAsync(reference, cancellationToken).ConfigureAwait(false);
+        await AtomicFile.WriteAsync(destination, (s, ct) => MaterializeAsync(snapshot, s, progress, ct), cancellationToken).ConfigureAwait(false);
+        return snapshot;
+    }
+
+    /// <summary>Holds a shared lock while a caller streams a snapshot (so gc cannot remove it meanwhile).</summary>
+    public async Task<IAsyncDisposable> HoldAsync(CancellationToken cancellationToken = default) =>
+        await StoreLocks.AcquireAsync(_backend, "pull", _options.LockWait, cancellationToken).ConfigureAwait(false);
+
+    private async Task<(byte[] Buffer, int Length)> FetchAsync(RecipeEntry entry, CancellationToken cancellationToken)
+    {
+        var stored = await _backend.GetAsync(StoreKeys.Chunk(entry.Chunk), MaxStored(entry.Bytes), cancellationToken).ConfigureAwait(false)
+            ?? throw new StoreException(StoreError.Damaged, $"chunk {entry.Chunk} is missing from '{Location}'");
+        var buffer = ArrayPool<byte>.Shared.Rent(entry.Bytes);
+        try
+        {
+            using var codec = new ChunkCodec(_key);
+            codec.Decode(entry.Chunk, stored, buffer.AsSpan(0, entry.Bytes));
+            return (buffer, entry.Bytes);
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+    }
+
+    private async IAsyncEnumerable<RecipeEntry> EntriesAsync(SnapshotManifest snapshot, ChunkCodec codec,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        foreach (var part in snapshot.Recipe)
+            foreach (var entry in await ReadRecipePartAsync(part, codec, cancellationToken).ConfigureAwait(false))
+                yield return entry;
+    }
+
+    private async Task<List<RecipeEntry>> ReadRecipePartAsync(RecipePart part, ChunkCodec codec, CancellationToken cancellationToken)
+    {
+        if (part.Bytes is < 12 or > Recipe.MaxPartBytes)
+            throw new StoreException(StoreError.Damaged, $"a snapshot names recipe chunk {part.Chunk} of {part.Bytes} bytes");
+        var stored = await _backend.GetAsync(StoreKeys.Chunk(part.Chunk), MaxStored(part.Bytes), cancellationToken).ConfigureAwait(false)
+            ?? throw new StoreException(StoreError.Damaged, $"recipe chunk {part.Chunk} is missing from '{Location}'");
+        var raw = new byte[part.Bytes];
+        codec.Decode(part.Chunk, stored, raw);
+        return Recipe.Decode(raw, part.Chunk);
+    }
+
+    /// <summary>A stored chunk is never much bigger than its raw bytes (a coding byte, zstd's frame, an AES envelope).</summary>
+    private static int MaxStored(int rawBytes) => rawBytes + 1024 + rawBytes / 128;
+
+    // ---------------------------------------------------------------- verify
+
+    /// <summary>Re-hashes every chunk the snapshots (all, or the one named) need, and names the damaged ones.</summary>
+    public async Task<VerifyReport> VerifyAsync(string? reference = null, IProgress<long>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        await using var gate = await StoreLocks.AcquireAsync(_backend, "verify", _options.LockWait, cancellationToken).ConfigureAwait(false);
+        var snapshots = reference is null ? await ListAsync(cancellationToken).ConfigureAwait(false)
+            : [await ResolveAsync(reference, cancellationToken).ConfigureAwait(false)];
+        var users = new Dictionary<string, (int Bytes, List<int> Snapshots)>();
+        var damaged = new ConcurrentBag<DamagedChunk>();
+        var broken = new SortedSet<string>();
+        using (var codec = new ChunkCodec(_key))
+        {
+            for (var s = 0; s < snapshots.Count; s++)
+            {
+                foreach (var part in snapshots[s].Recipe)
+                {
+                    List<RecipeEntry> entries;
+                    try { entries = await ReadRecipePartAsync(part, codec, cancellationToken).ConfigureAwait(false); }
+                    catch (StoreException e) when (e.Error is StoreError.Damaged)
+                    {
+                        damaged.Add(new DamagedChunk(part.Chunk, e.Message, [snapshots[s].Id]));
+                        broken.Add(snapshots[s].Id);
+                        continue;
+                    }
+                    foreach (var e in entries)
+                    {
+                        if (!users.TryGetValue(e.Chunk, out var u)) users[e.Chunk] = u = (e.Bytes, []);
+                        if (u.Snapshots.Count == 0 || u.Snapshots[^1] != s) u.Snapshots.Add(s);
+                    }
+                }
+            }
+        }
+        long bytes = 0;
+        await Parallel.ForEachAsync(users, new ParallelOptions { MaxDegreeOfParallelism = _options.Parallelism, CancellationToken = cancellationToken },
+            async (pair, ct) =>
+            {
+                try
+                {
+                    var (buffer, length) = await FetchAsync(new RecipeEntry(pair.Key, pair.Value.Bytes, ChunkKind.Meta), ct).ConfigureAwait(false);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    progress?.Report(Interlocked.Add(ref bytes, length));
+                }
+                catch (StoreException e) when (e.Error is StoreError.Damaged)
+                {
+                    damaged.Add(new DamagedChunk(pair.Key, e.Message, [.. pair.Value.Snapshots.Select(i => snapshots[i].Id)]));
+                }
+            }).ConfigureAwait(false);
+        foreach (var d in damaged) broken.UnionWith(d.Snapshots);
+        return new VerifyReport(snapshots.Count, users.Count, bytes, [.. damaged.OrderBy(d => d.Chunk, StringComparer.Ordinal)], [.. broken]);
+    }
+
+    // ---------------------------------------------------------------- gc
+
+    /// <summary>
+    /// Removes snapshots beyond the newest <paramref name="keep"/> of each tag (untagged snapshots stay), then every
+    /// chunk no remaining snapshot needs. Holds the store alone: waits for pushes to finish, and pushes wait for it.
+    /// </summary>
+    public async Task<GcReport> GcAsync(int? keep = null, bool dryRun = false, CancellationToken cancellationToken = default)
+    {
+        if (keep is < 1) throw new StoreException(StoreError.InvalidArgument, "--keep must be at least 1 (a tag keeps its newest snapshot)");
+        await using var gate = await StoreLocks.AcquireAsync(_backend, StoreLocks.Exclusive, _options.LockWait, cancellationToken).ConfigureAwait(false);
+        var all = await ListAsync(cancellationToken).ConfigureAwait(false);
+        var removed = keep is { } k
+            ? all.Where(s => s.Tag is not null).GroupBy(s => s.Tag).SelectMany(g => g.OrderByDescending(s => s.Created).ThenByDescending(s => s.Id, StringComparer.Ordinal).Skip(k)).ToList()
+            : [];
+        var removedIds = removed.Select(s => s.Id).ToHashSet();
+        var live = new HashSet<string>();
+        using (var codec = new ChunkCodec(_key))
+        {
+            foreach (var snapshot in all.Where(s => !removedIds.Contains(s.Id)))
+            {
+                foreach (var part in snapshot.Recipe)
+                {
+                    live.Add(part.Chunk);
+                    List<RecipeEntry> entries;
+                    try { entries = await ReadRecipePartAsync(part, codec, cancellationToken).ConfigureAwait(false); }
+                    catch (StoreException e) when (e.Error is StoreError.Damaged)
+                    {
+                        throw new StoreException(StoreError.Damaged,
+                            $"gc stopped before deleting anything: snapshot {snapshot.Id} cannot be read ({e.Message}); run xen-iac store verify", e);
+                    }
+                    foreach (var e in entries) live.Add(e.Chunk);
+                }
+            }
+        }
+        if (!dryRun)
+        {
+            await StoreLocks.RemoveStaleAsync(_backend, cancellationToken).ConfigureAwait(false);
+            if (_backend is FolderBackend folder) folder.RemoveTempFiles();
+            foreach (var s in removed) await _backend.DeleteAsync(StoreKeys.Snapshot(s.Id), cancellationToken).ConfigureAwait(false);
+        }
+        long chunks = 0, bytes = 0;
+        await foreach (var o in _backend.ListAsync(StoreKeys.Chunks, cancellationToken).ConfigureAwait(false))
+        {
+            var name = o.Key[(o.Key.LastIndexOf('/') + 1)..];
+            if (live.Contains(name)) continue;
+            if (!dryRun) await _backend.DeleteAsync(o.Key, cancellationToken).ConfigureAwait(false);
+            chunks++;
+            bytes += o.Size;
+        }
+        return new GcReport(removed, chunks, bytes, dryRun);
+    }
+
+    public ValueTask DisposeAsync() => _backend.DisposeAsync();
+}

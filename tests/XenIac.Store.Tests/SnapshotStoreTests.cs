@@ -1,0 +1,277 @@
+using System.Text;
+using XenIac.Core.SaveFiles;
+using XenIac.Store.Backends;
+using XenIac.Tests;
+
+namespace XenIac.Store.Tests;
+
+public sealed class SnapshotStoreTests : IAsyncLifetime
+{
+    private readonly StoreTestFiles _files = new();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await _files.DisposeAsync();
+
+    private Task<SnapshotStore> OpenAsync(bool create = true, string? key = null, TimeSpan? lockWait = null) =>
+        SnapshotStore.OpenAsync(_files.StorePath, new StoreOptions { KeyFile = key, LockWait = lockWait ?? TimeSpan.FromSeconds(10) }, create);
+
+    private async Task<string> RoundTripAsync(SnapshotStore store, string path, string? tag = null)
+    {
+        var pushed = await store.PushAsync(path, tag);
+        Assert.Equal(new FileInfo(path).Length, pushed.Snapshot.Bytes);
+        Assert.Equal(StoreTestFiles.Sha256(path), pushed.Snapshot.Sha256);
+        var back = _files.PathOf("pulled-" + pushed.Snapshot.Id);
+        await store.PullAsync(pushed.Snapshot.Id, back);
+        Assert.Equal(StoreTestFiles.Sha256(path), StoreTestFiles.Sha256(back));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(back));
+        return pushed.Snapshot.Id;
+    }
+
+    [SkippableFact]
+    public async Task Every_real_xen_savefile_comes_back_byte_for_byte()
+    {
+        Skip.If(SharedFixtures.RealXenDir is null, SharedFixtures.MissingReason);
+        await using var store = await OpenAsync();
+        var names = SharedFixtures.RealSavefileNames().ToList();
+        Assert.NotEmpty(names);
+        foreach (var name in names)
+            await RoundTripAsync(store, SharedFixtures.RealSavefile(name));
+        Assert.True((await store.VerifyAsync()).Ok);
+    }
+
+    [Theory]
+    [InlineData("pv")]
+    [InlineData("hvm")]
+    public async Task Embedded_host_savefiles_come_back_byte_for_byte(string type)
+    {
+        await _files.CreateAsync("g", type, memoryMiB: 16);
+        var path = await _files.SaveAsync("g", "g.save");
+        await using var store = await OpenAsync();
+        await RoundTripAsync(store, path);
+    }
+
+    [Fact]
+    public async Task Legacy_extension_and_garbage_files_come_back_byte_for_byte()
+    {
+        await _files.CreateAsync("g", "hvm", memoryMiB: 4);
+        var path = await _files.SaveAsync("g", "g.save");
+        await using var store = await OpenAsync();
+
+        // Legacy: the image alone, as an old xl wrote it without a header.
+        var header = SaveFileHeader.Read(File.OpenRead(path));
+        var legacy = _files.PathOf("legacy.save");
+        using (var src = File.OpenRead(path))
+        using (var dst = File.Create(legacy))
+        {
+            src.Position = header.ImageOffset;
+            src.CopyTo(dst);
+        }
+        await RoundTripAsync(store, legacy);
+
+        // Optional data with bytes after the config that xl skips.
+        var extended = _files.PathOf("extended.save");
+        using (var src = File.OpenRead(path))
+        using (var dst = File.Create(extended))
+        {
+            (header with { Extension = Encoding.ASCII.GetBytes("future extension bytes") }).WriteTo(dst);
+            src.Position = header.ImageOffset;
+            src.CopyTo(dst);
+        }
+        await RoundTripAsync(store, extended);
+
+        // Anything else: a truncated savefile, random bytes, an empty file.
+        var truncated = _files.PathOf("truncated.save");
+        using (var src = File.OpenRead(path))
+        using (var dst = File.Create(truncated))
+        {
+            var keep = new byte[src.Length / 2 + 4095];
+            src.ReadExactly(keep);
+            dst.Write(keep);
+        }
+        await RoundTripAsync(store, truncated);
+        var random = _files.PathOf("random.bin");
+        File.WriteAllBytes(random, Enumerable.Range(0, 3_000_001).Select(i => (byte)(i * 7919 >> 3)).ToArray());
+        await RoundTripAsync(store, random);
+        var empty = _files.PathOf("empty.bin");
+        File.WriteAllBytes(empty, []);
+        await RoundTripAsync(store, empty);
+        Assert.True((await store.VerifyAsync()).Ok);
+    }
+
+    [Fact]
+    public async Task A_second_save_with_two_percent_of_pages_rewritten_adds_little()
+    {
+        const int memoryMiB = 64;
+        await _files.CreateAsync("g", "pv", memoryMiB);
+        var first = await _files.SaveAsync("g", "first.save");
+        await using var store = await OpenAsync();
+        var one = await store.PushAsync(first, "g@ci");
+
+        // 2% of the pages, written in runs of 16 pages at scattered places, as a guest dirties buffers.
+        var rng = new Random(7);
+        var pages = memoryMiB * 256;
+        var run = new byte[16 * 4096];
+        for (var written = 0; written < pages / 50; written += 16)
+        {
+            rng.NextBytes(run);
+            await _files.Host.WriteMemoryAsync("g", (long)rng.Next(pages - 16) * 4096, run);
+        }
+        var second = await _files.SaveAsync("g", "second.save");
+        var two = await store.PushAsync(second, "g@ci");
+
+        Assert.True(two.StoredBytes <= one.StoredBytes * 0.05,
+            $"second push stored {two.StoredBytes} bytes, first {one.StoredBytes}");
+        Assert.True(two.NewChunks < two.Snapshot.Chunks / 5);
+        var back = _files.PathOf("back");
+        await store.PullAsync("g@ci", back);
+        Assert.Equal(StoreTestFiles.Sha256(second), StoreTestFiles.Sha256(back));
+    }
+
+    [Fact]
+    public async Task A_flipped_byte_in_any_chunk_is_named_by_verify_and_pull_refuses()
+    {
+        await _files.CreateAsync("g", "hvm", 8);
+        var path = await _files.SaveAsync("g", "g.save");
+        await using var store = await OpenAsync();
+        var id = (await store.PushAsync(path, "t")).Snapshot.Id;
+        var chunkFiles = Directory.GetFiles(Path.Combine(_files.StorePath, "chunks"), "*", SearchOption.AllDirectories).Order().ToArray();
+        Assert.True(chunkFiles.Length > 3);
+        foreach (var victim in new[] { chunkFiles[0], chunkFiles[chunkFiles.Length / 2], chunkFiles[^1] })
+        {
+            var bytes = File.ReadAllBytes(victim);
+            var at = bytes.Length / 2;
+            bytes[at] ^= 0x40;
+            File.WriteAllBytes(victim, bytes);
+            var report = await store.VerifyAsync();
+            Assert.False(report.Ok);
+            var name = Path.GetFileName(victim);
+            var damaged = Assert.Single(report.Damaged);
+            Assert.Equal(name, damaged.Chunk);
+            Assert.Equal([id], report.BrokenSnapshots);
+            var dest = _files.PathOf("pulled");
+            var e = await Assert.ThrowsAsync<StoreException>(() => store.PullAsync(id, dest));
+            Assert.Equal(StoreError.Damaged, e.Error);
+            Assert.Contains(name, e.Message);
+            Assert.False(File.Exists(dest));
+            bytes[at] ^= 0x40;
+            File.WriteAllBytes(victim, bytes);
+        }
+        Assert.True((await store.VerifyAsync()).Ok);
+    }
+
+    [Fact]
+    public async Task A_missing_chunk_is_named_too()
+    {
+        await _files.CreateAsync("g", "pv", 4);
+        var path = await _files.SaveAsync("g", "g.save");
+        await using var store = await OpenAsync();
+        await store.PushAsync(path);
+        var victim = Directory.GetFiles(Path.Combine(_files.StorePath, "chunks"), "*", SearchOption.AllDirectories).First();
+        File.Delete(victim);
+        var report = await store.VerifyAsync();
+        Assert.Contains(report.Damaged, d => d.Chunk == Path.GetFileName(victim) && d.Problem.Contains("missing"));
+    }
+
+    [Fact]
+    public async Task Encrypted_store_needs_its_key_and_holds_no_plaintext()
+    {
+        var key = _files.PathOf("store.key");
+        StoreKey.Generate(key);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(key));
+        Assert.Equal(StoreError.Key, Assert.Throws<StoreException>(() => StoreKey.Generate(key)).Error);
+        await _files.CreateAsync("secretdomain", "pv", 4);
+        var path = await _files.SaveAsync("secretdomain", "g.save");
+        await using (var store = await OpenAsync(key: key))
+            await RoundTripAsync(store, path, "enc");
+
+        foreach (var file in Directory.GetFiles(_files.StorePath, "*", SearchOption.AllDirectories))
+            Assert.DoesNotContain("secretdomain", Encoding.Latin1.GetString(File.ReadAllBytes(file)));
+
+        var e = await Assert.ThrowsAsync<StoreException>(() => OpenAsync(create: false));
+        Assert.Equal(StoreError.Key, e.Error);
+        var other = _files.PathOf("other.key");
+        StoreKey.Generate(other);
+        e = await Assert.ThrowsAsync<StoreException>(() => OpenAsync(create: false, key: other));
+        Assert.Equal(StoreError.Key, e.Error);
+        Assert.Contains("does not belong", e.Message);
+    }
+
+    [Fact]
+    public async Task Gc_keeps_the_newest_N_of_each_tag_and_frees_their_chunks()
+    {
+        await using var store = await OpenAsync();
+        var kept = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            await _files.CreateAsync($"g{i}", "pv", 4);
+            var path = await _files.SaveAsync($"g{i}", $"g{i}.save");
+            var pushed = await store.PushAsync(path, "web@nightly");
+            kept.Add(pushed.Snapshot.Id);
+            await Task.Delay(5);
+        }
+        await _files.CreateAsync("other", "pv", 4);
+        var untagged = (await store.PushAsync(await _files.SaveAsync("other", "other.save"))).Snapshot.Id;
+        Assert.Equal(kept[2], (await store.ResolveAsync("web@nightly")).Id);
+
+        var dry = await store.GcAsync(keep: 1, dryRun: true);
+        Assert.Equal(2, dry.RemovedSnapshots.Count);
+        Assert.Equal(4, (await store.ListAsync()).Count);
+
+        var before = Directory.GetFiles(Path.Combine(_files.StorePath, "chunks"), "*", SearchOption.AllDirectories).Length;
+        var gc = await store.GcAsync(keep: 1);
+        Assert.Equal([kept[0], kept[1]], gc.RemovedSnapshots.Select(s => s.Id).Order());
+        Assert.True(gc.RemovedChunks > 0);
+        Assert.Equal(before - gc.RemovedChunks, Directory.GetFiles(Path.Combine(_files.StorePath, "chunks"), "*", SearchOption.AllDirectories).Length);
+        Assert.Equal([kept[2], untagged], (await store.ListAsync()).Select(s => s.Id).Order());
+        Assert.True((await store.VerifyAsync()).Ok);
+        await store.PullAsync(untagged, _files.PathOf("u"));
+        Assert.Equal(StoreTestFiles.Sha256(_files.PathOf("other.save")), StoreTestFiles.Sha256(_files.PathOf("u")));
+    }
+
+    [Fact]
+    public async Task Gc_waits_for_a_push_lock_and_gives_up_naming_it()
+    {
+        await using var store = await OpenAsync();
+        await _files.CreateAsync("g", "pv", 4);
+        await store.PushAsync(await _files.SaveAsync("g", "g.save"));
+        await using (await store.HoldAsync())
+        {
+            await using var gcStore = await OpenAsync(create: false, lockWait: TimeSpan.FromSeconds(1));
+            var e = await Assert.ThrowsAsync<StoreException>(() => gcStore.GcAsync());
+            Assert.Equal(StoreError.Busy, e.Error);
+            Assert.Contains($"process {Environment.ProcessId}", e.Message);
+        }
+        await store.GcAsync();
+    }
+
+    [Fact]
+    public async Task A_cancelled_push_leaves_no_snapshot()
+    {
+        await _files.CreateAsync("g", "pv", 32);
+        var path = await _files.SaveAsync("g", "g.save");
+        await using var store = await OpenAsync();
+        using var cts = new CancellationTokenSource();
+        var progress = new Progress<long>(_ => cts.Cancel());
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.PushAsync(path, "t", new SyncProgress(_ => cts.Cancel()), cts.Token));
+        Assert.Empty(await store.ListAsync());
+        Assert.Empty(Directory.GetFiles(Path.Combine(_files.StorePath, "locks")));
+        await Assert.ThrowsAsync<StoreException>(() => store.ResolveAsync("t"));
+    }
+
+    [Fact]
+    public async Task References_and_locations_are_checked()
+    {
+        await Assert.ThrowsAsync<StoreException>(() => SnapshotStore.OpenAsync(_files.PathOf("none"), create: false));
+        Assert.Equal(StoreError.InvalidArgument, Assert.Throws<StoreException>(() => StoreBackends.Open("ftp://x/y")).Error);
+        await using var store = await OpenAsync();
+        Assert.Equal(StoreError.InvalidArgument, Assert.Throws<StoreException>(() => SnapshotStore.CheckTag("bad tag")).Error);
+        var e = await Assert.ThrowsAsync<StoreException>(() => store.ResolveAsync("nothing"));
+        Assert.Equal(StoreError.NotFound, e.Error);
+    }
+
+    private sealed class SyncProgress(Action<long> report) : IProgress<long>
+    {
+        public void Report(long value) => report(value);
+    }
+}
