@@ -5,12 +5,14 @@ using XenIac.Cli.Commands.Config;
 using XenIac.Cli.Commands.Domain;
 using XenIac.Cli.Commands.Reconcile;
 using XenIac.Cli.Commands.Savefile;
+using XenIac.Cli.Commands.Store;
 
 var root = new RootCommand("xen-iac: save and restore Xen domains as code");
 root.Options.Add(CommandLine.Verbose);
 root.Subcommands.Add(SavefileCommand.Create());
 root.Subcommands.Add(ConfigCommand.Create());
 root.Subcommands.Add(DomainCommand.Create());
+root.Subcommands.Add(StoreCommand.Create());
 foreach (var command in ReconcileCommand.Create()) root.Subcommands.Add(command);
 
 var parseResult = root.Parse(args);

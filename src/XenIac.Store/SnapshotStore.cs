@@ -240,7 +240,7 @@ public sealed class SnapshotStore : IAsyncDisposable
     {
         private readonly Dictionary<long, (RecipeEntry[] Entries, int Filled)> _open = [];
         private readonly SortedDictionary<long, RecipePart> _done = [];
-        private readonly SemaphoreSlim _gate = new(1, 1);
+        private readonly Lock _sync = new();
         private long _count;
 
         public long Count => _count;
@@ -251,8 +251,7 @@ public sealed class SnapshotStore : IAsyncDisposable
         {
             RecipeEntry[]? full = null;
             var part = index / Recipe.EntriesPerPart;
-            await _gate.WaitAsync(token).ConfigureAwait(false);
-            try
+            lock (_sync)
             {
                 _count = Math.Max(_count, index + 1);
                 if (!_open.TryGetValue(part, out var slot)) slot = (new RecipeEntry[Recipe.EntriesPerPart], 0);
@@ -261,7 +260,6 @@ public sealed class SnapshotStore : IAsyncDisposable
                 if (slot.Filled == Recipe.EntriesPerPart) { _open.Remove(part); full = slot.Entries; }
                 else _open[part] = slot;
             }
-            finally { _gate.Release(); }
             if (full is not null) await StoreAsync(part, full, codec, token).ConfigureAwait(false);
         }
 
@@ -291,14 +289,12 @@ public sealed class SnapshotStore : IAsyncDisposable
                 stored = encoded.Length;
                 added = 1;
             }
-            await _gate.WaitAsync(token).ConfigureAwait(false);
-            try
+            lock (_sync)
             {
                 _done[part] = new RecipePart(name, raw.Length);
                 StoredBytes += stored;
                 NewChunks += added;
             }
-            finally { _gate.Release(); }
         }
     }
 
@@ -486,7 +482,8 @@ public sealed class SnapshotStore : IAsyncDisposable
                 {
                     var (buffer, length) = await FetchAsync(new RecipeEntry(pair.Key, pair.Value.Bytes, ChunkKind.Meta), ct).ConfigureAwait(false);
                     ArrayPool<byte>.Shared.Return(buffer);
-                    progress?.Report(Interlocked.Add(ref bytes, length));
+                    var total = Interlocked.Add(ref bytes, length);
+                    progress?.Report(total);
                 }
                 catch (StoreException e) when (e.Error is StoreError.Damaged)
                 {

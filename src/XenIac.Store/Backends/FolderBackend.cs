@@ -17,6 +17,8 @@ namespace XenIac.Store.Backends;
 public sealed partial class FolderBackend : IStoreBackend
 {
     private readonly string _root;
+    /// <summary>Fan-out folders known to exist: a push creates 256 of them, not one per chunk.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _folders = new();
 
     public FolderBackend(string location)
     {
@@ -48,8 +50,12 @@ public sealed partial class FolderBackend : IStoreBackend
         var temp = AtomicFile.TempPathFor(path);
         try
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            await using (var file = AtomicFile.CreatePrivateOverwrite(temp))
+            var folder = Path.GetDirectoryName(path)!;
+            if (_folders.TryAdd(folder, true)) Directory.CreateDirectory(folder);
+            // Unbuffered, one write: a chunk is one pwrite, not a buffer copy and a flush.
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, BufferSize = 0 };
+            if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            await using (var file = new FileStream(temp, options))
                 await file.WriteAsync(data, cancellationToken).ConfigureAwait(false);
             File.Move(temp, path, overwrite: true);
         }

@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Security.Cryptography;
-using ZstdSharp;
+using ZstdNet;
 
 namespace XenIac.Store.Chunking;
 
@@ -21,10 +21,15 @@ public sealed class ChunkCodec : IDisposable
     private const int NonceLength = 12, TagLength = 16;
 
     /// <summary>zstd's fastest level: guest memory is mostly incompressible or mostly zeros, and level 1 finds both.</summary>
+    /// <remarks>
+    /// The native libzstd (ZstdNet, which ships it for linux-x64/arm64) rather than the managed port: on 64 KiB
+    /// chunks here it compressed random data at 6.8 GB/s against 1.4 GB/s and text at 8.3 against 1.0 (the
+    /// store-codecs benchmark prints the comparison).
+    /// </remarks>
     public const int CompressionLevel = 1;
 
     private readonly StoreKey? _key;
-    private readonly Compressor _compressor = new(CompressionLevel);
+    private readonly Compressor _compressor = new(new CompressionOptions(CompressionLevel));
     private readonly Decompressor _decompressor = new();
     private readonly AesGcm? _aes;
 
@@ -46,7 +51,7 @@ public sealed class ChunkCodec : IDisposable
     /// <summary>The stored form of <paramref name="raw"/>.</summary>
     public byte[] Encode(ReadOnlySpan<byte> raw)
     {
-        var bound = Compressor.GetCompressBound(raw.Length);
+        var bound = (int)Compressor.GetCompressBoundLong((ulong)raw.Length);
         var scratch = ArrayPool<byte>.Shared.Rent(bound + 1);
         try
         {
@@ -100,9 +105,8 @@ public sealed class ChunkCodec : IDisposable
                     break;
                 case Zstd:
                     int n;
-                    try { n = _decompressor.Unwrap(stored[1..], raw); }
-                    catch (ZstdException e) { throw Damaged(name, $"its zstd data is corrupt ({e.Message})"); }
-                    catch (ArgumentException) { throw Damaged(name, $"it decompresses to more than the {raw.Length} bytes the snapshot expects"); }
+                    try { n = _decompressor.Unwrap(stored[1..], raw, bufferSizePrecheck: true); }
+                    catch (ZstdException e) { throw Damaged(name, $"its zstd data does not decode to the {raw.Length} bytes the snapshot expects ({e.Message})"); }
                     if (n != raw.Length) throw Damaged(name, $"it decompresses to {n} bytes, the snapshot expects {raw.Length}");
                     break;
                 default:
@@ -141,7 +145,7 @@ public sealed class ChunkCodec : IDisposable
 
     public void Dispose()
     {
-        _compressor.Dispose();
+        (_compressor as IDisposable)?.Dispose();
         _decompressor.Dispose();
         _aes?.Dispose();
     }

@@ -1,0 +1,89 @@
+using XenIac.Store;
+
+namespace XenIac.Cli.Commands.Store;
+
+/// <summary>What the <c>store</c> commands do, given their parsed values; each returns the exit code.</summary>
+internal static class StoreHandlers
+{
+    /// <summary>The store options as given; the environment fills what the command line leaves out.</summary>
+    internal sealed record Location(string? Store, string? Key, TimeSpan? LockTimeout)
+    {
+        public async Task<SnapshotStore> OpenAsync(bool create, CancellationToken ct)
+        {
+            var store = string.IsNullOrWhiteSpace(Store) ? Environment.GetEnvironmentVariable(StoreCommand.StoreVariable) : Store;
+            if (string.IsNullOrWhiteSpace(store))
+                throw new ArgumentException($"no store given: use --store LOCATION (a folder or s3://bucket/prefix) or set {StoreCommand.StoreVariable}");
+            var key = Key ?? NullIfEmpty(Environment.GetEnvironmentVariable(StoreCommand.KeyVariable));
+            var options = new StoreOptions { KeyFile = key };
+            if (LockTimeout is { } wait) options = options with { LockWait = wait };
+            return await SnapshotStore.OpenAsync(store, options, create, ct);
+        }
+
+        private static string? NullIfEmpty(string? s) => string.IsNullOrWhiteSpace(s) ? null : s;
+    }
+
+    public static async Task<int> PushAsync(Location where, string file, string? tag, bool json, CancellationToken ct)
+    {
+        if (tag is not null) SnapshotStore.CheckTag(tag);
+        await using var store = await where.OpenAsync(create: true, ct);
+        var size = new FileInfo(file).Length;
+        var result = await ByteProgress.RunAsync($"push {Path.GetFileName(file)}", size, p => store.PushAsync(file, tag, p, ct));
+        if (json) CommandLine.WriteJson(StoreRendering.PushJson(result));
+        else Console.Out.WriteLine(StoreRendering.PushLine(result, store.Location));
+        return ExitCodes.Ok;
+    }
+
+    public static async Task<int> PullAsync(Location where, string reference, string dest, bool json, CancellationToken ct)
+    {
+        await using var store = await where.OpenAsync(create: false, ct);
+        SnapshotManifest snapshot;
+        if (dest == CommandLine.StdioName)
+        {
+            // Streamed as it is checked: a damaged chunk stops the stream with exit 1 (the reader sees a short file).
+            await using var gate = await store.HoldAsync(ct);
+            snapshot = await store.ResolveAsync(reference, ct);
+            await using var stdout = Console.OpenStandardOutput();
+            await store.MaterializeAsync(snapshot, stdout, null, ct);
+            return ExitCodes.Ok;
+        }
+        snapshot = await store.ResolveAsync(reference, ct);
+        await ByteProgress.RunAsync($"pull {snapshot.Id}", snapshot.Bytes, p => store.PullAsync(snapshot.Id, dest, p, ct));
+        if (json) CommandLine.WriteJson(StoreRendering.SnapshotJson(snapshot));
+        else Console.Out.WriteLine($"wrote {dest} ({snapshot.Bytes} bytes, sha256 {snapshot.Sha256}) from snapshot {snapshot.Id}{(snapshot.Tag is null ? "" : $" ({snapshot.Tag})")}");
+        return ExitCodes.Ok;
+    }
+
+    public static async Task<int> ListAsync(Location where, bool json, CancellationToken ct)
+    {
+        await using var store = await where.OpenAsync(create: false, ct);
+        var all = await store.ListAsync(ct);
+        if (json) CommandLine.WriteJson(StoreRendering.ListJson(all));
+        else StoreRendering.WriteList(all, store.Location);
+        return ExitCodes.Ok;
+    }
+
+    public static async Task<int> VerifyAsync(Location where, string? reference, bool json, CancellationToken ct)
+    {
+        await using var store = await where.OpenAsync(create: false, ct);
+        var report = await ByteProgress.RunAsync("verify", null, p => store.VerifyAsync(reference, p, ct));
+        if (json) CommandLine.WriteJson(StoreRendering.VerifyJson(report));
+        else StoreRendering.WriteVerify(report);
+        return report.Ok ? ExitCodes.Ok : ExitCodes.Error;
+    }
+
+    public static async Task<int> GcAsync(Location where, int keep, bool dryRun, bool json, CancellationToken ct)
+    {
+        await using var store = await where.OpenAsync(create: false, ct);
+        var report = await store.GcAsync(keep == 0 ? null : keep, dryRun, ct);
+        if (json) CommandLine.WriteJson(StoreRendering.GcJson(report));
+        else StoreRendering.WriteGc(report);
+        return ExitCodes.Ok;
+    }
+
+    public static Task<int> KeyGenAsync(string file)
+    {
+        StoreKey.Generate(file);
+        Console.Out.WriteLine($"wrote {file}: keep it safe and outside the store; without it the store's snapshots cannot be read");
+        return Task.FromResult(ExitCodes.Ok);
+    }
+}

@@ -1,0 +1,96 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using XenIac.Store;
+
+namespace XenIac.Cli.Commands.Store;
+
+/// <summary>What the <c>store</c> commands print: text lines and the JSON shapes scripts rely on.</summary>
+internal static class StoreRendering
+{
+    public static JsonObject PushJson(PushResult r)
+    {
+        var node = SnapshotJson(r.Snapshot);
+        node["storedBytes"] = r.StoredBytes;
+        node["newChunks"] = r.NewChunks;
+        return node;
+    }
+
+    public static string PushLine(PushResult r, string location) =>
+        $"pushed {r.Snapshot.Id}{(r.Snapshot.Tag is null ? "" : $" ({r.Snapshot.Tag})")} to {location}: {Size(r.Snapshot.Bytes)} in {r.Snapshot.Chunks} chunks, " +
+        $"{r.NewChunks} new, {Size(r.StoredBytes)} added to the store";
+
+    public static JsonObject SnapshotJson(SnapshotManifest s) => new()
+    {
+        ["id"] = s.Id,
+        ["tag"] = s.Tag,
+        ["created"] = s.Created.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture),
+        ["bytes"] = s.Bytes,
+        ["sha256"] = s.Sha256,
+        ["chunks"] = s.Chunks,
+        ["source"] = s.Source,
+    };
+
+    public static JsonObject ListJson(IReadOnlyList<SnapshotManifest> all) =>
+        new() { ["snapshots"] = new JsonArray([.. all.Select(s => (JsonNode)SnapshotJson(s))]) };
+
+    public static void WriteList(IReadOnlyList<SnapshotManifest> all, string location)
+    {
+        if (all.Count == 0)
+        {
+            Console.Out.WriteLine($"no snapshots in {location}");
+            return;
+        }
+        Console.Out.WriteLine($"{"ID",-12}  {"TAG",-24}  {"CREATED (UTC)",-19}  {"SIZE",10}  SOURCE");
+        foreach (var s in all)
+            Console.Out.WriteLine($"{s.Id,-12}  {s.Tag ?? "-",-24}  {s.Created.UtcDateTime:yyyy-MM-dd HH:mm:ss}  {Size(s.Bytes),10}  {s.Source ?? "-"}");
+    }
+
+    public static JsonObject VerifyJson(VerifyReport r) => new()
+    {
+        ["ok"] = r.Ok,
+        ["snapshots"] = r.Snapshots,
+        ["chunks"] = r.Chunks,
+        ["bytes"] = r.Bytes,
+        ["damaged"] = new JsonArray([.. r.Damaged.Select(d => (JsonNode)new JsonObject
+        {
+            ["chunk"] = d.Chunk,
+            ["problem"] = d.Problem,
+            ["snapshots"] = new JsonArray([.. d.Snapshots.Select(s => (JsonNode)s)]),
+        })]),
+        ["brokenSnapshots"] = new JsonArray([.. r.BrokenSnapshots.Select(s => (JsonNode)s)]),
+    };
+
+    public static void WriteVerify(VerifyReport r)
+    {
+        foreach (var d in r.Damaged)
+            Console.Error.WriteLine($"error: {CommandLine.OneLine(d.Problem)} (needed by snapshot{(d.Snapshots.Count == 1 ? "" : "s")} {string.Join(", ", d.Snapshots)})");
+        if (r.Ok)
+            Console.Out.WriteLine($"ok: {r.Snapshots} snapshot{(r.Snapshots == 1 ? "" : "s")}, {r.Chunks} chunks, {Size(r.Bytes)} checked");
+        else
+            Console.Error.WriteLine($"error: {r.Damaged.Count} damaged chunk{(r.Damaged.Count == 1 ? "" : "s")}; broken snapshot{(r.BrokenSnapshots.Count == 1 ? "" : "s")}: {string.Join(", ", r.BrokenSnapshots)}");
+    }
+
+    public static JsonObject GcJson(GcReport r) => new()
+    {
+        ["dryRun"] = r.DryRun,
+        ["removedSnapshots"] = new JsonArray([.. r.RemovedSnapshots.Select(s => (JsonNode)SnapshotJson(s))]),
+        ["removedChunks"] = r.RemovedChunks,
+        ["removedBytes"] = r.RemovedBytes,
+    };
+
+    public static void WriteGc(GcReport r)
+    {
+        var verb = r.DryRun ? "would remove" : "removed";
+        foreach (var s in r.RemovedSnapshots)
+            Console.Out.WriteLine($"{verb} snapshot {s.Id} ({s.Tag}, {s.Created.UtcDateTime:yyyy-MM-dd HH:mm:ss})");
+        Console.Out.WriteLine($"{verb} {r.RemovedSnapshots.Count} snapshot{(r.RemovedSnapshots.Count == 1 ? "" : "s")} and {r.RemovedChunks} chunk{(r.RemovedChunks == 1 ? "" : "s")} ({Size(r.RemovedBytes)})");
+    }
+
+    public static string Size(long bytes) => bytes switch
+    {
+        < 1024 => $"{bytes} B",
+        < 1 << 20 => $"{bytes / 1024.0:0.0} KiB",
+        < 1 << 30 => $"{bytes / 1048576.0:0.0} MiB",
+        _ => $"{bytes / 1073741824.0:0.00} GiB",
+    };
+}
