@@ -31,7 +31,8 @@ public sealed record VerifyReport(int Snapshots, long Chunks, long Bytes, IReadO
     public bool Ok => Damaged.Count == 0 && BrokenSnapshots.Count == 0;
 }
 
-public sealed record GcReport(IReadOnlyList<SnapshotManifest> RemovedSnapshots, long RemovedChunks, long RemovedBytes, bool DryRun);
+/// <summary>What gc removed (or would remove): snapshots, and the packs and recipes nothing needs any more.</summary>
+public sealed record GcReport(IReadOnlyList<SnapshotManifest> RemovedSnapshots, long RemovedObjects, long RemovedBytes, bool DryRun);
 
 /// <summary>
 /// A content-addressed store of savefiles (see README, "Snapshot store"). Every savefile that comes out is byte
@@ -135,10 +136,13 @@ public sealed class SnapshotStore : IAsyncDisposable
 
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var token = cts.Token;
+        var known = await KnownChunksAsync(tag, token).ConfigureAwait(false);
         var channel = Channel.CreateBounded<RawChunk>(new BoundedChannelOptions(2 * _options.Parallelism) { SingleWriter = true });
+        var packs = new PackWriter(_backend, token);
         var recipe = new RecipeBuilder(this);
-        var seen = new ConcurrentDictionary<string, byte>();
-        long stored = 0, newChunks = 0, done = 0;
+        // Chunks of this push by name: the first worker to meet a name stores it, later ones wait for its location.
+        var placed = new ConcurrentDictionary<string, TaskCompletionSource<ChunkLocation>>();
+        long done = 0;
 
         var splitter = new SavefileSplitter(Settings.ChunkPages);
         var producer = Task.Factory.StartNew(() =>
@@ -174,15 +178,22 @@ public sealed class SnapshotStore : IAsyncDisposable
                 using (chunk)
                 {
                     var name = codec.Name(chunk.Data.Span);
-                    if (seen.TryAdd(name, 0) && !await _backend.ExistsAsync(StoreKeys.Chunk(name), token).ConfigureAwait(false))
+                    ChunkLocation where;
+                    if (known.TryGetValue(name, out var old)) where = old;
+                    else
                     {
-                        var encoded = codec.Encode(chunk.Data.Span);
-                        await _backend.PutAsync(StoreKeys.Chunk(name), encoded, token).ConfigureAwait(false);
-                        Interlocked.Add(ref stored, encoded.Length);
-                        Interlocked.Increment(ref newChunks);
+                        var mine = new TaskCompletionSource<ChunkLocation>(TaskCreationOptions.RunContinuationsAsynchronously);
+                        var slot = placed.GetOrAdd(name, mine);
+                        if (ReferenceEquals(slot, mine))
+                        {
+                            try { mine.SetResult(await packs.AddAsync(codec.Encode(chunk.Data.Span)).ConfigureAwait(false)); }
+                            catch (Exception e) { mine.TrySetException(e); throw; }
+                        }
+                        where = await slot.Task.WaitAsync(token).ConfigureAwait(false);
                     }
-                    await recipe.SetAsync(chunk.Index, new RecipeEntry(name, chunk.Length, chunk.Kind), codec, token).ConfigureAwait(false);
-                    progress?.Report(Interlocked.Add(ref done, chunk.Length));
+                    await recipe.SetAsync(chunk.Index, new RecipeEntry(name, chunk.Length, chunk.Kind, where), codec, token).ConfigureAwait(false);
+                    var total = Interlocked.Add(ref done, chunk.Length);
+                    progress?.Report(total);
                 }
             }
         }, token)).ToArray();
@@ -192,11 +203,13 @@ public sealed class SnapshotStore : IAsyncDisposable
         {
             await Task.WhenAll(workers).ConfigureAwait(false);
             whole = await producer.ConfigureAwait(false);
+            await packs.FinishAsync().ConfigureAwait(false);
         }
         catch
         {
             await cts.CancelAsync().ConfigureAwait(false);
             try { await Task.WhenAll(workers.Append(producer)).ConfigureAwait(false); } catch { /* the first failure is the one to report */ }
+            try { await packs.FinishAsync().ConfigureAwait(false); } catch { /* unreferenced packs are gc's */ }
             while (channel.Reader.TryRead(out var left)) left.Dispose();
             throw;
         }
@@ -204,9 +217,7 @@ public sealed class SnapshotStore : IAsyncDisposable
         using (var codec = new ChunkCodec(_key))
         {
             var parts = await recipe.FinishAsync(codec, token).ConfigureAwait(false);
-            stored += recipe.StoredBytes;
-            newChunks += recipe.NewChunks;
-            // Chunks first, durably; only then the manifest that makes the snapshot exist.
+            // Packs and recipes first, durably; only then the manifest that makes the snapshot exist.
             await _backend.FlushAsync(token).ConfigureAwait(false);
             var manifest = new SnapshotManifest
             {
@@ -221,8 +232,37 @@ public sealed class SnapshotStore : IAsyncDisposable
             };
             await _backend.PutAsync(StoreKeys.Snapshot(manifest.Id), JsonSerializer.SerializeToUtf8Bytes(manifest, StoreJson.Default.SnapshotManifest), token).ConfigureAwait(false);
             await _backend.FlushAsync(token).ConfigureAwait(false);
-            return new PushResult(manifest, stored, newChunks);
+            return new PushResult(manifest, packs.StoredBytes + recipe.StoredBytes, packs.Chunks);
         }
+    }
+
+    /// <summary>
+    /// Chunks a push can reuse instead of storing again: those of the newest snapshot of the same tag and of the
+    /// newest few snapshots overall. Bounded on purpose (memory stays flat however big the store grows); a chunk
+    /// only older snapshots hold is stored again, which costs space, never correctness.
+    /// </summary>
+    private async Task<Dictionary<string, ChunkLocation>> KnownChunksAsync(string? tag, CancellationToken token)
+    {
+        const int NewestOverall = 4;
+        var all = await ListAsync(token).ConfigureAwait(false);
+        var chosen = all.TakeLast(NewestOverall).ToList();
+        if (tag is not null && all.LastOrDefault(s => s.Tag == tag) is { } sameTag && !chosen.Contains(sameTag)) chosen.Add(sameTag);
+        var known = new Dictionary<string, ChunkLocation>();
+        using var codec = new ChunkCodec(_key);
+        foreach (var snapshot in chosen)
+        {
+            try
+            {
+                foreach (var part in snapshot.Recipe)
+                    foreach (var e in await ReadRecipePartAsync(part, codec, token).ConfigureAwait(false))
+                        known.TryAdd(e.Chunk, e.Where);
+            }
+            catch (StoreException e) when (e.Error == StoreError.Damaged)
+            {
+                // A damaged snapshot is verify's to report; this push just does not reuse its chunks.
+            }
+        }
+        return known;
     }
 
     /// <summary>Tags name a series of snapshots: letters, digits and <c>._@:+-</c>, up to 128 characters.</summary>
@@ -282,10 +322,10 @@ public sealed class SnapshotStore : IAsyncDisposable
             var raw = Recipe.Encode(entries);
             var name = codec.Name(raw);
             long stored = 0, added = 0;
-            if (!await store._backend.ExistsAsync(StoreKeys.Chunk(name), token).ConfigureAwait(false))
+            if (!await store._backend.ExistsAsync(StoreKeys.Recipe(name), token).ConfigureAwait(false))
             {
                 var encoded = codec.Encode(raw);
-                await store._backend.PutAsync(StoreKeys.Chunk(name), encoded, token).ConfigureAwait(false);
+                await store._backend.PutAsync(StoreKeys.Recipe(name), encoded, token).ConfigureAwait(false);
                 stored = encoded.Length;
                 added = 1;
             }
@@ -346,22 +386,23 @@ public sealed class SnapshotStore : IAsyncDisposable
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         long written = 0;
         using var codec = new ChunkCodec(_key);
-        var window = new Queue<Task<(byte[] Buffer, int Length)>>();
-        var depth = 4 * _options.Parallelism;
+        var window = new Queue<Task<List<(byte[] Buffer, int Length)>>>();
+        var depth = 2 * _options.Parallelism;
         try
         {
-            await foreach (var entry in EntriesAsync(snapshot, codec, cancellationToken).ConfigureAwait(false))
+            await foreach (var batch in BatchesAsync(EntriesAsync(snapshot, codec, cancellationToken)).ConfigureAwait(false))
             {
-                window.Enqueue(Task.Run(() => FetchAsync(entry, cancellationToken), cancellationToken));
-                if (window.Count >= depth) written += await WriteNextAsync().ConfigureAwait(false);
+                window.Enqueue(Task.Run(() => FetchAsync(batch, cancellationToken), cancellationToken));
+                if (window.Count >= depth) await WriteNextAsync().ConfigureAwait(false);
             }
-            while (window.Count > 0) written += await WriteNextAsync().ConfigureAwait(false);
+            while (window.Count > 0) await WriteNextAsync().ConfigureAwait(false);
         }
         finally
         {
             foreach (var t in window)
             {
-                try { ArrayPool<byte>.Shared.Return((await t.ConfigureAwait(false)).Buffer); } catch { /* already failing */ }
+                try { foreach (var (b, _) in await t.ConfigureAwait(false)) ArrayPool<byte>.Shared.Return(b); }
+                catch { /* already failing */ }
             }
         }
         if (written != snapshot.Bytes)
@@ -370,18 +411,46 @@ public sealed class SnapshotStore : IAsyncDisposable
         if (digest != snapshot.Sha256)
             throw new StoreException(StoreError.Damaged, $"snapshot {snapshot.Id} produced a savefile with SHA-256 {digest}, its manifest says {snapshot.Sha256}");
 
-        async Task<long> WriteNextAsync()
+        async Task WriteNextAsync()
         {
-            var (buffer, length) = await window.Dequeue().ConfigureAwait(false);
+            var pieces = await window.Dequeue().ConfigureAwait(false);
             try
             {
-                hash.AppendData(buffer, 0, length);
-                await output.WriteAsync(buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+                foreach (var (buffer, length) in pieces)
+                {
+                    hash.AppendData(buffer, 0, length);
+                    await output.WriteAsync(buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+                    written += length;
+                }
             }
-            finally { ArrayPool<byte>.Shared.Return(buffer); }
-            progress?.Report(written + length);
-            return length;
+            finally { foreach (var (b, _) in pieces) ArrayPool<byte>.Shared.Return(b); }
+            progress?.Report(written);
         }
+    }
+
+    /// <summary>
+    /// Groups entries whose stored bytes follow each other in one pack (as a first push writes them), so that a
+    /// pull reads packs in large ranges instead of one request per 64 KiB chunk.
+    /// </summary>
+    private static async IAsyncEnumerable<List<RecipeEntry>> BatchesAsync(IAsyncEnumerable<RecipeEntry> entries)
+    {
+        const int MaxBatchBytes = 4 << 20;
+        var batch = new List<RecipeEntry>();
+        long end = -1, size = 0;
+        await foreach (var e in entries.ConfigureAwait(false))
+        {
+            var follows = batch.Count > 0 && e.Where.Pack == batch[^1].Where.Pack && e.Where.Offset == end && size + e.Where.Stored <= MaxBatchBytes;
+            if (batch.Count > 0 && !follows)
+            {
+                yield return batch;
+                batch = [];
+                size = 0;
+            }
+            batch.Add(e);
+            end = e.Where.Offset + e.Where.Stored;
+            size += e.Where.Stored;
+        }
+        if (batch.Count > 0) yield return batch;
     }
 
     /// <summary>Writes the snapshot to <paramref name="destination"/> atomically (mode 0600), checked on the way.</summary>
@@ -400,23 +469,48 @@ public sealed class SnapshotStore : IAsyncDisposable
     public async Task<IAsyncDisposable> HoldAsync(CancellationToken cancellationToken = default) =>
         await StoreLocks.AcquireAsync(_backend, "pull", _options.LockWait, cancellationToken).ConfigureAwait(false);
 
-    private async Task<(byte[] Buffer, int Length)> FetchAsync(RecipeEntry entry, CancellationToken cancellationToken)
+    /// <summary>Reads a batch of neighbouring chunks with one range read and decodes each (checking its name).</summary>
+    private async Task<List<(byte[] Buffer, int Length)>> FetchAsync(List<RecipeEntry> batch, CancellationToken cancellationToken)
     {
-        var stored = await _backend.GetAsync(StoreKeys.Chunk(entry.Chunk), MaxStored(entry.Bytes), cancellationToken).ConfigureAwait(false)
-            ?? throw new StoreException(StoreError.Damaged, $"chunk {entry.Chunk} is missing from '{Location}'");
-        var buffer = ArrayPool<byte>.Shared.Rent(entry.Bytes);
+        var first = batch[0].Where;
+        var last = batch[^1].Where;
+        var length = checked((int)(last.Offset + last.Stored - first.Offset));
+        var range = ArrayPool<byte>.Shared.Rent(length);
+        var pieces = new List<(byte[], int)>(batch.Count);
+        var codec = RentCodec();
         try
         {
-            using var codec = new ChunkCodec(_key);
-            codec.Decode(entry.Chunk, stored, buffer.AsSpan(0, entry.Bytes));
-            return (buffer, entry.Bytes);
+            var got = await _backend.ReadRangeAsync(StoreKeys.Pack(first.Pack), first.Offset, range.AsMemory(0, length), cancellationToken).ConfigureAwait(false)
+                ?? throw new StoreException(StoreError.Damaged, $"pack {first.Pack} is missing from '{Location}' (it holds chunk {batch[0].Chunk})");
+            foreach (var e in batch)
+            {
+                var at = (int)(e.Where.Offset - first.Offset);
+                if (at + e.Where.Stored > got)
+                    throw new StoreException(StoreError.Damaged, $"chunk {e.Chunk} is damaged: pack {e.Where.Pack} ends before it");
+                var buffer = ArrayPool<byte>.Shared.Rent(e.Bytes);
+                pieces.Add((buffer, e.Bytes));
+                codec.Decode(e.Chunk, range.AsSpan(at, e.Where.Stored), buffer.AsSpan(0, e.Bytes));
+            }
+            return pieces;
         }
         catch
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            foreach (var (b, _) in pieces) ArrayPool<byte>.Shared.Return(b);
             throw;
         }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(range);
+            ReturnCodec(codec);
+        }
     }
+
+    private readonly ConcurrentBag<ChunkCodec> _codecs = [];
+
+    /// <summary>zstd and AES contexts are costly to make and not thread-safe: each task borrows one.</summary>
+    private ChunkCodec RentCodec() => _codecs.TryTake(out var c) ? c : new ChunkCodec(_key);
+
+    private void ReturnCodec(ChunkCodec codec) => _codecs.Add(codec);
 
     private async IAsyncEnumerable<RecipeEntry> EntriesAsync(SnapshotManifest snapshot, ChunkCodec codec,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
@@ -430,28 +524,28 @@ public sealed class SnapshotStore : IAsyncDisposable
     {
         if (part.Bytes is < 12 or > Recipe.MaxPartBytes)
             throw new StoreException(StoreError.Damaged, $"a snapshot names recipe chunk {part.Chunk} of {part.Bytes} bytes");
-        var stored = await _backend.GetAsync(StoreKeys.Chunk(part.Chunk), MaxStored(part.Bytes), cancellationToken).ConfigureAwait(false)
+        var stored = await _backend.GetAsync(StoreKeys.Recipe(part.Chunk), Recipe.MaxStored(part.Bytes), cancellationToken).ConfigureAwait(false)
             ?? throw new StoreException(StoreError.Damaged, $"recipe chunk {part.Chunk} is missing from '{Location}'");
         var raw = new byte[part.Bytes];
         codec.Decode(part.Chunk, stored, raw);
         return Recipe.Decode(raw, part.Chunk);
     }
 
-    /// <summary>A stored chunk is never much bigger than its raw bytes (a coding byte, zstd's frame, an AES envelope).</summary>
-    private static int MaxStored(int rawBytes) => rawBytes + 1024 + rawBytes / 128;
-
     // ---------------------------------------------------------------- verify
 
-    /// <summary>Re-hashes every chunk the snapshots (all, or the one named) need, and names the damaged ones.</summary>
+    /// <summary>
+    /// Re-hashes every stored chunk the snapshots (all, or the one named) need, reading each pack once, and names
+    /// the damaged chunks and the snapshots they break.
+    /// </summary>
     public async Task<VerifyReport> VerifyAsync(string? reference = null, IProgress<long>? progress = null,
         CancellationToken cancellationToken = default)
     {
         await using var gate = await StoreLocks.AcquireAsync(_backend, "verify", _options.LockWait, cancellationToken).ConfigureAwait(false);
         var snapshots = reference is null ? await ListAsync(cancellationToken).ConfigureAwait(false)
             : [await ResolveAsync(reference, cancellationToken).ConfigureAwait(false)];
-        var users = new Dictionary<string, (int Bytes, List<int> Snapshots)>();
+        // Per pack, per offset: the chunk stored there and the snapshots that need it.
+        var packs = new Dictionary<string, Dictionary<long, (RecipeEntry Entry, List<int> Snapshots)>>();
         var damaged = new ConcurrentBag<DamagedChunk>();
-        var broken = new SortedSet<string>();
         using (var codec = new ChunkCodec(_key))
         {
             for (var s = 0; s < snapshots.Count; s++)
@@ -463,42 +557,63 @@ public sealed class SnapshotStore : IAsyncDisposable
                     catch (StoreException e) when (e.Error is StoreError.Damaged)
                     {
                         damaged.Add(new DamagedChunk(part.Chunk, e.Message, [snapshots[s].Id]));
-                        broken.Add(snapshots[s].Id);
                         continue;
                     }
                     foreach (var e in entries)
                     {
-                        if (!users.TryGetValue(e.Chunk, out var u)) users[e.Chunk] = u = (e.Bytes, []);
+                        if (!packs.TryGetValue(e.Where.Pack, out var inPack)) packs[e.Where.Pack] = inPack = [];
+                        if (!inPack.TryGetValue(e.Where.Offset, out var u)) inPack[e.Where.Offset] = u = (e, []);
+                        else if (u.Entry != e)
+                        {
+                            damaged.Add(new DamagedChunk(e.Chunk, $"recipe {part.Chunk} places chunk {e.Chunk} where another recipe has chunk {u.Entry.Chunk} (pack {e.Where.Pack}, offset {e.Where.Offset})", [snapshots[s].Id]));
+                            continue;
+                        }
                         if (u.Snapshots.Count == 0 || u.Snapshots[^1] != s) u.Snapshots.Add(s);
                     }
                 }
             }
         }
-        long bytes = 0;
-        await Parallel.ForEachAsync(users, new ParallelOptions { MaxDegreeOfParallelism = _options.Parallelism, CancellationToken = cancellationToken },
-            async (pair, ct) =>
+        long bytes = 0, chunks = packs.Sum(p => (long)p.Value.Count);
+        await Parallel.ForEachAsync(packs, new ParallelOptions { MaxDegreeOfParallelism = _options.Parallelism, CancellationToken = cancellationToken },
+            async (pack, ct) =>
             {
+                var data = await _backend.GetAsync(StoreKeys.Pack(pack.Key), PackWriter.MaxPackBytes, ct).ConfigureAwait(false);
+                var codec = RentCodec();
+                var raw = ArrayPool<byte>.Shared.Rent(Recipe.MaxChunkBytes);
                 try
                 {
-                    var (buffer, length) = await FetchAsync(new RecipeEntry(pair.Key, pair.Value.Bytes, ChunkKind.Meta), ct).ConfigureAwait(false);
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    var total = Interlocked.Add(ref bytes, length);
-                    progress?.Report(total);
+                    foreach (var (offset, (entry, users)) in pack.Value)
+                    {
+                        string? problem = null;
+                        if (data is null) problem = $"chunk {entry.Chunk} is missing: its pack {pack.Key} is not in '{Location}'";
+                        else if (offset + entry.Where.Stored > data.Length) problem = $"chunk {entry.Chunk} is damaged: pack {pack.Key} ends before it";
+                        else
+                        {
+                            try { codec.Decode(entry.Chunk, data.AsSpan((int)offset, entry.Where.Stored), raw.AsSpan(0, entry.Bytes)); }
+                            catch (StoreException e) when (e.Error is StoreError.Damaged) { problem = $"{e.Message} (in pack {pack.Key} at {offset})"; }
+                        }
+                        if (problem is not null)
+                            damaged.Add(new DamagedChunk(entry.Chunk, problem, [.. users.Select(i => snapshots[i].Id)]));
+                        var total = Interlocked.Add(ref bytes, entry.Bytes);
+                        progress?.Report(total);
+                    }
                 }
-                catch (StoreException e) when (e.Error is StoreError.Damaged)
+                finally
                 {
-                    damaged.Add(new DamagedChunk(pair.Key, e.Message, [.. pair.Value.Snapshots.Select(i => snapshots[i].Id)]));
+                    ArrayPool<byte>.Shared.Return(raw);
+                    ReturnCodec(codec);
                 }
             }).ConfigureAwait(false);
-        foreach (var d in damaged) broken.UnionWith(d.Snapshots);
-        return new VerifyReport(snapshots.Count, users.Count, bytes, [.. damaged.OrderBy(d => d.Chunk, StringComparer.Ordinal)], [.. broken]);
+        var broken = new SortedSet<string>(damaged.SelectMany(d => d.Snapshots), StringComparer.Ordinal);
+        return new VerifyReport(snapshots.Count, chunks, bytes, [.. damaged.OrderBy(d => d.Chunk, StringComparer.Ordinal)], [.. broken]);
     }
 
     // ---------------------------------------------------------------- gc
 
     /// <summary>
     /// Removes snapshots beyond the newest <paramref name="keep"/> of each tag (untagged snapshots stay), then every
-    /// chunk no remaining snapshot needs. Holds the store alone: waits for pushes to finish, and pushes wait for it.
+    /// pack and recipe no remaining snapshot needs. Holds the store alone: waits for pushes to finish, and pushes
+    /// wait for it. A pack some remaining snapshot still uses stays whole (it is not rewritten).
     /// </summary>
     public async Task<GcReport> GcAsync(int? keep = null, bool dryRun = false, CancellationToken cancellationToken = default)
     {
@@ -509,14 +624,15 @@ public sealed class SnapshotStore : IAsyncDisposable
             ? all.Where(s => s.Tag is not null).GroupBy(s => s.Tag).SelectMany(g => g.OrderByDescending(s => s.Created).ThenByDescending(s => s.Id, StringComparer.Ordinal).Skip(k)).ToList()
             : [];
         var removedIds = removed.Select(s => s.Id).ToHashSet();
-        var live = new HashSet<string>();
+        var livePacks = new HashSet<string>();
+        var liveRecipes = new HashSet<string>();
         using (var codec = new ChunkCodec(_key))
         {
             foreach (var snapshot in all.Where(s => !removedIds.Contains(s.Id)))
             {
                 foreach (var part in snapshot.Recipe)
                 {
-                    live.Add(part.Chunk);
+                    liveRecipes.Add(part.Chunk);
                     List<RecipeEntry> entries;
                     try { entries = await ReadRecipePartAsync(part, codec, cancellationToken).ConfigureAwait(false); }
                     catch (StoreException e) when (e.Error is StoreError.Damaged)
@@ -524,7 +640,7 @@ public sealed class SnapshotStore : IAsyncDisposable
                         throw new StoreException(StoreError.Damaged,
                             $"gc stopped before deleting anything: snapshot {snapshot.Id} cannot be read ({e.Message}); run xen-iac store verify", e);
                     }
-                    foreach (var e in entries) live.Add(e.Chunk);
+                    foreach (var e in entries) livePacks.Add(e.Where.Pack);
                 }
             }
         }
@@ -532,19 +648,30 @@ public sealed class SnapshotStore : IAsyncDisposable
         {
             await StoreLocks.RemoveStaleAsync(_backend, cancellationToken).ConfigureAwait(false);
             if (_backend is FolderBackend folder) folder.RemoveTempFiles();
+            // Manifests first: a gc killed after this point leaves unreferenced objects, never a snapshot without its packs.
             foreach (var s in removed) await _backend.DeleteAsync(StoreKeys.Snapshot(s.Id), cancellationToken).ConfigureAwait(false);
         }
-        long chunks = 0, bytes = 0;
-        await foreach (var o in _backend.ListAsync(StoreKeys.Chunks, cancellationToken).ConfigureAwait(false))
+        long objects = 0, bytes = 0;
+        await foreach (var o in _backend.ListAsync(StoreKeys.Packs, cancellationToken).ConfigureAwait(false))
         {
-            var name = o.Key[(o.Key.LastIndexOf('/') + 1)..];
-            if (live.Contains(name)) continue;
+            if (livePacks.Contains(o.Key[(o.Key.LastIndexOf('/') + 1)..])) continue;
             if (!dryRun) await _backend.DeleteAsync(o.Key, cancellationToken).ConfigureAwait(false);
-            chunks++;
+            objects++;
             bytes += o.Size;
         }
-        return new GcReport(removed, chunks, bytes, dryRun);
+        await foreach (var o in _backend.ListAsync(StoreKeys.Recipes, cancellationToken).ConfigureAwait(false))
+        {
+            if (liveRecipes.Contains(o.Key[(o.Key.LastIndexOf('/') + 1)..])) continue;
+            if (!dryRun) await _backend.DeleteAsync(o.Key, cancellationToken).ConfigureAwait(false);
+            objects++;
+            bytes += o.Size;
+        }
+        return new GcReport(removed, objects, bytes, dryRun);
     }
 
-    public ValueTask DisposeAsync() => _backend.DisposeAsync();
+    public ValueTask DisposeAsync()
+    {
+        while (_codecs.TryTake(out var c)) c.Dispose();
+        return _backend.DisposeAsync();
+    }
 }

@@ -129,48 +129,52 @@ public sealed class SnapshotStoreTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_flipped_byte_in_any_chunk_is_named_by_verify_and_pull_refuses()
+    public async Task A_flipped_byte_anywhere_in_a_pack_is_named_by_verify_and_pull_refuses()
     {
         await _files.CreateAsync("g", "hvm", 8);
         var path = await _files.SaveAsync("g", "g.save");
         await using var store = await OpenAsync();
         var id = (await store.PushAsync(path, "t")).Snapshot.Id;
-        var chunkFiles = Directory.GetFiles(Path.Combine(_files.StorePath, "chunks"), "*", SearchOption.AllDirectories).Order().ToArray();
-        Assert.True(chunkFiles.Length > 3);
-        foreach (var victim in new[] { chunkFiles[0], chunkFiles[chunkFiles.Length / 2], chunkFiles[^1] })
+        var pack = Assert.Single(Directory.GetFiles(Path.Combine(_files.StorePath, "packs"), "*", SearchOption.AllDirectories));
+        var length = new FileInfo(pack).Length;
+        foreach (var at in new[] { 0L, 1, length / 3, length / 2, length - 1 })
         {
-            var bytes = File.ReadAllBytes(victim);
-            var at = bytes.Length / 2;
+            var bytes = File.ReadAllBytes(pack);
             bytes[at] ^= 0x40;
-            File.WriteAllBytes(victim, bytes);
+            File.WriteAllBytes(pack, bytes);
             var report = await store.VerifyAsync();
             Assert.False(report.Ok);
-            var name = Path.GetFileName(victim);
             var damaged = Assert.Single(report.Damaged);
-            Assert.Equal(name, damaged.Chunk);
+            Assert.Contains(Path.GetFileName(pack), damaged.Problem);
+            Assert.Equal([id], damaged.Snapshots);
             Assert.Equal([id], report.BrokenSnapshots);
             var dest = _files.PathOf("pulled");
             var e = await Assert.ThrowsAsync<StoreException>(() => store.PullAsync(id, dest));
             Assert.Equal(StoreError.Damaged, e.Error);
-            Assert.Contains(name, e.Message);
+            Assert.Contains(damaged.Chunk, e.Message);
             Assert.False(File.Exists(dest));
             bytes[at] ^= 0x40;
-            File.WriteAllBytes(victim, bytes);
+            File.WriteAllBytes(pack, bytes);
         }
         Assert.True((await store.VerifyAsync()).Ok);
     }
 
     [Fact]
-    public async Task A_missing_chunk_is_named_too()
+    public async Task A_damaged_recipe_is_named_and_gc_deletes_nothing()
     {
         await _files.CreateAsync("g", "pv", 4);
         var path = await _files.SaveAsync("g", "g.save");
         await using var store = await OpenAsync();
-        await store.PushAsync(path);
-        var victim = Directory.GetFiles(Path.Combine(_files.StorePath, "chunks"), "*", SearchOption.AllDirectories).First();
-        File.Delete(victim);
+        var id = (await store.PushAsync(path)).Snapshot.Id;
+        var recipe = Assert.Single(Directory.GetFiles(Path.Combine(_files.StorePath, "recipes")));
+        var bytes = File.ReadAllBytes(recipe);
+        bytes[^1] ^= 1;
+        File.WriteAllBytes(recipe, bytes);
         var report = await store.VerifyAsync();
-        Assert.Contains(report.Damaged, d => d.Chunk == Path.GetFileName(victim) && d.Problem.Contains("missing"));
+        Assert.Equal([id], report.BrokenSnapshots);
+        var before = StoreObjects();
+        await Assert.ThrowsAsync<StoreException>(() => store.GcAsync());
+        Assert.Equal(before, StoreObjects());
     }
 
     [Fact]
@@ -218,12 +222,12 @@ public sealed class SnapshotStoreTests : IAsyncLifetime
         Assert.Equal(2, dry.RemovedSnapshots.Count);
         Assert.Equal(4, (await store.ListAsync()).Count);
 
-        var before = Directory.GetFiles(Path.Combine(_files.StorePath, "chunks"), "*", SearchOption.AllDirectories).Length;
+        var before = StoreObjects();
         var gc = await store.GcAsync(keep: 1);
-        Assert.Equal([kept[0], kept[1]], gc.RemovedSnapshots.Select(s => s.Id).Order());
-        Assert.True(gc.RemovedChunks > 0);
-        Assert.Equal(before - gc.RemovedChunks, Directory.GetFiles(Path.Combine(_files.StorePath, "chunks"), "*", SearchOption.AllDirectories).Length);
-        Assert.Equal([kept[2], untagged], (await store.ListAsync()).Select(s => s.Id).Order());
+        Assert.Equal(new[] { kept[0], kept[1] }.Order(), gc.RemovedSnapshots.Select(s => s.Id).Order());
+        Assert.True(gc.RemovedObjects > 0);
+        Assert.Equal(before - gc.RemovedObjects, StoreObjects());
+        Assert.Equal(new[] { kept[2], untagged }.Order(), (await store.ListAsync()).Select(s => s.Id).Order());
         Assert.True((await store.VerifyAsync()).Ok);
         await store.PullAsync(untagged, _files.PathOf("u"));
         Assert.Equal(StoreTestFiles.Sha256(_files.PathOf("other.save")), StoreTestFiles.Sha256(_files.PathOf("u")));
@@ -269,6 +273,10 @@ public sealed class SnapshotStoreTests : IAsyncLifetime
         var e = await Assert.ThrowsAsync<StoreException>(() => store.ResolveAsync("nothing"));
         Assert.Equal(StoreError.NotFound, e.Error);
     }
+
+    private int StoreObjects() =>
+        Directory.GetFiles(Path.Combine(_files.StorePath, "packs"), "*", SearchOption.AllDirectories).Length
+        + Directory.GetFiles(Path.Combine(_files.StorePath, "recipes"), "*", SearchOption.AllDirectories).Length;
 
     private sealed class SyncProgress(Action<long> report) : IProgress<long>
     {

@@ -28,6 +28,13 @@ public interface IStoreBackend : IAsyncDisposable
     /// <summary>The object's bytes, or null when there is no such object. Objects larger than <paramref name="maxBytes"/> are refused.</summary>
     Task<byte[]?> GetAsync(string key, int maxBytes, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Reads the object's bytes from <paramref name="offset"/> into <paramref name="buffer"/> (the caller's, so a
+    /// pull reuses its buffers) and returns how many arrived: fewer when the object ends first, null when there is
+    /// no such object.
+    /// </summary>
+    Task<int?> ReadRangeAsync(string key, long offset, Memory<byte> buffer, CancellationToken cancellationToken = default);
+
     /// <summary>Every object whose key starts with <paramref name="prefix"/>, in no particular order.</summary>
     IAsyncEnumerable<StoreObject> ListAsync(string prefix, CancellationToken cancellationToken = default);
 

@@ -4,12 +4,16 @@ namespace XenIac.Store.Backends;
 internal static class StoreKeys
 {
     public const string StoreFile = "xeniac-store.json";
-    public const string Chunks = "chunks/";
+    public const string Packs = "packs/";
+    public const string Recipes = "recipes/";
     public const string Snapshots = "snapshots/";
     public const string Locks = "locks/";
 
-    /// <summary>A chunk's key: fanned out by its first two hex digits so no folder grows huge.</summary>
-    public static string Chunk(string digest) => $"{Chunks}{digest[..2]}/{digest}";
+    /// <summary>A pack's key: fanned out by its first two hex digits so no folder grows huge.</summary>
+    public static string Pack(string id) => $"{Packs}{id[..2]}/{id}";
+
+    /// <summary>A recipe part's key, named by its chunk name (content-addressed: identical parts are stored once).</summary>
+    public static string Recipe(string name) => $"{Recipes}{name}";
 
     public static string Snapshot(string id) => $"{Snapshots}{id}.json";
 

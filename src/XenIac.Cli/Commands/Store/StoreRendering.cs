@@ -74,7 +74,7 @@ internal static class StoreRendering
     {
         ["dryRun"] = r.DryRun,
         ["removedSnapshots"] = new JsonArray([.. r.RemovedSnapshots.Select(s => (JsonNode)SnapshotJson(s))]),
-        ["removedChunks"] = r.RemovedChunks,
+        ["removedObjects"] = r.RemovedObjects,
         ["removedBytes"] = r.RemovedBytes,
     };
 
@@ -83,7 +83,7 @@ internal static class StoreRendering
         var verb = r.DryRun ? "would remove" : "removed";
         foreach (var s in r.RemovedSnapshots)
             Console.Out.WriteLine($"{verb} snapshot {s.Id} ({s.Tag}, {s.Created.UtcDateTime:yyyy-MM-dd HH:mm:ss})");
-        Console.Out.WriteLine($"{verb} {r.RemovedSnapshots.Count} snapshot{(r.RemovedSnapshots.Count == 1 ? "" : "s")} and {r.RemovedChunks} chunk{(r.RemovedChunks == 1 ? "" : "s")} ({Size(r.RemovedBytes)})");
+        Console.Out.WriteLine($"{verb} {r.RemovedSnapshots.Count} snapshot{(r.RemovedSnapshots.Count == 1 ? "" : "s")} and {r.RemovedObjects} unused pack{(r.RemovedObjects == 1 ? "" : "s")} and recipes ({Size(r.RemovedBytes)})");
     }
 
     public static string Size(long bytes) => bytes switch
