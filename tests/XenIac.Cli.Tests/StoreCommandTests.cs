@@ -1,0 +1,181 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.Json;
+using XenIac.Core.Config;
+using XenIac.Hosts;
+using XenIac.Hosts.Embedded;
+
+namespace XenIac.Cli.Tests;
+
+/// <summary><c>xen-iac store</c> as a process: the JSON contract, errors, and kill -9 at random points.</summary>
+public sealed class StoreCommandTests : IAsyncLifetime
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("xeniac-store-cli-").FullName;
+    private string Store => Path.Combine(_dir, "store");
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync()
+    {
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Savefiles of one domain whose memory changes between saves (as a guest's does).</summary>
+    private async Task<List<string>> SavefilesAsync(int count, int memoryMiB)
+    {
+        await using var host = EmbeddedHost.Open(Path.Combine(_dir, "host"));
+        await host.CreateAsync(ConfigText.FromText($"name = \"g\"\ntype = \"pv\"\nmemory = {memoryMiB}\nvcpus = 1\nkernel = \"/k\"\n"));
+        var files = new List<string>();
+        var rng = new Random(3);
+        for (var i = 0; i < count; i++)
+        {
+            var run = new byte[64 << 10];
+            rng.NextBytes(run);
+            await host.WriteMemoryAsync("g", rng.Next(memoryMiB * 16 - 1) * (64L << 10), run);
+            var path = Path.Combine(_dir, $"g{i}.xlsave");
+            await host.SaveAsync("g", path, SaveOptions.Default with { Mode = SaveMode.Checkpoint });
+            files.Add(path);
+        }
+        return files;
+    }
+
+    private static string Sha256(string path)
+    {
+        using var f = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(f));
+    }
+
+    private Task<CliResult> Run(params string[] args) => CliRunner.RunAsync(args, workingDirectory: _dir);
+
+    [Fact]
+    public async Task Push_prints_the_contract_fields_and_pull_gives_the_file_back()
+    {
+        var files = await SavefilesAsync(2, 16);
+        var first = await Run("store", "push", files[0], "--store", Store, "--tag", "web@nightly", "--json");
+        Assert.True(first.ExitCode == 0, first.StdErr);
+        using var one = JsonDocument.Parse(first.StdOut);
+        var root = one.RootElement;
+        Assert.Equal(new FileInfo(files[0]).Length, root.GetProperty("bytes").GetInt64());
+        Assert.True(root.GetProperty("storedBytes").GetInt64() > 0);
+        Assert.True(root.GetProperty("chunks").GetInt64() > 0);
+        Assert.InRange(root.GetProperty("newChunks").GetInt64(), 1, root.GetProperty("chunks").GetInt64());
+        Assert.Equal(Sha256(files[0]), root.GetProperty("sha256").GetString());
+
+        // The second save differs in one 64 KiB run: few new chunks, from $XENIAC_STORE.
+        var second = await CliRunner.RunAsync(["store", "push", files[1], "--tag", "web@nightly", "--json"], workingDirectory: _dir,
+            environment: new Dictionary<string, string> { ["XENIAC_STORE"] = Store });
+        Assert.True(second.ExitCode == 0, second.StdErr);
+        using var two = JsonDocument.Parse(second.StdOut);
+        Assert.InRange(two.RootElement.GetProperty("newChunks").GetInt64(), 1, 8);
+        Assert.True(two.RootElement.GetProperty("storedBytes").GetInt64() < root.GetProperty("storedBytes").GetInt64() / 10);
+
+        var pulled = Path.Combine(_dir, "pulled.xlsave");
+        var pull = await Run("store", "pull", "web@nightly", pulled, "--store", Store);
+        Assert.True(pull.ExitCode == 0, pull.StdErr);
+        Assert.Equal(Sha256(files[1]), Sha256(pulled));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(pulled));
+
+        var ls = await Run("store", "ls", "--store", Store);
+        Assert.Equal(0, ls.ExitCode);
+        Assert.Equal(2, ls.StdOut.Split('\n').Count(l => l.Contains("web@nightly")));
+        var verify = await Run("store", "verify", "--store", Store, "--json");
+        Assert.Equal(0, verify.ExitCode);
+        Assert.True(JsonDocument.Parse(verify.StdOut).RootElement.GetProperty("ok").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Damage_is_exit_1_naming_the_chunk_and_snapshot()
+    {
+        var files = await SavefilesAsync(1, 8);
+        var push = await Run("store", "push", files[0], "--store", Store, "--json");
+        var id = JsonDocument.Parse(push.StdOut).RootElement.GetProperty("id").GetString()!;
+        var pack = Directory.GetFiles(Path.Combine(Store, "packs"), "*", SearchOption.AllDirectories).Single();
+        var bytes = File.ReadAllBytes(pack);
+        bytes[bytes.Length / 2] ^= 0xff;
+        File.WriteAllBytes(pack, bytes);
+        var verify = await Run("store", "verify", "--store", Store);
+        Assert.Equal(1, verify.ExitCode);
+        Assert.Contains(id, verify.StdErr);
+        Assert.Contains("damaged", verify.StdErr);
+        Assert.All(verify.StdErr.TrimEnd().Split('\n'), l => Assert.StartsWith("error: ", l));
+        var pulled = Path.Combine(_dir, "pulled");
+        var pull = await Run("store", "pull", id, pulled, "--store", Store);
+        Assert.Equal(1, pull.ExitCode);
+        Assert.False(File.Exists(pulled));
+    }
+
+    [Theory]
+    [InlineData(new[] { "store", "ls" }, "no store given")]
+    [InlineData(new[] { "store", "ls", "--store", "/nonexistent/store" }, "there is no store")]
+    [InlineData(new[] { "store", "ls", "--store", "ftp://x/y" }, "s3://bucket/prefix")]
+    [InlineData(new[] { "store", "push", "missing.xlsave", "--store", "s" }, "does not exist")]
+    [InlineData(new[] { "store", "gc", "--store", "s", "--keep", "-1" }, "--keep")]
+    public async Task Bad_input_is_one_error_line_and_exit_1(string[] args, string expected)
+    {
+        var result = await Run(args);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains(expected, result.StdErr);
+        Assert.Single(result.StdErr.TrimEnd().Split('\n'));
+        Assert.StartsWith("error: ", result.StdErr);
+    }
+
+    /// <summary>
+    /// kill -9 during push and during gc at random points, 20 times each: the store always verifies, no killed push
+    /// left a snapshot, and every completed snapshot pulls byte for byte.
+    /// </summary>
+    [Fact]
+    public async Task Kill_9_during_push_and_gc_never_corrupts_the_store()
+    {
+        var files = await SavefilesAsync(3, 48);
+        var digests = files.ToDictionary(Sha256, f => f);
+        var rng = new Random(11);
+        var ok = await Run("store", "push", files[0], "--store", Store, "--tag", "t");
+        Assert.True(ok.ExitCode == 0, ok.StdErr);
+
+        // How long a whole push takes here, so the kills land anywhere from start-up to the manifest write.
+        var sw = Stopwatch.StartNew();
+        Assert.Equal(0, (await Run("store", "push", files[1], "--store", Store, "--tag", "t")).ExitCode);
+        var full = (int)sw.ElapsedMilliseconds;
+
+        for (var i = 0; i < 20; i++)
+        {
+            using var push = CliRunner.Start(["store", "push", files[i % files.Count], "--store", Store, "--tag", "t"], _dir);
+            await Task.Delay(rng.Next(full + 1));
+            try { push.Kill(); } catch (InvalidOperationException) { }
+            await push.WaitForExitAsync();
+        }
+        for (var i = 0; i < 20; i++)
+        {
+            using var gc = CliRunner.Start(["store", "gc", "--store", Store, "--keep", "2"], _dir);
+            await Task.Delay(rng.Next(Math.Max(50, full / 2)));
+            try { gc.Kill(); } catch (InvalidOperationException) { }
+            await gc.WaitForExitAsync();
+            var check = await Run("store", "verify", "--store", Store);
+            Assert.True(check.ExitCode == 0, $"after gc kill {i}: {check.StdErr}");
+            // A push between gc kills: the store keeps taking work.
+            Assert.Equal(0, (await Run("store", "push", files[i % files.Count], "--store", Store, "--tag", "t")).ExitCode);
+        }
+
+        var verify = await Run("store", "verify", "--store", Store);
+        Assert.True(verify.ExitCode == 0, verify.StdErr);
+        var list = await Run("store", "ls", "--store", Store, "--json");
+        var snapshots = JsonDocument.Parse(list.StdOut).RootElement.GetProperty("snapshots").EnumerateArray().ToList();
+        Assert.NotEmpty(snapshots);
+        foreach (var s in snapshots)
+        {
+            var sha = s.GetProperty("sha256").GetString()!;
+            Assert.True(digests.ContainsKey(sha), "a snapshot whose digest matches no pushed file");
+            var dest = Path.Combine(_dir, "p-" + s.GetProperty("id").GetString());
+            var pull = await Run("store", "pull", s.GetProperty("id").GetString()!, dest, "--store", Store);
+            Assert.True(pull.ExitCode == 0, pull.StdErr);
+            Assert.Equal(sha, Sha256(dest));
+            File.Delete(dest);
+        }
+        // Nothing a killed process left keeps gc from finishing, and after it nothing unused remains.
+        var gcDone = await Run("store", "gc", "--store", Store, "--keep", "1", "--lock-timeout", "10s");
+        Assert.True(gcDone.ExitCode == 0, gcDone.StdErr);
+        Assert.Equal(0, (await Run("store", "verify", "--store", Store)).ExitCode);
+        Assert.Empty(Directory.GetFiles(Store, ".xeniac-tmp-*", SearchOption.AllDirectories));
+    }
+}
