@@ -266,9 +266,13 @@ public sealed class SnapshotStore : IAsyncDisposable
     }
 
     /// <summary>Tags name a series of snapshots: letters, digits and <c>._@:+-</c>, up to 128 characters.</summary>
+    public static bool IsValidTag(string tag) =>
+        tag.Length is > 0 and <= 128 && tag.All(c => char.IsAsciiLetterOrDigit(c) || "._@:+-".Contains(c));
+
+    /// <exception cref="StoreException">The tag is not one (<see cref="IsValidTag"/>).</exception>
     public static void CheckTag(string tag)
     {
-        if (tag.Length is 0 or > 128 || !tag.All(c => char.IsAsciiLetterOrDigit(c) || "._@:+-".Contains(c)))
+        if (!IsValidTag(tag))
             throw new StoreException(StoreError.InvalidArgument, $"'{tag}' is not a valid tag (letters, digits and ._@:+- only, up to 128 characters, e.g. web@nightly)");
     }
 
@@ -463,6 +467,80 @@ public sealed class SnapshotStore : IAsyncDisposable
         var snapshot = await ResolveAsync(reference, cancellationToken).ConfigureAwait(false);
         await AtomicFile.WriteAsync(destination, (s, ct) => MaterializeAsync(snapshot, s, progress, ct), cancellationToken).ConfigureAwait(false);
         return snapshot;
+    }
+
+    /// <summary>
+    /// The snapshot's savefile as a stream read as it is fetched and checked (a restore reads it without a temp
+    /// file). Damage surfaces as a <see cref="StoreException"/> from Read; disposing stops the fetching.
+    /// </summary>
+    public Stream OpenRead(SnapshotManifest snapshot, CancellationToken cancellationToken = default)
+    {
+        var pipe = new System.IO.Pipelines.Pipe(new System.IO.Pipelines.PipeOptions(pauseWriterThreshold: 8 << 20, resumeWriterThreshold: 4 << 20));
+        var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var producer = Task.Run(async () =>
+        {
+            try
+            {
+                await using var sink = pipe.Writer.AsStream(leaveOpen: true);
+                await MaterializeAsync(snapshot, sink, null, cts.Token).ConfigureAwait(false);
+                await pipe.Writer.CompleteAsync().ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                await pipe.Writer.CompleteAsync(e).ConfigureAwait(false);
+            }
+        }, CancellationToken.None);
+        return new PipedSnapshotStream(pipe.Reader.AsStream(), cts, producer);
+    }
+
+    /// <summary>The stored header and config of a snapshot (reads the first chunks only).</summary>
+    public async Task<Core.SaveFiles.SaveFileHeader> ReadHeaderAsync(SnapshotManifest snapshot, CancellationToken cancellationToken = default)
+    {
+        await using var stream = OpenRead(snapshot, cancellationToken);
+        return await Core.SaveFiles.SaveFileHeader.ReadAsync(stream, cancellationToken: cancellationToken).ConfigureAwait(false);
+    }
+
+    private sealed class PipedSnapshotStream(Stream inner, CancellationTokenSource cts, Task producer) : Stream
+    {
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override int Read(Span<byte> buffer) => inner.Read(buffer);
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.ReadAsync(buffer, offset, count, cancellationToken);
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        private bool _disposed;
+
+        public override async ValueTask DisposeAsync()
+        {
+            if (_disposed) return;
+            _disposed = true;
+            await cts.CancelAsync().ConfigureAwait(false);
+            await inner.DisposeAsync().ConfigureAwait(false);
+            try { await producer.ConfigureAwait(false); } catch { /* the reader stopped; nothing to report */ }
+            cts.Dispose();
+            GC.SuppressFinalize(this);
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing && !_disposed)
+            {
+                _disposed = true;
+                cts.Cancel();
+                inner.Dispose();
+                try { producer.GetAwaiter().GetResult(); } catch { /* as above */ }
+                cts.Dispose();
+            }
+            base.Dispose(disposing);
+        }
     }
 
     /// <summary>Holds a shared lock while a caller streams a snapshot (so gc cannot remove it meanwhile).</summary>

@@ -178,4 +178,59 @@ public sealed class StoreCommandTests : IAsyncLifetime
         Assert.Equal(0, (await Run("store", "verify", "--store", Store)).ExitCode);
         Assert.Empty(Directory.GetFiles(Store, ".xeniac-tmp-*", SearchOption.AllDirectories));
     }
+
+    /// <summary>
+    /// A domain kept under a snapshot tag: apply saves and pushes on host A; with the manifest pointing at host B
+    /// and no local savefile at all (another machine), apply restores the tag's newest snapshot from the store.
+    /// </summary>
+    [Fact]
+    public async Task A_manifest_snapshot_moves_a_domain_between_hosts_through_the_store()
+    {
+        File.WriteAllText(Path.Combine(_dir, "web.cfg"), "name = \"web\"\ntype = \"hvm\"\nmemory = 16\nvcpus = 1\n");
+        Directory.CreateDirectory(Path.Combine(_dir, "a"));
+        Directory.CreateDirectory(Path.Combine(_dir, "b"));
+        string Manifest(string host, string state) => $"""
+            version: 1
+            defaults:
+              host: embedded:./{host}
+              store: ./store
+            domains:
+              - name: web
+                config: web.cfg
+                state: {state}
+                snapshot: web@nightly
+            """;
+        var manifest = Path.Combine(_dir, "m.yaml");
+        File.WriteAllText(manifest, Manifest("a", "saved"));
+        var apply = await Run("apply", "-f", manifest, "--auto-approve");
+        Assert.True(apply.ExitCode == 0, apply.StdOut + apply.StdErr);
+        var saved = Path.Combine(_dir, "saves", "web.xlsave");
+        var ls = await Run("store", "ls", "--store", Store, "--json");
+        var snapshot = JsonDocument.Parse(ls.StdOut).RootElement.GetProperty("snapshots").EnumerateArray().Single();
+        Assert.Equal("web@nightly", snapshot.GetProperty("tag").GetString());
+        Assert.Equal(Sha256(saved), snapshot.GetProperty("sha256").GetString());
+        Assert.Equal(0, (await Run("plan", "-f", manifest, "--detailed-exitcode")).ExitCode);
+
+        Directory.Delete(Path.Combine(_dir, "saves"), recursive: true);
+        File.WriteAllText(manifest, Manifest("b", "running"));
+        var plan = await Run("plan", "-f", manifest);
+        Assert.Contains($"snapshot {snapshot.GetProperty("id").GetString()}", plan.StdOut);
+        apply = await Run("apply", "-f", manifest, "--auto-approve");
+        Assert.True(apply.ExitCode == 0, apply.StdOut + apply.StdErr);
+        var list = await Run("domain", "list", "--host", "embedded:./b");
+        Assert.Contains("web", list.StdOut);
+        Assert.Equal(snapshot.GetProperty("sha256").GetString(), Sha256(saved));
+        Assert.Equal(0, (await Run("plan", "-f", manifest, "--detailed-exitcode")).ExitCode);
+    }
+
+    [Fact]
+    public async Task A_snapshot_without_a_store_is_a_located_manifest_error()
+    {
+        var manifest = Path.Combine(_dir, "m.yaml");
+        File.WriteAllText(manifest, "version: 1\ndomains:\n  - name: web\n    snapshot: web@nightly\n  - name: db\n    snapshot: 'bad tag'\n    store: ./s\n");
+        var plan = await Run("plan", "-f", manifest);
+        Assert.Equal(1, plan.ExitCode);
+        Assert.Contains("m.yaml:4:15: a domain with 'snapshot' needs a store", plan.StdErr);
+        Assert.Contains("m.yaml:6:15: invalid snapshot tag 'bad tag'", plan.StdErr);
+    }
 }

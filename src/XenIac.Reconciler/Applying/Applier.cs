@@ -5,6 +5,7 @@ using XenIac.Core.SaveFiles;
 using XenIac.Hosts;
 using XenIac.Reconciler.Manifests;
 using XenIac.Reconciler.Planning;
+using XenIac.Store;
 
 namespace XenIac.Reconciler.Applying;
 
@@ -111,6 +112,16 @@ public static class Applier
                 return null;
 
             case PlanAction.Restore:
+                if (spec.Snapshot is { } from)
+                {
+                    // The snapshot the plan saw, pulled (checked chunk by chunk and whole) to the local working copy.
+                    await using var stores = new Snapshots();
+                    var store = await stores.OpenAsync(from, create: false, cancellationToken).ConfigureAwait(false)
+                        ?? throw new StoreException(StoreError.NotFound, $"there is no store at '{from.Store}'");
+                    // The working copy's folder is the manifest's (saves/ by default), made as a save would make it.
+                    Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(spec.SavefilePath))!);
+                    await store.PullAsync(plan.Observed.Savefile.SnapshotId ?? from.Tag, spec.SavefilePath, progress, cancellationToken).ConfigureAwait(false);
+                }
                 var legacy = spec.Format == SavefileFormat.Legacy;
                 var config = plan.RestoreConfig ?? plan.OverrideConfig
                     ?? (legacy ? await ConfigText.LoadAsync(spec.ConfigPath!, cancellationToken).ConfigureAwait(false) : null);
@@ -128,9 +139,16 @@ public static class Applier
                     AlternativeConfig = plan.OverrideConfig,
                     Progress = progress,
                 };
-                return spec.Format == SavefileFormat.Legacy
+                var saved = spec.Format == SavefileFormat.Legacy
                     ? (await LegacySave.SaveAsync(host, spec.Name, spec.SavefilePath, options, cancellationToken).ConfigureAwait(false)).Bytes
                     : (await host.SaveAsync(spec.Name, spec.SavefilePath, options, cancellationToken).ConfigureAwait(false)).Bytes;
+                if (spec.Snapshot is { } to)
+                {
+                    await using var stores = new Snapshots();
+                    var store = await stores.OpenAsync(to, create: true, cancellationToken).ConfigureAwait(false);
+                    await store!.PushAsync(spec.SavefilePath, to.Tag, null, cancellationToken).ConfigureAwait(false);
+                }
+                return saved;
 
             case PlanAction.Destroy:
                 await host.DestroyAsync(spec.Name, cancellationToken).ConfigureAwait(false);

@@ -75,8 +75,18 @@ public sealed record DomainSpec
     /// <summary>Where the overrides are written (the domain's location when there are none).</summary>
     public SourceLocation? OverridesLocation { get; init; }
 
+    /// <summary>
+    /// The snapshot tag the domain's savefile is kept under in a store, when it names one: saves and checkpoints
+    /// are pushed there, and a restore takes the tag's newest snapshot (pulled to <see cref="SavefilePath"/>, which
+    /// is then only a local working copy).
+    /// </summary>
+    public SnapshotRef? Snapshot { get; init; }
+
     public bool HasOverrides => OverrideConfigPath is not null || OverrideSettings.Count > 0;
 }
+
+/// <summary>A tag in a snapshot store: the store's location (folder or s3://) and its key file when encrypted.</summary>
+public sealed record SnapshotRef(string Tag, string Store, string? KeyFile);
 
 /// <summary>A loaded, validated manifest.</summary>
 public sealed record Manifest(string Path, IReadOnlyList<DomainSpec> Domains)

@@ -16,8 +16,8 @@ public static partial class ManifestLoader
     public const string DefaultFileName = "xen-iac.yaml";
 
     internal static readonly string[] TopLevelKeys = ["version", "defaults", "domains"];
-    internal static readonly string[] DefaultsKeys = ["host", "state", "format", "checkpoint", "paused", "force", "savefileDir", "trustConfig"];
-    internal static readonly string[] DomainKeys = ["name", "config", "savefile", "state", "overrides", "checkpoint", "paused", "format", "host", "force", "trustConfig"];
+    internal static readonly string[] DefaultsKeys = ["host", "state", "format", "checkpoint", "paused", "force", "savefileDir", "trustConfig", "store", "storeKey"];
+    internal static readonly string[] DomainKeys = ["name", "config", "savefile", "state", "overrides", "checkpoint", "paused", "format", "host", "force", "trustConfig", "snapshot", "store"];
     internal static readonly string[] OverrideKeys = ["config", "settings"];
 
     /// <summary>Far beyond a thousand-domain manifest; keeps a wrong file (an image, a log) from being read whole.</summary>
@@ -103,6 +103,8 @@ public static partial class ManifestLoader
                 Force = Get(d, "force") is { } fo ? context.Bool(fo, "force") : null,
                 TrustConfig = Get(d, "trustConfig") is { } tc ? context.Bool(tc, "trustConfig") : null,
                 SavefileDir = Get(d, "savefileDir") is { } sd ? context.Path(sd, "savefileDir", mustExist: false) : null,
+                Store = Get(d, "store") is { } st ? context.StoreLocation(st) : null,
+                StoreKey = Get(d, "storeKey") is { } sk ? context.Path(sk, "storeKey", mustExist: true) : null,
             };
         }
 
@@ -179,6 +181,19 @@ public static partial class ManifestLoader
 
         var (overrideConfig, settings) = LoadOverrides(m, context);
 
+        var snapshotNode = Get(m, "snapshot");
+        var snapshot = snapshotNode is null ? null : context.String(snapshotNode, "snapshot");
+        var store = (Get(m, "store") is { } st ? context.StoreLocation(st) : null) ?? defaults.Store;
+        if (snapshot is not null)
+        {
+            if (!XenIac.Store.SnapshotStore.IsValidTag(snapshot))
+                context.Error(snapshotNode!, $"invalid snapshot tag '{snapshot}': letters, digits and ._@:+- only, up to 128 characters (e.g. {name}@nightly)");
+            if (store is null)
+                context.Error(snapshotNode!, "a domain with 'snapshot' needs a store: set 'store' on the domain or in defaults (a folder or s3://bucket/prefix)");
+            if (format == SavefileFormat.Legacy)
+                context.Error(snapshotNode!, "snapshots hold xl savefiles; a legacy-format domain cannot name one");
+        }
+
         var location = context.At(nameNode);
         if (checkpoint && state != DesiredState.Running)
             context.Error(checkpointNode ?? m, $"checkpoint keeps the domain running, which contradicts state '{state.ToString().ToLowerInvariant()}'; use state: running with checkpoint: true");
@@ -203,6 +218,7 @@ public static partial class ManifestLoader
             Location = location,
             SavefileLocation = savefileNode is null ? location : context.At(savefileNode),
             OverridesLocation = Get(m, "overrides") is { } on ? context.At(on) : location,
+            Snapshot = snapshot is null || store is null ? null : new SnapshotRef(snapshot, store, defaults.StoreKey),
         };
     }
 
@@ -266,6 +282,8 @@ public static partial class ManifestLoader
         public bool? Force { get; init; }
         public bool? TrustConfig { get; init; }
         public string? SavefileDir { get; init; }
+        public string? Store { get; init; }
+        public string? StoreKey { get; init; }
     }
 
     /// <summary>Collects errors with locations and reads typed scalars.</summary>
@@ -385,6 +403,22 @@ public static partial class ManifestLoader
                 return null;
             }
             return spec;
+        }
+
+        /// <summary>A store: s3://bucket/prefix as written, anything else a folder resolved against the manifest's folder.</summary>
+        public string? StoreLocation(YamlNode node)
+        {
+            var value = String(node, "store");
+            if (value is null) return null;
+            if (value.StartsWith("s3://", StringComparison.Ordinal)) return value.Length > 5 ? value : Fail();
+            if (value.Contains("://", StringComparison.Ordinal)) return Fail();
+            return Resolve(node, value, "store");
+
+            string? Fail()
+            {
+                Error(node, $"'store' must be a folder or s3://bucket/prefix, not '{value}'");
+                return null;
+            }
         }
 
         public string? Path(YamlNode node, string what, bool mustExist)

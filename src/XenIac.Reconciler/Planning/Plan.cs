@@ -18,6 +18,9 @@ public enum PlanAction
 /// <summary>What is on disk at a domain's savefile path.</summary>
 public sealed record SavefileStatus(bool Exists, bool Valid, string? Problem, SaveFileHeader? Header, long Size)
 {
+    /// <summary>For a domain kept in a store: the snapshot the tag names now (what a restore takes).</summary>
+    public string? SnapshotId { get; init; }
+
     public static SavefileStatus Missing { get; } = new(false, false, null, null, 0);
 }
 

@@ -22,6 +22,7 @@ public static class Planner
     {
         var selected = Select(manifest, targets);
         var plans = new DomainPlan[selected.Count];
+        await using var stores = new Snapshots();
         foreach (var group in selected.Select((spec, index) => (spec, index)).GroupBy(x => x.spec.Host))
         {
             IReadOnlyList<DomainInfo> domains;
@@ -39,7 +40,8 @@ public static class Planner
             var byName = domains.ToDictionary(d => d.Name, StringComparer.Ordinal);
             foreach (var (spec, index) in group)
             {
-                var observed = new DomainObservation(byName.GetValueOrDefault(spec.Name), ObserveSavefile(spec));
+                var savefile = spec.Snapshot is null ? ObserveSavefile(spec) : await stores.ObserveAsync(spec.Snapshot, cancellationToken).ConfigureAwait(false);
+                var observed = new DomainObservation(byName.GetValueOrDefault(spec.Name), savefile);
                 plans[index] = await DecideAsync(spec, observed, hosts, cancellationToken, options, manifest.Directory).ConfigureAwait(false);
             }
         }
@@ -254,7 +256,8 @@ public static class Planner
         IHostProvider hosts, PlanOptions options, CancellationToken cancellationToken)
     {
         var warnings = new List<string>();
-        var reason = overrideConfig is null ? "not running; restore from its savefile" : "not running; restore from its savefile with the override config";
+        var source = observed.Savefile.SnapshotId is { } id ? $"snapshot {id} ({spec.Snapshot!.Tag})" : "its savefile";
+        var reason = overrideConfig is null ? $"not running; restore from {source}" : $"not running; restore from {source} with the override config";
         if (overrideConfig is not null)
             return await WithOverridesAsync(spec, observed, PlanAction.Restore, [PlanAction.Restore], reason, overrideConfig, hosts, Against.Savefile, null,
                 cancellationToken).ConfigureAwait(false);

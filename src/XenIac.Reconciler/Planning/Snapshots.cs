@@ -1,0 +1,59 @@
+using XenIac.Core;
+using XenIac.Reconciler.Manifests;
+using XenIac.Store;
+
+namespace XenIac.Reconciler.Planning;
+
+/// <summary>
+/// The stores a plan or an apply looks into, each opened once. For a domain kept under a snapshot tag, the tag's
+/// newest snapshot plays the part a savefile on disk plays for other domains.
+/// </summary>
+internal sealed class Snapshots : IAsyncDisposable
+{
+    private readonly Dictionary<(string, string?), SnapshotStore?> _open = [];
+
+    /// <summary>The store, or null when nothing was ever pushed there (a store is made by its first push).</summary>
+    public async Task<SnapshotStore?> OpenAsync(SnapshotRef where, bool create, CancellationToken cancellationToken)
+    {
+        if (_open.TryGetValue((where.Store, where.KeyFile), out var known) && (known is not null || !create)) return known;
+        SnapshotStore? store;
+        try
+        {
+            store = await SnapshotStore.OpenAsync(where.Store, new StoreOptions { KeyFile = where.KeyFile }, create, cancellationToken).ConfigureAwait(false);
+        }
+        catch (StoreException e) when (e.Error == StoreError.NotFound && !create)
+        {
+            store = null;
+        }
+        _open[(where.Store, where.KeyFile)] = store;
+        return store;
+    }
+
+    /// <summary>The tag's newest snapshot as a savefile status (header read from the store), or missing.</summary>
+    public async Task<SavefileStatus> ObserveAsync(SnapshotRef where, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var store = await OpenAsync(where, create: false, cancellationToken).ConfigureAwait(false);
+            if (store is null) return SavefileStatus.Missing;
+            SnapshotManifest snapshot;
+            try { snapshot = await store.ResolveAsync(where.Tag, cancellationToken).ConfigureAwait(false); }
+            catch (StoreException e) when (e.Error == StoreError.NotFound) { return SavefileStatus.Missing; }
+            var header = await store.ReadHeaderAsync(snapshot, cancellationToken).ConfigureAwait(false);
+            if (header.ConfigFormat == Core.SaveFiles.SaveFileConfigFormat.None)
+                return new SavefileStatus(true, false, $"snapshot {snapshot.Id} ({where.Tag}) stores no config", header, snapshot.Bytes) { SnapshotId = snapshot.Id };
+            return new SavefileStatus(true, true, null, header, snapshot.Bytes) { SnapshotId = snapshot.Id };
+        }
+        catch (XenIacException e)
+        {
+            return new SavefileStatus(true, false, $"store {where.Store}: {e.Message}", null, 0);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var store in _open.Values)
+            if (store is not null) await store.DisposeAsync().ConfigureAwait(false);
+        _open.Clear();
+    }
+}
