@@ -438,7 +438,7 @@ public sealed class SnapshotStore : IAsyncDisposable
     /// </summary>
     private static async IAsyncEnumerable<List<RecipeEntry>> BatchesAsync(IAsyncEnumerable<RecipeEntry> entries)
     {
-        const int MaxBatchBytes = 4 << 20;
+        const int MaxBatchBytes = 2 << 20;
         var batch = new List<RecipeEntry>();
         long end = -1, size = 0;
         await foreach (var e in entries.ConfigureAwait(false))
@@ -655,7 +655,11 @@ public sealed class SnapshotStore : IAsyncDisposable
         await Parallel.ForEachAsync(packs, new ParallelOptions { MaxDegreeOfParallelism = _options.Parallelism, CancellationToken = cancellationToken },
             async (pack, ct) =>
             {
-                var data = await _backend.GetAsync(StoreKeys.Pack(pack.Key), PackWriter.MaxPackBytes, ct).ConfigureAwait(false);
+                // Only as far as the last chunk anyone needs; into a pooled buffer, one read per pack.
+                var end = (int)pack.Value.Max(p => p.Key + p.Value.Entry.Where.Stored);
+                var buffer = ArrayPool<byte>.Shared.Rent(end);
+                var got = await _backend.ReadRangeAsync(StoreKeys.Pack(pack.Key), 0, buffer.AsMemory(0, end), ct).ConfigureAwait(false);
+                ArraySegment<byte>? data = got is null ? (ArraySegment<byte>?)null : new ArraySegment<byte>(buffer, 0, got.Value);
                 var codec = RentCodec();
                 var raw = ArrayPool<byte>.Shared.Rent(Recipe.MaxChunkBytes);
                 try
@@ -664,10 +668,10 @@ public sealed class SnapshotStore : IAsyncDisposable
                     {
                         string? problem = null;
                         if (data is null) problem = $"chunk {entry.Chunk} is missing: its pack {pack.Key} is not in '{Location}'";
-                        else if (offset + entry.Where.Stored > data.Length) problem = $"chunk {entry.Chunk} is damaged: pack {pack.Key} ends before it";
+                        else if (offset + entry.Where.Stored > data.Value.Count) problem = $"chunk {entry.Chunk} is damaged: pack {pack.Key} ends before it";
                         else
                         {
-                            try { codec.Decode(entry.Chunk, data.AsSpan((int)offset, entry.Where.Stored), raw.AsSpan(0, entry.Bytes)); }
+                            try { codec.Decode(entry.Chunk, data.Value.AsSpan((int)offset, entry.Where.Stored), raw.AsSpan(0, entry.Bytes)); }
                             catch (StoreException e) when (e.Error is StoreError.Damaged) { problem = $"{e.Message} (in pack {pack.Key} at {offset})"; }
                         }
                         if (problem is not null)
@@ -679,6 +683,7 @@ public sealed class SnapshotStore : IAsyncDisposable
                 finally
                 {
                     ArrayPool<byte>.Shared.Return(raw);
+                    ArrayPool<byte>.Shared.Return(buffer);
                     ReturnCodec(codec);
                 }
             }).ConfigureAwait(false);

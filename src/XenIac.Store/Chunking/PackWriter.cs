@@ -4,9 +4,9 @@ using XenIac.Store.Backends;
 namespace XenIac.Store.Chunking;
 
 /// <summary>
-/// Collects coded chunks into packs of about <see cref="TargetPackBytes"/> and uploads each pack whole. One object
+/// Collects coded chunks into packs of about <see cref="TargetPackBytes"/> (8 MiB: big enough that a 4 GiB push makes ~512 objects, small enough that the three a push holds keep its memory flat) and uploads each pack whole. One object
 /// per pack instead of one per chunk: creating a file (or an S3 object) costs far more than writing 64 KiB into
-/// one, and a 4 GiB push then makes about 256 objects, not 65,536.
+/// one, and a 4 GiB push then makes about 512 objects, not 65,536.
 /// </summary>
 /// <remarks>
 /// A pack is the plain concatenation of coded chunks; the recipes say where each chunk lies. A pack is named by
@@ -16,7 +16,7 @@ namespace XenIac.Store.Chunking;
 /// </remarks>
 internal sealed class PackWriter(IStoreBackend backend, CancellationToken cancellationToken)
 {
-    public const int TargetPackBytes = 16 << 20;
+    public const int TargetPackBytes = 8 << 20;
     /// <summary>A pack never exceeds this: the target plus one largest coded chunk.</summary>
     public const int MaxPackBytes = TargetPackBytes + (1 << 20) + 1024 + (1 << 20) / 128;
 

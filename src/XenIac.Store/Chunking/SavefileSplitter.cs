@@ -24,6 +24,7 @@ public sealed class SavefileSplitter
 {
     /// <summary>Meta runs longer than this are cut (big records, unparsable tails).</summary>
     public const int MaxMetaBytes = 1 << 20;
+    private const int FirstMetaBytes = 64 << 10;
 
     private readonly int _chunkPages;
 
@@ -116,7 +117,8 @@ public sealed class SavefileSplitter
         private readonly byte[] _peek = new byte[32];
         private int _peekLength = -1;
         private int _peekPos;
-        private byte[] _meta = ArrayPool<byte>.Shared.Rent(MaxMetaBytes);
+        // Starts small: most meta runs are one record's pfn list (8 KiB); grows up to MaxMetaBytes when a run is long.
+        private byte[] _meta = ArrayPool<byte>.Shared.Rent(FirstMetaBytes);
         private int _metaLength;
         private long _index;
         private bool _payload;
@@ -168,11 +170,19 @@ public sealed class SavefileSplitter
             emit(new RawChunk(_index++, ChunkKind.Pages, buffer, filled));
         }
 
+        private void Grow()
+        {
+            var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(MaxMetaBytes, 2 * _meta.Length));
+            _meta.AsSpan(0, _metaLength).CopyTo(bigger);
+            ArrayPool<byte>.Shared.Return(_meta);
+            _meta = bigger;
+        }
+
         public void FlushMeta()
         {
             if (_metaLength == 0) return;
             emit(new RawChunk(_index++, ChunkKind.Meta, _meta, _metaLength));
-            _meta = ArrayPool<byte>.Shared.Rent(MaxMetaBytes);
+            _meta = ArrayPool<byte>.Shared.Rent(FirstMetaBytes);
             _metaLength = 0;
         }
 
@@ -181,6 +191,7 @@ public sealed class SavefileSplitter
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                if (_metaLength == _meta.Length) Grow();
                 var n = Read(_meta, _metaLength, Math.Min(_meta.Length, MaxMetaBytes) - _metaLength);
                 if (n == 0) return;
             }
@@ -209,7 +220,8 @@ public sealed class SavefileSplitter
             {
                 while (got.Length > 0)
                 {
-                    var room = MaxMetaBytes - _metaLength;
+                    if (_metaLength == _meta.Length && _meta.Length < MaxMetaBytes) Grow();
+                    var room = Math.Min(_meta.Length, MaxMetaBytes) - _metaLength;
                     var take = Math.Min(room, got.Length);
                     got[..take].CopyTo(_meta.AsSpan(_metaLength));
                     _metaLength += take;
