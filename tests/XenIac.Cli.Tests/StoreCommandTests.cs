@@ -90,7 +90,7 @@ public sealed class StoreCommandTests : IAsyncLifetime
         var files = await SavefilesAsync(1, 8);
         var push = await Run("store", "push", files[0], "--store", Store, "--json");
         var id = JsonDocument.Parse(push.StdOut).RootElement.GetProperty("id").GetString()!;
-        var pack = Directory.GetFiles(Path.Combine(Store, "packs"), "*", SearchOption.AllDirectories).Single();
+        var pack = Directory.GetFiles(Path.Combine(Store, "packs"), "*", SearchOption.AllDirectories).Order().First();
         var bytes = File.ReadAllBytes(pack);
         bytes[bytes.Length / 2] ^= 0xff;
         File.WriteAllBytes(pack, bytes);

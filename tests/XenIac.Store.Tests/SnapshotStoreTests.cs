@@ -135,9 +135,9 @@ public sealed class SnapshotStoreTests : IAsyncLifetime
         var path = await _files.SaveAsync("g", "g.save");
         await using var store = await OpenAsync();
         var id = (await store.PushAsync(path, "t")).Snapshot.Id;
-        var pack = Assert.Single(Directory.GetFiles(Path.Combine(_files.StorePath, "packs"), "*", SearchOption.AllDirectories));
-        var length = new FileInfo(pack).Length;
-        foreach (var at in new[] { 0L, 1, length / 3, length / 2, length - 1 })
+        var packs = Directory.GetFiles(Path.Combine(_files.StorePath, "packs"), "*", SearchOption.AllDirectories);
+        Assert.NotEmpty(packs);
+        foreach (var (pack, at) in packs.SelectMany(p => new[] { 0L, 1, new FileInfo(p).Length / 3, new FileInfo(p).Length / 2, new FileInfo(p).Length - 1 }.Select(at => (p, at))))
         {
             var bytes = File.ReadAllBytes(pack);
             bytes[at] ^= 0x40;
