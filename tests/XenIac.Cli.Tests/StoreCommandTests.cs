@@ -233,4 +233,21 @@ public sealed class StoreCommandTests : IAsyncLifetime
         Assert.Contains("m.yaml:4:15: a domain with 'snapshot' needs a store", plan.StdErr);
         Assert.Contains("m.yaml:6:15: invalid snapshot tag 'bad tag'", plan.StdErr);
     }
+
+    [Fact]
+    public async Task Two_processes_pushing_related_snapshots_at_once_both_land_whole()
+    {
+        var files = await SavefilesAsync(2, 32);
+        var pushes = files.Select(f => Run("store", "push", f, "--store", Store, "--tag", "pair", "--json")).ToArray();
+        var results = await Task.WhenAll(pushes);
+        Assert.All(results, r => Assert.True(r.ExitCode == 0, r.StdErr));
+        Assert.Equal(0, (await Run("store", "verify", "--store", Store)).ExitCode);
+        for (var i = 0; i < files.Count; i++)
+        {
+            var id = JsonDocument.Parse(results[i].StdOut).RootElement.GetProperty("id").GetString()!;
+            var dest = Path.Combine(_dir, "pair-" + i);
+            Assert.Equal(0, (await Run("store", "pull", id, dest, "--store", Store)).ExitCode);
+            Assert.Equal(Sha256(files[i]), Sha256(dest));
+        }
+    }
 }
