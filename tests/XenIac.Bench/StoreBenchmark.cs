@@ -81,7 +81,35 @@ public sealed class StoreBenchmark : IBenchmark
                               $"(ours: first {push.Time.TotalSeconds:F3} s, second added {100.0 * stored2 / stored1:F2}%)");
         }
         else Console.WriteLine("restic: not installed (apt-get install restic); dedup comparison skipped");
+        RealFixtures(dir, tool);
         Directory.Delete(dir, true);
+    }
+
+    /// <summary>The real xl savefiles of ../shared pushed into one store: what compression and dedup make of real guests.</summary>
+    private static void RealFixtures(string dir, string tool)
+    {
+        var shared = "";
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "XenIac.sln"))) root = root.Parent;
+        if (root is not null) shared = Path.Combine(root.FullName, "..", "shared", "fixtures", "real-xen");
+        if (!Directory.Exists(shared))
+        {
+            Console.WriteLine("real fixtures: ../shared/fixtures/real-xen is absent; skipped");
+            return;
+        }
+        var store = Path.Combine(dir, "real-store");
+        long total = 0;
+        foreach (var gz in Directory.GetFiles(shared, "*.xlsave.gz").Order())
+        {
+            var file = Path.Combine(dir, Path.GetFileNameWithoutExtension(gz));
+            using (var input = new System.IO.Compression.GZipStream(File.OpenRead(gz), System.IO.Compression.CompressionMode.Decompress))
+            using (var output = File.Create(file))
+                input.CopyTo(output);
+            total += new FileInfo(file).Length;
+            Run($"{tool} store push '{file}' --store '{store}' > /dev/null");
+        }
+        var stored = FolderBytes(store);
+        Console.WriteLine($"real fixtures: {Directory.GetFiles(shared, "*.xlsave.gz").Length} savefiles, {total >> 20} MiB, stored in {stored / 1048576.0:F1} MiB (ratio {(double)stored / total:F3}, compression and dedup together)");
     }
 
     private readonly record struct Timed(TimeSpan Time, long RssKiB);
