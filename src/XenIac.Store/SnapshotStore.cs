@@ -353,11 +353,31 @@ public sealed class SnapshotStore : IAsyncDisposable
             if (!o.Key.EndsWith(".json", StringComparison.Ordinal)) continue;
             var data = await _backend.GetAsync(o.Key, MaxSmallObject, cancellationToken).ConfigureAwait(false);
             if (data is null) continue; // removed by gc while listing
-            list.Add(StoreJson.Parse(data, o.Key, StoreJson.Default.SnapshotManifest));
+            list.Add(Checked(StoreJson.Parse(data, o.Key, StoreJson.Default.SnapshotManifest), o.Key));
         }
         list.Sort((a, b) => a.Created != b.Created ? a.Created.CompareTo(b.Created) : string.CompareOrdinal(a.Id, b.Id));
         return list;
     }
+
+    /// <summary>
+    /// A manifest read from the store is input like any other: names that become keys, sizes that size buffers and
+    /// digests are checked before anything uses them.
+    /// </summary>
+    private static SnapshotManifest Checked(SnapshotManifest m, string key)
+    {
+        string? problem = null;
+        if (m.Format != StoreSettings.CurrentFormat) problem = $"format {m.Format}";
+        else if (key != StoreKeys.Snapshot(m.Id ?? "")) problem = $"its id '{m.Id}' does not match its name";
+        else if (m.Tag is not null && !IsValidTag(m.Tag)) problem = "its tag is not valid";
+        else if (m.Bytes < 0 || m.Chunks < 0 || m.Recipe is null) problem = "negative sizes or no recipe";
+        else if (!IsHex(m.Sha256, 64)) problem = "its sha256 is not 64 hex digits";
+        else if (m.Recipe.Count != (m.Chunks + Recipe.EntriesPerPart - 1) / Recipe.EntriesPerPart) problem = $"{m.Recipe.Count} recipe parts for {m.Chunks} chunks";
+        else if (m.Recipe.Any(p => p is null || !IsHex(p.Chunk, 64) || p.Bytes is < 16 or > Recipe.MaxPartBytes)) problem = "a recipe part is not valid";
+        if (problem is not null) throw new StoreException(StoreError.Damaged, $"{key} is not a valid snapshot manifest: {problem}");
+        return m;
+    }
+
+    private static bool IsHex(string? s, int length) => s is not null && s.Length == length && s.All(char.IsAsciiHexDigitLower);
 
     /// <summary>
     /// The snapshot a reference names: an id, a tag (its newest snapshot), or an id prefix of at least 4

@@ -1,0 +1,136 @@
+using System.Security.Cryptography;
+using System.Text;
+using CsCheck;
+using XenIac.Store.Chunking;
+
+namespace XenIac.Store.Tests;
+
+/// <summary>
+/// What a store reads was written by someone else (a bucket others can write, a damaged disk): recipes, coded
+/// chunks, manifests and savefiles of any shape must give a StoreException or the right answer, never a crash.
+/// </summary>
+public sealed class HostileInputTests
+{
+    private static readonly byte[] Savefile = MakeSavefile();
+
+    private static byte[] MakeSavefile()
+    {
+        var files = new StoreTestFiles();
+        try
+        {
+            files.CreateAsync("g", "hvm", 1).GetAwaiter().GetResult();
+            return File.ReadAllBytes(files.SaveAsync("g", "g.save").GetAwaiter().GetResult());
+        }
+        finally { files.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
+    }
+
+    private static byte[] Concat(Stream source, SavefileSplitter splitter, out (byte[] Sha256, long Bytes) whole)
+    {
+        var output = new MemoryStream();
+        whole = splitter.Split(source, chunk =>
+        {
+            using (chunk)
+            {
+                Assert.InRange(chunk.Length, 1, Recipe.MaxChunkBytes);
+                output.Write(chunk.Data.Span);
+            }
+        });
+        return output.ToArray();
+    }
+
+    [Fact]
+    public void The_splitter_gives_back_any_mutation_of_a_savefile_byte_for_byte()
+    {
+        var gen = from count in Gen.Int[1, 8]
+                  from edits in Gen.Select(Gen.Int[0, Savefile.Length - 1], Gen.Byte).Array[count]
+                  from cut in Gen.Int[0, Savefile.Length]
+                  select (edits, cut);
+        gen.Sample(t =>
+        {
+            var input = Savefile[..t.cut];
+            foreach (var (at, value) in t.edits) if (at < input.Length) input[at] = value;
+            var back = Concat(new MemoryStream(input), new SavefileSplitter(16), out var whole);
+            Assert.Equal(input, back);
+            Assert.Equal(SHA256.HashData(input), whole.Sha256);
+            Assert.Equal(input.Length, whole.Bytes);
+        }, iter: 300);
+    }
+
+    [Fact]
+    public void The_splitter_cuts_pages_by_pfn_window()
+    {
+        var chunks = new List<(ChunkKind Kind, int Length)>();
+        new SavefileSplitter(16).Split(new MemoryStream(Savefile), c => { using (c) chunks.Add((c.Kind, c.Length)); });
+        var pages = chunks.Where(c => c.Kind == ChunkKind.Pages).ToList();
+        Assert.NotEmpty(pages);
+        Assert.All(pages, p => Assert.True(p.Length <= 16 * 4096 && p.Length % 4096 == 0));
+        Assert.Contains(pages, p => p.Length == 16 * 4096);
+    }
+
+    [Fact]
+    public void Mutated_recipes_are_refused_as_damaged()
+    {
+        var entries = Enumerable.Range(0, 50).Select(i => new RecipeEntry(
+            Convert.ToHexStringLower(SHA256.HashData(BitConverter.GetBytes(i))), 4096 * (1 + i % 16), (ChunkKind)(i % 2),
+            new ChunkLocation(Convert.ToHexStringLower(MD5.HashData(BitConverter.GetBytes(i / 10))), i * 5000L, 100 + i))).ToList();
+        var good = Recipe.Encode(entries);
+        Assert.Equal(entries, Recipe.Decode(good, "r"));
+        Gen.Select(Gen.Int[0, good.Length - 1], Gen.Byte, Gen.Int[0, good.Length]).Sample(t =>
+        {
+            var bad = good[..t.Item3];
+            if (t.Item1 < bad.Length) bad[t.Item1] = t.Item2;
+            try
+            {
+                var decoded = Recipe.Decode(bad, "r");
+                Assert.All(decoded, e => Assert.InRange(e.Bytes, 1, Recipe.MaxChunkBytes));
+            }
+            catch (StoreException e) { Assert.Equal(StoreError.Damaged, e.Error); }
+        }, iter: 2000);
+    }
+
+    [Fact]
+    public void Mutated_chunks_never_decode_to_wrong_bytes()
+    {
+        var raw = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("guest memory page ", 400)));
+        foreach (var key in new[] { null, StoreKey.FromSecret(RandomNumberGenerator.GetBytes(32)) })
+        {
+            using var codec = new ChunkCodec(key);
+            var name = codec.Name(raw);
+            var stored = codec.Encode(raw);
+            Gen.Select(Gen.Int[0, stored.Length - 1], Gen.Byte[1, 255], Gen.Int[1, stored.Length]).Sample(t =>
+            {
+                var bad = stored[..t.Item3];
+                if (t.Item1 < bad.Length) bad[t.Item1] ^= t.Item2;
+                var output = new byte[raw.Length];
+                try
+                {
+                    codec.Decode(name, bad, output);
+                    Assert.Equal(raw, output); // only a change zstd ignores (e.g. in a skippable field) may pass
+                }
+                catch (StoreException e) { Assert.True(e.Error is StoreError.Damaged or StoreError.Key); }
+            }, iter: 1000);
+        }
+    }
+
+    [Theory]
+    [InlineData("""{"format":1,"id":"../../x","created":"2026-12-03T00:00:00Z","bytes":1,"sha256":"00","chunks":1,"recipe":[]}""")]
+    [InlineData("""{"format":1,"id":"aaaaaaaaaaaa","created":"2026-12-03T00:00:00Z","bytes":1,"sha256":"0000000000000000000000000000000000000000000000000000000000000000","chunks":1,"recipe":[{"chunk":"../../../etc/passwd","bytes":100}]}""")]
+    [InlineData("""{"format":1,"id":"aaaaaaaaaaaa","created":"2026-12-03T00:00:00Z","bytes":1,"sha256":"0000000000000000000000000000000000000000000000000000000000000000","chunks":1,"recipe":[{"chunk":"0000000000000000000000000000000000000000000000000000000000000000","bytes":2000000000}]}""")]
+    [InlineData("""{"format":1,"id":"aaaaaaaaaaaa","created":"2026-12-03T00:00:00Z","bytes":-5,"sha256":"0000000000000000000000000000000000000000000000000000000000000000","chunks":0,"recipe":[]}""")]
+    [InlineData("""not json""")]
+    [InlineData("""{"format":1}""")]
+    public async Task A_hostile_snapshot_manifest_is_named_and_touches_nothing(string json)
+    {
+        await using var files = new StoreTestFiles();
+        await files.CreateAsync("g", "pv", 1);
+        await using var store = await SnapshotStore.OpenAsync(files.StorePath, create: true);
+        await store.PushAsync(await files.SaveAsync("g", "g.save"));
+        File.WriteAllText(Path.Combine(files.StorePath, "snapshots", "aaaaaaaaaaaa.json"), json);
+        var e = await Assert.ThrowsAsync<StoreException>(() => store.ListAsync());
+        Assert.Equal(StoreError.Damaged, e.Error);
+        Assert.Contains("snapshots/aaaaaaaaaaaa.json", e.Message);
+        var before = Directory.GetFiles(files.StorePath, "*", SearchOption.AllDirectories).Length;
+        await Assert.ThrowsAsync<StoreException>(() => store.GcAsync());
+        Assert.Equal(before, Directory.GetFiles(files.StorePath, "*", SearchOption.AllDirectories).Length);
+    }
+}
