@@ -26,6 +26,7 @@ public sealed partial class S3Backend : IStoreBackend
     private readonly string _bucket;
     private readonly string _root; // "" or "prefix/": prepended to every key
     private readonly string _endpoint; // for messages: where the bucket was looked for
+    private readonly bool _customEndpoint;
     private volatile bool _bucketSeen;
 
     /// <summary>Opens <paramref name="location"/> with the endpoint and credentials of the environment.</summary>
@@ -52,6 +53,7 @@ public sealed partial class S3Backend : IStoreBackend
             config.RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED;
             config.ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED;
             _endpoint = endpoint;
+            _customEndpoint = true;
         }
         else
         {
@@ -62,7 +64,7 @@ public sealed partial class S3Backend : IStoreBackend
         {
             _client = connection.Credentials is { } credentials ? new AmazonS3Client(credentials, config) : new AmazonS3Client(config);
         }
-        catch (AmazonClientException e)
+        catch (Exception e) when (e is AmazonClientException or AmazonServiceException)
         {
             throw new StoreException(StoreError.Unavailable, $"cannot open the store '{Location}': {OneLine(e.Message)}", e);
         }
@@ -107,6 +109,9 @@ public sealed partial class S3Backend : IStoreBackend
             InputStream = stream,
             AutoCloseStream = true,
             ContentType = "application/octet-stream",
+            // aws-chunked bodies (signed chunk by chunk) are an AWS extension that s3rver stores verbatim, chunk
+            // headers and all; one signed body works everywhere and objects here are small.
+            UseChunkEncoding = !_customEndpoint,
         };
         try
         {
@@ -257,7 +262,7 @@ public sealed partial class S3Backend : IStoreBackend
 
     /// <summary>SDK and network failures; the caller's own cancellation passes through untouched.</summary>
     private static bool IsFailure(Exception e, CancellationToken cancellationToken) =>
-        e is AmazonClientException or HttpRequestException or IOException or WebException
+        e is AmazonServiceException or AmazonClientException or HttpRequestException or IOException or WebException
         || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested); // an HTTP timeout
 
     private StoreException Failure(string action, string key, Exception e)
