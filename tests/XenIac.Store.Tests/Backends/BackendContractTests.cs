@@ -237,6 +237,20 @@ public sealed class S3BackendContractTests(S3ServerFixture server) : BackendCont
     }
 
     [SkippableFact]
+    public async Task Listing_pages_past_s3s_1000_key_limit_at_the_default_page_size()
+    {
+        Skip.If(server.SkipReason is not null, server.SkipReason);
+        await using var store = server.Open();
+        var keys = Enumerable.Range(0, 1003).Select(i => $"chunks/{i % 16:x2}/k{i:d4}").ToList();
+        await Parallel.ForEachAsync(keys, new ParallelOptions { MaxDegreeOfParallelism = 8 },
+            async (key, ct) => await store.PutAsync(key, new byte[] { 1 }, ct));
+        var listed = new List<string>();
+        await foreach (var o in store.ListAsync("chunks/")) listed.Add(o.Key);
+        Assert.Equal(keys.Order(StringComparer.Ordinal), listed.Order(StringComparer.Ordinal));
+        Assert.Equal(listed.Count, listed.Distinct().Count());
+    }
+
+    [SkippableFact]
     public async Task A_dead_server_is_unavailable_with_the_key_and_location_named()
     {
         Skip.If(server.SkipReason is not null, server.SkipReason);
