@@ -67,7 +67,13 @@ public sealed class SnapshotStore : IAsyncDisposable
         CancellationToken cancellationToken = default)
     {
         options ??= new StoreOptions();
-        var backend = StoreBackends.Open(location);
+        return await OpenAsync(StoreBackends.Open(location), options, create, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Opens a store on a backend already made (tests give an S3 backend its server directly); owns it.</summary>
+    internal static async Task<SnapshotStore> OpenAsync(IStoreBackend backend, StoreOptions options, bool create, CancellationToken cancellationToken)
+    {
+        var location = backend.Location;
         try
         {
             var key = options.KeyFile is null ? null : StoreKey.Load(options.KeyFile);
