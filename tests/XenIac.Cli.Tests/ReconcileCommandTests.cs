@@ -51,6 +51,32 @@ public sealed class ReconcileCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Plan_lists_only_domains_with_changes_and_a_summary_line_unless_asked_for_all()
+    {
+        foreach (var n in new[] { "a", "b", "c" }) File.WriteAllText(P(n + ".cfg"), Cfg(n));
+        Manifest("  - name: a\n    config: a.cfg\n  - name: b\n    config: b.cfg\n");
+        Assert.Equal(0, (await Run("apply", "--auto-approve")).ExitCode);
+        Manifest("  - name: a\n    config: a.cfg\n  - name: b\n    config: b.cfg\n  - name: c\n    config: c.cfg\n");
+
+        var plan = await Run("plan");
+        Assert.Equal(0, plan.ExitCode);
+        Assert.Contains("c: savefile", plan.StdOut);
+        Assert.DoesNotContain("a: savefile", plan.StdOut);
+        Assert.DoesNotContain("running as domid", plan.StdOut);
+        Assert.Contains("Plan: 1 to create, 2 unchanged.", plan.StdOut);
+
+        var all = await Run("plan", "--show-unchanged");
+        Assert.Contains("a: savefile", all.StdOut);
+        Assert.Contains("b: savefile", all.StdOut);
+        Assert.Contains("running as domid", all.StdOut);
+
+        Assert.Equal(0, (await Run("apply", "--auto-approve")).ExitCode);
+        var none = await Run("plan");
+        Assert.Contains("No changes: reality matches the manifest (3 domains unchanged).", none.StdOut);
+        Assert.DoesNotContain("savefile", none.StdOut);
+    }
+
+    [Fact]
     public async Task A_domain_started_by_hand_is_drift_reported_with_exit_code_2()
     {
         File.WriteAllText(P("a.cfg"), Cfg("a"));

@@ -12,11 +12,30 @@ internal static class PlanRendering
 {
     private static string ActionName(PlanAction a) => ApplyEventText.ActionName(a);
 
-    public static void RenderPlan(Plan plan)
+    /// <summary>
+    /// The plan as Terraform shows one: only domains with a change or an error (with why, their savefile path and
+    /// their findings), then one summary line. <paramref name="showUnchanged"/> lists every domain.
+    /// </summary>
+    public static void RenderPlan(Plan plan, bool showUnchanged = false)
     {
         var console = AnsiConsole.Console;
-        var table = new Table().Border(TableBorder.Rounded).AddColumns("domain", "action", "why");
+        var listed = showUnchanged ? plan.Domains : plan.Domains.Where(d => d.IsChange || d.Error is not null).ToList();
+        if (listed.Count > 0) RenderTable(console, listed);
         foreach (var d in plan.Domains)
+            foreach (var w in d.Warnings)
+                Console.Error.WriteLine($"warning: {d.Name}: {CommandLine.OneLine(w)}");
+        RenderFindings(console, listed);
+        var changes = plan.Domains.Where(d => d.IsChange).GroupBy(d => d.Action).Select(g => $"{g.Count()} to {ActionName(g.Key)}").ToList();
+        var unchanged = plan.Domains.Count(d => !d.IsChange && d.Error is null);
+        console.WriteLine(changes.Count == 0
+            ? $"No changes: reality matches the manifest ({unchanged} domain{(unchanged == 1 ? "" : "s")} unchanged)."
+            : $"Plan: {string.Join(", ", changes)}, {unchanged} unchanged.");
+    }
+
+    private static void RenderTable(IAnsiConsole console, IReadOnlyList<DomainPlan> domains)
+    {
+        var table = new Table().Border(TableBorder.Rounded).AddColumns("domain", "action", "why");
+        foreach (var d in domains)
         {
             var action = d.Error is not null ? "[red]error[/]"
                 : d.Action == PlanAction.None ? "[grey]none[/]"
@@ -25,12 +44,13 @@ internal static class PlanRendering
         }
         console.Write(table);
         // Plain lines, not table cells: a path must stay whole to be copied, whatever the terminal's width.
-        foreach (var d in plan.Domains)
+        foreach (var d in domains)
             Console.Out.WriteLine($"{d.Name}: savefile {d.Spec.SavefilePath}");
-        foreach (var d in plan.Domains)
-            foreach (var w in d.Warnings)
-                Console.Error.WriteLine($"warning: {d.Name}: {CommandLine.OneLine(w)}");
-        foreach (var d in plan.Domains.Where(d => d.Findings.Count > 0))
+    }
+
+    private static void RenderFindings(IAnsiConsole console, IReadOnlyList<DomainPlan> domains)
+    {
+        foreach (var d in domains.Where(d => d.Findings.Count > 0))
         {
             console.MarkupLine($"[bold]{Markup.Escape(d.Name)}[/]: override config compatibility");
             foreach (var f in d.Findings)
@@ -40,10 +60,6 @@ internal static class PlanRendering
                                    $"{Markup.Escape(f.Old ?? "(none)")} -> {Markup.Escape(f.New ?? "(none)")} ({Markup.Escape(f.Reason)})");
             }
         }
-        var changes = plan.Domains.Where(d => d.IsChange).GroupBy(d => d.Action).Select(g => $"{g.Count()} to {ActionName(g.Key)}").ToList();
-        console.WriteLine(changes.Count == 0
-            ? "No changes: reality matches the manifest."
-            : $"Plan: {string.Join(", ", changes)}, {plan.Domains.Count(d => !d.IsChange && d.Error is null)} unchanged.");
     }
 
     /// <summary>One <c>error:</c> line per domain the plan could not be made for.</summary>

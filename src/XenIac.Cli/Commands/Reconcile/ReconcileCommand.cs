@@ -54,10 +54,11 @@ internal static class ReconcileCommand
         var host = HostOption();
         var force = ForceOption();
         var trust = TrustConfigOption();
-        var command = new Command("plan", "Show what apply would change to make reality match the manifest") { file, json, detailed, target, host, force, trust };
+        var showUnchanged = new Option<bool>("--show-unchanged") { Description = "List every domain, not only those with changes or errors" };
+        var command = new Command("plan", "Show what apply would change to make reality match the manifest") { file, json, detailed, target, host, force, trust, showUnchanged };
         command.SetHandler((parse, ct) => ReconcileHandlers.PlanAsync(new ReconcileHandlers.PlanRequest(
             parse.GetValue(file)!, parse.GetValue(host), parse.GetValue(target), parse.GetValue(force), parse.GetValue(trust),
-            parse.GetValue(json), parse.GetValue(detailed)), ct));
+            parse.GetValue(json), parse.GetValue(detailed), parse.GetValue(showUnchanged)), ct));
         return command;
     }
 

@@ -8,7 +8,7 @@ namespace XenIac.Cli.Commands.Reconcile;
 internal static class ReconcileHandlers
 {
     public sealed record PlanRequest(string Manifest, string? Host, string[]? Targets, bool Force, bool TrustConfig,
-        bool Json, bool DetailedExitCode);
+        bool Json, bool DetailedExitCode, bool ShowUnchanged = false);
 
     public sealed record ApplyRequest(string Manifest, string? Host, string[]? Targets, bool Force, bool TrustConfig,
         bool Json, bool AutoApprove, int Parallelism, TimeSpan LockTimeout);
@@ -22,7 +22,7 @@ internal static class ReconcileHandlers
         var plan = await Planner.PlanAsync(manifest, hosts, request.Targets,
             new PlanOptions { ReplaceInvalidSavefiles = request.Force, TrustConfig = request.TrustConfig }, ct);
         if (request.Json) CommandLine.WriteJson(PlanRendering.PlanJson(plan));
-        else PlanRendering.RenderPlan(plan);
+        else PlanRendering.RenderPlan(plan, request.ShowUnchanged);
         if (plan.HasErrors)
         {
             await PlanRendering.WriteDomainErrorsAsync(plan);
