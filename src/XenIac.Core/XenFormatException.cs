@@ -11,6 +11,8 @@ public enum FormatError
     OptionalDataTooLarge,
     InvalidConfig,
     InvalidImage,
+    /// <summary>The integrity record in the optional data is malformed, or the image does not match it.</summary>
+    InvalidIntegrity,
 }
 
 /// <summary>

@@ -260,3 +260,84 @@ public sealed class SavefileVerifyCommandTests
         Assert.Equal(1, image.GetProperty("vcpus").GetInt32());
     }
 }
+
+public sealed class SavefileIntegrityCommandTests
+{
+    private static string CopyOfReal(string name)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "xeniac-cli-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        var path = Path.Combine(dir, name);
+        File.Copy(SharedFixtures.RealSavefile(name), path);
+        return path;
+    }
+
+    [SkippableFact]
+    public async Task Seal_then_verify_integrity_passes_survives_set_config_and_catches_a_flipped_page_byte()
+    {
+        Skip.If(SharedFixtures.RealXenDir is null, SharedFixtures.MissingReason);
+        var path = CopyOfReal("pv-plain.xlsave");
+
+        var unsealed = await CliRunner.RunAsync("savefile", "verify", path, "--integrity");
+        Assert.Equal(1, unsealed.ExitCode);
+        Assert.Contains("no integrity record", unsealed.StdErr);
+        Assert.Contains("savefile seal", unsealed.StdErr);
+
+        var seal = await CliRunner.RunAsync("savefile", "seal", path);
+        Assert.True(seal.ExitCode == 0, seal.StdErr);
+        Assert.StartsWith($"sealed {path}: sha256:", seal.StdOut);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+
+        var ok = await CliRunner.RunAsync("savefile", "verify", path, "--integrity", "--json");
+        Assert.True(ok.ExitCode == 0, ok.StdErr);
+        var integrity = JsonDocument.Parse(ok.StdOut).RootElement.GetProperty("integrity");
+        Assert.Equal("match", integrity.GetProperty("status").GetString());
+        var digest = integrity.GetProperty("expected").GetProperty("digest").GetString()!;
+        Assert.Equal(digest, integrity.GetProperty("actual").GetProperty("digest").GetString());
+
+        // set-config with the stored config (compatible by definition) keeps the record, which still verifies.
+        var config = await CliRunner.RunAsync("savefile", "config", path);
+        var cfg = Path.Combine(Path.GetDirectoryName(path)!, "stored.json");
+        await File.WriteAllBytesAsync(cfg, config.StdOutBytes);
+        var set = await CliRunner.RunAsync("savefile", "set-config", path, cfg);
+        Assert.True(set.ExitCode == 0, set.StdErr);
+        var inspect = await CliRunner.RunAsync("savefile", "inspect", path);
+        Assert.Contains($"integrity:            sha256:{digest}", inspect.StdOut);
+        Assert.Equal(0, (await CliRunner.RunAsync("savefile", "verify", path, "--integrity")).ExitCode);
+
+        // A byte inside page data: the structural check skips pages, only the digest can see it.
+        var bytes = await File.ReadAllBytesAsync(path);
+        bytes[bytes.Length / 2] ^= 0x10;
+        await File.WriteAllBytesAsync(path, bytes);
+        var plain = await CliRunner.RunAsync("savefile", "verify", path);
+        Assert.Equal(0, plain.ExitCode);
+        var bad = await CliRunner.RunAsync("savefile", "verify", path, "--integrity");
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains($"error: integrity mismatch: expected sha256 {digest}, actual ", bad.StdErr);
+    }
+
+    [Fact]
+    public async Task Inspect_json_lists_a_record_and_a_malformed_one()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "xeniac-cli-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        var header = XenIac.Core.SaveFiles.SaveFileHeader.Create("name = \"db\"\n", XenIac.Core.SaveFiles.SaveFileConfigFormat.XlCfg)
+            .WithIntegrity(new XenIac.Core.SaveFiles.SaveFileIntegrity(64, new byte[32]));
+        var path = Path.Combine(dir, "s.xlsave");
+        await File.WriteAllBytesAsync(path, header.ToBytes().Concat(new byte[64]).ToArray());
+
+        var good = await CliRunner.RunAsync("savefile", "inspect", path, "--json");
+        Assert.Equal(0, good.ExitCode);
+        var record = JsonDocument.Parse(good.StdOut).RootElement.GetProperty("integrity");
+        Assert.Equal("sha256", record.GetProperty("algorithm").GetString());
+        Assert.Equal(64, record.GetProperty("imageLength").GetInt64());
+        Assert.Equal(new string('0', 64), record.GetProperty("digest").GetString());
+
+        var bytes = await File.ReadAllBytesAsync(path);
+        bytes[header.ImageOffset - 64 + 12] = 7; // version 7
+        await File.WriteAllBytesAsync(path, bytes);
+        var malformed = await CliRunner.RunAsync("savefile", "inspect", path);
+        Assert.Equal(0, malformed.ExitCode);
+        Assert.Contains("integrity:            malformed: integrity record has version 7", malformed.StdOut);
+    }
+}

@@ -43,6 +43,21 @@ public sealed class LibxlHostScenarioTests(LabFixture lab)
     }
 
     [SkippableFact]
+    public void Xl_restores_a_file_carrying_an_integrity_record()
+    {
+        var s = lab.Scenario(S);
+        s.RequireOk("seal");
+        s.RequireOk("seal.verify-integrity");
+        using (var verify = s.ReadJson("seal.verify-integrity.out"))
+            Assert.Equal("match", verify.RootElement.GetProperty("integrity").GetProperty("status").GetString());
+        using (var inspect = s.ReadJson("seal.inspect-json.out"))
+            Assert.Equal("sha256", inspect.RootElement.GetProperty("integrity").GetProperty("algorithm").GetString());
+        // The step order in the scenario: seal, then real xl restores that very file.
+        s.RequireOk("xl-restore-xeniac-file");
+        s.RequireOk("running-after-xl-restore");
+    }
+
+    [SkippableFact]
     public void A_checkpoint_keeps_the_domain_running_and_restores_paused()
     {
         var s = lab.Scenario(S);

@@ -95,6 +95,7 @@ public sealed class SaveFileConversion
         if (SourceIsLegacy)
             return SaveFileHeader.Create(config!.Value.Text, config.Value.Format, ByteOrder ?? SaveFileByteOrder.LittleEndian, streamV2);
         var result = StoresConfig ? sourceHeader.WithConfig(config!.Value.Text, config.Value.Format) : sourceHeader;
-        return ByteOrder is { } order ? result with { ByteOrder = order } : result;
+        // The image is copied unchanged, so an integrity record stays true; WithByteOrder rewrites it in the new order.
+        return ByteOrder is { } order ? result.WithByteOrder(order) : result;
     }
 }

@@ -200,6 +200,9 @@ public sealed partial record SaveFileHeader
 
         if (options.Strict && config is { Length: > 0 })
             ValidateConfigStrictly(header, config);
+        // Lax reading keeps a malformed integrity record (xl ignores it, the file restores); strict rejects it.
+        if (options.Strict && header.IntegrityError is { } integrityError)
+            throw integrityError;
         return header;
     }
 

@@ -15,17 +15,20 @@ public sealed record EffectiveConfig(string? Text, SaveFileConfigFormat Format, 
 public sealed class SaveFileReader : IDisposable, IAsyncDisposable
 {
     private readonly ImageStream _image;
+    // What the image is read through: the image itself, or a hashing view of it during an integrity check.
+    private Stream _view;
 
     private SaveFileReader(SaveFileHeader header, ImageStream image)
     {
         Header = header;
         _image = image;
+        _view = image;
     }
 
     public SaveFileHeader Header { get; }
 
     /// <summary>The image stream (libxl stream v2, or the pre-v2 format when <see cref="SaveFileHeader.IsStreamV2"/> is false).</summary>
-    public Stream Image => _image;
+    public Stream Image => _view;
 
     /// <summary>Byte offset of the image start within the source.</summary>
     public long ImageOffset => _image.Origin;
@@ -112,7 +115,7 @@ public sealed class SaveFileReader : IDisposable, IAsyncDisposable
             throw new XenFormatException(FormatError.InvalidImage,
                 "the image is a pre-v2 legacy libxc stream (mandatory flag bit 1 clear), which XenIac does not read",
                 ImageOffset);
-        return new ImageStreamReader(_image, ImageOffset, leaveOpen: true);
+        return new ImageStreamReader(_view, ImageOffset, leaveOpen: true);
     }
 
     /// <summary>
@@ -125,8 +128,22 @@ public sealed class SaveFileReader : IDisposable, IAsyncDisposable
         if (Header.Format == SaveFileFormat.Xl && !Header.IsStreamV2)
             return new ImageVerification(ImageVerificationStatus.NotVerified, new ImageSummary(),
                 new ImageStreamProblem(FormatError.InvalidImage, ImageStreamVerifier.LegacyImageMessage, ImageOffset, null));
-        return ImageStreamVerifier.Verify(_image, options ?? ImageVerifierOptions.Default, ImageOffset,
+        return ImageStreamVerifier.Verify(_view, options ?? ImageVerifierOptions.Default, ImageOffset,
             legacyAllowed: Header.Format == SaveFileFormat.Legacy);
+    }
+
+    /// <summary>
+    /// Starts an integrity check: from now on every image byte read (or skipped by seeking) is hashed. Call it
+    /// before reading the image, then read or verify it, then <see cref="SaveFileIntegrityCheck.CompleteAsync"/>
+    /// reads what is left and compares. One pass over the image, also from a pipe.
+    /// </summary>
+    public SaveFileIntegrityCheck BeginIntegrityCheck()
+    {
+        if (_image.Position != 0 || !ReferenceEquals(_view, _image))
+            throw new InvalidOperationException("An integrity check must start before the image is read.");
+        var hashing = IntegrityHashingStream.ForReading(_image);
+        _view = hashing;
+        return new SaveFileIntegrityCheck(Header, hashing);
     }
 
     public void Dispose() => _image.Dispose();

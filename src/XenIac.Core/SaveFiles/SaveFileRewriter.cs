@@ -38,7 +38,7 @@ public static class SaveFileRewriter
 
     private static async Task<SaveFileHeader> RewriteCoreAsync(string sourcePath, bool sourceIsLegacy,
         Func<SaveFileHeader, bool, SaveFileHeader> transform, SaveFileReaderOptions? options, IProgress<long>? progress,
-        Func<Func<Stream, CancellationToken, Task>, CancellationToken, Task> sink, CancellationToken cancellationToken)
+        Func<Func<Stream, CancellationToken, Task>, CancellationToken, Task> sink, CancellationToken cancellationToken, bool seal = false)
     {
         ArgumentNullException.ThrowIfNull(transform);
         await using var reader = sourceIsLegacy
@@ -53,6 +53,18 @@ public static class SaveFileRewriter
         var isV2 = peek.AsSpan(0, peeked).SequenceEqual(SaveFileLayout.LibxlStreamIdent);
 
         var header = transform(reader.Header, isV2);
+        if (seal)
+        {
+            await sink(async (output, ct) =>
+            {
+                header = await SaveFileWriter.WriteSealedAsync(output, header, async (hashing, ct2) =>
+                {
+                    await hashing.WriteAsync(peek.AsMemory(0, peeked), ct2).ConfigureAwait(false);
+                    await SaveFileWriter.CopyAsync(reader.Image, hashing, progress is null ? null : new OffsetProgress(progress, peeked), ct2).ConfigureAwait(false);
+                }, ct).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false);
+            return header;
+        }
         await sink(async (output, ct) =>
         {
             await header.WriteToAsync(output, ct).ConfigureAwait(false);
@@ -66,6 +78,15 @@ public static class SaveFileRewriter
     public static Task<SaveFileHeader> ReplaceConfigAsync(string path, string configText, SaveFileConfigFormat format,
         IProgress<long>? progress = null, CancellationToken cancellationToken = default) =>
         RewriteAsync(path, path, sourceIsLegacy: false, (h, _) => h.WithConfig(configText, format), null, progress, cancellationToken);
+
+    /// <summary>
+    /// Adds or refreshes the integrity record of an xl savefile in place: one read pass hashes the image while it
+    /// is copied into the temp file, whose record is then patched before the atomic replace. Everything else in
+    /// the header and optional data is kept.
+    /// </summary>
+    public static Task<SaveFileHeader> SealAsync(string path, IProgress<long>? progress = null, CancellationToken cancellationToken = default) =>
+        RewriteCoreAsync(path, sourceIsLegacy: false, (h, _) => h, null, progress,
+            (write, ct) => AtomicFile.WriteAsync(path, write, ct), cancellationToken, seal: true);
 
     /// <summary>Strips the xl header: the result is the bare image, as the old configless format was. The config is lost.</summary>
     public static Task<SaveFileHeader> ConvertToLegacyAsync(string sourcePath, string destinationPath,

@@ -28,6 +28,60 @@ public static class SaveFileWriter
     }
 
     /// <summary>
+    /// Writes <paramref name="header"/> carrying an integrity record of the image <paramref name="writeImage"/>
+    /// writes: a placeholder block first, the image hashed on its way out, then the block patched in place.
+    /// <paramref name="destination"/> must be seekable (the temp file of an atomic write). Returns the header as written.
+    /// </summary>
+    public static SaveFileHeader WriteSealed(Stream destination, SaveFileHeader header, Action<Stream> writeImage)
+    {
+        ArgumentNullException.ThrowIfNull(writeImage);
+        var (start, placeholder) = BeginSealed(destination, header);
+        destination.Write(placeholder.ToBytes());
+        using var hashing = IntegrityHashingStream.ForWriting(destination);
+        writeImage(hashing);
+        var (position, block, sealedHeader) = FinishSealed(start, placeholder, hashing);
+        var end = destination.Position;
+        destination.Position = position;
+        destination.Write(block);
+        destination.Position = end;
+        return sealedHeader;
+    }
+
+    /// <inheritdoc cref="WriteSealed"/>
+    public static async Task<SaveFileHeader> WriteSealedAsync(Stream destination, SaveFileHeader header,
+        Func<Stream, CancellationToken, Task> writeImage, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(writeImage);
+        var (start, placeholder) = BeginSealed(destination, header);
+        await destination.WriteAsync(placeholder.ToBytes(), cancellationToken).ConfigureAwait(false);
+        await using var hashing = IntegrityHashingStream.ForWriting(destination);
+        await writeImage(hashing, cancellationToken).ConfigureAwait(false);
+        var (position, block, sealedHeader) = FinishSealed(start, placeholder, hashing);
+        var end = destination.Position;
+        destination.Position = position;
+        await destination.WriteAsync(block, cancellationToken).ConfigureAwait(false);
+        destination.Position = end;
+        return sealedHeader;
+    }
+
+    private static (long Start, SaveFileHeader Placeholder) BeginSealed(Stream destination, SaveFileHeader header)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        ArgumentNullException.ThrowIfNull(header);
+        if (!destination.CanSeek)
+            throw new ArgumentException("Sealing patches the integrity record after the image: the destination must be seekable.", nameof(destination));
+        return (destination.Position, header.WithIntegrity(SaveFileIntegrity.Placeholder));
+    }
+
+    private static (long Position, byte[] Block, SaveFileHeader Sealed) FinishSealed(long start, SaveFileHeader placeholder,
+        IntegrityHashingStream hashing)
+    {
+        var sealedHeader = placeholder.WithIntegrity(hashing.Result());
+        // Same length as the placeholder, so only the block's bytes change.
+        return (start + sealedHeader.IntegrityBlockOffset!.Value, IntegrityLayout.Encode(sealedHeader.Integrity!, sealedHeader.ByteOrder), sealedHeader);
+    }
+
+    /// <summary>
     /// The in-kernel part of a copy when both ends are files (a savefile's image read from a file counts: its file
     /// and offset are known here, where <see cref="ImageStream"/> lives). Leaves the source positioned after what
     /// was copied.

@@ -26,12 +26,16 @@ public sealed partial class EmbeddedHost
 
         // The writer is synchronous; run it off the caller's thread and let the output stream carry progress
         // and cancellation. A failure here changes nothing about the domain: it "resumes" by never having stopped.
+        // Sealed while written: the image is hashed on its way into the temp file and the integrity record in the
+        // header patched before AtomicFile syncs and renames it, so the savefile never exists without its record.
         await AtomicFile.WriteAsync(target, (output, ct) => Task.Run(() =>
         {
-            using var reporting = new ReportingStream(output, options.Progress, Throttle.For(_options), ct);
-            header.WriteTo(reporting);
-            using var source = memory.OpenRead();
-            ImageStreamWriter.Write(reporting, Describe(record, source, memory));
+            header = SaveFileWriter.WriteSealed(output, header, image =>
+            {
+                using var reporting = new ReportingStream(image, options.Progress, Throttle.For(_options), ct);
+                using var source = memory.OpenRead();
+                ImageStreamWriter.Write(reporting, Describe(record, source, memory));
+            });
         }, ct), cancellationToken).ConfigureAwait(false);
 
         if (options.LeavePaused)

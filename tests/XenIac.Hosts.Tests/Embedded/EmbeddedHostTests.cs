@@ -100,6 +100,26 @@ public sealed class EmbeddedHostTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Save_seals_the_savefile_with_the_digest_of_its_image()
+    {
+        await _host.CreateAsync(Cfg(HvmConfig("web", 8)));
+        var path = Path.Combine(_dir, "saves", "web.xlsave");
+
+        var result = await _host.SaveAsync("web", path, SaveOptions.Default);
+
+        var bytes = await File.ReadAllBytesAsync(path);
+        var record = Assert.IsType<SaveFileIntegrity>(result.Header.Integrity);
+        var image = bytes.AsSpan((int)result.Header.ImageOffset);
+        Assert.Equal(image.Length, record.ImageLength);
+        Assert.Equal(System.Security.Cryptography.SHA256.HashData(image), record.Digest);
+        await using var reader = SaveFileReader.Open(path, new SaveFileReaderOptions { Strict = true });
+        Assert.Equal(record, reader.Header.Integrity);
+        var check = reader.BeginIntegrityCheck();
+        Assert.True(SaveFileVerification.Verify(reader).IsValid);
+        Assert.Equal(SaveFileIntegrityStatus.Match, (await check.CompleteAsync()).Status);
+    }
+
+    [Fact]
     public async Task Memory_written_by_the_guest_survives_save_and_restore_exactly()
     {
         await _host.CreateAsync(Cfg(HvmConfig("web", 4)));

@@ -17,6 +17,7 @@ internal static class SavefileCommand
         command.Subcommands.Add(Config());
         command.Subcommands.Add(Convert());
         command.Subcommands.Add(SetConfig());
+        command.Subcommands.Add(Seal());
         return command;
     }
 
@@ -42,12 +43,16 @@ internal static class SavefileCommand
         var file = FileArgument();
         var json = CommandLine.JsonOption();
         var legacy = LegacyOption();
+        var integrity = new Option<bool>("--integrity")
+        {
+            Description = "Also read the page data and check the image against the savefile's integrity record; a file without one fails (add it with 'savefile seal')",
+        };
         var command = new Command("verify", "Check the domain image (libxl/libxc migration stream v2) against the specs; exit 1 when it is not valid")
         {
-            file, json, legacy,
+            file, json, legacy, integrity,
         };
         command.SetHandler((parse, ct) =>
-            SavefileHandlers.VerifyAsync(parse.GetValue(file)!, parse.GetValue(legacy), parse.GetValue(json), ct));
+            SavefileHandlers.VerifyAsync(parse.GetValue(file)!, parse.GetValue(legacy), parse.GetValue(json), parse.GetValue(integrity), ct));
         return command;
     }
 
@@ -69,7 +74,8 @@ internal static class SavefileCommand
         var force = new Option<bool>("--force") { Description = "Store --config even when it is not compatible with the stored config or the image; convert a legacy file whose image is no stream v2" };
         var byteOrder = ChoiceOption.Create("--byte-order", "Byte order of the written header: little or big (default: keep the source's)",
             [("little", SaveFileByteOrder.LittleEndian), ("big", SaveFileByteOrder.BigEndian)]);
-        var command = new Command("convert", "Convert a savefile between the xl format and the old configless one, or change its byte order")
+        var command = new Command("convert", "Convert a savefile between the xl format and the old configless one, or change its byte order. " +
+            "The image is copied unchanged, so an integrity record is kept (rewritten in the new byte order); --to legacy drops it with the header")
         {
             source, destination, to, config, force, byteOrder,
         };
@@ -78,12 +84,25 @@ internal static class SavefileCommand
         return command;
     }
 
+    private static Command Seal()
+    {
+        var file = CommandLine.InputFile("FILE", "The xl savefile to seal (rewritten atomically, mode 0600)");
+        var json = CommandLine.JsonOption();
+        var command = new Command("seal", "Add or refresh the savefile's integrity record (SHA-256 of the image, kept in the optional data xl skips); " +
+            "check it later with 'savefile verify --integrity'")
+        {
+            file, json,
+        };
+        command.SetHandler((parse, ct) => SavefileHandlers.SealAsync(parse.GetValue(file)!, parse.GetValue(json), ct));
+        return command;
+    }
+
     private static Command SetConfig()
     {
         var file = CommandLine.InputFile("FILE", "The savefile whose stored config to replace (rewritten atomically, mode 0600)");
         var cfg = CommandLine.InputFile("CFG", "The new config: xl.cfg (stored as text) or libxl JSON (stored as JSON)");
         var force = new Option<bool>("--force") { Description = "Write the config even when it is not compatible with the stored one" };
-        var command = new Command("set-config", "Replace the config stored in a savefile, refusing one the saved guest could not resume with")
+        var command = new Command("set-config", "Replace the config stored in a savefile, refusing one the saved guest could not resume with (an integrity record is kept: the image is unchanged)")
         {
             file, cfg, force,
         };

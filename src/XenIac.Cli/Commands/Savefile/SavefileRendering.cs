@@ -22,6 +22,7 @@ internal static class SavefileRendering
             Console.Out.WriteLine($"optional data length: {h.OptionalDataLength}");
             Console.Out.WriteLine($"config:               {node["configFormat"]}, {h.ConfigLength} bytes");
             Console.Out.WriteLine($"extension:            {h.Extension.Length} bytes");
+            Console.Out.WriteLine($"integrity:            {IntegrityLine(h)}");
             Console.Out.WriteLine($"image stream:         {(h.IsStreamV2 ? "v2" : "pre-v2 (legacy libxc format)")}");
         }
         Console.Out.WriteLine($"image offset:         {h.ImageOffset}");
@@ -81,6 +82,40 @@ internal static class SavefileRendering
         return r.IsValid ? what : $"invalid: {r.Problem}";
     }
 
+    /// <summary>The integrity record as <c>inspect</c> prints it: the record, "none", or why it cannot be read.</summary>
+    public static string IntegrityLine(SaveFileHeader h) =>
+        h.Integrity is { } record ? $"{record} (not checked; 'savefile verify --integrity' does)"
+        : h.IntegrityError is { } error ? $"malformed: {error.Message}"
+        : "none";
+
+    /// <summary>A record as JSON: algorithm, image length, digest in hex.</summary>
+    public static JsonObject DescribeIntegrity(SaveFileIntegrity record) => new()
+    {
+        ["algorithm"] = "sha256",
+        ["imageLength"] = record.ImageLength,
+        ["digest"] = record.DigestHex,
+    };
+
+    /// <summary>The "integrity" object of <c>savefile verify --integrity --json</c>.</summary>
+    public static JsonObject DescribeIntegrityCheck(SaveFileIntegrityResult? check)
+    {
+        if (check is null) return new JsonObject { ["valid"] = false, ["status"] = "not-checked" };
+        return new JsonObject
+        {
+            ["valid"] = check.IsValid,
+            ["status"] = check.Status switch
+            {
+                SaveFileIntegrityStatus.Match => "match",
+                SaveFileIntegrityStatus.Mismatch => "mismatch",
+                SaveFileIntegrityStatus.NoRecord => "no-record",
+                _ => "malformed",
+            },
+            ["expected"] = check.Expected is { } e ? DescribeIntegrity(e) : null,
+            ["actual"] = DescribeIntegrity(check.Actual),
+            ["message"] = check.Problem,
+        };
+    }
+
     /// <summary>Why <c>savefile convert</c> refuses, in the words of its options.</summary>
     public static string Refusal(SaveFileConversionRefusal refusal, string source) => refusal switch
     {
@@ -111,6 +146,8 @@ internal static class SavefileRendering
         },
         ["configLength"] = h.ConfigLength,
         ["extensionLength"] = h.Extension.Length,
+        ["integrity"] = h.Integrity is { } record ? DescribeIntegrity(record)
+            : h.IntegrityError is { } error ? new JsonObject { ["error"] = error.Message, ["offset"] = error.Offset } : null,
         ["streamV2"] = h.IsStreamV2,
         ["imageOffset"] = h.ImageOffset,
     };
