@@ -34,12 +34,15 @@ public sealed class PackagedExampleTests(PackagedExampleFixture fixture) : IClas
         using var zip = ZipFile.OpenRead(fixture.Package);
         var entries = zip.Entries.Select(e => e.FullName).ToHashSet();
 
-        foreach (var dll in new[] { "XenIac.MSBuild.dll", "XenIac.Core.dll", "XenIac.Hosts.dll", "XenIac.Reconciler.dll", "YamlDotNet.dll", "XenIac.MSBuild.deps.json" })
+        foreach (var dll in new[] { "XenIac.MSBuild.dll", "XenIac.Core.dll", "XenIac.Hosts.dll", "XenIac.Reconciler.dll", "XenIac.Store.dll",
+                     "YamlDotNet.dll", "ZstdNet.dll", "AWSSDK.Core.dll", "AWSSDK.S3.dll", "XenIac.MSBuild.deps.json",
+                     "runtimes/linux-x64/native/libzstd.so", "runtimes/linux-arm64/native/libzstd.so" })
             Assert.Contains("tasks/net10.0/" + dll, entries);
         foreach (var file in new[] { "build/XenIac.MSBuild.props", "build/XenIac.MSBuild.targets", "buildTransitive/XenIac.MSBuild.props", "buildTransitive/XenIac.MSBuild.targets" })
             Assert.Contains(file, entries);
         Assert.DoesNotContain(entries, e => Path.GetFileName(e).StartsWith("Microsoft.Build", StringComparison.Ordinal));
-        Assert.DoesNotContain(entries, e => Path.GetFileName(e).StartsWith("System.", StringComparison.Ordinal));
+        // System.IO.Hashing is a NuGet package (the AWS SDK's checksums), not part of the shared framework.
+        Assert.DoesNotContain(entries, e => Path.GetFileName(e).StartsWith("System.", StringComparison.Ordinal) && Path.GetFileName(e) != "System.IO.Hashing.dll");
         // Build logic only: nothing for the consumer to compile against, and no dependencies that would flow to it.
         Assert.DoesNotContain(entries, e => e.StartsWith("lib/", StringComparison.Ordinal) || e.StartsWith("ref/", StringComparison.Ordinal));
         using var nuspec = new StreamReader(zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open());
