@@ -193,4 +193,27 @@ public sealed class PackagedExampleTests(PackagedExampleFixture fixture) : IClas
         Assert.Contains("'no-such-domain'", result.Output);
         Assert.False(File.Exists(savefile));
     }
+
+    [Fact]
+    public async Task Real_embedded_host_a_second_agent_pulls_the_snapshot_the_first_agent_pushed_instead_of_making_one()
+    {
+        // Also proves ZstdNet's native libzstd loads from the package's runtimes/ folder inside MSBuild.
+        var dir = NewFolder("agents");
+        var store = Path.Combine(dir, "store");
+        string[] Agent(string name) => ["XenIacHost=embedded:" + Path.Combine(dir, name, "host"), "XenIacSavefile=" + Path.Combine(dir, name, "vm.xlsave"),
+            "XenIacStore=" + store, "XenIacStoreTag=testvm@it"];
+
+        var first = await fixture.MSBuild("XenIacPullSnapshot;XenIacCreateSnapshot", Agent("agent1"));
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.Contains("has no snapshot 'testvm@it' yet", first.Output);
+        Assert.Contains($"created domain '{Domain}'", first.Output);
+        Assert.Matches(@"pushed .* as snapshot [0-9a-f]+ \(testvm@it\)", first.Output);
+
+        var second = await fixture.MSBuild("XenIacPullSnapshot;XenIacCreateSnapshot", Agent("agent2"));
+        Assert.True(second.ExitCode == 0, second.ToString());
+        Assert.Matches(@"pulled snapshot [0-9a-f]+ \(testvm@it\)", second.Output);
+        Assert.Contains("Skipping target \"XenIacCreateSnapshot\" because all output files are up-to-date", second.Output);
+        Assert.DoesNotContain("created domain", second.Output);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(dir, "agent1", "vm.xlsave")), File.ReadAllBytes(Path.Combine(dir, "agent2", "vm.xlsave")));
+    }
 }
