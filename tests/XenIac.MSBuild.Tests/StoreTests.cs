@@ -171,6 +171,23 @@ public sealed class StoreTests : IDisposable
     }
 
     [Fact]
+    public void A_store_location_that_cannot_be_used_is_XIAC0016_before_the_save_so_the_domain_keeps_running()
+    {
+        _f.Host.Add("web");
+        File.WriteAllText(_f.PathOf("not-a-folder"), "a file where the store folder should be");
+        var task = _f.Wire(new XenIacSaveDomain { Domain = "web", Savefile = "web.xlsave", Store = "not-a-folder/store", StoreTag = "web@ci" });
+
+        Assert.False(task.Execute());
+
+        var error = Assert.Single(_f.Engine.Errors);
+        Assert.Equal("XIAC0016", error.Code);
+        Assert.Contains(_f.PathOf("not-a-folder/store"), error.Message);
+        Assert.True(_f.Host.Domains.ContainsKey("web"));
+        Assert.DoesNotContain(_f.Host.Calls, c => c.StartsWith("save", StringComparison.Ordinal));
+        Assert.False(File.Exists(_f.PathOf("web.xlsave")));
+    }
+
+    [Fact]
     public void An_invalid_tag_is_XIAC0002_before_the_save_so_the_domain_keeps_running()
     {
         _f.Host.Add("web");
