@@ -62,12 +62,32 @@ public abstract partial class XenIacTask
         var snapshot = await opened.ResolveAsync(reference, cancellationToken).ConfigureAwait(false);
         CreateFolderFor(savefile);
         AtomicFile.CheckTarget(savefile);
+        // A persistent agent restores the same snapshot run after run: reading the local file costs less than
+        // fetching and decompressing it again, and the whole-file digest is the same check a pull ends with.
+        if (await HoldsSnapshotAsync(savefile, snapshot, cancellationToken).ConfigureAwait(false))
+        {
+            Log.LogMessage(MessageImportance.High, "XenIac: {0} already holds snapshot {1}{2} (same SHA-256); not pulled again",
+                savefile, snapshot.Id, snapshot.Tag is null ? "" : $" ({snapshot.Tag})");
+            return snapshot;
+        }
         Log.LogMessage(MessageImportance.Normal, "XenIac: pulling snapshot {0}{1} ({2:N0} bytes) from {3} to {4}",
             snapshot.Id, snapshot.Tag is null ? "" : $" ({snapshot.Tag})", snapshot.Bytes, opened.Location, savefile);
         await opened.PullAsync(snapshot.Id, savefile, ByteProgress("pulled"), cancellationToken).ConfigureAwait(false);
         Log.LogMessage(MessageImportance.High, "XenIac: pulled snapshot {0}{1} from {2} to {3} ({4:N0} bytes, sha256 {5})",
             snapshot.Id, snapshot.Tag is null ? "" : $" ({snapshot.Tag})", opened.Location, savefile, snapshot.Bytes, snapshot.Sha256);
         return snapshot;
+    }
+
+    private static async Task<bool> HoldsSnapshotAsync(string savefile, SnapshotManifest snapshot, CancellationToken cancellationToken)
+    {
+        var info = new FileInfo(savefile);
+        if (!info.Exists || info.Length != snapshot.Bytes) return false;
+        await using var file = new FileStream(savefile, new FileStreamOptions
+        {
+            Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.Read, BufferSize = 1 << 20, Options = FileOptions.SequentialScan,
+        });
+        var digest = await System.Security.Cryptography.SHA256.HashDataAsync(file, cancellationToken).ConfigureAwait(false);
+        return Convert.ToHexStringLower(digest) == snapshot.Sha256;
     }
 
     /// <summary>The default checkpoint savefile lives under obj/xeniac/, which a clean build removes: create it, and say so.</summary>

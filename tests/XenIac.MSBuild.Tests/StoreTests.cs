@@ -81,6 +81,27 @@ public sealed class StoreTests : IDisposable
     }
 
     [Fact]
+    public void A_savefile_that_already_holds_the_snapshot_is_not_pulled_again_but_a_changed_one_is()
+    {
+        PushWeb();
+        var savefile = _f.PathOf("agent2/web.xlsave");
+        Assert.True(_f.Wire(new XenIacRestoreDomain { Savefile = "agent2/web.xlsave", Store = "store", StoreTag = "web@ci" }).Execute(), _f.Engine.ToString());
+        var old = DateTime.UtcNow.AddHours(-1);
+        File.SetLastWriteTimeUtc(savefile, old);
+
+        Assert.True(_f.Wire(new XenIacRestoreDomain { Savefile = "agent2/web.xlsave", Store = "store", StoreTag = "web@ci", Replace = true }).Execute(), _f.Engine.ToString());
+        Assert.Contains(_f.Engine.Messages, m => m.Message!.Contains("not pulled again"));
+        Assert.Equal(old, File.GetLastWriteTimeUtc(savefile));
+
+        // Same length, one byte different: pulled again, and the store's bytes win.
+        var bytes = File.ReadAllBytes(savefile);
+        bytes[^1] ^= 1;
+        File.WriteAllBytes(savefile, bytes);
+        Assert.True(_f.Wire(new XenIacRestoreDomain { Savefile = "agent2/web.xlsave", Store = "store", StoreTag = "web@ci", Replace = true }).Execute(), _f.Engine.ToString());
+        Assert.Equal(File.ReadAllBytes(_f.PathOf("agent1/web.xlsave")), File.ReadAllBytes(savefile));
+    }
+
+    [Fact]
     public void A_tag_the_store_does_not_have_is_XIAC0017_and_leaves_no_savefile_and_no_domain()
     {
         PushWeb("web@ci");
