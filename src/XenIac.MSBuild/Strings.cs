@@ -23,6 +23,11 @@ internal static class Strings
     public const string DomainInvalidState = nameof(DomainInvalidState);
     public const string FileAccessFailed = nameof(FileAccessFailed);
     public const string ConfigUntrusted = nameof(ConfigUntrusted);
+    public const string StoreUnavailable = nameof(StoreUnavailable);
+    public const string SnapshotNotFound = nameof(SnapshotNotFound);
+    public const string SnapshotDamaged = nameof(SnapshotDamaged);
+    public const string StoreKeyInvalid = nameof(StoreKeyInvalid);
+    public const string StoreBusy = nameof(StoreBusy);
     public const string SavefileNamesNoDomain = nameof(SavefileNamesNoDomain);
 
     /// <summary>The code ("XIAC0003") and the formatted text after it.</summary>

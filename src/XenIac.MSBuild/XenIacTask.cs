@@ -5,6 +5,7 @@ using XenIac.Core.IO;
 using XenIac.Core.SaveFiles;
 using XenIac.Hosts;
 using XenIac.Reconciler.Manifests;
+using XenIac.Store;
 
 namespace XenIac.MSBuild;
 
@@ -12,7 +13,7 @@ namespace XenIac.MSBuild;
 /// What every XenIac task shares: async work run safely from MSBuild's synchronous Execute, cancellation
 /// (Ctrl+C), and the mapping of XenIac's failures to coded MSBuild errors. Subclasses only do their one job.
 /// </summary>
-public abstract class XenIacTask : Microsoft.Build.Utilities.Task, ICancelableTask
+public abstract partial class XenIacTask : Microsoft.Build.Utilities.Task, ICancelableTask
 {
     private readonly CancellationTokenSource _cancellation = new();
 
@@ -76,6 +77,10 @@ public abstract class XenIacTask : Microsoft.Build.Utilities.Task, ICancelableTa
         catch (LockBusyException e)
         {
             LogCodedError(Strings.HostBusy, CurrentHost ?? e.LockPath, e.Message);
+        }
+        catch (StoreException e)
+        {
+            LogStoreError(e);
         }
         catch (XenIacException e)
         {

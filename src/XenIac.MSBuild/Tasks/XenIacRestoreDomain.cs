@@ -8,7 +8,8 @@ namespace XenIac.MSBuild;
 /// <summary>
 /// <c>xl restore</c> as a task: starts a domain from <see cref="Savefile"/>, with its stored config or
 /// <see cref="Config"/>. With <see cref="Replace"/> a domain of the same name is destroyed first, which is how a
-/// test VM is rolled back to a known state.
+/// test VM is rolled back to a known state. With <see cref="Store"/> the snapshot is first pulled from that store
+/// into <see cref="Savefile"/> (atomically, checked byte for byte), which is how a fresh CI agent gets a warm VM.
 /// </summary>
 public sealed class XenIacRestoreDomain : XenIacHostTask
 {
@@ -32,6 +33,21 @@ public sealed class XenIacRestoreDomain : XenIacHostTask
     /// <summary>A config the project wrote (the snapshot's own <c>XenIacDomainConfig</c>): what it names needs no trust.</summary>
     public string? ConsentConfig { get; set; }
 
+    /// <summary>A snapshot store (a folder, relative to the project, or <c>s3://bucket/prefix</c>) to pull <see cref="Savefile"/> from first.</summary>
+    public string? Store { get; set; }
+
+    /// <summary>The tag to pull (its newest snapshot).</summary>
+    public string? StoreTag { get; set; }
+
+    /// <summary>The snapshot to pull: an id or a tag (instead of <see cref="StoreTag"/>).</summary>
+    public string? Snapshot { get; set; }
+
+    /// <summary>Key file of an encrypted store.</summary>
+    public string? StoreKeyFile { get; set; }
+
+    /// <summary>Id of the snapshot pulled from <see cref="Store"/>; empty without a store.</summary>
+    [Output] public string? SnapshotId { get; set; }
+
     [Output] public string? DomainName { get; set; }
 
     [Output] public int DomId { get; set; }
@@ -39,6 +55,15 @@ public sealed class XenIacRestoreDomain : XenIacHostTask
     private protected override async Task ExecuteAsync(CancellationToken cancellationToken)
     {
         var savefile = CurrentSavefile = FullPath(Savefile);
+        var reference = SnapshotReference(Store, StoreTag, Snapshot, out var invalid);
+        if (invalid) return;
+        if (reference is not null)
+        {
+            // Before anything touches the host: a snapshot that is missing, damaged or locked away by a key fails here
+            // with the savefile as it was and no domain.
+            Operation = $"Pulling snapshot '{reference}' to '{savefile}'";
+            SnapshotId = (await PullSnapshotAsync(Store!, StoreKeyFile, reference, savefile, cancellationToken).ConfigureAwait(false)).Id;
+        }
         Operation = $"Restoring from '{savefile}'";
         if (!File.Exists(savefile))
         {

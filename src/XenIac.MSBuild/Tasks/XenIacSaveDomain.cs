@@ -2,13 +2,15 @@ using Microsoft.Build.Framework;
 using XenIac.Core.Config;
 using XenIac.Core.IO;
 using XenIac.Hosts;
+using XenIac.Store;
 
 namespace XenIac.MSBuild;
 
 /// <summary>
 /// <c>xl save</c> as a task: saves <see cref="Domain"/> into <see cref="Savefile"/>. With <see cref="Checkpoint"/> the
 /// domain keeps running (<c>xl save -c</c>); otherwise it is gone after a good save. The host writes a temp file and
-/// renames it, so a failed or cancelled save leaves the previous savefile (if any) untouched.
+/// renames it, so a failed or cancelled save leaves the previous savefile (if any) untouched. With <see cref="Store"/>
+/// the savefile is then pushed to that snapshot store (tagged <see cref="StoreTag"/>), where other CI agents pull it.
 /// </summary>
 public sealed class XenIacSaveDomain : XenIacHostTask
 {
@@ -30,8 +32,20 @@ public sealed class XenIacSaveDomain : XenIacHostTask
     /// <summary>Store <see cref="Config"/> even when it is not compatible with the domain's config.</summary>
     public bool Force { get; set; }
 
+    /// <summary>A snapshot store (a folder, relative to the project, or <c>s3://bucket/prefix</c>) to push the savefile to after the save.</summary>
+    public string? Store { get; set; }
+
+    /// <summary>The tag of the pushed snapshot (<c>testvm@ci</c>); a restore or pull by tag gets the newest one.</summary>
+    public string? StoreTag { get; set; }
+
+    /// <summary>Key file of an encrypted store (a store is encrypted from its first push on if this is given then).</summary>
+    public string? StoreKeyFile { get; set; }
+
     /// <summary>Size of the written savefile.</summary>
     [Output] public long Bytes { get; set; }
+
+    /// <summary>Id of the snapshot pushed to <see cref="Store"/>; empty without a store.</summary>
+    [Output] public string? SnapshotId { get; set; }
 
     private protected override async Task ExecuteAsync(CancellationToken cancellationToken)
     {
@@ -44,6 +58,22 @@ public sealed class XenIacSaveDomain : XenIacHostTask
         {
             alternative = await LoadConfigAsync(Config, cancellationToken).ConfigureAwait(false);
             if (alternative is null) return;
+        }
+
+        var pushing = !string.IsNullOrWhiteSpace(Store);
+        if (!pushing && !string.IsNullOrWhiteSpace(StoreTag))
+        {
+            LogCodedError(Strings.InvalidParameter, "StoreTag", "a tag names a snapshot in a store; set Store (XenIacStore) too");
+            return;
+        }
+        if (pushing && !string.IsNullOrWhiteSpace(StoreTag))
+        {
+            try { SnapshotStore.CheckTag(StoreTag.Trim()); }
+            catch (StoreException e)
+            {
+                LogCodedError(Strings.InvalidParameter, "StoreTag", e.Message);
+                return;
+            }
         }
 
         await using var host = OpenHost(Host);
@@ -63,13 +93,10 @@ public sealed class XenIacSaveDomain : XenIacHostTask
             foreach (var f in findings.Where(f => f.Severity != FindingSeverity.Ok))
                 Log.LogMessage(MessageImportance.High, "XenIac: config {0} {1}: {2} -> {3} ({4})", f.Severity, f.Setting, f.Old, f.New, f.Reason);
         }
-        // The default checkpoint savefile lives under obj/xeniac/, which a clean build removes: create it, and say so.
-        var folder = Path.GetDirectoryName(savefile)!;
-        if (!Directory.Exists(folder))
-        {
-            Log.LogMessage(MessageImportance.Normal, "XenIac: creating folder {0} for the savefile", folder);
-            Directory.CreateDirectory(folder);
-        }
+        // The store is opened (and made, on a first push) before the save: a plain save stops the domain, so a store
+        // that cannot be used, or a wrong key, refuses before it rather than after.
+        await using var store = pushing ? await OpenStoreAsync(Store!, StoreKeyFile, create: true, cancellationToken).ConfigureAwait(false) : null;
+        CreateFolderFor(savefile);
         AtomicFile.CheckTarget(savefile);
         Log.LogMessage(MessageImportance.Normal, "XenIac: {0} ({1}) on {2} to {3}",
             Operation, Checkpoint ? "checkpoint, keeps running" : LeavePaused ? "left paused" : "domain stops after the save", host.Spec, savefile);
@@ -84,5 +111,14 @@ public sealed class XenIacSaveDomain : XenIacHostTask
         Bytes = result.Bytes;
         Log.LogMessage(MessageImportance.High, "XenIac: {0} domain '{1}' to {2} ({3:N0} bytes)",
             Checkpoint ? "checkpointed" : "saved", Domain, result.SavefilePath, result.Bytes);
-    }
+
+        if (store is null) return;
+        // The savefile stays where it is whatever the push does: a failed push costs the sharing, not the snapshot.
+        Operation = $"Pushing '{result.SavefilePath}' to the snapshot store";
+        var tag = string.IsNullOrWhiteSpace(StoreTag) ? null : StoreTag.Trim();
+        CurrentSnapshot = tag;
+        var pushed = await store.PushAsync(result.SavefilePath, tag, ByteProgress("pushed"), cancellationToken).ConfigureAwait(false);
+        SnapshotId = pushed.Snapshot.Id;
+        Log.LogMessage(MessageImportance.High, "XenIac: pushed {0} to {1} as snapshot {2}{3}: {4:N0} of {5:N0} chunks new, {6:N0} bytes added",
+            result.SavefilePath, store.Location, pushed.Snapshot.Id, tag is null ? "" : $" ({tag})", pushed.NewChunks, pushed.Snapshot.Chunks, pushed.StoredBytes);    }
 }

@@ -34,12 +34,15 @@ public sealed class PackagedExampleTests(PackagedExampleFixture fixture) : IClas
         using var zip = ZipFile.OpenRead(fixture.Package);
         var entries = zip.Entries.Select(e => e.FullName).ToHashSet();
 
-        foreach (var dll in new[] { "XenIac.MSBuild.dll", "XenIac.Core.dll", "XenIac.Hosts.dll", "XenIac.Reconciler.dll", "YamlDotNet.dll", "XenIac.MSBuild.deps.json" })
+        foreach (var dll in new[] { "XenIac.MSBuild.dll", "XenIac.Core.dll", "XenIac.Hosts.dll", "XenIac.Reconciler.dll", "XenIac.Store.dll",
+                     "YamlDotNet.dll", "ZstdNet.dll", "AWSSDK.Core.dll", "AWSSDK.S3.dll", "XenIac.MSBuild.deps.json",
+                     "runtimes/linux-x64/native/libzstd.so", "runtimes/linux-arm64/native/libzstd.so" })
             Assert.Contains("tasks/net10.0/" + dll, entries);
         foreach (var file in new[] { "build/XenIac.MSBuild.props", "build/XenIac.MSBuild.targets", "buildTransitive/XenIac.MSBuild.props", "buildTransitive/XenIac.MSBuild.targets" })
             Assert.Contains(file, entries);
         Assert.DoesNotContain(entries, e => Path.GetFileName(e).StartsWith("Microsoft.Build", StringComparison.Ordinal));
-        Assert.DoesNotContain(entries, e => Path.GetFileName(e).StartsWith("System.", StringComparison.Ordinal));
+        // System.IO.Hashing is a NuGet package (the AWS SDK's checksums), not part of the shared framework.
+        Assert.DoesNotContain(entries, e => Path.GetFileName(e).StartsWith("System.", StringComparison.Ordinal) && Path.GetFileName(e) != "System.IO.Hashing.dll");
         // Build logic only: nothing for the consumer to compile against, and no dependencies that would flow to it.
         Assert.DoesNotContain(entries, e => e.StartsWith("lib/", StringComparison.Ordinal) || e.StartsWith("ref/", StringComparison.Ordinal));
         using var nuspec = new StreamReader(zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open());
@@ -189,5 +192,28 @@ public sealed class PackagedExampleTests(PackagedExampleFixture fixture) : IClas
         Assert.Contains("error XIAC0003", result.Output);
         Assert.Contains("'no-such-domain'", result.Output);
         Assert.False(File.Exists(savefile));
+    }
+
+    [Fact]
+    public async Task Real_embedded_host_a_second_agent_pulls_the_snapshot_the_first_agent_pushed_instead_of_making_one()
+    {
+        // Also proves ZstdNet's native libzstd loads from the package's runtimes/ folder inside MSBuild.
+        var dir = NewFolder("agents");
+        var store = Path.Combine(dir, "store");
+        string[] Agent(string name) => ["XenIacHost=embedded:" + Path.Combine(dir, name, "host"), "XenIacSavefile=" + Path.Combine(dir, name, "vm.xlsave"),
+            "XenIacStore=" + store, "XenIacStoreTag=testvm@it"];
+
+        var first = await fixture.MSBuild("XenIacPullSnapshot;XenIacCreateSnapshot", Agent("agent1"));
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.Contains("has no snapshot 'testvm@it' yet", first.Output);
+        Assert.Contains($"created domain '{Domain}'", first.Output);
+        Assert.Matches(@"pushed .* as snapshot [0-9a-f]+ \(testvm@it\)", first.Output);
+
+        var second = await fixture.MSBuild("XenIacPullSnapshot;XenIacCreateSnapshot", Agent("agent2"));
+        Assert.True(second.ExitCode == 0, second.ToString());
+        Assert.Matches(@"pulled snapshot [0-9a-f]+ \(testvm@it\)", second.Output);
+        Assert.Contains("Skipping target \"XenIacCreateSnapshot\" because all output files are up-to-date", second.Output);
+        Assert.DoesNotContain("created domain", second.Output);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(dir, "agent1", "vm.xlsave")), File.ReadAllBytes(Path.Combine(dir, "agent2", "vm.xlsave")));
     }
 }
