@@ -34,6 +34,21 @@ internal static class PlanRendering
 
     private static void RenderTable(IAnsiConsole console, IReadOnlyList<DomainPlan> domains)
     {
+        if (Console.IsOutputRedirected)
+        {
+            // Logs and pipes get plain aligned lines: a box table costs more to lay out than the plan took to make
+            // (a 1,000-domain plan), and grep finds a domain's whole line.
+            var width = domains.Max(d => d.Name.Length);
+            var text = new System.Text.StringBuilder();
+            foreach (var d in domains)
+            {
+                var action = d.Error is not null ? "error" : d.Action == PlanAction.None ? "none" : string.Join(" + ", d.Steps.Select(ActionName));
+                text.Append(d.Name.PadRight(width)).Append("  ").Append(action.PadRight(9)).Append("  ").AppendLine(CommandLine.OneLine(d.Error ?? d.Reason));
+            }
+            foreach (var d in domains) text.Append(d.Name).Append(": savefile ").AppendLine(d.Spec.SavefilePath);
+            Console.Out.Write(text.ToString());
+            return;
+        }
         var table = new Table().Border(TableBorder.Rounded).AddColumns("domain", "action", "why");
         foreach (var d in domains)
         {
