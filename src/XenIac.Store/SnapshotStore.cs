@@ -40,6 +40,9 @@ public sealed record GcReport(IReadOnlyList<SnapshotManifest> RemovedSnapshots, 
 /// </summary>
 public sealed class SnapshotStore : IAsyncDisposable
 {
+    /// <summary>Chunks of one push remembered by name for in-push dedup (repeated zero pages mostly).</summary>
+    private const int MaxPlaced = 32768;
+
     /// <summary>Snapshot manifests and the settings file are small; anything bigger is not one.</summary>
     private const int MaxSmallObject = 1 << 20;
 
@@ -196,6 +199,8 @@ public sealed class SnapshotStore : IAsyncDisposable
                             catch (Exception e) { mine.TrySetException(e); throw; }
                         }
                         where = await slot.Task.WaitAsync(token).ConfigureAwait(false);
+                        // Bounded, so memory stays flat at any size: forgetting costs at worst a chunk stored twice.
+                        if (placed.Count > MaxPlaced) placed.Clear();
                     }
                     await recipe.SetAsync(chunk.Index, new RecipeEntry(name, chunk.Length, chunk.Kind, where), codec, token).ConfigureAwait(false);
                     var total = Interlocked.Add(ref done, chunk.Length);
