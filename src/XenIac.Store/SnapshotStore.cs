@@ -89,7 +89,7 @@ public sealed class SnapshotStore : IAsyncDisposable
                 if (backend is FolderBackend folder) folder.EnsureExists();
                 settings = new StoreSettings
                 {
-                    Digest = key is null ? "sha256" : "hmac-sha256",
+                    Digest = key is null ? "blake3" : "blake3-keyed",
                     Encryption = key is null ? null : "aes-256-gcm",
                     KeyCheck = key?.Check,
                 };
@@ -100,6 +100,10 @@ public sealed class SnapshotStore : IAsyncDisposable
                 settings = StoreJson.Parse(data, StoreKeys.StoreFile, StoreJson.Default.StoreSettings);
                 if (settings.Format != StoreSettings.CurrentFormat)
                     throw new StoreException(StoreError.Unavailable, $"the store '{location}' has format {settings.Format}; this xen-iac reads format {StoreSettings.CurrentFormat}");
+                if (settings.Digest != (settings.Encryption is null ? "blake3" : "blake3-keyed") || settings.Compression != "zstd-1"
+                    || settings.Encryption is not (null or "aes-256-gcm"))
+                    throw new StoreException(StoreError.Unavailable, $"the store '{location}' names its chunks with {settings.Digest}, compresses with {settings.Compression} " +
+                                                                     $"and encrypts with {settings.Encryption ?? "nothing"}; this xen-iac reads blake3, zstd-1 and aes-256-gcm");
                 if (settings.ChunkPages is < 1 or > 1024 || (settings.ChunkPages & (settings.ChunkPages - 1)) != 0)
                     throw new StoreException(StoreError.Damaged, $"{StoreKeys.StoreFile} in '{location}' has chunkPages {settings.ChunkPages} (a power of two up to 1024)");
             }

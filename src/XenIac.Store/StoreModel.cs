@@ -16,8 +16,8 @@ public sealed record StoreSettings
     /// <summary>Guest pages per chunk window (a power of two).</summary>
     public int ChunkPages { get; init; } = 16;
 
-    /// <summary><c>sha256</c>, or <c>hmac-sha256</c> when encrypted.</summary>
-    public string Digest { get; init; } = "sha256";
+    /// <summary><c>blake3</c>, or <c>blake3-keyed</c> when encrypted.</summary>
+    public string Digest { get; init; } = "blake3";
 
     public string Compression { get; init; } = "zstd-1";
 

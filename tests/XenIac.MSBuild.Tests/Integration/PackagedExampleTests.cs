@@ -35,7 +35,7 @@ public sealed class PackagedExampleTests(PackagedExampleFixture fixture) : IClas
         var entries = zip.Entries.Select(e => e.FullName).ToHashSet();
 
         foreach (var dll in new[] { "XenIac.MSBuild.dll", "XenIac.Core.dll", "XenIac.Hosts.dll", "XenIac.Reconciler.dll", "XenIac.Store.dll",
-                     "YamlDotNet.dll", "ZstdNet.dll", "AWSSDK.Core.dll", "AWSSDK.S3.dll", "XenIac.MSBuild.deps.json",
+                     "YamlDotNet.dll", "ZstdNet.dll", "Blake3.dll", "AWSSDK.Core.dll", "AWSSDK.S3.dll", "XenIac.MSBuild.deps.json",
                      "runtimes/linux-x64/native/libzstd.so", "runtimes/linux-arm64/native/libzstd.so" })
             Assert.Contains("tasks/net10.0/" + dll, entries);
         foreach (var file in new[] { "build/XenIac.MSBuild.props", "build/XenIac.MSBuild.targets", "buildTransitive/XenIac.MSBuild.props", "buildTransitive/XenIac.MSBuild.targets" })
