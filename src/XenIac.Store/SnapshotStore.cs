@@ -129,6 +129,11 @@ public sealed class SnapshotStore : IAsyncDisposable
         CancellationToken cancellationToken = default)
     {
         if (tag is not null) CheckTag(tag);
+        if (!AtomicFile.IsRegularFile(savefilePath))
+            throw new StoreException(StoreError.InvalidArgument,
+                File.Exists(savefilePath) || Directory.Exists(savefilePath)
+                    ? $"'{savefilePath}' is not a regular file (a folder, device, pipe or socket); a push reads a savefile on disk"
+                    : $"'{savefilePath}' does not exist");
         await using var gate = await StoreLocks.AcquireAsync(_backend, "push", _options.LockWait, cancellationToken).ConfigureAwait(false);
         FileStream file;
         try
@@ -144,8 +149,6 @@ public sealed class SnapshotStore : IAsyncDisposable
             throw new StoreException(StoreError.InvalidArgument, $"cannot read '{savefilePath}': {e.Message}", e);
         }
         await using var _ = file;
-        if (!file.CanSeek || (File.GetAttributes(savefilePath) & FileAttributes.Directory) != 0)
-            throw new StoreException(StoreError.InvalidArgument, $"'{savefilePath}' is not a regular file");
 
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var token = cts.Token;

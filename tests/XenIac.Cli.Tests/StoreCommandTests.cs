@@ -111,6 +111,7 @@ public sealed class StoreCommandTests : IAsyncLifetime
     [InlineData(new[] { "store", "ls", "--store", "ftp://x/y" }, "s3://bucket/prefix")]
     [InlineData(new[] { "store", "push", "missing.xlsave", "--store", "s" }, "does not exist")]
     [InlineData(new[] { "store", "gc", "--store", "s", "--keep", "-1" }, "--keep")]
+    [InlineData(new[] { "store", "push", "/dev/null", "--store", "s" }, "is not a regular file")]
     public async Task Bad_input_is_one_error_line_and_exit_1(string[] args, string expected)
     {
         var result = await Run(args);

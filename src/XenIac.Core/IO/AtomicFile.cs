@@ -83,6 +83,19 @@ public static partial class AtomicFile
         return directory;
     }
 
+    /// <summary>
+    /// Whether <paramref name="path"/> is a regular file, following a symbolic link (a device such as /dev/null, a
+    /// pipe, a socket or a folder is not): for readers that must not take a stream of unknown length for a file.
+    /// </summary>
+    public static bool IsRegularFile(string path)
+    {
+        var full = Path.GetFullPath(path);
+        var type = TypeOf(full);
+        if (type == EntryType.SymbolicLink && new FileInfo(full).ResolveLinkTarget(returnFinalTarget: true) is { } target)
+            type = TypeOf(target.FullName);
+        return type == EntryType.Regular;
+    }
+
     private enum EntryType { Missing, Regular, Directory, SymbolicLink, Other }
 
     private static EntryType TypeOf(string full)

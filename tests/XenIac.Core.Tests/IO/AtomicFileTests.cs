@@ -83,4 +83,26 @@ public sealed class AtomicFileTests : IDisposable
         Assert.DoesNotContain(AtomicFile.TempPrefix, e.Message);
         Assert.False(Directory.Exists(P("missing")));
     }
+
+    [Fact]
+    public void Only_regular_files_are_regular_files_links_followed()
+    {
+        var dir = Directory.CreateTempSubdirectory("xeniac-regular-").FullName;
+        try
+        {
+            var file = Path.Combine(dir, "f");
+            File.WriteAllText(file, "x");
+            var link = Path.Combine(dir, "l");
+            File.CreateSymbolicLink(link, file);
+            var dangling = Path.Combine(dir, "d");
+            File.CreateSymbolicLink(dangling, Path.Combine(dir, "missing"));
+            Assert.True(AtomicFile.IsRegularFile(file));
+            Assert.True(AtomicFile.IsRegularFile(link));
+            Assert.False(AtomicFile.IsRegularFile(dangling));
+            Assert.False(AtomicFile.IsRegularFile(dir));
+            Assert.False(AtomicFile.IsRegularFile("/dev/null"));
+            Assert.False(AtomicFile.IsRegularFile(Path.Combine(dir, "missing")));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
 }

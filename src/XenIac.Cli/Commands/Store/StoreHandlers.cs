@@ -25,6 +25,9 @@ internal static class StoreHandlers
     public static async Task<int> PushAsync(Location where, string file, string? tag, bool json, CancellationToken ct)
     {
         if (tag is not null) SnapshotStore.CheckTag(tag);
+        // Before a new store is made for it: a device or pipe is no savefile to push.
+        if (!Core.IO.AtomicFile.IsRegularFile(file))
+            throw new ArgumentException($"'{file}' is not a regular file (a device, pipe or socket); a push reads a savefile on disk");
         await using var store = await where.OpenAsync(create: true, ct);
         var size = new FileInfo(file).Length;
         var result = await ByteProgress.RunAsync($"push {Path.GetFileName(file)}", size, p => store.PushAsync(file, tag, p, ct));
