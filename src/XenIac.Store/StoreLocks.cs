@@ -1,4 +1,3 @@
-using System.Net;
 using XenIac.Store.Backends;
 
 namespace XenIac.Store;

@@ -18,7 +18,7 @@ internal sealed class PackWriter(IStoreBackend backend, CancellationToken cancel
 {
     public const int TargetPackBytes = 8 << 20;
     /// <summary>A pack never exceeds this: the target plus one largest coded chunk.</summary>
-    public const int MaxPackBytes = TargetPackBytes + (1 << 20) + 1024 + (1 << 20) / 128;
+    public static readonly int MaxPackBytes = TargetPackBytes + Recipe.MaxStored(Recipe.MaxChunkBytes);
 
     private readonly Lock _sync = new();
     private readonly SemaphoreSlim _uploads = new(2, 2);
