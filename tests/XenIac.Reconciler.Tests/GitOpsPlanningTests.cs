@@ -235,6 +235,23 @@ public sealed class GitOpsPlanningTests : IAsyncLifetime
         Assert.DoesNotContain('\n', e.Message);
     }
 
+    [Fact]
+    public async Task A_saved_plan_naming_a_device_or_a_pipe_is_refused_without_reading_it()
+    {
+        var m = Three();
+        await SaveAndReadAsync(m);
+        var good = File.ReadAllText(P("plan.json"));
+        File.WriteAllText(P("dev.json"), good.Replace(P("db.cfg"), "/dev/zero"));
+        var read = SavedPlan.Read(P("dev.json"));
+        Assert.Contains("/dev/zero is gone (or is no longer a regular file)", Assert.Throws<StalePlanException>(read.CheckInputs).Message);
+
+        File.WriteAllText(P("dev.json"), good.Replace(P("xen-iac.yaml"), "/dev/zero"));
+        Assert.Contains("the manifest /dev/zero is gone", Assert.Throws<StalePlanException>(SavedPlan.Read(P("dev.json")).CheckInputs).Message);
+
+        Assert.False(SavedPlan.IsSavedPlan("/dev/zero"));
+        Assert.Contains("not a regular file", Assert.Throws<SavedPlanException>(() => SavedPlan.Read("/dev/zero")).Message);
+    }
+
     private const string Noise = "\"{}[],:0a\\\u0001 -";
 
     [Fact]

@@ -97,6 +97,8 @@ public sealed class SavedPlan
     {
         try
         {
+            // A pipe or a device would block or never end; neither is a plan.
+            if (!AtomicFile.IsRegularFile(path)) return false;
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
             var buffer = new byte[256];
             var read = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
@@ -117,6 +119,7 @@ public sealed class SavedPlan
         try
         {
             var info = new FileInfo(path);
+            if (info.Exists && !AtomicFile.IsRegularFile(path)) throw new SavedPlanException($"{path} is not a regular file, so not a saved plan");
             if (info.Exists && info.Length > MaxBytes)
                 throw new SavedPlanException($"{path}: {info.Length:N0} bytes is too large for a saved plan (limit {MaxBytes:N0})");
             bytes = File.ReadAllBytes(path);
@@ -188,13 +191,13 @@ public sealed class SavedPlan
     {
         var manifest = _document.Manifest!;
         var now = Digest(manifest.Path!);
-        if (now is null) throw Stale($"the manifest {manifest.Path} is gone");
+        if (now is null) throw Stale($"the manifest {manifest.Path} is gone (or is no longer a regular file)");
         if (now != manifest.Sha256) throw Stale($"the manifest {manifest.Path} changed since the plan was made");
         foreach (var input in _document.Inputs!)
         {
             var digest = Digest(input!.Path!);
             if (digest == input.Sha256) continue;
-            throw Stale(digest is null ? $"{input.Path} is gone" : input.Sha256 is null ? $"{input.Path} appeared" : $"{input.Path} changed since the plan was made");
+            throw Stale(digest is null ? $"{input.Path} is gone (or is no longer a regular file)" : input.Sha256 is null ? $"{input.Path} appeared" : $"{input.Path} changed since the plan was made");
         }
     }
 
@@ -394,11 +397,15 @@ public sealed class SavedPlan
         .Distinct(StringComparer.Ordinal)
         .Order(StringComparer.Ordinal);
 
-    /// <summary>SHA-256 of a whole file (manifests and configs are small); null when it is not there or cannot be read.</summary>
+    /// <summary>
+    /// SHA-256 of a whole file (manifests and configs are small); null when it is not there, cannot be read, or is not
+    /// a regular file (a path in a damaged plan may name /dev/zero, which has no end to digest).
+    /// </summary>
     private static string? Digest(string path)
     {
         try
         {
+            if (!AtomicFile.IsRegularFile(path)) return null;
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
             return Convert.ToHexStringLower(SHA256.HashData(stream));
         }

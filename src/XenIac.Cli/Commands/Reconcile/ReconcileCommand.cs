@@ -68,6 +68,11 @@ internal static class ReconcileCommand
         output.Validators.Add(r =>
         {
             if (r.Tokens.Count == 0) return;
+            if (r.Tokens[0].Value == CommandLine.StdioName)
+            {
+                r.AddError("--out: '-' (standard output) is not supported: a saved plan is a file (use --json to print the plan)");
+                return;
+            }
             try { XenIac.Core.IO.AtomicFile.CheckTarget(r.Tokens[0].Value); }
             catch (Exception e) when (e is IOException or ArgumentException) { r.AddError($"--out: {e.Message}"); }
         });
