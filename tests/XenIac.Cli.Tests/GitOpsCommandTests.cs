@@ -286,6 +286,24 @@ public sealed class GitOpsCommandTests : IDisposable
         AssertOneError(await Run("plan", "--refresh-only", "--out", "p.json"), "--refresh-only");
     }
 
+    [SkippableFact]
+    public async Task Drift_with_a_host_that_cannot_be_asked_exits_1_and_says_so()
+    {
+        Skip.If(File.Exists("/dev/xen/privcmd"), "this machine is a Xen dom0: the libxl host can be asked");
+        WriteManifest(_dir, "  - name: db\n    config: db.cfg\n    host: libxl\n  - name: web-1\n    config: web-1.cfg\n");
+        var drift = await Run("drift", "--detailed-exitcode");
+        Assert.Equal(1, drift.ExitCode);
+        // web-1 was never created: drift, on the host that could be asked.
+        Assert.Contains("Drift: 1 of 1 domain differ from the manifest. 1 domain could not be checked.", drift.StdOut);
+        Assert.StartsWith("error: db: host: ", Assert.Single(ErrorLines(drift)));
+        var only = await Run("drift", "--target", "db");
+        Assert.Equal(1, only.ExitCode);
+        Assert.Contains("No drift in the 0 domains checked. 1 domain could not be checked.", only.StdOut);
+        var json = JsonNode.Parse((await Run("drift", "--json")).StdOut)!;
+        Assert.True(json["errors"]!.GetValue<bool>());
+        Assert.StartsWith("host: ", json["domains"]![0]!["error"]!.GetValue<string>());
+    }
+
     [Fact]
     public async Task Targets_take_globs_and_label_selectors_and_one_that_selects_nothing_is_an_error()
     {

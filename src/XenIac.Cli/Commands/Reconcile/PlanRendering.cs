@@ -151,9 +151,13 @@ internal static class PlanRendering
                     text.Append(d.Name.PadRight(width)).Append("  ").Append(item.KindName.PadRight(kindWidth)).Append("  ").AppendLine(CommandLine.OneLine(item.Message));
         }
         var checkedCount = report.Domains.Count(d => d.Error is null);
+        var notAsked = report.Domains.Count - checkedCount;
+        // A domain whose host could not be asked is not "no drift": the summary says it was not checked.
+        var notChecked = notAsked == 0 ? "" : $" {notAsked} domain{(notAsked == 1 ? "" : "s")} could not be checked.";
         text.AppendLine(drifted.Count == 0
-            ? $"No drift: reality matches the manifest ({checkedCount} domain{(checkedCount == 1 ? "" : "s")} checked)."
-            : $"Drift: {drifted.Count} of {checkedCount} domain{(checkedCount == 1 ? "" : "s")} differ from the manifest. 'xen-iac plan' shows what apply would do about it.");
+            ? (notAsked == 0 ? $"No drift: reality matches the manifest ({checkedCount} domain{(checkedCount == 1 ? "" : "s")} checked)."
+                : $"No drift in the {checkedCount} domain{(checkedCount == 1 ? "" : "s")} checked.{notChecked}")
+            : $"Drift: {drifted.Count} of {checkedCount} domain{(checkedCount == 1 ? "" : "s")} differ from the manifest.{notChecked} 'xen-iac plan' shows what apply would do about it.");
         Console.Out.Write(text.ToString());
     }
 
