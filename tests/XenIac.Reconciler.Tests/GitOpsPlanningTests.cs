@@ -248,6 +248,14 @@ public sealed class GitOpsPlanningTests : IAsyncLifetime
         File.WriteAllText(P("dev.json"), good.Replace(P("xen-iac.yaml"), "/dev/zero"));
         Assert.Contains("the manifest /dev/zero is gone", Assert.Throws<StalePlanException>(SavedPlan.Read(P("dev.json")).CheckInputs).Message);
 
+        // A plan edited to leave a config out of its inputs is not trusted to have checked it.
+        var inputs = System.Text.Json.Nodes.JsonNode.Parse(good)!;
+        inputs["inputs"]!.AsArray().RemoveAt(0);
+        File.WriteAllText(P("dev.json"), inputs.ToJsonString());
+        var fewer = SavedPlan.Read(P("dev.json"));
+        fewer.CheckInputs();
+        Assert.Contains("config files it records", Assert.Throws<StalePlanException>(() => fewer.CheckCurrent(Planner.PlanAsync(m, _hosts).GetAwaiter().GetResult())).Message);
+
         Assert.False(SavedPlan.IsSavedPlan("/dev/zero"));
         Assert.Contains("not a regular file", Assert.Throws<SavedPlanException>(() => SavedPlan.Read("/dev/zero")).Message);
     }

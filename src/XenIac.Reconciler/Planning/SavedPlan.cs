@@ -209,6 +209,11 @@ public sealed class SavedPlan
     public void CheckCurrent(Plan fresh)
     {
         ArgumentNullException.ThrowIfNull(fresh);
+        // The inputs checked before were the plan's own list; it must be the list this manifest names, or an edited
+        // plan could leave a config out of the check.
+        var inputs = InputsOf(fresh.Manifest).ToList();
+        if (!inputs.SequenceEqual(_document.Inputs!.Select(i => i!.Path!).Order(StringComparer.Ordinal)))
+            throw Stale($"the config files it records are not the ones the manifest names ({List(inputs)})");
         var saved = _document.Domains!.ToDictionary(d => d!.Name!, StringComparer.Ordinal);
         var added = fresh.Domains.Select(d => d.Name).Where(n => !saved.ContainsKey(n)).ToList();
         var removed = saved.Keys.Where(n => fresh.Domains.All(d => d.Name != n)).ToList();

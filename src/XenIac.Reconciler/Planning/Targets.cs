@@ -36,10 +36,6 @@ public static class Targets
         return manifest.Domains.Where(d => selected.Contains(d.Name)).ToList();
     }
 
-    /// <summary>True when <paramref name="target"/> is a pattern (glob or label selector) rather than one name.</summary>
-    public static bool IsPattern(string target) =>
-        target.StartsWith(LabelPrefix, StringComparison.Ordinal) || target.AsSpan().IndexOfAny('*', '?') >= 0;
-
     private static Func<DomainSpec, bool> Matcher(Manifest manifest, string target, string option)
     {
         if (target.StartsWith(LabelPrefix, StringComparison.Ordinal))
