@@ -62,13 +62,20 @@ public sealed class ManifestEdit
         return new ManifestEdit(full, text, bom, manifest, (YamlMappingNode)yaml.Documents[0].RootNode);
     }
 
+    /// <summary>Refuses a domain the manifest has already: importing it again would make a duplicate entry.</summary>
+    /// <exception cref="ImportException">The manifest names <paramref name="name"/>.</exception>
+    public void CheckAbsent(string name)
+    {
+        if (Manifest.Domains.FirstOrDefault(d => d.Name == name) is { } existing)
+            throw new ImportException($"'{name}' is already in {Path} (line {existing.Location.Line}); remove that entry first to import it again");
+    }
+
     /// <summary>The manifest with <paramref name="domain"/>, found on <paramref name="host"/>, added as the last entry of <c>domains:</c>.</summary>
     /// <exception cref="ImportException">The manifest has the domain already, or its list cannot be edited as text.</exception>
     public ManifestDraft Add(ImportedDomain domain, HostSpec host)
     {
         ArgumentNullException.ThrowIfNull(domain);
-        if (Manifest.Domains.FirstOrDefault(d => d.Name == domain.Name) is { } existing)
-            throw new ImportException($"'{domain.Name}' is already in {Path} (line {existing.Location.Line}); remove that entry first to import it again");
+        CheckAbsent(domain.Name);
         if (host.IsDefault) host = HostSpec.Libxl;
         var (lines, entry, config) = ManifestWriter.Entry(domain, host, _inherited, _directory);
         var newLine = _text.Contains("\r\n", StringComparison.Ordinal) ? "\r\n" : "\n";
@@ -93,7 +100,11 @@ public sealed class ManifestEdit
             {
                 var start = (int)empty.Start.Index;
                 var stop = (int)empty.End.Index;
-                while (start > 0 && text[start - 1] is ' ' or '\t') start--;
+                var lineEnd = text.IndexOf('\n', stop);
+                var rest = lineEnd < 0 ? text[stop..] : text[stop..lineEnd];
+                // Spaces before '[]' go too, unless a comment follows, which needs one before its '#'.
+                if (rest.Trim().Length == 0)
+                    while (start > 0 && text[start - 1] is ' ' or '\t') start--;
                 text = text[..start] + text[stop..];
             }
             var dash = Column(text, (int)keyNode.Start.Index) + 2;
@@ -144,7 +155,26 @@ public sealed class ManifestEdit
         if (lineEnd < 0)
             // The file's last line has no line break: the entry gets one before it, and none after, as the file had.
             return text + newLine + entry.ToString()[..^newLine.Length];
-        return text.Insert(lineEnd + 1, entry.ToString());
+        var at = AfterOwnComments(text, lineEnd + 1, dash);
+        if (at == text.Length && text[^1] != '\n') return text + newLine + entry.ToString()[..^newLine.Length];
+        return text.Insert(at, entry.ToString());
+    }
+
+    /// <summary>
+    /// Past the comment lines right below the last entry that are indented deeper than its dash: they are that
+    /// entry's (<c>  # end of db</c>) and stay with it. A blank line or a comment further left ends them.
+    /// </summary>
+    private static int AfterOwnComments(string text, int at, int dash)
+    {
+        while (at < text.Length)
+        {
+            var next = text.IndexOf('\n', at);
+            var line = next < 0 ? text[at..] : text[at..next];
+            var indent = line.Length - line.TrimStart(' ').Length;
+            if (!line.TrimStart(' ').StartsWith('#') || indent <= dash) break;
+            at = next < 0 ? text.Length : next + 1;
+        }
+        return at;
     }
 
     private static YamlNode? Get(YamlMappingNode mapping, string key) =>
