@@ -99,7 +99,8 @@ public sealed class ManifestEdit
             if (list is YamlSequenceNode empty)
             {
                 var start = (int)empty.Start.Index;
-                var stop = (int)empty.End.Index;
+                // YamlDotNet gives a sequence node the marks of its '[' only; its ']' is the next one (the list is empty).
+                var stop = text.IndexOf(']', start) + 1;
                 var lineEnd = text.IndexOf('\n', stop);
                 var rest = lineEnd < 0 ? text[stop..] : text[stop..lineEnd];
                 // Spaces before '[]' go too, unless a comment follows, which needs one before its '#'.
