@@ -62,10 +62,13 @@ public sealed class ImportCommandTests : IDisposable
 
         var import = await Run("import", "--host", "embedded:host", "--savefiles", "saves", "--out", "xen-iac.yaml");
         Assert.True(import.ExitCode == 0, import.StdErr);
-        // The six xl savefiles store disks or kernels: restoring them will need consent, and import says so.
+        // The six xl savefiles store disks or kernels: restoring them will need consent, and import says so; the
+        // two legacy ones store no config at all.
         var notes = import.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(6, notes.Length);
-        Assert.All(notes, n => Assert.Matches("^note: the stored config of .*saves/.*xlsave names what dom0 would run or open .*needs trustConfig: true", n));
+        Assert.Equal(8, notes.Length);
+        Assert.Equal(6, notes.Count(n => System.Text.RegularExpressions.Regex.IsMatch(n,
+            "^note: the stored config of .*saves/.*xlsave names what dom0 would run or open .*needs trustConfig: true")));
+        Assert.Equal(2, notes.Count(n => n.StartsWith("note: " + P("saves/dom-1"), StringComparison.Ordinal) && n.Contains("is a legacy savefile")));
         Assert.Contains("Imported 20 domains (12 running, 8 saved)", import.StdOut);
 
         var plan = await Run("plan", "--detailed-exitcode", "--show-unchanged");

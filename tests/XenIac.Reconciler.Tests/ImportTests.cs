@@ -179,7 +179,21 @@ public sealed class ImportTests : IAsyncLifetime
         Assert.Contains(scan.Warnings, w => w == "warning: skipped " + P("saves/empty.xlsave") + ": the file is empty");
         Assert.Contains(scan.Warnings, w => w.Contains("bad name.img") && w.Contains("cannot be named in a manifest"));
         Assert.DoesNotContain(scan.Warnings, w => w.Contains(".xeniac-tmp-") || w.Contains("sub"));
-        Assert.Equal(3, scan.Warnings.Count);
+        Assert.Contains(scan.Warnings, w => w.StartsWith("note: " + P("saves/old.img") + " is a legacy savefile", StringComparison.Ordinal));
+        Assert.Equal(4, scan.Warnings.Count);
+    }
+
+    [Fact]
+    public async Task A_running_domain_whose_default_savefile_holds_another_domain_is_warned_about()
+    {
+        await SaveAsync("api", "saves/web.xlsave");
+        await Host.CreateAsync(ConfigText.FromText("name = \"web\"\ntype = \"hvm\"\nmemory = 4\nvcpus = 1\n"));
+
+        var scan = await Importer.ScanAsync(Host, P("saves"));
+
+        Assert.Equal(["api", "web"], scan.Domains.Select(d => d.Name));
+        Assert.Equal($"warning: 'web' would save to {P("saves/web.xlsave")}, which is the savefile of 'api'; give one of them another 'savefile:' before you save",
+            Assert.Single(scan.Warnings));
     }
 
     [Fact]

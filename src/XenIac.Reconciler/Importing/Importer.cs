@@ -48,6 +48,13 @@ public static class Importer
                              + (savefile is null ? "" : $" (its savefile {savefile.Path} is skipped too)"));
                 continue;
             }
+            var config = await ConfigOfAsync(host, info.Name, warnings, cancellationToken).ConfigureAwait(false);
+            if (savefile is { Format: SavefileFormat.Legacy } && config is null)
+            {
+                // A running legacy-format entry needs a config to restore with, and there is none to write.
+                warnings.Add($"warning: skipped {savefile.Path} as the savefile of '{info.Name}': it is a legacy savefile (no config stored) and the host gave no config");
+                savefile = null;
+            }
             if (savefile is not null)
                 warnings.Add($"note: '{info.Name}' runs on {host.Spec} and has a savefile {savefile.Path}: imported as running, with that savefile as its savefile");
             domains.Add(new ImportedDomain
@@ -57,17 +64,20 @@ public static class Importer
                 Paused = info.State == DomainState.Paused,
                 Format = savefile?.Format ?? SavefileFormat.Xl,
                 SavefilePath = savefile?.Path,
-                Config = await ConfigOfAsync(host, info.Name, warnings, cancellationToken).ConfigureAwait(false),
+                Config = config,
             });
         }
         foreach (var savefile in savefiles.Values)
         {
             domains.Add(new ImportedDomain { Name = savefile.Name, State = DesiredState.Saved, Format = savefile.Format, SavefilePath = savefile.Path });
+            if (savefile.Format == SavefileFormat.Legacy)
+                warnings.Add($"note: {savefile.Path} is a legacy savefile, which stores no config: give '{savefile.Name}' a 'config' before you set it running");
             if (savefile.HostEffects.Count > 0)
                 warnings.Add($"note: the stored config of {savefile.Path} names what dom0 would run or open ({string.Join("; ", savefile.HostEffects)}); " +
                              $"restoring '{savefile.Name}' needs trustConfig: true on it or --trust-config, once you trust the file");
         }
         domains.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
+        if (savefileFolder is not null) WarnSharedSavefiles(domains, Path.GetFullPath(savefileFolder), warnings);
         return new ImportScan(domains, warnings);
     }
 
@@ -84,6 +94,22 @@ public static class Importer
         var why = scan.Warnings.Count == 0 ? "" : " (" + string.Join("; ", scan.Warnings) + ")";
         throw new ImportException($"no domain named '{name}' on {host.Spec}" +
                                   (savefileFolder is null ? "" : $" and no savefile of it in {Path.GetFullPath(savefileFolder)}") + why);
+    }
+
+    /// <summary>
+    /// A running domain without a savefile of its own saves to NAME.xlsave in the folder; when that file is the
+    /// savefile of another domain (its stored config names that one), a save would replace it. Said, not changed:
+    /// which of the two the file should belong to is the person's call.
+    /// </summary>
+    private static void WarnSharedSavefiles(List<ImportedDomain> domains, string folder, List<string> warnings)
+    {
+        var owners = domains.Where(d => d.SavefilePath is not null).ToDictionary(d => d.SavefilePath!, d => d.Name, StringComparer.Ordinal);
+        foreach (var domain in domains.Where(d => d.SavefilePath is null))
+        {
+            var path = Path.Combine(folder, domain.Name + ".xlsave");
+            if (owners.TryGetValue(path, out var owner))
+                warnings.Add($"warning: '{domain.Name}' would save to {path}, which is the savefile of '{owner}'; give one of them another 'savefile:' before you save");
+        }
     }
 
     /// <summary>The host's config as xl.cfg; a domain whose config cannot be read is still imported, without one.</summary>

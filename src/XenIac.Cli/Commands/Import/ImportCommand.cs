@@ -38,6 +38,8 @@ internal static class ImportCommand
             var hasName = r.GetValue(name) is not null;
             if (hasName && r.GetValue(output) is not null)
                 r.AddError("import NAME adds to the manifest -f; --out writes a new manifest of everything: give one of them");
+            if (r.GetValue(output) == CommandLine.StdioName)
+                r.AddError("--out: '-' is not a file; leave --out out to print the manifest (use ./- for a file named '-')");
             if (!hasName && r.GetValue(file) is not null)
                 r.AddError("-f adds one domain to an existing manifest: give its NAME (xen-iac import NAME -f MANIFEST), or --out FILE for a new manifest");
         });
