@@ -117,6 +117,21 @@ public sealed class ImportTests : IAsyncLifetime
     }
 
     [Fact]
+    public void A_domain_from_another_host_than_the_files_default_names_its_host_relative_to_the_manifest()
+    {
+        Directory.CreateDirectory(P("sub"));
+        File.WriteAllText(P("sub/m.yaml"), "defaults:\n  host: embedded:../host\ndomains:\n  - name: a\n");
+        var edit = ManifestEdit.Open(P("sub/m.yaml"));
+        Assert.Equal(Spec, edit.DefaultHost);
+        Assert.Equal(P("sub/saves"), edit.SavefileDir);
+        var same = edit.Add(Saved("b"), Spec);
+        Assert.EndsWith("  - name: b\n    state: saved\n", same.Text);
+        var other = edit.Add(Saved("b"), HostSpec.Embedded(P("other host")));
+        Assert.EndsWith("  - name: b\n    state: saved\n    host: embedded:../other host\n", other.Text);
+        Assert.Equal(HostSpec.Embedded(P("other host")), ImportWriter.Validate(other).Domains[^1].Host);
+    }
+
+    [Fact]
     public void A_domain_already_in_the_manifest_or_a_flow_list_is_refused()
     {
         File.WriteAllText(P("m.yaml"), "domains:\n  - name: a\n");
