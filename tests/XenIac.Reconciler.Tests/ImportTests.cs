@@ -132,6 +132,35 @@ public sealed class ImportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Folders_and_names_that_yaml_would_misread_are_quoted_and_load_back_as_the_same_paths()
+    {
+        var odd = P("saves #1: old, 'quoted' & [x]");
+        Directory.CreateDirectory(odd);
+        await SaveAsync("null", Path.GetRelativePath(_dir, Path.Combine(odd, "null.xlsave")));
+        await SaveAsync("y", Path.GetRelativePath(_dir, Path.Combine(odd, "y-file.xlsave")));
+
+        var scan = await Importer.ScanAsync(Host, odd);
+        var draft = ManifestWriter.Compose(scan, P("xen-iac.yaml"), Spec, odd);
+        var manifest = await ImportWriter.WriteAsync(draft, force: false, writeManifest: true);
+
+        Assert.Contains("  savefileDir: \"saves #1: old, 'quoted' & [x]\"\n", draft.Text);
+        Assert.Contains("  - name: 'null'\n", draft.Text);
+        Assert.Contains("  - name: 'y'\n    savefile: \"saves #1: old, 'quoted' & [x]/y-file.xlsave\"\n", draft.Text);
+        Assert.Equal([Path.Combine(odd, "null.xlsave"), Path.Combine(odd, "y-file.xlsave")], manifest.Domains.Select(d => d.SavefilePath));
+        var plan = await Planner.PlanAsync(manifest, _hosts);
+        Assert.False(plan.HasChanges || plan.HasErrors);
+    }
+
+    [Fact]
+    public void A_folder_name_with_a_line_break_stays_inside_the_header_comment()
+    {
+        var draft = ManifestWriter.Compose(new ImportScan([], []), P("xen-iac.yaml"), HostSpec.Embedded(P("a\nversion: 2")), P("s\rx"));
+        Assert.Equal(2, draft.Text.Split('\n').Count(l => l.StartsWith('#')));
+        Assert.Empty(ImportWriter.Validate(draft).Domains);
+        Assert.Contains("  host: \"embedded:a\\nversion: 2\"\n", draft.Text);
+    }
+
+    [Fact]
     public void A_domain_already_in_the_manifest_or_a_flow_list_is_refused()
     {
         File.WriteAllText(P("m.yaml"), "domains:\n  - name: a\n");

@@ -63,8 +63,9 @@ public static class ManifestWriter
         var inherited = new Inherited(host, savefileDir, SavefileFormat.Xl, Checkpoint: false, Paused: false);
 
         var text = new StringBuilder();
-        text.Append("# Written by `xen-iac import` from ").Append(HostText(host, null))
-            .Append(savefileFolder is null ? "" : " and the savefiles in " + savefileDir).Append(".\n");
+        // Printable: a line break in a folder's name would end the comment and start YAML.
+        text.Append("# Written by `xen-iac import` from ").Append(ManifestLoader.Printable(HostText(host, null)))
+            .Append(savefileFolder is null ? "" : " and the savefiles in " + ManifestLoader.Printable(savefileDir)).Append(".\n");
         text.Append("# `xen-iac plan` on it shows no changes until reality or this file changes.\n");
         text.Append("version: 1\n");
         text.Append("defaults:\n");
