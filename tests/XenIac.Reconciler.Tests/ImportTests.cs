@@ -241,6 +241,41 @@ public sealed class ImportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_pipe_or_a_dangling_link_in_the_folder_is_skipped_without_being_opened()
+    {
+        await SaveAsync("web", "saves/web.xlsave");
+        File.CreateSymbolicLink(P("saves/gone.xlsave"), P("nowhere.xlsave"));
+        File.CreateSymbolicLink(P("saves/link.xlsave"), P("saves/web.xlsave"));
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", P("saves/pipe.xlsave"))) await mkfifo.WaitForExitAsync();
+
+        // A pipe nobody writes to would block a reader forever; the scan must finish.
+        var scan = await Importer.ScanAsync(Host, P("saves")).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal("web", Assert.Single(scan.Domains).Name);
+        Assert.Contains("warning: skipped " + P("saves/pipe.xlsave") + ": not a regular file", scan.Warnings);
+        Assert.Contains("warning: skipped " + P("saves/gone.xlsave") + ": not a regular file", scan.Warnings);
+        // The link is a second savefile of web (the same file); one of the two is taken, the other named.
+        Assert.Contains("warning: skipped " + P("saves/link.xlsave") + ": 'web' also has the equally new savefile " + P("saves/web.xlsave") + ", which is imported", scan.Warnings);
+        Assert.Equal(3, scan.Warnings.Count);
+    }
+
+    [Fact]
+    public async Task A_savefile_reached_through_a_link_imports_and_plans_with_no_changes()
+    {
+        await SaveAsync("web", "web.xlsave");
+        File.CreateSymbolicLink(P("saves/web.xlsave"), P("web.xlsave"));
+
+        var scan = await Importer.ScanAsync(Host, P("saves"));
+        var manifest = await ImportWriter.WriteAsync(ManifestWriter.Compose(scan, P("xen-iac.yaml"), Spec, P("saves")), false, true);
+
+        Assert.Empty(scan.Warnings);
+        Assert.Equal(P("saves/web.xlsave"), Assert.Single(manifest.Domains).SavefilePath);
+        var plan = await Planner.PlanAsync(manifest, _hosts);
+        Assert.False(plan.HasErrors, plan.Domains[0].Error);
+        Assert.False(plan.HasChanges);
+    }
+
+    [Fact]
     public async Task Two_savefiles_of_one_domain_give_the_newest_and_a_running_domain_wins_over_its_savefile()
     {
         var older = await SaveAsync("a", "saves/a-monday.xlsave");

@@ -130,7 +130,10 @@ public static class Importer
         }
     }
 
-    private sealed record FoundSavefile(string Name, string Path, SavefileFormat Format, DateTime WrittenUtc, IReadOnlyList<HostEffect> HostEffects);
+    private sealed record FoundSavefile(string Name, string Path, SavefileFormat Format, DateTime WrittenUtc, IReadOnlyList<HostEffect> HostEffects)
+    {
+        public bool IsLink { get; init; }
+    }
 
     private static Dictionary<string, FoundSavefile> ScanFolder(string folder, string? only, List<string> warnings)
     {
@@ -168,9 +171,11 @@ public static class Importer
             if (byName.TryGetValue(found.Name, out var other))
             {
                 // Several savefiles of one domain (checkpoints, copies): the newest is what a person restores.
-                var (keep, drop) = found.WrittenUtc > other.WrittenUtc ? (found, other) : (other, found);
+                // Of two as new (a link and the file it names), the file itself.
+                var newer = found.WrittenUtc > other.WrittenUtc || (found.WrittenUtc == other.WrittenUtc && other.IsLink && !found.IsLink);
+                var (keep, drop) = newer ? (found, other) : (other, found);
                 byName[found.Name] = keep;
-                warnings.Add($"warning: skipped {drop.Path}: '{found.Name}' also has the newer savefile {keep.Path}, which is imported");
+                warnings.Add($"warning: skipped {drop.Path}: '{found.Name}' also has the {(keep.WrittenUtc > drop.WrittenUtc ? "newer" : "equally new")} savefile {keep.Path}, which is imported");
                 continue;
             }
             byName[found.Name] = found;
@@ -188,6 +193,9 @@ public static class Importer
         try
         {
             var info = new FileInfo(path);
+            var isLink = info.LinkTarget is not null;
+            // A link's own FileInfo gives the link's size and time; the savefile is what it points to.
+            if (isLink && info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo target) info = target;
             var stem = Path.GetFileNameWithoutExtension(path);
             if (info.Length == 0)
             {
@@ -220,13 +228,13 @@ public static class Importer
                 {
                     warnings.Add($"note: the stored config of {path} cannot be read ({e.Message}); the domain is named '{stem}' after the file");
                 }
-                return new FoundSavefile(name, path, SavefileFormat.Xl, info.LastWriteTimeUtc, effects);
+                return new FoundSavefile(name, path, SavefileFormat.Xl, info.LastWriteTimeUtc, effects) { IsLink = isLink };
             }
             // No xl header: a legacy savefile is the libxl/libxc image stream alone; its first header must read.
             using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read))
             using (var image = new ImageStreamReader(stream, leaveOpen: true))
                 image.MoveNext();
-            return new FoundSavefile(stem, path, SavefileFormat.Legacy, info.LastWriteTimeUtc, []);
+            return new FoundSavefile(stem, path, SavefileFormat.Legacy, info.LastWriteTimeUtc, []) { IsLink = isLink };
         }
         catch (XenFormatException e)
         {
