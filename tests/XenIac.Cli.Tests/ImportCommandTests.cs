@@ -204,5 +204,16 @@ public sealed class ImportCommandTests : IDisposable
         Assert.Contains(lines, l => l.StartsWith("note: 'keep' runs on", StringComparison.Ordinal));
         Assert.Equal(3, lines.Length);
         Assert.Equal(0, (await Run("plan", "--detailed-exitcode")).ExitCode);
+
+        // --json without --out: the manifest text, the domains and the same warnings, for scripts.
+        var json = await Run("import", "--host", "embedded:host", "--savefiles", "saves", "--json");
+        Assert.Equal(0, json.ExitCode);
+        var root = JsonDocument.Parse(json.StdOut).RootElement;
+        Assert.Equal(File.ReadAllText(P("xen-iac.yaml")), root.GetProperty("yaml").GetString());
+        Assert.False(root.TryGetProperty("manifest", out _));
+        var keep = Assert.Single(root.GetProperty("domains").EnumerateArray().ToList());
+        Assert.Equal(("keep", "running", P("saves/keep.xlsave"), P("configs/keep.cfg")),
+            (keep.GetProperty("name").GetString(), keep.GetProperty("state").GetString(), keep.GetProperty("savefile").GetString(), keep.GetProperty("config").GetString()));
+        Assert.Equal(lines, root.GetProperty("warnings").EnumerateArray().Select(w => w.GetString()!).ToArray());
     }
 }
