@@ -307,6 +307,8 @@ public static partial class ManifestLoader
 
     [GeneratedRegex("^[A-Za-z0-9_.-]{0,63}$")]
     internal static partial Regex LabelValue();
+    /// <summary>Whether a manifest can name a domain <paramref name="name"/> (import skips those it cannot).</summary>
+    internal static bool IsValidDomainName(string name) => DomainName().IsMatch(name);
 
     // xl's lexer reads keys in lower case only (libxlu_cfg_l.l); an upper-case key would never reach xl.
     [GeneratedRegex("^[a-z_][a-z0-9_]*$")]

@@ -55,6 +55,8 @@ public static partial class Planner
     internal static SavefileStatus ObserveSavefile(DomainSpec spec)
     {
         var info = new FileInfo(spec.SavefilePath);
+        // A link's own FileInfo has the link's length; the savefile is the file it points to.
+        if (info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo target) info = target;
         if (!info.Exists) return SavefileStatus.Missing;
         try
         {
