@@ -62,7 +62,7 @@ public sealed class ChunkCodec : IDisposable
         var scratch = ArrayPool<byte>.Shared.Rent(bound + 1);
         try
         {
-            var packed = _compressor.Wrap(raw, scratch.AsSpan(1));
+            var packed = LooksIncompressible(raw, scratch) ? int.MaxValue : _compressor.Wrap(raw, scratch.AsSpan(1));
             ReadOnlySpan<byte> inner;
             if (packed < raw.Length)
             {
@@ -84,6 +84,23 @@ public sealed class ChunkCodec : IDisposable
             ArrayPool<byte>.Shared.Return(scratch);
         }
     }
+
+    /// <summary>
+    /// An early abort, as file systems that compress do it: when neither the first nor the middle page of a chunk
+    /// shrinks by <see cref="ProbeSaving"/>, the chunk is almost surely random (encrypted or already compressed guest
+    /// data) and zstd would spend a whole pass to learn the same. Two probe pages cost an eighth of that pass; a
+    /// chunk misjudged is stored whole, which costs space, never correctness.
+    /// </summary>
+    private bool LooksIncompressible(ReadOnlySpan<byte> raw, byte[] scratch)
+    {
+        if (raw.Length < 4 * ProbeBytes) return false;
+        var limit = ProbeBytes - ProbeBytes * ProbeSaving / 100;
+        return _compressor.Wrap(raw[..ProbeBytes], scratch.AsSpan(1)) >= limit
+               && _compressor.Wrap(raw.Slice(raw.Length / 2 / ProbeBytes * ProbeBytes, ProbeBytes), scratch.AsSpan(1)) >= limit;
+    }
+
+    private const int ProbeBytes = 4096;
+    private const int ProbeSaving = 3;
 
     /// <summary>
     /// Decodes a stored chunk into <paramref name="raw"/> (exactly its raw length) and checks its name.
