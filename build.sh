@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ./build.sh <Target> [msbuild args]: runs a target of build/build.proj (Restore, Compile, Test, Pack, Demo, Bench, Lab, Ci).
+# ./build.sh <Target> [msbuild args]: runs a target of build/build.proj (Restore, Compile, Native, Test, Pack, Demo, Bench, Lab, Ci).
 set -uo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
