@@ -16,6 +16,9 @@ namespace XenIac.Reconciler.Applying;
 /// </summary>
 public static class Applier
 {
+    /// <summary>The error of a domain whose change did not start because <see cref="ApplyOptions.Stopping"/> was cancelled.</summary>
+    public const string NotStartedError = "not started: stopping";
+
     public static async Task<ApplyResult> ApplyAsync(Manifest manifest, IHostProvider hosts, ApplyOptions options,
         CancellationToken cancellationToken = default)
     {
@@ -50,6 +53,12 @@ public static class Applier
                 new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Parallelism), CancellationToken = cancellationToken },
                 async (domain, ct) =>
                 {
+                    // Stopping (reconcile's SIGTERM): what is under way finishes, nothing new starts.
+                    if (options.Stopping.IsCancellationRequested)
+                    {
+                        lock (results) results.Add(new DomainResult(domain.Name, domain.Action, false, NotStartedError, TimeSpan.Zero));
+                        return;
+                    }
                     var result = await RunAsync(domain, hosts, journal, applyId, options.Progress, ct).ConfigureAwait(false);
                     lock (results) results.Add(result);
                 }).ConfigureAwait(false);
@@ -146,7 +155,12 @@ public static class Applier
                 {
                     await using var stores = new Snapshots();
                     var store = await stores.OpenAsync(to, create: true, cancellationToken).ConfigureAwait(false);
-                    await store!.PushAsync(spec.SavefilePath, to.Tag, null, cancellationToken).ConfigureAwait(false);
+                    var pushed = await store!.PushAsync(spec.SavefilePath, to.Tag, null, cancellationToken).ConfigureAwait(false);
+                    await Retention.KeepAsync(spec, store, pushed.Snapshot.Id, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await Retention.KeepAsync(spec, null, null, cancellationToken).ConfigureAwait(false);
                 }
                 return saved;
 

@@ -49,7 +49,10 @@ public sealed record DomainPlan
     public string? Error { get; init; }
 
     public string Name => Spec.Name;
-    public bool IsChange => Error is null && Action != PlanAction.None;
+    /// <summary>A change apply makes; an observe-only domain's (paused: reconcile) drift is reported, never a change.</summary>
+    public bool IsChange => Error is null && Action != PlanAction.None && !Spec.ObserveOnly;
+    /// <summary>Reality differs from the manifest for an observe-only domain: what apply would do, were it allowed to.</summary>
+    public bool IsObservedDrift => Error is null && Action != PlanAction.None && Spec.ObserveOnly;
 }
 
 /// <summary>What the operator allows beyond the manifest: the CLI's --force and --trust-config.</summary>

@@ -98,7 +98,10 @@ public static class Planner
         // A manifest can name any path; one it writes outside its own folder deserves a look before apply.
         if (manifestDirectory is not null && !IsInside(spec.SavefilePath, manifestDirectory))
             warnings.Insert(0, $"{spec.SavefileLocation ?? spec.Location}: savefile {spec.SavefilePath} is outside the manifest's folder {manifestDirectory}");
-        return plan with { Warnings = warnings };
+        // paused: reconcile: the drift is shown as what apply would do, and apply leaves it (DomainPlan.IsChange).
+        var reason = spec.ObserveOnly && plan.Action != PlanAction.None && plan.Error is null
+            ? $"{plan.Reason} (observe only, paused: reconcile: not changed)" : plan.Reason;
+        return plan with { Warnings = warnings, Reason = reason };
     }
 
     private static bool IsInside(string path, string directory)
