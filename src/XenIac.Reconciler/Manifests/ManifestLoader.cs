@@ -387,7 +387,7 @@ public static partial class ManifestLoader
         {
             if (node is YamlScalarNode { Style: ScalarStyle.Plain, Value: "true" or "false" } s) return s.Value == "true" ? PausedValue.Yes : PausedValue.No;
             if (node is YamlScalarNode { Value: "reconcile" }) return PausedValue.Reconcile;
-            Error(node, "'paused' must be true, false (restore paused or not) or reconcile (observe only: never changed by apply)");
+            Error(node, "'paused' must be true or false (restore paused or not), or reconcile (observe only: never changed by apply)");
             return null;
         }
 
