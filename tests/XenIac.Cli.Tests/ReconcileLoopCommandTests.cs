@@ -190,6 +190,26 @@ public sealed class ReconcileLoopCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Sigterm_while_waiting_for_another_applys_lock_exits_0_at_once_without_waiting_for_it()
+    {
+        File.WriteAllText(P("a.cfg"), Cfg("a", memory: 128));
+        Manifest("  - name: a\n    config: a.cfg\n    state: saved\n");
+        // 128 MiB at 8 MiB/s: the other apply holds the host's lock for about 16 s.
+        var (apply, _, _) = Start(["apply", "--auto-approve"], new() { ["XENIAC_EMBEDDED_THROTTLE_MIBS"] = "8" });
+        await WaitFor(() => File.Exists(P("host/locks/apply.lock.owner")), what: "the other apply holding the lock");
+
+        var (loop, stdout, stderr) = Start(["reconcile", "--interval", "1s", "--lock-timeout", "5m"]);
+        await WaitFor(() => stdout.ToString().Contains("reconcile: "), what: "the loop started");
+        await Task.Delay(1000);
+        Term(loop);
+        var clock = Stopwatch.StartNew();
+        Assert.True(await ExitCodeAsync(loop) == 0, $"exit {loop.ExitCode}; stdout: {stdout}; stderr: {stderr}");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed} to stop");
+        Assert.False(apply.HasExited, "the other apply finished first: the loop was not waiting for its lock");
+        Assert.Equal("Stopped", Status()!.Value.GetProperty("lastRun").GetProperty("result").GetString());
+    }
+
+    [Fact]
     public async Task A_manifest_change_starts_a_run_long_before_the_interval()
     {
         File.WriteAllText(P("a.cfg"), Cfg("a"));

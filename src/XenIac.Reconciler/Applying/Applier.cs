@@ -23,6 +23,8 @@ public static class Applier
         CancellationToken cancellationToken = default)
     {
         var locks = new List<FileLock>();
+        // Waiting for a lock and planning change nothing, so stopping may cut them short.
+        using var beforeSteps = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, options.Stopping);
         try
         {
             // Open every host before locking it: an embedded host's lock lives in its folder, which opening
@@ -38,10 +40,10 @@ public static class Applier
                 catch (XenIacException) { }
             }
             foreach (var path in lockPaths.Distinct().Order(StringComparer.Ordinal))
-                locks.Add(await FileLock.AcquireAsync(path, options.LockTimeout, $"xen-iac apply {manifest.Path}", cancellationToken).ConfigureAwait(false));
+                locks.Add(await FileLock.AcquireAsync(path, options.LockTimeout, $"xen-iac apply {manifest.Path}", beforeSteps.Token).ConfigureAwait(false));
 
             var plan = await Planner.PlanAsync(manifest, hosts, options.Targets,
-                new PlanOptions { ReplaceInvalidSavefiles = options.ReplaceInvalidSavefiles, TrustConfig = options.TrustConfig }, cancellationToken).ConfigureAwait(false);
+                new PlanOptions { ReplaceInvalidSavefiles = options.ReplaceInvalidSavefiles, TrustConfig = options.TrustConfig }, beforeSteps.Token).ConfigureAwait(false);
             var journal = new Journal(options.JournalPath ?? Path.Combine(manifest.Directory, ".xen-iac", "journal.jsonl"));
             if (!plan.HasChanges) return new ApplyResult(plan, [], journal.Path);
             if (options.Confirm is { } confirm && !await confirm(plan, cancellationToken).ConfigureAwait(false))
