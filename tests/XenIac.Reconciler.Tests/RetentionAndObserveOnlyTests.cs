@@ -151,7 +151,7 @@ public sealed class RetentionAndObserveOnlyTests : IAsyncLifetime
     public async Task One_loop_run_fixes_drift_and_writes_every_domains_condition_to_the_status_file()
     {
         File.WriteAllText(P("xen-iac.yaml"), $"defaults:\n  host: {HostSpec}\ndomains:\n  - name: a\n    config: a.cfg\n  - name: b\n    config: b.cfg\n    paused: reconcile\n");
-        var loop = new ReconcileLoop(new ReconcileOptions { ManifestPath = P("xen-iac.yaml"), Interval = TimeSpan.FromSeconds(1) }, _hosts);
+        using var loop = new ReconcileLoop(new ReconcileOptions { ManifestPath = P("xen-iac.yaml"), Interval = TimeSpan.FromSeconds(1) }, _hosts);
 
         var run = await loop.RunOnceAsync("test", CancellationToken.None);
         Assert.Equal(RunResult.Succeeded, run.Status.Result);
@@ -174,10 +174,26 @@ public sealed class RetentionAndObserveOnlyTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_second_loop_on_the_same_status_file_is_refused_naming_the_first()
+    {
+        File.WriteAllText(P("xen-iac.yaml"), $"defaults:\n  host: {HostSpec}\ndomains:\n  - name: a\n    config: a.cfg\n");
+        using var first = new ReconcileLoop(new ReconcileOptions { ManifestPath = P("xen-iac.yaml") }, _hosts);
+        await first.RunOnceAsync("test", CancellationToken.None);
+        using (var second = new ReconcileLoop(new ReconcileOptions { ManifestPath = P("xen-iac.yaml") }, _hosts))
+        {
+            var e = await Assert.ThrowsAsync<LockBusyException>(() => second.RunOnceAsync("test", CancellationToken.None));
+            Assert.Contains($"process {Environment.ProcessId}", e.Message);
+        }
+        first.Dispose();
+        using var third = new ReconcileLoop(new ReconcileOptions { ManifestPath = P("xen-iac.yaml") }, _hosts);
+        Assert.Equal(RunResult.Succeeded, (await third.RunOnceAsync("test", CancellationToken.None)).Status.Result);
+    }
+
+    [Fact]
     public async Task Warn_mode_reports_drift_and_changes_nothing()
     {
         File.WriteAllText(P("xen-iac.yaml"), $"defaults:\n  host: {HostSpec}\ndomains:\n  - name: a\n    config: a.cfg\n");
-        var loop = new ReconcileLoop(new ReconcileOptions { ManifestPath = P("xen-iac.yaml"), Drift = DriftMode.Warn }, _hosts);
+        using var loop = new ReconcileLoop(new ReconcileOptions { ManifestPath = P("xen-iac.yaml"), Drift = DriftMode.Warn }, _hosts);
         var run = await loop.RunOnceAsync("test", CancellationToken.None);
         Assert.Equal(RunResult.Drift, run.Status.Result);
         Assert.Null(await Host.FindDomainAsync("a"));
@@ -188,7 +204,7 @@ public sealed class RetentionAndObserveOnlyTests : IAsyncLifetime
     public async Task A_manifest_broken_between_runs_fails_the_run_and_keeps_the_domains_status()
     {
         File.WriteAllText(P("xen-iac.yaml"), $"defaults:\n  host: {HostSpec}\ndomains:\n  - name: a\n    config: a.cfg\n");
-        var loop = new ReconcileLoop(new ReconcileOptions { ManifestPath = P("xen-iac.yaml") }, _hosts);
+        using var loop = new ReconcileLoop(new ReconcileOptions { ManifestPath = P("xen-iac.yaml") }, _hosts);
         Assert.Equal(RunResult.Succeeded, (await loop.RunOnceAsync("test", CancellationToken.None)).Status.Result);
         File.WriteAllText(P("xen-iac.yaml"), "domains:\n  - name: a\n    state: sleeping\n");
         var run = await loop.RunOnceAsync("test", CancellationToken.None);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using XenIac.Core;
+using XenIac.Hosts;
 using XenIac.Reconciler.Applying;
 using XenIac.Reconciler.Manifests;
 using XenIac.Reconciler.Planning;
@@ -51,7 +52,7 @@ public sealed record ReconcileOptions
 /// replaced whole — and starts nothing new; every apply goes through <see cref="Applier"/>, so the locks, the
 /// journal and the never-half-written savefiles are those of <c>xen-iac apply</c>.
 /// </summary>
-public sealed class ReconcileLoop
+public sealed class ReconcileLoop : IDisposable
 {
     private readonly ReconcileOptions _options;
     private readonly IHostProvider _hosts;
@@ -59,6 +60,7 @@ public sealed class ReconcileLoop
     private readonly Lock _gate = new();
     private ReconcileStatus _status;
     private IReadOnlyList<string> _files;
+    private FileLock? _owner;
 
     public ReconcileLoop(ReconcileOptions options, IHostProvider hosts)
     {
@@ -107,8 +109,12 @@ public sealed class ReconcileLoop
     /// One run: load the manifest, plan, apply (with <see cref="DriftMode.Fix"/>), write the status. A failure is
     /// reported in the run and the status, not thrown: the loop goes on and the next run tries again.
     /// </summary>
+    /// <exception cref="LockBusyException">Another reconcile writes the same status file.</exception>
     public async Task<ReconcileRun> RunOnceAsync(string trigger, CancellationToken stopping)
     {
+        // One loop per status file, held until disposed: two loops would overwrite each other's status.
+        _owner ??= FileLock.TryAcquire(_statusPath + ".lock", $"xen-iac reconcile {_status.Manifest}", out var holder)
+            ?? throw new LockBusyException(_statusPath + ".lock", holder, TimeSpan.Zero);
         var started = DateTimeOffset.UtcNow;
         var clock = Stopwatch.StartNew();
         Manifest manifest;
@@ -178,6 +184,12 @@ public sealed class ReconcileLoop
             var result = e is OperationCanceledException && stopping.IsCancellationRequested ? RunResult.Stopped : RunResult.Failed;
             return await FinishAsync(started, clock, trigger, result, 0, 1, e.Message, [], digest).ConfigureAwait(false);
         }
+    }
+
+    public void Dispose()
+    {
+        _owner?.Dispose();
+        _owner = null;
     }
 
     /// <summary>What the plan says of a domain nothing was applied to: Ready, or Degraded with why.</summary>

@@ -19,7 +19,7 @@ internal static class LoopHandlers
         using var metrics = request.Metrics is { } address ? LoopMetrics.Start(address) : null;
         await using var hosts = new HostProvider(CommandLine.HostSpec(request.Host));
         var log = new RunLog(metrics);
-        var loop = new ReconcileLoop(new ReconcileOptions
+        using var loop = new ReconcileLoop(new ReconcileOptions
         {
             ManifestPath = request.Manifest,
             Interval = request.Interval,
