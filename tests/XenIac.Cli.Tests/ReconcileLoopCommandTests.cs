@@ -113,12 +113,13 @@ public sealed class ReconcileLoopCommandTests : IDisposable
         var (loop, stdout, stderr) = Start(["reconcile", "--interval", "1s", "--metrics", $"127.0.0.1:{port}"]);
         await WaitFor(() => Status() is { } s && s.TryGetProperty("lastRun", out _), what: "a first run in the status file");
 
+        int? DomId(JsonElement list, string name) => list.EnumerateArray().Where(d => d.GetProperty("name").GetString() == name)
+            .Select(d => (int?)d.GetProperty("domid").GetInt32()).FirstOrDefault();
+        var aBefore = DomId(await Domains(), "a");
         Assert.Equal(0, (await Run("domain", "destroy", "a", "--host", "embedded:host")).ExitCode);
         var destroyed = Stopwatch.StartNew();
-        Assert.DoesNotContain((await Domains()).EnumerateArray(), d => d.GetProperty("name").GetString() == "a");
-        // Within one interval (1 s) and the run itself; generous slack for a loaded machine.
-        await WaitFor(() => Run("domain", "list", "--host", "embedded:host", "--json").Result.StdOut.Contains("\"a\""),
-            TimeSpan.FromSeconds(10), "a back on the host");
+        // Within one interval (1 s) and the run itself; generous slack for a loaded machine. A new domid: made anew.
+        await WaitFor(() => DomId(Domains().Result, "a") is { } id && id != aBefore, TimeSpan.FromSeconds(10), "a back on the host");
         Assert.True(destroyed.Elapsed < TimeSpan.FromSeconds(10), $"took {destroyed.Elapsed}");
 
         await WaitFor(() => Status() is { } s && s.GetProperty("domains").GetProperty("a").GetProperty("reason").GetString() == "Applied",
@@ -243,6 +244,27 @@ public sealed class ReconcileLoopCommandTests : IDisposable
         Assert.Equal(0, fix.ExitCode);
         Assert.Equal(1, (await Domains()).GetArrayLength());
         Assert.Equal("Ready", Status()!.Value.GetProperty("domains").GetProperty("a").GetProperty("condition").GetString());
+    }
+
+    [Fact]
+    public async Task Checkpoint_every_with_keep_n_checkpoints_a_running_domain_again_and_again_keeping_exactly_n()
+    {
+        File.WriteAllText(P("a.cfg"), Cfg("a"));
+        Manifest("  - name: a\n    config: a.cfg\n    checkpoint: true\n    keep: 2\n");
+        var (loop, stdout, stderr) = Start(["reconcile", "--interval", "1s", "--checkpoint-every", "1s"]);
+        int Checkpoints() => File.Exists(P(".xen-iac/journal.jsonl"))
+            ? File.ReadAllLines(P(".xen-iac/journal.jsonl")).Count(l => l.Contains("\"checkpoint\"") && l.Contains("\"succeeded\"")) : 0;
+        await WaitFor(() => Checkpoints() >= 4, TimeSpan.FromSeconds(60), "four checkpoints");
+        Term(loop);
+        Assert.True(await ExitCodeAsync(loop) == 0, $"exit {loop.ExitCode}; stdout: {stdout}; stderr: {stderr}");
+
+        var kept = Directory.GetFiles(P("saves/a.xlsave.history")).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(2, kept.Length);
+        Assert.All(kept, k => Assert.EndsWith(".xlsave", k));
+        Assert.Equal(await File.ReadAllBytesAsync(P("saves/a.xlsave")), await File.ReadAllBytesAsync(kept[^1]));
+        foreach (var k in kept) Assert.Equal(0, (await Run("savefile", "verify", k)).ExitCode);
+        // A checkpoint keeps the domain running.
+        Assert.Equal("a", (await Domains())[0].GetProperty("name").GetString());
     }
 
     [Fact]

@@ -108,6 +108,22 @@ public sealed class RetentionAndObserveOnlyTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_checkpoint_older_than_checkpoint_every_is_taken_again_and_a_fresh_one_is_not()
+    {
+        var m = Manifest("  - name: a\n    config: a.cfg\n    checkpoint: true\n");
+        Assert.True((await ApplyAsync(m)).Succeeded);
+        var fresh = await Planner.PlanAsync(m, _hosts, null, new PlanOptions { CheckpointEvery = TimeSpan.FromHours(1) });
+        Assert.Equal(PlanAction.None, Assert.Single(fresh.Domains).Action);
+
+        File.SetLastWriteTimeUtc(P("saves/a.xlsave"), DateTime.UtcNow.AddHours(-2));
+        var old = Assert.Single((await Planner.PlanAsync(m, _hosts, null, new PlanOptions { CheckpointEvery = TimeSpan.FromHours(1) })).Domains);
+        Assert.Equal(PlanAction.Checkpoint, old.Action);
+        Assert.Contains("older than 3600 s", old.Reason);
+        // Without the option a valid checkpoint is kept however old, as before.
+        Assert.Equal(PlanAction.None, Assert.Single((await Planner.PlanAsync(m, _hosts)).Domains).Action);
+    }
+
+    [Fact]
     public async Task A_new_savefile_that_does_not_verify_prunes_nothing()
     {
         var m = Manifest("  - name: a\n    config: a.cfg\n    state: saved\n    keep: 1\n");

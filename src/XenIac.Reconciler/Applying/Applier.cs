@@ -43,7 +43,8 @@ public static class Applier
                 locks.Add(await FileLock.AcquireAsync(path, options.LockTimeout, $"xen-iac apply {manifest.Path}", beforeSteps.Token).ConfigureAwait(false));
 
             var plan = await Planner.PlanAsync(manifest, hosts, options.Targets,
-                new PlanOptions { ReplaceInvalidSavefiles = options.ReplaceInvalidSavefiles, TrustConfig = options.TrustConfig }, beforeSteps.Token).ConfigureAwait(false);
+                new PlanOptions { ReplaceInvalidSavefiles = options.ReplaceInvalidSavefiles, TrustConfig = options.TrustConfig, CheckpointEvery = options.CheckpointEvery },
+                beforeSteps.Token).ConfigureAwait(false);
             var journal = new Journal(options.JournalPath ?? Path.Combine(manifest.Directory, ".xen-iac", "journal.jsonl"));
             if (!plan.HasChanges) return new ApplyResult(plan, [], journal.Path);
             if (options.Confirm is { } confirm && !await confirm(plan, cancellationToken).ConfigureAwait(false))

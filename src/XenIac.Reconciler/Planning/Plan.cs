@@ -20,6 +20,8 @@ public sealed record SavefileStatus(bool Exists, bool Valid, string? Problem, Sa
 {
     /// <summary>For a domain kept in a store: the snapshot the tag names now (what a restore takes).</summary>
     public string? SnapshotId { get; init; }
+    /// <summary>When the valid savefile was written (its modification time, or the snapshot's creation): a checkpoint's age.</summary>
+    public DateTimeOffset? SavedAt { get; init; }
 
     public static SavefileStatus Missing { get; } = new(false, false, null, null, 0);
 }
@@ -63,6 +65,8 @@ public sealed record PlanOptions
     public bool ReplaceInvalidSavefiles { get; init; }
     /// <summary>Restore savefiles with stored configs that run or open things on dom0 (--trust-config), for every domain.</summary>
     public bool TrustConfig { get; init; }
+    /// <summary>A running <c>checkpoint: true</c> domain whose checkpoint is older than this gets a new one (reconcile --checkpoint-every).</summary>
+    public TimeSpan? CheckpointEvery { get; init; }
 }
 
 public sealed record Plan(Manifest Manifest, IReadOnlyList<DomainPlan> Domains)

@@ -70,14 +70,14 @@ public static class Planner
                 if (info.Length == 0) return new SavefileStatus(true, false, "the file is empty", null, 0);
                 if (SaveFileHeader.LooksLikeXlSavefile(spec.SavefilePath))
                     return new SavefileStatus(true, false, "the manifest says legacy, but the file has an xl header (format: xl?)", null, info.Length);
-                return new SavefileStatus(true, true, null, SaveFileHeader.Legacy, info.Length);
+                return new SavefileStatus(true, true, null, SaveFileHeader.Legacy, info.Length) { SavedAt = info.LastWriteTimeUtc };
             }
             using var reader = SaveFileReader.Open(spec.SavefilePath);
             if (reader.Header.ConfigFormat == SaveFileConfigFormat.None)
                 return new SavefileStatus(true, false, "the savefile stores no config", reader.Header, info.Length);
             if (reader.Header.ImageOffset >= info.Length)
                 return new SavefileStatus(true, false, "the savefile has no image after its header", reader.Header, info.Length);
-            return new SavefileStatus(true, true, null, reader.Header, info.Length);
+            return new SavefileStatus(true, true, null, reader.Header, info.Length) { SavedAt = info.LastWriteTimeUtc };
         }
         catch (XenFormatException e)
         {
@@ -174,6 +174,10 @@ public static class Planner
                     savefile.Exists ? $"running; the file at the checkpoint path is not a valid savefile ({savefile.Problem}) and is replaced (--force)" : "running; no checkpoint savefile yet",
                     overrideConfig, hosts, Against.Running, null, cancellationToken).ConfigureAwait(false);
             }
+            if (spec.Checkpoint && options.CheckpointEvery is { } every && savefile.SavedAt is { } savedAt && DateTimeOffset.UtcNow - savedAt >= every)
+                return await WithOverridesAsync(spec, observed, PlanAction.Checkpoint, [PlanAction.Checkpoint],
+                    string.Create(System.Globalization.CultureInfo.InvariantCulture, $"running; the checkpoint is older than {every.TotalSeconds:0.#} s (--checkpoint-every)"),
+                    overrideConfig, hosts, Against.Running, null, cancellationToken).ConfigureAwait(false);
             return Plan(spec, observed, PlanAction.None,
                 domain.State == DomainState.Paused ? $"running (paused) as domid {domain.DomId}" : $"running as domid {domain.DomId}");
         }

@@ -41,6 +41,8 @@ public sealed record ReconcileOptions
     public TimeSpan LockTimeout { get; init; } = TimeSpan.FromSeconds(30);
     public bool ReplaceInvalidSavefiles { get; init; }
     public bool TrustConfig { get; init; }
+    /// <summary>A running <c>checkpoint: true</c> domain is checkpointed again when its checkpoint is this old (with <c>keep: N</c>, the last N are kept).</summary>
+    public TimeSpan? CheckpointEvery { get; init; }
     public IProgress<ApplyEvent>? Progress { get; init; }
     public IReconcileObserver? Observer { get; init; }
 }
@@ -137,7 +139,8 @@ public sealed class ReconcileLoop : IDisposable
             if (_options.Drift == DriftMode.Warn)
             {
                 var plan = await Planner.PlanAsync(manifest, _hosts, null,
-                    new PlanOptions { ReplaceInvalidSavefiles = _options.ReplaceInvalidSavefiles, TrustConfig = _options.TrustConfig }, stopping).ConfigureAwait(false);
+                    new PlanOptions { ReplaceInvalidSavefiles = _options.ReplaceInvalidSavefiles, TrustConfig = _options.TrustConfig, CheckpointEvery = _options.CheckpointEvery },
+                    stopping).ConfigureAwait(false);
                 var now = DateTimeOffset.UtcNow;
                 foreach (var d in plan.Domains)
                     SetDomain(d.Name, Observed(d, digest, now, warn: true), now);
@@ -155,6 +158,7 @@ public sealed class ReconcileLoop : IDisposable
                 LockTimeout = _options.LockTimeout,
                 ReplaceInvalidSavefiles = _options.ReplaceInvalidSavefiles,
                 TrustConfig = _options.TrustConfig,
+                CheckpointEvery = _options.CheckpointEvery,
                 Progress = progress,
                 Stopping = stopping,
             }, CancellationToken.None).ConfigureAwait(false);

@@ -39,16 +39,27 @@ internal static class LoopCommand
             1, 64, ApplyOptions.DefaultParallelism);
         var lockTimeout = CommandLine.DurationOption("--lock-timeout",
             "Wait this long for another apply on the same host before the run fails (the next run tries again); default 30s");
+        var checkpointEvery = new Option<TimeSpan?>("--checkpoint-every")
+        {
+            Description = "Checkpoint a running 'checkpoint: true' domain again when its checkpoint is this old (e.g. 1h); with 'keep: N' the last N are kept",
+            CustomParser = r =>
+            {
+                var text = r.Tokens[0].Value;
+                if (CommandLine.TryParseDuration(text, out var value) && value >= TimeSpan.FromSeconds(1)) return value;
+                r.AddError($"--checkpoint-every '{text}' is not a duration from 1s to {CommandLine.MaxDuration.TotalHours:0}h (e.g. 30m, 1h)");
+                return null;
+            },
+        };
         var force = new Option<bool>("--force") { Description = "Replace a file at a savefile path even when it is not a valid savefile" };
         var trust = Reconcile.ReconcileCommand.TrustConfigOption();
         var command = new Command("reconcile",
             "Plan and apply in a loop, every interval and when the manifest changes; writes a status file; SIGTERM finishes the step under way and exits 0")
         {
-            file, interval, drift, status, metrics, host, once, parallelism, lockTimeout, force, trust,
+            file, interval, drift, status, metrics, host, once, checkpointEvery, parallelism, lockTimeout, force, trust,
         };
         command.SetHandler((parse, ct) => LoopHandlers.RunAsync(new LoopHandlers.Request(
             parse.GetValue(file)!, parse.GetValue(interval), parse.GetValue(drift) ?? DriftMode.Fix, parse.GetValue(status), parse.GetValue(metrics),
-            parse.GetValue(host), parse.GetValue(once), parse.GetValue(parallelism),
+            parse.GetValue(host), parse.GetValue(once), parse.GetValue(checkpointEvery), parse.GetValue(parallelism),
             parse.GetResult(lockTimeout) is null ? TimeSpan.FromSeconds(30) : parse.GetValue(lockTimeout),
             parse.GetValue(force), parse.GetValue(trust)), ct));
         return command;

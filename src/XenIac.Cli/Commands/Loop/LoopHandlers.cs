@@ -10,7 +10,7 @@ namespace XenIac.Cli.Commands.Loop;
 internal static class LoopHandlers
 {
     public sealed record Request(string Manifest, TimeSpan Interval, DriftMode Drift, string? Status, string? Metrics, string? Host,
-        bool Once, int Parallelism, TimeSpan LockTimeout, bool Force, bool TrustConfig);
+        bool Once, TimeSpan? CheckpointEvery, int Parallelism, TimeSpan LockTimeout, bool Force, bool TrustConfig);
 
     public static async Task<int> RunAsync(Request request, CancellationToken stopping)
     {
@@ -29,6 +29,7 @@ internal static class LoopHandlers
             LockTimeout = request.LockTimeout,
             ReplaceInvalidSavefiles = request.Force,
             TrustConfig = request.TrustConfig,
+            CheckpointEvery = request.CheckpointEvery,
             Progress = log,
             Observer = log,
         }, hosts);
