@@ -13,6 +13,7 @@ namespace XenIac.Cli.Commands.Loop;
 internal static class LoopCommand
 {
     public static readonly TimeSpan DefaultInterval = TimeSpan.FromMinutes(5);
+    public static readonly TimeSpan DefaultLockTimeout = TimeSpan.FromSeconds(30);
 
     public static Command Create()
     {
@@ -22,12 +23,14 @@ internal static class LoopCommand
             DefaultValueFactory = _ => ManifestLoader.DefaultFileName,
         };
         CommandLine.RejectFolder(file);
-        var interval = IntervalOption();
+        var interval = Duration("--interval", "Time between runs (e.g. 30s, 5m, 1h); a change of the manifest starts one sooner [default: 5m]",
+            TimeSpan.FromMilliseconds(100));
         var drift = ChoiceOption.Create("--drift", "fix: apply the plan; warn: only report differences (status, metrics), change nothing",
             [("fix", DriftMode.Fix), ("warn", DriftMode.Warn)], DriftMode.Fix);
-        var status = new Option<string?>("--status") { Description = "Status file, replaced whole after each step (default .xen-iac/status.json beside the manifest)" };
+        var status = new Option<string?>("--status") { HelpName = "file", Description = "Status file, replaced whole after each step (default .xen-iac/status.json beside the manifest)" };
         var metrics = new Option<string?>("--metrics")
         {
+            HelpName = "addr",
             Description = "Serve Prometheus metrics at http://ADDR/metrics; a loopback host:port only (e.g. 127.0.0.1:9464)",
         };
         var host = new Option<string?>("--host")
@@ -37,19 +40,11 @@ internal static class LoopCommand
         var once = new Option<bool>("--once") { Description = "One run, then exit: 0 done, 2 drift found (--drift warn), 1 failed" };
         var parallelism = CommandLine.IntOption("--parallelism", $"Domains worked on at once, 1 to 64 (default {ApplyOptions.DefaultParallelism})",
             1, 64, ApplyOptions.DefaultParallelism);
-        var lockTimeout = CommandLine.DurationOption("--lock-timeout",
-            "Wait this long for another apply on the same host before the run fails (the next run tries again); default 30s");
-        var checkpointEvery = new Option<TimeSpan?>("--checkpoint-every")
-        {
-            Description = "Checkpoint a running 'checkpoint: true' domain again when its checkpoint is this old (e.g. 1h); with 'keep: N' the last N are kept",
-            CustomParser = r =>
-            {
-                var text = r.Tokens[0].Value;
-                if (CommandLine.TryParseDuration(text, out var value) && value >= TimeSpan.FromSeconds(1)) return value;
-                r.AddError($"--checkpoint-every '{text}' is not a duration from 1s to {CommandLine.MaxDuration.TotalHours:0}h (e.g. 30m, 1h)");
-                return null;
-            },
-        };
+        var lockTimeout = Duration("--lock-timeout",
+            "Wait this long for another apply on the same host before the run fails (the next run tries again) [default: 30s]", TimeSpan.Zero);
+        var checkpointEvery = Duration("--checkpoint-every",
+            "Checkpoint a running 'checkpoint: true' domain again when its checkpoint is this old (e.g. 1h); with 'keep: N' the last N are kept",
+            TimeSpan.FromSeconds(1));
         var force = new Option<bool>("--force") { Description = "Replace a file at a savefile path even when it is not a valid savefile" };
         var trust = Reconcile.ReconcileCommand.TrustConfigOption();
         var command = new Command("reconcile",
@@ -58,29 +53,29 @@ internal static class LoopCommand
             file, interval, drift, status, metrics, host, once, checkpointEvery, parallelism, lockTimeout, force, trust,
         };
         command.SetHandler((parse, ct) => LoopHandlers.RunAsync(new LoopHandlers.Request(
-            parse.GetValue(file)!, parse.GetValue(interval), parse.GetValue(drift) ?? DriftMode.Fix, parse.GetValue(status), parse.GetValue(metrics),
+            parse.GetValue(file)!, parse.GetValue(interval) ?? DefaultInterval, parse.GetValue(drift) ?? DriftMode.Fix, parse.GetValue(status), parse.GetValue(metrics),
             parse.GetValue(host), parse.GetValue(once), parse.GetValue(checkpointEvery), parse.GetValue(parallelism),
-            parse.GetResult(lockTimeout) is null ? TimeSpan.FromSeconds(30) : parse.GetValue(lockTimeout),
+            parse.GetValue(lockTimeout) ?? DefaultLockTimeout,
             parse.GetValue(force), parse.GetValue(trust)), ct));
         return command;
     }
 
-    /// <summary>--interval: a duration above zero (e.g. 30s, 5m, 1h), at most a day.</summary>
-    private static Option<TimeSpan> IntervalOption()
+    /// <summary>
+    /// A duration option (e.g. 30s, 5m, 1h) from <paramref name="min"/> to a day; null when not given, so the handler
+    /// applies its own default and help does not print a TimeSpan the user would never type.
+    /// </summary>
+    private static Option<TimeSpan?> Duration(string name, string description, TimeSpan min) => new(name)
     {
-        var option = new Option<TimeSpan>("--interval")
+        Description = description,
+        HelpName = "duration",
+        CustomParser = r =>
         {
-            Description = "Time between runs (e.g. 30s, 5m, 1h); a change of the manifest starts one sooner [default: 5m]",
-            DefaultValueFactory = _ => DefaultInterval,
-        };
-        option.CustomParser = r =>
-        {
-            if (r.Tokens.Count == 0) return DefaultInterval;
             var text = r.Tokens[0].Value;
-            if (CommandLine.TryParseDuration(text, out var value) && value >= TimeSpan.FromMilliseconds(100)) return value;
-            r.AddError($"--interval '{text}' is not a duration from 100ms to {CommandLine.MaxDuration.TotalHours:0}h (e.g. 30s, 5m, 1h)");
-            return DefaultInterval;
-        };
-        return option;
-    }
+            if (CommandLine.TryParseDuration(text, out var value) && value >= min) return value;
+            r.AddError($"{name} '{text}' is not a duration from {Shown(min)} to {CommandLine.MaxDuration.TotalHours:0}h (e.g. 30s, 5m, 1h)");
+            return null;
+        },
+    };
+
+    private static string Shown(TimeSpan t) => t > TimeSpan.Zero && t < TimeSpan.FromSeconds(1) ? $"{t.TotalMilliseconds:0}ms" : $"{t.TotalSeconds:0}s";
 }
