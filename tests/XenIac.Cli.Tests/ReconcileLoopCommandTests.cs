@@ -268,6 +268,18 @@ public sealed class ReconcileLoopCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Plan_lists_an_observe_only_domains_drift_and_apply_leaves_it()
+    {
+        File.WriteAllText(P("a.cfg"), Cfg("a"));
+        Manifest("  - name: a\n    config: a.cfg\n    paused: reconcile\n");
+        var plan = await Run("plan", "--detailed-exitcode");
+        Assert.Equal(0, plan.ExitCode);
+        Assert.Contains("observe only, paused: reconcile: not changed", plan.StdOut);
+        Assert.Equal(0, (await Run("apply", "--auto-approve")).ExitCode);
+        Assert.Equal(0, (await Domains()).GetArrayLength());
+    }
+
+    [Fact]
     public async Task Keep_n_keeps_exactly_n_savefiles_through_apply()
     {
         File.WriteAllText(P("a.cfg"), Cfg("a"));

@@ -206,6 +206,36 @@ public sealed class RetentionAndObserveOnlyTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_failing_domain_is_degraded_with_its_error_which_stays_on_record_when_it_becomes_ready()
+    {
+        File.WriteAllText(P("xen-iac.yaml"), $"defaults:\n  host: {HostSpec}\ndomains:\n  - name: a\n    config: a.cfg\n");
+        Directory.CreateDirectory(P("saves"));
+        File.WriteAllText(P("saves/a.xlsave"), "not a savefile");
+        using var loop = new ReconcileLoop(new ReconcileOptions { ManifestPath = P("xen-iac.yaml") }, _hosts);
+
+        var failed = await loop.RunOnceAsync("test", CancellationToken.None);
+        Assert.Equal(RunResult.Failed, failed.Status.Result);
+        var degraded = StatusFile.TryRead(loop.StatusPath)!.Domains["a"];
+        Assert.Equal(DomainCondition.Degraded, degraded.Condition);
+        Assert.Equal(ConditionReasons.PlanFailed, degraded.Reason);
+        Assert.Contains("not a valid savefile", degraded.LastError);
+        Assert.Null(degraded.LastAppliedDigest);
+
+        await Task.Delay(20);
+        File.Delete(P("saves/a.xlsave"));
+        Assert.Equal(RunResult.Succeeded, (await loop.RunOnceAsync("test", CancellationToken.None)).Status.Result);
+        var ready = StatusFile.TryRead(loop.StatusPath)!.Domains["a"];
+        Assert.Equal(DomainCondition.Ready, ready.Condition);
+        Assert.True(ready.LastTransitionTime > degraded.LastTransitionTime);
+        Assert.Equal(degraded.LastError, ready.LastError);
+        Assert.Equal(degraded.LastErrorTime, ready.LastErrorTime);
+
+        // Unchanged condition: the transition time stays.
+        await loop.RunOnceAsync("test", CancellationToken.None);
+        Assert.Equal(ready.LastTransitionTime, StatusFile.TryRead(loop.StatusPath)!.Domains["a"].LastTransitionTime);
+    }
+
+    [Fact]
     public async Task Warn_mode_reports_drift_and_changes_nothing()
     {
         File.WriteAllText(P("xen-iac.yaml"), $"defaults:\n  host: {HostSpec}\ndomains:\n  - name: a\n    config: a.cfg\n");
