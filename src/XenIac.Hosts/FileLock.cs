@@ -46,7 +46,7 @@ public sealed class FileLock : IDisposable
             // Who holds the lock is a courtesy for whoever waits; failing to write it must not lose (or leak) the lock.
             // Written to a temp file and renamed, so a reader sees the whole record or none, never a half-written one.
             var temp = $"{ownerPath}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
-            var record = JsonSerializer.Serialize(owner);
+            var record = JsonSerializer.Serialize(owner, HostJson.Default.LockOwner);
             try
             {
                 File.WriteAllText(temp, record);
@@ -89,7 +89,7 @@ public sealed class FileLock : IDisposable
     public static LockOwner? ReadOwner(string path)
     {
         LockOwner? owner;
-        try { owner = JsonSerializer.Deserialize<LockOwner>(File.ReadAllText(path + ".owner")); }
+        try { owner = JsonSerializer.Deserialize(File.ReadAllText(path + ".owner"), HostJson.Default.LockOwner); }
         catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException) { return null; }
         // A record left by a holder that died names nobody (the OS released its lock); the new holder is about to replace it.
         return owner is not null && owner.Host == Environment.MachineName && !IsAlive(owner.ProcessId) ? null : owner;

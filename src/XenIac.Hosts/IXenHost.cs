@@ -26,6 +26,13 @@ public interface IXenHost : IAsyncDisposable
     /// <summary>Restores a domain from a savefile, with the stored config or an override.</summary>
     Task<RestoreResult> RestoreAsync(string savefilePath, RestoreOptions options, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Restores a domain from a savefile read once, front to back, from a stream that need not seek: a pipe, or a
+    /// snapshot streaming out of a store. Nothing is written to disk first. The domain appears only when the whole
+    /// stream was read and found valid; <paramref name="source"/> names the stream in messages.
+    /// </summary>
+    Task<RestoreResult> RestoreAsync(Stream savefile, string source, RestoreOptions options, CancellationToken cancellationToken = default);
+
     /// <summary>Creates (boots) a new domain from a config.</summary>
     Task<DomainInfo> CreateAsync(ConfigText config, bool paused = false, CancellationToken cancellationToken = default);
 

@@ -499,12 +499,33 @@ public sealed class SnapshotStore : IAsyncDisposable
     public async Task<SnapshotManifest> PullAsync(string reference, string destination, IProgress<long>? progress = null,
         CancellationToken cancellationToken = default)
     {
-        try { AtomicFile.CheckTarget(destination); }
-        catch (IOException e) { throw new StoreException(StoreError.InvalidArgument, e.Message, e); }
+        CheckDestination(destination);
         await using var gate = await StoreLocks.AcquireAsync(_backend, "pull", _options.LockWait, cancellationToken).ConfigureAwait(false);
         var snapshot = await ResolveAsync(reference, cancellationToken).ConfigureAwait(false);
         await AtomicFile.WriteAsync(destination, (s, ct) => MaterializeAsync(snapshot, s, progress, ct), cancellationToken).ConfigureAwait(false);
         return snapshot;
+    }
+
+    /// <summary>
+    /// Writes a snapshot the caller already resolved (and showed) to <paramref name="destination"/>, without
+    /// listing the store again: under the pull lock, only that its manifest is still there (a gc may have run).
+    /// </summary>
+    public async Task<SnapshotManifest> PullAsync(SnapshotManifest snapshot, string destination, IProgress<long>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        CheckDestination(destination);
+        await using var gate = await StoreLocks.AcquireAsync(_backend, "pull", _options.LockWait, cancellationToken).ConfigureAwait(false);
+        if (!await _backend.ExistsAsync(StoreKeys.Snapshot(snapshot.Id), cancellationToken).ConfigureAwait(false))
+            throw new StoreException(StoreError.NotFound, $"snapshot {snapshot.Id} is no longer in '{Location}' (removed by a gc?)");
+        await AtomicFile.WriteAsync(destination, (s, ct) => MaterializeAsync(snapshot, s, progress, ct), cancellationToken).ConfigureAwait(false);
+        return snapshot;
+    }
+
+    private static void CheckDestination(string destination)
+    {
+        try { AtomicFile.CheckTarget(destination); }
+        catch (IOException e) { throw new StoreException(StoreError.InvalidArgument, e.Message, e); }
     }
 
     /// <summary>

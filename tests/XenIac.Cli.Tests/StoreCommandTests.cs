@@ -220,8 +220,17 @@ public sealed class StoreCommandTests : IAsyncLifetime
         Assert.True(apply.ExitCode == 0, apply.StdOut + apply.StdErr);
         var list = await Run("domain", "list", "--host", "embedded:./b");
         Assert.Contains("web", list.StdOut);
-        Assert.Equal(snapshot.GetProperty("sha256").GetString(), Sha256(saved));
+        // Streamed from the store into the host: no working copy of the savefile was written on the way.
+        Assert.False(File.Exists(saved));
         Assert.Equal(0, (await Run("plan", "-f", manifest, "--detailed-exitcode")).ExitCode);
+
+        // The streamed restore gives the guest the memory a restore from the pulled file gives it, byte for byte.
+        var pulled = Path.Combine(_dir, "pulled.xlsave");
+        Assert.Equal(0, (await Run("store", "pull", "web@nightly", pulled, "--store", Store)).ExitCode);
+        Assert.Equal(snapshot.GetProperty("sha256").GetString(), Sha256(pulled));
+        var restore = await Run("domain", "restore", pulled, "--host", "embedded:./c");
+        Assert.True(restore.ExitCode == 0, restore.StdOut + restore.StdErr);
+        Assert.Equal(Sha256(Path.Combine(_dir, "c", "domains", "web", "memory.img")), Sha256(Path.Combine(_dir, "b", "domains", "web", "memory.img")));
     }
 
     [Fact]

@@ -58,6 +58,17 @@ public sealed class LibxlHostScenarioTests(LabFixture lab)
     }
 
     [SkippableFact]
+    public void Apply_restores_a_snapshot_from_the_store_through_a_pipe_into_libxl()
+    {
+        var s = lab.Scenario(S);
+        s.RequireOk("store-push");
+        s.RequireOk("store-apply-restore");
+        s.RequireOk("running-after-store-restore");
+        // No savefile on the way: the manifest's working copy was never written.
+        s.RequireOk("store-no-working-copy");
+    }
+
+    [SkippableFact]
     public void A_checkpoint_keeps_the_domain_running_and_restores_paused()
     {
         var s = lab.Scenario(S);

@@ -223,7 +223,16 @@ public sealed class SnapshotStoreTests : IAsyncLifetime
         Assert.Equal(4, (await store.ListAsync()).Count);
 
         var before = StoreObjects();
+        var shown = await store.ResolveAsync(kept[0]);
         var gc = await store.GcAsync(keep: 1);
+        // A snapshot resolved (and shown) before the gc cannot be pulled after it: named, and no file written.
+        var gone = await Assert.ThrowsAsync<StoreException>(() => store.PullAsync(shown, _files.PathOf("gone")));
+        Assert.Equal(StoreError.NotFound, gone.Error);
+        Assert.Contains("no longer", gone.Message);
+        Assert.False(File.Exists(_files.PathOf("gone")));
+        var stillThere = await store.ResolveAsync(kept[2]);
+        await store.PullAsync(stillThere, _files.PathOf("kept"));
+        Assert.Equal(stillThere.Sha256, StoreTestFiles.Sha256(_files.PathOf("kept")));
         Assert.Equal(new[] { kept[0], kept[1] }.Order(), gc.RemovedSnapshots.Select(s => s.Id).Order());
         Assert.True(gc.RemovedObjects > 0);
         Assert.Equal(before - gc.RemovedObjects, StoreObjects());

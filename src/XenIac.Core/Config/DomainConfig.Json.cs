@@ -517,7 +517,7 @@ public sealed partial class DomainConfig
         };
 
         /// <summary>Key and value text from the document, JSON-quoted: control characters cannot break a one-line message.</summary>
-        public static string Quote(string text) => Shorten(JsonSerializer.Serialize(text));
+        public static string Quote(string text) => Shorten($"\"{JsonEncodedText.Encode(text).Value}\"");
 
         private static string Shorten(string text) => text.Length <= 40 ? text : text[..40] + "...";
     }

@@ -6,7 +6,7 @@ namespace XenIac.Core.Streams;
 /// Checks a domain image against the libxl and libxc stream specs: at least what Xen's verify-stream-v2 checks
 /// (identifiers, versions, byte order, reserved fields, lengths, padding, PAGE_DATA consistency, END records) plus
 /// what a restore relies on (record order, records that belong to the other guest type, duplicates, checkpoint
-/// nesting, bytes after the final END). Page contents are never read: on a seekable stream they are skipped by
+/// nesting, bytes after the final END). Page contents are not read (unless a page sink asks for them): on a seekable stream they are skipped by
 /// seeking. The first problem ends the check.
 /// </summary>
 public static class ImageStreamVerifier
@@ -294,6 +294,9 @@ public static class ImageStreamVerifier
                 _highestPfn = Math.Max(_highestPfn, (long)PageDataInfo.PfnOf(e));
             }
             _pages += info.PagesWithContents;
+            if (options.PageSink is { } sink)
+                foreach (var page in reader.ReadPages())
+                    sink(page);
         }
 
         private void CheckPvInfo(ImageRecord r)

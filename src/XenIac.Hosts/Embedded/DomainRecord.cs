@@ -27,18 +27,11 @@ internal sealed record DomainRecord
 
     public ConfigText Config => new(ConfigJson, SaveFileConfigFormat.Json);
 
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
-    };
-
     public static DomainRecord? Load(string path)
     {
         try
         {
-            return JsonSerializer.Deserialize<DomainRecord>(File.ReadAllText(path), Json);
+            return JsonSerializer.Deserialize(File.ReadAllText(path), DomainRecordJson.Default.DomainRecord);
         }
         catch (FileNotFoundException) { return null; }
         catch (DirectoryNotFoundException) { return null; }
@@ -49,5 +42,5 @@ internal sealed record DomainRecord
     }
 
     public Task SaveAsync(string path, CancellationToken cancellationToken) =>
-        AtomicFile.WriteAsync(path, (s, ct) => JsonSerializer.SerializeAsync(s, this, Json, ct), cancellationToken);
+        AtomicFile.WriteAsync(path, (s, ct) => JsonSerializer.SerializeAsync(s, this, DomainRecordJson.Default.DomainRecord, ct), cancellationToken);
 }

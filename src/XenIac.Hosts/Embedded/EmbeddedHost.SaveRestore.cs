@@ -83,10 +83,74 @@ public sealed partial class EmbeddedHost
         }
     }
 
-    /// <summary>Structural check first (it seeks past page data), so a bad file fails before any memory is written.</summary>
-    private static void Verify(SaveFileReader savefile, string path, EmbeddedDomainShape shape)
+    public async Task<RestoreResult> RestoreAsync(Stream savefile, string source, RestoreOptions options, CancellationToken cancellationToken = default)
     {
-        var result = SaveFileVerification.Verify(savefile);
+        ArgumentNullException.ThrowIfNull(savefile);
+        ArgumentNullException.ThrowIfNull(options);
+        var throttle = Throttle.For(_options);
+        // Everything is read through one counting view, header included, so progress is in savefile bytes.
+        await using var counted = new CountingReadStream(savefile, options.Progress, throttle, cancellationToken);
+        using var reader = options.Legacy
+            ? SaveFileReader.OpenLegacy(counted, leaveOpen: true)
+            : await SaveFileReader.OpenAsync(counted, leaveOpen: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var (config, overridden) = HostConfigs.ForRestore(reader, options.OverrideConfig);
+        var shape = EmbeddedConfig.Shape(config);
+        CheckName(shape.Name);
+
+        using var domainLock = await FileLock.AcquireAsync(DomainLockPath(shape.Name), LockWait, "restore", cancellationToken).ConfigureAwait(false);
+        if (DomainRecord.Load(RecordPath(shape.Name)) is not null)
+            throw new XenHostException(XenHostError.DomainExists,
+                $"cannot restore '{shape.Name}': a domain of that name already runs on {Spec} (destroy it first, or restore under another name with --config)");
+
+        Directory.CreateDirectory(DomainDir(shape.Name));
+        AtomicFile.CleanStaleTempFiles(DomainDir(shape.Name));
+        var memoryTemp = AtomicFile.TempPathFor(MemoryPath(shape.Name));
+        try
+        {
+            await Task.Run(() => StreamMemory(reader, source, shape, memoryTemp), cancellationToken).ConfigureAwait(false);
+            var record = await RegisterAsync(shape, HostConfigs.WithDomId(shape.ConfigJson, null), shape.Name,
+                options.Paused ? DomainState.Paused : DomainState.Running, memoryTemp, cancellationToken).ConfigureAwait(false);
+            return new RestoreResult(record.ToInfo(), overridden);
+        }
+        finally
+        {
+            File.Delete(memoryTemp);
+        }
+    }
+
+    /// <summary>
+    /// One pass over an image that cannot be read twice: the check reads every page and hands it to the memory
+    /// file, which stays a temp file until the whole image (through its final END and the end of the stream)
+    /// passed. The size rules that need the whole image are applied at the end, before the file gets its length.
+    /// </summary>
+    private static void StreamMemory(SaveFileReader savefile, string source, EmbeddedDomainShape shape, string memoryFile)
+    {
+        var pages = shape.MemoryKiB / 4;
+        using var memory = AtomicFile.CreatePrivateOverwrite(memoryFile);
+        var result = SaveFileVerification.Verify(savefile, new ImageVerifierOptions
+        {
+            PageSink = page =>
+            {
+                if ((long)page.Pfn >= pages)
+                    throw new XenHostException(XenHostError.InvalidConfig,
+                        $"cannot restore from {source}: the image holds page {page.Pfn:x} but the config gives the domain only {shape.MemoryKiB} KiB");
+                if (page.Contents.IsEmpty) return;
+                memory.Position = (long)page.Pfn * GuestMemory.PageSize;
+                memory.Write(page.Contents.Span);
+            },
+        });
+        CheckImage(result, source, shape);
+        // Pages the stream does not carry read back as zeros, as unpopulated guest memory does.
+        memory.SetLength(pages * GuestMemory.PageSize);
+        memory.Flush(flushToDisk: true);
+    }
+
+    /// <summary>Structural check first (it seeks past page data), so a bad file fails before any memory is written.</summary>
+    private static void Verify(SaveFileReader savefile, string path, EmbeddedDomainShape shape) =>
+        CheckImage(SaveFileVerification.Verify(savefile), path, shape);
+
+    private static void CheckImage(ImageVerification result, string path, EmbeddedDomainShape shape)
+    {
         if (!result.IsValid)
             throw new XenHostException(XenHostError.OperationFailed,
                 $"cannot restore from {path}: {result.Problem?.ToString() ?? "the image stream is not valid"}");
@@ -212,5 +276,55 @@ public sealed partial class EmbeddedHost
             if (disposing) progress?.Report(_written);
             base.Dispose(disposing);
         }
+    }
+
+    /// <summary>Counts bytes read from a savefile stream, for progress, throttling and cancellation.</summary>
+    private sealed class CountingReadStream(Stream inner, IProgress<long>? progress, Throttle? throttle, CancellationToken cancellationToken) : Stream
+    {
+        private long _read;
+        private long _lastReport;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => _read; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var n = inner.Read(buffer);
+            Count(n);
+            return n;
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken token = default)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var n = await inner.ReadAsync(buffer, token).ConfigureAwait(false);
+            Count(n);
+            return n;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken token) =>
+            ReadAsync(buffer.AsMemory(offset, count), token).AsTask();
+
+        private void Count(int n)
+        {
+            _read += n;
+            throttle?.Account(n, cancellationToken);
+            if (_read - _lastReport >= 1 << 20 || n == 0)
+            {
+                _lastReport = _read;
+                progress?.Report(_read);
+            }
+        }
+
+        public override void Flush() { }
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

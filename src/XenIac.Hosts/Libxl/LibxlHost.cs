@@ -36,6 +36,9 @@ public sealed class LibxlHost : IXenHost
     public Task<RestoreResult> RestoreAsync(string savefilePath, RestoreOptions options, CancellationToken cancellationToken = default) =>
         RunLong(() => _operations.Restore(savefilePath, options, cancellationToken), cancellationToken);
 
+    public Task<RestoreResult> RestoreAsync(Stream savefile, string source, RestoreOptions options, CancellationToken cancellationToken = default) =>
+        RunLong(() => _operations.Restore(savefile, source, options, cancellationToken), cancellationToken);
+
     public Task<DomainInfo> CreateAsync(ConfigText config, bool paused = false, CancellationToken cancellationToken = default) =>
         RunLong(() => _operations.Create(config, paused, cancellationToken), cancellationToken);
 

@@ -100,6 +100,70 @@ internal sealed class LibxlSaveRestore(ILibxl libxl)
         return new RestoreResult(Describe(domid), options.OverrideConfig is not null);
     }
 
+    /// <summary>
+    /// A restore from a stream: libxl reads the read end of a pipe while a feeder copies the image into the other
+    /// end. Cancelling, or a source that fails (a store chunk that does not match its name), closes the pipe early,
+    /// so libxl sees a short image and fails as it does on a truncated file. A source that fails only after libxl
+    /// finished (the whole-file digest checked at the stream's end) gets the domain destroyed: what libxl read was
+    /// not the savefile that was asked for.
+    /// </summary>
+    public RestoreResult Restore(Stream savefile, string source, RestoreOptions options, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        using var reader = options.Legacy ? SaveFileReader.OpenLegacy(savefile, leaveOpen: true) : SaveFileReader.Open(savefile, leaveOpen: true);
+        var header = reader.Header;
+        var json = LibxlConfig.ToJson(HostConfigs.ForRestore(reader, options.OverrideConfig).Config);
+        EnsureNameFree(json);
+
+        var (readEnd, writeEnd) = Posix.Pipe();
+        long fed = 0;
+        var feeder = Task.Run(() =>
+        {
+            using var sink = new FileStream(writeEnd, FileAccess.Write, bufferSize: 0);
+            var buffer = new byte[1 << 20];
+            int n;
+            while ((n = reader.Image.Read(buffer)) > 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                sink.Write(buffer, 0, n);
+                Interlocked.Add(ref fed, n);
+            }
+        }, CancellationToken.None);
+
+        uint domid;
+        try
+        {
+            using (Poll(options.Progress, () => Interlocked.Read(ref fed)))
+                domid = libxl.CreateRestore(json, readEnd, streamV2: header.IsStreamV2);
+        }
+        catch (Exception failure)
+        {
+            // libxl gave up: closing its end makes a feeder still writing fail at once instead of blocking.
+            readEnd.Dispose();
+            try { feeder.GetAwaiter().GetResult(); }
+            catch (Exception feedFailure) when (feedFailure is not OutOfMemoryException)
+            {
+                throw new XenHostException(XenHostError.OperationFailed,
+                    $"cannot restore from {source}: {feedFailure.Message} (libxl: {failure.Message})", feedFailure);
+            }
+            throw;
+        }
+        readEnd.Dispose();
+        try
+        {
+            feeder.GetAwaiter().GetResult();
+        }
+        catch (Exception feedFailure) when (feedFailure is not OutOfMemoryException)
+        {
+            libxl.Destroy(domid);
+            throw new XenHostException(XenHostError.OperationFailed,
+                $"cannot restore from {source}: {feedFailure.Message}; the domain libxl restored from it was destroyed", feedFailure);
+        }
+        options.Progress?.Report(Interlocked.Read(ref fed));
+        if (!options.Paused) libxl.Unpause(domid);
+        return new RestoreResult(Describe(domid), options.OverrideConfig is not null);
+    }
+
     public DomainInfo Create(ConfigText config, bool paused, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();

@@ -124,23 +124,25 @@ public static class Applier
                 return null;
 
             case PlanAction.Restore:
-                if (spec.Snapshot is { } from)
-                {
-                    // The snapshot the plan saw, pulled (checked chunk by chunk and whole) to the local working copy.
-                    await using var stores = new Snapshots();
-                    var store = await stores.OpenAsync(from, create: false, cancellationToken).ConfigureAwait(false)
-                        ?? throw new StoreException(StoreError.NotFound, $"there is no store at '{from.Store}'");
-                    // The working copy's folder is the manifest's (saves/ by default), made as a save would make it.
-                    Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(spec.SavefilePath))!);
-                    await store.PullAsync(plan.Observed.Savefile.SnapshotId ?? from.Tag, spec.SavefilePath, progress, cancellationToken).ConfigureAwait(false);
-                }
                 var legacy = spec.Format == SavefileFormat.Legacy;
                 var config = plan.RestoreConfig ?? plan.OverrideConfig
                     ?? (legacy ? await ConfigText.LoadAsync(spec.ConfigPath!, cancellationToken).ConfigureAwait(false) : null);
-                await host.RestoreAsync(spec.SavefilePath, new RestoreOptions
+                var restoreOptions = new RestoreOptions { Paused = spec.Paused, OverrideConfig = config, Legacy = legacy, Progress = progress };
+                if (spec.Snapshot is { } from)
                 {
-                    Paused = spec.Paused, OverrideConfig = config, Legacy = legacy, Progress = progress,
-                }, cancellationToken).ConfigureAwait(false);
+                    // The snapshot the plan saw, streamed out of the store straight into the host: every chunk is
+                    // checked against its name on the way and the whole file against its digest at the end, and
+                    // the host makes the domain only from a stream that got through both.
+                    await using var stores = new Snapshots();
+                    var store = await stores.OpenAsync(from, create: false, cancellationToken).ConfigureAwait(false)
+                        ?? throw new StoreException(StoreError.NotFound, $"there is no store at '{from.Store}'");
+                    var snapshot = await store.ResolveAsync(plan.Observed.Savefile.SnapshotId ?? from.Tag, cancellationToken).ConfigureAwait(false);
+                    await using var image = store.OpenRead(snapshot, cancellationToken);
+                    await host.RestoreAsync(image, $"snapshot {snapshot.Id} ({from.Tag}) in {store.Location}", restoreOptions, cancellationToken)
+                        .ConfigureAwait(false);
+                    return snapshot.Bytes;
+                }
+                await host.RestoreAsync(spec.SavefilePath, restoreOptions, cancellationToken).ConfigureAwait(false);
                 return plan.Observed.Savefile.Size;
 
             case PlanAction.Save:

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using XenIac.Core.IO;
 using XenIac.Hosts;
 using XenIac.Reconciler.Planning;
 
@@ -37,13 +38,6 @@ public sealed record JournalEntry
 /// </summary>
 public sealed class Journal
 {
-    private static readonly JsonSerializerOptions Options = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
-    };
-
     // Domains are applied in parallel; one append at a time within the process, and the file lock across processes.
     private readonly SemaphoreSlim _gate = new(1, 1);
 
@@ -53,7 +47,7 @@ public sealed class Journal
 
     public async Task AppendAsync(JournalEntry entry, CancellationToken cancellationToken = default)
     {
-        var line = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(entry, Options) + "\n");
+        var line = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(entry, JournalJson.Default.JournalEntry) + "\n");
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -78,10 +72,16 @@ public sealed class Journal
         {
             try
             {
-                if (JsonSerializer.Deserialize<JournalEntry>(line, Options) is { } entry) entries.Add(entry);
+                if (JsonSerializer.Deserialize(line, JournalJson.Default.JournalEntry) is { } entry) entries.Add(entry);
             }
             catch (JsonException) { }
         }
         return entries;
     }
 }
+
+/// <summary>Journal lines: camelCase, nulls left out, steps and outcomes as camelCase strings; generated at compile time.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    Converters = [typeof(CamelCaseEnum<PlanAction>), typeof(CamelCaseEnum<StepOutcome>)])]
+[JsonSerializable(typeof(JournalEntry))]
+internal sealed partial class JournalJson : JsonSerializerContext;

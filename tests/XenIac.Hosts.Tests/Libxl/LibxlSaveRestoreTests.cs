@@ -155,6 +155,68 @@ public sealed class LibxlSaveRestoreTests : IDisposable
     }
 
     [Fact]
+    public void A_streamed_restore_feeds_libxl_the_image_through_a_pipe()
+    {
+        Operations().Save("web", SavefilePath, SaveOptions.Default, CancellationToken.None);
+        _libxl.Calls.Clear();
+        var reports = new List<long>();
+
+        using var source = new OneWay(File.ReadAllBytes(SavefilePath), failAtEnd: false);
+        var result = Operations().Restore(source, "the pipe", RestoreOptions.Default with { Progress = new Reports(r => { lock (reports) reports.Add(r); }) },
+            CancellationToken.None);
+
+        Assert.Equal(_libxl.Image, _libxl.RestoredImage);
+        Assert.True(_libxl.RestoredStreamV2);
+        Assert.Equal(["restore", "unpause 12"], _libxl.Calls);
+        Assert.Equal(12u, result.Domain.DomId);
+        Assert.Equal(_libxl.Image.Length, reports.Last());
+    }
+
+    [Fact]
+    public void A_stream_that_fails_after_libxl_read_it_gets_the_domain_destroyed()
+    {
+        Operations().Save("web", SavefilePath, SaveOptions.Default, CancellationToken.None);
+        _libxl.Calls.Clear();
+
+        using var source = new OneWay(File.ReadAllBytes(SavefilePath), failAtEnd: true);
+        var e = Assert.Throws<XenHostException>(() => Operations().Restore(source, "the pipe", RestoreOptions.Default, CancellationToken.None));
+
+        Assert.Contains("cannot restore from the pipe: digest mismatch", e.Message);
+        Assert.Contains("destroyed", e.Message);
+        Assert.Equal(["restore", "destroy 12"], _libxl.Calls);
+        Assert.DoesNotContain("restored", _libxl.Domains.Keys);
+    }
+
+    private sealed class Reports(Action<long> report) : IProgress<long>
+    {
+        public void Report(long value) => report(value);
+    }
+
+    /// <summary>A pipe-like source: no seeking, small reads, and optionally a failure where its end would be.</summary>
+    private sealed class OneWay(byte[] data, bool failAtEnd) : Stream
+    {
+        private int _at;
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+        public override int Read(Span<byte> buffer)
+        {
+            if (_at == data.Length && failAtEnd) throw new IOException("digest mismatch");
+            var n = Math.Min(Math.Min(buffer.Length, 4099), data.Length - _at);
+            data.AsSpan(_at, n).CopyTo(buffer);
+            _at += n;
+            return n;
+        }
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    [Fact]
     public void Restore_paused_does_not_unpause_and_an_override_config_is_used_and_reported()
     {
         Operations().Save("web", SavefilePath, SaveOptions.Default, CancellationToken.None);

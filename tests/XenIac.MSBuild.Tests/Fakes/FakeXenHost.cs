@@ -85,6 +85,25 @@ public sealed class FakeXenHost : IXenHost
         return new RestoreResult(info, options.OverrideConfig is not null);
     }
 
+    public async Task<RestoreResult> RestoreAsync(Stream savefile, string source, RestoreOptions options, CancellationToken cancellationToken = default)
+    {
+        Calls.Add("restore-stream " + source);
+        LastRestoreOptions = options;
+        ConfigText config;
+        using (var reader = SaveFileReader.Open(savefile, leaveOpen: true))
+        {
+            var effective = reader.ResolveConfig(options.OverrideConfig?.Text, options.OverrideConfig?.Language ?? SaveFileConfigFormat.XlCfg);
+            config = new ConfigText(effective.Text!, effective.Format);
+            await reader.Image.CopyToAsync(Stream.Null, cancellationToken);
+        }
+        var name = NameOf(config);
+        if (Domains.ContainsKey(name))
+            throw new XenHostException(XenHostError.DomainExists, $"a domain named '{name}' already exists");
+        var info = new DomainInfo(name, _nextDomId++, options.Paused ? DomainState.Paused : DomainState.Running, 16 * 1024, 1);
+        Domains[name] = (info, config);
+        return new RestoreResult(info, options.OverrideConfig is not null);
+    }
+
     public Task<DomainInfo> CreateAsync(ConfigText config, bool paused = false, CancellationToken cancellationToken = default)
     {
         var name = NameOf(config);

@@ -50,6 +50,23 @@ step domain-restore-paused "$XI" domain restore --host libxl --trust-config --pa
 xl list tiny-hvm-alt > $SDIR/paused.state.txt 2>&1
 xl destroy tiny-hvm-alt > /dev/null 2>&1
 
+# The checkpoint pushed into a snapshot store, then restored by `apply` straight out of the store into libxl:
+# the image reaches libxl through a pipe, checked chunk by chunk on the way, and no savefile is written.
+if has_command "store push"; then
+    mkdir -p $FILES/from-store
+    step store-push "$XI" store push --store $FILES/from-store/store --tag lab-hvm $FILES/libxl-checkpoint.xlsave
+    printf 'version: 1\ndefaults:\n  store: ./store\ndomains:\n  - name: tiny-hvm-alt\n    snapshot: lab-hvm\n    trustConfig: true\n' \
+        > $FILES/from-store/m.yaml
+    step store-apply-restore "$XI" apply -f $FILES/from-store/m.yaml --host libxl --auto-approve
+    check_running running-after-store-restore tiny-hvm-alt
+    step store-no-working-copy --expect-fail test -e $FILES/from-store/saves/tiny-hvm-alt.xlsave
+    xl destroy tiny-hvm-alt > /dev/null 2>&1
+else
+    for s in store-push store-apply-restore running-after-store-restore store-no-working-copy; do
+        not_available $s "xen-iac store is not in this build"
+    done
+fi
+
 # The config conversion: xen-iac's libxl JSON for an xl.cfg next to xl's own (dry run), then used for real.
 CFG=$(guest_cfg tiny-hvm.cfg.in 32)
 step xl-dry-run xl -N create $CFG

@@ -50,7 +50,7 @@ internal static class StoreHandlers
             return ExitCodes.Ok;
         }
         snapshot = await store.ResolveAsync(reference, ct);
-        await ByteProgress.RunAsync($"pull {snapshot.Id}", snapshot.Bytes, p => store.PullAsync(snapshot.Id, dest, p, ct));
+        await ByteProgress.RunAsync($"pull {snapshot.Id}", snapshot.Bytes, p => store.PullAsync(snapshot, dest, p, ct));
         if (json) CommandLine.WriteJson(StoreRendering.SnapshotJson(snapshot));
         else Console.Out.WriteLine($"wrote {dest} ({snapshot.Bytes} bytes, sha256 {snapshot.Sha256}) from snapshot {snapshot.Id}{(snapshot.Tag is null ? "" : $" ({snapshot.Tag})")}");
         return ExitCodes.Ok;
