@@ -112,6 +112,18 @@ public sealed class ReconcileLoopCommandTests : IDisposable
         var port = FreePort();
         var (loop, stdout, stderr) = Start(["reconcile", "--interval", "1s", "--metrics", $"127.0.0.1:{port}"]);
         await WaitFor(() => Status() is { } s && s.TryGetProperty("lastRun", out _), what: "a first run in the status file");
+        // Read the status file as a monitor would, all along: it is replaced whole, so every read parses.
+        using var sampling = new CancellationTokenSource();
+        var reads = 0;
+        var sampler = Task.Run(async () =>
+        {
+            while (!sampling.IsCancellationRequested)
+            {
+                JsonDocument.Parse(await File.ReadAllBytesAsync(P(".xen-iac/status.json"))).Dispose();
+                reads++;
+                await Task.Delay(5);
+            }
+        });
 
         int? DomId(JsonElement list, string name) => list.EnumerateArray().Where(d => d.GetProperty("name").GetString() == name)
             .Select(d => (int?)d.GetProperty("domid").GetInt32()).FirstOrDefault();
@@ -150,6 +162,9 @@ public sealed class ReconcileLoopCommandTests : IDisposable
             Assert.Matches(@"xeniac_reconcile_run_duration_seconds_count [1-9]", metrics);
         }
 
+        sampling.Cancel();
+        await sampler;
+        Assert.True(reads > 20, $"only {reads} reads of the status file");
         Term(loop);
         Assert.True(await ExitCodeAsync(loop) == 0, $"exit {loop.ExitCode}; stdout: {stdout}; stderr: {stderr}");
         Assert.Contains("reconcile: stopped", stdout.ToString());
