@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using XenIac.Core;
 using XenIac.Hosts;
 using XenIac.Reconciler.Applying;
 using XenIac.Reconciler.Manifests;
@@ -182,9 +181,10 @@ public sealed class ReconcileLoop : IDisposable
             var outcome = stopping.IsCancellationRequested ? RunResult.Stopped : failures > 0 ? RunResult.Failed : RunResult.Succeeded;
             return await FinishAsync(started, clock, trigger, outcome, applied.Results.Count, failures, null, applied.Results, digest).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException or OperationCanceledException)
+        catch (Exception e) when (e is not (OutOfMemoryException or InsufficientExecutionStackException))
         {
-            // A host that cannot be opened, a lock held by someone else past the timeout: this run fails, the next tries.
+            // A host that cannot be opened, a lock held by someone else past the timeout, anything unforeseen: this
+            // run fails (status, metrics, stderr) and the next tries; a daemon that dies on one bad run fixes nothing.
             var result = e is OperationCanceledException && stopping.IsCancellationRequested ? RunResult.Stopped : RunResult.Failed;
             return await FinishAsync(started, clock, trigger, result, 0, 1, e.Message, [], digest).ConfigureAwait(false);
         }
