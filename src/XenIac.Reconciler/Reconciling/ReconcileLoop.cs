@@ -320,6 +320,7 @@ public sealed class ReconcileLoop : IDisposable
     {
         private Task _writes = Task.CompletedTask;
         private readonly Lock _queue = new();
+        private int _pending;
 
         public void Report(ApplyEvent value)
         {
@@ -345,8 +346,14 @@ public sealed class ReconcileLoop : IDisposable
                 default:
                     return;
             }
-            lock (_queue) _writes = _writes.ContinueWith(_ => loop.WriteStatusAsync(loop.Status), CancellationToken.None,
-                TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
+            // Coalesced: while a write waits its turn, later changes ride along with it (it reads the status when it
+            // starts), so a thousand domains changing at once do not queue thousands of whole-file writes.
+            if (Interlocked.Exchange(ref _pending, 1) == 1) return;
+            lock (_queue) _writes = _writes.ContinueWith(_ =>
+            {
+                Interlocked.Exchange(ref _pending, 0);
+                return loop.WriteStatusAsync(loop.Status);
+            }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
         }
 
         public async Task DrainAsync()
