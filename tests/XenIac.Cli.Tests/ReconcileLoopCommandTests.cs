@@ -189,6 +189,8 @@ public sealed class ReconcileLoopCommandTests : IDisposable
         var (loop, stdout, stderr) = Start(["reconcile", "--interval", "1s"], new() { ["XENIAC_EMBEDDED_THROTTLE_MIBS"] = "16" });
         await WaitFor(() => Directory.Exists(P("saves")) && Directory.EnumerateFiles(P("saves"), ".xeniac-tmp-*").Any(f => new FileInfo(f).Length > 1 << 20),
             what: "the save under way");
+        await WaitFor(() => Status() is { } s && s.GetProperty("domains").TryGetProperty("a", out var a) && a.GetProperty("condition").GetString() == "Progressing",
+            TimeSpan.FromSeconds(3), "a Progressing in the status file while it is saved");
         Term(loop);
         Assert.True(await ExitCodeAsync(loop) == 0, $"exit {loop.ExitCode}; stdout: {stdout}; stderr: {stderr}");
         Assert.Contains("a: save finished", stdout.ToString());
