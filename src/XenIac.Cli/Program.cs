@@ -3,6 +3,7 @@ using System.CommandLine;
 using XenIac.Cli;
 using XenIac.Cli.Commands.Config;
 using XenIac.Cli.Commands.Domain;
+using XenIac.Cli.Commands.Import;
 using XenIac.Cli.Commands.Reconcile;
 using XenIac.Cli.Commands.Savefile;
 using XenIac.Cli.Commands.Store;
@@ -14,6 +15,7 @@ root.Subcommands.Add(ConfigCommand.Create());
 root.Subcommands.Add(DomainCommand.Create());
 root.Subcommands.Add(StoreCommand.Create());
 foreach (var command in ReconcileCommand.Create()) root.Subcommands.Add(command);
+root.Subcommands.Add(ImportCommand.Create());
 root.Subcommands.Add(XenIac.Cli.Commands.Loop.LoopCommand.Create());
 
 var parseResult = root.Parse(args);

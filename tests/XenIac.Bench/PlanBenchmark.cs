@@ -13,9 +13,17 @@ public sealed class PlanBenchmark : IBenchmark
     public string Name => "plan";
     public string Description => "whole-process `xen-iac plan` over 1,000 domains on the embedded host (target < 0.5 s)";
 
+    private const int domains = 1000;
+
     public async Task RunAsync(BenchContext context)
     {
-        const int domains = 1000;
+        var dir = await EnsureManifestAsync(context);
+        RunPlans(context, dir);
+    }
+
+    /// <summary>The generated 1,000-domain manifest and its embedded host (made once, kept in the bench folder).</summary>
+    internal static async Task<string> EnsureManifestAsync(BenchContext context)
+    {
         var dir = Path.Combine(context.WorkDir, "plan1000");
         if (!File.Exists(Path.Combine(dir, "xen-iac.yaml")))
         {
@@ -43,7 +51,11 @@ public sealed class PlanBenchmark : IBenchmark
             }
             await File.WriteAllTextAsync(Path.Combine(dir, "xen-iac.yaml"), yaml.ToString());
         }
+        return dir;
+    }
 
+    private static void RunPlans(BenchContext context, string dir)
+    {
         var tool = Path.Combine(AppContext.BaseDirectory, "xen-iac.dll");
         var startup = context.TimeShell($"cd '{dir}' && dotnet '{tool}' --version > /dev/null");
         var plan = context.TimeShell($"cd '{dir}' && dotnet '{tool}' plan --json > /dev/null");
@@ -52,8 +64,8 @@ public sealed class PlanBenchmark : IBenchmark
                           $"(target < 0.5 s); default / --json {human.TotalSeconds / plan.TotalSeconds:F2} (target <= 1.3); " +
                           $"process start alone (--version) {startup.TotalSeconds:F3} s");
         using var p = Process.Start(new ProcessStartInfo("dotnet", [tool, "plan", "--json"]) { WorkingDirectory = dir, RedirectStandardOutput = true })!;
-        var output = await p.StandardOutput.ReadToEndAsync();
-        await p.WaitForExitAsync();
+        var output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
         Console.WriteLine($"(plan exit code {p.ExitCode}; {output.Split("\"action\": \"none\"").Length - 1} domains unchanged)");
     }
 }

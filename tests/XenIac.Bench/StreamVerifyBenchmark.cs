@@ -72,7 +72,7 @@ public sealed class StreamVerifyBenchmark : IBenchmark
         if (!result.IsValid) throw new InvalidOperationException($"benchmark image did not verify: {result.Problem}");
     }
 
-    private static void WriteImage(string path, long size)
+    internal static void WriteImage(string path, long size)
     {
         var temp = path + ".tmp";
         using (var output = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
@@ -99,7 +99,7 @@ public sealed class StreamVerifyBenchmark : IBenchmark
         File.Move(temp, path, overwrite: true);
     }
 
-    private static (string Script, string PythonPath)? FindChecker()
+    internal static (string Script, string PythonPath)? FindChecker()
     {
         if (Environment.GetEnvironmentVariable("XENIAC_VERIFY_STREAM_V2") is { Length: > 0 } script && File.Exists(script))
         {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using XenIac.Tests;
 
 namespace XenIac.Cli.Tests;
 
@@ -8,21 +9,16 @@ public sealed record CliResult(int ExitCode, string StdOut, string StdErr, byte[
 /// <summary>Runs the built <c>xen-iac</c> as a real process, the way users and scripts do.</summary>
 public static class CliRunner
 {
-    public static string ToolDll { get; } = Path.Combine(AppContext.BaseDirectory, "xen-iac.dll");
 
     public static async Task<CliResult> RunAsync(IEnumerable<string> args, byte[]? stdin = null, string? workingDirectory = null,
         IDictionary<string, string>? environment = null, TimeSpan? timeout = null)
     {
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
-        };
-        psi.ArgumentList.Add(ToolDll);
-        foreach (var a in args) psi.ArgumentList.Add(a);
+        var psi = ToolUnderTest.StartInfo(args);
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        psi.RedirectStandardInput = true;
+        psi.UseShellExecute = false;
+        psi.WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory;
         if (environment is not null)
             foreach (var (k, v) in environment) psi.Environment[k] = v;
 
@@ -48,12 +44,11 @@ public static class CliRunner
     /// <summary>Starts the tool in the background (output drained, no input) for tests that signal or kill it.</summary>
     public static Process Start(IEnumerable<string> args, string workingDirectory, IDictionary<string, string>? environment = null)
     {
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true,
-        };
-        psi.ArgumentList.Add(ToolDll);
-        foreach (var a in args) psi.ArgumentList.Add(a);
+        var psi = ToolUnderTest.StartInfo(args);
+        psi.WorkingDirectory = workingDirectory;
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        psi.RedirectStandardInput = true;
         if (environment is not null)
             foreach (var (k, v) in environment) psi.Environment[k] = v;
         var p = Process.Start(psi)!;

@@ -162,7 +162,7 @@ public sealed class ReconcileHardeningCommandTests : IDisposable
         // last slave closes hangs up, and Linux may then drop what was not read yet).
         const string script = """
             import fcntl, os, select, signal, sys, termios, time
-            dll, wd = sys.argv[1], sys.argv[2]
+            wd, tool = sys.argv[1], sys.argv[2:]
             fd, slave = os.openpty()
             pid = os.fork()
             if pid == 0:
@@ -174,7 +174,7 @@ public sealed class ReconcileHardeningCommandTests : IDisposable
                 for n in (0, 1, 2): os.dup2(slave, n)
                 os.close(fd)
                 os.chdir(wd)
-                os.execvp("dotnet", ["dotnet", dll, "apply"])
+                os.execvp(tool[0], tool + ["apply"])
             out = b""
             status = None
             def read_some(timeout):
@@ -215,8 +215,8 @@ public sealed class ReconcileHardeningCommandTests : IDisposable
         var psi = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add("-c");
         psi.ArgumentList.Add(script);
-        psi.ArgumentList.Add(CliRunner.ToolDll);
         psi.ArgumentList.Add(_dir);
+        foreach (var part in XenIac.Tests.ToolUnderTest.Command) psi.ArgumentList.Add(part);
         using var python = Process.Start(psi)!;
         var output = await python.StandardOutput.ReadToEndAsync();
         await python.WaitForExitAsync();

@@ -37,12 +37,11 @@ public sealed class ReconcileLoopCommandTests : IDisposable
     /// <summary>The loop in the background; its output collected for the assertions' messages.</summary>
     private (Process Process, StringBuilder Out, StringBuilder Err) Start(string[] args, Dictionary<string, string>? environment = null)
     {
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = _dir, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true,
-        };
-        psi.ArgumentList.Add(CliRunner.ToolDll);
-        foreach (var a in args) psi.ArgumentList.Add(a);
+        var psi = XenIac.Tests.ToolUnderTest.StartInfo(args);
+        psi.WorkingDirectory = _dir;
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        psi.RedirectStandardInput = true;
         foreach (var (k, v) in environment ?? []) psi.Environment[k] = v;
         var process = new Process { StartInfo = psi };
         var stdout = new StringBuilder();

@@ -4,7 +4,7 @@
 # Stages (each timed, each with its own failure message in DIR/results.json):
 #   check     host tools, root, free disk, XENIAC_LAB=skip
 #   prepare   the dom0 image from Debian packages (prepare.sh; cached outside the repo, keyed by versions)
-#   publish   xen-iac self-contained for linux-x64 (the app that runs inside dom0 AND on the host)
+#   publish   xen-iac NativeAOT for linux-x64 (the app that runs inside dom0 AND on the host)
 #   disk      the per-run lab disk (ext4 image, made without mounting): app/, scenarios/, guests/, out/
 #   boot      QEMU (TCG, -cpu qemu64,+npt) starts Xen, Xen starts the dom0 kernel + initramfs
 #   dom0      dom0-init brings up xenstored/xenconsoled and mounts the lab disk ("XENIAC-LAB DOM0-UP")
@@ -159,18 +159,27 @@ grep -q 'image cache hit' "$OUT/prepare.log" && CACHE_HIT=true
 stage_ok "$([ $CACHE_HIT = true ] && echo "cache hit" || echo "built") $IMG"
 
 # ---- publish ---------------------------------------------------------------------------------------
-# Self-contained (dom0 has no .NET) and ReadyToRun (JIT under emulation is slow); --artifacts-path keeps
-# the RID-specific restore and build out of the repository's obj/ and bin/.
+# The NativeAOT xen-iac users get (dom0 has no .NET, and a native binary starts at once even under TCG). When
+# ./build.sh Test already published it for this tree (XENIAC_CLI, artifacts/native/linux-x64), that very binary
+# goes into dom0; otherwise it is published here, with --artifacts-path keeping the RID-specific restore and
+# build out of the repository's obj/ and bin/.
 stage_begin publish
-if ! dotnet publish "$REPO/src/XenIac.Cli" -c Release -r linux-x64 --self-contained -p:PublishReadyToRun=true \
+rm -rf "$OUT/app"; mkdir -p "$OUT/app"
+if [ -n "${XENIAC_CLI:-}" ] && [ -x "$XENIAC_CLI" ]; then
+    cp "$XENIAC_CLI" "$(dirname "$XENIAC_CLI")"/*.so "$OUT/app/"
+    PUBLISHED="NativeAOT from $XENIAC_CLI"
+elif dotnet publish "$REPO/src/XenIac.Cli" -c Release -r linux-x64 -p:PublishAot=true \
         --artifacts-path "$OUT/build" -o "$OUT/app" --nologo > "$OUT/publish.log" 2>&1; then
+    rm -f "$OUT/app"/*.dbg "$OUT/app"/*.pdb
+    PUBLISHED="NativeAOT, published here"
+else
     stage_fail failed "dotnet publish failed: $(grep -m3 -E 'error|Error' "$OUT/publish.log" | tr '\n' ' ')"; exit
 fi
 rm -rf "$OUT/build"
-if ! DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 "$OUT/app/xen-iac" --version > /dev/null 2>&1; then
+if ! "$OUT/app/xen-iac" --version > /dev/null 2>&1; then
     stage_fail failed "the published $OUT/app/xen-iac does not run on the host"; exit
 fi
-stage_ok "$(du -sh "$OUT/app" | cut -f1) self-contained linux-x64"
+stage_ok "$(du -sh "$OUT/app" | cut -f1) linux-x64 ($PUBLISHED)"
 
 # ---- disk ------------------------------------------------------------------------------------------
 stage_begin disk
@@ -186,7 +195,7 @@ cat > "$STAGE_DIR/lab.env" <<EOT
 SCENARIO_TIMEOUT=$SCENARIO_TIMEOUT
 SCENARIOS="${XENIAC_LAB_SCENARIOS:-}"
 EOT
-# 3 GiB sparse: ~80 MiB app + ~450 MiB of savefiles the scenarios write.
+# 3 GiB sparse: ~20 MiB app + ~450 MiB of savefiles the scenarios write.
 if ! { truncate -s 3G "$OUT/lab.img" && mkfs.ext4 -q -F -L xeniaclab -E root_owner=0:0 -d "$STAGE_DIR" "$OUT/lab.img"; } > "$OUT/disk.log" 2>&1; then
     stage_fail failed "mkfs.ext4 -d failed (e2fsprogs too old?): $(tail -n 2 "$OUT/disk.log" | tr '\n' ' ')"; exit
 fi

@@ -43,8 +43,13 @@ public static class Applier
                 locks.Add(await FileLock.AcquireAsync(path, options.LockTimeout, $"xen-iac apply {manifest.Path}", beforeSteps.Token).ConfigureAwait(false));
 
             var plan = await Planner.PlanAsync(manifest, hosts, options.Targets,
-                new PlanOptions { ReplaceInvalidSavefiles = options.ReplaceInvalidSavefiles, TrustConfig = options.TrustConfig, CheckpointEvery = options.CheckpointEvery },
+                new PlanOptions
+                {
+                    ReplaceInvalidSavefiles = options.ReplaceInvalidSavefiles, TrustConfig = options.TrustConfig, Replace = options.Replace,
+                    CheckpointEvery = options.CheckpointEvery,
+                },
                 beforeSteps.Token).ConfigureAwait(false);
+            options.CheckPlan?.Invoke(plan);
             var journal = new Journal(options.JournalPath ?? Path.Combine(manifest.Directory, ".xen-iac", "journal.jsonl"));
             if (!plan.HasChanges) return new ApplyResult(plan, [], journal.Path);
             if (options.Confirm is { } confirm && !await confirm(plan, cancellationToken).ConfigureAwait(false))
@@ -120,7 +125,7 @@ public static class Applier
             case PlanAction.Create:
                 // The config as planned (under the manifest's name), not the file re-read: what was shown is what runs.
                 await host.CreateAsync(plan.CreateConfig ?? await ConfigText.LoadAsync(spec.ConfigPath!, cancellationToken).ConfigureAwait(false),
-                    spec.Paused && plan.Action == PlanAction.Create, cancellationToken).ConfigureAwait(false);
+                    spec.Paused && plan.Steps[^1] == PlanAction.Create, cancellationToken).ConfigureAwait(false);
                 return null;
 
             case PlanAction.Restore:

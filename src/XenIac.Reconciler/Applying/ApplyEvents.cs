@@ -35,6 +35,13 @@ public sealed record ApplyOptions
     public bool ReplaceInvalidSavefiles { get; init; }
     /// <summary>Restore stored configs that run or open things on dom0 for every domain (--trust-config).</summary>
     public bool TrustConfig { get; init; }
+    /// <summary>Domains to save or create afresh even when nothing changed (--replace).</summary>
+    public IReadOnlyCollection<string> Replace { get; init; } = [];
+    /// <summary>
+    /// Called with the plan made under the lock, before confirmation; throwing stops the apply before anything
+    /// changes (a saved plan that no longer matches reality).
+    /// </summary>
+    public Action<Plan>? CheckPlan { get; init; }
     /// <summary>Where the journal goes (default: .xen-iac/journal.jsonl beside the manifest).</summary>
     public string? JournalPath { get; init; }
     /// <summary>When cancelled, no further domain is started; those under way finish (reconcile stopping on SIGTERM).</summary>

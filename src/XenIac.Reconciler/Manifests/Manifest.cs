@@ -92,6 +92,11 @@ public sealed record DomainSpec
     /// </summary>
     public SnapshotRef? Snapshot { get; init; }
 
+    /// <summary>Free key/value labels (<c>labels: {rack: a}</c>), for selecting domains with <c>--target label:rack=a</c>.</summary>
+    public IReadOnlyDictionary<string, string> Labels { get; init; } = EmptyLabels;
+
+    private static readonly IReadOnlyDictionary<string, string> EmptyLabels = new Dictionary<string, string>(StringComparer.Ordinal);
+
     public bool HasOverrides => OverrideConfigPath is not null || OverrideSettings.Count > 0;
 }
 

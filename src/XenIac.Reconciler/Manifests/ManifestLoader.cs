@@ -17,7 +17,7 @@ public static partial class ManifestLoader
 
     internal static readonly string[] TopLevelKeys = ["version", "defaults", "domains"];
     internal static readonly string[] DefaultsKeys = ["host", "state", "format", "checkpoint", "paused", "force", "savefileDir", "trustConfig", "store", "storeKey", "keep"];
-    internal static readonly string[] DomainKeys = ["name", "config", "savefile", "state", "overrides", "checkpoint", "paused", "format", "host", "force", "trustConfig", "snapshot", "store", "keep"];
+    internal static readonly string[] DomainKeys = ["name", "config", "savefile", "state", "overrides", "checkpoint", "paused", "format", "host", "force", "trustConfig", "snapshot", "store", "labels", "keep"];
     internal static readonly string[] OverrideKeys = ["config", "settings"];
 
     /// <summary>The most savefiles <c>keep:</c> may ask for: a bound on what a typo can make a host keep on disk.</summary>
@@ -200,6 +200,8 @@ public static partial class ManifestLoader
                 context.Error(snapshotNode!, "snapshots hold xl savefiles; a legacy-format domain cannot name one");
         }
 
+        var labels = LoadLabels(m, context);
+
         var location = context.At(nameNode);
         if (checkpoint && state != DesiredState.Running)
             context.Error(checkpointNode ?? m, $"checkpoint keeps the domain running, which contradicts state '{state.ToString().ToLowerInvariant()}'; use state: running with checkpoint: true");
@@ -227,7 +229,39 @@ public static partial class ManifestLoader
             SavefileLocation = savefileNode is null ? location : context.At(savefileNode),
             OverridesLocation = Get(m, "overrides") is { } on ? context.At(on) : location,
             Snapshot = snapshot is null || store is null ? null : new SnapshotRef(snapshot, store, defaults.StoreKey),
+            Labels = labels,
         };
+    }
+
+    /// <summary>
+    /// A domain's labels: names and values kept to letters, digits and a few marks, so a selector
+    /// (<c>label:rack=a,tier=web</c>) can never be ambiguous about where a name or a value ends.
+    /// </summary>
+    private static Dictionary<string, string> LoadLabels(YamlMappingNode m, Context context)
+    {
+        var labels = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (Get(m, "labels") is not { } node || context.Mapping(node, "labels") is not { } map) return labels;
+        foreach (var (key, value) in map.Children)
+        {
+            if (context.String(key, "label name") is not { } k) continue;
+            if (!LabelName().IsMatch(k))
+            {
+                context.Error(key, $"invalid label name '{k}': letters, digits and '_', '.', '-', '/', starting with a letter or digit, up to 63 characters");
+                continue;
+            }
+            if (value is not YamlScalarNode { Value: var v })
+            {
+                context.Error(value, $"label '{k}' must be a string");
+                continue;
+            }
+            if (!LabelValue().IsMatch(v ?? ""))
+            {
+                context.Error(value, $"invalid value '{v}' of label '{k}': letters, digits, '_', '.' and '-', up to 63 characters");
+                continue;
+            }
+            labels[k] = v ?? "";
+        }
+        return labels;
     }
 
     /// <summary>A domain's overrides: a whole config, and settings merged onto it (each name and value checked here).</summary>
@@ -275,6 +309,14 @@ public static partial class ManifestLoader
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
     private static partial Regex DomainName();
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_./-]{0,62}$")]
+    internal static partial Regex LabelName();
+
+    [GeneratedRegex("^[A-Za-z0-9_.-]{0,63}$")]
+    internal static partial Regex LabelValue();
+    /// <summary>Whether a manifest can name a domain <paramref name="name"/> (import skips those it cannot).</summary>
+    internal static bool IsValidDomainName(string name) => DomainName().IsMatch(name);
 
     // xl's lexer reads keys in lower case only (libxlu_cfg_l.l); an upper-case key would never reach xl.
     [GeneratedRegex("^[a-z_][a-z0-9_]*$")]

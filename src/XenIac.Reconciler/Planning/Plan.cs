@@ -13,6 +13,8 @@ public enum PlanAction
     Save,
     Checkpoint,
     Destroy,
+    /// <summary>Asked for with --replace: a fresh checkpoint of a running domain, or a fresh create of one that is not running.</summary>
+    Replace,
 }
 
 /// <summary>What is on disk at a domain's savefile path.</summary>
@@ -27,7 +29,11 @@ public sealed record SavefileStatus(bool Exists, bool Valid, string? Problem, Sa
 }
 
 /// <summary>Reality for one domain: the host's domain (if any) and the savefile.</summary>
-public sealed record DomainObservation(DomainInfo? Domain, SavefileStatus Savefile);
+public sealed record DomainObservation(DomainInfo? Domain, SavefileStatus Savefile)
+{
+    /// <summary>Set when the domain's host could not be asked (nothing is known about the domain then).</summary>
+    public string? HostError { get; init; }
+}
 
 /// <summary>The plan for one domain: the action, why, and the compatibility findings of its overrides.</summary>
 public sealed record DomainPlan
@@ -65,6 +71,8 @@ public sealed record PlanOptions
     public bool ReplaceInvalidSavefiles { get; init; }
     /// <summary>Restore savefiles with stored configs that run or open things on dom0 (--trust-config), for every domain.</summary>
     public bool TrustConfig { get; init; }
+    /// <summary>Domains (names, globs or label selectors) to save or create afresh even when nothing changed (--replace).</summary>
+    public IReadOnlyCollection<string> Replace { get; init; } = [];
     /// <summary>A running <c>checkpoint: true</c> domain whose checkpoint is older than this gets a new one (reconcile --checkpoint-every).</summary>
     public TimeSpan? CheckpointEvery { get; init; }
 }

@@ -10,7 +10,7 @@ namespace XenIac.Reconciler.Planning;
 /// Compares a manifest with reality — the hosts' domains and the savefiles on disk — and decides per domain what
 /// to do. There is no state file: what is on the host and on disk is the state, so nothing can drift from it.
 /// </summary>
-public static class Planner
+public static partial class Planner
 {
     /// <summary>Plans every domain (or only <paramref name="targets"/>), opening each host once.</summary>
     public static Task<Plan> PlanAsync(Manifest manifest, IHostProvider hosts, IReadOnlyCollection<string>? targets = null,
@@ -20,7 +20,8 @@ public static class Planner
     public static async Task<Plan> PlanAsync(Manifest manifest, IHostProvider hosts, IReadOnlyCollection<string>? targets, PlanOptions options,
         CancellationToken cancellationToken = default)
     {
-        var selected = Select(manifest, targets);
+        var selected = Targets.Select(manifest, targets);
+        var replace = ReplaceSet(manifest, selected, options.Replace);
         var plans = new DomainPlan[selected.Count];
         await using var stores = new Snapshots();
         foreach (var group in selected.Select((spec, index) => (spec, index)).GroupBy(x => x.spec.Host))
@@ -34,7 +35,7 @@ public static class Planner
             catch (XenIacException e)
             {
                 foreach (var (spec, index) in group)
-                    plans[index] = Failed(spec, new DomainObservation(null, SavefileStatus.Missing), PlanAction.None, $"host: {e.Message}");
+                    plans[index] = Failed(spec, new DomainObservation(null, SavefileStatus.Missing) { HostError = e.Message }, PlanAction.None, $"host: {e.Message}");
                 continue;
             }
             var byName = domains.ToDictionary(d => d.Name, StringComparer.Ordinal);
@@ -43,25 +44,19 @@ public static class Planner
                 var savefile = spec.Snapshot is null ? ObserveSavefile(spec) : await stores.ObserveAsync(spec.Snapshot, cancellationToken).ConfigureAwait(false);
                 var observed = new DomainObservation(byName.GetValueOrDefault(spec.Name), savefile);
                 plans[index] = await DecideAsync(spec, observed, hosts, cancellationToken, options, manifest.Directory).ConfigureAwait(false);
+                if (replace.Contains(spec.Name))
+                    plans[index] = await ReplaceAsync(plans[index], hosts, options, cancellationToken).ConfigureAwait(false);
             }
         }
         return new Plan(manifest, plans);
-    }
-
-    private static List<DomainSpec> Select(Manifest manifest, IReadOnlyCollection<string>? targets)
-    {
-        if (targets is null || targets.Count == 0) return manifest.Domains.ToList();
-        var unknown = targets.Where(t => manifest.Domains.All(d => d.Name != t)).ToList();
-        if (unknown.Count > 0)
-            throw new ManifestException([new ManifestError(new SourceLocation(manifest.Path, 1, 1),
-                $"--target names no domain of the manifest: {string.Join(", ", unknown)}")]);
-        return manifest.Domains.Where(d => targets.Contains(d.Name)).ToList();
     }
 
     /// <summary>Header-only look at the savefile: enough to know it is one, and cheap for a thousand domains.</summary>
     internal static SavefileStatus ObserveSavefile(DomainSpec spec)
     {
         var info = new FileInfo(spec.SavefilePath);
+        // A link's own FileInfo has the link's length; the savefile is the file it points to.
+        if (info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo target) info = target;
         if (!info.Exists) return SavefileStatus.Missing;
         try
         {

@@ -23,9 +23,10 @@ public sealed class S3KillTests(S3ServerFixture server) : IClassFixture<S3Server
 
     private Process Start(params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "xen-iac.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
+        var psi = XenIac.Tests.ToolUnderTest.StartInfo(args);
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        psi.UseShellExecute = false;
         foreach (var (k, v) in Environment()) psi.Environment[k] = v;
         return Process.Start(psi)!;
     }

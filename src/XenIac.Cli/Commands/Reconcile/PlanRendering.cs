@@ -42,7 +42,7 @@ internal static class PlanRendering
             var text = new System.Text.StringBuilder();
             foreach (var d in domains)
             {
-                var action = d.Error is not null ? "error" : d.Action == PlanAction.None ? "none" : string.Join(" + ", d.Steps.Select(ActionName));
+                var action = d.Error is not null ? "error" : d.Action == PlanAction.None ? "none" : StepsText(d);
                 text.Append(d.Name.PadRight(width)).Append("  ").Append(action.PadRight(9)).Append("  ").AppendLine(CommandLine.OneLine(d.Error ?? d.Reason));
             }
             foreach (var d in domains) text.Append(d.Name).Append(": savefile ").AppendLine(d.Spec.SavefilePath);
@@ -54,13 +54,20 @@ internal static class PlanRendering
         {
             var action = d.Error is not null ? "[red]error[/]"
                 : d.Action == PlanAction.None ? "[grey]none[/]"
-                : $"[yellow]{string.Join(" + ", d.Steps.Select(ActionName))}[/]";
+                : $"[yellow]{StepsText(d)}[/]";
             table.AddRow(Markup.Escape(d.Name), action, Markup.Escape(d.Error ?? d.Reason));
         }
         console.Write(table);
         // Plain lines, not table cells: a path must stay whole to be copied, whatever the terminal's width.
         foreach (var d in domains)
             Console.Out.WriteLine($"{d.Name}: savefile {d.Spec.SavefilePath}");
+    }
+
+    /// <summary>The steps a domain's change runs; a replace says so first, since its steps alone look like any save or create.</summary>
+    private static string StepsText(DomainPlan d)
+    {
+        var steps = string.Join(" + ", d.Steps.Select(ActionName));
+        return d.Action == PlanAction.Replace ? $"replace ({steps})" : steps;
     }
 
     private static void RenderFindings(IAnsiConsole console, IReadOnlyList<DomainPlan> domains)
@@ -125,6 +132,70 @@ internal static class PlanRendering
             },
             ["findings"] = ConfigRendering.FindingsJson(d.Findings),
         }).ToArray()),
+    };
+
+    /// <summary>
+    /// A drift report as people read it: one line per drifted domain and difference, then a summary line. Domains
+    /// that match the manifest are not listed (a thousand of them would bury the one that drifted).
+    /// </summary>
+    public static void RenderDrift(DriftReport report)
+    {
+        var drifted = report.Domains.Where(d => d.HasDrift).ToList();
+        var text = new System.Text.StringBuilder();
+        if (drifted.Count > 0)
+        {
+            var width = drifted.Max(d => d.Name.Length);
+            var kindWidth = drifted.SelectMany(d => d.Items).Max(i => i.KindName.Length);
+            foreach (var d in drifted)
+                foreach (var item in d.Items)
+                    text.Append(d.Name.PadRight(width)).Append("  ").Append(item.KindName.PadRight(kindWidth)).Append("  ").AppendLine(CommandLine.OneLine(item.Message));
+        }
+        var checkedCount = report.Domains.Count(d => d.Error is null);
+        var notAsked = report.Domains.Count - checkedCount;
+        // A domain whose host could not be asked is not "no drift": the summary says it was not checked.
+        var notChecked = notAsked == 0 ? "" : $" {notAsked} domain{(notAsked == 1 ? "" : "s")} could not be checked.";
+        text.AppendLine(drifted.Count == 0
+            ? (notAsked == 0 ? $"No drift: reality matches the manifest ({checkedCount} domain{(checkedCount == 1 ? "" : "s")} checked)."
+                : $"No drift in the {checkedCount} domain{(checkedCount == 1 ? "" : "s")} checked.{notChecked}")
+            : $"Drift: {drifted.Count} of {checkedCount} domain{(checkedCount == 1 ? "" : "s")} differ from the manifest.{notChecked} 'xen-iac plan' shows what apply would do about it.");
+        Console.Out.Write(text.ToString());
+    }
+
+    /// <summary>
+    /// The drift report for scheduled jobs: every domain (drifted or not) with what was observed and a list of
+    /// differences, each with a stable kind (not-running, running, savefile-missing, savefile-invalid, config-changed).
+    /// </summary>
+    public static JsonObject DriftJson(DriftReport report) => new()
+    {
+        ["manifest"] = report.Manifest.Path,
+        ["checkedAt"] = report.CheckedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture),
+        ["drift"] = report.HasDrift,
+        ["errors"] = report.HasErrors,
+        ["summary"] = new JsonObject
+        {
+            ["domains"] = report.Domains.Count,
+            ["drifted"] = report.Domains.Count(d => d.HasDrift),
+            ["errors"] = report.Domains.Count(d => d.Error is not null),
+        },
+        ["domains"] = new JsonArray([.. report.Domains.Select(d => (JsonNode)new JsonObject
+        {
+            ["name"] = d.Name,
+            ["host"] = d.Plan.Spec.Host.ToString(),
+            ["desiredState"] = d.Plan.Spec.State.ToString().ToLowerInvariant(),
+            ["running"] = d.Plan.Observed.Domain is not null,
+            ["domid"] = d.Plan.Observed.Domain?.DomId,
+            ["paused"] = d.Plan.Observed.Domain?.State == XenIac.Hosts.DomainState.Paused,
+            ["savefile"] = new JsonObject
+            {
+                ["path"] = d.Plan.Spec.SavefilePath,
+                ["exists"] = d.Plan.Observed.Savefile.Exists,
+                ["valid"] = d.Plan.Observed.Savefile.Valid,
+                ["problem"] = d.Plan.Observed.Savefile.Problem,
+                ["snapshotId"] = d.Plan.Observed.Savefile.SnapshotId,
+            },
+            ["drift"] = new JsonArray([.. d.Items.Select(i => (JsonNode)new JsonObject { ["kind"] = i.KindName, ["message"] = i.Message })]),
+            ["error"] = d.Error,
+        })]),
     };
 
     public static JsonObject ApplyJson(ApplyResult result) => new()

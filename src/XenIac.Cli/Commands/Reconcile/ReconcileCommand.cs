@@ -11,7 +11,7 @@ namespace XenIac.Cli.Commands.Reconcile;
 /// </summary>
 internal static class ReconcileCommand
 {
-    public static IEnumerable<Command> Create() => [Plan(), Apply(), Schema()];
+    public static IEnumerable<Command> Create() => [Plan(), Apply(), Show(), Drift(), Schema()];
 
     private static Option<string> ManifestOption()
     {
@@ -26,7 +26,14 @@ internal static class ReconcileCommand
 
     private static Option<string[]> TargetOption() => new("--target")
     {
-        Description = "Only this domain (repeatable)",
+        Description = "Only these domains: a name, a glob (web-*, db?) or a label selector (label:rack=a,tier!=db); repeatable",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    /// <summary>Terraform spells it -replace; both spellings are taken.</summary>
+    private static Option<string[]> ReplaceOption() => new("--replace", "-replace")
+    {
+        Description = "Save (running) or create (not running) this domain afresh even when nothing changed: a name, glob or label selector; repeatable",
         AllowMultipleArgumentsPerToken = false,
     };
 
@@ -55,10 +62,31 @@ internal static class ReconcileCommand
         var force = ForceOption();
         var trust = TrustConfigOption();
         var showUnchanged = new Option<bool>("--show-unchanged") { Description = "List every domain, not only those with changes or errors" };
-        var command = new Command("plan", "Show what apply would change to make reality match the manifest") { file, json, detailed, target, host, force, trust, showUnchanged };
+        var replace = ReplaceOption();
+        // Terraform spells it -out; both spellings are taken. Checked while parsing, before anything is planned.
+        var output = new Option<string?>("--out", "-out") { Description = "Save the plan to this file (JSON, mode 0600) for 'xen-iac apply FILE' and 'xen-iac show FILE'" };
+        output.Validators.Add(r =>
+        {
+            if (r.Tokens.Count == 0) return;
+            if (r.Tokens[0].Value == CommandLine.StdioName)
+            {
+                r.AddError("--out: '-' (standard output) is not supported: a saved plan is a file (use --json to print the plan)");
+                return;
+            }
+            try { XenIac.Core.IO.AtomicFile.CheckTarget(r.Tokens[0].Value); }
+            catch (Exception e) when (e is IOException or ArgumentException) { r.AddError($"--out: {e.Message}"); }
+        });
+        var refreshOnly = new Option<bool>("--refresh-only") { Description = "Report drift between reality and the manifest instead of planning fixes (as 'xen-iac drift')" };
+        var command = new Command("plan", "Show what apply would change to make reality match the manifest")
+        {
+            file, json, detailed, target, host, force, trust, showUnchanged, replace, output, refreshOnly,
+        };
         command.SetHandler((parse, ct) => ReconcileHandlers.PlanAsync(new ReconcileHandlers.PlanRequest(
             parse.GetValue(file)!, parse.GetValue(host), parse.GetValue(target), parse.GetValue(force), parse.GetValue(trust),
-            parse.GetValue(json), parse.GetValue(detailed), parse.GetValue(showUnchanged)), ct));
+            parse.GetValue(json), parse.GetValue(detailed), parse.GetValue(showUnchanged))
+        {
+            Replace = parse.GetValue(replace), Out = parse.GetValue(output), RefreshOnly = parse.GetValue(refreshOnly),
+        }, ct));
         return command;
     }
 
@@ -75,13 +103,49 @@ internal static class ReconcileCommand
         var host = HostOption();
         var force = ForceOption();
         var trust = TrustConfigOption();
-        var command = new Command("apply", "Make reality match the manifest by saving, restoring, creating or destroying domains")
+        var replace = ReplaceOption();
+        var planFile = new Argument<string?>("FILE")
         {
-            file, autoApprove, target, parallelism, lockTimeout, json, host, force, trust,
+            Description = "A saved plan (from plan --out) to apply exactly, or a manifest (as -f)",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        planFile.Validators.Add(r =>
+        {
+            if (r.Tokens.Count > 0 && !File.Exists(r.Tokens[0].Value)) r.AddError($"FILE '{r.Tokens[0].Value}' does not exist or is not a file");
+        });
+        var command = new Command("apply", "Make reality match the manifest by saving, restoring, creating or destroying domains; or apply a saved plan")
+        {
+            planFile, file, autoApprove, target, parallelism, lockTimeout, json, host, force, trust, replace,
         };
         command.SetHandler((parse, ct) => ReconcileHandlers.ApplyAsync(new ReconcileHandlers.ApplyRequest(
             parse.GetValue(file)!, parse.GetValue(host), parse.GetValue(target), parse.GetValue(force), parse.GetValue(trust),
-            parse.GetValue(json), parse.GetValue(autoApprove), parse.GetValue(parallelism), parse.GetValue(lockTimeout)), ct));
+            parse.GetValue(json), parse.GetValue(autoApprove), parse.GetValue(parallelism), parse.GetValue(lockTimeout))
+        {
+            Replace = parse.GetValue(replace), PlanFile = parse.GetValue(planFile), ManifestGiven = parse.GetResult(file) is { Implicit: false },
+        }, ct));
+        return command;
+    }
+
+    private static Command Show()
+    {
+        var planFile = CommandLine.InputFile("FILE", "A saved plan (from plan --out)");
+        var json = CommandLine.JsonOption();
+        var showUnchanged = new Option<bool>("--show-unchanged") { Description = "List every domain, not only those with changes or errors" };
+        var command = new Command("show", "Print a saved plan: as plan prints it, or as plan --json with what the plan observed") { planFile, json, showUnchanged };
+        command.SetHandler((parse, _) => Task.FromResult(ReconcileHandlers.Show(parse.GetValue(planFile)!, parse.GetValue(json), parse.GetValue(showUnchanged))));
+        return command;
+    }
+
+    private static Command Drift()
+    {
+        var file = ManifestOption();
+        var json = CommandLine.JsonOption();
+        var detailed = new Option<bool>("--detailed-exitcode") { Description = "Exit 0 when reality matches the manifest, 2 when it drifted, 1 on error" };
+        var target = TargetOption();
+        var host = HostOption();
+        var command = new Command("drift", "Report how reality differs from the manifest, without planning fixes (plan --refresh-only)") { file, json, detailed, target, host };
+        command.SetHandler((parse, ct) => ReconcileHandlers.DriftAsync(new ReconcileHandlers.PlanRequest(
+            parse.GetValue(file)!, parse.GetValue(host), parse.GetValue(target), false, false, parse.GetValue(json), parse.GetValue(detailed)), ct));
         return command;
     }
 
