@@ -105,6 +105,8 @@ public sealed class RetentionAndObserveOnlyTests : IAsyncLifetime
             Assert.True(reader.VerifyImage().IsValid);
         }
         Assert.Equal(2, Directory.GetFiles(P("saves/a.xlsave.history")).Length);
+        // Every deletion is on record: the journal names the two pruned copies, on the saves that pruned them.
+        Assert.Equal(newest.Take(2), Journal.Read(P(".xen-iac/journal.jsonl")).SelectMany(e => e.Pruned ?? []));
     }
 
     [Fact]
@@ -134,7 +136,7 @@ public sealed class RetentionAndObserveOnlyTests : IAsyncLifetime
         // The savefile is cut short after it was written: its image no longer ends where a stream must.
         var bytes = await File.ReadAllBytesAsync(P("saves/a.xlsave"));
         await File.WriteAllBytesAsync(P("saves/a.xlsave"), bytes[..^4096]);
-        var e = await Assert.ThrowsAsync<RetentionException>(() => Retention.KeepAsync(m.Domains[0], null, null, CancellationToken.None));
+        var e = await Assert.ThrowsAsync<RetentionException>(() => Retention.KeepAsync(m.Domains[0], null, null, new List<string>(), CancellationToken.None));
         Assert.Contains("did not verify", e.Message);
         Assert.Equal(before, Retention.History(P("saves/a.xlsave")));
     }
@@ -161,6 +163,9 @@ public sealed class RetentionAndObserveOnlyTests : IAsyncLifetime
         Assert.Equal(3, all.Count(x => x.Tag == "b@nightly"));
         Assert.True((await s.VerifyAsync()).Ok);
         Assert.False(Directory.Exists(P("saves/a.xlsave.history")));
+        var pruned = Journal.Read(P(".xen-iac/journal.jsonl")).SelectMany(e => e.Pruned ?? []).ToList();
+        Assert.Equal(["a@nightly"], pruned.Select(p => p[(p.IndexOf('(') + 1)..^1]));
+        Assert.DoesNotContain(all, x => pruned[0].Contains(x.Id));
     }
 
     [Fact]

@@ -95,9 +95,12 @@ public static class Applier
                 // Journaled whatever the token says: the journal records what was done, cancelled or not.
                 await journal.AppendAsync(Entry(applyId, spec, host, step, StepOutcome.Started), CancellationToken.None).ConfigureAwait(false);
                 var clock = Stopwatch.StartNew();
-                var bytes = await RunStepAsync(step, plan, host, new Progress(progress, spec.Name, step, expected), cancellationToken).ConfigureAwait(false);
-                await journal.AppendAsync(Entry(applyId, spec, host, step, StepOutcome.Succeeded) with { Bytes = bytes, Seconds = clock.Elapsed.TotalSeconds },
-                    CancellationToken.None).ConfigureAwait(false);
+                var pruned = new List<string>();
+                var bytes = await RunStepAsync(step, plan, host, new Progress(progress, spec.Name, step, expected), pruned, cancellationToken).ConfigureAwait(false);
+                await journal.AppendAsync(Entry(applyId, spec, host, step, StepOutcome.Succeeded) with
+                {
+                    Bytes = bytes, Seconds = clock.Elapsed.TotalSeconds, Pruned = pruned.Count > 0 ? pruned : null,
+                }, CancellationToken.None).ConfigureAwait(false);
                 progress?.Report(new StepCompleted(spec.Name, step, bytes, clock.Elapsed));
             }
             return new DomainResult(spec.Name, plan.Action, true, null, total.Elapsed);
@@ -117,7 +120,7 @@ public static class Applier
     }
 
     private static async Task<long?> RunStepAsync(PlanAction step, DomainPlan plan, IXenHost host, IProgress<long> progress,
-        CancellationToken cancellationToken)
+        ICollection<string> pruned, CancellationToken cancellationToken)
     {
         var spec = plan.Spec;
         switch (step)
@@ -166,11 +169,11 @@ public static class Applier
                     await using var stores = new Snapshots();
                     var store = await stores.OpenAsync(to, create: true, cancellationToken).ConfigureAwait(false);
                     var pushed = await store!.PushAsync(spec.SavefilePath, to.Tag, null, cancellationToken).ConfigureAwait(false);
-                    await Retention.KeepAsync(spec, store, pushed.Snapshot.Id, cancellationToken).ConfigureAwait(false);
+                    await Retention.KeepAsync(spec, store, pushed.Snapshot.Id, pruned, cancellationToken).ConfigureAwait(false);
                 }
                 else
                 {
-                    await Retention.KeepAsync(spec, null, null, cancellationToken).ConfigureAwait(false);
+                    await Retention.KeepAsync(spec, null, null, pruned, cancellationToken).ConfigureAwait(false);
                 }
                 return saved;
 

@@ -49,36 +49,36 @@ public static partial class Retention
     /// <summary>
     /// Verifies the savefile a save or checkpoint just wrote, copies it into the history and prunes the history to
     /// <see cref="DomainSpec.Keep"/>; for a snapshot domain, verifies the pushed snapshot and gc's the tag.
-    /// Returns how many old savefiles or snapshots were pruned.
+    /// Adds what it deleted to <paramref name="pruned"/> (history paths, or snapshot ids with their tag) for the journal.
     /// </summary>
     /// <exception cref="RetentionException">The new savefile or snapshot did not verify; nothing was pruned.</exception>
-    internal static async Task<int> KeepAsync(DomainSpec spec, SnapshotStore? store, string? snapshotId, CancellationToken cancellationToken)
+    internal static async Task KeepAsync(DomainSpec spec, SnapshotStore? store, string? snapshotId, ICollection<string> pruned,
+        CancellationToken cancellationToken)
     {
-        if (spec.Keep is not { } keep) return 0;
+        if (spec.Keep is not { } keep) return;
         if (spec.Snapshot is { } tag && store is not null && snapshotId is not null)
         {
             var report = await store.VerifyAsync(snapshotId, null, cancellationToken).ConfigureAwait(false);
             if (!report.Ok)
                 throw new RetentionException($"snapshot {snapshotId} ({tag.Tag}) did not verify ({report.Damaged.FirstOrDefault()?.Problem ?? "broken"}); older snapshots are kept");
             var gc = await store.GcTagAsync(tag.Tag, keep, cancellationToken).ConfigureAwait(false);
-            return gc.RemovedSnapshots.Count;
+            foreach (var removed in gc.RemovedSnapshots) pruned.Add($"snapshot {removed.Id} ({tag.Tag})");
+            return;
         }
         await VerifyAsync(spec, cancellationToken).ConfigureAwait(false);
         await CopyToHistoryAsync(spec.SavefilePath, DateTimeOffset.UtcNow, cancellationToken).ConfigureAwait(false);
-        return Prune(spec.SavefilePath, keep);
+        Prune(spec.SavefilePath, keep, pruned);
     }
 
-    /// <summary>Removes the oldest copies beyond <paramref name="keep"/>; returns how many went.</summary>
-    internal static int Prune(string savefilePath, int keep)
+    /// <summary>Removes the oldest copies beyond <paramref name="keep"/>, adding each to <paramref name="pruned"/>.</summary>
+    internal static void Prune(string savefilePath, int keep, ICollection<string> pruned)
     {
         var history = History(savefilePath);
-        var removed = 0;
         foreach (var old in history.Take(Math.Max(0, history.Count - keep)))
         {
             File.Delete(old);
-            removed++;
+            pruned.Add(old);
         }
-        return removed;
     }
 
     private static async Task CopyToHistoryAsync(string savefilePath, DateTimeOffset now, CancellationToken cancellationToken)
