@@ -16,6 +16,7 @@ root.Subcommands.Add(DomainCommand.Create());
 root.Subcommands.Add(StoreCommand.Create());
 foreach (var command in ReconcileCommand.Create()) root.Subcommands.Add(command);
 root.Subcommands.Add(ImportCommand.Create());
+root.Subcommands.Add(XenIac.Cli.Commands.Loop.LoopCommand.Create());
 
 var parseResult = root.Parse(args);
 if (parseResult.Errors.Count > 0)

@@ -757,13 +757,27 @@ public sealed class SnapshotStore : IAsyncDisposable
     /// pack and recipe no remaining snapshot needs. Holds the store alone: waits for pushes to finish, and pushes
     /// wait for it. A pack some remaining snapshot still uses stays whole (it is not rewritten).
     /// </summary>
-    public async Task<GcReport> GcAsync(int? keep = null, bool dryRun = false, CancellationToken cancellationToken = default)
+    public Task<GcReport> GcAsync(int? keep = null, bool dryRun = false, CancellationToken cancellationToken = default) =>
+        GcAsync(keep, dryRun, onlyTag: null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="GcAsync(int?, bool, CancellationToken)"/> for one tag: its snapshots beyond the newest
+    /// <paramref name="keep"/> go (other tags keep all theirs), then whatever no remaining snapshot needs. A manifest
+    /// domain's <c>keep: N</c> uses it, since domains sharing a store may keep different numbers.
+    /// </summary>
+    public Task<GcReport> GcTagAsync(string tag, int keep, CancellationToken cancellationToken = default)
+    {
+        CheckTag(tag);
+        return GcAsync(keep, dryRun: false, onlyTag: tag, cancellationToken);
+    }
+
+    private async Task<GcReport> GcAsync(int? keep, bool dryRun, string? onlyTag, CancellationToken cancellationToken)
     {
         if (keep is < 1) throw new StoreException(StoreError.InvalidArgument, "--keep must be at least 1 (a tag keeps its newest snapshot)");
         await using var gate = await StoreLocks.AcquireAsync(_backend, StoreLocks.Exclusive, _options.LockWait, cancellationToken).ConfigureAwait(false);
         var all = await ListAsync(cancellationToken).ConfigureAwait(false);
         var removed = keep is { } k
-            ? all.Where(s => s.Tag is not null).GroupBy(s => s.Tag).SelectMany(g => g.OrderByDescending(s => s.Created).ThenByDescending(s => s.Id, StringComparer.Ordinal).Skip(k)).ToList()
+            ? all.Where(s => s.Tag is not null && (onlyTag is null || s.Tag == onlyTag)).GroupBy(s => s.Tag).SelectMany(g => g.OrderByDescending(s => s.Created).ThenByDescending(s => s.Id, StringComparer.Ordinal).Skip(k)).ToList()
             : [];
         var removedIds = removed.Select(s => s.Id).ToHashSet();
         var livePacks = new HashSet<string>();

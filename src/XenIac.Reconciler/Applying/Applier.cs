@@ -16,10 +16,15 @@ namespace XenIac.Reconciler.Applying;
 /// </summary>
 public static class Applier
 {
+    /// <summary>The error of a domain whose change did not start because <see cref="ApplyOptions.Stopping"/> was cancelled.</summary>
+    public const string NotStartedError = "not started: stopping";
+
     public static async Task<ApplyResult> ApplyAsync(Manifest manifest, IHostProvider hosts, ApplyOptions options,
         CancellationToken cancellationToken = default)
     {
         var locks = new List<FileLock>();
+        // Waiting for a lock and planning change nothing, so stopping may cut them short.
+        using var beforeSteps = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, options.Stopping);
         try
         {
             // Open every host before locking it: an embedded host's lock lives in its folder, which opening
@@ -35,11 +40,15 @@ public static class Applier
                 catch (XenIacException) { }
             }
             foreach (var path in lockPaths.Distinct().Order(StringComparer.Ordinal))
-                locks.Add(await FileLock.AcquireAsync(path, options.LockTimeout, $"xen-iac apply {manifest.Path}", cancellationToken).ConfigureAwait(false));
+                locks.Add(await FileLock.AcquireAsync(path, options.LockTimeout, $"xen-iac apply {manifest.Path}", beforeSteps.Token).ConfigureAwait(false));
 
             var plan = await Planner.PlanAsync(manifest, hosts, options.Targets,
-                new PlanOptions { ReplaceInvalidSavefiles = options.ReplaceInvalidSavefiles, TrustConfig = options.TrustConfig, Replace = options.Replace },
-                cancellationToken).ConfigureAwait(false);
+                new PlanOptions
+                {
+                    ReplaceInvalidSavefiles = options.ReplaceInvalidSavefiles, TrustConfig = options.TrustConfig, Replace = options.Replace,
+                    CheckpointEvery = options.CheckpointEvery,
+                },
+                beforeSteps.Token).ConfigureAwait(false);
             options.CheckPlan?.Invoke(plan);
             var journal = new Journal(options.JournalPath ?? Path.Combine(manifest.Directory, ".xen-iac", "journal.jsonl"));
             if (!plan.HasChanges) return new ApplyResult(plan, [], journal.Path);
@@ -52,6 +61,12 @@ public static class Applier
                 new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Parallelism), CancellationToken = cancellationToken },
                 async (domain, ct) =>
                 {
+                    // Stopping (reconcile's SIGTERM): what is under way finishes, nothing new starts.
+                    if (options.Stopping.IsCancellationRequested)
+                    {
+                        lock (results) results.Add(new DomainResult(domain.Name, domain.Action, false, NotStartedError, TimeSpan.Zero));
+                        return;
+                    }
                     var result = await RunAsync(domain, hosts, journal, applyId, options.Progress, ct).ConfigureAwait(false);
                     lock (results) results.Add(result);
                 }).ConfigureAwait(false);
@@ -80,9 +95,12 @@ public static class Applier
                 // Journaled whatever the token says: the journal records what was done, cancelled or not.
                 await journal.AppendAsync(Entry(applyId, spec, host, step, StepOutcome.Started), CancellationToken.None).ConfigureAwait(false);
                 var clock = Stopwatch.StartNew();
-                var bytes = await RunStepAsync(step, plan, host, new Progress(progress, spec.Name, step, expected), cancellationToken).ConfigureAwait(false);
-                await journal.AppendAsync(Entry(applyId, spec, host, step, StepOutcome.Succeeded) with { Bytes = bytes, Seconds = clock.Elapsed.TotalSeconds },
-                    CancellationToken.None).ConfigureAwait(false);
+                var pruned = new List<string>();
+                var bytes = await RunStepAsync(step, plan, host, new Progress(progress, spec.Name, step, expected), pruned, cancellationToken).ConfigureAwait(false);
+                await journal.AppendAsync(Entry(applyId, spec, host, step, StepOutcome.Succeeded) with
+                {
+                    Bytes = bytes, Seconds = clock.Elapsed.TotalSeconds, Pruned = pruned.Count > 0 ? pruned : null,
+                }, CancellationToken.None).ConfigureAwait(false);
                 progress?.Report(new StepCompleted(spec.Name, step, bytes, clock.Elapsed));
             }
             return new DomainResult(spec.Name, plan.Action, true, null, total.Elapsed);
@@ -102,7 +120,7 @@ public static class Applier
     }
 
     private static async Task<long?> RunStepAsync(PlanAction step, DomainPlan plan, IXenHost host, IProgress<long> progress,
-        CancellationToken cancellationToken)
+        ICollection<string> pruned, CancellationToken cancellationToken)
     {
         var spec = plan.Spec;
         switch (step)
@@ -150,7 +168,12 @@ public static class Applier
                 {
                     await using var stores = new Snapshots();
                     var store = await stores.OpenAsync(to, create: true, cancellationToken).ConfigureAwait(false);
-                    await store!.PushAsync(spec.SavefilePath, to.Tag, null, cancellationToken).ConfigureAwait(false);
+                    var pushed = await store!.PushAsync(spec.SavefilePath, to.Tag, null, cancellationToken).ConfigureAwait(false);
+                    await Retention.KeepAsync(spec, store, pushed.Snapshot.Id, pruned, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await Retention.KeepAsync(spec, null, null, pruned, cancellationToken).ConfigureAwait(false);
                 }
                 return saved;
 

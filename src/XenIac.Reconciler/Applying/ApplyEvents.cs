@@ -44,6 +44,10 @@ public sealed record ApplyOptions
     public Action<Plan>? CheckPlan { get; init; }
     /// <summary>Where the journal goes (default: .xen-iac/journal.jsonl beside the manifest).</summary>
     public string? JournalPath { get; init; }
+    /// <summary>When cancelled, no further domain is started; those under way finish (reconcile stopping on SIGTERM).</summary>
+    public CancellationToken Stopping { get; init; }
+    /// <summary>Checkpoint again a running <c>checkpoint: true</c> domain whose checkpoint is this old (reconcile --checkpoint-every).</summary>
+    public TimeSpan? CheckpointEvery { get; init; }
 
     /// <summary>Saves are I/O bound; a few at once fill the disk without thrashing it.</summary>
     public static int DefaultParallelism => Math.Clamp(Environment.ProcessorCount, 2, 4);

@@ -29,6 +29,8 @@ public sealed record JournalEntry
     public long? Bytes { get; init; }
     public double? Seconds { get; init; }
     public string? Error { get; init; }
+    /// <summary>What <c>keep: N</c> deleted after this save or checkpoint verified: history copies, or snapshot ids of the tag.</summary>
+    public IReadOnlyList<string>? Pruned { get; init; }
 }
 
 /// <summary>

@@ -58,6 +58,16 @@ public sealed record DomainSpec
     public IReadOnlyList<KeyValuePair<string, SettingValue>> OverrideSettings { get; init; } = [];
     public bool Checkpoint { get; init; }
     public bool Paused { get; init; }
+    /// <summary>
+    /// <c>paused: reconcile</c>: the domain is observed and reported (plan, status) but never changed by apply or
+    /// reconcile, as Crossplane's observe-only resources. Not the same as <see cref="Paused"/> (restore paused).
+    /// </summary>
+    public bool ObserveOnly { get; init; }
+    /// <summary>
+    /// <c>keep: N</c>: how many savefiles a save or checkpoint keeps (history copies beside the savefile, or the
+    /// newest N snapshots of the domain's tag); null keeps only the current one, as before.
+    /// </summary>
+    public int? Keep { get; init; }
     public SavefileFormat Format { get; init; } = SavefileFormat.Xl;
     /// <summary>The host the domain lives on; <see cref="HostSpec.Default"/> when the manifest names none.</summary>
     public HostSpec Host { get; init; }

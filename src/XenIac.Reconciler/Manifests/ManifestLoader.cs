@@ -16,9 +16,12 @@ public static partial class ManifestLoader
     public const string DefaultFileName = "xen-iac.yaml";
 
     internal static readonly string[] TopLevelKeys = ["version", "defaults", "domains"];
-    internal static readonly string[] DefaultsKeys = ["host", "state", "format", "checkpoint", "paused", "force", "savefileDir", "trustConfig", "store", "storeKey"];
-    internal static readonly string[] DomainKeys = ["name", "config", "savefile", "state", "overrides", "checkpoint", "paused", "format", "host", "force", "trustConfig", "snapshot", "store", "labels"];
+    internal static readonly string[] DefaultsKeys = ["host", "state", "format", "checkpoint", "paused", "force", "savefileDir", "trustConfig", "store", "storeKey", "keep"];
+    internal static readonly string[] DomainKeys = ["name", "config", "savefile", "state", "overrides", "checkpoint", "paused", "format", "host", "force", "trustConfig", "snapshot", "store", "labels", "keep"];
     internal static readonly string[] OverrideKeys = ["config", "settings"];
+
+    /// <summary>The most savefiles <c>keep:</c> may ask for: a bound on what a typo can make a host keep on disk.</summary>
+    public const int MaxKeep = 1000;
 
     /// <summary>Far beyond a thousand-domain manifest; keeps a wrong file (an image, a log) from being read whole.</summary>
     public const long MaxManifestBytes = 16L << 20;
@@ -99,7 +102,8 @@ public static partial class ManifestLoader
                 State = Get(d, "state") is { } s ? context.Enum<DesiredState>(s, "state") : null,
                 Format = Get(d, "format") is { } f ? context.Enum<SavefileFormat>(f, "format") : null,
                 Checkpoint = Get(d, "checkpoint") is { } c ? context.Bool(c, "checkpoint") : null,
-                Paused = Get(d, "paused") is { } p ? context.Bool(p, "paused") : null,
+                Paused = Get(d, "paused") is { } p ? context.PausedSetting(p) : null,
+                Keep = Get(d, "keep") is { } k ? context.Keep(k) : null,
                 Force = Get(d, "force") is { } fo ? context.Bool(fo, "force") : null,
                 TrustConfig = Get(d, "trustConfig") is { } tc ? context.Bool(tc, "trustConfig") : null,
                 SavefileDir = Get(d, "savefileDir") is { } sd ? context.Path(sd, "savefileDir", mustExist: false) : null,
@@ -167,7 +171,9 @@ public static partial class ManifestLoader
         var format = (Get(m, "format") is { } f ? context.Enum<SavefileFormat>(f, "format") : null) ?? defaults.Format ?? SavefileFormat.Xl;
         var checkpointNode = Get(m, "checkpoint");
         var checkpoint = (checkpointNode is not null ? context.Bool(checkpointNode, "checkpoint") : null) ?? defaults.Checkpoint ?? false;
-        var paused = (Get(m, "paused") is { } p ? context.Bool(p, "paused") : null) ?? defaults.Paused ?? false;
+        var pausedValue = (Get(m, "paused") is { } p ? context.PausedSetting(p) : null) ?? defaults.Paused ?? PausedValue.No;
+        var paused = pausedValue == PausedValue.Yes;
+        var keep = (Get(m, "keep") is { } kn ? context.Keep(kn) : null) ?? defaults.Keep;
         var force = (Get(m, "force") is { } fo ? context.Bool(fo, "force") : null) ?? defaults.Force ?? false;
         var trustConfig = (Get(m, "trustConfig") is { } tc ? context.Bool(tc, "trustConfig") : null) ?? defaults.TrustConfig ?? false;
         var host = (Get(m, "host") is { } h ? context.Host(h) : null) ?? defaults.Host;
@@ -213,6 +219,8 @@ public static partial class ManifestLoader
             OverrideSettings = settings,
             Checkpoint = checkpoint,
             Paused = paused,
+            ObserveOnly = pausedValue == PausedValue.Reconcile,
+            Keep = keep,
             Format = format,
             Host = host ?? default,
             Force = force,
@@ -320,13 +328,17 @@ public static partial class ManifestLoader
         public DesiredState? State { get; init; }
         public SavefileFormat? Format { get; init; }
         public bool? Checkpoint { get; init; }
-        public bool? Paused { get; init; }
+        public PausedValue? Paused { get; init; }
+        public int? Keep { get; init; }
         public bool? Force { get; init; }
         public bool? TrustConfig { get; init; }
         public string? SavefileDir { get; init; }
         public string? Store { get; init; }
         public string? StoreKey { get; init; }
     }
+
+    /// <summary><c>paused:</c> is true/false (restore paused) or <c>reconcile</c> (observe-only, never changed).</summary>
+    private enum PausedValue { No, Yes, Reconcile }
 
     /// <summary>Collects errors with locations and reads typed scalars.</summary>
     private sealed class Context(string path)
@@ -410,6 +422,22 @@ public static partial class ManifestLoader
         {
             if (node is YamlScalarNode { Style: ScalarStyle.Plain, Value: "true" or "false" } s) return s.Value == "true";
             Error(node, $"'{what}' must be true or false");
+            return null;
+        }
+
+        public PausedValue? PausedSetting(YamlNode node)
+        {
+            if (node is YamlScalarNode { Style: ScalarStyle.Plain, Value: "true" or "false" } s) return s.Value == "true" ? PausedValue.Yes : PausedValue.No;
+            if (node is YamlScalarNode { Value: "reconcile" }) return PausedValue.Reconcile;
+            Error(node, "'paused' must be true or false (restore paused or not), or reconcile (observe only: never changed by apply)");
+            return null;
+        }
+
+        /// <summary><c>keep: N</c>, 1 to 1000 savefiles.</summary>
+        public int? Keep(YamlNode node)
+        {
+            if (node is YamlScalarNode { Style: ScalarStyle.Plain, Value: { } v } && int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= MaxKeep) return n;
+            Error(node, $"'keep' must be a whole number from 1 to {MaxKeep} (how many savefiles a save or checkpoint keeps)");
             return null;
         }
 

@@ -22,6 +22,8 @@ public sealed record SavefileStatus(bool Exists, bool Valid, string? Problem, Sa
 {
     /// <summary>For a domain kept in a store: the snapshot the tag names now (what a restore takes).</summary>
     public string? SnapshotId { get; init; }
+    /// <summary>When the valid savefile was written (its modification time, or the snapshot's creation): a checkpoint's age.</summary>
+    public DateTimeOffset? SavedAt { get; init; }
 
     public static SavefileStatus Missing { get; } = new(false, false, null, null, 0);
 }
@@ -55,7 +57,10 @@ public sealed record DomainPlan
     public string? Error { get; init; }
 
     public string Name => Spec.Name;
-    public bool IsChange => Error is null && Action != PlanAction.None;
+    /// <summary>A change apply makes; an observe-only domain's (paused: reconcile) drift is reported, never a change.</summary>
+    public bool IsChange => Error is null && Action != PlanAction.None && !Spec.ObserveOnly;
+    /// <summary>Reality differs from the manifest for an observe-only domain: what apply would do, were it allowed to.</summary>
+    public bool IsObservedDrift => Error is null && Action != PlanAction.None && Spec.ObserveOnly;
 }
 
 /// <summary>What the operator allows beyond the manifest: the CLI's --force and --trust-config.</summary>
@@ -68,6 +73,8 @@ public sealed record PlanOptions
     public bool TrustConfig { get; init; }
     /// <summary>Domains (names, globs or label selectors) to save or create afresh even when nothing changed (--replace).</summary>
     public IReadOnlyCollection<string> Replace { get; init; } = [];
+    /// <summary>A running <c>checkpoint: true</c> domain whose checkpoint is older than this gets a new one (reconcile --checkpoint-every).</summary>
+    public TimeSpan? CheckpointEvery { get; init; }
 }
 
 public sealed record Plan(Manifest Manifest, IReadOnlyList<DomainPlan> Domains)

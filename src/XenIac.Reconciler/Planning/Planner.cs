@@ -65,14 +65,14 @@ public static partial class Planner
                 if (info.Length == 0) return new SavefileStatus(true, false, "the file is empty", null, 0);
                 if (SaveFileHeader.LooksLikeXlSavefile(spec.SavefilePath))
                     return new SavefileStatus(true, false, "the manifest says legacy, but the file has an xl header (format: xl?)", null, info.Length);
-                return new SavefileStatus(true, true, null, SaveFileHeader.Legacy, info.Length);
+                return new SavefileStatus(true, true, null, SaveFileHeader.Legacy, info.Length) { SavedAt = info.LastWriteTimeUtc };
             }
             using var reader = SaveFileReader.Open(spec.SavefilePath);
             if (reader.Header.ConfigFormat == SaveFileConfigFormat.None)
                 return new SavefileStatus(true, false, "the savefile stores no config", reader.Header, info.Length);
             if (reader.Header.ImageOffset >= info.Length)
                 return new SavefileStatus(true, false, "the savefile has no image after its header", reader.Header, info.Length);
-            return new SavefileStatus(true, true, null, reader.Header, info.Length);
+            return new SavefileStatus(true, true, null, reader.Header, info.Length) { SavedAt = info.LastWriteTimeUtc };
         }
         catch (XenFormatException e)
         {
@@ -93,7 +93,10 @@ public static partial class Planner
         // A manifest can name any path; one it writes outside its own folder deserves a look before apply.
         if (manifestDirectory is not null && !IsInside(spec.SavefilePath, manifestDirectory))
             warnings.Insert(0, $"{spec.SavefileLocation ?? spec.Location}: savefile {spec.SavefilePath} is outside the manifest's folder {manifestDirectory}");
-        return plan with { Warnings = warnings };
+        // paused: reconcile: the drift is shown as what apply would do, and apply leaves it (DomainPlan.IsChange).
+        var reason = spec.ObserveOnly && plan.Action != PlanAction.None && plan.Error is null
+            ? $"{plan.Reason} (observe only, paused: reconcile: not changed)" : plan.Reason;
+        return plan with { Warnings = warnings, Reason = reason };
     }
 
     private static bool IsInside(string path, string directory)
@@ -166,6 +169,10 @@ public static partial class Planner
                     savefile.Exists ? $"running; the file at the checkpoint path is not a valid savefile ({savefile.Problem}) and is replaced (--force)" : "running; no checkpoint savefile yet",
                     overrideConfig, hosts, Against.Running, null, cancellationToken).ConfigureAwait(false);
             }
+            if (spec.Checkpoint && options.CheckpointEvery is { } every && savefile.SavedAt is { } savedAt && DateTimeOffset.UtcNow - savedAt >= every)
+                return await WithOverridesAsync(spec, observed, PlanAction.Checkpoint, [PlanAction.Checkpoint],
+                    string.Create(System.Globalization.CultureInfo.InvariantCulture, $"running; the checkpoint is older than {every.TotalSeconds:0.#} s (--checkpoint-every)"),
+                    overrideConfig, hosts, Against.Running, null, cancellationToken).ConfigureAwait(false);
             return Plan(spec, observed, PlanAction.None,
                 domain.State == DomainState.Paused ? $"running (paused) as domid {domain.DomId}" : $"running as domid {domain.DomId}");
         }

@@ -42,7 +42,7 @@ internal sealed class Snapshots : IAsyncDisposable
             var header = await store.ReadHeaderAsync(snapshot, cancellationToken).ConfigureAwait(false);
             if (header.ConfigFormat == Core.SaveFiles.SaveFileConfigFormat.None)
                 return new SavefileStatus(true, false, $"snapshot {snapshot.Id} ({where.Tag}) stores no config", header, snapshot.Bytes) { SnapshotId = snapshot.Id };
-            return new SavefileStatus(true, true, null, header, snapshot.Bytes) { SnapshotId = snapshot.Id };
+            return new SavefileStatus(true, true, null, header, snapshot.Bytes) { SnapshotId = snapshot.Id, SavedAt = snapshot.Created };
         }
         catch (XenIacException e)
         {

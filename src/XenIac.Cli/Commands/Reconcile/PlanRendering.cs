@@ -19,7 +19,7 @@ internal static class PlanRendering
     public static void RenderPlan(Plan plan, bool showUnchanged = false)
     {
         var console = AnsiConsole.Console;
-        var listed = showUnchanged ? plan.Domains : plan.Domains.Where(d => d.IsChange || d.Error is not null).ToList();
+        var listed = showUnchanged ? plan.Domains : plan.Domains.Where(d => d.IsChange || d.IsObservedDrift || d.Error is not null).ToList();
         if (listed.Count > 0) RenderTable(console, listed);
         foreach (var d in plan.Domains)
             foreach (var w in d.Warnings)
