@@ -24,36 +24,37 @@ public sealed partial class EmbeddedHost
         var pages = shape.MemoryKiB / 4;
         using var baseLock = await FileLock.AcquireAsync(BaseLockPath(id), BaseLockWait, "clone " + shape.Name, cancellationToken).ConfigureAwait(false);
         var baseFile = BaseMemoryPath(id);
-        if (!File.Exists(baseFile))
-        {
-            Directory.CreateDirectory(BaseDir(id));
-            AtomicFile.CleanStaleTempFiles(BaseDir(id));
-            var temp = AtomicFile.TempPathFor(baseFile);
-            try
-            {
-                var throttle = Throttle.For(_options);
-                await Task.Run(() => LoadMemory(savefile, path, shape, temp, throttle, options.Progress, cancellationToken), cancellationToken).ConfigureAwait(false);
-                File.Move(temp, baseFile);
-            }
-            finally
-            {
-                File.Delete(temp);
-            }
-        }
-        Directory.CreateDirectory(DomainDir(shape.Name));
-        AtomicFile.CleanStaleTempFiles(DomainDir(shape.Name));
-        CloneMemory.CreateOverlay(OverlayPath(shape.Name), OverlayMapPath(shape.Name), pages);
         try
         {
+            if (!File.Exists(baseFile))
+            {
+                Directory.CreateDirectory(BaseDir(id));
+                AtomicFile.CleanStaleTempFiles(BaseDir(id));
+                var temp = AtomicFile.TempPathFor(baseFile);
+                try
+                {
+                    var throttle = Throttle.For(_options);
+                    await Task.Run(() => LoadMemory(savefile, path, shape, temp, throttle, options.Progress, cancellationToken), cancellationToken).ConfigureAwait(false);
+                    File.Move(temp, baseFile);
+                }
+                finally
+                {
+                    File.Delete(temp);
+                }
+            }
+            Directory.CreateDirectory(DomainDir(shape.Name));
+            AtomicFile.CleanStaleTempFiles(DomainDir(shape.Name));
+            CloneMemory.CreateOverlay(OverlayPath(shape.Name), OverlayMapPath(shape.Name), pages);
             var record = await RegisterAsync(shape, HostConfigs.WithDomId(shape.ConfigJson, null), shape.Name,
                 options.Paused ? DomainState.Paused : DomainState.Running, materializedMemory: null, cancellationToken, baseMemory: id).ConfigureAwait(false);
             return new RestoreResult(record.ToInfo(), false);
         }
         catch
         {
+            // Nothing of a failed clone stays: its overlay, and the base when no other clone uses it.
             File.Delete(OverlayPath(shape.Name));
             File.Delete(OverlayMapPath(shape.Name));
-            if (!HasClones(id)) Directory.Delete(BaseDir(id), recursive: true);
+            if (!HasClones(id) && Directory.Exists(BaseDir(id))) Directory.Delete(BaseDir(id), recursive: true);
             throw;
         }
     }

@@ -143,4 +143,14 @@ public sealed class EmbeddedCloneTests : IAsyncLifetime
         Assert.Contains("maxmem", e.Message, StringComparison.Ordinal);
         Assert.Null(await _host.FindDomainAsync("big"));
     }
+    [Fact]
+    public async Task A_clone_from_a_stream_gets_the_fixups_and_its_own_memory()
+    {
+        await using var stream = File.OpenRead(_savefile);
+        var result = await _host.RestoreAsync(stream, "store", Clone("s", new MacPool()));
+        Assert.Equal("s", result.Domain.Name);
+        Assert.Equal(result.Cloned!.Macs[0], (await _host.GetConfigAsync("s")).ToModel().Nics[0].Mac);
+        Assert.Equal(_sourceMemory, await MemoryOf("s"));
+        Assert.True(File.Exists(Path.Combine(HostDir, "domains", "s", "memory.img")));
+    }
 }
