@@ -55,6 +55,41 @@ internal static class HostConfigs
     }
 
     /// <summary>
+    /// The config a restore uses with <see cref="RestoreOptions.Fixups"/> applied: the fixups change the config
+    /// <see cref="ForRestore"/> gives, and the result is checked against the config the savefile stores (or, when it
+    /// stores none, the one the fixups changed) with the fixups declared. Any error-level finding refuses the clone.
+    /// </summary>
+    public static (ConfigText Config, bool IsOverride, ClonedConfig? Clone, IReadOnlyList<CompatibilityFinding> Findings) ForRestore(
+        SaveFileReader savefile, RestoreOptions options)
+    {
+        var (config, overridden) = ForRestore(savefile, options.OverrideConfig);
+        if (options.Fixups is not { } fixups) return (config, overridden, null, []);
+        try
+        {
+            var before = config.ToModel();
+            var clone = fixups.Apply(config, options.Macs ?? MacPool.Avoiding(before));
+            var reference = savefile.Header.ConfigFormat != SaveFileConfigFormat.None
+                ? ConfigText.FromSavefile(savefile.Header, "savefile").ToModel()
+                : before;
+            var findings = ConfigCompatibility.Check(reference, clone.Config.ToModel(), fixups);
+            var errors = findings.Where(f => f.Severity == FindingSeverity.Error).ToList();
+            if (errors.Count > 0)
+                throw new XenHostException(XenHostError.InvalidConfig,
+                    $"clone '{fixups.Name}' is not compatible with the stored config: " +
+                    string.Join("; ", errors.Select(e => $"{e.Setting} {e.Old ?? "(unset)"} -> {e.New ?? "(unset)"}")));
+            return (clone.Config, overridden, clone, findings);
+        }
+        catch (XlConfigException e)
+        {
+            throw new XenHostException(XenHostError.InvalidConfig, e.Message, e);
+        }
+        catch (CloneFixupException e)
+        {
+            throw new XenHostException(XenHostError.InvalidConfig, e.Message, e);
+        }
+    }
+
+    /// <summary>
     /// The libxl JSON with c_info.domid as xl save stores it: the domain's id when it is kept (xl save -D), otherwise
     /// none, so Xen chooses the id on restore.
     /// </summary>

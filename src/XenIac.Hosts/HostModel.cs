@@ -60,10 +60,27 @@ public sealed record RestoreOptions
 
     /// <summary>Bytes read so far.</summary>
     public IProgress<long>? Progress { get; init; }
+
+    /// <summary>
+    /// Restore a clone: the host applies these fixups (name, MACs, disks, generation ID) to the config the restore
+    /// would use and checks the result against the stored config with the fixups declared. The embedded host shares
+    /// one copy of the savefile's memory between the clones of one savefile.
+    /// </summary>
+    public CloneFixups? Fixups { get; init; }
+
+    /// <summary>Where a clone's MACs come from; one pool shared by a batch keeps them unique. Null: a pool avoiding the source's MACs.</summary>
+    public MacPool? Macs { get; init; }
 }
 
 /// <param name="Bytes">Size of the written savefile.</param>
 public sealed record SaveResult(string Name, string SavefilePath, long Bytes, SaveFileHeader Header);
 
 /// <param name="ConfigOverridden">True when an override config replaced the stored one.</param>
-public sealed record RestoreResult(DomainInfo Domain, bool ConfigOverridden);
+public sealed record RestoreResult(DomainInfo Domain, bool ConfigOverridden)
+{
+    /// <summary>For a clone: its config and what the fixups changed (MACs, disks); null for a plain restore.</summary>
+    public ClonedConfig? Cloned { get; init; }
+
+    /// <summary>For a clone: the compatibility findings of its config against the stored one, fixups declared.</summary>
+    public IReadOnlyList<CompatibilityFinding> Findings { get; init; } = [];
+}

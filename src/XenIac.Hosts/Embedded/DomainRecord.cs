@@ -19,6 +19,10 @@ internal sealed record DomainRecord
     public required string ConfigJson { get; init; }
     /// <summary>What the generated memory derives from: the name the domain was first created with.</summary>
     public required string MemorySeed { get; init; }
+    /// <summary>For a clone: the shared base memory it reads unwritten pages from (<c>bases/ID/</c>); null for any other domain.</summary>
+    /// <remarks>Left out of the JSON when null, so the records of other domains read as they always did.</remarks>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? BaseMemory { get; init; }
     public DateTimeOffset CreatedUtc { get; init; } = DateTimeOffset.UtcNow;
 
     public long Pages => MemoryKiB / 4;

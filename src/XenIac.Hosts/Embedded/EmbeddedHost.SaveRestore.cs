@@ -55,7 +55,7 @@ public sealed partial class EmbeddedHost
 
         // One open for the whole restore: the header gives the config, the image is checked, then read again from its start.
         using var savefile = options.Legacy ? SaveFileReader.OpenLegacy(path) : SaveFileReader.Open(path);
-        var (config, overridden) = HostConfigs.ForRestore(savefile, options.OverrideConfig);
+        var (config, overridden, clone, findings) = HostConfigs.ForRestore(savefile, options);
         var shape = EmbeddedConfig.Shape(config);
         CheckName(shape.Name);
 
@@ -66,6 +66,11 @@ public sealed partial class EmbeddedHost
 
         Verify(savefile, path, shape);
         savefile.Image.Position = 0;
+        if (clone is not null)
+            return await RestoreCloneAsync(savefile, path, shape, options, cancellationToken).ConfigureAwait(false) with
+            {
+                ConfigOverridden = overridden, Cloned = clone, Findings = findings,
+            };
         Directory.CreateDirectory(DomainDir(shape.Name));
         AtomicFile.CleanStaleTempFiles(DomainDir(shape.Name));
         var memoryTemp = AtomicFile.TempPathFor(MemoryPath(shape.Name));
@@ -93,7 +98,7 @@ public sealed partial class EmbeddedHost
         using var reader = options.Legacy
             ? SaveFileReader.OpenLegacy(counted, leaveOpen: true)
             : await SaveFileReader.OpenAsync(counted, leaveOpen: true, cancellationToken: cancellationToken).ConfigureAwait(false);
-        var (config, overridden) = HostConfigs.ForRestore(reader, options.OverrideConfig);
+        var (config, overridden, clone, findings) = HostConfigs.ForRestore(reader, options);
         var shape = EmbeddedConfig.Shape(config);
         CheckName(shape.Name);
 
@@ -110,7 +115,8 @@ public sealed partial class EmbeddedHost
             await Task.Run(() => StreamMemory(reader, source, shape, memoryTemp), cancellationToken).ConfigureAwait(false);
             var record = await RegisterAsync(shape, HostConfigs.WithDomId(shape.ConfigJson, null), shape.Name,
                 options.Paused ? DomainState.Paused : DomainState.Running, memoryTemp, cancellationToken).ConfigureAwait(false);
-            return new RestoreResult(record.ToInfo(), overridden);
+            // A clone from a stream (a store pull) has no file to share pages with: it gets its own memory.
+            return new RestoreResult(record.ToInfo(), overridden) { Cloned = clone, Findings = findings };
         }
         finally
         {

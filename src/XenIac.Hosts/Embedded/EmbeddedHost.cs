@@ -66,7 +66,14 @@ public sealed partial class EmbeddedHost : IXenHost
     private string HostLockPath => Path.Combine(_root, "locks", "host.lock");
     private string DomainLockPath(string name) => Path.Combine(_root, "locks", name + ".lock");
 
-    private GuestMemory MemoryOf(DomainRecord r) => new(MemoryPath(r.Name), r.MemorySeed, r.Pages);
+    private string OverlayPath(string name) => Path.Combine(DomainDir(name), "overlay.img");
+    private string OverlayMapPath(string name) => Path.Combine(DomainDir(name), "overlay.map");
+    private string BaseDir(string id) => Path.Combine(_root, "bases", id);
+    private string BaseMemoryPath(string id) => Path.Combine(BaseDir(id), "memory.img");
+    private string BaseLockPath(string id) => Path.Combine(_root, "locks", "base-" + id + ".lock");
+
+    private GuestMemory MemoryOf(DomainRecord r) => new(MemoryPath(r.Name), r.MemorySeed, r.Pages,
+        r.BaseMemory is { } id ? new CloneMemory(BaseMemoryPath(id), OverlayPath(r.Name), OverlayMapPath(r.Name), r.Pages) : null);
 
     public Task<IReadOnlyList<DomainInfo>> ListDomainsAsync(CancellationToken cancellationToken = default)
     {
@@ -116,7 +123,7 @@ public sealed partial class EmbeddedHost : IXenHost
 
     /// <summary>Adds a domain record under the host lock: names are unique, domids are never reused.</summary>
     private async Task<DomainRecord> RegisterAsync(EmbeddedDomainShape shape, string configJson, string memorySeed, DomainState state,
-        string? materializedMemory, CancellationToken cancellationToken)
+        string? materializedMemory, CancellationToken cancellationToken, string? baseMemory = null)
     {
         using var hostLock = await FileLock.AcquireAsync(HostLockPath, LockWait, "register " + shape.Name, cancellationToken).ConfigureAwait(false);
         if (DomainRecord.Load(RecordPath(shape.Name)) is not null)
@@ -141,6 +148,7 @@ public sealed partial class EmbeddedHost : IXenHost
             VCpus = shape.VCpus,
             ConfigJson = configJson,
             MemorySeed = memorySeed,
+            BaseMemory = baseMemory,
         };
         await record.SaveAsync(RecordPath(shape.Name), cancellationToken).ConfigureAwait(false);
         return record;
@@ -157,11 +165,15 @@ public sealed partial class EmbeddedHost : IXenHost
 
     private async Task RemoveAsync(string name, CancellationToken cancellationToken)
     {
-        using var hostLock = await FileLock.AcquireAsync(HostLockPath, LockWait, "destroy " + name, cancellationToken).ConfigureAwait(false);
-        // The record goes first: without it the domain does not exist, whatever is left of its folder.
-        File.Delete(RecordPath(name));
-        try { Directory.Delete(DomainDir(name), recursive: true); }
-        catch (DirectoryNotFoundException) { }
+        var baseMemory = DomainRecord.Load(RecordPath(name))?.BaseMemory;
+        using (await FileLock.AcquireAsync(HostLockPath, LockWait, "destroy " + name, cancellationToken).ConfigureAwait(false))
+        {
+            // The record goes first: without it the domain does not exist, whatever is left of its folder.
+            File.Delete(RecordPath(name));
+            try { Directory.Delete(DomainDir(name), recursive: true); }
+            catch (DirectoryNotFoundException) { }
+        }
+        if (baseMemory is not null) await ReleaseBaseAsync(baseMemory, CancellationToken.None).ConfigureAwait(false);
     }
 
     public Task PauseAsync(string name, CancellationToken cancellationToken = default) =>
@@ -192,12 +204,7 @@ public sealed partial class EmbeddedHost : IXenHost
         var record = Require(name);
         if (offset < 0 || offset + data.Length > record.Pages * GuestMemory.PageSize)
             throw new ArgumentOutOfRangeException(nameof(offset), $"outside the {record.MemoryKiB} KiB of '{name}'");
-        var memory = MemoryOf(record);
-        await memory.MaterializeAsync(cancellationToken).ConfigureAwait(false);
-        await using var file = new FileStream(MemoryPath(name), FileMode.Open, FileAccess.Write, FileShare.None);
-        file.Position = offset;
-        await file.WriteAsync(data, cancellationToken).ConfigureAwait(false);
-        file.Flush(flushToDisk: true);
+        await MemoryOf(record).WriteAsync(offset, data, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Copies a domain's whole memory to <paramref name="destination"/> (for comparing before and after).</summary>

@@ -16,17 +16,20 @@ internal sealed class GuestMemory
 
     private readonly string _file;
     private readonly ulong _seed;
+    private readonly CloneMemory? _clone;
 
-    public GuestMemory(string file, string seed, long pages)
+    /// <param name="clone">A clone's shared base and own overlay; then <paramref name="file"/> is unused.</param>
+    public GuestMemory(string file, string seed, long pages, CloneMemory? clone = null)
     {
         _file = file;
         _seed = SeedOf(seed);
         Pages = pages;
+        _clone = clone;
     }
 
     public long Pages { get; }
 
-    public bool IsMaterialized => File.Exists(_file);
+    public bool IsMaterialized => _clone is not null || File.Exists(_file);
 
     /// <summary>FNV-1a: stable across processes and runtimes, unlike string.GetHashCode.</summary>
     public static ulong SeedOf(string seed)
@@ -81,7 +84,8 @@ internal sealed class GuestMemory
     }
 
     /// <summary>Opens the memory file for reading, or null when the memory is still the generated one.</summary>
-    public FileStream? OpenRead() =>
+    public Stream? OpenRead() =>
+        _clone is not null ? _clone.OpenRead() :
         IsMaterialized ? new FileStream(_file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan) : null;
 
     /// <summary>Copies the whole memory, from the file or generated, to <paramref name="destination"/>.</summary>
@@ -109,5 +113,20 @@ internal sealed class GuestMemory
             output.Flush(flushToDisk: true);
         }
         File.Move(temp, _file, overwrite: true);
+    }
+
+    /// <summary>Writes into the memory as a running guest would: a clone into its overlay, any other domain into its (materialized) file.</summary>
+    public async Task WriteAsync(long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        if (_clone is not null)
+        {
+            await _clone.WriteAsync(offset, data, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        await MaterializeAsync(cancellationToken).ConfigureAwait(false);
+        await using var file = new FileStream(_file, FileMode.Open, FileAccess.Write, FileShare.None);
+        file.Position = offset;
+        await file.WriteAsync(data, cancellationToken).ConfigureAwait(false);
+        file.Flush(flushToDisk: true);
     }
 }

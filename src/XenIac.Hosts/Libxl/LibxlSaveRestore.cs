@@ -83,7 +83,8 @@ internal sealed class LibxlSaveRestore(ILibxl libxl)
         using var stream = new FileStream(savefilePath, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024);
         using var savefile = options.Legacy ? SaveFileReader.OpenLegacy(stream, leaveOpen: true) : SaveFileReader.Open(stream, leaveOpen: true);
         var header = savefile.Header;
-        var json = LibxlConfig.ToJson(HostConfigs.ForRestore(savefile, options.OverrideConfig).Config);
+        var restoreConfig = HostConfigs.ForRestore(savefile, options);
+        var json = LibxlConfig.ToJson(restoreConfig.Config);
 
         EnsureNameFree(json);
         var file = stream.SafeFileHandle;
@@ -97,7 +98,7 @@ internal sealed class LibxlSaveRestore(ILibxl libxl)
 
         // libxl leaves a restored domain paused; xl unpauses unless -p.
         if (!options.Paused) libxl.Unpause(domid);
-        return new RestoreResult(Describe(domid), options.OverrideConfig is not null);
+        return new RestoreResult(Describe(domid), options.OverrideConfig is not null) { Cloned = restoreConfig.Clone, Findings = restoreConfig.Findings };
     }
 
     /// <summary>
@@ -112,7 +113,8 @@ internal sealed class LibxlSaveRestore(ILibxl libxl)
         cancellationToken.ThrowIfCancellationRequested();
         using var reader = options.Legacy ? SaveFileReader.OpenLegacy(savefile, leaveOpen: true) : SaveFileReader.Open(savefile, leaveOpen: true);
         var header = reader.Header;
-        var json = LibxlConfig.ToJson(HostConfigs.ForRestore(reader, options.OverrideConfig).Config);
+        var restoreConfig = HostConfigs.ForRestore(reader, options);
+        var json = LibxlConfig.ToJson(restoreConfig.Config);
         EnsureNameFree(json);
 
         var (readEnd, writeEnd) = Posix.Pipe();
@@ -161,7 +163,7 @@ internal sealed class LibxlSaveRestore(ILibxl libxl)
         }
         options.Progress?.Report(Interlocked.Read(ref fed));
         if (!options.Paused) libxl.Unpause(domid);
-        return new RestoreResult(Describe(domid), options.OverrideConfig is not null);
+        return new RestoreResult(Describe(domid), options.OverrideConfig is not null) { Cloned = restoreConfig.Clone, Findings = restoreConfig.Findings };
     }
 
     public DomainInfo Create(ConfigText config, bool paused, CancellationToken cancellationToken)

@@ -24,6 +24,7 @@ internal static class DomainCommand
         command.Subcommands.Add(Simple("pause", "Pause a domain", (h, n, ct) => h.PauseAsync(n, ct)));
         command.Subcommands.Add(Simple("unpause", "Unpause a domain", (h, n, ct) => h.UnpauseAsync(n, ct)));
         command.Subcommands.Add(Config());
+        command.Subcommands.Add(CloneCommand.Create(HostOption()));
         return command;
     }
 

@@ -81,7 +81,7 @@ internal static class DomainHandlers
     }
 
     /// <summary>Returns true when the stored config needs no consent; throws naming what it would run or open.</summary>
-    private static bool RefuseUntrustedStoredConfig(string path)
+    internal static bool RefuseUntrustedStoredConfig(string path)
     {
         DomainConfig stored;
         using (var reader = SaveFileReader.Open(path))

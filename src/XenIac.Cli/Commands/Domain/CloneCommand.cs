@@ -1,0 +1,38 @@
+using System.CommandLine;
+using XenIac.Cli.Commands.Reconcile;
+
+namespace XenIac.Cli.Commands.Domain;
+
+/// <summary>
+/// <c>xen-iac domain clone SAVEFILE --count N</c> and <c>domain clone --teardown --name-prefix P</c>: the command
+/// line only; behaviour in <see cref="CloneHandlers"/>.
+/// </summary>
+internal static class CloneCommand
+{
+    public enum DiskCopy { Cp, None }
+
+    public const int MaxCount = 256;
+
+    public static Command Create(Option<string?> host)
+    {
+        var file = CommandLine.InputFile("SAVEFILE", "The savefile to clone (not with --teardown)");
+        file.Arity = ArgumentArity.ZeroOrOne;
+        var count = CommandLine.IntOption("--count", $"How many clones to restore (1 to {MaxCount})", 1, MaxCount, 0);
+        var prefix = new Option<string?>("--name-prefix") { Description = "Clones are named PREFIX-1 .. PREFIX-N [default: the stored config's name]" };
+        var parallelism = CommandLine.IntOption("--parallelism", "How many clones restore at once", 1, 64, 4);
+        var diskCopy = ChoiceOption.Create("--disk-copy",
+            "cp: each clone gets its own copy of every writable disk ({dir}/{name}-{vdev}.{ext}); none: the clones use the source's disks",
+            [("cp", DiskCopy.Cp), ("none", DiskCopy.None)], DiskCopy.Cp);
+        var json = CommandLine.JsonOption();
+        var teardown = new Option<bool>("--teardown") { Description = "Destroy the clones PREFIX-1.. (and the disk copies clone made) instead" };
+        var trust = ReconcileCommand.TrustConfigOption();
+        var command = new Command("clone",
+            "Restore N clones of a savefile in parallel, each with a new name, new MACs (00:16:3e), its own disk copies and (HVM) a fresh VM generation ID")
+            { host, file, count, prefix, parallelism, diskCopy, json, teardown, trust };
+        command.SetHandler((parse, ct) => parse.GetValue(teardown)
+            ? CloneHandlers.TeardownAsync(parse.GetValue(host), parse.GetValue(file), parse.GetValue(count), parse.GetValue(prefix), parse.GetValue(json), ct)
+            : CloneHandlers.CloneAsync(parse.GetValue(host), parse.GetValue(file), new CloneHandlers.CloneRequest(parse.GetValue(count),
+                parse.GetValue(prefix), parse.GetValue(parallelism), parse.GetValue(diskCopy) ?? DiskCopy.Cp, parse.GetValue(json), parse.GetValue(trust)), ct));
+        return command;
+    }
+}
