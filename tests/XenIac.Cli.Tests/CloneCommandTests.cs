@@ -74,6 +74,63 @@ public sealed class CloneCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task A_ready_command_runs_for_every_clone_with_its_name_domid_and_macs()
+    {
+        await Template();
+        var seen = Path.Combine(_dir, "seen.txt");
+        // Fails the first time for each clone (no marker yet), passes on the retry: the gate tries again.
+        var gate = $$"""m='{{_dir}}/'"$XENIAC_CLONE_NAME".gate; if [ -e "$m" ]; then echo "$XENIAC_CLONE_NAME $XENIAC_CLONE_DOMID $XENIAC_CLONE_MACS" >> '{{seen}}'; else touch "$m"; exit 1; fi""";
+        var result = await Run("domain", "clone", "tmpl.xlsave", "--count", "2", "--disk-copy", "none", "--host", "embedded:host",
+            "--ready-command", gate, "--ready-timeout", "20s", "--json");
+        Assert.True(result.ExitCode == 0, result.StdErr);
+        var clones = JsonNode.Parse(result.StdOut)!.AsArray();
+        var lines = (await File.ReadAllLinesAsync(seen)).Order().ToList();
+        Assert.Equal(2, lines.Count);
+        for (var i = 0; i < 2; i++)
+        {
+            var c = clones.Single(x => (string)x!["name"]! == lines[i].Split(' ')[0])!;
+            Assert.Equal($"{(string)c["name"]!} {(uint)c["domid"]!} {(string)c["macs"]![0]!}", lines[i]);
+        }
+    }
+
+    [Fact]
+    public async Task A_clone_that_never_gets_ready_undoes_the_batch()
+    {
+        await Template();
+        var result = await Run("domain", "clone", "tmpl.xlsave", "--count", "3", "--host", "embedded:host",
+            "--ready-command", "echo not yet >&2; exit 3", "--ready-timeout", "2s");
+        var error = SingleErrorLine(result);
+        Assert.Contains("did not pass --ready-command", error);
+        Assert.Contains("exit 3: not yet", error);
+        Assert.Empty(JsonNode.Parse((await Run("domain", "list", "--host", "embedded:host", "--json")).StdOut)!.AsArray());
+        Assert.Empty(Directory.GetFiles(_dir, "tmpl-*"));
+    }
+
+    [Fact]
+    public async Task A_ready_tcp_gate_waits_for_a_port_that_answers()
+    {
+        await Template();
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        var ok = await Run("domain", "clone", "tmpl.xlsave", "--count", "2", "--disk-copy", "none", "--host", "embedded:host",
+            "--ready-tcp", $"127.0.0.1:{port}", "--ready-timeout", "10s");
+        Assert.True(ok.ExitCode == 0, ok.StdErr);
+        listener.Stop();
+
+        Assert.Equal(0, (await Run("domain", "clone", "--teardown", "--name-prefix", "tmpl", "--host", "embedded:host")).ExitCode);
+        var closed = await Run("domain", "clone", "tmpl.xlsave", "--count", "1", "--disk-copy", "none", "--host", "embedded:host",
+            "--ready-tcp", $"127.0.0.1:{port}", "--ready-timeout", "2s");
+        Assert.Contains($"did not pass --ready-tcp 127.0.0.1:{port}", SingleErrorLine(closed));
+        Assert.Empty(JsonNode.Parse((await Run("domain", "list", "--host", "embedded:host", "--json")).StdOut)!.AsArray());
+
+        foreach (var bad in new[] { "nohost", "h:0", "h:70000", ":80" })
+            Assert.Contains("is not HOST:PORT", SingleErrorLine(await Run("domain", "clone", "tmpl.xlsave", "--count", "1", "--host", "embedded:host", "--ready-tcp", bad)));
+        Assert.Contains("not both", SingleErrorLine(await Run("domain", "clone", "tmpl.xlsave", "--count", "1", "--host", "embedded:host",
+            "--ready-tcp", "h:1", "--ready-command", "true")));
+    }
+
+    [Fact]
     public async Task Text_output_names_each_clone_with_its_domid_and_mac()
     {
         await Template();

@@ -26,13 +26,26 @@ internal static class CloneCommand
         var json = CommandLine.JsonOption();
         var teardown = new Option<bool>("--teardown") { Description = "Destroy the clones PREFIX-1.. (and the disk copies clone made) instead" };
         var trust = ReconcileCommand.TrustConfigOption();
+        var readyCommand = new Option<string?>("--ready-command")
+        {
+            Description = "A readiness gate: run this (sh -c) for each clone until it exits 0; it gets XENIAC_CLONE_NAME, XENIAC_CLONE_DOMID, XENIAC_CLONE_MACS",
+        };
+        var readyTcp = new Option<string?>("--ready-tcp")
+        {
+            Description = "A readiness gate: HOST:PORT that must accept a TCP connection; {name} and {n} in HOST become the clone's name and number",
+        };
+        var readyTimeout = CommandLine.DurationOption("--ready-timeout", "How long each clone may take to pass its gate (default 60s); a clone that does not undoes the batch");
         var command = new Command("clone",
             "Restore N clones of a savefile in parallel, each with a new name, new MACs (00:16:3e), its own disk copies and (HVM) a fresh VM generation ID")
-            { host, file, count, prefix, parallelism, diskCopy, json, teardown, trust };
+            { host, file, count, prefix, parallelism, diskCopy, json, teardown, trust, readyCommand, readyTcp, readyTimeout };
         command.SetHandler((parse, ct) => parse.GetValue(teardown)
             ? CloneHandlers.TeardownAsync(parse.GetValue(host), parse.GetValue(file), parse.GetValue(count), parse.GetValue(prefix), parse.GetValue(json), ct)
             : CloneHandlers.CloneAsync(parse.GetValue(host), parse.GetValue(file), new CloneHandlers.CloneRequest(parse.GetValue(count),
-                parse.GetValue(prefix), parse.GetValue(parallelism), parse.GetValue(diskCopy) ?? DiskCopy.Cp, parse.GetValue(json), parse.GetValue(trust)), ct));
+                parse.GetValue(prefix), parse.GetValue(parallelism), parse.GetValue(diskCopy) ?? DiskCopy.Cp, parse.GetValue(json), parse.GetValue(trust))
+                {
+                    Gate = ReadinessGate.Create(parse.GetValue(readyCommand), parse.GetValue(readyTcp),
+                        parse.GetValue(readyTimeout) is { Ticks: > 0 } t ? t : ReadinessGate.DefaultTimeout),
+                }, ct));
         return command;
     }
 }

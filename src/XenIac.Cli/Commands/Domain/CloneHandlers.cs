@@ -10,7 +10,11 @@ namespace XenIac.Cli.Commands.Domain;
 /// <summary>What <c>domain clone</c> does: all checks first, then N restores in parallel; a failure undoes the whole batch.</summary>
 internal static partial class CloneHandlers
 {
-    public sealed record CloneRequest(int Count, string? Prefix, int Parallelism, CloneCommand.DiskCopy DiskCopy, bool Json, bool TrustConfig);
+    public sealed record CloneRequest(int Count, string? Prefix, int Parallelism, CloneCommand.DiskCopy DiskCopy, bool Json, bool TrustConfig)
+    {
+        /// <summary>What each clone must pass before the batch counts as made; null: none.</summary>
+        public ReadinessGate? Gate { get; init; }
+    }
 
     /// <summary>The command line was understood but asks for something that makes no sense (one <c>error:</c> line).</summary>
     private sealed class CloneUsageException(string message) : ArgumentException(message);
@@ -75,6 +79,7 @@ internal static partial class CloneHandlers
                 }
                 var result = await h.RestoreAsync(savefile, new RestoreOptions { Fixups = fixups[i], Macs = pool }, failed.Token);
                 made[i] = made[i] with { Result = result };
+                if (request.Gate is { } gate) await gate.WaitAsync(name, i + 1, result, failed.Token);
             }
             catch
             {
