@@ -15,7 +15,7 @@ public sealed class ToolUnderTestTests
         Assert.True(ToolUnderTest.NativeBinary is not null, $"{ToolUnderTest.Variable} does not name a file: '{Environment.GetEnvironmentVariable(ToolUnderTest.Variable)}'");
         var head = new byte[4];
         await using (var file = File.OpenRead(ToolUnderTest.NativeBinary!)) await file.ReadExactlyAsync(head);
-        Assert.Equal("\x7fELF"u8.ToArray(), head);
+        Assert.Equal(new byte[] { 0x7f, (byte)'E', (byte)'L', (byte)'F' }, head);
         var version = await CliRunner.RunAsync("--version");
         Assert.Equal(0, version.ExitCode);
         Assert.StartsWith("0.", version.StdOut);
