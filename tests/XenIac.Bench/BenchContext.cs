@@ -82,6 +82,25 @@ public sealed class BenchContext
         return (best, allocated, self.PeakWorkingSet64);
     }
 
+    /// <summary>
+    /// The `xen-iac` users run, as a shell command: the NativeAOT binary (XENIAC_CLI, or artifacts/native/linux-x64
+    /// made by ./build.sh Native) when there is one, else the managed build beside the benchmarks.
+    /// </summary>
+    public static string Tool => NativeTool is { } native ? $"'{native}'" : $"dotnet '{Path.Combine(AppContext.BaseDirectory, "xen-iac.dll")}'";
+
+    public static string ToolKind => NativeTool is null ? "managed xen-iac (no native binary: ./build.sh Native)" : "NativeAOT xen-iac";
+
+    public static string? NativeTool { get; } = FindNative();
+
+    private static string? FindNative()
+    {
+        if (Environment.GetEnvironmentVariable("XENIAC_CLI") is { Length: > 0 } set && File.Exists(set)) return Path.GetFullPath(set);
+        var d = new DirectoryInfo(AppContext.BaseDirectory);
+        while (d is not null && !File.Exists(Path.Combine(d.FullName, "XenIac.sln"))) d = d.Parent;
+        var path = d is null ? null : Path.Combine(d.FullName, "artifacts", "native", "linux-x64", "xen-iac");
+        return path is not null && File.Exists(path) ? path : null;
+    }
+
     public static string Rate(long bytes, TimeSpan t) => $"{bytes / t.TotalSeconds / (1 << 20):F0} MiB/s";
 
     /// <summary>Prints one result line; the ratio is baseline time / our time (higher is better for us).</summary>

@@ -15,7 +15,7 @@ public sealed class NativeBenchmark : IBenchmark
 
     public async Task RunAsync(BenchContext context)
     {
-        var native = FindNative();
+        var native = BenchContext.NativeTool;
         if (native is null)
         {
             Console.WriteLine("native: no NativeAOT binary (run ./build.sh Native, or set XENIAC_CLI); skipped");
@@ -60,14 +60,5 @@ public sealed class NativeBenchmark : IBenchmark
         var output = await check.StandardOutput.ReadToEndAsync();
         await check.WaitForExitAsync();
         Console.WriteLine($"(native plan exit code {check.ExitCode}; {output.Split("\"action\": \"none\"").Length - 1} domains unchanged)");
-    }
-
-    private static string? FindNative()
-    {
-        if (Environment.GetEnvironmentVariable("XENIAC_CLI") is { Length: > 0 } set && File.Exists(set)) return Path.GetFullPath(set);
-        var d = new DirectoryInfo(AppContext.BaseDirectory);
-        while (d is not null && !File.Exists(Path.Combine(d.FullName, "XenIac.sln"))) d = d.Parent;
-        var path = d is null ? null : Path.Combine(d.FullName, "artifacts", "native", "linux-x64", "xen-iac");
-        return path is not null && File.Exists(path) ? path : null;
     }
 }

@@ -56,14 +56,15 @@ public sealed class PlanBenchmark : IBenchmark
 
     private static void RunPlans(BenchContext context, string dir)
     {
-        var tool = Path.Combine(AppContext.BaseDirectory, "xen-iac.dll");
-        var startup = context.TimeShell($"cd '{dir}' && dotnet '{tool}' --version > /dev/null");
-        var plan = context.TimeShell($"cd '{dir}' && dotnet '{tool}' plan --json > /dev/null");
-        var human = context.TimeShell($"cd '{dir}' && dotnet '{tool}' plan > /dev/null 2>&1");
+        var tool = BenchContext.Tool;
+        Console.WriteLine($"tool: {BenchContext.ToolKind}");
+        var startup = context.TimeShell($"cd '{dir}' && {tool} --version > /dev/null");
+        var plan = context.TimeShell($"cd '{dir}' && {tool} plan --json > /dev/null");
+        var human = context.TimeShell($"cd '{dir}' && {tool} plan > /dev/null 2>&1");
         Console.WriteLine($"plan over {domains} domains: --json {plan.TotalSeconds:F3} s, default output {human.TotalSeconds:F3} s whole process " +
                           $"(target < 0.5 s); default / --json {human.TotalSeconds / plan.TotalSeconds:F2} (target <= 1.3); " +
                           $"process start alone (--version) {startup.TotalSeconds:F3} s");
-        using var p = Process.Start(new ProcessStartInfo("dotnet", [tool, "plan", "--json"]) { WorkingDirectory = dir, RedirectStandardOutput = true })!;
+        using var p = Process.Start(new ProcessStartInfo("bash", ["-c", $"{tool} plan --json"]) { WorkingDirectory = dir, RedirectStandardOutput = true })!;
         var output = p.StandardOutput.ReadToEnd();
         p.WaitForExit();
         Console.WriteLine($"(plan exit code {p.ExitCode}; {output.Split("\"action\": \"none\"").Length - 1} domains unchanged)");

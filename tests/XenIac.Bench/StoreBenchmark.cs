@@ -39,7 +39,8 @@ public sealed class StoreBenchmark : IBenchmark
             await host.SaveAsync("big", b, new SaveOptions { Mode = SaveMode.Checkpoint });
         }
         var size = new FileInfo(a).Length;
-        var tool = $"dotnet '{Path.Combine(AppContext.BaseDirectory, "xen-iac.dll")}'";
+        var tool = BenchContext.Tool;
+        Console.WriteLine($"tool: {BenchContext.ToolKind}");
         var store = Path.Combine(dir, "s");
         var copy = Path.Combine(dir, "copy");
         var pulled = Path.Combine(dir, "pulled");
