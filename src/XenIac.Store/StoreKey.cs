@@ -37,7 +37,7 @@ public sealed class StoreKey
             var info = new FileInfo(path);
             if (!info.Exists) throw new StoreException(StoreError.Key, $"key file '{path}' does not exist (create one with: xen-iac store keygen {path})");
             if (info.Length > 4096) throw new StoreException(StoreError.Key, $"key file '{path}' is {info.Length} bytes; a key file holds 32 bytes (raw, hex or base64)");
-            content = File.ReadAllBytes(path);
+            content = Core.IO.SmallFile.ReadAllBytes(path, 4096);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -89,6 +89,15 @@ public sealed class OptionAndPathTests(HostileInputFolder folder) : IClassFixtur
         { "config check adir ok.cfg", "SAVED 'adir' is a folder" },
         { "config check ok.cfg missing.cfg", "OVERRIDE 'missing.cfg' does not exist" },
         { "config convert ok.cfg --to yaml", "yaml" },
+        // Devices claim no size and never end: every whole-file read is bounded (SmallFile), so each is an error, not a hang.
+        { "plan -f /dev/zero", "/dev/zero holds more than 16,777,216 bytes" },
+        { "apply /dev/zero --auto-approve", "/dev/zero holds more than 16,777,216 bytes" },
+        { "drift -f /dev/urandom", "/dev/urandom holds more than" },
+        { "config show /dev/zero", "/dev/zero holds more than" },
+        { "config convert /dev/urandom", "/dev/urandom holds more than" },
+        { "config check ok.cfg /dev/zero", "/dev/zero holds more than" },
+        { "store ls --store st --key /dev/zero", "key file '/dev/zero'" },
+        { "import web -f /dev/zero", "/dev/zero" },
     };
 
     [Theory]

@@ -1,4 +1,5 @@
 using System.Text;
+using XenIac.Core.IO;
 using XenIac.Core.SaveFiles;
 
 namespace XenIac.Core.Config;
@@ -71,9 +72,9 @@ public sealed record ConfigText(string Text, SaveFileConfigFormat Language)
     }
 
     /// <summary>The text of the config file at <paramref name="path"/>, read by <see cref="Decode"/>.</summary>
-    public static string ReadText(string path) => Decode(File.ReadAllBytes(path));
+    public static string ReadText(string path) => Decode(SmallFile.ReadAllBytes(path));
 
     /// <inheritdoc cref="ReadText"/>
     public static async Task<string> ReadTextAsync(string path, CancellationToken cancellationToken = default) =>
-        Decode(await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false));
+        Decode(await SmallFile.ReadAllBytesAsync(path, cancellationToken: cancellationToken).ConfigureAwait(false));
 }

@@ -93,7 +93,7 @@ public sealed class XlConfig
 
     public static XlConfig Parse(ReadOnlySpan<byte> bytes, string fileName = "xl.cfg") => new(bytes.ToArray(), fileName);
 
-    public static XlConfig Load(string path) => new(File.ReadAllBytes(path), path);
+    public static XlConfig Load(string path) => new(IO.SmallFile.ReadAllBytes(path), path);
 
     public bool Contains(string key) => _effective.ContainsKey(key);
 

@@ -1,3 +1,4 @@
+using XenIac.Core.IO;
 using System.Text;
 using XenIac.Hosts;
 using XenIac.Reconciler.Manifests;
@@ -54,7 +55,7 @@ public sealed class ManifestEdit
         ArgumentNullException.ThrowIfNull(path);
         var full = System.IO.Path.GetFullPath(path);
         var manifest = ManifestLoader.Load(full);
-        var bytes = File.ReadAllBytes(full);
+        var bytes = SmallFile.ReadAllBytes(full, (int)ManifestLoader.MaxManifestBytes);
         var bom = bytes.AsSpan().StartsWith(Encoding.UTF8.Preamble);
         var text = Encoding.UTF8.GetString(bom ? bytes[Encoding.UTF8.Preamble.Length..] : bytes);
         var yaml = new YamlStream();

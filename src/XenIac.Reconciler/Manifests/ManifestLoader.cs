@@ -1,3 +1,4 @@
+using XenIac.Core.IO;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using YamlDotNet.Core;
@@ -37,7 +38,9 @@ public static partial class ManifestLoader
             if (Directory.Exists(path)) throw Single(path, $"the manifest path is a folder, not a file: {path}");
             if (info.Exists && info.Length > MaxManifestBytes)
                 throw Single(path, $"the manifest is {info.Length:N0} bytes; the limit is {MaxManifestBytes:N0}");
-            text = File.ReadAllText(path);
+            // Bounded: a device or FIFO claims no size, and must not be read forever.
+            using var reader = new StreamReader(new MemoryStream(SmallFile.ReadAllBytes(path, (int)MaxManifestBytes)), detectEncodingFromByteOrderMarks: true);
+            text = reader.ReadToEnd();
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { throw Single(path, $"manifest not found: {path}"); }
         // A path with a NUL or other character the OS cannot name, no permission, an I/O fault: all are about this file.

@@ -1,3 +1,4 @@
+using XenIac.Core.IO;
 using System.Security.Cryptography;
 using System.Text;
 using XenIac.Reconciler.Manifests;
@@ -50,7 +51,7 @@ public static class ManifestFiles
         foreach (var file in files)
         {
             hash.AppendData(Encoding.UTF8.GetBytes(file + "\0"));
-            try { hash.AppendData(File.ReadAllBytes(file)); }
+            try { hash.AppendData(SmallFile.ReadAllBytes(file)); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { hash.AppendData("\0missing"u8); }
             hash.AppendData("\0"u8);
         }
