@@ -74,6 +74,14 @@ public sealed class ReconcileCommandTests : IDisposable
         var none = await Run("plan");
         Assert.Contains("No changes: reality matches the manifest (3 domains unchanged).", none.StdOut);
         Assert.DoesNotContain("savefile", none.StdOut);
+
+        // A domain that cannot be planned is not "no changes": the summary counts it, and the exit code is 1.
+        File.WriteAllText(P("d.cfg"), "name = \"d\"\nmemory = [\n");
+        Manifest("  - name: a\n    config: a.cfg\n  - name: b\n    config: b.cfg\n  - name: c\n    config: c.cfg\n  - name: d\n    config: d.cfg\n");
+        var broken = await Run("plan");
+        Assert.Equal(1, broken.ExitCode);
+        Assert.DoesNotContain("No changes", broken.StdOut);
+        Assert.Contains("Plan: nothing to do, 3 unchanged, 1 with errors (not planned).", broken.StdOut);
     }
 
     [Fact]

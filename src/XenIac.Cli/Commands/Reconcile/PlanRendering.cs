@@ -27,9 +27,14 @@ internal static class PlanRendering
         RenderFindings(console, listed);
         var changes = plan.Domains.Where(d => d.IsChange).GroupBy(d => d.Action).Select(g => $"{g.Count()} to {ActionName(g.Key)}").ToList();
         var unchanged = plan.Domains.Count(d => !d.IsChange && d.Error is null);
-        console.WriteLine(changes.Count == 0
+        var errors = plan.Domains.Count(d => d.Error is not null);
+        // A domain that could not be planned is not "matching reality": the summary says so rather than "No changes".
+        var failed = errors == 0 ? "" : $", {errors} with errors (not planned)";
+        console.WriteLine(changes.Count == 0 && errors == 0
             ? $"No changes: reality matches the manifest ({unchanged} domain{(unchanged == 1 ? "" : "s")} unchanged)."
-            : $"Plan: {string.Join(", ", changes)}, {unchanged} unchanged.");
+            : changes.Count == 0
+                ? $"Plan: nothing to do, {unchanged} unchanged{failed}."
+                : $"Plan: {string.Join(", ", changes)}, {unchanged} unchanged{failed}.");
     }
 
     private static void RenderTable(IAnsiConsole console, IReadOnlyList<DomainPlan> domains)
