@@ -1,3 +1,4 @@
+using XenIac.Tests;
 using XenIac.Core.Config;
 using XenIac.Core.SaveFiles;
 using XenIac.Hosts.Embedded;
@@ -112,7 +113,7 @@ public sealed class StreamedRestoreTests : IAsyncLifetime
         // What a store stream does when the whole-file digest does not match: every byte arrives, then the read fails.
         var (savefile, _) = await SavedAsync(EmbeddedHostTests.HvmConfig("web", 4), "web");
         var e = await Assert.ThrowsAsync<IOException>(() =>
-            _host.RestoreAsync(new OneWayStream(savefile) { FailAtEnd = true }, "the pipe", RestoreOptions.Default));
+            _host.RestoreAsync(new OneWayStream(savefile) { FailAtEnd = "the whole-file digest does not match" }, "the pipe", RestoreOptions.Default));
         Assert.Contains("digest", e.Message);
         Assert.Empty(await _host.ListDomainsAsync());
     }
@@ -159,33 +160,5 @@ public sealed class StreamedRestoreTests : IAsyncLifetime
     private sealed class SyncProgress(Action<long> report) : IProgress<long>
     {
         public void Report(long value) => report(value);
-    }
-
-    /// <summary>A read-only stream that cannot seek, in small uneven reads, like a pipe.</summary>
-    private sealed class OneWayStream(byte[] data) : Stream
-    {
-        private int _at;
-        public bool FailAtEnd { get; init; }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-        public override int Read(Span<byte> buffer)
-        {
-            if (_at == data.Length && FailAtEnd) throw new IOException("the whole-file digest does not match");
-            var n = Math.Min(Math.Min(buffer.Length, 3001), data.Length - _at);
-            data.AsSpan(_at, n).CopyTo(buffer);
-            _at += n;
-            return n;
-        }
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

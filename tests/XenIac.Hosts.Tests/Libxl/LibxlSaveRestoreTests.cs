@@ -161,7 +161,7 @@ public sealed class LibxlSaveRestoreTests : IDisposable
         _libxl.Calls.Clear();
         var reports = new List<long>();
 
-        using var source = new OneWay(File.ReadAllBytes(SavefilePath), failAtEnd: false);
+        using var source = new XenIac.Tests.OneWayStream(File.ReadAllBytes(SavefilePath), 4099);
         var result = Operations().Restore(source, "the pipe", RestoreOptions.Default with { Progress = new Reports(r => { lock (reports) reports.Add(r); }) },
             CancellationToken.None);
 
@@ -178,7 +178,7 @@ public sealed class LibxlSaveRestoreTests : IDisposable
         Operations().Save("web", SavefilePath, SaveOptions.Default, CancellationToken.None);
         _libxl.Calls.Clear();
 
-        using var source = new OneWay(File.ReadAllBytes(SavefilePath), failAtEnd: true);
+        using var source = new XenIac.Tests.OneWayStream(File.ReadAllBytes(SavefilePath), 4099) { FailAtEnd = "digest mismatch" };
         var e = Assert.Throws<XenHostException>(() => Operations().Restore(source, "the pipe", RestoreOptions.Default, CancellationToken.None));
 
         Assert.Contains("cannot restore from the pipe: digest mismatch", e.Message);
@@ -190,30 +190,6 @@ public sealed class LibxlSaveRestoreTests : IDisposable
     private sealed class Reports(Action<long> report) : IProgress<long>
     {
         public void Report(long value) => report(value);
-    }
-
-    /// <summary>A pipe-like source: no seeking, small reads, and optionally a failure where its end would be.</summary>
-    private sealed class OneWay(byte[] data, bool failAtEnd) : Stream
-    {
-        private int _at;
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-        public override int Read(Span<byte> buffer)
-        {
-            if (_at == data.Length && failAtEnd) throw new IOException("digest mismatch");
-            var n = Math.Min(Math.Min(buffer.Length, 4099), data.Length - _at);
-            data.AsSpan(_at, n).CopyTo(buffer);
-            _at += n;
-            return n;
-        }
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     [Fact]
