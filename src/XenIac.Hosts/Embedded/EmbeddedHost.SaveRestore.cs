@@ -32,7 +32,7 @@ public sealed partial class EmbeddedHost
         {
             header = SaveFileWriter.WriteSealed(output, header, image =>
             {
-                using var reporting = new ReportingStream(image, options.Progress, Throttle.For(_options), ct);
+                using var reporting = new MeteredStream(image, reading: false, options.Progress, Throttle.For(_options), ct);
                 using var source = memory.OpenRead();
                 ImageStreamWriter.Write(reporting, Describe(record, source, memory));
             });
@@ -94,7 +94,7 @@ public sealed partial class EmbeddedHost
         ArgumentNullException.ThrowIfNull(options);
         var throttle = Throttle.For(_options);
         // Everything is read through one counting view, header included, so progress is in savefile bytes.
-        await using var counted = new CountingReadStream(savefile, options.Progress, throttle, cancellationToken);
+        await using var counted = new MeteredStream(savefile, reading: true, options.Progress, throttle, cancellationToken);
         using var reader = options.Legacy
             ? SaveFileReader.OpenLegacy(counted, leaveOpen: true)
             : await SaveFileReader.OpenAsync(counted, leaveOpen: true, cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -245,61 +245,37 @@ public sealed partial class EmbeddedHost
         _ => throw new XenHostException(XenHostError.InvalidConfig, $"unknown guest type \"{type}\" (pv, hvm or pvh)"),
     };
 
-    /// <summary>Counts bytes on their way to the savefile and stops the write when cancelled.</summary>
-    private sealed class ReportingStream(Stream inner, IProgress<long>? progress, Throttle? throttle, CancellationToken cancellationToken) : Stream
+    /// <summary>
+    /// One direction of a savefile's bytes (written by a save, or read by a streamed restore), counted for progress
+    /// and the throttle, and stopped when cancelled.
+    /// </summary>
+    private sealed class MeteredStream(Stream inner, bool reading, IProgress<long>? progress, Throttle? throttle,
+        CancellationToken cancellationToken) : Stream
     {
-        private long _written;
+        private long _bytes;
         private long _lastReport;
 
-        public override bool CanRead => false;
+        public override bool CanRead => reading;
         public override bool CanSeek => false;
-        public override bool CanWrite => true;
+        public override bool CanWrite => !reading;
         public override long Length => throw new NotSupportedException();
-        public override long Position { get => _written; set => throw new NotSupportedException(); }
+        public override long Position { get => _bytes; set => throw new NotSupportedException(); }
 
         public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
         public override void Write(ReadOnlySpan<byte> buffer)
         {
+            if (reading) throw new NotSupportedException();
             cancellationToken.ThrowIfCancellationRequested();
             inner.Write(buffer);
-            _written += buffer.Length;
-            throttle?.Account(buffer.Length, cancellationToken);
-            if (_written - _lastReport >= 1 << 20)
-            {
-                _lastReport = _written;
-                progress?.Report(_written);
-            }
+            Count(buffer.Length);
         }
-
-        public override void Flush() => inner.Flush();
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing) progress?.Report(_written);
-            base.Dispose(disposing);
-        }
-    }
-
-    /// <summary>Counts bytes read from a savefile stream, for progress, throttling and cancellation.</summary>
-    private sealed class CountingReadStream(Stream inner, IProgress<long>? progress, Throttle? throttle, CancellationToken cancellationToken) : Stream
-    {
-        private long _read;
-        private long _lastReport;
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => _read; set => throw new NotSupportedException(); }
 
         public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
+            if (!reading) throw new NotSupportedException();
             cancellationToken.ThrowIfCancellationRequested();
             var n = inner.Read(buffer);
             Count(n);
@@ -308,6 +284,7 @@ public sealed partial class EmbeddedHost
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken token = default)
         {
+            if (!reading) throw new NotSupportedException();
             cancellationToken.ThrowIfCancellationRequested();
             var n = await inner.ReadAsync(buffer, token).ConfigureAwait(false);
             Count(n);
@@ -319,18 +296,27 @@ public sealed partial class EmbeddedHost
 
         private void Count(int n)
         {
-            _read += n;
+            _bytes += n;
             throttle?.Account(n, cancellationToken);
-            if (_read - _lastReport >= 1 << 20 || n == 0)
+            if (_bytes - _lastReport >= 1 << 20 || n == 0)
             {
-                _lastReport = _read;
-                progress?.Report(_read);
+                _lastReport = _bytes;
+                progress?.Report(_bytes);
             }
         }
 
-        public override void Flush() { }
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override void Flush()
+        {
+            if (!reading) inner.Flush();
+        }
+
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
         public override void SetLength(long value) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) progress?.Report(_bytes);
+            base.Dispose(disposing);
+        }
     }
 }
