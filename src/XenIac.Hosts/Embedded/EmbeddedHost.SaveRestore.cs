@@ -59,10 +59,7 @@ public sealed partial class EmbeddedHost
         var shape = EmbeddedConfig.Shape(config);
         CheckName(shape.Name);
 
-        using var domainLock = await FileLock.AcquireAsync(DomainLockPath(shape.Name), LockWait, "restore", cancellationToken).ConfigureAwait(false);
-        if (DomainRecord.Load(RecordPath(shape.Name)) is not null)
-            throw new XenHostException(XenHostError.DomainExists,
-                $"cannot restore '{shape.Name}': a domain of that name already runs on {Spec} (destroy it first, or restore under another name with --config)");
+        using var domainLock = await LockFreeNameAsync(shape.Name, cancellationToken).ConfigureAwait(false);
 
         Verify(savefile, path, shape);
         savefile.Image.Position = 0;
@@ -71,21 +68,10 @@ public sealed partial class EmbeddedHost
             {
                 ConfigOverridden = overridden, Cloned = clone, Findings = findings,
             };
-        Directory.CreateDirectory(DomainDir(shape.Name));
-        AtomicFile.CleanStaleTempFiles(DomainDir(shape.Name));
-        var memoryTemp = AtomicFile.TempPathFor(MemoryPath(shape.Name));
-        try
-        {
-            var throttle = Throttle.For(_options);
-            await Task.Run(() => LoadMemory(savefile, path, shape, memoryTemp, throttle, options.Progress, cancellationToken), cancellationToken).ConfigureAwait(false);
-            var record = await RegisterAsync(shape, HostConfigs.WithDomId(shape.ConfigJson, null), shape.Name,
-                options.Paused ? DomainState.Paused : DomainState.Running, memoryTemp, cancellationToken).ConfigureAwait(false);
-            return new RestoreResult(record.ToInfo(), overridden);
-        }
-        finally
-        {
-            File.Delete(memoryTemp);
-        }
+        var throttle = Throttle.For(_options);
+        var record = await RegisterLoadedAsync(shape, options,
+            memoryTemp => LoadMemory(savefile, path, shape, memoryTemp, throttle, options.Progress, cancellationToken), cancellationToken).ConfigureAwait(false);
+        return new RestoreResult(record.ToInfo(), overridden);
     }
 
     public async Task<RestoreResult> RestoreAsync(Stream savefile, string source, RestoreOptions options, CancellationToken cancellationToken = default)
@@ -102,21 +88,39 @@ public sealed partial class EmbeddedHost
         var shape = EmbeddedConfig.Shape(config);
         CheckName(shape.Name);
 
-        using var domainLock = await FileLock.AcquireAsync(DomainLockPath(shape.Name), LockWait, "restore", cancellationToken).ConfigureAwait(false);
-        if (DomainRecord.Load(RecordPath(shape.Name)) is not null)
-            throw new XenHostException(XenHostError.DomainExists,
-                $"cannot restore '{shape.Name}': a domain of that name already runs on {Spec} (destroy it first, or restore under another name with --config)");
+        using var domainLock = await LockFreeNameAsync(shape.Name, cancellationToken).ConfigureAwait(false);
 
+        var record = await RegisterLoadedAsync(shape, options, memoryTemp => StreamMemory(reader, source, shape, memoryTemp), cancellationToken)
+            .ConfigureAwait(false);
+        // A clone from a stream (a store pull) has no file to share pages with: it gets its own memory.
+        return new RestoreResult(record.ToInfo(), overridden) { Cloned = clone, Findings = findings };
+    }
+
+    /// <summary>The domain lock for a restore under <paramref name="name"/>, once no domain of that name runs here.</summary>
+    private async Task<FileLock> LockFreeNameAsync(string name, CancellationToken cancellationToken)
+    {
+        var domainLock = await FileLock.AcquireAsync(DomainLockPath(name), LockWait, "restore", cancellationToken).ConfigureAwait(false);
+        if (DomainRecord.Load(RecordPath(name)) is null) return domainLock;
+        domainLock.Dispose();
+        throw new XenHostException(XenHostError.DomainExists,
+            $"cannot restore '{name}': a domain of that name already runs on {Spec} (destroy it first, or restore under another name with --config)");
+    }
+
+    /// <summary>
+    /// A restored domain's memory is written by <paramref name="load"/> into a temp file beside its final place
+    /// (off the caller's thread), then the domain is registered with it; whatever fails, no temp file stays.
+    /// </summary>
+    private async Task<DomainRecord> RegisterLoadedAsync(EmbeddedDomainShape shape, RestoreOptions options, Action<string> load,
+        CancellationToken cancellationToken)
+    {
         Directory.CreateDirectory(DomainDir(shape.Name));
         AtomicFile.CleanStaleTempFiles(DomainDir(shape.Name));
         var memoryTemp = AtomicFile.TempPathFor(MemoryPath(shape.Name));
         try
         {
-            await Task.Run(() => StreamMemory(reader, source, shape, memoryTemp), cancellationToken).ConfigureAwait(false);
-            var record = await RegisterAsync(shape, HostConfigs.WithDomId(shape.ConfigJson, null), shape.Name,
+            await Task.Run(() => load(memoryTemp), cancellationToken).ConfigureAwait(false);
+            return await RegisterAsync(shape, HostConfigs.WithDomId(shape.ConfigJson, null), shape.Name,
                 options.Paused ? DomainState.Paused : DomainState.Running, memoryTemp, cancellationToken).ConfigureAwait(false);
-            // A clone from a stream (a store pull) has no file to share pages with: it gets its own memory.
-            return new RestoreResult(record.ToInfo(), overridden) { Cloned = clone, Findings = findings };
         }
         finally
         {
