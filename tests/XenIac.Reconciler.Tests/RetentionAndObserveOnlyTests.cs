@@ -182,10 +182,17 @@ public sealed class RetentionAndObserveOnlyTests : IAsyncLifetime
         var status = StatusFile.TryRead(P(".xen-iac/status.json"))!;
         Assert.Equal(DomainCondition.Ready, status.Domains["a"].Condition);
         Assert.Equal(status.ManifestDigest, status.Domains["a"].LastAppliedDigest);
+        Assert.Equal(ConditionReasons.Applied, status.Domains["a"].Reason);
         Assert.StartsWith("sha256:", status.ManifestDigest);
         Assert.Equal(DomainCondition.Degraded, status.Domains["b"].Condition);
         Assert.Equal(ConditionReasons.ObservedDrift, status.Domains["b"].Reason);
         Assert.True(status.Domains["b"].ObserveOnly);
+
+        // Nothing to do on the next run: still Ready, now because it is up to date; the transition time stays.
+        await loop.RunOnceAsync("test", CancellationToken.None);
+        var again = StatusFile.TryRead(P(".xen-iac/status.json"))!.Domains["a"];
+        Assert.Equal(ConditionReasons.UpToDate, again.Reason);
+        Assert.Equal(status.Domains["a"].LastTransitionTime, again.LastTransitionTime);
 
         // A config the manifest names is part of its digest.
         var digest = status.ManifestDigest;
