@@ -13,6 +13,7 @@ root.Options.Add(CommandLine.Verbose);
 root.Subcommands.Add(SavefileCommand.Create());
 root.Subcommands.Add(ConfigCommand.Create());
 root.Subcommands.Add(DomainCommand.Create());
+root.Subcommands.Add(XenIac.Cli.Commands.Host.HostCommand.Create());
 root.Subcommands.Add(StoreCommand.Create());
 foreach (var command in ReconcileCommand.Create()) root.Subcommands.Add(command);
 root.Subcommands.Add(ImportCommand.Create());

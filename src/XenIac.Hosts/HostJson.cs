@@ -16,4 +16,5 @@ internal sealed partial class HostJson : JsonSerializerContext;
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true,
     Converters = [typeof(CamelCaseEnum<DomainState>)])]
 [JsonSerializable(typeof(DomainRecord))]
+[JsonSerializable(typeof(EmbeddedMachine))]
 internal sealed partial class DomainRecordJson : JsonSerializerContext;

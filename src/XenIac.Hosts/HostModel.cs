@@ -14,6 +14,28 @@ public enum DomainState
     Unknown,
 }
 
+/// <summary>
+/// What a host says about itself: what placement checks a savefile against before a restore there (the CPU
+/// vendor its CPUID policy was made on, the Xen release its config needs, the memory it will take).
+/// </summary>
+/// <param name="XenVersion">The hypervisor's version as Xen prints it (<c>4.17.5</c>, <c>4.20.1-pre</c>).</param>
+/// <param name="CpuVendor">The CPUID vendor string (<c>GenuineIntel</c>, <c>AuthenticAMD</c>), or <c>unknown</c>.</param>
+/// <param name="FreeMemoryKiB">Memory free for new domains, in KiB (as <c>xl info</c>'s free_memory, in MiB there).</param>
+public sealed record HostInfo(string XenVersion, string CpuVendor, long FreeMemoryKiB)
+{
+    /// <summary>Major and minor of <see cref="XenVersion"/> (4.17), or null when it does not start with them.</summary>
+    public Version? XenRelease
+    {
+        get
+        {
+            var parts = XenVersion.Split('.', 3);
+            return parts.Length >= 2 && int.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var major)
+                && int.TryParse(new string(parts[1].TakeWhile(char.IsAsciiDigit).ToArray()), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var minor)
+                ? new Version(major, minor) : null;
+        }
+    }
+}
+
 /// <summary>What a host says about one domain.</summary>
 /// <param name="MemoryKiB">Current memory in KiB (xl list shows MiB).</param>
 public sealed record DomainInfo(string Name, uint DomId, DomainState State, long MemoryKiB, int VCpus);

@@ -12,6 +12,9 @@ public interface IXenHost : IAsyncDisposable
     /// <summary>How to name this host again: <c>libxl</c> or <c>embedded:/path</c>.</summary>
     string Spec { get; }
 
+    /// <summary>The host's Xen version, CPU vendor and free memory (what placement checks a restore against).</summary>
+    Task<HostInfo> GetHostInfoAsync(CancellationToken cancellationToken = default);
+
     Task<IReadOnlyList<DomainInfo>> ListDomainsAsync(CancellationToken cancellationToken = default);
 
     /// <summary>The domain named <paramref name="name"/>, or null.</summary>

@@ -57,4 +57,36 @@ public sealed class DomainCommandTests
         Assert.Contains("unknown host 'qemu:/tmp'", line);
         Assert.Contains("embedded:<folder>", line);
     }
+
+    [Fact]
+    public async Task Host_info_prints_the_facts_placement_uses_and_json_for_scripts()
+    {
+        var dir = Directory.CreateTempSubdirectory("xeniac-cli-hostinfo-").FullName;
+        try
+        {
+            var folder = Path.Combine(dir, "h");
+            Assert.Equal(0, (await CliRunner.RunAsync(["domain", "list", "--host", $"embedded:{folder}"])).ExitCode);
+            File.WriteAllText(Path.Combine(folder, "xeniac-embedded-host.json"), """{"kind":"xeniac-embedded-host","version":1,"xenVersion":"4.20.1","cpuVendor":"AuthenticAMD","memoryMiB":2048}""");
+
+            var text = await CliRunner.RunAsync(["host", "info", "--host", $"embedded:{folder}"]);
+            Assert.Equal(0, text.ExitCode);
+            Assert.Contains("xen_version : 4.20.1", text.StdOut);
+            Assert.Contains("cpu_vendor  : AuthenticAMD", text.StdOut);
+            Assert.Contains("free_memory : 2048 MiB", text.StdOut);
+
+            var json = await CliRunner.RunAsync(["host", "info", "--host", $"embedded:{folder}", "--json"]);
+            Assert.Equal(0, json.ExitCode);
+            var root = System.Text.Json.JsonDocument.Parse(json.StdOut).RootElement;
+            Assert.Equal("4.20.1", root.GetProperty("xenVersion").GetString());
+            Assert.Equal(2048L * 1024, root.GetProperty("freeMemoryKiB").GetInt64());
+
+            File.WriteAllText(Path.Combine(folder, "xeniac-embedded-host.json"), "[");
+            var line = SingleErrorLine(await CliRunner.RunAsync(["host", "info", "--host", $"embedded:{folder}"]));
+            Assert.Contains("xeniac-embedded-host.json", line);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
 }

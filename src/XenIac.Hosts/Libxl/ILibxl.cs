@@ -11,6 +11,9 @@ internal interface ILibxl : IDisposable
 {
     IReadOnlyList<DomainInfo> ListDomains();
 
+    /// <summary>libxl_get_version_info (the hypervisor's version) and libxl_get_free_memory.</summary>
+    (string XenVersion, long FreeMemoryKiB) HostFacts();
+
     /// <summary>libxl_name_to_domid; null when no domain has that name.</summary>
     uint? FindDomId(string name);
 

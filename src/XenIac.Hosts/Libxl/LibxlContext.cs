@@ -81,6 +81,19 @@ internal sealed unsafe class LibxlContext : ILibxl
         }
     }
 
+    public (string XenVersion, long FreeMemoryKiB) HostFacts()
+    {
+        var mark = LibxlLog.Mark();
+        var info = LibxlNative.libxl_get_version_info(_ctx);
+        if (info is null) throw LibxlErrors.Failed("libxl_get_version_info", LibxlNative.ERROR_FAIL, mark);
+        // Xen's extra is the rest of the version with its leading dot (".5", "-pre"); xl info joins them the same way.
+        var extra = info->XenVersionExtra == 0 ? "" : System.Runtime.InteropServices.Marshal.PtrToStringUTF8(info->XenVersionExtra) ?? "";
+        var version = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{info->XenVersionMajor}.{info->XenVersionMinor}{extra}");
+        var rc = LibxlNative.libxl_get_free_memory(_ctx, out var free);
+        if (rc != 0) throw LibxlErrors.Failed("libxl_get_free_memory", rc, mark);
+        return (version, (long)free);
+    }
+
     internal static DomainInfo ToDomainInfo(in LibxlDomInfo info, string name)
     {
         var state =

@@ -23,6 +23,13 @@ public sealed class LibxlHost : IXenHost
 
     public string Spec => HostSpec.LibxlText;
 
+    public Task<HostInfo> GetHostInfoAsync(CancellationToken cancellationToken = default) =>
+        Run(() =>
+        {
+            var (version, free) = _libxl.HostFacts();
+            return new HostInfo(version, HostCpu.Vendor, free);
+        }, cancellationToken);
+
     public Task<IReadOnlyList<DomainInfo>> ListDomainsAsync(CancellationToken cancellationToken = default) =>
         Run(_libxl.ListDomains, cancellationToken);
 

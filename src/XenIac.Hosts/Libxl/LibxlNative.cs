@@ -87,6 +87,13 @@ internal static unsafe partial class LibxlNative
     public static partial int libxl_domain_create_restore(LibxlContextHandle ctx, byte* config, out uint domid, int restoreFd,
         int sendBackFd, LibxlDomainRestoreParams* parameters, nint aoHow, nint aopConsoleHow);
 
+    /// <summary>A pointer into the context, valid while it lives; never freed here.</summary>
+    [LibraryImport(Lib)]
+    public static partial LibxlVersionInfoHead* libxl_get_version_info(LibxlContextHandle ctx);
+
+    [LibraryImport(Lib)]
+    public static partial int libxl_get_free_memory(LibxlContextHandle ctx, out ulong memKb);
+
     [LibraryImport(Lib)]
     public static partial void libxl_domain_restore_params_init(LibxlDomainRestoreParams* parameters);
 
@@ -139,6 +146,15 @@ internal struct LibxlDomInfo
     public uint Cpupool;
     public byte GpaddrBits;
     public int DomainType;
+}
+
+/// <summary>The leading fields of libxl_version_info, read through the pointer libxl_get_version_info returns (libxl owns it).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct LibxlVersionInfoHead
+{
+    public int XenVersionMajor;
+    public int XenVersionMinor;
+    public nint XenVersionExtra;
 }
 
 /// <summary>libxl_domain_restore_params; libxl_defbool is a struct holding one int.</summary>

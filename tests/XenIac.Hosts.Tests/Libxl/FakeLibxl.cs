@@ -22,6 +22,8 @@ internal sealed partial class FakeLibxl : ILibxl
     public string? RestoredJson { get; private set; }
     public bool? RestoredStreamV2 { get; private set; }
 
+    public (string XenVersion, long FreeMemoryKiB) HostFacts() => ("4.17.5", 4L << 20);
+
     public IReadOnlyList<DomainInfo> ListDomains() =>
         Domains.Select(d => new DomainInfo(d.Key, d.Value, DomainState.Running, 1024, 1)).ToList();
 

@@ -37,6 +37,9 @@ public sealed class FakeXenHost : IXenHost
         return info;
     }
 
+    public Task<HostInfo> GetHostInfoAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(new HostInfo("4.17.0", "GenuineIntel", 16L << 20));
+
     public Task<IReadOnlyList<DomainInfo>> ListDomainsAsync(CancellationToken cancellationToken = default) =>
         Task.FromResult<IReadOnlyList<DomainInfo>>(Domains.Values.Select(d => d.Info).ToList());
 
