@@ -163,7 +163,7 @@ public sealed class CloneCommandTests : IDisposable
         // the two clones made before it, and their disk copies, are removed.
         Directory.CreateDirectory(Path.Combine(_dir, "web-3-xvda.img.xeniac-copy"));
         var failed = await Run("domain", "clone", "tmpl.xlsave", "--count", "3", "--name-prefix", "web", "--parallelism", "1", "--host", "embedded:host");
-        Assert.Contains("a clone failed and the clones this command made were removed", SingleErrorLine(failed));
+        Assert.Contains("a clone failed and the clones this batch made were removed", SingleErrorLine(failed));
         var names = JsonNode.Parse((await Run("domain", "list", "--host", "embedded:host", "--json")).StdOut)!.AsArray().Select(d => (string)d!["name"]!);
         Assert.Equal(["ci-3"], names);
         Assert.Empty(Directory.GetFiles(_dir, "web-*"));
