@@ -63,6 +63,12 @@ public sealed record SaveOptions
     /// <summary>xl save -D: keep the domain id in the stored config.</summary>
     public bool PreserveDomId { get; init; }
 
+    /// <summary>
+    /// What the snapshot was made from (<c>sha256:</c> and 64 hex digits), recorded in the savefile's optional data
+    /// (<see cref="SaveFileHeader.Fingerprint"/>) so a later restore can refuse one made from other inputs.
+    /// </summary>
+    public string? Fingerprint { get; init; }
+
     /// <summary>Bytes written so far.</summary>
     public IProgress<long>? Progress { get; init; }
 }

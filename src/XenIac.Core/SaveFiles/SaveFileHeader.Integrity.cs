@@ -52,6 +52,8 @@ public sealed partial record SaveFileHeader
     public SaveFileHeader WithByteOrder(SaveFileByteOrder byteOrder)
     {
         if (byteOrder == ByteOrder) return this;
+        // The fingerprint block's integers follow the header's order too: taken out in the old order, put back in the new.
+        if (Fingerprint is { } fingerprint) return WithFingerprint(null).WithByteOrder(byteOrder).WithFingerprint(fingerprint);
         var integrity = Integrity;
         return integrity is null ? this with { ByteOrder = byteOrder } : (this with { ByteOrder = byteOrder }).ReplaceIntegrityFrom(this, integrity);
     }

@@ -137,12 +137,12 @@ internal static class IntegrityLayout
         return new Found(start, (int)length, new SaveFileIntegrity((long)imageLength, block.Slice(DigestOffset, SHA256.HashSizeInBytes)), null);
     }
 
-    private static void U32(Span<byte> destination, uint value, SaveFileByteOrder order)
+    internal static void U32(Span<byte> destination, uint value, SaveFileByteOrder order)
     {
         if (order == SaveFileByteOrder.LittleEndian) BinaryPrimitives.WriteUInt32LittleEndian(destination, value);
         else BinaryPrimitives.WriteUInt32BigEndian(destination, value);
     }
 
-    private static uint ReadU32(ReadOnlySpan<byte> data, SaveFileByteOrder order) =>
+    internal static uint ReadU32(ReadOnlySpan<byte> data, SaveFileByteOrder order) =>
         order == SaveFileByteOrder.LittleEndian ? BinaryPrimitives.ReadUInt32LittleEndian(data) : BinaryPrimitives.ReadUInt32BigEndian(data);
 }

@@ -21,7 +21,7 @@ public sealed partial class EmbeddedHost
 
         var configJson = options.AlternativeConfig is { } alternative ? EmbeddedConfig.ToLibxlJson(alternative) : record.ConfigJson;
         configJson = HostConfigs.WithDomId(configJson, options.PreserveDomId ? record.DomId : null);
-        var header = SaveFileHeader.Create(configJson, SaveFileConfigFormat.Json);
+        var header = SaveFileHeader.Create(configJson, SaveFileConfigFormat.Json).WithFingerprint(options.Fingerprint);
         var memory = MemoryOf(record);
 
         // The writer is synchronous; run it off the caller's thread and let the output stream carry progress

@@ -29,7 +29,7 @@ internal sealed class LibxlSaveRestore(ILibxl libxl)
         var json = options.AlternativeConfig is { } alternative
             ? libxl.NormalizeConfigJson(LibxlConfig.ToJson(alternative))
             : libxl.NormalizeConfigJson(HostConfigs.WithDomId(libxl.RetrieveConfigJson(domid), options.PreserveDomId ? domid : null));
-        var header = SaveFileHeader.Create(json, SaveFileConfigFormat.Json);
+        var header = SaveFileHeader.Create(json, SaveFileConfigFormat.Json).WithFingerprint(options.Fingerprint);
 
         var full = Path.GetFullPath(savefilePath);
         var suspendStarted = false;

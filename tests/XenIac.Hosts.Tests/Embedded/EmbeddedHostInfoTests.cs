@@ -67,4 +67,21 @@ public sealed class EmbeddedHostInfoTests : IDisposable
     [InlineData("4")]
     public void A_version_without_major_and_minor_has_no_release(string version) =>
         Assert.Null(new HostInfo(version, "x", 0).XenRelease);
+
+    [Fact]
+    public async Task A_save_records_the_fingerprint_it_is_given_in_the_optional_data_and_the_savefile_still_restores()
+    {
+        await using var host = EmbeddedHost.Open(Path.Combine(_dir, "host"));
+        await host.CreateAsync(ConfigText.FromText(EmbeddedHostTests.HvmConfig("web", memoryMiB: 8)));
+        var fingerprint = "sha256:" + new string('a', 64);
+        var path = Path.Combine(_dir, "web.xlsave");
+        await host.SaveAsync("web", path, new SaveOptions { Fingerprint = fingerprint });
+
+        using (var reader = XenIac.Core.SaveFiles.SaveFileReader.Open(path))
+        {
+            Assert.Equal(fingerprint, reader.Header.Fingerprint);
+            Assert.NotNull(reader.Header.Integrity);
+        }
+        Assert.Equal("web", (await host.RestoreAsync(path, RestoreOptions.Default)).Domain.Name);
+    }
 }

@@ -23,6 +23,7 @@ internal static class SavefileRendering
             Console.Out.WriteLine($"config:               {node["configFormat"]}, {h.ConfigLength} bytes");
             Console.Out.WriteLine($"extension:            {h.Extension.Length} bytes");
             Console.Out.WriteLine($"integrity:            {IntegrityLine(h)}");
+            if (h.Fingerprint is { } fingerprint) Console.Out.WriteLine($"fingerprint:          {fingerprint} (of the inputs it was made from)");
             Console.Out.WriteLine($"image stream:         {(h.IsStreamV2 ? "v2" : "pre-v2 (legacy libxc format)")}");
         }
         Console.Out.WriteLine($"image offset:         {h.ImageOffset}");
@@ -148,6 +149,7 @@ internal static class SavefileRendering
         ["extensionLength"] = h.Extension.Length,
         ["integrity"] = h.Integrity is { } record ? DescribeIntegrity(record)
             : h.IntegrityError is { } error ? new JsonObject { ["error"] = error.Message, ["offset"] = error.Offset } : null,
+        ["fingerprint"] = h.Fingerprint,
         ["streamV2"] = h.IsStreamV2,
         ["imageOffset"] = h.ImageOffset,
     };
