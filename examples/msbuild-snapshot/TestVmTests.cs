@@ -30,4 +30,29 @@ public class TestVmTests
         var bytes = File.ReadAllBytes(Metadata("XenIacSavefile"));
         Assert.Contains("xeniac-testvm", Encoding.UTF8.GetString(bytes, 0, Math.Min(bytes.Length, 64 * 1024)));
     }
+
+    /// <summary>
+    /// With <c>-p:XenIacTestVmClones=N</c> the tests get N clones instead of the one VM: their names in
+    /// XENIAC_TEST_CLONES and the whole pool (names, MACs, disk copies) in the file XENIAC_TEST_CLONES_FILE names.
+    /// </summary>
+    [Fact]
+    public void A_warm_pool_of_clones_is_named_to_the_tests_with_distinct_names_and_macs()
+    {
+        var asked = int.TryParse(Metadata("XenIacTestVmClones"), out var n) ? n : 0;
+        var names = Environment.GetEnvironmentVariable("XENIAC_TEST_CLONES");
+        if (asked == 0)
+        {
+            Assert.True(string.IsNullOrEmpty(names), $"no pool was asked for, yet XENIAC_TEST_CLONES is '{names}'");
+            return;
+        }
+        Assert.False(string.IsNullOrEmpty(names), "XENIAC_TEST_CLONES is not set");
+        var list = names!.Split(',');
+        Assert.Equal(asked, list.Distinct().Count());
+
+        using var pool = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Environment.GetEnvironmentVariable("XENIAC_TEST_CLONES_FILE")!));
+        var clones = pool.RootElement.EnumerateArray().ToList();
+        Assert.Equal(list, clones.Select(c => c.GetProperty("name").GetString()));
+        var macs = clones.SelectMany(c => c.GetProperty("macs").EnumerateArray().Select(m => m.GetString())).ToList();
+        Assert.Equal(macs.Count, macs.Distinct().Count());
+    }
 }

@@ -28,6 +28,8 @@ internal static class Strings
     public const string SnapshotDamaged = nameof(SnapshotDamaged);
     public const string StoreKeyInvalid = nameof(StoreKeyInvalid);
     public const string StoreBusy = nameof(StoreBusy);
+    public const string SnapshotStale = nameof(SnapshotStale);
+    public const string CloneRefused = nameof(CloneRefused);
     public const string SavefileNamesNoDomain = nameof(SavefileNamesNoDomain);
 
     /// <summary>The code ("XIAC0003") and the formatted text after it.</summary>

@@ -110,6 +110,41 @@ public abstract partial class XenIacTask : Microsoft.Build.Utilities.Task, ICanc
             ? dir
             : Environment.CurrentDirectory;
 
+    /// <summary>
+    /// Whether the stored config may be restored: what it makes dom0 run or open must be named by the project's own
+    /// config (<paramref name="consentConfig"/>); otherwise XIAC0015 is logged.
+    /// </summary>
+    private protected async Task<bool> IsTrustedAsync(string savefile, string storedText, string? consentConfig, CancellationToken cancellationToken)
+    {
+        var stored = DomainConfig.Parse(storedText.TrimEnd('\0'), savefile + " (stored config)");
+        DomainConfig? consented = null;
+        if (!string.IsNullOrEmpty(consentConfig))
+        {
+            var document = await LoadConfigAsync(consentConfig, cancellationToken).ConfigureAwait(false);
+            if (document is null) return false;
+            consented = DomainConfig.Parse(document.Text, FullPath(consentConfig));
+        }
+        var effects = HostEffects.NotIn(stored, consented);
+        if (effects.Count == 0) return true;
+        LogCodedError(Strings.ConfigUntrusted, savefile, string.Join("; ", effects));
+        return false;
+    }
+
+    /// <summary>Whether <paramref name="fingerprint"/> is one; logs XIAC0002 when it is not.</summary>
+    private protected bool IsFingerprint(string fingerprint)
+    {
+        try
+        {
+            SaveFileHeader.ParseFingerprint(fingerprint.Trim());
+            return true;
+        }
+        catch (ArgumentException e)
+        {
+            LogCodedError(Strings.InvalidParameter, "Fingerprint", e.Message);
+            return false;
+        }
+    }
+
     private protected IXenHost OpenHost(string? spec)
     {
         CurrentHost = string.IsNullOrWhiteSpace(spec) ? "(default)" : spec;

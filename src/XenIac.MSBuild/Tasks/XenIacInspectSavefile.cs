@@ -36,6 +36,9 @@ public sealed class XenIacInspectSavefile : XenIacTask
 
     [Output] public bool StreamV2 { get; set; }
 
+    /// <summary>The inputs fingerprint the savefile records (<see cref="XenIacFingerprint"/>); empty when none.</summary>
+    [Output] public string? Fingerprint { get; set; }
+
     /// <summary>The savefile (full path) with every fact above as metadata.</summary>
     [Output] public ITaskItem? Info { get; set; }
 
@@ -61,6 +64,7 @@ public sealed class XenIacInspectSavefile : XenIacTask
         DomainName = ConfigNames.Find(header.ConfigText, header.ConfigFormat) ?? "";
         ImageOffset = header.ImageOffset;
         StreamV2 = header.IsStreamV2;
+        Fingerprint = header.Fingerprint ?? "";
 
         var item = new TaskItem(savefile);
         item.SetMetadata(nameof(Format), Format);
@@ -71,6 +75,7 @@ public sealed class XenIacInspectSavefile : XenIacTask
         item.SetMetadata(nameof(DomainName), DomainName);
         item.SetMetadata(nameof(ImageOffset), ImageOffset.ToString(CultureInfo.InvariantCulture));
         item.SetMetadata(nameof(StreamV2), StreamV2 ? "true" : "false");
+        item.SetMetadata(nameof(Fingerprint), Fingerprint);
         item.SetMetadata("ConfigLength", header.ConfigLength.ToString(CultureInfo.InvariantCulture));
         Info = item;
 

@@ -45,6 +45,12 @@ public sealed class XenIacRestoreDomain : XenIacHostTask
     /// <summary>Key file of an encrypted store.</summary>
     public string? StoreKeyFile { get; set; }
 
+    /// <summary>
+    /// The fingerprint of the inputs the snapshot must have been made from (<see cref="XenIacFingerprint"/>): a savefile
+    /// that records another one, or none, is refused with XIAC0021 before the host is touched.
+    /// </summary>
+    public string? Fingerprint { get; set; }
+
     /// <summary>Id of the snapshot pulled from <see cref="Store"/>; empty without a store.</summary>
     [Output] public string? SnapshotId { get; set; }
 
@@ -71,6 +77,9 @@ public sealed class XenIacRestoreDomain : XenIacHostTask
             return;
         }
 
+        if (!string.IsNullOrWhiteSpace(Fingerprint) && !IsFingerprint(Fingerprint)) return;
+        if (!string.IsNullOrWhiteSpace(Fingerprint) && !IsFresh(savefile, Fingerprint.Trim())) return;
+
         ConfigText? overrideConfig = null;
         string? name;
         if (!string.IsNullOrEmpty(Config))
@@ -85,7 +94,7 @@ public sealed class XenIacRestoreDomain : XenIacHostTask
             using var reader = SaveFileReader.Open(savefile);
             name = ConfigNames.Find(reader.Header.ConfigText, reader.Header.ConfigFormat);
             // The stored config is whoever wrote the file's: what it makes dom0 run or open needs consent first.
-            if (!TrustConfig && reader.Header.ConfigText is { } stored && !await IsTrustedAsync(savefile, stored, cancellationToken).ConfigureAwait(false))
+            if (!TrustConfig && reader.Header.ConfigText is { } stored && !await IsTrustedAsync(savefile, stored, ConsentConfig, cancellationToken).ConfigureAwait(false))
                 return;
         }
         CurrentDomain = name;
@@ -113,19 +122,12 @@ public sealed class XenIacRestoreDomain : XenIacHostTask
             result.Domain.Name, result.Domain.DomId, result.Domain.State, savefile);
     }
 
-    private async Task<bool> IsTrustedAsync(string savefile, string storedText, CancellationToken cancellationToken)
+    private bool IsFresh(string savefile, string expected)
     {
-        var stored = DomainConfig.Parse(storedText.TrimEnd('\0'), savefile + " (stored config)");
-        DomainConfig? consented = null;
-        if (!string.IsNullOrEmpty(ConsentConfig))
-        {
-            var document = await LoadConfigAsync(ConsentConfig, cancellationToken).ConfigureAwait(false);
-            if (document is null) return false;
-            consented = DomainConfig.Parse(document.Text, FullPath(ConsentConfig));
-        }
-        var effects = HostEffects.NotIn(stored, consented);
-        if (effects.Count == 0) return true;
-        LogCodedError(Strings.ConfigUntrusted, savefile, string.Join("; ", effects));
+        using var reader = SaveFileReader.Open(savefile);
+        var recorded = reader.Header.Fingerprint;
+        if (recorded == expected) return true;
+        LogCodedError(Strings.SnapshotStale, savefile, recorded is null ? "it records no fingerprint" : $"it records {recorded}", expected);
         return false;
     }
 }

@@ -41,6 +41,9 @@ public sealed class XenIacSaveDomain : XenIacHostTask
     /// <summary>Key file of an encrypted store (a store is encrypted from its first push on if this is given then).</summary>
     public string? StoreKeyFile { get; set; }
 
+    /// <summary>What the snapshot was made from (<see cref="XenIacFingerprint"/>), recorded in the savefile.</summary>
+    public string? Fingerprint { get; set; }
+
     /// <summary>Size of the written savefile.</summary>
     [Output] public long Bytes { get; set; }
 
@@ -59,6 +62,8 @@ public sealed class XenIacSaveDomain : XenIacHostTask
             alternative = await LoadConfigAsync(Config, cancellationToken).ConfigureAwait(false);
             if (alternative is null) return;
         }
+
+        if (!string.IsNullOrWhiteSpace(Fingerprint) && !IsFingerprint(Fingerprint)) return;
 
         var pushing = !string.IsNullOrWhiteSpace(Store);
         if (!pushing && !string.IsNullOrWhiteSpace(StoreTag))
@@ -105,6 +110,7 @@ public sealed class XenIacSaveDomain : XenIacHostTask
             Mode = Checkpoint ? SaveMode.Checkpoint : SaveMode.Plain,
             LeavePaused = LeavePaused,
             AlternativeConfig = alternative,
+            Fingerprint = string.IsNullOrWhiteSpace(Fingerprint) ? null : Fingerprint.Trim(),
             Progress = ByteProgress("saved"),
         };
         var result = await host.SaveAsync(Domain, savefile, options, cancellationToken).ConfigureAwait(false);

@@ -141,7 +141,7 @@ public sealed class PackagedExampleTests(PackagedExampleFixture fixture) : IClas
         var passed = output.IndexOf("Passed!", StringComparison.Ordinal);
         var checkpointed = output.IndexOf($"checkpointed domain '{Domain}'", StringComparison.Ordinal);
         Assert.True(created >= 0 && restored > created && passed > restored && checkpointed > passed, output);
-        Assert.Matches(@"Failed:\s+0, Passed:\s+2,", output);
+        Assert.Matches(@"Failed:\s+0, Passed:\s+3,", output);
 
         foreach (var file in new[] { savefile, checkpoint })
         {
@@ -215,5 +215,76 @@ public sealed class PackagedExampleTests(PackagedExampleFixture fixture) : IClas
         Assert.Contains("Skipping target \"XenIacCreateSnapshot\" because all output files are up-to-date", second.Output);
         Assert.DoesNotContain("created domain", second.Output);
         Assert.Equal(File.ReadAllBytes(Path.Combine(dir, "agent1", "vm.xlsave")), File.ReadAllBytes(Path.Combine(dir, "agent2", "vm.xlsave")));
+    }
+
+    [Fact]
+    public async Task Real_embedded_host_a_snapshot_made_from_other_inputs_is_refused_with_XIAC0021_until_rebuilt()
+    {
+        var dir = NewFolder("fingerprint");
+        var config = Path.Combine(dir, "vm.cfg");
+        File.WriteAllText(config, $"name = \"{Domain}\"\nmemory = 16\n");
+        var disk = Path.Combine(dir, "disk.img");
+        File.WriteAllText(disk, "provisioned v1");
+        var savefile = Path.Combine(dir, "vm.xlsave");
+        var targets = TestTargets(dir, $"""
+              <ItemGroup><XenIacSnapshotInput Include="{disk}" /></ItemGroup>
+            """);
+        string[] properties = [targets, "XenIacHost=embedded:" + Path.Combine(dir, "host"), "XenIacSavefile=" + savefile, "XenIacDomainConfig=" + config];
+
+        var first = await fixture.MSBuild("XenIacRestoreBeforeTest", properties);
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.Contains($"restored domain '{Domain}'", first.Output);
+        string recorded;
+        using (var reader = SaveFileReader.Open(savefile))
+            recorded = reader.Header.Fingerprint!;
+        Assert.StartsWith("sha256:", recorded);
+
+        // The disk image changes but keeps an old timestamp (a copy that preserved it): MSBuild's incremental check
+        // sees nothing newer than the snapshot; the fingerprint does.
+        File.WriteAllText(disk, "provisioned v2");
+        File.SetLastWriteTimeUtc(disk, DateTime.UtcNow.AddHours(-2));
+        File.SetLastWriteTimeUtc(config, DateTime.UtcNow.AddHours(-2));
+        var stale = await fixture.MSBuild("XenIacRestoreBeforeTest", properties);
+        Assert.NotEqual(0, stale.ExitCode);
+        Assert.Contains("error XIAC0021", stale.Output);
+        Assert.Contains(recorded, stale.Output);
+
+        var rebuilt = await fixture.MSBuild("XenIacRestoreBeforeTest", [.. properties, "XenIacRebuildStaleSnapshot=true"]);
+        Assert.True(rebuilt.ExitCode == 0, rebuilt.ToString());
+        Assert.Contains("remaking it (XenIacRebuildStaleSnapshot)", rebuilt.Output);
+        Assert.Contains($"created domain '{Domain}'", rebuilt.Output);
+        using (var reader = SaveFileReader.Open(savefile))
+            Assert.NotEqual(recorded, reader.Header.Fingerprint);
+
+        // Fresh now: restored without a rebuild.
+        var again = await fixture.MSBuild("XenIacRestoreBeforeTest", properties);
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.DoesNotContain("XIAC0021", again.Output);
+    }
+
+    [Fact]
+    public async Task Real_embedded_host_dotnet_test_with_a_clone_pool_names_the_clones_to_the_tests_and_tears_them_down()
+    {
+        var dir = NewFolder("pool");
+        var config = Path.Combine(dir, "vm.cfg");
+        File.WriteAllText(config, $"name = \"{Domain}\"\ntype = \"hvm\"\nmemory = 16\nvif = [ 'mac=00:16:3e:00:00:01,bridge=xenbr0' ]\n");
+        var host = Path.Combine(dir, "host");
+
+        var result = await fixture.Run(fixture.Example, "test", fixture.Project, "--no-restore", "-nologo", "-tl:off", "-nodeReuse:false",
+            "-p:XenIacHost=embedded:" + host, "-p:XenIacSavefile=" + Path.Combine(dir, "vm.xlsave"), "-p:XenIacDomainConfig=" + config,
+            "-p:XenIacTestVmClones=3", "-p:XenIacClonePoolFile=" + Path.Combine(dir, "pool.json"));
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var output = result.Output;
+        Assert.Contains($"restored 3 clones of", output);
+        Assert.Matches(@"Failed:\s+0, Passed:\s+3,", output);
+        Assert.Contains("tore down 3 clones", output);
+        Assert.DoesNotContain("checkpointed domain", output);
+        using var pool = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "pool.json")));
+        var macs = pool.RootElement.EnumerateArray().SelectMany(c => c.GetProperty("macs").EnumerateArray().Select(m => m.GetString())).ToList();
+        Assert.Equal(3, macs.Distinct().Count());
+        Assert.DoesNotContain("00:16:3e:00:00:01", macs);
+        await using var embedded = XenIac.Hosts.Embedded.EmbeddedHost.Open(host);
+        Assert.DoesNotContain(await embedded.ListDomainsAsync(), d => d.Name.StartsWith(Domain + "-", StringComparison.Ordinal));
     }
 }
