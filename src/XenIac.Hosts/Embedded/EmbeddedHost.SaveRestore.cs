@@ -137,6 +137,7 @@ public sealed partial class EmbeddedHost
     {
         var pages = shape.MemoryKiB / 4;
         using var memory = AtomicFile.CreatePrivateOverwrite(memoryFile);
+        using var runs = new PageRunWriter(memory.SafeFileHandle);
         var result = SaveFileVerification.Verify(savefile, new ImageVerifierOptions
         {
             PageSink = page =>
@@ -144,11 +145,10 @@ public sealed partial class EmbeddedHost
                 if ((long)page.Pfn >= pages)
                     throw new XenHostException(XenHostError.InvalidConfig,
                         $"cannot restore from {source}: the image holds page {page.Pfn:x} but the config gives the domain only {shape.MemoryKiB} KiB");
-                if (page.Contents.IsEmpty) return;
-                memory.Position = (long)page.Pfn * GuestMemory.PageSize;
-                memory.Write(page.Contents.Span);
+                if (!page.Contents.IsEmpty) runs.Write(page.Pfn, page.Contents.Span);
             },
         });
+        runs.Flush();
         CheckImage(result, source, shape);
         // Pages the stream does not carry read back as zeros, as unpopulated guest memory does.
         memory.SetLength(pages * GuestMemory.PageSize);
@@ -204,6 +204,7 @@ public sealed partial class EmbeddedHost
         using var memory = AtomicFile.CreatePrivateOverwrite(memoryFile);
         // Pages the stream does not carry read back as zeros, as unpopulated guest memory does.
         memory.SetLength(pages * GuestMemory.PageSize);
+        using var runs = new PageRunWriter(memory.SafeFileHandle);
         var lastPosition = 0L;
         while (image.MoveNext())
         {
@@ -216,12 +217,11 @@ public sealed partial class EmbeddedHost
                 if ((long)page.Pfn >= pages)
                     throw new XenHostException(XenHostError.InvalidConfig,
                         $"cannot restore from {path}: the image holds page {page.Pfn:x} but the config gives the domain only {shape.MemoryKiB} KiB");
-                if (page.Contents.IsEmpty) continue;
-                memory.Position = (long)page.Pfn * GuestMemory.PageSize;
-                memory.Write(page.Contents.Span);
+                if (!page.Contents.IsEmpty) runs.Write(page.Pfn, page.Contents.Span);
             }
             progress?.Report(image.Position);
         }
+        runs.Flush();
         memory.Flush(flushToDisk: true);
     }
 
