@@ -53,8 +53,6 @@ Dir::Etc::PreferencesParts "$d/prefs";
 Dir::State::Lists "$d/lists";
 Dir::State::status "$d/status";
 Dir::Cache "$d/cache";
-Dir::Cache::pkgcache "";
-Dir::Cache::srcpkgcache "";
 APT::Architectures { "amd64"; };
 APT::Get::List-Cleanup "true";
 Acquire::Languages "none";

@@ -69,7 +69,15 @@ for g in $LAB_GENERATIONS; do
 done
 echo "$carried" > $SDIR/carried-count.txt
 
-# 2. This generation's real xl savefiles (from the xl-save scenario), handed on to the others.
+# 2. What a user's xl.cfg meets on this generation: the removed qemu-traditional device model (dry run only), and
+# xl's JSON for the same guest config (its layout comes from the JSON library libxl was built with).
+CFG=$(guest_cfg tiny-hvm.cfg.in 32)
+{ cat $CFG; echo 'device_model_version = "qemu-xen-traditional"'; } > $SDIR/tiny-hvm-traditional.cfg
+probe dm-traditional.xl-dry-run xl -N create $SDIR/tiny-hvm-traditional.cfg
+probe dm-traditional.xeniac-convert "$XI" config convert $SDIR/tiny-hvm-traditional.cfg --to json
+step xl-dry-run xl -N create $CFG
+
+# 3. This generation's real xl savefiles (from the xl-save scenario), handed on to the others.
 mkdir -p $OUT/carry
 for label in hvm-plain pv-plain; do
     need_input handoff.$label $FILES/$label.xlsave && step handoff.$label cp $FILES/$label.xlsave $OUT/carry/$label.xlsave
