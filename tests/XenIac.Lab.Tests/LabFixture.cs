@@ -49,15 +49,19 @@ public sealed class LabFixture
             ? Path.GetFullPath(o)
             : Path.Combine(SharedFixtures.RepoRoot, "artifacts", "lab");
         var selected = Selected();
+        // One xen-iac for every run: the one the build published (XENIAC_CLI), else the one the first run published.
+        string? cli = Environment.GetEnvironmentVariable("XENIAC_CLI") is { Length: > 0 } c && File.Exists(c) ? c : null;
         foreach (var xen in All)
         {
             runs[xen] = selected.Contains(xen)
-                ? new LabRun(sink, xen, Path.Combine(OutRoot, xen), CarryDir, scenarios: null)
+                ? new LabRun(sink, xen, Path.Combine(OutRoot, xen), CarryDir, scenarios: null, cli)
                 : LabRun.NotSelected(xen, $"XENIAC_LAB_XEN={Environment.GetEnvironmentVariable("XENIAC_LAB_XEN")} leaves out Xen {xen}");
+            if (cli is null && runs[xen].OutDir.Length > 0 && File.Exists(Path.Combine(runs[xen].OutDir, "app", "xen-iac")))
+                cli = Path.Combine(runs[xen].OutDir, "app", "xen-iac");
         }
         var bothRan = All.All(x => runs[x].Results is not null && runs[x].SkipReason is null);
         runs[Reverse] = bothRan && Environment.GetEnvironmentVariable("XENIAC_LAB_REVERSE") != "0"
-            ? new LabRun(sink, "4.17", Path.Combine(OutRoot, Reverse), CarryDir, scenarios: "cross-version")
+            ? new LabRun(sink, "4.17", Path.Combine(OutRoot, Reverse), CarryDir, scenarios: "cross-version", cli)
             : LabRun.NotSelected("4.17", bothRan ? "XENIAC_LAB_REVERSE=0" : "the 4.20 -> 4.17 direction needs both generations to run");
     }
 
@@ -104,7 +108,7 @@ public sealed class LabRun
 
     public static LabRun NotSelected(string xen, string reason) => new(xen, reason);
 
-    public LabRun(IMessageSink sink, string xen, string outDir, string carryDir, string? scenarios)
+    public LabRun(IMessageSink sink, string xen, string outDir, string carryDir, string? scenarios, string? cli)
     {
         Xen = xen;
         OutDir = outDir;
@@ -136,7 +140,7 @@ public sealed class LabRun
             var watch = Stopwatch.StartNew();
             sink.OnMessage(new DiagnosticMessage($"real Xen lab {xen}: running {script} --xen {xen} --out {OutDir} --carry {carryDir}" +
                 (scenarios is null ? "" : $" (scenarios: {scenarios})")));
-            (exitCode, RunLog) = Run(script, xen, OutDir, carryDir, scenarios);
+            (exitCode, RunLog) = Run(script, xen, OutDir, carryDir, scenarios, cli);
             sink.OnMessage(new DiagnosticMessage($"real Xen lab {xen}: run-lab.sh exited {exitCode} after {watch.Elapsed.TotalSeconds:F0} s"));
         }
 
@@ -165,7 +169,7 @@ public sealed class LabRun
             Failure = $"the real Xen lab ({xen}) failed at stage '{failedStage}': {reason}\n(see {OutDir}: results.json, serial.log, run-lab.log)";
     }
 
-    private static (int ExitCode, string Log) Run(string script, string xen, string outDir, string carryDir, string? scenarios)
+    private static (int ExitCode, string Log) Run(string script, string xen, string outDir, string carryDir, string? scenarios, string? cli)
     {
         var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(script);
@@ -176,6 +180,7 @@ public sealed class LabRun
         psi.ArgumentList.Add("--carry");
         psi.ArgumentList.Add(carryDir);
         if (scenarios is not null) psi.Environment["XENIAC_LAB_SCENARIOS"] = scenarios;
+        if (cli is not null) psi.Environment["XENIAC_CLI"] = cli;
         Directory.CreateDirectory(outDir);
         var log = new StringBuilder();
         using var process = new Process { StartInfo = psi };
