@@ -119,7 +119,7 @@ public sealed class CrossVersionScenarioTests(LabFixture labs, ITestOutputHelper
     public void A_qemu_traditional_config_gets_an_answer_from_xl_and_xeniac(string xen)
     {
         var s = labs[xen].Scenario(S);
-        foreach (var what in new[] { "dm-traditional.xl-dry-run", "dm-traditional.xeniac-convert" })
+        foreach (var what in new[] { "dm-traditional.xl-dry-run", "dm-traditional.xeniac-convert", "dm-traditional.xl-create" })
         {
             var step = s.FindStep(what) ?? throw new Xunit.Sdk.XunitException($"{what} never ran on {xen}");
             var status = step.GetProperty("status").GetString();

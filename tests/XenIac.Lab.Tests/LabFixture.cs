@@ -49,6 +49,10 @@ public sealed class LabFixture
             ? Path.GetFullPath(o)
             : Path.Combine(SharedFixtures.RepoRoot, "artifacts", "lab");
         var selected = Selected();
+        // Savefiles carried by an earlier test run would make the first 4.17 boot probe 4.20's files too (the
+        // reverse boot's job): each test run starts with none, unless it only reuses earlier results.
+        if (!string.Equals(Mode, "reuse", StringComparison.OrdinalIgnoreCase) && Directory.Exists(CarryDir))
+            Directory.Delete(CarryDir, recursive: true);
         // One xen-iac for every run: the one the build published (XENIAC_CLI), else the one the first run published.
         string? cli = Environment.GetEnvironmentVariable("XENIAC_CLI") is { Length: > 0 } c && File.Exists(c) ? c : null;
         foreach (var xen in All)
