@@ -320,7 +320,7 @@ else
     stage_fail failed "debugfs could not read /out back from $OUT/lab.img: $(tail -n 2 "$OUT/collect.log" | tr '\n' ' ')"
 fi
 # Savefiles this generation wrote for the others go to the carry folder, replacing the earlier run's.
-if [ -n "$CARRY" ] && [ -d "$OUT/out/carry" ]; then
+if [ -n "$CARRY" ] && ls "$OUT/out/carry"/*.xlsave > /dev/null 2>&1; then
     rm -rf "$CARRY/$LAB_XENV.tmp"; mkdir -p "$CARRY"
     cp -a "$OUT/out/carry" "$CARRY/$LAB_XENV.tmp" && rm -rf "$CARRY/$LAB_XENV" && mv "$CARRY/$LAB_XENV.tmp" "$CARRY/$LAB_XENV"
     lab_log "carried out for the other generations: $(ls "$CARRY/$LAB_XENV" | tr '\n' ' ')"

@@ -80,7 +80,13 @@ probe dm-traditional.xl-create xl create $SDIR/tiny-hvm-traditional.cfg
 xl destroy tiny-hvm > /dev/null 2>&1
 step xl-dry-run xl -N create $CFG
 
-# 3. This generation's real xl savefiles (from the xl-save scenario), handed on to the others.
+# 3. This generation's real xl savefiles (from the xl-save scenario), handed on to the others. A boot that runs
+# only this scenario (the fixture's second 4.17 boot) has none of its own and must not replace what the first
+# boot of its generation handed on.
+if [ -n "${SCENARIOS:-}" ] && ! echo " $SCENARIOS " | grep -q " xl-save "; then
+    for label in hvm-plain pv-plain; do skipped handoff.$label "xl-save did not run in this boot"; done
+    exit 0
+fi
 mkdir -p $OUT/carry
 for label in hvm-plain pv-plain; do
     need_input handoff.$label $FILES/$label.xlsave && step handoff.$label cp $FILES/$label.xlsave $OUT/carry/$label.xlsave
