@@ -79,8 +79,13 @@ public sealed class CrossVersionScenarioTests(LabFixture labs, ITestOutputHelper
             }
             else
             {
-                Assert.False(string.IsNullOrWhiteSpace(s.Read($"{p}.{what}.err") + s.Read($"{p}.{what}.out")), $"{p}.{what} was refused without a word");
-                output.WriteLine($"4.20 -> 4.17 {label} by {what}: refused (rc {step.GetProperty("rc")}): {step.GetProperty("detail").GetString()}");
+                var said = ErrorLines(s.Read($"{p}.{what}.err"));
+                Assert.False(said.Length == 0, $"{p}.{what} was refused without an error line");
+                // The hypervisor's own reason, from `xl dmesg` at that moment (diag), when it gave one.
+                var xen = File.Exists(s.Path($"{p}.{what}.diag"))
+                    ? s.Read($"{p}.{what}.diag").Split('\n').Where(l => l.Contains("restore", StringComparison.OrdinalIgnoreCase) && l.Contains("(XEN)")).TakeLast(2)
+                    : [];
+                output.WriteLine($"4.20 -> 4.17 {label} by {what}: refused (rc {step.GetProperty("rc")}): {said} || Xen: {string.Join(" | ", xen)}");
             }
         }
     }
@@ -124,9 +129,13 @@ public sealed class CrossVersionScenarioTests(LabFixture labs, ITestOutputHelper
             var step = s.FindStep(what) ?? throw new Xunit.Sdk.XunitException($"{what} never ran on {xen}");
             var status = step.GetProperty("status").GetString();
             Assert.True(status is "ok" or "refused", $"{what}: {status}");
-            output.WriteLine($"Xen {xen} {what}: {status}: {Tail(s.Read(what + ".err"))}{(status == "ok" ? Tail(s.Read(what + ".out")) : "")}");
+            output.WriteLine($"Xen {xen} {what}: {status}: {(status == "ok" ? Tail(s.Read(what + ".out")) : ErrorLines(s.Read(what + ".err")))}");
         }
     }
+
+    /// <summary>The first error lines a command printed (xl -vvv buries them among debug lines), on one line.</summary>
+    private static string ErrorLines(string text) =>
+        string.Join(" | ", text.Split('\n').Where(l => l.Contains("error", StringComparison.OrdinalIgnoreCase)).Take(3));
 
     private static string Tail(string text) =>
         string.Join(" | ", text.Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(3));
