@@ -7,13 +7,15 @@ namespace XenIac.Lab.Tests;
 /// old configless format and back by xen-iac, then restored by real `xl restore`.
 /// </summary>
 [Collection(LabCollection.Name)]
-public sealed class ConvertRoundTripScenarioTests(LabFixture lab)
+public sealed class ConvertRoundTripScenarioTests(LabFixture labs)
 {
     private const string S = "convert-roundtrip";
 
-    [SkippableFact]
-    public void Legacy_form_is_the_bare_image_and_xl_cannot_restore_it()
+    [SkippableTheory]
+    [MemberData(nameof(LabFixture.Generations), MemberType = typeof(LabFixture))]
+    public void Legacy_form_is_the_bare_image_and_xl_cannot_restore_it(string xen)
     {
+        var lab = labs[xen];
         var s = lab.Scenario(S);
         s.RequireOk("to-legacy");
         s.RequireOk("inspect-legacy");
@@ -32,9 +34,11 @@ public sealed class ConvertRoundTripScenarioTests(LabFixture lab)
         s.RequireOk("xl-rejects-legacy");   // real xl refuses the headerless file: the way back is needed
     }
 
-    [SkippableFact]
-    public void Converted_back_with_the_stored_config_it_is_byte_identical_and_xl_restores_it()
+    [SkippableTheory]
+    [MemberData(nameof(LabFixture.Generations), MemberType = typeof(LabFixture))]
+    public void Converted_back_with_the_stored_config_it_is_byte_identical_and_xl_restores_it(string xen)
     {
+        var lab = labs[xen];
         var s = lab.Scenario(S);
         s.RequireOk("config");
         s.RequireOk("to-xl");

@@ -11,7 +11,7 @@ public sealed record HostRun(int ExitCode, byte[] StdOutBytes, string StdErr)
 /// <summary>Runs the xen-iac the lab published (the very binary dom0 ran) on the host, on the copies brought back.</summary>
 public static class HostXenIac
 {
-    public static HostRun Run(LabFixture lab, params string[] args)
+    public static HostRun Run(LabRun lab, params string[] args)
     {
         var psi = new ProcessStartInfo(lab.XenIac)
         {
@@ -34,7 +34,7 @@ public static class HostXenIac
         return new HostRun(process.ExitCode, stdout.ToArray(), stderr.Result);
     }
 
-    public static HostRun RunOk(LabFixture lab, params string[] args)
+    public static HostRun RunOk(LabRun lab, params string[] args)
     {
         var r = Run(lab, args);
         Assert.True(r.ExitCode == 0, $"xen-iac {string.Join(' ', args)} exited {r.ExitCode} on the host: {r.StdErr}");

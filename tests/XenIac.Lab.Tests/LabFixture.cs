@@ -15,30 +15,107 @@ public sealed class LabCollection : ICollectionFixture<LabFixture>
 }
 
 /// <summary>
-/// Runs <c>tests/lab/run-lab.sh --out DIR</c> once per test run and exposes what it brought back:
-/// <c>DIR/results.json</c> (stages, commands, scenario steps) and the files under <c>DIR/out</c>.
-/// Three outcomes: the lab is unavailable here (tests skip, with the reason), it failed before the scenarios
-/// could run (every test fails with the stage's message), or it ran (each test judges its own scenario).
+/// The lab on every Xen generation it knows, one after the other (two QEMUs under TCG on two cores would only slow
+/// each other down): Xen 4.17 (Debian 12) first, then 4.20 (Debian 13), which restores the savefiles 4.17 wrote;
+/// then, when both ran, a short second 4.17 boot that runs only the cross-version scenario on what 4.20 wrote (the
+/// other direction). Each run's results are in <c>XENIAC_LAB_OUT/&lt;generation&gt;</c>, the carried savefiles in
+/// <c>XENIAC_LAB_OUT/carry/&lt;generation&gt;</c>. Tests are theories over <see cref="Generations"/>, so every test
+/// name says which generation it judged.
+/// XENIAC_LAB_XEN: "4.17", "4.20" or both (the default; also "both"); XENIAC_LAB_REVERSE=0 leaves out the second
+/// 4.17 boot.
 /// </summary>
 public sealed class LabFixture
 {
+    public static readonly string[] All = ["4.17", "4.20"];
+
+    /// <summary>Run key of the second 4.17 boot (cross-version scenario only, on the files 4.20 wrote).</summary>
+    public const string Reverse = "4.17-reverse";
+
+    public static TheoryData<string> Generations() => new(All);
+
     /// <summary>
     /// XENIAC_LAB: "skip" skips the lab; "require" turns "unavailable" into a failure (for a CI that must boot it);
     /// "reuse" asserts on the results already in the output folder when there are some (for working on the tests).
     /// </summary>
     public static string? Mode => Environment.GetEnvironmentVariable("XENIAC_LAB");
 
+    public string OutRoot { get; }
+    public string CarryDir => Path.Combine(OutRoot, "carry");
+    private readonly Dictionary<string, LabRun> runs = new(StringComparer.Ordinal);
+
+    public LabFixture(IMessageSink sink)
+    {
+        OutRoot = Environment.GetEnvironmentVariable("XENIAC_LAB_OUT") is { Length: > 0 } o
+            ? Path.GetFullPath(o)
+            : Path.Combine(SharedFixtures.RepoRoot, "artifacts", "lab");
+        var selected = Selected();
+        // Savefiles carried by an earlier test run would make the first 4.17 boot probe 4.20's files too (the
+        // reverse boot's job): each test run starts with none, unless it only reuses earlier results.
+        if (!string.Equals(Mode, "reuse", StringComparison.OrdinalIgnoreCase) && Directory.Exists(CarryDir))
+            Directory.Delete(CarryDir, recursive: true);
+        // One xen-iac for every run: the one the build published (XENIAC_CLI), else the one the first run published.
+        string? cli = Environment.GetEnvironmentVariable("XENIAC_CLI") is { Length: > 0 } c && File.Exists(c) ? c : null;
+        foreach (var xen in All)
+        {
+            runs[xen] = selected.Contains(xen)
+                ? new LabRun(sink, xen, Path.Combine(OutRoot, xen), CarryDir, scenarios: null, cli)
+                : LabRun.NotSelected(xen, $"XENIAC_LAB_XEN={Environment.GetEnvironmentVariable("XENIAC_LAB_XEN")} leaves out Xen {xen}");
+            if (cli is null && runs[xen].OutDir.Length > 0 && File.Exists(Path.Combine(runs[xen].OutDir, "app", "xen-iac")))
+                cli = Path.Combine(runs[xen].OutDir, "app", "xen-iac");
+        }
+        var bothRan = All.All(x => runs[x].Results is not null && runs[x].SkipReason is null);
+        runs[Reverse] = bothRan && Environment.GetEnvironmentVariable("XENIAC_LAB_REVERSE") != "0"
+            ? new LabRun(sink, "4.17", Path.Combine(OutRoot, Reverse), CarryDir, scenarios: "cross-version", cli)
+            : LabRun.NotSelected("4.17", bothRan ? "XENIAC_LAB_REVERSE=0" : "the 4.20 -> 4.17 direction needs both generations to run");
+    }
+
+    /// <summary>The generations XENIAC_LAB_XEN asks for (all by default); an unknown value is an error, not a silent skip.</summary>
+    public static IReadOnlyList<string> Selected()
+    {
+        var v = Environment.GetEnvironmentVariable("XENIAC_LAB_XEN");
+        if (string.IsNullOrWhiteSpace(v) || v.Trim() is "both" or "all") return All;
+        var asked = v.Split([' ', ',', ';'], StringSplitOptions.RemoveEmptyEntries);
+        var unknown = asked.Where(x => !All.Contains(x)).ToList();
+        if (unknown.Count > 0)
+            throw new ArgumentException($"XENIAC_LAB_XEN={v}: unknown generation {string.Join(", ", unknown)} (known: {string.Join(", ", All)}, or both)");
+        return asked;
+    }
+
+    /// <summary>The run of generation XEN ("4.17", "4.20", or <see cref="Reverse"/>).</summary>
+    public LabRun this[string xen] => runs[xen];
+}
+
+/// <summary>
+/// Runs <c>tests/lab/run-lab.sh --xen X --out DIR --carry CARRY</c> once and exposes what it brought back:
+/// <c>DIR/results.json</c> (stages, commands, scenario steps) and the files under <c>DIR/out</c>.
+/// Three outcomes: the lab is unavailable here (tests skip, with the reason), it failed before the scenarios
+/// could run (every test fails with the stage's message), or it ran (each test judges its own scenario).
+/// </summary>
+public sealed class LabRun
+{
+    public static string? Mode => LabFixture.Mode;
+
+    /// <summary>The Xen generation this run booted ("4.17" or "4.20").</summary>
+    public string Xen { get; }
     public string OutDir { get; }
     public string? SkipReason { get; }
     public string? Failure { get; }
     public JsonDocument? Results { get; }
     public string RunLog { get; } = "";
 
-    public LabFixture(IMessageSink sink)
+    private LabRun(string xen, string skipReason)
     {
-        OutDir = Environment.GetEnvironmentVariable("XENIAC_LAB_OUT") is { Length: > 0 } o
-            ? Path.GetFullPath(o)
-            : Path.Combine(SharedFixtures.RepoRoot, "artifacts", "lab");
+        Xen = xen;
+        OutDir = "";
+        SkipReason = skipReason;
+    }
+
+    public static LabRun NotSelected(string xen, string reason) => new(xen, reason);
+
+    public LabRun(IMessageSink sink, string xen, string outDir, string carryDir, string? scenarios, string? cli)
+    {
+        Xen = xen;
+        OutDir = outDir;
         if (string.Equals(Mode, "skip", StringComparison.OrdinalIgnoreCase))
         {
             SkipReason = "XENIAC_LAB=skip";
@@ -65,9 +142,10 @@ public sealed class LabFixture
         {
             var script = Path.Combine(SharedFixtures.RepoRoot, "tests", "lab", "run-lab.sh");
             var watch = Stopwatch.StartNew();
-            sink.OnMessage(new DiagnosticMessage($"real Xen lab: running {script} --out {OutDir}"));
-            (exitCode, RunLog) = Run(script, OutDir);
-            sink.OnMessage(new DiagnosticMessage($"real Xen lab: run-lab.sh exited {exitCode} after {watch.Elapsed.TotalSeconds:F0} s"));
+            sink.OnMessage(new DiagnosticMessage($"real Xen lab {xen}: running {script} --xen {xen} --out {OutDir} --carry {carryDir}" +
+                (scenarios is null ? "" : $" (scenarios: {scenarios})")));
+            (exitCode, RunLog) = Run(script, xen, OutDir, carryDir, scenarios, cli);
+            sink.OnMessage(new DiagnosticMessage($"real Xen lab {xen}: run-lab.sh exited {exitCode} after {watch.Elapsed.TotalSeconds:F0} s"));
         }
 
         if (!File.Exists(resultsPath))
@@ -79,7 +157,7 @@ public sealed class LabFixture
         var root = Results.RootElement;
         var status = root.GetProperty("status").GetString();
         var reason = root.GetProperty("reason").GetString();
-        sink.OnMessage(new DiagnosticMessage($"real Xen lab: {status}{(string.IsNullOrEmpty(reason) ? "" : ": " + reason)}"));
+        sink.OnMessage(new DiagnosticMessage($"real Xen lab {xen}: {status}{(string.IsNullOrEmpty(reason) ? "" : ": " + reason)}"));
         if (status == "unavailable")
         {
             if (string.Equals(Mode, "require", StringComparison.OrdinalIgnoreCase))
@@ -92,15 +170,22 @@ public sealed class LabFixture
         // none of them has evidence, so every test reports the stage that broke.
         var failedStage = root.GetProperty("failedStage").GetString() ?? "";
         if (status != "passed" && !failedStage.StartsWith("scenario:", StringComparison.Ordinal))
-            Failure = $"the real Xen lab failed at stage '{failedStage}': {reason}\n(see {OutDir}: results.json, serial.log, run-lab.log)";
+            Failure = $"the real Xen lab ({xen}) failed at stage '{failedStage}': {reason}\n(see {OutDir}: results.json, serial.log, run-lab.log)";
     }
 
-    private static (int ExitCode, string Log) Run(string script, string outDir)
+    private static (int ExitCode, string Log) Run(string script, string xen, string outDir, string carryDir, string? scenarios, string? cli)
     {
         var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(script);
+        psi.ArgumentList.Add("--xen");
+        psi.ArgumentList.Add(xen);
         psi.ArgumentList.Add("--out");
         psi.ArgumentList.Add(outDir);
+        psi.ArgumentList.Add("--carry");
+        psi.ArgumentList.Add(carryDir);
+        if (scenarios is not null) psi.Environment["XENIAC_LAB_SCENARIOS"] = scenarios;
+        if (cli is not null) psi.Environment["XENIAC_CLI"] = cli;
+        Directory.CreateDirectory(outDir);
         var log = new StringBuilder();
         using var process = new Process { StartInfo = psi };
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.AppendLine(e.Data); };
@@ -146,7 +231,7 @@ public sealed class LabFixture
         Require();
         foreach (var s in Root.GetProperty("scenarios").EnumerateArray())
             if (s.GetProperty("name").GetString() == name) return new LabScenario(this, s);
-        throw new XunitException($"the lab ran no scenario '{name}' (results.json lists: " +
+        throw new XunitException($"the lab ({Xen}) ran no scenario '{name}' (results.json lists: " +
             string.Join(", ", Root.GetProperty("scenarios").EnumerateArray().Select(s => s.GetProperty("name").GetString())) + ")");
     }
 
@@ -157,7 +242,7 @@ public sealed class LabFixture
 }
 
 /// <summary>One scenario of results.json with its steps, and the step output files dom0 kept.</summary>
-public sealed class LabScenario(LabFixture lab, JsonElement element)
+public sealed class LabScenario(LabRun lab, JsonElement element)
 {
     public string Name { get; } = element.GetProperty("name").GetString()!;
     public string Status { get; } = element.GetProperty("status").GetString()!;

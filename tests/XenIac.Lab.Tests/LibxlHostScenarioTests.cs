@@ -8,13 +8,15 @@ namespace XenIac.Lab.Tests;
 /// real xl on the files it writes. Skips with the reason when the build has no `xen-iac domain`.
 /// </summary>
 [Collection(LabCollection.Name)]
-public sealed class LibxlHostScenarioTests(LabFixture lab)
+public sealed class LibxlHostScenarioTests(LabFixture labs)
 {
     private const string S = "libxl-host";
 
-    [SkippableFact]
-    public void Xeniac_restores_through_libxl_what_real_xl_saved()
+    [SkippableTheory]
+    [MemberData(nameof(LabFixture.Generations), MemberType = typeof(LabFixture))]
+    public void Xeniac_restores_through_libxl_what_real_xl_saved(string xen)
     {
+        var lab = labs[xen];
         var s = lab.Scenario(S);
         s.RequireOk("domain-restore-xl-file");
         s.RequireOk("running-after-xeniac-restore");
@@ -24,14 +26,16 @@ public sealed class LibxlHostScenarioTests(LabFixture lab)
         Assert.Equal(32 * 1024, domain.GetProperty("memoryKiB").GetInt64(), 1024.0);
     }
 
-    [SkippableFact]
-    public void Xeniac_saves_through_libxl_a_file_Xen_and_xeniac_verify_and_real_xl_restores()
+    [SkippableTheory]
+    [MemberData(nameof(LabFixture.Generations), MemberType = typeof(LabFixture))]
+    public void Xeniac_saves_through_libxl_a_file_Xen_and_xeniac_verify_and_real_xl_restores(string xen)
     {
+        var lab = labs[xen];
         var s = lab.Scenario(S);
         s.RequireOk("domain-save");
         s.RequireOk("gone-after-save");
         s.RequireOk("domain-save.xen-verify");
-        Assert.Contains("Domain Header: x86 HVM from Xen 4.17", s.Read("domain-save.xen-verify.out"));
+        Assert.Contains($"Domain Header: x86 HVM from Xen {lab.Xen}", s.Read("domain-save.xen-verify.out"));
         s.RequireOk("domain-save.verify-json");
         using var verify = s.ReadJson("domain-save.verify-json.out");
         Assert.True(verify.RootElement.GetProperty("valid").GetBoolean());
@@ -42,9 +46,11 @@ public sealed class LibxlHostScenarioTests(LabFixture lab)
         s.RequireOk("running-after-xl-restore");
     }
 
-    [SkippableFact]
-    public void Xl_restores_a_file_carrying_an_integrity_record()
+    [SkippableTheory]
+    [MemberData(nameof(LabFixture.Generations), MemberType = typeof(LabFixture))]
+    public void Xl_restores_a_file_carrying_an_integrity_record(string xen)
     {
+        var lab = labs[xen];
         var s = lab.Scenario(S);
         s.RequireOk("seal");
         s.RequireOk("seal.verify-integrity");
@@ -57,9 +63,11 @@ public sealed class LibxlHostScenarioTests(LabFixture lab)
         s.RequireOk("running-after-xl-restore");
     }
 
-    [SkippableFact]
-    public void Apply_restores_a_snapshot_from_the_store_through_a_pipe_into_libxl()
+    [SkippableTheory]
+    [MemberData(nameof(LabFixture.Generations), MemberType = typeof(LabFixture))]
+    public void Apply_restores_a_snapshot_from_the_store_through_a_pipe_into_libxl(string xen)
     {
+        var lab = labs[xen];
         var s = lab.Scenario(S);
         s.RequireOk("store-push");
         s.RequireOk("store-apply-restore");
@@ -68,9 +76,11 @@ public sealed class LibxlHostScenarioTests(LabFixture lab)
         s.RequireOk("store-no-working-copy");
     }
 
-    [SkippableFact]
-    public void A_checkpoint_keeps_the_domain_running_and_restores_paused()
+    [SkippableTheory]
+    [MemberData(nameof(LabFixture.Generations), MemberType = typeof(LabFixture))]
+    public void A_checkpoint_keeps_the_domain_running_and_restores_paused(string xen)
     {
+        var lab = labs[xen];
         var s = lab.Scenario(S);
         s.RequireOk("domain-checkpoint");
         s.RequireOk("running-after-checkpoint");
@@ -79,9 +89,11 @@ public sealed class LibxlHostScenarioTests(LabFixture lab)
         Assert.Contains('p', state.Split(' ', StringSplitOptions.RemoveEmptyEntries)[4]);
     }
 
-    [SkippableFact]
-    public void Xl_cfg_converts_to_the_libxl_json_xl_itself_makes_and_libxl_creates_the_domain_from_it()
+    [SkippableTheory]
+    [MemberData(nameof(LabFixture.Generations), MemberType = typeof(LabFixture))]
+    public void Xl_cfg_converts_to_the_libxl_json_xl_itself_makes_and_libxl_creates_the_domain_from_it(string xen)
     {
+        var lab = labs[xen];
         var s = lab.Scenario(S);
         s.RequireOk("xl-dry-run");
         s.RequireOk("xeniac-convert");

@@ -5,13 +5,15 @@ namespace XenIac.Lab.Tests;
 /// then real `xl restore`. Skips with the reason until the set-config command is merged into this build.
 /// </summary>
 [Collection(LabCollection.Name)]
-public sealed class SetConfigScenarioTests(LabFixture lab)
+public sealed class SetConfigScenarioTests(LabFixture labs)
 {
     private const string S = "set-config";
 
-    [SkippableFact]
-    public void Xl_restores_the_file_and_the_domain_runs_under_the_new_config()
+    [SkippableTheory]
+    [MemberData(nameof(LabFixture.Generations), MemberType = typeof(LabFixture))]
+    public void Xl_restores_the_file_and_the_domain_runs_under_the_new_config(string xen)
     {
+        var lab = labs[xen];
         var s = lab.Scenario(S);
         s.RequireOk("set-config");
         s.RequireOk("config-after");
@@ -28,9 +30,11 @@ public sealed class SetConfigScenarioTests(LabFixture lab)
         Assert.Equal("preserve", config.GetProperty("on_crash").GetString());
     }
 
-    [SkippableFact]
-    public void An_incompatible_config_is_refused_and_the_file_left_alone_unless_forced()
+    [SkippableTheory]
+    [MemberData(nameof(LabFixture.Generations), MemberType = typeof(LabFixture))]
+    public void An_incompatible_config_is_refused_and_the_file_left_alone_unless_forced(string xen)
     {
+        var lab = labs[xen];
         var s = lab.Scenario(S);
         s.RequireOk("refuses-incompatible");      // set-config exited non-zero for a PV config on an HVM image
         Assert.Contains("error:", s.Read("refuses-incompatible.err"));

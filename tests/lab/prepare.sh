@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# prepare.sh: builds (or finds in the cache) everything the lab boots that comes from Debian packages:
-#   xen            Xen 4.17 hypervisor, gunzipped (QEMU's multiboot loader wants the plain ELF32 image)
-#   vmlinuz        the Debian kernel, used for dom0 AND as the PV guest's kernel
-#   dom0.cpio.gz   dom0's whole root file system as ONE initramfs: debootstrap minbase + xen-utils-4.17 +
+# prepare.sh: builds (or finds in the cache) everything the lab boots that comes from Debian packages, for one
+# Xen generation (XENIAC_LAB_XEN=4.17: Debian 12 "bookworm"; 4.20: Debian 13 "trixie"; see common.sh):
+#   xen            the Xen hypervisor, gunzipped (QEMU's multiboot loader wants the plain ELF32 image)
+#   vmlinuz        the release's kernel, used for dom0 AND as the PV guest's kernel
+#   dom0.cpio.gz   dom0's whole root file system as ONE initramfs: debootstrap minbase + xen-utils-X.Y +
 #                  qemu-system-xen (the HVM device model) + python3 (Xen's verify-stream-v2) + our dom0-init
 #   domu-initrd.gz busybox initrd of the tiny PV guest
 # The result is cached OUTSIDE the repository under $(lab_cache_root)/img-<key>, where <key> hashes the
-# package versions apt would install plus the files of this harness that end up in the image. Anything
+# package versions apt would install plus the files of this harness that end up in the image; the release is
+# part of the key, so each generation has its own image. The host's release (bookworm) is read from apt's own
+# lists; another release (trixie) from a private apt state under the cache (common.sh: lab_apt). Anything
 # else (the xen-iac build, the scenario scripts, guest configs) goes onto the per-run lab disk, so editing
 # a scenario never rebuilds the image.
 #
 # Usage: prepare.sh            prints the image directory on the last line of stdout; progress on stderr
 # Exit:  0 ready; 2 the lab cannot be prepared on this machine (reason on stderr as "unavailable: ...");
 #        1 anything else.
-# Env:   XENIAC_LAB_CACHE (cache root), XENIAC_LAB_MIRROR (debootstrap mirror; default: apt's Debian one)
+# Env:   XENIAC_LAB_XEN (4.17 | 4.20; default 4.17), XENIAC_LAB_CACHE (cache root),
+#        XENIAC_LAB_MIRROR (debootstrap mirror; default: apt's Debian one)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/common.sh"
@@ -29,9 +33,14 @@ done
 CACHE=$(lab_cache_root)
 mkdir -p "$CACHE" || unavailable "cannot create the cache directory $CACHE"
 
-# ---- cache key: package versions (from apt's local lists) + the harness files baked into the image ----
+# ---- cache key: package versions (from the release's apt lists) + the harness files baked into the image ----
+if ! lab_host_suite; then
+    [ -n "$(lab_mirror)" ] || unavailable "no Debian mirror in apt's sources; set XENIAC_LAB_MIRROR"
+    lab_apt_setup
+    lab_apt_update
+fi
 resolve_versions() {
-    KPKG=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+    KPKG=$(lab_depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
     XEN_V=$(lab_candidate "xen-hypervisor-$LAB_XENV-amd64")
     UTILS_V=$(lab_candidate "xen-utils-$LAB_XENV")
     QEMUXEN_V=$(lab_candidate qemu-system-xen)
@@ -41,11 +50,12 @@ resolve_versions
 if [ -z "$XEN_V" ] || [ -z "$K_V" ] || [ -z "$UTILS_V" ] || [ -z "$QEMUXEN_V" ]; then
     # Fresh machines often have no package lists yet: refresh once, then give up with the reason.
     lab_log "apt lists lack the lab's packages; running apt-get update"
-    timeout 300 apt-get update -qq >/dev/null 2>&1 || true
+    if lab_host_suite; then timeout 300 apt-get update -qq >/dev/null 2>&1 || true
+    else rm -f "$(lab_apt_dir)"/lists/*_Packages*; lab_apt_update; fi
     resolve_versions
 fi
 [ -n "$XEN_V" ] && [ -n "$K_V" ] && [ -n "$UTILS_V" ] && [ -n "$QEMUXEN_V" ] \
-    || unavailable "apt knows no candidate for xen-hypervisor-$LAB_XENV-amd64 / xen-utils-$LAB_XENV / qemu-system-xen / the kernel (package mirror unreachable?)"
+    || unavailable "apt knows no $LAB_SUITE candidate for xen-hypervisor-$LAB_XENV-amd64 / xen-utils-$LAB_XENV / qemu-system-xen / the kernel (package mirror unreachable?)"
 BUSYBOX_V=$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null || echo unknown)
 
 KEY_INPUTS=$(cat <<EOT
@@ -85,8 +95,11 @@ trap 'rm -rf "$BUILD"' EXIT
 cd "$BUILD"
 T_BUILD0=$(date +%s)
 
-# Hard limits: a mirror that hangs must end as "unavailable", not as a test run that never ends.
-( cd debs && timeout 600 apt-get download "xen-hypervisor-$LAB_XENV-amd64=$XEN_V" "$KPKG=$K_V" ) > download.log 2>&1 \
+# Hard limits: a mirror that hangs must end as "unavailable", not as a test run that never ends. Another release's
+# debs come through the private apt (its lists, the same mirror), never through the host's bookworm lists.
+if lab_host_suite; then APT_GET=(apt-get); else APT_GET=(env APT_CONFIG="$(lab_apt_dir)/apt.conf" apt-get); fi
+chown _apt debs 2>/dev/null || true   # apt downloads as _apt when it can
+( cd debs && timeout 600 "${APT_GET[@]}" download "xen-hypervisor-$LAB_XENV-amd64=$XEN_V" "$KPKG=$K_V" ) > download.log 2>&1 \
     || unavailable "apt-get download of xen-hypervisor-$LAB_XENV-amd64 and $KPKG failed (package mirror unreachable?): $(tail -n 2 download.log | tr '\n' ' ')"
 dpkg-deb -x debs/xen-hypervisor-"$LAB_XENV"-amd64_*.deb xenpkg
 dpkg-deb -x debs/"$KPKG"_*.deb kpkg
@@ -103,7 +116,10 @@ lab_log "debootstrap took $(( $(date +%s) - t0 )) s"
 
 # Only the kernel modules dom0 needs: Xen drivers (evtchn, gntdev, privcmd, xenfs, ...), virtio (the lab
 # disk) and ext4 with what it depends on. The full module tree would add ~300 MiB to a RAM-only root.
+# bookworm's kernel package ships them under /lib/modules, trixie's under /usr/lib/modules (merged /usr: the
+# rootfs's /lib is a link to usr/lib there, so the destination below works for both).
 MODSRC=kpkg/lib/modules/$KVER
+[ -d "$MODSRC" ] || MODSRC=kpkg/usr/lib/modules/$KVER
 MODDST=rootfs/lib/modules/$KVER
 rm -rf "$MODDST"; mkdir -p "$MODDST/kernel/drivers/block" "$MODDST/kernel/fs"
 cp -a "$MODSRC"/kernel/drivers/xen "$MODSRC"/kernel/drivers/virtio "$MODDST/kernel/drivers/"
@@ -138,10 +154,16 @@ EOT
 echo "$(( $(date +%s) - T_BUILD0 ))" > img/build-seconds.txt
 touch img/READY
 
-# Publish atomically, then drop older images: each is ~250 MiB and only the current key is ever used.
+# Publish atomically, then drop older images of THIS release (each is ~250 MiB): never another generation's,
+# and never one used in the last day (a cache hit touches READY), which a concurrent run of an older checkout
+# may be booting right now.
 rm -rf "$IMG"; mv img "$IMG"
 for old in "$CACHE"/img-*; do
-    [ "$old" = "$IMG" ] || { lab_log "removing stale image $old"; rm -rf "$old"; }
+    [ "$old" = "$IMG" ] && continue
+    head -n 1 "$old/key-inputs.txt" 2>/dev/null | grep -qx "suite=$LAB_SUITE" || continue
+    if [ -n "$(find "$old/READY" -mmin +1440 2>/dev/null)" ] || [ ! -e "$old/READY" ]; then
+        lab_log "removing stale $LAB_SUITE image $old"; rm -rf "$old"
+    fi
 done
 lab_log "image ready: $IMG ($(du -sh "$IMG" | cut -f1))"
 echo "$IMG"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# run-lab.sh --out DIR: the real Xen lab in one go, the single entry the lab tests call.
+# run-lab.sh --out DIR [--xen 4.17|4.20] [--carry DIR]: the real Xen lab in one go, for one Xen generation
+# (4.17: Debian 12's packages, the default; 4.20: Debian 13's), the single entry the lab tests call.
 #
 # Stages (each timed, each with its own failure message in DIR/results.json):
 #   check     host tools, root, free disk, XENIAC_LAB=skip
@@ -24,20 +25,28 @@
 #         xen-iac start in dom0 took 15-80 s there, and the xl-save scenario alone runs ~30 commands.)
 #         XENIAC_LAB_SCENARIOS="a b"      run only these scenarios (names without the NN- prefix)
 #         XENIAC_LAB_CACHE, XENIAC_LAB_MIRROR  see prepare.sh
+#         XENIAC_LAB_XEN=4.17|4.20        the generation when --xen is not given
+# --carry DIR: savefiles carried between generations (the cross-version scenario): DIR/<generation>/ is put on the
+#         lab disk as /lab/carry/ (what the other generation saved), and what this run saved for the other
+#         generation (out/carry/) is copied to DIR/<this generation>/ afterwards.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 . "$HERE/common.sh"
 
-OUT=""
+OUT=""; XEN=${XENIAC_LAB_XEN:-4.17}; CARRY=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) OUT=$2; shift 2 ;;
-        -h|--help) sed -n "2,26p" "$0"; exit 0 ;;
+        --xen) XEN=$2; shift 2 ;;
+        --carry) CARRY=$2; shift 2 ;;
+        -h|--help) sed -n "2,32p" "$0"; exit 0 ;;
         *) echo "run-lab.sh: unknown argument $1 (see --help)" >&2; exit 1 ;;
     esac
 done
 [ -n "$OUT" ] || { echo "run-lab.sh: --out DIR is required" >&2; exit 1; }
+lab_select_xen "$XEN" || { echo "run-lab.sh: --xen $XEN is not one of: $LAB_GENERATIONS" >&2; exit 1; }
+export XENIAC_LAB_XEN=$LAB_XENV   # prepare.sh builds this generation's image
 mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
 # Only ever clear a folder this script made (a typo in --out must not wipe someone's files).
 if [ -n "$(ls -A "$OUT")" ] && [ ! -e "$OUT/.xeniac-lab" ]; then
@@ -77,6 +86,8 @@ write_results() {
     {
         echo "{"
         echo "  \"schema\": 1,"
+        echo "  \"xen\": $(json_str "$LAB_XENV"),"
+        echo "  \"suite\": $(json_str "$LAB_SUITE"),"
         echo "  \"status\": $(json_str "$STATUS"),"
         echo "  \"reason\": $(json_str "$REASON"),"
         echo "  \"failedStage\": $(json_str "$FAILED_STAGE"),"
@@ -191,16 +202,27 @@ cp "$HERE"/guests/*.cfg.in "$STAGE_DIR/guests/"
 cp "$IMG/vmlinuz" "$STAGE_DIR/guests/domu-vmlinuz"
 cp "$IMG/domu-initrd.gz" "$STAGE_DIR/guests/domu-initrd.gz"
 "$HERE/guests/make-hvm-idle.sh" "$STAGE_DIR/guests/hvm-idle.bin"
+# What the other generations saved for this one (cross-version scenario): /lab/carry/<generation>/.
+mkdir -p "$STAGE_DIR/carry"
+CARRIED_IN=""
+if [ -n "$CARRY" ]; then
+    for g in $LAB_GENERATIONS; do
+        [ "$g" = "$LAB_XENV" ] || [ ! -d "$CARRY/$g" ] && continue
+        cp -a "$CARRY/$g" "$STAGE_DIR/carry/$g" && CARRIED_IN="$CARRIED_IN $g:$(ls "$CARRY/$g" | wc -l)"
+    done
+fi
 cat > "$STAGE_DIR/lab.env" <<EOT
 SCENARIO_TIMEOUT=$SCENARIO_TIMEOUT
 SCENARIOS="${XENIAC_LAB_SCENARIOS:-}"
+LAB_XEN=$LAB_XENV
+LAB_GENERATIONS="$LAB_GENERATIONS"
 EOT
 # 3 GiB sparse: ~20 MiB app + ~450 MiB of savefiles the scenarios write.
 if ! { truncate -s 3G "$OUT/lab.img" && mkfs.ext4 -q -F -L xeniaclab -E root_owner=0:0 -d "$STAGE_DIR" "$OUT/lab.img"; } > "$OUT/disk.log" 2>&1; then
     stage_fail failed "mkfs.ext4 -d failed (e2fsprogs too old?): $(tail -n 2 "$OUT/disk.log" | tr '\n' ' ')"; exit
 fi
 rm -rf "$STAGE_DIR"
-stage_ok
+stage_ok "${CARRIED_IN:+carried in (generation:files):$CARRIED_IN}"
 
 # ---- boot, dom0, scenarios -------------------------------------------------------------------------
 XEN_CMDLINE="console=com1 com1=115200,8n1 dom0_mem=1536M,max:1536M dom0_max_vcpus=2 loglvl=all guest_loglvl=all noreboot"
@@ -296,6 +318,12 @@ if debugfs -c -R "rdump /out $OUT" "$OUT/lab.img" > "$OUT/collect.log" 2>&1 && [
     stage_ok "$(du -sh "$OUT/out" | cut -f1) from the lab disk; QEMU ran $(secs "$T_QEMU0" "$T_QEMU1") s"
 else
     stage_fail failed "debugfs could not read /out back from $OUT/lab.img: $(tail -n 2 "$OUT/collect.log" | tr '\n' ' ')"
+fi
+# Savefiles this generation wrote for the others go to the carry folder, replacing the earlier run's.
+if [ -n "$CARRY" ] && ls "$OUT/out/carry"/*.xlsave > /dev/null 2>&1; then
+    rm -rf "$CARRY/$LAB_XENV.tmp"; mkdir -p "$CARRY"
+    cp -a "$OUT/out/carry" "$CARRY/$LAB_XENV.tmp" && rm -rf "$CARRY/$LAB_XENV" && mv "$CARRY/$LAB_XENV.tmp" "$CARRY/$LAB_XENV"
+    lab_log "carried out for the other generations: $(ls "$CARRY/$LAB_XENV" | tr '\n' ' ')"
 fi
 # A scenario whose steps failed: name them in the run's reason (scenario stage details were written
 # before the steps were collected).

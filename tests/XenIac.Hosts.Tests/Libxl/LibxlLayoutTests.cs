@@ -6,8 +6,11 @@ using XenIac.Hosts.Libxl;
 namespace XenIac.Hosts.Tests.Libxl;
 
 /// <summary>
-/// Compiles a C program against the installed libxl headers (Debian's libxen-dev) that prints sizeof, offsetof and
-/// constants, and compares them with the C# declarations the binding passes to libxl.
+/// Compiles a C program against one Xen generation's libxl headers that prints sizeof, offsetof and constants, and
+/// compares them with the C# declarations the binding passes to libxl. The binding is one build for every libxl it
+/// claims, so each generation the lab boots is measured: 4.17 (Debian 12's libxen-dev, installed on this machine)
+/// and 4.20 (Debian 13's libxen-dev, unpacked outside the repository by <c>tests/lab/fetch-headers.sh --xen 4.20</c>).
+/// A generation whose headers are absent skips with the reason.
 /// </summary>
 public sealed class LibxlLayoutTests
 {
@@ -50,12 +53,19 @@ public sealed class LibxlLayoutTests
         ("ERROR_ABORTED", -22),
     ];
 
-    private static readonly Lazy<(Dictionary<string, long>? Values, string? SkipReason)> Measured = new(Measure);
+    private static readonly Dictionary<string, Lazy<(Dictionary<string, long>? Values, string? SkipReason)>> Measured =
+        new(StringComparer.Ordinal)
+        {
+            ["4.17"] = new(() => Measure("4.17")),
+            ["4.20"] = new(() => Measure("4.20")),
+        };
 
-    [SkippableFact]
-    public void Every_struct_the_binding_lays_out_matches_the_C_headers()
+    [SkippableTheory]
+    [InlineData("4.17")]
+    [InlineData("4.20")]
+    public void Every_struct_the_binding_lays_out_matches_the_C_headers(string xen)
     {
-        var c = CValues();
+        var c = CValues(xen);
         var mismatches = new List<string>();
         foreach (var (cStruct, managed, fields) in Structs)
         {
@@ -64,31 +74,67 @@ public sealed class LibxlLayoutTests
             foreach (var (cField, managedField) in fields)
                 Compare(mismatches, $"offsetof({cStruct}, {cField})", c[$"{cStruct}.{cField}"], Marshal.OffsetOf(managed, managedField).ToInt64());
         }
-        Assert.True(mismatches.Count == 0, string.Join("\n", mismatches));
+        Assert.True(mismatches.Count == 0, $"Xen {xen} headers ({IncludeDir(xen).Dir}):\n" + string.Join("\n", mismatches));
     }
 
-    [SkippableFact]
-    public void The_opaque_domain_config_buffer_is_larger_than_the_C_struct()
+    [SkippableTheory]
+    [InlineData("4.17")]
+    [InlineData("4.20")]
+    public void The_opaque_domain_config_buffer_is_larger_than_the_C_struct(string xen)
     {
-        var size = CValues()["libxl_domain_config.size"];
+        var size = CValues(xen)["libxl_domain_config.size"];
         Assert.InRange(size, 1, LibxlNative.DomainConfigBufferSize / 2);
     }
 
-    [SkippableFact]
-    public void Constants_and_error_codes_match_the_C_headers()
+    [SkippableTheory]
+    [InlineData("4.17")]
+    [InlineData("4.20")]
+    public void Constants_and_error_codes_match_the_C_headers(string xen)
     {
-        var c = CValues();
+        var c = CValues(xen);
         foreach (var (name, managed) in Constants)
-            Assert.True(c[name] == managed, $"{name}: C says {c[name]}, C# says {managed}");
+            Assert.True(c[name] == managed, $"Xen {xen}: {name}: C says {c[name]}, C# says {managed}");
         Assert.Equal($"ERROR_ABORTED ({c["ERROR_ABORTED"]})", LibxlErrors.Name((int)c["ERROR_ABORTED"]));
         Assert.Equal($"ERROR_DOMAIN_NOTFOUND ({c["ERROR_DOMAIN_NOTFOUND"]})", LibxlErrors.Name((int)c["ERROR_DOMAIN_NOTFOUND"]));
     }
 
-    private static Dictionary<string, long> CValues()
+    private static Dictionary<string, long> CValues(string xen)
     {
-        var (values, reason) = Measured.Value;
+        var (values, reason) = Measured[xen].Value;
         Skip.If(values is null, reason);
         return values!;
+    }
+
+    /// <summary>
+    /// Where generation XEN's headers are: $XENIAC_LIBXL_HEADERS_4_20 (…_4_17) when set; else the lab cache's
+    /// headers-XEN/usr/include (fetch-headers.sh); else /usr/include when the installed libxen-dev is that generation.
+    /// </summary>
+    internal static (string? Dir, string Why) IncludeDir(string xen)
+    {
+        var env = "XENIAC_LIBXL_HEADERS_" + xen.Replace('.', '_');
+        if (Environment.GetEnvironmentVariable(env) is { Length: > 0 } fromEnv)
+            return File.Exists(Path.Combine(fromEnv, "libxl.h")) ? (fromEnv, env) : (null, $"{env}={fromEnv} has no libxl.h");
+        var cached = Path.Combine(LabCacheRoot(), "headers-" + xen, "usr", "include");
+        if (File.Exists(Path.Combine(cached, "libxl.h"))) return (cached, "lab cache");
+        var installed = InstalledLibxenDev();
+        if (installed?.StartsWith(xen + ".", StringComparison.Ordinal) == true && File.Exists("/usr/include/libxl.h"))
+            return ("/usr/include", $"libxen-dev {installed}");
+        return (null, $"no Xen {xen} libxl headers: not in {cached} (tests/lab/fetch-headers.sh --xen {xen} unpacks them there), " +
+            $"and the installed libxen-dev is {installed ?? "absent"} (apt-get install libxen-dev on Debian 12 gives 4.17)");
+    }
+
+    /// <summary>The lab's cache root, as tests/lab/common.sh chooses it.</summary>
+    private static string LabCacheRoot() =>
+        Environment.GetEnvironmentVariable("XENIAC_LAB_CACHE") is { Length: > 0 } c ? c
+        : Environment.IsPrivilegedProcess ? "/var/cache/xeniac-lab"
+        : Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } x ? x
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "xeniac-lab");
+
+    private static string? InstalledLibxenDev()
+    {
+        if (FindOnPath("dpkg-query") is not { } dpkgQuery) return null;
+        var (code, output) = Run(dpkgQuery, Path.GetTempPath(), "-W", "-f=${Version}", "libxen-dev");
+        return code == 0 && output.Length > 0 && char.IsDigit(output[0]) ? output.Trim() : null;
     }
 
     private static void Compare(List<string> mismatches, string what, long c, long managed)
@@ -96,9 +142,10 @@ public sealed class LibxlLayoutTests
         if (c != managed) mismatches.Add($"{what}: C says {c}, C# says {managed}");
     }
 
-    private static (Dictionary<string, long>?, string?) Measure()
+    private static (Dictionary<string, long>?, string?) Measure(string xen)
     {
-        if (!File.Exists("/usr/include/libxl.h")) return (null, "libxl headers not installed (apt-get install libxen-dev)");
+        var (include, why) = IncludeDir(xen);
+        if (include is null) return (null, why);
         var gcc = FindOnPath("gcc");
         if (gcc is null) return (null, "gcc not installed");
 
@@ -119,8 +166,9 @@ public sealed class LibxlLayoutTests
         try
         {
             File.WriteAllText(Path.Combine(dir, "layout.c"), program.ToString());
-            var (compileCode, compileOut) = Run(gcc, dir, "-o", "layout", "layout.c");
-            if (compileCode != 0) throw new InvalidOperationException($"gcc failed on the layout program:\n{compileOut}");
+            // -I first: this generation's headers win over the installed ones for every #include they have.
+            var (compileCode, compileOut) = Run(gcc, dir, "-I", include, "-o", "layout", "layout.c");
+            if (compileCode != 0) throw new InvalidOperationException($"gcc failed on the layout program with the Xen {xen} headers in {include}:\n{compileOut}");
             var (runCode, output) = Run(Path.Combine(dir, "layout"), dir);
             if (runCode != 0) throw new InvalidOperationException($"layout program failed:\n{output}");
             return (output.Split('\n', StringSplitOptions.RemoveEmptyEntries)

@@ -233,6 +233,8 @@ xlsave() {
 }
 
 # Xen's own stream checker (ships in xen-utils as python): the reference reading of a savefile.
+# XENLIB: the image's one /usr/lib/xen-X.Y (4.17 or 4.20).
+for XENLIB in /usr/lib/xen-[0-9]*; do :; done
 xen_verify() {      # xen_verify STEP FILE
-    step $1 env PYTHONPATH=/usr/lib/xen-4.17/lib/python python3 /usr/lib/xen-4.17/bin/verify-stream-v2 -v -f xl -i $2
+    step $1 env PYTHONPATH=$XENLIB/lib/python python3 $XENLIB/bin/verify-stream-v2 -v -f xl -i $2
 }
