@@ -65,6 +65,27 @@ public sealed class LibxlHostScenarioTests(LabFixture labs)
 
     [SkippableTheory]
     [MemberData(nameof(LabFixture.Generations), MemberType = typeof(LabFixture))]
+    public void Two_clones_of_one_real_savefile_run_at_once_under_their_own_names_and_tear_down(string xen)
+    {
+        var lab = labs[xen];
+        var s = lab.Scenario(S);
+        s.RequireOk("clone-two");
+        using (var made = s.ReadJson("clone-two.out"))
+            Assert.Equal(["labclone-1", "labclone-2"], made.RootElement.EnumerateArray().Select(c => c.GetProperty("name").GetString()));
+        s.RequireOk("running-clone-1");
+        s.RequireOk("running-clone-2");
+        using (var list = s.ReadJson("clone-list-json.out"))
+        {
+            var clones = list.RootElement.EnumerateArray().Where(d => d.GetProperty("name").GetString()!.StartsWith("labclone-", StringComparison.Ordinal)).ToList();
+            Assert.Equal(2, clones.Count);
+            Assert.NotEqual(clones[0].GetProperty("domid").GetInt32(), clones[1].GetProperty("domid").GetInt32());
+        }
+        s.RequireOk("clone-teardown");
+        s.RequireOk("gone-after-teardown");
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(LabFixture.Generations), MemberType = typeof(LabFixture))]
     public void Apply_restores_a_snapshot_from_the_store_through_a_pipe_into_libxl(string xen)
     {
         var lab = labs[xen];

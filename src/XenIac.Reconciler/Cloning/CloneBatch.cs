@@ -63,9 +63,15 @@ public static partial class CloneBatch
 
         // MACs unique across the batch and unlike the source's and every domain's on the host.
         var pool = MacPool.Avoiding(source);
-        foreach (var d in existing)
-            foreach (var nic in (await host.GetConfigAsync(d.Name, cancellationToken).ConfigureAwait(false)).ToModel().Nics)
+        // Domain 0 has no guest config to ask for; a domain that went away since the list has no MACs to avoid.
+        foreach (var d in existing.Where(d => d.DomId != 0))
+        {
+            ConfigText config;
+            try { config = await host.GetConfigAsync(d.Name, cancellationToken).ConfigureAwait(false); }
+            catch (XenHostException e) when (e.Error == XenHostError.DomainNotFound) { continue; }
+            foreach (var nic in config.ToModel().Nics)
                 if (nic.Mac is { } mac) pool.Reserve(mac);
+        }
 
         var fixups = names.Select(n => new CloneFixups { Name = n, DiskPattern = options.CopyDisks ? CloneFixups.DefaultDiskPattern : null }).ToList();
         var copies = fixups.Select(f => f.Apply(stored, new MacPool()).Disks).ToList();
