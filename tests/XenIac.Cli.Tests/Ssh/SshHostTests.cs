@@ -2,6 +2,7 @@ using XenIac.Core.Config;
 using XenIac.Hosts;
 using XenIac.Hosts.Embedded;
 using XenIac.Hosts.Remote;
+using XenIac.Tests;
 
 namespace XenIac.Cli.Tests.Ssh;
 
@@ -13,14 +14,14 @@ namespace XenIac.Cli.Tests.Ssh;
 [Collection(SshdCollection.Name)]
 public sealed class SshHostTests : IDisposable
 {
-    private readonly SshdFixture _sshd;
+    private readonly LoopbackSshd _sshd;
     private readonly string _dir = Directory.CreateTempSubdirectory("xeniac-ssh-").FullName;
 
     public SshHostTests(SshdFixture sshd)
     {
-        _sshd = sshd;
+        _sshd = sshd.Server;
         // What a user sets to point XenIac's ssh at a config (like GIT_SSH_COMMAND); only these tests connect over ssh.
-        Environment.SetEnvironmentVariable(SshTarget.CommandVariable, sshd.SshCommand);
+        Environment.SetEnvironmentVariable(SshTarget.CommandVariable, sshd.Server.SshCommand);
     }
 
     public void Dispose()
