@@ -160,7 +160,9 @@ internal sealed class RemoteXenHost : IXenHost
         }
         catch (Exception failure) when (!committing)
         {
-            // Tell the remote to resume the domain and wait until it has, so the caller sees the remote as it was.
+            // Bytes still coming are dropped (the connection's reader must never wait for a consumer that has
+            // gone); the remote is told to resume the domain, and waited for, so the caller sees it as it was.
+            call.Data!.Abandon();
             try { await call.SendAsync(Wire.Abort).ConfigureAwait(false); }
             catch (XenHostException) { }
             try { await call.Done.ConfigureAwait(false); }

@@ -159,15 +159,14 @@ public static class XenHostServer
             switch (type)
             {
                 case Wire.Cancel:
+                case Wire.Abort:
+                    // An abort is a save's cancel: it stops the sending too, whatever the save was doing.
                     existing.Commit.TrySetResult(false);
                     try { await existing.Cancel.CancelAsync().ConfigureAwait(false); }
                     catch (ObjectDisposedException) { }
                     break;
                 case Wire.Commit:
                     existing.Commit.TrySetResult(true);
-                    break;
-                case Wire.Abort:
-                    existing.Commit.TrySetResult(false);
                     break;
                 case Wire.End:
                     existing.Data?.Complete();

@@ -81,4 +81,43 @@ public sealed class RemoteSafetyTests : IAsyncLifetime
         var again = await Assert.ThrowsAsync<XenHostException>(() => _loop.Client.ListDomainsAsync());
         Assert.Contains("lost", again.Message, StringComparison.Ordinal);
     }
+
+    /// <summary>A savefile of the running domain, made directly on the host (the restore tests send it back).</summary>
+    private async Task<string> SavefileAsync()
+    {
+        var path = Path.Combine(_dir, "web.xlsave");
+        await using var fast = EmbeddedHost.Open(Path.Combine(_dir, "host"));
+        await fast.SaveAsync("web", path, SaveOptions.Default);
+        return path;
+    }
+
+    [Fact]
+    public async Task A_cancelled_restore_leaves_no_domain_and_the_connection_serving()
+    {
+        var savefile = await SavefileAsync();
+        using var cancel = new CancellationTokenSource();
+        var progress = new FirstReport();
+        var restore = _loop.Client.RestoreAsync(savefile, new RestoreOptions { Progress = progress }, cancel.Token);
+        await progress.Seen.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => restore);
+        Assert.Empty(await _loop.Client.ListDomainsAsync());
+        Assert.Empty(await _host.ListDomainsAsync());
+    }
+
+    [Fact]
+    public async Task A_dropped_connection_mid_restore_leaves_no_domain()
+    {
+        var savefile = await SavefileAsync();
+        var progress = new FirstReport();
+        var restore = _loop.Client.RestoreAsync(savefile, new RestoreOptions { Progress = progress });
+        await progress.Seen.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        _loop.Drop();
+        var e = await Assert.ThrowsAsync<XenHostException>(() => restore);
+        Assert.Equal(XenHostError.Unavailable, e.Error);
+        await _loop.Server.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Empty(await _host.ListDomainsAsync());
+        var left = Directory.EnumerateFiles(Path.Combine(_dir, "host", "domains"), "*", SearchOption.AllDirectories).ToList();
+        Assert.True(left.Count == 0, string.Join(", ", left));
+    }
 }
