@@ -59,6 +59,21 @@ public sealed class SshRestoreBenchmark : IBenchmark
 
         var cat = context.TimeShell($"{sshCommand} {destination} cat '{savefile}' > /dev/null");
 
+        // The same restore on a local embedded host: what the remote does with the bytes, without ssh or the protocol.
+        var direct = TimeSpan.MaxValue;
+        await using (var here = EmbeddedHost.Open(Path.Combine(dir, "here")))
+        {
+            for (var i = 0; i < context.Repeats; i++)
+            {
+                var sw = Stopwatch.StartNew();
+                await here.RestoreAsync(savefile, RestoreOptions.Default);
+                sw.Stop();
+                if (sw.Elapsed < direct) direct = sw.Elapsed;
+                await here.DestroyAsync("big");
+            }
+        }
+        Console.WriteLine($"local embedded restore of the same savefile (no ssh): {direct.TotalSeconds:F3} s ({BenchContext.Rate(bytes, direct)})");
+
         // Cold: a new connection per restore, as one `xen-iac domain restore --host ssh://…` does.
         var cold = TimeSpan.MaxValue;
         for (var i = 0; i < context.Repeats; i++)

@@ -4,13 +4,14 @@ namespace XenIac.Hosts.Remote;
 
 /// <summary>
 /// Savefile bytes between the connection's frame reader and the one consumer of a call (a restore on the server, a
-/// local savefile on the client). Bounded to a few frames, so a peer sending faster than the disk or the host takes
+/// local savefile on the client). Bounded to a few MiB, so a peer sending faster than the disk or the host takes
 /// them is held back (the frame reader waits, and so does the peer through the pipe or TCP window), never buffered
 /// without end. The consumer reads it as a forward-only stream.
 /// </summary>
 internal sealed class ChunkStream : Stream
 {
-    private const int Capacity = 16;
+    /// <summary>Frames held at most: 4 MiB of 64 KiB frames.</summary>
+    private const int Capacity = 64;
     private readonly Channel<ReadOnlyMemory<byte>> _chunks = Channel.CreateBounded<ReadOnlyMemory<byte>>(
         new BoundedChannelOptions(Capacity) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
     private ReadOnlyMemory<byte> _current;
@@ -55,7 +56,9 @@ internal sealed class ChunkStream : Stream
 
     public override int Read(Span<byte> buffer)
     {
-        if (buffer.IsEmpty || !FillAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult()) return 0;
+        if (buffer.IsEmpty) return 0;
+        var fill = FillAsync(CancellationToken.None);
+        if (!(fill.IsCompletedSuccessfully ? fill.Result : fill.AsTask().GetAwaiter().GetResult())) return 0;
         return Take(buffer);
     }
 

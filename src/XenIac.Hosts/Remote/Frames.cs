@@ -40,7 +40,11 @@ internal static class Frames
     /// <summary>Largest data frame; writers send <see cref="DataChunkBytes"/>.</summary>
     public const int MaxDataBytes = 1 << 20;
 
-    public const int DataChunkBytes = 256 << 10;
+    /// <summary>
+    /// What writers put in one data frame: below the runtime's large-object threshold (85,000 bytes), so the
+    /// per-frame buffers the reader hands on are cheap short-lived allocations, not large-object-heap churn.
+    /// </summary>
+    public const int DataChunkBytes = 64 << 10;
 
     public static byte[] Control(JsonObject message) => Encoding.UTF8.GetBytes(message.ToJsonString());
 
