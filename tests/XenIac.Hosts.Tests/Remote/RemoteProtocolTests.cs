@@ -125,7 +125,8 @@ public sealed class RemoteProtocolTests : IDisposable
         await using var client = Client();
         var before = GC.GetTotalAllocatedBytes(precise: false);
         var e = await Assert.ThrowsAsync<XenHostException>(() => client.ListDomainsAsync()).WaitAsync(TimeSpan.FromSeconds(10));
-        Assert.True(GC.GetTotalAllocatedBytes(precise: false) - before < 256L << 20, "the client allocated what the frame claimed");
+        // Process-wide, so other tests running beside this one count too: the bound is loose, the claims are 2 and 4 GiB.
+        Assert.True(GC.GetTotalAllocatedBytes(precise: false) - before < 1L << 30, "the client allocated what the frame claimed");
         Assert.Equal(XenHostError.Unavailable, e.Error);
         Assert.Contains("protocol error", e.Message, StringComparison.Ordinal);
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
