@@ -30,6 +30,9 @@ internal sealed class RemoteConnection : IAsyncDisposable
         _whyLost = whyLost ?? (() => Task.FromResult<string?>(null));
     }
 
+    /// <summary>True once the connection has ended; its calls have failed and new ones would fail at once.</summary>
+    public bool IsLost => _lost is not null;
+
     public int Version { get; private set; }
     public string RemoteTool { get; private set; } = "";
     public string RemoteSpec { get; private set; } = "";
@@ -92,7 +95,7 @@ internal sealed class RemoteConnection : IAsyncDisposable
         {
             throw await LostAsync($"cannot connect: {e.Message}", e).ConfigureAwait(false);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
         {
             throw await LostAsync($"cannot connect: {e.Message}", e).ConfigureAwait(false);
         }

@@ -24,13 +24,22 @@ internal sealed class RemoteXenHost : IXenHost
 
     public string Spec { get; }
 
-    /// <summary>The live connection (made now if need be): the remote's version and hello facts.</summary>
+    /// <summary>
+    /// The live connection (made now if need be): the remote's version and hello facts. A connection that was lost
+    /// (its calls failed with the reason) is replaced by a new one on the next call, so a long-lived host (a
+    /// reconcile loop's) recovers from a network blip; a call is never retried by itself.
+    /// </summary>
     internal async Task<RemoteConnection> ConnectionAsync(CancellationToken cancellationToken)
     {
-        if (_connection is { } ready) return ready;
+        if (_connection is { IsLost: false } ready) return ready;
         await _connecting.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            if (_connection is { IsLost: true } lost)
+            {
+                _connection = null;
+                await lost.DisposeAsync().ConfigureAwait(false);
+            }
             return _connection ??= await _connect(cancellationToken).ConfigureAwait(false);
         }
         finally

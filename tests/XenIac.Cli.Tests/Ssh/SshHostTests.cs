@@ -103,6 +103,9 @@ public sealed class SshHostTests : IDisposable
         Assert.Empty(RemoteTempFiles());
         Assert.Empty(Directory.EnumerateFileSystemEntries(here));
         await embedded.DisposeAsync();
+
+        // The same host object connects anew on its next call (sshd's listener still runs).
+        Assert.Equal(DomainState.Running, (await host.FindDomainAsync("web"))?.State);
     }
 
     private IEnumerable<string> RemoteTempFiles() =>
