@@ -18,6 +18,7 @@ root.Subcommands.Add(StoreCommand.Create());
 foreach (var command in ReconcileCommand.Create()) root.Subcommands.Add(command);
 root.Subcommands.Add(ImportCommand.Create());
 root.Subcommands.Add(XenIac.Cli.Commands.Loop.LoopCommand.Create());
+root.Subcommands.Add(XenIac.Cli.Commands.Serve.ServeCommand.Create());
 
 var parseResult = root.Parse(args);
 if (parseResult.Errors.Count > 0)

@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using XenIac.Hosts.Embedded;
+using XenIac.Hosts.Remote;
 
 namespace XenIac.Hosts;
 
@@ -9,6 +10,8 @@ public enum HostKind
     Default,
     Libxl,
     Embedded,
+    /// <summary>A host reached over OpenSSH (<c>ssh://…</c>): the remote's libxl or an embedded host there.</summary>
+    Ssh,
 }
 
 /// <summary>
@@ -24,16 +27,20 @@ public readonly record struct HostSpec
     /// <summary>The environment variable a person sets for the host when a command is given none.</summary>
     public const string EnvironmentVariable = "XENIAC_HOST";
 
-    private HostSpec(HostKind kind, string? folder)
+    private HostSpec(HostKind kind, string? folder, SshTarget? ssh = null)
     {
         Kind = kind;
         Folder = folder;
+        Ssh = ssh;
     }
 
     public HostKind Kind { get; }
 
     /// <summary>The embedded host's absolute folder (no trailing separator); null for other kinds.</summary>
     public string? Folder { get; }
+
+    /// <summary>Where an ssh host is and what runs there; null for other kinds.</summary>
+    public SshTarget? Ssh { get; }
 
     public bool IsDefault => Kind == HostKind.Default;
 
@@ -62,9 +69,24 @@ public readonly record struct HostSpec
             spec = Libxl;
             return true;
         }
+        if (trimmed.StartsWith(SshTarget.Scheme, StringComparison.Ordinal))
+        {
+            if (!SshTarget.TryParse(trimmed, out var target, out error)) return false;
+            // The remote's own host text must mean something there; its folder is the remote's, so it is checked
+            // for form only (absolute, no NUL), never against this machine's files.
+            if (target.RemoteHost is { } remote && remote != LibxlText
+                && !(remote.StartsWith(EmbeddedPrefix, StringComparison.Ordinal) && remote.Length > EmbeddedPrefix.Length
+                     && remote[EmbeddedPrefix.Length] == '/' && !remote.Contains('\0')))
+            {
+                error = $"ssh host '{trimmed}': host= must be 'libxl' or 'embedded:<absolute folder on the remote>', not '{remote}'";
+                return false;
+            }
+            spec = new HostSpec(HostKind.Ssh, null, target);
+            return true;
+        }
         if (!trimmed.StartsWith(EmbeddedPrefix, StringComparison.Ordinal))
         {
-            error = $"unknown host '{trimmed}': use 'libxl' (the local dom0) or 'embedded:<folder>'";
+            error = $"unknown host '{trimmed}': use 'libxl' (the local dom0), 'embedded:<folder>' or 'ssh://[user@]host[:port]'";
             return false;
         }
         var folder = trimmed[EmbeddedPrefix.Length..];
@@ -97,9 +119,15 @@ public readonly record struct HostSpec
     /// Where the lock that keeps two applies on one host apart lives: in an embedded host's folder, else one per
     /// machine (libxl's domains are the machine's).
     /// </summary>
-    public string ApplyLockPath => Kind == HostKind.Embedded
-        ? Path.Combine(Folder!, "locks", "apply.lock")
-        : Path.Combine(Directory.Exists("/run/lock") ? "/run/lock" : Path.GetTempPath(), "xen-iac-apply.lock");
+    public string ApplyLockPath => Kind switch
+    {
+        HostKind.Embedded => Path.Combine(Folder!, "locks", "apply.lock"),
+        // An ssh host's applies from this machine are kept apart here, one lock per remote host.
+        HostKind.Ssh => Path.Combine(LockFolder, $"xen-iac-apply-ssh-{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Ssh!.ToString())))[..16]}.lock"),
+        _ => Path.Combine(LockFolder, "xen-iac-apply.lock"),
+    };
+
+    private static string LockFolder => Directory.Exists("/run/lock") ? "/run/lock" : Path.GetTempPath();
 
     /// <summary>
     /// For a host typed by a person (--host, $XENIAC_HOST), checked now rather than when a domain first needs it:
@@ -135,6 +163,7 @@ public readonly record struct HostSpec
     {
         HostKind.Libxl => Hosts.Libxl.LibxlHost.Open(),
         HostKind.Embedded => EmbeddedHost.Open(Folder!, EmbeddedHostOptions.FromEnvironment()),
+        HostKind.Ssh => SshConnector.Open(Ssh!),
         _ when XenHosts.IsDom0 => Hosts.Libxl.LibxlHost.Open(),
         _ => throw new XenHostException(XenHostError.Unavailable,
             "no host given and this machine is not a Xen dom0 (no /dev/xen/privcmd): " +
@@ -146,6 +175,7 @@ public readonly record struct HostSpec
     {
         HostKind.Libxl => LibxlText,
         HostKind.Embedded => EmbeddedPrefix + Folder,
+        HostKind.Ssh => Ssh!.ToString(),
         _ => "",
     };
 }

@@ -30,7 +30,7 @@ internal static class DomainCommand
 
     private static Option<string?> HostOption() => new("--host")
     {
-        Description = $"Host: 'libxl' (this dom0) or 'embedded:<folder>'; default ${HostVariable}, else libxl on a dom0",
+        Description = $"Host: 'libxl' (this dom0), 'embedded:<folder>' or 'ssh://[user@]host[:port][?host=...]'; default ${HostVariable}, else libxl on a dom0",
     };
 
     private static Argument<string> NameArgument() => new("NAME") { Description = "The domain's name" };

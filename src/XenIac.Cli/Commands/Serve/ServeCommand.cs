@@ -1,0 +1,40 @@
+using System.CommandLine;
+using System.Reflection;
+using XenIac.Hosts.Remote;
+
+namespace XenIac.Cli.Commands.Serve;
+
+/// <summary>
+/// <c>xen-iac serve --stdio</c>: the far end of an <c>ssh://</c> host. It serves one host over stdin and stdout in
+/// XenIac's framed protocol until stdin ends; nothing but frames goes to stdout (notes and errors go to stderr, which
+/// ssh carries back to the client).
+/// </summary>
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        var stdio = new Option<bool>("--stdio") { Description = "Serve over standard input and output (as ssh runs it)" };
+        var host = new Option<string?>("--host")
+        {
+            Description = $"Host to serve: 'libxl' (this dom0) or 'embedded:<folder>'; default ${CommandLine.HostVariable}, else libxl on a dom0",
+        };
+        var command = new Command("serve", "Serve a host to a remote xen-iac (the ssh:// host spec runs this)") { stdio, host };
+        command.SetHandler(async (parse, ct) =>
+        {
+            if (!parse.GetValue(stdio))
+            {
+                await Console.Error.WriteLineAsync("error: serve needs --stdio (the only transport: ssh runs it)");
+                return ExitCodes.Error;
+            }
+            var given = parse.GetValue(host);
+            await using var input = Console.OpenStandardInput();
+            await using var output = Console.OpenStandardOutput();
+            await XenHostServer.ServeAsync(() => CommandLine.HostSpec(given).Open(), input, output, Version, Console.Error, cancellationToken: ct);
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static string Version =>
+        typeof(ServeCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+}

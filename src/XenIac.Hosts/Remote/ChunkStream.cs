@@ -1,0 +1,106 @@
+using System.Threading.Channels;
+
+namespace XenIac.Hosts.Remote;
+
+/// <summary>
+/// Savefile bytes between the connection's frame reader and the one consumer of a call (a restore on the server, a
+/// local savefile on the client). Bounded to a few MiB, so a peer sending faster than the disk or the host takes
+/// them is held back (the frame reader waits, and so does the peer through the pipe or TCP window), never buffered
+/// without end. The consumer reads it as a forward-only stream.
+/// </summary>
+internal sealed class ChunkStream : Stream
+{
+    /// <summary>Frames held at most: 4 MiB of 64 KiB frames.</summary>
+    private const int Capacity = 64;
+    private readonly Channel<ReadOnlyMemory<byte>> _chunks = Channel.CreateBounded<ReadOnlyMemory<byte>>(
+        new BoundedChannelOptions(Capacity) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
+    private ReadOnlyMemory<byte> _current;
+    private volatile bool _abandoned;
+
+    /// <summary>Hands a chunk to the consumer, waiting while it is behind. Dropped once the consumer has gone.</summary>
+    public async ValueTask AddAsync(ReadOnlyMemory<byte> chunk, CancellationToken cancellationToken)
+    {
+        if (_abandoned || chunk.IsEmpty) return;
+        try
+        {
+            while (!_abandoned && !_chunks.Writer.TryWrite(chunk))
+            {
+                if (!await _chunks.Writer.WaitToWriteAsync(cancellationToken).ConfigureAwait(false)) return;
+            }
+        }
+        catch (ChannelClosedException) { }
+    }
+
+    /// <summary>The end of the bytes: null for a clean end, else the reason the consumer's next read fails with.</summary>
+    public void Complete(Exception? error = null) => _chunks.Writer.TryComplete(error);
+
+    /// <summary>The consumer is done (or failed): later chunks are dropped rather than waiting for a reader that never comes.</summary>
+    public void Abandon()
+    {
+        _abandoned = true;
+        _chunks.Writer.TryComplete();
+        while (_chunks.Reader.TryRead(out _)) { }
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (buffer.IsEmpty || !await FillAsync(cancellationToken).ConfigureAwait(false)) return 0;
+        return Take(buffer.Span);
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    // The hosts read savefiles synchronously from worker threads (the embedded host's image reader).
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        if (buffer.IsEmpty) return 0;
+        var fill = FillAsync(CancellationToken.None);
+        if (!(fill.IsCompletedSuccessfully ? fill.Result : fill.AsTask().GetAwaiter().GetResult())) return 0;
+        return Take(buffer);
+    }
+
+    /// <summary>Makes a current chunk available; false at the end of the bytes.</summary>
+    private async ValueTask<bool> FillAsync(CancellationToken cancellationToken)
+    {
+        while (_current.IsEmpty)
+        {
+            try
+            {
+                if (!await _chunks.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false)) return false;
+            }
+            catch (ChannelClosedException e) when (e.InnerException is not null)
+            {
+                throw e.InnerException;
+            }
+            _chunks.Reader.TryRead(out _current);
+        }
+        return true;
+    }
+
+    private int Take(Span<byte> buffer)
+    {
+        var n = Math.Min(buffer.Length, _current.Length);
+        _current.Span[..n].CopyTo(buffer);
+        _current = _current[n..];
+        return n;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) Abandon();
+        base.Dispose(disposing);
+    }
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}

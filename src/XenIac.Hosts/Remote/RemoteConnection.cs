@@ -1,0 +1,274 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+
+namespace XenIac.Hosts.Remote;
+
+/// <summary>
+/// The client end of one <c>xen-iac serve --stdio</c> connection: the hello, then calls multiplexed by id. One task
+/// reads frames and hands each to its call; when the stream ends or breaks, every call still waiting fails with one
+/// error that names the host and, through <c>whyLost</c>, what the transport knows (ssh's exit code and stderr).
+/// </summary>
+internal sealed class RemoteConnection : IAsyncDisposable
+{
+    private readonly Stream _fromServer;
+    private readonly Stream _toServer;
+    private readonly FrameWriter _writer;
+    private readonly string _name;
+    private readonly Func<Task<string?>> _whyLost;
+    private readonly ConcurrentDictionary<uint, ClientCall> _calls = new();
+    private readonly CancellationTokenSource _stop = new();
+    private Task _readLoop = Task.CompletedTask;
+    private volatile XenHostException? _lost;
+    private int _nextId;
+
+    private RemoteConnection(Stream fromServer, Stream toServer, string name, Func<Task<string?>>? whyLost)
+    {
+        _fromServer = fromServer;
+        _toServer = toServer;
+        _writer = new FrameWriter(toServer);
+        _name = name;
+        _whyLost = whyLost ?? (() => Task.FromResult<string?>(null));
+    }
+
+    /// <summary>True once the connection has ended; its calls have failed and new ones would fail at once.</summary>
+    public bool IsLost => _lost is not null;
+
+    public int Version { get; private set; }
+    public string RemoteTool { get; private set; } = "";
+    public string RemoteSpec { get; private set; } = "";
+    public HostInfo RemoteInfo { get; private set; } = new("unknown", "unknown", 0);
+
+    /// <summary>
+    /// Reads the server's preamble and hello, answers with the version both speak and starts reading calls' frames.
+    /// </summary>
+    /// <param name="name">The host as the user wrote it, for messages.</param>
+    /// <param name="whyLost">What the transport can say once the stream has ended (ssh's exit and stderr).</param>
+    /// <exception cref="XenHostException">Unavailable: the remote did not speak the protocol, or refused (its error, typed).</exception>
+    public static async Task<RemoteConnection> OpenAsync(Stream fromServer, Stream toServer, string name, Func<Task<string?>>? whyLost,
+        CancellationToken cancellationToken)
+    {
+        var connection = new RemoteConnection(fromServer, toServer, name, whyLost);
+        try
+        {
+            await connection.HelloAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return connection;
+    }
+
+    private async Task HelloAsync(CancellationToken cancellationToken)
+    {
+        var reader = new FrameReader(_fromServer);
+        JsonObject hello;
+        try
+        {
+            await reader.ReadPreambleAsync(cancellationToken).ConfigureAwait(false);
+            var frame = await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+                ?? throw new RemoteProtocolException("the remote closed the connection instead of saying hello");
+            if (frame.Type != FrameType.Control || frame.Call != 0) throw new RemoteProtocolException("the remote did not start with a hello");
+            hello = frame.Json();
+            if (Wire.TypeOf(hello) == Wire.Error)
+            {
+                var refused = Wire.ToException(hello);
+                throw new XenHostException(refused.Error, $"{_name}: {refused.Message}");
+            }
+            if (Wire.TypeOf(hello) != Wire.Hello) throw new RemoteProtocolException("the remote did not start with a hello");
+            RemoteTool = Wire.OptStr(hello, "tool") ?? "unknown";
+            var min = Wire.Long(hello, "min");
+            var max = Wire.Long(hello, "max");
+            var version = Math.Min(max, Frames.MaxVersion);
+            if (version < Math.Max(min, Frames.MinVersion))
+                throw new XenHostException(XenHostError.Unavailable,
+                    $"{_name}: the remote xen-iac {RemoteTool} speaks protocol versions {min} to {max}, this one {Frames.MinVersion} to {Frames.MaxVersion}: install matching versions");
+            Version = (int)version;
+            RemoteSpec = Wire.Str(hello, "spec");
+            RemoteInfo = Wire.HostInfo(Wire.Obj(hello, "info"));
+            var answer = Wire.Message(Wire.Hello);
+            answer["version"] = Version;
+            await _writer.WriteControlAsync(0, answer, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RemoteProtocolException e)
+        {
+            throw await LostAsync($"cannot connect: {e.Message}", e).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            throw await LostAsync($"cannot connect: {e.Message}", e).ConfigureAwait(false);
+        }
+        _readLoop = Task.Run(() => ReadLoopAsync(reader));
+    }
+
+    /// <summary>The error for a connection that has ended: the host, what happened, and what the transport says.</summary>
+    private async Task<XenHostException> LostAsync(string what, Exception? inner)
+    {
+        string? why = null;
+        try { why = await _whyLost().ConfigureAwait(false); }
+        catch (Exception e) when (e is IOException or InvalidOperationException) { }
+        return new XenHostException(XenHostError.Unavailable, string.IsNullOrWhiteSpace(why) ? $"{_name}: {what}" : $"{_name}: {what}; {why}", inner);
+    }
+
+    private async Task ReadLoopAsync(FrameReader reader)
+    {
+        Exception? failure = null;
+        try
+        {
+            while (await reader.ReadAsync(_stop.Token).ConfigureAwait(false) is { } frame)
+                await DispatchAsync(frame).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or RemoteProtocolException or OperationCanceledException or ObjectDisposedException)
+        {
+            failure = e;
+        }
+        var lost = _stop.IsCancellationRequested
+            ? new XenHostException(XenHostError.Unavailable, $"{_name}: the connection was closed")
+            : await LostAsync(failure is RemoteProtocolException p ? $"protocol error from the remote: {p.Message}"
+                : failure is null ? "the connection was lost" : $"the connection was lost ({failure.Message})", failure).ConfigureAwait(false);
+        _lost = lost;
+        foreach (var call in _calls.Values) call.Fail(lost);
+    }
+
+    private async Task DispatchAsync(Frame frame)
+    {
+        if (!_calls.TryGetValue(frame.Call, out var call))
+        {
+            // A connection-level error (call 0) ends the connection; anything else for an unknown call is late.
+            if (frame.Call == 0 && frame.Type == FrameType.Control && Wire.TypeOf(frame.Json()) == Wire.Error)
+                throw new RemoteProtocolException(Wire.ToException(frame.Json()).Message);
+            return;
+        }
+        if (frame.Type == FrameType.Data)
+        {
+            if (call.Data is null) throw new RemoteProtocolException($"savefile bytes for call {frame.Call}, which expects none");
+            await call.Data.AddAsync(frame.Payload, _stop.Token).ConfigureAwait(false);
+            return;
+        }
+        var message = frame.Json();
+        switch (Wire.TypeOf(message))
+        {
+            case Wire.Progress:
+                call.Progress?.Report(Wire.Long(message, "bytes"));
+                break;
+            case Wire.Saved:
+                call.Saved.TrySetResult(Wire.Long(message, "bytes"));
+                break;
+            case Wire.Sent:
+                call.Data?.Complete();
+                break;
+            case Wire.Result:
+                _calls.TryRemove(call.Id, out _);
+                call.Succeed(message["value"]);
+                break;
+            case Wire.Error:
+                _calls.TryRemove(call.Id, out _);
+                call.Fail(Wire.Bool(message, "cancelled") ? new RemoteCancelledException(Wire.ToException(message).Message) : Wire.ToException(message));
+                break;
+            default:
+                throw new RemoteProtocolException($"unknown message type '{Wire.TypeOf(message)}'");
+        }
+    }
+
+    /// <summary>Starts a call; <paramref name="receivesData"/> for a save (the savefile comes back as data frames).</summary>
+    public async Task<ClientCall> StartAsync(string op, JsonObject arguments, IProgress<long>? progress, bool receivesData)
+    {
+        if (_lost is { } lost) throw new XenHostException(lost.Error, lost.Message, lost);
+        var id = (uint)Interlocked.Increment(ref _nextId);
+        var call = new ClientCall(this, id, progress, receivesData ? new ChunkStream() : null);
+        _calls[id] = call;
+        arguments["t"] = Wire.Call;
+        arguments["op"] = op;
+        await SendAsync(id, arguments).ConfigureAwait(false);
+        return call;
+    }
+
+    /// <summary>Sends a control message for a call; a dead connection reports itself the way the reader saw it.</summary>
+    public async Task SendAsync(uint id, JsonObject message)
+    {
+        try
+        {
+            await _writer.WriteControlAsync(id, message).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            throw await ConnectionErrorAsync(e).ConfigureAwait(false);
+        }
+    }
+
+    public async Task SendDataAsync(uint id, ReadOnlyMemory<byte> bytes)
+    {
+        try
+        {
+            await _writer.WriteAsync(FrameType.Data, id, bytes).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            throw await ConnectionErrorAsync(e).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The reader's verdict on a failed write (it sees the end of the stream and asks the transport why).</summary>
+    private async Task<XenHostException> ConnectionErrorAsync(Exception e)
+    {
+        await Task.WhenAny(_readLoop, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+        return _lost is { } lost ? new XenHostException(lost.Error, lost.Message, e) : await LostAsync($"the connection was lost ({e.Message})", e).ConfigureAwait(false);
+    }
+
+    public void Forget(uint id) => _calls.TryRemove(id, out _);
+
+    public async ValueTask DisposeAsync()
+    {
+        // Closing our end tells the server to cancel whatever still runs and exit; the reader then sees the end.
+        try { await _toServer.DisposeAsync().ConfigureAwait(false); }
+        catch (IOException) { }
+        if (await Task.WhenAny(_readLoop, Task.Delay(TimeSpan.FromSeconds(10))).ConfigureAwait(false) != _readLoop)
+            await _stop.CancelAsync().ConfigureAwait(false);
+        else if (!_stop.IsCancellationRequested) await _stop.CancelAsync().ConfigureAwait(false);
+        try { await _fromServer.DisposeAsync().ConfigureAwait(false); }
+        catch (IOException) { }
+        _writer.Dispose();
+        _stop.Dispose();
+    }
+}
+
+/// <summary>The server says a call ended because it was cancelled.</summary>
+internal sealed class RemoteCancelledException(string message) : Exception(message);
+
+/// <summary>One call in flight: its result, a save's announced size and incoming bytes, its progress.</summary>
+internal sealed class ClientCall(RemoteConnection connection, uint id, IProgress<long>? progress, ChunkStream? data)
+{
+    private readonly TaskCompletionSource<JsonNode?> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public uint Id { get; } = id;
+    public IProgress<long>? Progress { get; } = progress;
+    public ChunkStream? Data { get; } = data;
+    public TaskCompletionSource<long> Saved { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    public Task<JsonNode?> Done => _done.Task;
+
+    public void Succeed(JsonNode? value)
+    {
+        Saved.TrySetException(new RemoteProtocolException("the save finished without sending its savefile"));
+        Data?.Complete(new RemoteProtocolException("the save finished before its savefile was complete"));
+        _done.TrySetResult(value);
+    }
+
+    public void Fail(Exception error)
+    {
+        Saved.TrySetException(error);
+        Data?.Complete(error);
+        _done.TrySetException(error);
+    }
+
+    /// <summary>Asks the server to cancel (best effort: a dead connection has already cancelled everything).</summary>
+    public async Task CancelAsync()
+    {
+        try { await connection.SendAsync(Id, Wire.Message(Wire.Cancel)).ConfigureAwait(false); }
+        catch (XenHostException) { }
+    }
+
+    public Task SendAsync(string type) => connection.SendAsync(Id, Wire.Message(type));
+
+    public Task SendDataAsync(ReadOnlyMemory<byte> bytes) => connection.SendDataAsync(Id, bytes);
+}

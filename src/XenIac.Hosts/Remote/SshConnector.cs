@@ -1,0 +1,147 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Text;
+
+namespace XenIac.Hosts.Remote;
+
+/// <summary>
+/// Starts the system <c>ssh</c> for an <see cref="SshTarget"/> and speaks the protocol over its stdin and stdout. ssh's
+/// stderr (its own errors and the remote's log) is kept, the last few KiB, for the error when the connection ends.
+/// </summary>
+internal static class SshConnector
+{
+    private const int StderrKept = 4096;
+
+    /// <summary>The host behind <paramref name="target"/>; connecting waits for the first operation.</summary>
+    public static RemoteXenHost Open(SshTarget target)
+    {
+        var spec = target.ToString();
+        return new RemoteXenHost(spec, ct => ConnectAsync(target, spec, ct));
+    }
+
+    private static async Task<RemoteConnection> ConnectAsync(SshTarget target, string spec, CancellationToken cancellationToken)
+    {
+        var argv = target.SshArguments(Environment.GetEnvironmentVariable(SshTarget.CommandVariable));
+        var start = new ProcessStartInfo(argv[0])
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        foreach (var a in argv.Skip(1)) start.ArgumentList.Add(a);
+        var process = new Process { StartInfo = start };
+        try
+        {
+            process.Start();
+        }
+        catch (Win32Exception e)
+        {
+            process.Dispose();
+            throw new XenHostException(XenHostError.Unavailable, $"{spec}: cannot start '{argv[0]}' ({e.Message}); install OpenSSH's client or set ${SshTarget.CommandVariable}", e);
+        }
+        var session = new SshProcess(process);
+        try
+        {
+            return await RemoteConnection.OpenAsync(new OwnedStream(process.StandardOutput.BaseStream, session), process.StandardInput.BaseStream,
+                spec, session.DescribeEndAsync, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await session.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>The ssh process: its stderr tail, and its end (waited for, or killed when it does not go).</summary>
+    private sealed class SshProcess : IAsyncDisposable
+    {
+        private readonly Process _process;
+        private readonly StringBuilder _stderr = new();
+        private readonly Task _readingStderr;
+        private int _disposed;
+
+        public SshProcess(Process process)
+        {
+            _process = process;
+            _readingStderr = Task.Run(ReadStderrAsync);
+        }
+
+        private async Task ReadStderrAsync()
+        {
+            var buffer = new char[1024];
+            try
+            {
+                int n;
+                while ((n = await _process.StandardError.ReadAsync(buffer).ConfigureAwait(false)) > 0)
+                {
+                    lock (_stderr)
+                    {
+                        _stderr.Append(buffer, 0, n);
+                        if (_stderr.Length > StderrKept) _stderr.Remove(0, _stderr.Length - StderrKept);
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException) { }
+        }
+
+        /// <summary>"ssh exited with code 255: …the last lines of stderr…", once it has ended (waited for briefly).</summary>
+        public async Task<string?> DescribeEndAsync()
+        {
+            using (var wait = new CancellationTokenSource(TimeSpan.FromSeconds(3)))
+            {
+                try { await _process.WaitForExitAsync(wait.Token).ConfigureAwait(false); }
+                catch (OperationCanceledException) { }
+            }
+            await Task.WhenAny(_readingStderr, Task.Delay(500)).ConfigureAwait(false);
+            string tail;
+            lock (_stderr) tail = string.Join(" | ", _stderr.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).TakeLast(6));
+            var exit = _process.HasExited ? $"ssh exited with code {_process.ExitCode}" : "ssh is still running";
+            return tail.Length == 0 ? exit : $"{exit}: {tail}";
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+            try { _process.StandardInput.Close(); }
+            catch (Exception e) when (e is IOException or ObjectDisposedException) { }
+            using (var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+            {
+                try { await _process.WaitForExitAsync(wait.Token).ConfigureAwait(false); }
+                catch (OperationCanceledException)
+                {
+                    // Our own child that did not go when its input closed.
+                    try { _process.Kill(); } catch (InvalidOperationException) { }
+                }
+            }
+            _process.Dispose();
+        }
+    }
+
+    /// <summary>The ssh stdout; disposing it (as the connection does last) also ends the ssh process.</summary>
+    private sealed class OwnedStream(Stream inner, IAsyncDisposable owner) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.ReadAsync(buffer, offset, count, cancellationToken);
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override async ValueTask DisposeAsync()
+        {
+            await owner.DisposeAsync().ConfigureAwait(false);
+            await inner.DisposeAsync().ConfigureAwait(false);
+            await base.DisposeAsync().ConfigureAwait(false);
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) owner.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            base.Dispose(disposing);
+        }
+    }
+}

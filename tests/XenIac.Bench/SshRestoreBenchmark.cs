@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using XenIac.Core.Config;
+using XenIac.Hosts;
+using XenIac.Hosts.Embedded;
+using XenIac.Hosts.Remote;
+using XenIac.Tests;
+
+namespace XenIac.Bench;
+
+/// <summary>
+/// Issue 14: restoring a savefile on an <c>ssh://</c> host (the bytes stream over the ssh channel into the remote's
+/// streamed restore) against <c>ssh HOST cat FILE &gt; /dev/null</c> (the same bytes over the same channel, nothing
+/// done with them). The remote is an embedded host behind a loopback sshd this benchmark starts (keys made per run),
+/// or $XENIAC_BENCH_SSH_HOST (an ssh destination your own config reaches, with the tool under test there as
+/// $XENIAC_BENCH_SSH_COMMAND, default xen-iac). Target: throughput ratio ≥ 0.9.
+/// </summary>
+public sealed class SshRestoreBenchmark : IBenchmark
+{
+    public string Name => "ssh-restore";
+    public string Description => "restore of a SizeBytes savefile on ssh://localhost vs ssh localhost cat FILE > /dev/null (target ratio >= 0.9)";
+
+    public async Task RunAsync(BenchContext context)
+    {
+        var mib = context.SizeBytes >> 20;
+        var dir = Path.Combine(context.WorkDir, "ssh-restore");
+        if (Directory.Exists(dir)) Directory.Delete(dir, true);
+        Directory.CreateDirectory(dir);
+
+        // The savefile: a domain of SizeBytes saved by a local embedded host, memory from a file (non-repeating data).
+        var savefile = Path.Combine(dir, "big.xlsave");
+        await using (var local = EmbeddedHost.Open(Path.Combine(dir, "local")))
+        {
+            await local.CreateAsync(ConfigText.FromText($"name = \"big\"\ntype = \"hvm\"\nmemory = {mib}\nvcpus = 1\n"));
+            await local.SaveAsync("big", savefile, SaveOptions.Default);
+        }
+        var bytes = new FileInfo(savefile).Length;
+
+        await using var sshd = new LoopbackSshd();
+        string destination, sshCommand, remoteCommand;
+        if (Environment.GetEnvironmentVariable("XENIAC_BENCH_SSH_HOST") is { Length: > 0 } given)
+        {
+            (destination, sshCommand, remoteCommand) = (given, Environment.GetEnvironmentVariable(SshTarget.CommandVariable) ?? "ssh",
+                Environment.GetEnvironmentVariable("XENIAC_BENCH_SSH_COMMAND") ?? "xen-iac");
+        }
+        else
+        {
+            await sshd.StartAsync();
+            if (sshd.SkipReason is not null)
+            {
+                Console.WriteLine($"skipped: {sshd.SkipReason}");
+                return;
+            }
+            (destination, sshCommand, remoteCommand) = (LoopbackSshd.Alias, sshd.SshCommand, sshd.RemoteTool);
+        }
+        Environment.SetEnvironmentVariable(SshTarget.CommandVariable, sshCommand);
+        var remoteFolder = Path.Combine(dir, "remote");
+        var spec = $"ssh://{destination}?host=embedded:{remoteFolder}&command={Uri.EscapeDataString(remoteCommand)}";
+        Console.WriteLine($"remote: {spec} ({BenchContext.ToolKind}); savefile {bytes >> 20} MiB");
+
+        var cat = context.TimeShell($"{sshCommand} {destination} cat '{savefile}' > /dev/null");
+
+        // The same restore on a local embedded host: what the remote does with the bytes, without ssh or the protocol.
+        var direct = TimeSpan.MaxValue;
+        await using (var here = EmbeddedHost.Open(Path.Combine(dir, "here")))
+        {
+            for (var i = 0; i < context.Repeats; i++)
+            {
+                var sw = Stopwatch.StartNew();
+                await here.RestoreAsync(savefile, RestoreOptions.Default);
+                sw.Stop();
+                if (sw.Elapsed < direct) direct = sw.Elapsed;
+                await here.DestroyAsync("big");
+            }
+        }
+        Console.WriteLine($"local embedded restore of the same savefile (no ssh): {direct.TotalSeconds:F3} s ({BenchContext.Rate(bytes, direct)})");
+
+        // Cold: a new connection per restore, as one `xen-iac domain restore --host ssh://…` does.
+        var cold = TimeSpan.MaxValue;
+        for (var i = 0; i < context.Repeats; i++)
+        {
+            await using var host = HostSpec.Parse(spec).Open();
+            var sw = Stopwatch.StartNew();
+            await host.RestoreAsync(savefile, RestoreOptions.Default);
+            sw.Stop();
+            if (sw.Elapsed < cold) cold = sw.Elapsed;
+            await host.DestroyAsync("big");
+        }
+        context.Report($"restore of a {mib} MiB savefile over ssh, new connection", cold, cat, "ssh cat > /dev/null", "throughput >= 0.9", bytes, 0);
+
+        // Warm: one connection, restores only (what an apply's steps on one host share).
+        await using (var host = HostSpec.Parse(spec).Open())
+        {
+            await host.GetHostInfoAsync();
+            var warm = TimeSpan.MaxValue;
+            for (var i = 0; i < context.Repeats; i++)
+            {
+                var sw = Stopwatch.StartNew();
+                await host.RestoreAsync(savefile, RestoreOptions.Default);
+                sw.Stop();
+                if (sw.Elapsed < warm) warm = sw.Elapsed;
+                await host.DestroyAsync("big");
+            }
+            context.Report($"restore of a {mib} MiB savefile over ssh, connection open", warm, cat, "ssh cat > /dev/null", "throughput >= 0.9", bytes, 0);
+        }
+        Directory.Delete(dir, true);
+    }
+}

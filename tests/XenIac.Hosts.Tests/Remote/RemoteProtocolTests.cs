@@ -1,0 +1,186 @@
+using System.Buffers.Binary;
+using System.Text;
+using System.Text.Json.Nodes;
+using XenIac.Hosts.Embedded;
+using XenIac.Hosts.Remote;
+
+namespace XenIac.Hosts.Tests.Remote;
+
+/// <summary>
+/// The protocol's edges: versions that do not meet, a remote that is not xen-iac, and garbage or oversized frames
+/// from either side. Each gives one clear error, and neither side allocates what a frame header merely claims.
+/// </summary>
+public sealed class RemoteProtocolTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("xeniac-protocol-").FullName;
+    private readonly OsPipe _toServer = new();
+    private readonly OsPipe _toClient = new();
+
+    public void Dispose()
+    {
+        _toServer.Dispose();
+        _toClient.Dispose();
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+
+    private RemoteXenHost Client() => new("ssh://fake", ct => RemoteConnection.OpenAsync(_toClient.Reader, _toServer.Writer, "ssh://fake",
+        () => Task.FromResult<string?>("ssh exited with code 0"), ct));
+
+    private static JsonObject Hello(int min = Frames.MinVersion, int max = Frames.MaxVersion) => new()
+    {
+        ["t"] = "hello", ["min"] = min, ["max"] = max, ["tool"] = "7.0.0", ["spec"] = "libxl",
+        ["info"] = new JsonObject { ["xenVersion"] = "4.19.1", ["cpuVendor"] = "GenuineIntel", ["freeMemoryKiB"] = 1024 },
+    };
+
+    /// <summary>A fake server: the preamble, then whatever the test writes, then the end.</summary>
+    private async Task FakeServerAsync(Func<FrameWriter, Stream, Task> write)
+    {
+        using var writer = new FrameWriter(_toClient.Writer);
+        await writer.WritePreambleAsync();
+        await write(writer, _toClient.Writer);
+        _toClient.Writer.Dispose();
+    }
+
+    private static byte[] Header(byte type, uint call, uint length)
+    {
+        var header = new byte[Frames.HeaderSize];
+        header[0] = type;
+        BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(1), call);
+        BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(5), length);
+        return header;
+    }
+
+    [Fact]
+    public async Task A_server_of_other_versions_is_refused_naming_both()
+    {
+        var server = FakeServerAsync((w, _) => w.WriteControlAsync(0, Hello(7, 9)));
+        await using var client = Client();
+        var e = await Assert.ThrowsAsync<XenHostException>(() => client.ListDomainsAsync());
+        await server;
+        Assert.Equal(XenHostError.Unavailable, e.Error);
+        Assert.Contains("xen-iac 7.0.0 speaks protocol versions 7 to 9", e.Message, StringComparison.Ordinal);
+        Assert.Contains($"this one {Frames.MinVersion} to {Frames.MaxVersion}", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_client_asking_for_an_unknown_version_gets_an_error_frame_and_the_server_ends()
+    {
+        await using var host = EmbeddedHost.Open(Path.Combine(_dir, "h"));
+        var serve = XenHostServer.ServeAsync(() => host, _toServer.Reader, _toClient.Writer, "t", TextWriter.Null);
+        var reader = new FrameReader(_toClient.Reader);
+        await reader.ReadPreambleAsync(default);
+        Assert.Equal("hello", Wire.TypeOf((await reader.ReadAsync(default))!.Value.Json()));
+        using var writer = new FrameWriter(_toServer.Writer);
+        await writer.WriteControlAsync(0, new JsonObject { ["t"] = "hello", ["version"] = 99 });
+        var error = (await reader.ReadAsync(default))!.Value.Json();
+        Assert.Equal("error", Wire.TypeOf(error));
+        Assert.Contains("protocol version 99", Wire.Str(error, "message"), StringComparison.Ordinal);
+        await serve.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task A_remote_that_is_not_xen_iac_is_quoted()
+    {
+        var server = Task.Run(async () =>
+        {
+            await _toClient.Writer.WriteAsync("bash: line 1: xen-iac: command not found\n"u8.ToArray());
+            _toClient.Writer.Dispose();
+        });
+        await using var client = Client();
+        var e = await Assert.ThrowsAsync<XenHostException>(() => client.GetHostInfoAsync());
+        await server;
+        Assert.Equal(XenHostError.Unavailable, e.Error);
+        Assert.Contains("ssh://fake", e.Message, StringComparison.Ordinal);
+        Assert.Contains("xen-iac: command not found", e.Message, StringComparison.Ordinal);
+        Assert.Contains("ssh exited with code 0", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public async Task A_host_that_cannot_be_opened_there_is_a_typed_error_here()
+    {
+        var serve = XenHostServer.ServeAsync(() => throw new XenHostException(XenHostError.Unavailable, "no /dev/xen/privcmd here"),
+            _toServer.Reader, _toClient.Writer, "t", TextWriter.Null);
+        await using var client = Client();
+        var e = await Assert.ThrowsAsync<XenHostException>(() => client.ListDomainsAsync());
+        Assert.Equal(XenHostError.Unavailable, e.Error);
+        Assert.Equal("ssh://fake: no /dev/xen/privcmd here", e.Message);
+        await serve.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Theory]
+    [InlineData(1, 0xFFFF_FFF0u, "larger than the limit")]
+    [InlineData(2, 0x7FFF_FFFFu, "larger than the limit")]
+    [InlineData(9, 4u, "unknown frame type 9")]
+    public async Task A_hostile_server_frame_fails_the_call_clearly(byte type, uint length, string expected)
+    {
+        var server = FakeServerAsync(async (w, raw) =>
+        {
+            await w.WriteControlAsync(0, Hello());
+            await raw.WriteAsync(Header(type, 1, length));
+            await raw.FlushAsync();
+            // Hold the pipe open: the client must stop on the header, not on the end of the stream.
+            await Task.Delay(2000);
+        });
+        await using var client = Client();
+        var before = GC.GetTotalAllocatedBytes(precise: false);
+        var e = await Assert.ThrowsAsync<XenHostException>(() => client.ListDomainsAsync()).WaitAsync(TimeSpan.FromSeconds(10));
+        // Process-wide, so other tests running beside this one count too: the bound is loose, the claims are 2 and 4 GiB.
+        Assert.True(GC.GetTotalAllocatedBytes(precise: false) - before < 1L << 30, "the client allocated what the frame claimed");
+        Assert.Equal(XenHostError.Unavailable, e.Error);
+        Assert.Contains("protocol error", e.Message, StringComparison.Ordinal);
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+        await server;
+    }
+
+    [Fact]
+    public async Task A_garbage_control_frame_from_the_server_is_a_protocol_error()
+    {
+        var server = FakeServerAsync(async (w, _) =>
+        {
+            await w.WriteControlAsync(0, Hello());
+            await w.WriteAsync(FrameType.Control, 1, "{not json"u8.ToArray());
+        });
+        await using var client = Client();
+        var e = await Assert.ThrowsAsync<XenHostException>(() => client.ListDomainsAsync());
+        Assert.Contains("not valid JSON", e.Message, StringComparison.Ordinal);
+        await server;
+    }
+
+    [Theory]
+    [InlineData(2, 0xFFFF_FFF0u, "larger than the limit")]
+    [InlineData(0, 4u, "unknown frame type 0")]
+    public async Task A_hostile_client_frame_ends_the_session_with_an_error_frame(byte type, uint length, string expected)
+    {
+        await using var host = EmbeddedHost.Open(Path.Combine(_dir, "h"));
+        var log = new StringWriter();
+        var serve = XenHostServer.ServeAsync(() => host, _toServer.Reader, _toClient.Writer, "t", log);
+        var reader = new FrameReader(_toClient.Reader);
+        await reader.ReadPreambleAsync(default);
+        await reader.ReadAsync(default);
+        using var writer = new FrameWriter(_toServer.Writer);
+        await writer.WriteControlAsync(0, new JsonObject { ["t"] = "hello", ["version"] = Frames.MaxVersion });
+        await _toServer.Writer.WriteAsync(Header(type, 1, length));
+        await _toServer.Writer.FlushAsync();
+        var error = (await reader.ReadAsync(default).WaitAsync(TimeSpan.FromSeconds(10)))!.Value.Json();
+        Assert.Equal("error", Wire.TypeOf(error));
+        Assert.Contains(expected, Wire.Str(error, "message"), StringComparison.Ordinal);
+        await serve.WaitAsync(TimeSpan.FromSeconds(10)); // ended although the client's end is still open
+        Assert.Contains(expected, log.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Frames_round_trip_at_their_limits()
+    {
+        using var writer = new FrameWriter(_toClient.Writer);
+        var big = new byte[Frames.MaxDataBytes];
+        big[^1] = 42;
+        var write = writer.WriteAsync(FrameType.Data, 77, big);
+        var frame = await new FrameReader(_toClient.Reader).ReadAsync(default);
+        await write;
+        Assert.Equal(FrameType.Data, frame!.Value.Type);
+        Assert.Equal(77u, frame.Value.Call);
+        Assert.Equal(big, frame.Value.Payload.ToArray());
+        Assert.Equal("xen-iac-serve\n", Encoding.ASCII.GetString(Frames.Preamble));
+    }
+}
