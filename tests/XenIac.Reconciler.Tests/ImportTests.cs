@@ -338,4 +338,10 @@ public sealed class ImportTests : IAsyncLifetime
         await ImportWriter.WriteAsync(again, force: true, writeManifest: true);
         Assert.NotEqual("# edited by hand\n", File.ReadAllText(P("out/configs/run1.cfg")));
     }
+
+    [Theory]
+    [InlineData("ssh://admin@dom0-a:2222")]
+    [InlineData("ssh://dom0-b?host=embedded:/srv/xen-host")]
+    public void A_remote_host_is_written_as_it_was_given_not_as_libxl_or_a_local_folder(string spec) =>
+        Assert.Equal(HostSpec.Parse(spec).ToString(), ManifestWriter.HostText(HostSpec.Parse(spec), _dir));
 }

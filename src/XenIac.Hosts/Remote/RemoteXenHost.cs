@@ -137,6 +137,7 @@ internal sealed class RemoteXenHost : IXenHost
         args["mode"] = options.Mode.ToString();
         args["leavePaused"] = options.LeavePaused;
         args["preserveDomId"] = options.PreserveDomId;
+        if (options.Fingerprint is { } fingerprint) args["fingerprint"] = fingerprint;
         if (options.AlternativeConfig is { } alternative) args["config"] = Wire.ToJson(alternative);
         var call = await connection.StartAsync("save", args, options.Progress, receivesData: true).ConfigureAwait(false);
         var registration = cancellationToken.Register(() => _ = call.CancelAsync());

@@ -275,7 +275,7 @@ public static class XenHostServer
                 var options = new SaveOptions
                 {
                     Mode = mode, LeavePaused = true, AlternativeConfig = Wire.OptConfig(m, "config"),
-                    PreserveDomId = Wire.Bool(m, "preserveDomId"), Progress = progress,
+                    PreserveDomId = Wire.Bool(m, "preserveDomId"), Fingerprint = Wire.OptStr(m, "fingerprint"), Progress = progress,
                 };
                 await host.SaveAsync(name, path, options, ct).ConfigureAwait(false);
                 stopped = true;

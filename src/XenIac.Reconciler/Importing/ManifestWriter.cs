@@ -90,6 +90,8 @@ public static class ManifestWriter
     internal static string HostText(HostSpec host, string? directory) => host.Kind switch
     {
         HostKind.Embedded => HostSpec.EmbeddedPrefix + (directory is null ? host.Folder : Relative(directory, host.Folder!)),
+        // A remote host is named as it was given: its folder (if any) is on the remote, not beside the manifest.
+        HostKind.Ssh => host.ToString(),
         _ => HostSpec.LibxlText,
     };
 

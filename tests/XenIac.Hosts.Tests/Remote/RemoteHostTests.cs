@@ -120,9 +120,13 @@ public sealed class RemoteHostTests : IAsyncLifetime
     {
         await _toA.Client.CreateAsync(Hvm("web"));
         var file = Path.Combine(_dir, "cp.xlsave");
-        await _toA.Client.SaveAsync("web", file, new SaveOptions { Mode = SaveMode.Checkpoint });
+        var fingerprint = "sha256:" + new string('c', 64);
+        await _toA.Client.SaveAsync("web", file, new SaveOptions { Mode = SaveMode.Checkpoint, Fingerprint = fingerprint });
         Assert.Equal(DomainState.Running, (await _a.FindDomainAsync("web"))!.State);
         Assert.True(File.Exists(file));
+        // The fingerprint crosses the connection and lands in the savefile written here.
+        using (var reader = XenIac.Core.SaveFiles.SaveFileReader.Open(file))
+            Assert.Equal(fingerprint, reader.Header.Fingerprint);
 
         await _toA.Client.SaveAsync("web", file, new SaveOptions { LeavePaused = true });
         Assert.Equal(DomainState.Paused, (await _a.FindDomainAsync("web"))!.State);
