@@ -21,6 +21,8 @@ internal sealed class FleetHost
     public required HostSpec Spec { get; init; }
     /// <summary>Its name in <c>hosts:</c>, else its spec as written.</summary>
     public required string Name { get; init; }
+    /// <summary>Its name in <c>hosts:</c>, or null.</summary>
+    public string? ManifestName { get; init; }
     public IXenHost? Host { get; init; }
     public string? Error { get; init; }
     public IReadOnlyDictionary<string, DomainInfo> Domains { get; init; } = new Dictionary<string, DomainInfo>(StringComparer.Ordinal);
@@ -88,14 +90,14 @@ internal sealed class Fleet
             var domains = await host.ListDomainsAsync(cancellationToken).ConfigureAwait(false);
             return new FleetHost
             {
-                Spec = spec, Name = shown, Host = host, Labels = labels,
+                Spec = spec, Name = shown, ManifestName = name, Host = host, Labels = labels,
                 Domains = domains.GroupBy(d => d.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal),
             };
         }
         // Whatever a host answers with stays with that host: its domains fail with it, the others are planned.
         catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException)
         {
-            return new FleetHost { Spec = spec, Name = shown, Error = e.Message, Labels = labels };
+            return new FleetHost { Spec = spec, Name = shown, ManifestName = name, Error = e.Message, Labels = labels };
         }
     }
 

@@ -37,7 +37,7 @@ public static partial class Planner
                 candidates = [here];
             else if (candidates.FirstOrDefault(c => c.Error is not null) is { } unknown)
                 // It may run there: placing it elsewhere could start a second copy.
-                return Failed(spec with { Host = unknown.Spec, HostName = unknown.Name },
+                return Failed(spec with { Host = unknown.Spec, HostName = unknown.ManifestName },
                     new DomainObservation(null, SavefileStatus.Missing) { HostError = unknown.Error }, PlanAction.None,
                     $"{hostAt}: host {unknown.Name} (matches label {spec.HostSelector}) cannot be asked whether the domain runs there: {unknown.Error}");
         }
@@ -47,7 +47,7 @@ public static partial class Planner
         var refused = new List<string>();
         foreach (var target in candidates)
         {
-            var placed = spec with { Host = target.Spec, HostName = target.Name };
+            var placed = spec with { Host = target.Spec, HostName = target.ManifestName };
             var plan = await DecideOnAsync(placed, target, runningOn, savefile, fleet, stores, hosts, options, manifestDirectory, cancellationToken).ConfigureAwait(false);
             first ??= plan;
             if (candidates.Count == 1 || plan.Error is null) return plan;
@@ -73,12 +73,12 @@ public static partial class Planner
         if (spec.State != DesiredState.Running)
         {
             // Saved or absent: the save or destroy happens where the domain is.
-            var there = spec with { Host = elsewhere.Spec, HostName = elsewhere.Name };
+            var there = spec with { Host = elsewhere.Spec, HostName = elsewhere.ManifestName };
             return await DecideAsync(there, new DomainObservation(domain, savefile), hosts, cancellationToken, options, manifestDirectory).ConfigureAwait(false);
         }
 
         // Cold migration: save on the host it runs on (checked as any save there), then restore on the new one.
-        var save = await DecideAsync(spec with { Host = elsewhere.Spec, HostName = elsewhere.Name, State = DesiredState.Saved, Checkpoint = false },
+        var save = await DecideAsync(spec with { Host = elsewhere.Spec, HostName = elsewhere.ManifestName, State = DesiredState.Saved, Checkpoint = false },
             new DomainObservation(domain, savefile), hosts, cancellationToken, options, manifestDirectory).ConfigureAwait(false);
         var through = spec.Snapshot is { } snap ? $"snapshot tag {snap.Tag}" : "its savefile";
         var migration = save with
