@@ -29,17 +29,18 @@ public static class Applier
         {
             // Open every host before locking it: an embedded host's lock lives in its folder, which opening
             // creates. A host that cannot be opened holds nothing to lock; the plan reports it per domain.
-            var lockPaths = new List<string>();
-            // Every host the manifest names (hosts: included, where selectors and migrations reach), one lock each.
-            foreach (var spec in manifest.HostSpecs.Select(hosts.Resolve).Distinct())
+            // Every host the manifest names (hosts: included, where selectors and migrations reach), one lock each;
+            // they open in parallel, since a remote host may take a while to answer and the others need not wait.
+            var opened = await Task.WhenAll(manifest.HostSpecs.Select(hosts.Resolve).Distinct().Select(spec => Task.Run(() =>
             {
                 try
                 {
                     hosts.Get(spec);
-                    lockPaths.Add(spec.ApplyLockPath);
+                    return spec.ApplyLockPath;
                 }
-                catch (XenIacException) { }
-            }
+                catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException) { return null; }
+            }, beforeSteps.Token))).ConfigureAwait(false);
+            var lockPaths = opened.OfType<string>().ToList();
             foreach (var path in lockPaths.Distinct().Order(StringComparer.Ordinal))
                 locks.Add(await FileLock.AcquireAsync(path, options.LockTimeout, $"xen-iac apply {manifest.Path}", beforeSteps.Token).ConfigureAwait(false));
 
