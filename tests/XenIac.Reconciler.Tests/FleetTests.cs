@@ -346,6 +346,63 @@ public sealed class FleetTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_host_that_answers_with_an_error_fails_only_its_domains_whatever_kind_of_host_it_is()
+    {
+        await MachineAsync("a");
+        await MachineAsync("b");
+        File.WriteAllText(P("x.cfg"), Cfg("x"));
+        File.WriteAllText(P("y.cfg"), Cfg("y"));
+        var m = Manifest("  a: embedded:hosts/a\n  b: embedded:hosts/b\n",
+            "  - name: x\n    config: x.cfg\n    host: a\n  - name: y\n    config: y.cfg\n    host: b\n");
+        var failing = HostSpec.Parse("embedded:" + P("hosts/b"));
+        var provider = new FailingProvider(_hosts, failing);
+
+        var result = await Applier.ApplyAsync(m, provider, new ApplyOptions());
+        var y = Named(result.Plan, "y");
+        Assert.Equal("host: connection reset by peer", y.Error);
+        Assert.Equal("connection reset by peer", y.Observed.HostError);
+        Assert.Equal("x", Assert.Single(result.Results).Domain);
+        Assert.NotNull(await Host("a").FindDomainAsync("x"));
+        Assert.Null(await Host("b").FindDomainAsync("y"));
+    }
+
+    [Fact]
+    public void Defaults_can_place_every_domain_by_selector_and_an_empty_hosts_section_is_none()
+    {
+        var m = ManifestLoader.Parse("hosts:\n  a: {spec: embedded:hosts/a, labels: {rack: r1}}\ndefaults:\n  host: {label: rack}\ndomains:\n  - name: x\n",
+            P("xen-iac.yaml"));
+        Assert.Equal("rack", m.Domains[0].HostSelector!.ToString());
+        Assert.Equal(4, m.Domains[0].HostLocation!.Line);
+        Assert.Empty(ManifestLoader.Parse("hosts:\ndomains:\n  - name: x\n", P("xen-iac.yaml")).Hosts);
+    }
+
+    /// <summary>Any IXenHost: here one that lists nothing but an error, as a remote host whose connection dropped would.</summary>
+    private sealed class FailingProvider(IHostProvider inner, HostSpec failing) : IHostProvider
+    {
+        public HostSpec Resolve(HostSpec spec) => inner.Resolve(spec);
+
+        public IXenHost Get(HostSpec spec) => Resolve(spec) == failing ? new FailingHost(inner.Get(spec)) : inner.Get(spec);
+    }
+
+    private sealed class FailingHost(IXenHost inner) : IXenHost
+    {
+        private static XenHostException Dropped() => new(XenHostError.Unavailable, "connection reset by peer");
+        public string Spec => inner.Spec;
+        public Task<HostInfo> GetHostInfoAsync(CancellationToken cancellationToken = default) => throw Dropped();
+        public Task<IReadOnlyList<DomainInfo>> ListDomainsAsync(CancellationToken cancellationToken = default) => throw Dropped();
+        public Task<DomainInfo?> FindDomainAsync(string name, CancellationToken cancellationToken = default) => throw Dropped();
+        public Task<SaveResult> SaveAsync(string name, string savefilePath, SaveOptions options, CancellationToken cancellationToken = default) => throw Dropped();
+        public Task<RestoreResult> RestoreAsync(string savefilePath, RestoreOptions options, CancellationToken cancellationToken = default) => throw Dropped();
+        public Task<RestoreResult> RestoreAsync(Stream savefile, string source, RestoreOptions options, CancellationToken cancellationToken = default) => throw Dropped();
+        public Task<DomainInfo> CreateAsync(ConfigText config, bool paused = false, CancellationToken cancellationToken = default) => throw Dropped();
+        public Task DestroyAsync(string name, CancellationToken cancellationToken = default) => throw Dropped();
+        public Task PauseAsync(string name, CancellationToken cancellationToken = default) => throw Dropped();
+        public Task UnpauseAsync(string name, CancellationToken cancellationToken = default) => throw Dropped();
+        public Task<ConfigText> GetConfigAsync(string name, CancellationToken cancellationToken = default) => throw Dropped();
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    [Fact]
     public void Rendezvous_order_is_a_pure_function_of_the_names()
     {
         Assert.Equal(Fleet.Score("a", "web"), Fleet.Score("a", "web"));
