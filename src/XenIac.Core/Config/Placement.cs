@@ -117,7 +117,7 @@ public static class Placement
         }
     }
 
-    // xl settings: the key itself, its list entries (virtio[0]) and count, or a field of each device (vif[0].vlan).
+    // xl settings: the key itself, each of its list entries (virtio[0]; not their count), or a field of each device (vif[0].vlan).
     private static bool MatchesXl(string setting, string xlKey)
     {
         var dot = xlKey.IndexOf('.', StringComparison.Ordinal);
