@@ -47,7 +47,7 @@ public sealed class ManifestSchemaTests
     [InlineData("domains:\n  - name: web\n    state: hibernating\n")]
     [InlineData("domains:\n  - name: web\n    checkpoint: yes\n")]
     [InlineData("domains:\n  - config: web.cfg\n")]
-    [InlineData("defaults:\n  host: xenserver\ndomains: []\n")]
+    [InlineData("defaults:\n  host: xen server\ndomains: []\n")]
     [InlineData("domains:\n  - name: web\n    overrides:\n      settings:\n        vif: [{mac: x}]\n")]
     [InlineData("domains:\n  - name: web\n    trustConfig: yes\n")]
     public void The_schema_rejects_what_the_loader_rejects(string yaml)

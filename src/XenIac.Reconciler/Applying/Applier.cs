@@ -29,16 +29,18 @@ public static class Applier
         {
             // Open every host before locking it: an embedded host's lock lives in its folder, which opening
             // creates. A host that cannot be opened holds nothing to lock; the plan reports it per domain.
-            var lockPaths = new List<string>();
-            foreach (var spec in manifest.Domains.Select(d => hosts.Resolve(d.Host)).Distinct())
+            // Every host the manifest names (hosts: included, where selectors and migrations reach), one lock each;
+            // they open in parallel, since a remote host may take a while to answer and the others need not wait.
+            var opened = await Task.WhenAll(manifest.HostSpecs.Select(hosts.Resolve).Distinct().Select(spec => Task.Run(() =>
             {
                 try
                 {
                     hosts.Get(spec);
-                    lockPaths.Add(spec.ApplyLockPath);
+                    return spec.ApplyLockPath;
                 }
-                catch (XenIacException) { }
-            }
+                catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException) { return null; }
+            }, beforeSteps.Token))).ConfigureAwait(false);
+            var lockPaths = opened.OfType<string>().ToList();
             foreach (var path in lockPaths.Distinct().Order(StringComparer.Ordinal))
                 locks.Add(await FileLock.AcquireAsync(path, options.LockTimeout, $"xen-iac apply {manifest.Path}", beforeSteps.Token).ConfigureAwait(false));
 
@@ -86,10 +88,11 @@ public static class Applier
         var current = PlanAction.None;
         try
         {
-            var host = hosts.Get(spec.Host);
             foreach (var step in plan.Steps)
             {
                 current = step;
+                // A cold migration saves on the host the domain runs on and restores on the one the manifest names.
+                var host = hosts.Get(plan.HostOf(step));
                 var expected = await ExpectedBytesAsync(step, plan, host, cancellationToken).ConfigureAwait(false);
                 progress?.Report(new StepStarted(spec.Name, step, expected));
                 // Journaled whatever the token says: the journal records what was done, cancelled or not.
@@ -111,7 +114,7 @@ public static class Applier
             var message = e is OperationCanceledException ? "cancelled" : e.Message;
             await journal.AppendAsync(new JournalEntry
             {
-                ApplyId = applyId, Domain = spec.Name, Action = current, Outcome = StepOutcome.Failed, Host = hosts.Resolve(spec.Host).ToString(),
+                ApplyId = applyId, Domain = spec.Name, Action = current, Outcome = StepOutcome.Failed, Host = hosts.Resolve(plan.HostOf(current)).ToString(),
                 Savefile = spec.SavefilePath, Error = message, Seconds = total.Elapsed.TotalSeconds,
             }, CancellationToken.None).ConfigureAwait(false);
             progress?.Report(new DomainFailed(spec.Name, current, message));
@@ -144,14 +147,15 @@ public static class Applier
                     await using var stores = new Snapshots();
                     var store = await stores.OpenAsync(from, create: false, cancellationToken).ConfigureAwait(false)
                         ?? throw new StoreException(StoreError.NotFound, $"there is no store at '{from.Store}'");
-                    var snapshot = await store.ResolveAsync(plan.Observed.Savefile.SnapshotId ?? from.Tag, cancellationToken).ConfigureAwait(false);
+                    // A migration restores what its own save just pushed: the tag's newest, not the snapshot the plan saw.
+                    var snapshot = await store.ResolveAsync((plan.SourceHost is null ? plan.Observed.Savefile.SnapshotId : null) ?? from.Tag, cancellationToken).ConfigureAwait(false);
                     await using var image = store.OpenRead(snapshot, cancellationToken);
                     await host.RestoreAsync(image, $"snapshot {snapshot.Id} ({from.Tag}) in {store.Location}", restoreOptions, cancellationToken)
                         .ConfigureAwait(false);
                     return snapshot.Bytes;
                 }
                 await host.RestoreAsync(spec.SavefilePath, restoreOptions, cancellationToken).ConfigureAwait(false);
-                return plan.Observed.Savefile.Size;
+                return plan.SourceHost is null ? plan.Observed.Savefile.Size : new FileInfo(spec.SavefilePath).Length;
 
             case PlanAction.Save:
             case PlanAction.Checkpoint:
@@ -193,11 +197,14 @@ public static class Applier
     private static async Task<long?> ExpectedBytesAsync(PlanAction step, DomainPlan plan, IXenHost host, CancellationToken cancellationToken) =>
         step switch
         {
+            PlanAction.Restore when plan.SourceHost is not null && SavedHere(plan) => new FileInfo(plan.Spec.SavefilePath).Length,
             PlanAction.Restore => plan.Observed.Savefile.Size,
             PlanAction.Save or PlanAction.Checkpoint =>
                 (await host.FindDomainAsync(plan.Spec.Name, cancellationToken).ConfigureAwait(false))?.MemoryKiB * 1024,
             _ => null,
         };
+
+    private static bool SavedHere(DomainPlan plan) => plan.Spec.Snapshot is null && File.Exists(plan.Spec.SavefilePath);
 
     private static JournalEntry Entry(string applyId, DomainSpec spec, IXenHost host, PlanAction step, StepOutcome outcome) => new()
     {

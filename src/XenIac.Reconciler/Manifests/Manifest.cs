@@ -69,8 +69,17 @@ public sealed record DomainSpec
     /// </summary>
     public int? Keep { get; init; }
     public SavefileFormat Format { get; init; } = SavefileFormat.Xl;
-    /// <summary>The host the domain lives on; <see cref="HostSpec.Default"/> when the manifest names none.</summary>
+    /// <summary>
+    /// The host the domain lives on; <see cref="HostSpec.Default"/> when the manifest names none. For a domain placed
+    /// by <see cref="HostSelector"/> it is the default until the planner has chosen (a plan's spec holds the choice).
+    /// </summary>
     public HostSpec Host { get; init; }
+    /// <summary>The name in the manifest's <c>hosts:</c> of <see cref="Host"/>, when it has one.</summary>
+    public string? HostName { get; init; }
+    /// <summary><c>host: {label: rack=a}</c>: placement picks one of the matching hosts of <c>hosts:</c>.</summary>
+    public LabelSelector? HostSelector { get; init; }
+    /// <summary>Where <c>host:</c> is written (the domain's location when it is not).</summary>
+    public SourceLocation? HostLocation { get; init; }
     /// <summary>Apply even when the override config is incompatible with the saved one.</summary>
     public bool Force { get; init; }
     /// <summary>
@@ -103,8 +112,23 @@ public sealed record DomainSpec
 /// <summary>A tag in a snapshot store: the store's location (folder or s3://) and its key file when encrypted.</summary>
 public sealed record SnapshotRef(string Tag, string Store, string? KeyFile);
 
+/// <summary>A host of the manifest's <c>hosts:</c> section: a name for a spec, and labels a domain's <c>host:</c> can select.</summary>
+public sealed record ManifestHost(string Name, HostSpec Spec, IReadOnlyDictionary<string, string> Labels, SourceLocation Location);
+
 /// <summary>A loaded, validated manifest.</summary>
 public sealed record Manifest(string Path, IReadOnlyList<DomainSpec> Domains)
 {
     public string Directory => System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))!;
+
+    /// <summary>The <c>hosts:</c> section in the order written; empty when the manifest has none.</summary>
+    public IReadOnlyList<ManifestHost> Hosts { get; init; } = [];
+
+    /// <summary>Every host spec the manifest can reach: those of <c>hosts:</c>, then those domains name directly.</summary>
+    public IEnumerable<HostSpec> HostSpecs => Hosts.Select(h => h.Spec).Concat(Domains.Where(d => d.HostSelector is null).Select(d => d.Host)).Distinct();
+
+    /// <summary>More than one host: plans name each action's host.</summary>
+    public bool IsMultiHost => HostSpecs.Skip(1).Any();
+
+    /// <summary>The name <c>hosts:</c> gives <paramref name="spec"/>, or null.</summary>
+    public string? NameOf(HostSpec spec) => Hosts.FirstOrDefault(h => h.Spec == spec)?.Name;
 }

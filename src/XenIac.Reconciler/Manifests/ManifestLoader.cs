@@ -16,7 +16,9 @@ public static partial class ManifestLoader
     /// <summary>The file name plan/apply look for when none is given.</summary>
     public const string DefaultFileName = "xen-iac.yaml";
 
-    internal static readonly string[] TopLevelKeys = ["version", "defaults", "domains"];
+    internal static readonly string[] TopLevelKeys = ["version", "hosts", "defaults", "domains"];
+    internal static readonly string[] HostKeys = ["spec", "labels"];
+    internal static readonly string[] HostSelectorKeys = ["label"];
     internal static readonly string[] DefaultsKeys = ["host", "state", "format", "checkpoint", "paused", "force", "savefileDir", "trustConfig", "store", "storeKey", "keep"];
     internal static readonly string[] DomainKeys = ["name", "config", "savefile", "state", "overrides", "checkpoint", "paused", "format", "host", "force", "trustConfig", "snapshot", "store", "labels", "keep"];
     internal static readonly string[] OverrideKeys = ["config", "settings"];
@@ -84,9 +86,54 @@ public static partial class ManifestLoader
         if (yaml.Documents.Count > 1)
             context.Error(yaml.Documents[1].RootNode, "a manifest is one YAML document; found more than one");
 
+        var hosts = Get(root, "hosts") is { } hostsNode ? LoadHosts(hostsNode, context) : [];
+        context.KnownHosts = hosts;
         var domains = LoadRoot(root, context);
         if (context.Errors.Count > 0) throw new ManifestException(context.Errors);
-        return new Manifest(path, domains);
+        return new Manifest(path, domains) { Hosts = hosts };
+    }
+
+    /// <summary>
+    /// <c>hosts:</c>: each name to a spec, written alone (<c>a: embedded:hosts/a</c>) or with labels
+    /// (<c>b: {spec: embedded:hosts/b, labels: {rack: a}}</c>). Names follow domain names, so none can be a spec.
+    /// </summary>
+    private static List<ManifestHost> LoadHosts(YamlNode node, Context context)
+    {
+        var hosts = new List<ManifestHost>();
+        if (node is YamlScalarNode { Value: null or "" }) return hosts;
+        if (context.Mapping(node, "hosts") is not { } map) return hosts;
+        var specs = new Dictionary<Hosts.HostSpec, string>();
+        foreach (var (key, value) in map.Children)
+        {
+            if (context.String(key, "host name") is not { } name) continue;
+            if (!DomainName().IsMatch(name) || name == Hosts.HostSpec.LibxlText)
+            {
+                context.Error(key, $"invalid host name '{name}': letters, digits, '.', '_' and '-', starting with a letter or digit, and not 'libxl' (that is a spec)");
+                continue;
+            }
+            YamlNode specNode = value;
+            var labels = new Dictionary<string, string>(StringComparer.Ordinal);
+            if (value is YamlMappingNode m)
+            {
+                context.CheckKeys(m, HostKeys, $"host '{name}'");
+                if (Get(m, "spec") is not { } sn)
+                {
+                    context.Error(m, $"host '{name}' has no 'spec' (libxl, embedded:<folder>, ...)");
+                    continue;
+                }
+                specNode = sn;
+                labels = LoadLabels(m, context);
+            }
+            if (context.HostSpecOf(specNode) is not { } spec) continue;
+            if (specs.TryGetValue(spec, out var other))
+            {
+                context.Error(specNode, $"host '{name}' is the same host as '{other}' ({spec})");
+                continue;
+            }
+            specs[spec] = name;
+            hosts.Add(new ManifestHost(name, spec, labels, context.At(key)));
+        }
+        return hosts;
     }
 
     private static List<DomainSpec> LoadRoot(YamlMappingNode root, Context context)
@@ -101,7 +148,7 @@ public static partial class ManifestLoader
             context.CheckKeys(d, DefaultsKeys, "defaults");
             defaults = new Defaults
             {
-                Host = Get(d, "host") is { } h ? context.Host(h) : null,
+                Host = Get(d, "host") is { } h ? context.HostRef(h) : null,
                 State = Get(d, "state") is { } s ? context.Enum<DesiredState>(s, "state") : null,
                 Format = Get(d, "format") is { } f ? context.Enum<SavefileFormat>(f, "format") : null,
                 Checkpoint = Get(d, "checkpoint") is { } c ? context.Bool(c, "checkpoint") : null,
@@ -179,7 +226,8 @@ public static partial class ManifestLoader
         var keep = (Get(m, "keep") is { } kn ? context.Keep(kn) : null) ?? defaults.Keep;
         var force = (Get(m, "force") is { } fo ? context.Bool(fo, "force") : null) ?? defaults.Force ?? false;
         var trustConfig = (Get(m, "trustConfig") is { } tc ? context.Bool(tc, "trustConfig") : null) ?? defaults.TrustConfig ?? false;
-        var host = (Get(m, "host") is { } h ? context.Host(h) : null) ?? defaults.Host;
+        var hostNode = Get(m, "host");
+        var host = (hostNode is not null ? context.HostRef(hostNode) : null) ?? defaults.Host;
         var config = Get(m, "config") is { } c ? context.Path(c, "config", mustExist: true) : null;
 
         var extension = format == SavefileFormat.Legacy ? ".img" : ".xlsave";
@@ -225,7 +273,10 @@ public static partial class ManifestLoader
             ObserveOnly = pausedValue == PausedValue.Reconcile,
             Keep = keep,
             Format = format,
-            Host = host ?? default,
+            Host = host?.Spec ?? default,
+            HostName = host?.Name,
+            HostSelector = host?.Selector,
+            HostLocation = hostNode is not null ? context.At(hostNode) : host?.Location ?? location,
             Force = force,
             TrustConfig = trustConfig,
             Location = location,
@@ -327,7 +378,7 @@ public static partial class ManifestLoader
 
     private sealed record Defaults
     {
-        public Hosts.HostSpec? Host { get; init; }
+        public HostRefValue? Host { get; init; }
         public DesiredState? State { get; init; }
         public SavefileFormat? Format { get; init; }
         public bool? Checkpoint { get; init; }
@@ -340,6 +391,9 @@ public static partial class ManifestLoader
         public string? StoreKey { get; init; }
     }
 
+    /// <summary>What a <c>host:</c> says: a spec (with its name in <c>hosts:</c>, if any) or a selector over <c>hosts:</c>.</summary>
+    private sealed record HostRefValue(Hosts.HostSpec Spec, string? Name, LabelSelector? Selector, SourceLocation Location);
+
     /// <summary><c>paused:</c> is true/false (restore paused) or <c>reconcile</c> (observe-only, never changed).</summary>
     private enum PausedValue { No, Yes, Reconcile }
 
@@ -349,6 +403,9 @@ public static partial class ManifestLoader
         private readonly string _directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
 
         public List<ManifestError> Errors { get; } = [];
+
+        /// <summary>The <c>hosts:</c> section, read before any domain names one.</summary>
+        public IReadOnlyList<ManifestHost> KnownHosts { get; set; } = [];
 
         public SourceLocation At(YamlNode node) => new(path, Math.Max(1, (int)node.Start.Line), Math.Max(1, (int)node.Start.Column));
 
@@ -460,8 +517,47 @@ public static partial class ManifestLoader
             return null;
         }
 
+        /// <summary>
+        /// A domain's (or the defaults') <c>host:</c>: a name from <c>hosts:</c>, a spec, or <c>{label: rack=a}</c>
+        /// (which must match at least one host of <c>hosts:</c>).
+        /// </summary>
+        public HostRefValue? HostRef(YamlNode node)
+        {
+            if (node is YamlMappingNode m)
+            {
+                CheckKeys(m, HostSelectorKeys, "host");
+                if (Get(m, "label") is not { } ln)
+                {
+                    Error(m, "a host selector is {label: key=value}: placement picks one of the hosts: whose labels match");
+                    return null;
+                }
+                if (String(ln, "host.label") is not { } text) return null;
+                if (LabelSelector.TryParse(text) is not { } selector)
+                {
+                    Error(ln, $"'{text}' is not a label selector: write key=value, key!=value or key, joined by commas");
+                    return null;
+                }
+                if (!KnownHosts.Any(h => selector.Matches(h.Labels)))
+                {
+                    Error(ln, KnownHosts.Count == 0 ? "a host selector needs a hosts: section with labelled hosts"
+                        : $"no host in hosts: matches label {text} (hosts: {string.Join(", ", KnownHosts.Select(h => h.Name))})");
+                    return null;
+                }
+                return new HostRefValue(default, null, selector, At(node));
+            }
+            if (node is YamlScalarNode { Value: { Length: > 0 } name } && KnownHosts.FirstOrDefault(h => h.Name == name) is { } named)
+                return new HostRefValue(named.Spec, named.Name, null, At(node));
+            if (node is YamlScalarNode { Value: { Length: > 0 } word } && KnownHosts.Count > 0 && !word.Contains(':', StringComparison.Ordinal) && word != global::XenIac.Hosts.HostSpec.LibxlText)
+            {
+                Error(node, $"unknown host '{word}': name one of hosts: ({string.Join(", ", KnownHosts.Select(h => h.Name))}) or write a host spec");
+                return null;
+            }
+            if (HostSpecOf(node) is not { } spec) return null;
+            return new HostRefValue(spec, KnownHosts.FirstOrDefault(h => h.Spec == spec)?.Name, null, At(node));
+        }
+
         /// <summary>A host spec; an embedded folder resolves against the manifest's folder.</summary>
-        public Hosts.HostSpec? Host(YamlNode node)
+        public Hosts.HostSpec? HostSpecOf(YamlNode node)
         {
             var text = String(node, "host");
             if (text is null) return null;

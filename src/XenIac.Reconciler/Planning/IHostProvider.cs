@@ -15,7 +15,9 @@ public interface IHostProvider
 /// <summary>Opens hosts through <see cref="HostSpec.Open"/>; an empty spec means the default host.</summary>
 public sealed class HostProvider : IHostProvider, IAsyncDisposable
 {
-    private readonly Dictionary<HostSpec, IXenHost> _open = [];
+    // One Lazy per host: hosts open in parallel (a remote one may take a while to answer) and each exactly once. A
+    // failed open is forgotten, so a long-lived provider (the reconcile loop's) tries the host again next time.
+    private readonly Dictionary<HostSpec, Lazy<IXenHost>> _open = [];
     private readonly HostSpec _defaultSpec;
 
     /// <param name="defaultSpec">The host for domains that name none (the CLI's --host); default: libxl on a dom0.</param>
@@ -26,17 +28,44 @@ public sealed class HostProvider : IHostProvider, IAsyncDisposable
     public IXenHost Get(HostSpec spec)
     {
         var effective = Resolve(spec);
+        Lazy<IXenHost> host;
         lock (_open)
         {
-            if (!_open.TryGetValue(effective, out var host))
-                _open[effective] = host = effective.Open();
-            return host;
+            if (!_open.TryGetValue(effective, out host!))
+                _open[effective] = host = new Lazy<IXenHost>(effective.Open, LazyThreadSafetyMode.ExecutionAndPublication);
+        }
+        try
+        {
+            return host.Value;
+        }
+        catch
+        {
+            lock (_open)
+            {
+                if (_open.TryGetValue(effective, out var same) && same == host) _open.Remove(effective);
+            }
+            throw;
         }
     }
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var host in _open.Values) await host.DisposeAsync().ConfigureAwait(false);
-        _open.Clear();
+        List<Lazy<IXenHost>> opened;
+        lock (_open)
+        {
+            opened = [.. _open.Values];
+            _open.Clear();
+        }
+        foreach (var host in opened)
+        {
+            IXenHost value;
+            try
+            {
+                if (!host.IsValueCreated) continue;
+                value = host.Value;
+            }
+            catch (Exception e) when (e is XenIac.Core.XenIacException or IOException or UnauthorizedAccessException) { continue; }
+            await value.DisposeAsync().ConfigureAwait(false);
+        }
     }
 }

@@ -43,6 +43,11 @@ public sealed record DomainPlan
     public required PlanAction Action { get; init; }
     /// <summary>What runs, in order (a save of a domain that does not exist yet is create, then save).</summary>
     public IReadOnlyList<PlanAction> Steps { get; init; } = [];
+    /// <summary>
+    /// Cold migration: the host the domain runs on now, where its Save step runs; the Restore that follows runs on
+    /// <see cref="DomainSpec.Host"/>. Null when every step runs on the spec's host.
+    /// </summary>
+    public HostSpec? SourceHost { get; init; }
     public required string Reason { get; init; }
     public IReadOnlyList<CompatibilityFinding> Findings { get; init; } = [];
     /// <summary>The override config used when restoring or stored when saving (null: none).</summary>
@@ -57,6 +62,9 @@ public sealed record DomainPlan
     public string? Error { get; init; }
 
     public string Name => Spec.Name;
+    /// <summary>The host <paramref name="step"/> runs on: a migration's save on the source, everything else on the spec's host.</summary>
+    public HostSpec HostOf(PlanAction step) =>
+        SourceHost is { } source && step is PlanAction.Save or PlanAction.Checkpoint or PlanAction.Destroy ? source : Spec.Host;
     /// <summary>A change apply makes; an observe-only domain's (paused: reconcile) drift is reported, never a change.</summary>
     public bool IsChange => Error is null && Action != PlanAction.None && !Spec.ObserveOnly;
     /// <summary>Reality differs from the manifest for an observe-only domain: what apply would do, were it allowed to.</summary>

@@ -24,29 +24,13 @@ public static partial class Planner
         var replace = ReplaceSet(manifest, selected, options.Replace);
         var plans = new DomainPlan[selected.Count];
         await using var stores = new Snapshots();
-        foreach (var group in selected.Select((spec, index) => (spec, index)).GroupBy(x => x.spec.Host))
+        var fleet = await Fleet.OpenAsync(manifest, selected, hosts, cancellationToken).ConfigureAwait(false);
+        for (var index = 0; index < selected.Count; index++)
         {
-            IReadOnlyList<DomainInfo> domains;
-            try
-            {
-                var host = hosts.Get(group.Key);
-                domains = await host.ListDomainsAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (XenIacException e)
-            {
-                foreach (var (spec, index) in group)
-                    plans[index] = Failed(spec, new DomainObservation(null, SavefileStatus.Missing) { HostError = e.Message }, PlanAction.None, $"host: {e.Message}");
-                continue;
-            }
-            var byName = domains.ToDictionary(d => d.Name, StringComparer.Ordinal);
-            foreach (var (spec, index) in group)
-            {
-                var savefile = spec.Snapshot is null ? ObserveSavefile(spec) : await stores.ObserveAsync(spec.Snapshot, cancellationToken).ConfigureAwait(false);
-                var observed = new DomainObservation(byName.GetValueOrDefault(spec.Name), savefile);
-                plans[index] = await DecideAsync(spec, observed, hosts, cancellationToken, options, manifest.Directory).ConfigureAwait(false);
-                if (replace.Contains(spec.Name))
-                    plans[index] = await ReplaceAsync(plans[index], hosts, options, cancellationToken).ConfigureAwait(false);
-            }
+            var spec = selected[index];
+            plans[index] = await PlaceAsync(spec, fleet, stores, hosts, options, manifest.Directory, cancellationToken).ConfigureAwait(false);
+            if (replace.Contains(spec.Name) && plans[index].Observed.HostError is null)
+                plans[index] = await ReplaceAsync(plans[index], hosts, options, cancellationToken).ConfigureAwait(false);
         }
         return new Plan(manifest, plans);
     }
@@ -212,7 +196,7 @@ public static partial class Planner
             [PlanAction.Create, PlanAction.Save], overrideConfig, hosts, cancellationToken).ConfigureAwait(false);
     }
 
-    private static string RefuseToReplace(DomainSpec spec, SavefileStatus savefile) =>
+    internal static string RefuseToReplace(DomainSpec spec, SavefileStatus savefile) =>
         $"{spec.SavefileLocation ?? spec.Location}: {spec.SavefilePath} exists and is not a valid savefile ({savefile.Problem}); " +
         "it is not replaced unless you pass --force (or move it away)";
 
@@ -378,6 +362,6 @@ public static partial class Planner
         OverrideConfig = overrideConfig,
     };
 
-    private static DomainPlan Failed(DomainSpec spec, DomainObservation observed, PlanAction action, string error) =>
+    internal static DomainPlan Failed(DomainSpec spec, DomainObservation observed, PlanAction action, string error) =>
         Plan(spec, observed, action, error) with { Error = error };
 }

@@ -170,6 +170,7 @@ public sealed class SavedPlan
             if (!Enum.TryParse<DesiredState>(domain.DesiredState, ignoreCase: true, out _) || !IsName(domain.DesiredState!))
                 return $"domain '{Printable(name)}': unknown desired state";
             if (!HostSpec.TryParse(domain.Host, null, out _, out var error)) return $"domain '{Printable(name)}': {error}";
+            if (domain.SourceHost is { } source && !HostSpec.TryParse(source, null, out _, out var sourceError)) return $"domain '{Printable(name)}': sourceHost: {sourceError}";
             if (domain.Observed.Domain is { } state && !Enum.TryParse<DomainState>(state.State, ignoreCase: true, out _))
                 return $"domain '{Printable(name)}': unknown domain state";
             if (domain.Findings?.Any(f => f is null || !Enum.TryParse<FindingSeverity>(f.Severity, ignoreCase: true, out _) || f.Setting is null || f.Reason is null) == true)
@@ -246,6 +247,7 @@ public sealed class SavedPlan
                 SavefilePath = Clean(d.Savefile)!,
                 State = Enum.Parse<DesiredState>(d.DesiredState!, ignoreCase: true),
                 Host = HostSpec.Parse(d.Host),
+                HostName = Clean(d.HostName),
                 Location = new SourceLocation(manifestPath, 1, 1),
             };
             specs.Add(spec);
@@ -259,6 +261,7 @@ public sealed class SavedPlan
                 Observed = new DomainObservation(info, savefile) { HostError = Clean(o.HostError) },
                 Action = Enum.Parse<PlanAction>(d.Action!, ignoreCase: true),
                 Steps = [.. d.Steps!.Select(x => Enum.Parse<PlanAction>(x!, ignoreCase: true))],
+                SourceHost = string.IsNullOrEmpty(d.SourceHost) ? null : HostSpec.Parse(d.SourceHost),
                 Reason = Clean(d.Reason)!,
                 Error = Clean(d.Error),
                 Warnings = [.. (d.Warnings ?? []).Select(w => Clean(w)!)],
@@ -314,6 +317,8 @@ public sealed class SavedPlan
     {
         Name = d.Name,
         Host = d.Spec.Host.ToString(),
+        HostName = d.Spec.HostName,
+        SourceHost = d.SourceHost?.ToString(),
         DesiredState = d.Spec.State.ToString().ToLowerInvariant(),
         Savefile = d.Spec.SavefilePath,
         Action = ActionName(d.Action),

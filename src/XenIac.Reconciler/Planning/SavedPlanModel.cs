@@ -36,6 +36,10 @@ internal sealed record SavedDomain
     public string? Name { get; init; }
     /// <summary>The host as the manifest writes it (empty: the default host).</summary>
     public string? Host { get; init; }
+    /// <summary>The host's name in the manifest's hosts:, when it has one.</summary>
+    public string? HostName { get; init; }
+    /// <summary>A cold migration's source: where the save step runs.</summary>
+    public string? SourceHost { get; init; }
     public string? DesiredState { get; init; }
     public string? Savefile { get; init; }
     public string? Action { get; init; }

@@ -40,36 +40,12 @@ public static class Targets
     {
         if (target.StartsWith(LabelPrefix, StringComparison.Ordinal))
         {
-            var terms = ParseSelector(manifest, target, option);
-            return d => terms.All(t => t.Matches(d.Labels));
+            var selector = LabelSelector.TryParse(target[LabelPrefix.Length..])
+                ?? throw Error(manifest, $"{option} '{target}' is not a label selector: write label:key=value, label:key!=value or label:key, joined by commas");
+            return d => selector.Matches(d.Labels);
         }
         if (target.AsSpan().IndexOfAny('*', '?') >= 0) return d => Glob(target, d.Name);
         return d => d.Name == target;
-    }
-
-    private sealed record Term(string Key, string? Value, bool Negated)
-    {
-        public bool Matches(IReadOnlyDictionary<string, string> labels) =>
-            Value is null ? labels.ContainsKey(Key)
-            : Negated ? !labels.TryGetValue(Key, out var v) || v != Value
-            : labels.TryGetValue(Key, out var w) && w == Value;
-    }
-
-    private static List<Term> ParseSelector(Manifest manifest, string target, string option)
-    {
-        var body = target[LabelPrefix.Length..];
-        var terms = new List<Term>();
-        foreach (var part in body.Split(','))
-        {
-            var negated = part.Contains("!=", StringComparison.Ordinal);
-            var at = negated ? part.IndexOf("!=", StringComparison.Ordinal) : part.IndexOf('=');
-            var key = at < 0 ? part : part[..at];
-            var value = at < 0 ? null : part[(at + (negated ? 2 : 1))..];
-            if (!ManifestLoader.LabelName().IsMatch(key) || (value is not null && !ManifestLoader.LabelValue().IsMatch(value)))
-                throw Error(manifest, $"{option} '{target}' is not a label selector: write label:key=value, label:key!=value or label:key, joined by commas");
-            terms.Add(new Term(key, value, negated));
-        }
-        return terms;
     }
 
     /// <summary>

@@ -20,7 +20,7 @@ internal static class PlanRendering
     {
         var console = AnsiConsole.Console;
         var listed = showUnchanged ? plan.Domains : plan.Domains.Where(d => d.IsChange || d.IsObservedDrift || d.Error is not null).ToList();
-        if (listed.Count > 0) RenderTable(console, listed);
+        if (listed.Count > 0) RenderTable(console, listed, plan.Manifest.IsMultiHost ? d => HostText(plan, d) : null);
         foreach (var d in plan.Domains)
             foreach (var w in d.Warnings)
                 Console.Error.WriteLine($"warning: {d.Name}: {CommandLine.OneLine(w)}");
@@ -37,30 +37,44 @@ internal static class PlanRendering
                 : $"Plan: {string.Join(", ", changes)}, {unchanged} unchanged{failed}.");
     }
 
-    private static void RenderTable(IAnsiConsole console, IReadOnlyList<DomainPlan> domains)
+    /// <summary>Where a domain's steps run, by the manifest's host names: <c>b</c>, or <c>a -> b</c> for a cold migration.</summary>
+    internal static string HostText(Plan plan, DomainPlan d)
+    {
+        string Name(XenIac.Hosts.HostSpec spec) => plan.Manifest.NameOf(spec) ?? (spec.IsDefault ? "(default)" : spec.ToString());
+        var target = d.Spec.HostName ?? Name(d.Spec.Host);
+        return d.SourceHost is { } source ? $"{Name(source)} -> {target}" : target;
+    }
+
+    private static void RenderTable(IAnsiConsole console, IReadOnlyList<DomainPlan> domains, Func<DomainPlan, string>? host)
     {
         if (Console.IsOutputRedirected)
         {
             // Logs and pipes get plain aligned lines: a box table costs more to lay out than the plan took to make
             // (a 1,000-domain plan), and grep finds a domain's whole line.
             var width = domains.Max(d => d.Name.Length);
+            var hostWidth = host is null ? 0 : domains.Max(d => host(d).Length);
             var text = new System.Text.StringBuilder();
             foreach (var d in domains)
             {
                 var action = d.Error is not null ? "error" : d.Action == PlanAction.None ? "none" : StepsText(d);
-                text.Append(d.Name.PadRight(width)).Append("  ").Append(action.PadRight(9)).Append("  ").AppendLine(CommandLine.OneLine(d.Error ?? d.Reason));
+                text.Append(d.Name.PadRight(width)).Append("  ");
+                // With more than one host, each line says where: "web  b  restore ..." (a migration: "a -> b").
+                if (host is not null) text.Append(host(d).PadRight(hostWidth)).Append("  ");
+                text.Append(action.PadRight(9)).Append("  ").AppendLine(CommandLine.OneLine(d.Error ?? d.Reason));
             }
             foreach (var d in domains) text.Append(d.Name).Append(": savefile ").AppendLine(d.Spec.SavefilePath);
             Console.Out.Write(text.ToString());
             return;
         }
-        var table = new Table().Border(TableBorder.Rounded).AddColumns("domain", "action", "why");
+        var table = new Table().Border(TableBorder.Rounded);
+        table.AddColumns(host is null ? ["domain", "action", "why"] : ["domain", "host", "action", "why"]);
         foreach (var d in domains)
         {
             var action = d.Error is not null ? "[red]error[/]"
                 : d.Action == PlanAction.None ? "[grey]none[/]"
                 : $"[yellow]{StepsText(d)}[/]";
-            table.AddRow(Markup.Escape(d.Name), action, Markup.Escape(d.Error ?? d.Reason));
+            if (host is null) table.AddRow(Markup.Escape(d.Name), action, Markup.Escape(d.Error ?? d.Reason));
+            else table.AddRow(Markup.Escape(d.Name), Markup.Escape(host(d)), action, Markup.Escape(d.Error ?? d.Reason));
         }
         console.Write(table);
         // Plain lines, not table cells: a path must stay whole to be copied, whatever the terminal's width.
@@ -79,7 +93,7 @@ internal static class PlanRendering
     {
         foreach (var d in domains.Where(d => d.Findings.Count > 0))
         {
-            console.MarkupLine($"[bold]{Markup.Escape(d.Name)}[/]: override config compatibility");
+            console.MarkupLine($"[bold]{Markup.Escape(d.Name)}[/]: findings (override config compatibility, placement on its host)");
             foreach (var f in d.Findings)
             {
                 var color = f.Severity switch { FindingSeverity.Error => "red", FindingSeverity.Warning => "yellow", _ => "green" };
@@ -126,6 +140,10 @@ internal static class PlanRendering
             ["warnings"] = new JsonArray(d.Warnings.Select(w => (JsonNode)w!).ToArray()),
             ["desiredState"] = d.Spec.State.ToString().ToLowerInvariant(),
             ["host"] = d.Spec.Host.ToString(),
+            // Where each step runs (a cold migration saves on one host and restores on another), by spec and by name.
+            ["hostName"] = d.Spec.HostName ?? plan.Manifest.NameOf(d.Spec.Host),
+            ["sourceHost"] = d.SourceHost?.ToString(),
+            ["stepHosts"] = new JsonArray(d.Steps.Select(s => (JsonNode)d.HostOf(s).ToString()!).ToArray()),
             ["running"] = d.Observed.Domain is not null,
             ["domid"] = d.Observed.Domain?.DomId,
             ["savefile"] = new JsonObject

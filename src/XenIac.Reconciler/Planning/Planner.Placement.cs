@@ -1,0 +1,159 @@
+using XenIac.Core;
+using XenIac.Core.Config;
+using XenIac.Core.SaveFiles;
+using XenIac.Hosts;
+using XenIac.Reconciler.Manifests;
+
+namespace XenIac.Reconciler.Planning;
+
+public static partial class Planner
+{
+    /// <summary>
+    /// Where the domain goes and what to do there: the host it names, or the selector's choice (the matching host it
+    /// already runs on, else the first in its rendezvous order whose placement checks pass); a domain that runs on
+    /// another of the manifest's hosts is saved there and restored here (cold migration). Restores and creates are
+    /// checked against their host (<see cref="Placement"/>) and blocked by an error finding unless the domain says force.
+    /// </summary>
+    private static async Task<DomainPlan> PlaceAsync(DomainSpec spec, Fleet fleet, Snapshots stores, IHostProvider hosts, PlanOptions options,
+        string manifestDirectory, CancellationToken cancellationToken)
+    {
+        var hostAt = spec.HostLocation ?? spec.Location;
+        // Where it runs now, among the reachable hosts the manifest knows.
+        var runningOn = fleet.All.Where(h => h.Error is null && h.Domains.ContainsKey(spec.Name)).ToList();
+
+        IReadOnlyList<FleetHost> candidates;
+        if (spec.HostSelector is null)
+        {
+            var own = fleet[hosts.Resolve(spec.Host)];
+            if (own.Error is { } error)
+                return Failed(spec, new DomainObservation(null, SavefileStatus.Missing) { HostError = error }, PlanAction.None, $"host: {error}");
+            candidates = [own];
+        }
+        else
+        {
+            candidates = fleet.Candidates(spec);
+            var here = candidates.FirstOrDefault(c => runningOn.Contains(c));
+            if (here is not null)
+                candidates = [here];
+            else if (candidates.FirstOrDefault(c => c.Error is not null) is { } unknown)
+                // It may run there: placing it elsewhere could start a second copy.
+                return Failed(spec with { Host = unknown.Spec, HostName = unknown.ManifestName },
+                    new DomainObservation(null, SavefileStatus.Missing) { HostError = unknown.Error }, PlanAction.None,
+                    $"{hostAt}: host {unknown.Name} (matches label {spec.HostSelector}) cannot be asked whether the domain runs there: {unknown.Error}");
+        }
+
+        var savefile = spec.Snapshot is null ? ObserveSavefile(spec) : await stores.ObserveAsync(spec.Snapshot, cancellationToken).ConfigureAwait(false);
+        DomainPlan? first = null;
+        var refused = new List<string>();
+        foreach (var target in candidates)
+        {
+            var placed = spec with { Host = target.Spec, HostName = target.ManifestName };
+            var plan = await DecideOnAsync(placed, target, runningOn, savefile, fleet, stores, hosts, options, manifestDirectory, cancellationToken).ConfigureAwait(false);
+            first ??= plan;
+            if (candidates.Count == 1 || plan.Error is null) return plan;
+            refused.Add($"{target.Name}: {plan.Error}");
+        }
+        // No matching host takes it: say why for each.
+        return first! with { Error = $"{hostAt}: no host matching label {spec.HostSelector} can take the domain: {string.Join("; ", refused)}", Reason = "no host fits" };
+    }
+
+    private static async Task<DomainPlan> DecideOnAsync(DomainSpec spec, FleetHost target, IReadOnlyList<FleetHost> runningOn, SavefileStatus savefile,
+        Fleet fleet, Snapshots stores, IHostProvider hosts, PlanOptions options, string manifestDirectory, CancellationToken cancellationToken)
+    {
+        var elsewhere = runningOn.FirstOrDefault(h => h != target);
+        if (target.Domains.TryGetValue(spec.Name, out var here) || elsewhere is null)
+        {
+            var plan = await DecideAsync(spec, new DomainObservation(here, savefile), hosts, cancellationToken, options, manifestDirectory).ConfigureAwait(false);
+            if (here is not null && elsewhere is not null)
+                plan = plan with { Warnings = [.. plan.Warnings, $"a domain named {spec.Name} also runs on {elsewhere.Name}; the manifest places it on {target.Name} and leaves the other alone"] };
+            return await CheckPlacementAsync(plan, target, null, stores, cancellationToken).ConfigureAwait(false);
+        }
+
+        var domain = elsewhere.Domains[spec.Name];
+        if (spec.State != DesiredState.Running)
+        {
+            // Saved or absent: the save or destroy happens where the domain is.
+            var there = spec with { Host = elsewhere.Spec, HostName = elsewhere.ManifestName };
+            return await DecideAsync(there, new DomainObservation(domain, savefile), hosts, cancellationToken, options, manifestDirectory).ConfigureAwait(false);
+        }
+
+        // Cold migration: save on the host it runs on (checked as any save there), then restore on the new one.
+        var save = await DecideAsync(spec with { Host = elsewhere.Spec, HostName = elsewhere.ManifestName, State = DesiredState.Saved, Checkpoint = false },
+            new DomainObservation(domain, savefile), hosts, cancellationToken, options, manifestDirectory).ConfigureAwait(false);
+        var through = spec.Snapshot is { } snap ? $"snapshot tag {snap.Tag}" : "its savefile";
+        var migration = save with
+        {
+            Spec = spec,
+            Action = PlanAction.Restore,
+            Steps = [PlanAction.Save, PlanAction.Restore],
+            SourceHost = elsewhere.Spec,
+            RestoreConfig = null,
+            Reason = $"runs on {elsewhere.Name} as domid {domain.DomId}; the manifest places it on {target.Name}: save there, restore here through {through} (cold migration)",
+        };
+        if (migration.Error is not null) return migration;
+        ConfigText? config = migration.OverrideConfig;
+        try
+        {
+            config ??= await hosts.Get(elsewhere.Spec).GetConfigAsync(spec.Name, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException)
+        {
+            return migration with { Error = $"{spec.Location}: cannot read the config of {spec.Name} on {elsewhere.Name}: {e.Message}" };
+        }
+        // The CPUID policy the savefile will carry is the one the domain runs with now: its host's vendor.
+        var subject = new PlacementSubject(await elsewhere.CpuVendorAsync(cancellationToken).ConfigureAwait(false), Model(config));
+        return await CheckPlacementAsync(migration, target, subject, stores, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static DomainConfig? Model(ConfigText? config)
+    {
+        if (config is null) return null;
+        try { return OverrideConfigs.Model(config); }
+        catch (Exception e) when (e is XenIacException or ArgumentException or FormatException) { return null; }
+    }
+
+    /// <summary>
+    /// A restore or create is checked against its host before it is planned: findings are added to the plan's, an
+    /// error among them blocks unless the domain says <c>force: true</c>, and what fits is promised the host's memory.
+    /// </summary>
+    private static async Task<DomainPlan> CheckPlacementAsync(DomainPlan plan, FleetHost target, PlacementSubject? subject, Snapshots stores,
+        CancellationToken cancellationToken)
+    {
+        if (plan.Error is not null || !plan.IsChange || !plan.Steps.Any(s => s is PlanAction.Restore or PlanAction.Create)) return plan;
+        subject ??= await SubjectAsync(plan, stores, cancellationToken).ConfigureAwait(false);
+        var (facts, error) = await target.TargetAsync(cancellationToken).ConfigureAwait(false);
+        if (facts is null)
+            return plan with { Warnings = [.. plan.Warnings, $"placement not checked: {target.Name} did not say what it is ({error})"] };
+        var findings = Placement.Check(subject, facts);
+        var result = plan with { Findings = [.. plan.Findings, .. findings] };
+        if (!Placement.Fits(findings))
+        {
+            var blocking = string.Join("; ", findings.Where(f => f.Severity == FindingSeverity.Error).Select(f => f.Reason));
+            if (!plan.Spec.Force)
+                return result with { Error = $"{plan.Spec.HostLocation ?? plan.Spec.Location}: placement on {target.Name} refused: {blocking}; fix it or set force: true" };
+            result = result with { Reason = result.Reason + $" (placement on {target.Name} forced past: {blocking})" };
+        }
+        target.Promise(subject.RequiredKiB ?? 0);
+        return result;
+    }
+
+    /// <summary>What a restore or create puts on the host: the savefile's CPU vendor (a streaming pass), and the config it uses.</summary>
+    private static async Task<PlacementSubject> SubjectAsync(DomainPlan plan, Snapshots stores, CancellationToken cancellationToken)
+    {
+        if (!plan.Steps.Contains(PlanAction.Restore))
+            return new PlacementSubject(null, Model(plan.CreateConfig));
+        var spec = plan.Spec;
+        var header = plan.Observed.Savefile.Header;
+        var config = plan.RestoreConfig ?? (header is { ConfigFormat: not SaveFileConfigFormat.None } h ? new ConfigText(h.ConfigText!, h.ConfigFormat) : null);
+        string? vendor = null;
+        try
+        {
+            if (spec.Format == SavefileFormat.Legacy) vendor = null;
+            else if (spec.Snapshot is { } snap) vendor = await stores.CpuVendorAsync(snap, plan.Observed.Savefile.SnapshotId, cancellationToken).ConfigureAwait(false);
+            else vendor = Placement.ReadCpuVendor(spec.SavefilePath);
+        }
+        // A savefile whose image cannot be read this far is left to the restore to report; placement says what it knows.
+        catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException) { vendor = null; }
+        return new PlacementSubject(vendor, Model(config));
+    }
+}
