@@ -8,7 +8,7 @@ namespace XenIac.Hosts;
 /// </summary>
 public static class HostCpu
 {
-    public const string Unknown = "unknown";
+    public const string Unknown = XenIac.Core.Config.Placement.UnknownVendor;
 
     public static string Vendor { get; } = Read();
 

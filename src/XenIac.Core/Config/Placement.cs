@@ -22,9 +22,15 @@ public sealed record PlacementTarget(string Name, Version? XenRelease, string Cp
 /// </summary>
 public sealed record PlacementSubject(string? CpuVendor, DomainConfig? Config, long? MemoryKiB = null)
 {
+    /// <summary>The savefile's image: the Xen release that wrote it and whether it is an HVM guest's (null: not a restore, or unknown).</summary>
+    public SavedImage? Image { get; init; }
+
     /// <summary>The memory a restore asks the host for: libxl reserves the maximum (maxmem, else memory) before it builds the domain.</summary>
     public long? RequiredKiB => MemoryKiB ?? (Config?.MaxMemMiB ?? Config?.MemoryMiB) * 1024;
 }
+
+/// <summary>What a savefile's image stream says of where it was made: its CPUID policy's vendor, the Xen release that wrote it, and its guest type.</summary>
+public sealed record SavedImage(string? CpuVendor, Version? XenRelease, bool Hvm);
 
 /// <summary>A config key that an older libxl does not know: it reads past it silently, and the domain loses the setting.</summary>
 /// <param name="XlKey">The xl.cfg key (also the prefix of its flattened settings, <c>virtio</c> → <c>virtio[0]</c>).</param>
@@ -81,6 +87,13 @@ public static class Placement
         if (subject.CpuVendor is { } from && from != UnknownVendor && target.CpuVendor != UnknownVendor && from != target.CpuVendor)
             findings.Add(new CompatibilityFinding(FindingSeverity.Error, "cpu.vendor", from, target.CpuVendor,
                 $"the savefile's CPUID policy is {from}'s and {target.Name} is {target.CpuVendor}: a guest cannot move between CPU vendors"));
+
+        // An HVM guest's state records (local APIC, and more over time) grow with Xen; an older hypervisor refuses the
+        // longer record ("HVM restore mismatch", libxl's ERROR_FAIL). Seen in the lab: 4.20's HVM savefiles on 4.17.
+        // PV images carry no such records and moved both ways there.
+        if (subject.Image is { Hvm: true, XenRelease: { } written } && target.XenRelease is { } runs && written > runs)
+            findings.Add(new CompatibilityFinding(FindingSeverity.Error, "image.xen_version", $"Xen {Show(written)}", $"Xen {Show(runs)}",
+                $"the HVM guest state in the savefile was written by Xen {Show(written)} and {target.Name} runs Xen {Show(runs)}, whose hypervisor refuses HVM state from a newer Xen"));
 
         var settings = subject.Config?.ToSettings();
         if (settings is not null && target.XenRelease is { } release)
@@ -142,39 +155,52 @@ public static class Placement
     /// The CPU vendor of an xl savefile's CPUID policy, or null when the image has none (streams before Xen 4.14, or
     /// a writer that left it out). Reads record headers up to the policy and skips every body it does not need.
     /// </summary>
-    public static string? ReadCpuVendor(string savefilePath)
-    {
-        using var reader = SaveFileReader.Open(savefilePath);
-        return ReadCpuVendor(reader);
-    }
+    public static string? ReadCpuVendor(string savefilePath) => ReadImage(savefilePath).CpuVendor;
 
     /// <inheritdoc cref="ReadCpuVendor(string)"/>
-    public static string? ReadCpuVendor(SaveFileReader savefile)
-    {
-        ArgumentNullException.ThrowIfNull(savefile);
-        if (savefile.Header.Format == SaveFileFormat.Xl && !savefile.Header.IsStreamV2) return null;
-        using var image = savefile.OpenImage();
-        return ReadCpuVendor(image);
-    }
+    public static string? ReadCpuVendor(SaveFileReader savefile) => ReadImage(savefile).CpuVendor;
 
     /// <summary>As <see cref="ReadCpuVendor(string)"/>, from an image reader positioned before its first record.</summary>
-    public static string? ReadCpuVendor(ImageStreamReader image)
+    public static string? ReadCpuVendor(ImageStreamReader image) => ReadImage(image).CpuVendor;
+
+    /// <summary>Where a savefile's image was made (<see cref="SavedImage"/>): one streaming pass over record headers, no page data.</summary>
+    public static SavedImage ReadImage(string savefilePath)
+    {
+        using var reader = SaveFileReader.Open(savefilePath);
+        return ReadImage(reader);
+    }
+
+    /// <inheritdoc cref="ReadImage(string)"/>
+    public static SavedImage ReadImage(SaveFileReader savefile)
+    {
+        ArgumentNullException.ThrowIfNull(savefile);
+        if (savefile.Header.Format == SaveFileFormat.Xl && !savefile.Header.IsStreamV2) return new SavedImage(null, null, false);
+        using var image = savefile.OpenImage();
+        return ReadImage(image);
+    }
+
+    /// <inheritdoc cref="ReadImage(string)"/>
+    public static SavedImage ReadImage(ImageStreamReader image)
     {
         ArgumentNullException.ThrowIfNull(image);
         Span<byte> leaf = stackalloc byte[StreamLayout.X86CpuidLeafLength];
+        string? vendor = null;
         while (image.MoveNext())
         {
             var record = image.Current;
             // The policy is static data: it comes before STATIC_DATA_END and the first page, so stop there.
-            if (record.Is(LibxcRecordType.PageData) || record.Is(LibxcRecordType.StaticDataEnd)) return null;
+            if (record.Is(LibxcRecordType.PageData) || record.Is(LibxcRecordType.StaticDataEnd)) break;
             if (!record.Is(LibxcRecordType.X86CpuidPolicy)) continue;
             while (image.ReadBody(leaf) == leaf.Length)
             {
-                if (VendorOf(leaf) is { } vendor) return vendor;
+                if (VendorOf(leaf) is { } found) { vendor = found; break; }
             }
-            return null;
+            break;
         }
-        return null;
+        var header = image.LibxcHeader;
+        var release = header is { IsLegacyConverted: false } h && h.XenMajor <= int.MaxValue && h.XenMinor <= int.MaxValue
+            ? new Version((int)h.XenMajor, (int)h.XenMinor) : null;
+        return new SavedImage(vendor, release, header?.DomainType == LibxcDomainType.X86Hvm);
     }
 
     /// <summary>The vendor string of one xen_cpuid_leaf (leaf, subleaf, a, b, c, d; little-endian u32s) when it is leaf 0.</summary>

@@ -76,8 +76,9 @@ public sealed partial class EmbeddedHost : IXenHost
         r.BaseMemory is { } id ? new CloneMemory(BaseMemoryPath(id), OverlayPath(r.Name), OverlayMapPath(r.Name), r.Pages) : null);
 
     /// <summary>
-    /// The machine this folder plays: by default Xen 4.17 (the savefiles it writes are 4.17's), this machine's CPU
-    /// vendor and memory; the folder's marker file may say otherwise (<c>xenVersion</c>, <c>cpuVendor</c>,
+    /// The machine this folder plays: by default Xen 4.17 (the savefiles it writes are 4.17's), no CPU vendor (its
+    /// guests run on no CPU, so any savefile's CPUID policy fits; a machine's vendor would make a test suite pass on one
+    /// CI machine and fail on another) and this machine's memory; the folder's marker file may say otherwise (<c>xenVersion</c>, <c>cpuVendor</c>,
     /// <c>memoryMiB</c>), so tests and demos can stand up unlike hosts. Free memory is what its live domains leave.
     /// </summary>
     public async Task<HostInfo> GetHostInfoAsync(CancellationToken cancellationToken = default)
@@ -86,7 +87,7 @@ public sealed partial class EmbeddedHost : IXenHost
         var totalKiB = machine.MemoryMiB is > 0 and var mib ? mib * 1024 : GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 1024;
         var used = (await ListDomainsAsync(cancellationToken).ConfigureAwait(false))
             .Where(d => d.State is not (DomainState.ShutDown or DomainState.Dying)).Sum(d => d.MemoryKiB);
-        return new HostInfo(machine.XenVersion ?? EmbeddedMachine.DefaultXenVersion, machine.CpuVendor ?? HostCpu.Vendor, Math.Max(0, totalKiB - used));
+        return new HostInfo(machine.XenVersion ?? EmbeddedMachine.DefaultXenVersion, machine.CpuVendor ?? HostCpu.Unknown, Math.Max(0, totalKiB - used));
     }
 
     public Task<IReadOnlyList<DomainInfo>> ListDomainsAsync(CancellationToken cancellationToken = default)

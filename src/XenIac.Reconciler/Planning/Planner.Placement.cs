@@ -145,15 +145,15 @@ public static partial class Planner
         var spec = plan.Spec;
         var header = plan.Observed.Savefile.Header;
         var config = plan.RestoreConfig ?? (header is { ConfigFormat: not SaveFileConfigFormat.None } h ? new ConfigText(h.ConfigText!, h.ConfigFormat) : null);
-        string? vendor = null;
+        SavedImage? image = null;
         try
         {
-            if (spec.Format == SavefileFormat.Legacy) vendor = null;
-            else if (spec.Snapshot is { } snap) vendor = await stores.CpuVendorAsync(snap, plan.Observed.Savefile.SnapshotId, cancellationToken).ConfigureAwait(false);
-            else vendor = Placement.ReadCpuVendor(spec.SavefilePath);
+            if (spec.Format == SavefileFormat.Legacy) image = null;
+            else if (spec.Snapshot is { } snap) image = await stores.ImageAsync(snap, plan.Observed.Savefile.SnapshotId, cancellationToken).ConfigureAwait(false);
+            else image = Placement.ReadImage(spec.SavefilePath);
         }
         // A savefile whose image cannot be read this far is left to the restore to report; placement says what it knows.
-        catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException) { vendor = null; }
-        return new PlacementSubject(vendor, Model(config));
+        catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException) { image = null; }
+        return new PlacementSubject(image?.CpuVendor, Model(config)) { Image = image };
     }
 }

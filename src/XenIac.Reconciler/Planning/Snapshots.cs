@@ -54,14 +54,14 @@ internal sealed class Snapshots : IAsyncDisposable
     /// The CPU vendor of a snapshot's CPUID policy, read from the head of its stream (static data only: the read
     /// stops before the first page); null when it has none or the store has no such snapshot.
     /// </summary>
-    public async Task<string?> CpuVendorAsync(SnapshotRef where, string? snapshotId, CancellationToken cancellationToken)
+    public async Task<Core.Config.SavedImage?> ImageAsync(SnapshotRef where, string? snapshotId, CancellationToken cancellationToken)
     {
         var store = await OpenAsync(where, create: false, cancellationToken).ConfigureAwait(false);
         if (store is null) return null;
         var snapshot = await store.ResolveAsync(snapshotId ?? where.Tag, cancellationToken).ConfigureAwait(false);
         await using var stream = store.OpenRead(snapshot, cancellationToken);
         using var reader = await Core.SaveFiles.SaveFileReader.OpenAsync(stream, leaveOpen: true, cancellationToken: cancellationToken).ConfigureAwait(false);
-        return Core.Config.Placement.ReadCpuVendor(reader);
+        return Core.Config.Placement.ReadImage(reader);
     }
 
     public async ValueTask DisposeAsync()

@@ -228,4 +228,48 @@ public sealed class PlacementTests
         public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
+
+    private static byte[] WrittenBy(GuestType type, uint minor)
+    {
+        var description = new DomainImageDescription
+        {
+            GuestType = type, VCpus = 1, Pfns = [0, 1], XenMajor = 4, XenMinor = minor,
+            CpuidPolicy = (byte[])[.. Placement.VendorLeaf("AuthenticAMD"), .. new byte[24]], MsrPolicy = new byte[16],
+        };
+        using var ms = new MemoryStream();
+        SaveFileWriter.WriteHeader(ms, SaveFileHeader.Create(type == GuestType.PV ? Hvm.Replace("hvm", "pv") : Hvm, SaveFileConfigFormat.XlCfg));
+        ImageStreamWriter.Write(ms, description);
+        return ms.ToArray();
+    }
+
+    private static SavedImage ImageOf(byte[] savefile)
+    {
+        using var reader = SaveFileReader.Open(new MemoryStream(savefile));
+        return Placement.ReadImage(reader);
+    }
+
+    [Fact]
+    public void The_image_pass_reads_the_writing_xen_release_and_the_guest_type()
+    {
+        Assert.Equal(new SavedImage("AuthenticAMD", new Version(4, 20), Hvm: true), ImageOf(WrittenBy(GuestType.HVM, 20)));
+        Assert.Equal(new SavedImage("AuthenticAMD", new Version(4, 17), Hvm: false), ImageOf(WrittenBy(GuestType.PV, 17)));
+    }
+
+    [Fact]
+    public void An_HVM_image_from_a_newer_Xen_is_blocked_on_an_older_one_and_PV_or_older_images_are_not()
+    {
+        // What the lab saw: Xen 4.17 refuses 4.20's HVM state ("HVM restore mismatch"); PV moved both ways.
+        var hvm420 = ImageOf(WrittenBy(GuestType.HVM, 20));
+        var findings = Placement.Check(new PlacementSubject(hvm420.CpuVendor, Xl(Hvm)) { Image = hvm420 }, Amd417);
+        var f = Assert.Single(findings);
+        Assert.Equal((FindingSeverity.Error, "image.xen_version", "Xen 4.20", "Xen 4.17"), (f.Severity, f.Setting, f.Old, f.New));
+        Assert.Contains("host-a runs Xen 4.17", f.Reason);
+        Assert.False(Placement.Fits(findings));
+
+        var pv420 = ImageOf(WrittenBy(GuestType.PV, 20));
+        Assert.Empty(Placement.Check(new PlacementSubject(pv420.CpuVendor, Xl(Hvm.Replace("hvm", "pv"))) { Image = pv420 }, Amd417));
+        var hvm417 = ImageOf(WrittenBy(GuestType.HVM, 17));
+        Assert.Empty(Placement.Check(new PlacementSubject(hvm417.CpuVendor, Xl(Hvm)) { Image = hvm417 },
+            Amd417 with { XenRelease = new Version(4, 20) }));
+    }
 }

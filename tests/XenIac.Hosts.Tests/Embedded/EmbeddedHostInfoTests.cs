@@ -15,13 +15,13 @@ public sealed class EmbeddedHostInfoTests : IDisposable
     private string Marker => Path.Combine(_dir, "host", "xeniac-embedded-host.json");
 
     [Fact]
-    public async Task By_default_it_plays_xen_4_17_on_this_cpu_and_its_live_domains_take_from_free_memory()
+    public async Task By_default_it_plays_xen_4_17_on_no_cpu_vendor_and_its_live_domains_take_from_free_memory()
     {
         await using var host = EmbeddedHost.Open(Path.Combine(_dir, "host"));
         var empty = await host.GetHostInfoAsync();
         Assert.Equal("4.17.0", empty.XenVersion);
         Assert.Equal(new Version(4, 17), empty.XenRelease);
-        Assert.Equal(HostCpu.Vendor, empty.CpuVendor);
+        Assert.Equal(HostCpu.Unknown, empty.CpuVendor);
         Assert.True(empty.FreeMemoryKiB > 0);
 
         await host.CreateAsync(ConfigText.FromText(EmbeddedHostTests.HvmConfig("web", memoryMiB: 64)));
