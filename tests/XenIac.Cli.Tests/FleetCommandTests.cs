@@ -102,4 +102,34 @@ public sealed class FleetCommandTests : IDisposable
         Assert.True(Directory.Exists(P("hosts/b/domains/db")));
         Assert.False(Directory.Exists(P("hosts/a/domains/intel")));
     }
+
+    [Fact]
+    public async Task Domain_restore_checks_placement_too_one_error_line_naming_why_and_force_restores_with_the_findings_shown()
+    {
+        Machine("a", "AuthenticAMD");
+        // An HVM image written by Xen 4.20 for a host playing 4.19.1, from an Intel machine: two reasons to refuse.
+        using (var file = File.Create(P("newer.xlsave")))
+        {
+            SaveFileWriter.WriteHeader(file, SaveFileHeader.Create(Cfg("newer"), SaveFileConfigFormat.XlCfg));
+            ImageStreamWriter.Write(file, new DomainImageDescription
+            {
+                GuestType = GuestType.HVM, VCpus = 1, Pfns = [0, 1], XenMinor = 20,
+                CpuidPolicy = Placement.VendorLeaf("GenuineIntel"), MsrPolicy = new byte[16],
+            });
+        }
+
+        var refused = await Run("domain", "restore", "newer.xlsave", "--host", "embedded:hosts/a");
+        Assert.Equal(1, refused.ExitCode);
+        var error = Assert.Single(refused.StdErr.Split('\n'), l => l.StartsWith("error: ", StringComparison.Ordinal));
+        Assert.Contains("GenuineIntel", error);
+        Assert.Contains("Xen 4.20", error);
+        Assert.Contains("--force", error);
+        Assert.False(Directory.Exists(P("hosts/a/domains/newer")));
+
+        var forced = await Run("domain", "restore", "newer.xlsave", "--host", "embedded:hosts/a", "--force");
+        Assert.True(forced.ExitCode == 0, forced.StdErr);
+        Assert.Contains("cpu.vendor", forced.StdErr);
+        Assert.Contains("image.xen_version", forced.StdErr);
+        Assert.True(Directory.Exists(P("hosts/a/domains/newer")));
+    }
 }

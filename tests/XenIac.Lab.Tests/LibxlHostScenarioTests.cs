@@ -65,6 +65,19 @@ public sealed class LibxlHostScenarioTests(LabFixture labs)
 
     [SkippableTheory]
     [MemberData(nameof(LabFixture.Generations), MemberType = typeof(LabFixture))]
+    public void Host_info_reports_the_running_Xen_and_free_memory_through_libxl(string xen)
+    {
+        var lab = labs[xen];
+        var s = lab.Scenario(S);
+        s.RequireOk("host-info");
+        using var info = s.ReadJson("host-info.out");
+        Assert.StartsWith(lab.Xen + ".", info.RootElement.GetProperty("xenVersion").GetString() + ".");
+        Assert.True(info.RootElement.GetProperty("freeMemoryKiB").GetInt64() > 0);
+        Assert.NotEqual("", info.RootElement.GetProperty("cpuVendor").GetString());
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(LabFixture.Generations), MemberType = typeof(LabFixture))]
     public void Two_clones_of_one_real_savefile_run_at_once_under_their_own_names_and_tear_down(string xen)
     {
         var lab = labs[xen];

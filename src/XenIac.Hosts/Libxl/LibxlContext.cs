@@ -89,9 +89,25 @@ internal sealed unsafe class LibxlContext : ILibxl
         // Xen's extra is the rest of the version with its leading dot (".5", "-pre"); xl info joins them the same way.
         var extra = info->XenVersionExtra == 0 ? "" : System.Runtime.InteropServices.Marshal.PtrToStringUTF8(info->XenVersionExtra) ?? "";
         var version = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{info->XenVersionMajor}.{info->XenVersionMinor}{extra}");
+        var commandLine = info->CommandLine == 0 ? "" : System.Runtime.InteropServices.Marshal.PtrToStringUTF8(info->CommandLine) ?? "";
         var rc = LibxlNative.libxl_get_free_memory(_ctx, out var free);
         if (rc != 0) throw LibxlErrors.Failed("libxl_get_free_memory", rc, mark);
-        return (version, (long)free);
+        return (version, (long)free + BalloonableDom0KiB(commandLine));
+    }
+
+    /// <summary>Below this xl never balloons dom0 (its own floor), so it is never counted as free.</summary>
+    private const long Dom0FloorKiB = 128 * 1024;
+
+    /// <summary>
+    /// What xl would take from dom0 to start a domain: with xl.conf's default autoballoon="auto", xl shrinks dom0 when
+    /// Xen's command line does not fix its memory (no dom0_mem=), so a host with almost no free memory can still take a
+    /// guest. Placement counts that memory as free; with dom0_mem set, only Xen's free memory is.
+    /// </summary>
+    private long BalloonableDom0KiB(string xenCommandLine)
+    {
+        if (xenCommandLine.Split(' ', StringSplitOptions.RemoveEmptyEntries).Any(o => o.StartsWith("dom0_mem=", StringComparison.Ordinal))) return 0;
+        var dom0 = ListDomains().FirstOrDefault(d => d.DomId == 0);
+        return dom0 is null ? 0 : Math.Max(0, dom0.MemoryKiB - Dom0FloorKiB);
     }
 
     internal static DomainInfo ToDomainInfo(in LibxlDomInfo info, string name)

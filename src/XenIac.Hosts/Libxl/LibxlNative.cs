@@ -155,6 +155,15 @@ internal struct LibxlVersionInfoHead
     public int XenVersionMajor;
     public int XenVersionMinor;
     public nint XenVersionExtra;
+    public nint Compiler;
+    public nint CompileBy;
+    public nint CompileDomain;
+    public nint CompileDate;
+    public nint Capabilities;
+    public nint Changeset;
+    public ulong VirtStart;
+    public int PageSize;
+    public nint CommandLine;
 }
 
 /// <summary>libxl_domain_restore_params; libxl_defbool is a struct holding one int.</summary>

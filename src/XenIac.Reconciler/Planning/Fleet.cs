@@ -38,7 +38,7 @@ internal sealed class FleetHost
             catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException) { _infoError = e.Message; }
         }
         if (_info is not { } info) return (null, _infoError);
-        return (new PlacementTarget(Name, info.XenRelease, info.CpuVendor, Math.Max(0, info.FreeMemoryKiB - _promisedKiB)), null);
+        return (RestorePlacement.Target(Name, info, _promisedKiB), null);
     }
 
     /// <summary>The vendor of the CPU the host runs on (what a domain running there was given), or null.</summary>

@@ -37,7 +37,8 @@ public sealed class LibxlLayoutTests
         ("xentoollog_logger", typeof(XentoollogLogger), [("vmessage", "VMessage"), ("progress", "Progress"), ("destroy", "Destroy")]),
         // Only read through the pointer libxl returns, never allocated here: the leading fields must match, not the size.
         ("libxl_version_info", typeof(LibxlVersionInfoHead),
-            [("xen_version_major", "XenVersionMajor"), ("xen_version_minor", "XenVersionMinor"), ("xen_version_extra", "XenVersionExtra")]),
+            [("xen_version_major", "XenVersionMajor"), ("xen_version_minor", "XenVersionMinor"), ("xen_version_extra", "XenVersionExtra"),
+             ("virt_start", "VirtStart"), ("pagesize", "PageSize"), ("commandline", "CommandLine")]),
     ];
 
     private static readonly (string C, long Managed)[] Constants =

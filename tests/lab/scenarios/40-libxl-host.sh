@@ -14,6 +14,13 @@ fi
 SRC=$FILES/hvm-plain.xlsave
 need_input input $SRC || exit 1
 
+# What the host says it is (libxl_get_version_info, libxl_get_free_memory): what placement checks restores against.
+if has_command "host info"; then
+    step host-info "$XI" host info --host libxl --json
+else
+    not_available host-info "xen-iac host info is not in this build"
+fi
+
 # xen-iac restores a savefile real xl wrote.
 step domain-restore-xl-file "$XI" domain restore --host libxl --trust-config $SRC
 check_running running-after-xeniac-restore tiny-hvm-alt

@@ -71,7 +71,10 @@ internal static class DomainCommand
         var config = ConfigOption("Use this config instead of the stored one");
         var paused = PausedOption("Leave the restored domain paused (xl restore -p)");
         var trust = ReconcileCommand.TrustConfigOption();
-        var force = new Option<bool>("--force") { Description = "Restore with --config even when it is not compatible with the savefile's config" };
+        var force = new Option<bool>("--force")
+        {
+            Description = "Restore with --config even when it is not compatible with the savefile's config, or on a host placement refuses (another CPU vendor, an older Xen for HVM state, too little free memory)",
+        };
         var command = new Command("restore", "Restore a domain from a savefile") { host, file, config, paused, trust, force };
         command.SetHandler((parse, ct) => DomainHandlers.RestoreAsync(parse.GetValue(host), parse.GetValue(file)!,
             new DomainHandlers.RestoreRequest(parse.GetValue(config), parse.GetValue(paused), parse.GetValue(trust), parse.GetValue(force)), ct));

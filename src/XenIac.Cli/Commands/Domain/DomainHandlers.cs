@@ -2,6 +2,7 @@ using XenIac.Cli.Commands.Config;
 using XenIac.Core.Config;
 using XenIac.Core.SaveFiles;
 using XenIac.Hosts;
+using XenIac.Reconciler.Planning;
 
 namespace XenIac.Cli.Commands.Domain;
 
@@ -73,6 +74,13 @@ internal static class DomainHandlers
             OverrideConfig = overrideConfig,
         };
         await using var h = OpenHost(host);
+        // Placement, as plan checks it: the image's CPU vendor and Xen, the config's memory and keys, against the host.
+        var (placement, notChecked) = await CommandLine.OnSavefileAsync(path, () => RestorePlacement.CheckAsync(h, path, overrideConfig, ct));
+        if (notChecked is not null) Console.Error.WriteLine($"warning: placement not checked: {h.Spec} did not say what it is ({CommandLine.OneLine(notChecked)})");
+        ConfigRendering.WriteFindings(placement.Where(f => f.Severity != FindingSeverity.Ok), Console.Error);
+        if (!Placement.Fits(placement) && !request.Force)
+            throw new IncompatibleConfigException($"cannot restore {path} on {h.Spec}: " +
+                string.Join("; ", placement.Where(f => f.Severity == FindingSeverity.Error).Select(f => f.Reason)) + " (--force restores it anyway)", placement);
         var result = await CommandLine.OnSavefileAsync(path, () => ByteProgress.RunAsync($"restoring {Path.GetFileName(path)}",
             File.Exists(path) ? new FileInfo(path).Length : null, progress => h.RestoreAsync(path, options with { Progress = progress }, ct)));
         Console.Out.WriteLine($"restored {result.Domain.Name} as domain {result.Domain.DomId}" +
