@@ -18,14 +18,26 @@ internal sealed record EmbeddedMachine
     /// <exception cref="XenHostException">Unavailable: the marker is not JSON of this shape.</exception>
     public static EmbeddedMachine Read(string marker)
     {
+        EmbeddedMachine machine;
         try
         {
-            return JsonSerializer.Deserialize(SmallFile.ReadAllBytes(marker, 64 * 1024), DomainRecordJson.Default.EmbeddedMachine)
+            machine = JsonSerializer.Deserialize(SmallFile.ReadAllBytes(marker, 64 * 1024), DomainRecordJson.Default.EmbeddedMachine)
                 ?? throw new JsonException("null");
         }
         catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
         {
             throw new XenHostException(XenHostError.Unavailable, $"embedded host marker {marker} is unreadable: {e.Message}", e);
         }
+        // What the marker says is shown to users and compared by placement: plain short text and a real size only.
+        if (machine.XenVersion is { } version && !IsPlainText(version, 64))
+            throw new XenHostException(XenHostError.Unavailable, $"embedded host marker {marker}: xenVersion must be 1 to 64 printable characters (like 4.17.0)");
+        if (machine.CpuVendor is { } vendor && !IsPlainText(vendor, 12))
+            throw new XenHostException(XenHostError.Unavailable, $"embedded host marker {marker}: cpuVendor must be 1 to 12 printable characters (like GenuineIntel)");
+        if (machine.MemoryMiB is <= 0 or > 1L << 40)
+            throw new XenHostException(XenHostError.Unavailable, $"embedded host marker {marker}: memoryMiB must be a positive number of MiB");
+        return machine;
     }
+
+    private static bool IsPlainText(string text, int maxLength) =>
+        text.Length is > 0 and var n && n <= maxLength && text.All(c => c is > ' ' and <= '~');
 }

@@ -55,6 +55,22 @@ public sealed class EmbeddedHostInfoTests : IDisposable
     }
 
     [Theory]
+    [InlineData("\"xenVersion\":\"\"", "xenVersion")]
+    [InlineData("\"xenVersion\":\"4.17 \\n evil\"", "xenVersion")]
+    [InlineData("\"cpuVendor\":\"\\u0000\"", "cpuVendor")]
+    [InlineData("\"cpuVendor\":\"AuthenticAMDAuthenticAMD\"", "cpuVendor")]
+    [InlineData("\"memoryMiB\":-5", "memoryMiB")]
+    [InlineData("\"memoryMiB\":0", "memoryMiB")]
+    public async Task A_marker_saying_something_no_machine_is_is_refused_naming_the_field(string field, string named)
+    {
+        await using (EmbeddedHost.Open(Path.Combine(_dir, "host"))) { }
+        File.WriteAllText(Marker, "{\"kind\":\"xeniac-embedded-host\",\"version\":1," + field + "}");
+        await using var host = EmbeddedHost.Open(Path.Combine(_dir, "host"));
+        var e = await Assert.ThrowsAsync<XenHostException>(() => host.GetHostInfoAsync());
+        Assert.Contains(named, e.Message);
+    }
+
+    [Theory]
     [InlineData("4.17.5", 4, 17)]
     [InlineData("4.20-rc", 4, 20)]
     [InlineData("4.20.1-pre", 4, 20)]
