@@ -559,21 +559,12 @@ public sealed class SnapshotStore : IAsyncDisposable
         return await Core.SaveFiles.SaveFileHeader.ReadAsync(stream, cancellationToken: cancellationToken).ConfigureAwait(false);
     }
 
-    private sealed class PipedSnapshotStream(Stream inner, CancellationTokenSource cts, Task producer) : Stream
+    private sealed class PipedSnapshotStream(Stream inner, CancellationTokenSource cts, Task producer) : ForwardReadStream
     {
         public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
         public override int Read(Span<byte> buffer) => inner.Read(buffer);
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.ReadAsync(buffer, offset, count, cancellationToken);
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         private bool _disposed;
 

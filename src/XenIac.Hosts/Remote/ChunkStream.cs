@@ -1,3 +1,4 @@
+using XenIac.Core.IO;
 using System.Threading.Channels;
 
 namespace XenIac.Hosts.Remote;
@@ -8,7 +9,7 @@ namespace XenIac.Hosts.Remote;
 /// them is held back (the frame reader waits, and so does the peer through the pipe or TCP window), never buffered
 /// without end. The consumer reads it as a forward-only stream.
 /// </summary>
-internal sealed class ChunkStream : Stream
+internal sealed class ChunkStream : ForwardReadStream
 {
     /// <summary>Frames held at most: 4 MiB of 64 KiB frames.</summary>
     private const int Capacity = 64;
@@ -94,13 +95,4 @@ internal sealed class ChunkStream : Stream
         base.Dispose(disposing);
     }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

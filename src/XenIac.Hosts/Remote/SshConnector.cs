@@ -1,3 +1,4 @@
+using XenIac.Core.IO;
 using System.ComponentModel;
 using System.Diagnostics;
 using System.Text;
@@ -116,20 +117,11 @@ internal static class SshConnector
     }
 
     /// <summary>The ssh stdout; disposing it (as the connection does last) also ends the ssh process.</summary>
-    private sealed class OwnedStream(Stream inner, IAsyncDisposable owner) : Stream
+    private sealed class OwnedStream(Stream inner, IAsyncDisposable owner) : ForwardReadStream
     {
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
         public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.ReadAsync(buffer, offset, count, cancellationToken);
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         public override async ValueTask DisposeAsync()
         {

@@ -1,3 +1,4 @@
+using XenIac.Core.IO;
 using System.Buffers;
 using System.Security.Cryptography;
 using XenIac.Core;
@@ -111,7 +112,7 @@ public sealed class SavefileSplitter
     /// The stream the Core's readers see: forward-only (so nothing is skipped by seeking), hashing every byte, and
     /// collecting bytes into the current meta chunk unless the splitter is reading page contents itself.
     /// </summary>
-    private sealed class TeeStream(Stream source, Action<RawChunk> emit, CancellationToken cancellationToken) : Stream
+    private sealed class TeeStream(Stream source, Action<RawChunk> emit, CancellationToken cancellationToken) : ForwardReadStream
     {
         // Enough to tell an xl savefile (its magic) from a headerless legacy image.
         private readonly byte[] _peek = new byte[32];
@@ -234,15 +235,7 @@ public sealed class SavefileSplitter
 
         public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
         public override long Position { get => Total; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {
