@@ -63,10 +63,9 @@ public static partial class ManifestLoader
         var yaml = new YamlStream();
         try
         {
-            // Bounded first: depth and alias expansion are checked on the event stream, before YamlDotNet's
-            // recursive node code sees the document.
-            YamlGuard.Check(text, path);
-            yaml.Load(new StringReader(text));
+            // Bounded: depth and alias expansion are checked on each event before YamlDotNet's recursive node code
+            // sees it.
+            yaml.Load(YamlGuard.Over(new StringReader(text), path));
         }
         catch (YamlException e)
         {

@@ -39,4 +39,45 @@ public sealed class SmallFileTests : IDisposable
         Assert.Empty(SmallFile.ReadAllBytes(empty));
         Assert.Throws<FileNotFoundException>(() => SmallFile.ReadAllBytes(Path.Combine(_dir, "missing")));
     }
+
+    /// <summary>A pipe claims no size: the read grows from its first guess up to the limit, and no further.</summary>
+    [SkippableTheory]
+    [InlineData(100_000, 100_000, true)]
+    [InlineData(100_000, 99_999, false)]
+    [InlineData(3, 1 << 20, true)]
+    public async Task A_fifo_is_read_whole_up_to_the_limit(int size, int limit, bool fits)
+    {
+        var fifo = Path.Combine(_dir, "fifo");
+        using (var mk = System.Diagnostics.Process.Start("mkfifo", [fifo]))
+        {
+            mk.WaitForExit();
+            Skip.IfNot(mk.ExitCode == 0, "mkfifo failed");
+        }
+        var data = Enumerable.Range(0, size).Select(i => (byte)(i * 7)).ToArray();
+        var writer = Task.Run(async () =>
+        {
+            try
+            {
+                await using var w = new FileStream(fifo, FileMode.Open, FileAccess.Write);
+                await w.WriteAsync(data);
+            }
+            catch (IOException) { } // the reader refused and closed early: a broken pipe is expected then
+        });
+        if (fits) Assert.Equal(data, await SmallFile.ReadAllBytesAsync(fifo, limit));
+        else await Assert.ThrowsAsync<IOException>(() => SmallFile.ReadAllBytesAsync(fifo, limit));
+        await writer;
+    }
+
+    [Fact]
+    public void Files_around_the_first_guess_and_growth_steps_read_back_exactly()
+    {
+        foreach (var size in new[] { 1, 4095, 4096, 4097, 16383, 16384, 16385, 65536, 200_001 })
+        {
+            var path = Path.Combine(_dir, $"s{size}");
+            var data = Enumerable.Range(0, size).Select(i => (byte)(i * 31 + size)).ToArray();
+            File.WriteAllBytes(path, data);
+            Assert.Equal(data, SmallFile.ReadAllBytes(path));
+            Assert.Throws<IOException>(() => SmallFile.ReadAllBytes(path, size - 1));
+        }
+    }
 }

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Reflection;
 using XenIac.Hosts.Remote;
 
 namespace XenIac.Cli.Commands.Serve;
@@ -29,12 +28,9 @@ internal static class ServeCommand
             var given = parse.GetValue(host);
             await using var input = Console.OpenStandardInput();
             await using var output = Console.OpenStandardOutput();
-            await XenHostServer.ServeAsync(() => CommandLine.HostSpec(given).Open(), input, output, Version, Console.Error, cancellationToken: ct);
+            await XenHostServer.ServeAsync(() => CommandLine.HostSpec(given).Open(), input, output, BuildInfo.Version, Console.Error, cancellationToken: ct);
             return ExitCodes.Ok;
         });
         return command;
     }
-
-    private static string Version =>
-        typeof(ServeCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
 }

@@ -1,0 +1,64 @@
+using System.Reflection;
+
+namespace XenIac.Cli.Tests;
+
+/// <summary>
+/// The tool builds only the command group a command line names (CommandTree): every command the root help lists
+/// must still parse and show its own help when it is the first word, and --version must print the build's version
+/// (a constant the build writes, not read by reflection).
+/// </summary>
+public sealed class CommandTreeTests
+{
+    private static readonly string Version = typeof(CommandTreeTests).Assembly
+        .GetCustomAttribute<AssemblyInformationalVersionAttribute>()!.InformationalVersion;
+
+    [Fact]
+    public async Task Version_prints_the_build_version()
+    {
+        var result = await CliRunner.RunAsync("--version");
+        Assert.Equal(0, result.ExitCode);
+        // The tests and the tool are built from one commit, so they carry the same informational version.
+        Assert.Equal(Version, result.StdOut.Trim());
+    }
+
+    [Theory]
+    [InlineData("--version", "extra")]
+    [InlineData("--verbose", "--version")]
+    public async Task Version_beside_anything_else_is_one_error_line(params string[] args)
+    {
+        var result = await CliRunner.RunAsync(args);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal("", result.StdOut);
+        Assert.Single(result.StdErr.TrimEnd().Split('\n'));
+        Assert.StartsWith("error:", result.StdErr);
+    }
+
+    [Fact]
+    public async Task Every_command_the_root_help_lists_shows_its_own_help_as_first_word()
+    {
+        var help = await CliRunner.RunAsync("--help");
+        Assert.Equal(0, help.ExitCode);
+        var words = help.StdOut.Split('\n')
+            .SkipWhile(l => !l.StartsWith("Commands:", StringComparison.Ordinal)).Skip(1)
+            .TakeWhile(l => l.StartsWith("  ", StringComparison.Ordinal))
+            .Select(l => l.Trim().Split(' ')[0])
+            .ToList();
+        Assert.Superset(new HashSet<string> { "savefile", "config", "domain", "host", "store", "plan", "apply", "show", "drift",
+            "schema", "import", "reconcile", "serve" }, words.ToHashSet());
+        foreach (var word in words)
+        {
+            var own = await CliRunner.RunAsync(word, "--help");
+            Assert.True(own.ExitCode == 0, $"{word} --help exited {own.ExitCode}: {own.StdErr}");
+            Assert.Contains($"xen-iac {word}", own.StdOut);
+        }
+    }
+
+    [Fact]
+    public async Task An_unknown_first_word_is_one_error_line()
+    {
+        var result = await CliRunner.RunAsync("bogus");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Single(result.StdErr.TrimEnd().Split('\n'));
+        Assert.StartsWith("error:", result.StdErr);
+    }
+}
