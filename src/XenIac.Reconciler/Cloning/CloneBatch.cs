@@ -18,8 +18,16 @@ public sealed record CloneBatchOptions
     /// <summary>How many clones restore at once.</summary>
     public int Parallelism { get; init; } = 4;
 
-    /// <summary>Each clone gets its own copy of every writable file disk (<see cref="CloneFixups.DefaultDiskPattern"/>); false: they share the source's.</summary>
-    public bool CopyDisks { get; init; } = true;
+    /// <summary>How each clone gets its own writable file disks: a copy (default), a qcow2 overlay, or none (they share the source's).</summary>
+    public CloneDiskCopy DiskCopy { get; init; } = CloneDiskCopy.Copy;
+
+    /// <summary>
+    /// With <see cref="CloneDiskCopy.Copy"/>: a shell command that makes each copy instead of a byte copy (a reflink,
+    /// an LVM or ZFS clone of a file, ...). It runs as <c>sh -c COMMAND</c> with the source disk as <c>$1</c> and the
+    /// path to write as <c>$2</c> (a temporary name beside the clone's disk, renamed when the command exits 0);
+    /// a non-zero exit fails the clone and undoes the batch.
+    /// </summary>
+    public string? DiskCopyCommand { get; init; }
 
     /// <summary>What each clone must pass before the batch counts as made (a readiness gate); it throws when the clone is not ready.</summary>
     public Func<MadeClone, CancellationToken, Task>? Ready { get; init; }
@@ -73,8 +81,15 @@ public static partial class CloneBatch
                 if (nic.Mac is { } mac) pool.Reserve(mac);
         }
 
-        var fixups = names.Select(n => new CloneFixups { Name = n, DiskPattern = options.CopyDisks ? CloneFixups.DefaultDiskPattern : null }).ToList();
+        var fixups = names.Select(n => new CloneFixups
+        {
+            Name = n,
+            DiskPattern = DiskCopies.Pattern(options.DiskCopy),
+            DiskFormat = options.DiskCopy == CloneDiskCopy.Qcow2 ? "qcow2" : null,
+        }).ToList();
         var copies = fixups.Select(f => f.Apply(stored, new MacPool()).Disks).ToList();
+        DiskCopies.Check(options.DiskCopy, options.DiskCopyCommand, copies.Any(c => c.Count > 0));
+        var sourceFormats = source.Disks.GroupBy(d => d.Vdev).ToDictionary(g => g.Key, g => g.First().Format);
         foreach (var disk in copies.SelectMany(c => c))
         {
             if (!File.Exists(disk.From))
@@ -94,7 +109,7 @@ public static partial class CloneBatch
                 made[i] = new Progress(name);
                 foreach (var disk in copies[i])
                 {
-                    await CopyDiskAsync(disk, failed.Token).ConfigureAwait(false);
+                    await DiskCopies.MakeAsync(disk, sourceFormats[disk.Vdev], options.DiskCopy, options.DiskCopyCommand, failed.Token).ConfigureAwait(false);
                     made[i].DiskCopies.Add(disk.To);
                 }
                 var result = await host.RestoreAsync(savefile, new RestoreOptions { Fixups = fixups[i], Macs = pool }, failed.Token).ConfigureAwait(false);
@@ -168,21 +183,6 @@ public static partial class CloneBatch
                 warn?.Invoke($"could not destroy clone {m!.Name}: {e.Message}");
             }
             foreach (var disk in m!.DiskCopies) File.Delete(disk);
-        }
-    }
-
-    private static async Task CopyDiskAsync(DiskRedirect disk, CancellationToken ct)
-    {
-        // Into a temp file first: a copy cut short never sits under the clone's disk name.
-        var temp = disk.To + ".xeniac-copy";
-        try
-        {
-            await Task.Run(() => File.Copy(disk.From, temp, overwrite: true), ct).ConfigureAwait(false);
-            File.Move(temp, disk.To, overwrite: false);
-        }
-        finally
-        {
-            File.Delete(temp);
         }
     }
 
