@@ -15,6 +15,12 @@ public sealed record CloneBatchOptions
     /// <summary>Clones are named PREFIX-1 .. PREFIX-N; null: the stored config's name.</summary>
     public string? Prefix { get; init; }
 
+    /// <summary>
+    /// Make only these clone numbers (each 1..<see cref="Count"/>), the others being there already: how a manifest's
+    /// <c>clones: N</c> fills a pool up. Null: all of 1..Count.
+    /// </summary>
+    public IReadOnlyList<int>? Numbers { get; init; }
+
     /// <summary>How many clones restore at once.</summary>
     public int Parallelism { get; init; } = 4;
 
@@ -65,7 +71,10 @@ public static partial class CloneBatch
         CheckPrefix(prefix);
 
         var existing = await host.ListDomainsAsync(cancellationToken).ConfigureAwait(false);
-        var names = Enumerable.Range(1, options.Count).Select(i => $"{prefix}-{i}").ToList();
+        var numbers = options.Numbers ?? [.. Enumerable.Range(1, options.Count)];
+        if (numbers.Count == 0 || numbers.Any(n => n < 1 || n > options.Count) || numbers.Distinct().Count() != numbers.Count)
+            throw new CloneException($"clone numbers must be distinct, from 1 to {options.Count}");
+        var names = numbers.Select(i => $"{prefix}-{i}").ToList();
         if (names.FirstOrDefault(n => existing.Any(d => d.Name == n)) is { } taken)
             throw new CloneException($"a domain named '{taken}' already runs on {host.Spec}; tear the clones {prefix}-N down first");
 
@@ -114,7 +123,7 @@ public static partial class CloneBatch
                 }
                 var result = await host.RestoreAsync(savefile, new RestoreOptions { Fixups = fixups[i], Macs = pool }, failed.Token).ConfigureAwait(false);
                 made[i].Result = result;
-                if (options.Ready is { } ready) await ready(new MadeClone(name, i + 1, result), failed.Token).ConfigureAwait(false);
+                if (options.Ready is { } ready) await ready(new MadeClone(name, numbers[i], result), failed.Token).ConfigureAwait(false);
             }
             catch
             {
@@ -138,16 +147,22 @@ public static partial class CloneBatch
             if (first is not null) throw new CloneFailedException($"a clone failed and the clones this batch made were removed: {first.Message}", first);
             throw;
         }
-        return [.. made.Select((m, i) => new MadeClone(m.Name, i + 1, m.Result!))];
+        return [.. made.Select((m, i) => new MadeClone(m.Name, numbers[i], m.Result!))];
     }
 
     /// <summary>Destroys the clones PREFIX-1.. on the host and the disk copies a batch made for them; returns their names.</summary>
     /// <exception cref="CloneException">The prefix is not a domain name.</exception>
-    public static async Task<IReadOnlyList<string>> TeardownAsync(IXenHost host, string prefix, CancellationToken cancellationToken = default)
+    public static Task<IReadOnlyList<string>> TeardownAsync(IXenHost host, string prefix, CancellationToken cancellationToken = default) =>
+        TeardownAsync(host, prefix, 0, cancellationToken);
+
+    /// <summary>Destroys the clones PREFIX-N with N above <paramref name="keep"/> (a pool shrinking to <paramref name="keep"/>) and their disk copies.</summary>
+    /// <exception cref="CloneException">The prefix is not a domain name.</exception>
+    public static async Task<IReadOnlyList<string>> TeardownAsync(IXenHost host, string prefix, int keep, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(host);
         CheckPrefix(prefix);
-        var clones = (await host.ListDomainsAsync(cancellationToken).ConfigureAwait(false)).Where(d => IsCloneName(prefix, d.Name)).Select(d => d.Name).ToList();
+        var clones = (await host.ListDomainsAsync(cancellationToken).ConfigureAwait(false))
+            .Where(d => NumberOf(prefix, d.Name) is not { } n || n > keep).Where(d => IsCloneName(prefix, d.Name)).Select(d => d.Name).ToList();
         foreach (var name in clones)
         {
             var disks = CopiesOf(name, (await host.GetConfigAsync(name, cancellationToken).ConfigureAwait(false)).ToModel());
@@ -160,6 +175,10 @@ public static partial class CloneBatch
     /// <summary>Whether <paramref name="name"/> is PREFIX-N for a number N ≥ 1.</summary>
     public static bool IsCloneName(string prefix, string name) =>
         name.Length > prefix.Length + 1 && name.StartsWith(prefix + "-", StringComparison.Ordinal) && CloneNumber().IsMatch(name[(prefix.Length + 1)..]);
+
+    /// <summary>N when <paramref name="name"/> is PREFIX-N, else null (a number too large for an int is no clone of a batch either).</summary>
+    internal static int? NumberOf(string prefix, string name) =>
+        IsCloneName(prefix, name) && int.TryParse(name.AsSpan(prefix.Length + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : null;
 
     private sealed class Progress(string name)
     {
