@@ -280,6 +280,28 @@ public sealed class CloneCommandTests : IDisposable
         Assert.Empty(Directory.GetFiles(_dir, "tmpl-*"));
     }
 
+    [Fact]
+    public async Task A_manifest_with_clones_applies_them_and_then_plans_no_changes()
+    {
+        await Template();
+        await File.WriteAllTextAsync(Path.Combine(_dir, "xen-iac.yaml"),
+            "domains:\n  - name: tmpl\n    config: tmpl.cfg\n    savefile: tmpl.xlsave\n    state: saved\n    host: embedded:host\n    clones: 2\n");
+        var plan = await Run("plan", "--json");
+        Assert.True(plan.ExitCode == 0, plan.StdErr);
+        var pool = JsonNode.Parse(plan.StdOut)!["domains"]!.AsArray().Single(d => (string)d!["name"]! == "tmpl-*")!;
+        Assert.Equal("clone", (string)pool["action"]!);
+        Assert.Equal(["tmpl-1", "tmpl-2"], pool["clones"]!["create"]!.AsArray().Select(n => (string)n!));
+        Assert.Contains("tmpl-*", (await Run("plan")).StdOut);
+
+        var apply = await Run("apply", "--auto-approve");
+        Assert.True(apply.ExitCode == 0, apply.StdErr + apply.StdOut);
+        var names = JsonNode.Parse((await Run("domain", "list", "--host", "embedded:host", "--json")).StdOut)!.AsArray().Select(d => (string)d!["name"]!).Order();
+        Assert.Equal(["tmpl-1", "tmpl-2"], names);
+        var after = await Run("plan", "--detailed-exitcode");
+        Assert.True(after.ExitCode == 0, after.StdErr + after.StdOut);
+        Assert.Contains("No changes", after.StdOut);
+    }
+
     [Theory]
     [InlineData(new[] { "domain", "clone", "tmpl.xlsave" }, "--count N")]
     [InlineData(new[] { "domain", "clone", "tmpl.xlsave", "--count", "0" }, "--count '0' is not a whole number")]
