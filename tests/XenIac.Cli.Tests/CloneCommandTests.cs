@@ -26,15 +26,16 @@ public sealed class CloneCommandTests : IDisposable
     }
 
     /// <summary>A template domain with one writable disk and one vif, saved to tmpl.xlsave.</summary>
-    private async Task<string> Template()
+    /// <param name="disk">The disk file in the folder; made as a small raw file unless it is there already.</param>
+    private async Task<string> Template(string disk = "tmpl.img", string format = "raw")
     {
-        await File.WriteAllTextAsync(Path.Combine(_dir, "tmpl.img"), "the template's disk");
+        if (!File.Exists(Path.Combine(_dir, disk))) await File.WriteAllTextAsync(Path.Combine(_dir, disk), "the template's disk");
         await File.WriteAllTextAsync(Path.Combine(_dir, "tmpl.cfg"), $"""
             name = "tmpl"
             type = "hvm"
             memory = 16
             vcpus = 1
-            disk = [ 'format=raw,vdev=xvda,access=rw,target={_dir}/tmpl.img' ]
+            disk = [ 'format={format},vdev=xvda,access=rw,target={_dir}/{disk}' ]
             vif = [ 'mac=00:16:3e:00:00:01,bridge=xenbr0' ]
             """);
         Assert.Equal(0, (await Run("domain", "create", "tmpl.cfg", "--host", "embedded:host")).ExitCode);
@@ -178,6 +179,129 @@ public sealed class CloneCommandTests : IDisposable
         Assert.Contains("--trust-config", line);
     }
 
+    private static readonly string? QemuImg = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+        .Select(d => Path.Combine(d, "qemu-img")).FirstOrDefault(File.Exists);
+
+    private const string NoQemuImg = "qemu-img is not installed (Debian: qemu-utils; .ci/run installs it)";
+
+    /// <summary><c>qemu-img info --output=json</c> of a file, as the tool that reads overlays sees it.</summary>
+    private static async Task<JsonNode> QemuInfo(string file)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo(QemuImg!) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "info", "--output=json", file }) psi.ArgumentList.Add(a);
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stdout = await p.StandardOutput.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        Assert.True(p.ExitCode == 0, await p.StandardError.ReadToEndAsync());
+        return JsonNode.Parse(stdout)!;
+    }
+
+    [SkippableTheory]
+    [InlineData("raw")]
+    [InlineData("qcow2")]
+    public async Task Qcow2_clones_get_overlays_backed_by_the_source_and_teardown_removes_them(string sourceFormat)
+    {
+        Skip.If(QemuImg is null, NoQemuImg);
+        var source = Path.Combine(_dir, sourceFormat == "raw" ? "tmpl.img" : "tmpl.qcow2");
+        if (sourceFormat == "qcow2")
+        {
+            // A source that is itself qcow2 serves as a backing file as it is (-F qcow2).
+            var make = System.Diagnostics.Process.Start(QemuImg!, ["create", "-q", "-f", "qcow2", source, "1M"]);
+            await make.WaitForExitAsync();
+            Assert.Equal(0, make.ExitCode);
+        }
+        await Template(Path.GetFileName(source), sourceFormat);
+
+        var result = await Run("domain", "clone", "tmpl.xlsave", "--count", "2", "--disk-copy", "qcow2", "--host", "embedded:host", "--json");
+        Assert.True(result.ExitCode == 0, result.StdErr);
+        var clones = JsonNode.Parse(result.StdOut)!.AsArray();
+        for (var i = 1; i <= 2; i++)
+        {
+            var overlay = Path.Combine(_dir, $"tmpl-{i}-xvda.qcow2");
+            Assert.Equal(overlay, (string)clones[i - 1]!["disks"]![0]!["target"]!);
+            var info = await QemuInfo(overlay);
+            Assert.Equal("qcow2", (string)info["format"]!);
+            Assert.Equal(source, (string)info["backing-filename"]!);
+            Assert.Equal(sourceFormat, (string)info["backing-filename-format"]!);
+
+            // What the host keeps for the clone (what a save of it would store) opens the overlay as qcow2.
+            var config = await Run("domain", "config", $"tmpl-{i}", "--host", "embedded:host");
+            Assert.True(config.ExitCode == 0, config.StdErr);
+            var disk = JsonNode.Parse(config.StdOut)!["disks"]![0]!;
+            Assert.Equal(overlay, (string)disk["pdev_path"]!);
+            Assert.Equal("qcow2", (string)disk["format"]!);
+        }
+        Assert.Equal(["tmpl-1-xvda.qcow2", "tmpl-2-xvda.qcow2"], Directory.GetFiles(_dir, "tmpl-*").Select(Path.GetFileName).Order());
+
+        var down = await Run("domain", "clone", "--teardown", "--name-prefix", "tmpl", "--host", "embedded:host");
+        Assert.True(down.ExitCode == 0, down.StdErr);
+        Assert.Empty(Directory.GetFiles(_dir, "tmpl-*"));
+        Assert.True(File.Exists(source));
+    }
+
+    [Fact]
+    public async Task Without_qemu_img_qcow2_clones_are_refused_before_anything_is_made()
+    {
+        await Template();
+        var empty = Directory.CreateDirectory(Path.Combine(_dir, "no-tools")).FullName;
+        var result = await CliRunner.RunAsync(["domain", "clone", "tmpl.xlsave", "--count", "2", "--disk-copy", "qcow2", "--host", "embedded:host", "--trust-config"],
+            workingDirectory: _dir, environment: new Dictionary<string, string> { ["XENIAC_HOST"] = "", ["PATH"] = empty });
+        Assert.Contains("needs qemu-img (Debian: qemu-utils) on PATH", SingleErrorLine(result));
+        Assert.Empty(JsonNode.Parse((await Run("domain", "list", "--host", "embedded:host", "--json")).StdOut)!.AsArray());
+        Assert.Empty(Directory.GetFiles(_dir, "tmpl-*"));
+    }
+
+    [Fact]
+    public async Task A_disk_copy_command_gets_source_and_target_and_its_failure_undoes_the_batch()
+    {
+        await Template();
+        var log = Path.Combine(_dir, "copies.log");
+        var ok = await Run("domain", "clone", "tmpl.xlsave", "--count", "2", "--host", "embedded:host",
+            "--disk-copy-command", $"echo \"$1\" >> '{log}'; tr a-z A-Z < \"$1\" > \"$2\"");
+        Assert.True(ok.ExitCode == 0, ok.StdErr);
+        // The command, not a byte copy, made each clone's disk; it was given the source as $1.
+        for (var i = 1; i <= 2; i++)
+            Assert.Equal("THE TEMPLATE'S DISK", await File.ReadAllTextAsync(Path.Combine(_dir, $"tmpl-{i}-xvda.img")));
+        Assert.Equal([Path.Combine(_dir, "tmpl.img"), Path.Combine(_dir, "tmpl.img")], await File.ReadAllLinesAsync(log));
+        Assert.Equal(0, (await Run("domain", "clone", "--teardown", "--name-prefix", "tmpl", "--host", "embedded:host")).ExitCode);
+
+        // The third copy fails: the two clones made before it and their copies go, and the error says why once.
+        var failed = await Run("domain", "clone", "tmpl.xlsave", "--count", "3", "--name-prefix", "web", "--parallelism", "1", "--host", "embedded:host",
+            "--disk-copy-command", "case \"$2\" in */web-3-*) echo no room left >&2; exit 7;; esac; cp \"$1\" \"$2\"");
+        var line = SingleErrorLine(failed);
+        Assert.Contains("a clone failed and the clones this batch made were removed", line);
+        Assert.Contains("the disk copy command for xvda exited 7: no room left", line);
+        Assert.Empty(JsonNode.Parse((await Run("domain", "list", "--host", "embedded:host", "--json")).StdOut)!.AsArray());
+        Assert.Empty(Directory.GetFiles(_dir, "web-*"));
+
+        // A command that exits 0 without writing $2 made no disk: that is a failure too, not a clone without one.
+        Assert.Contains("exited 0 but made no file at $2", SingleErrorLine(await Run("domain", "clone", "tmpl.xlsave", "--count", "1",
+            "--host", "embedded:host", "--disk-copy-command", "true")));
+        Assert.Empty(Directory.GetFiles(_dir, "tmpl-*"));
+    }
+
+    [Fact]
+    public async Task A_manifest_with_clones_applies_them_and_then_plans_no_changes()
+    {
+        await Template();
+        await File.WriteAllTextAsync(Path.Combine(_dir, "xen-iac.yaml"),
+            "domains:\n  - name: tmpl\n    config: tmpl.cfg\n    savefile: tmpl.xlsave\n    state: saved\n    host: embedded:host\n    clones: 2\n");
+        var plan = await Run("plan", "--json");
+        Assert.True(plan.ExitCode == 0, plan.StdErr);
+        var pool = JsonNode.Parse(plan.StdOut)!["domains"]!.AsArray().Single(d => (string)d!["name"]! == "tmpl-*")!;
+        Assert.Equal("clone", (string)pool["action"]!);
+        Assert.Equal(["tmpl-1", "tmpl-2"], pool["clones"]!["create"]!.AsArray().Select(n => (string)n!));
+        Assert.Contains("tmpl-*", (await Run("plan")).StdOut);
+
+        var apply = await Run("apply", "--auto-approve");
+        Assert.True(apply.ExitCode == 0, apply.StdErr + apply.StdOut);
+        var names = JsonNode.Parse((await Run("domain", "list", "--host", "embedded:host", "--json")).StdOut)!.AsArray().Select(d => (string)d!["name"]!).Order();
+        Assert.Equal(["tmpl-1", "tmpl-2"], names);
+        var after = await Run("plan", "--detailed-exitcode");
+        Assert.True(after.ExitCode == 0, after.StdErr + after.StdOut);
+        Assert.Contains("No changes", after.StdOut);
+    }
+
     [Theory]
     [InlineData(new[] { "domain", "clone", "tmpl.xlsave" }, "--count N")]
     [InlineData(new[] { "domain", "clone", "tmpl.xlsave", "--count", "0" }, "--count '0' is not a whole number")]
@@ -188,6 +312,8 @@ public sealed class CloneCommandTests : IDisposable
     [InlineData(new[] { "domain", "clone", "--teardown" }, "needs --name-prefix")]
     [InlineData(new[] { "domain", "clone", "tmpl.xlsave", "--teardown", "--name-prefix", "p" }, "only --name-prefix")]
     [InlineData(new[] { "domain", "clone", "tmpl.xlsave", "--count", "2", "--disk-copy", "rsync" }, "rsync")]
+    [InlineData(new[] { "domain", "clone", "tmpl.xlsave", "--count", "2", "--disk-copy", "qcow2", "--disk-copy-command", "cp \"$1\" \"$2\"" }, "does not go with --disk-copy qcow2")]
+    [InlineData(new[] { "domain", "clone", "tmpl.xlsave", "--count", "2", "--disk-copy-command", " " }, "--disk-copy-command is empty")]
     public async Task Bad_input_is_one_error_line(string[] args, string message)
     {
         await Template();

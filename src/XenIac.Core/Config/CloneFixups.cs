@@ -29,11 +29,20 @@ public sealed record CloneFixups
     /// <summary>Explicit new targets by vdev (xvda → /srv/c1-a.img); they win over <see cref="DiskPattern"/>.</summary>
     public IReadOnlyDictionary<string, string>? DiskTargets { get; init; }
 
+    /// <summary>
+    /// The format every redirected disk gets: <c>qcow2</c> when the clone's disk is an overlay whose backing file is
+    /// the source disk (whatever the source's format); null keeps the source's format (a plain copy).
+    /// </summary>
+    public string? DiskFormat { get; init; }
+
     /// <summary>An HVM clone gets <c>ms_vm_genid = "generate"</c> (xl.cfg) or 16 random bytes (libxl JSON); ignored for PV and PVH.</summary>
     public bool NewVmGenId { get; init; } = true;
 
     /// <summary>The default disk pattern: the copy sits beside the source, named after the clone and the disk.</summary>
     public const string DefaultDiskPattern = "{dir}/{name}-{disk}.{ext}";
+
+    /// <summary>The pattern for qcow2 overlays: beside the source like a copy, named by what the file now is.</summary>
+    public const string OverlayDiskPattern = "{dir}/{name}-{disk}.qcow2";
 
     /// <summary>The setting name the compatibility check and <c>config show</c> use for the generation ID.</summary>
     public const string VmGenIdSetting = "ms_vm_genid";
@@ -51,12 +60,16 @@ public sealed record CloneFixups
         if (string.IsNullOrWhiteSpace(Name)) throw new CloneFixupException("a clone needs a name");
         var model = config.ToModel();
         List<string?> newMacs = NewMacs ? [.. model.Nics.Select(_ => (string?)macs.Next())] : [.. model.Nics.Select(n => n.Mac)];
-        var disks = model.Disks.Select(d => d with { Target = TargetFor(d) }).ToList();
+        if (DiskFormat is not null && !DiskConfig.IsFormat(DiskFormat))
+            throw new CloneFixupException($"'{DiskFormat}' is not a disk format (raw, qcow, qcow2, vhd, qed)");
+        var disks = model.Disks.Select(d => TargetFor(d) is var target && target != d.Target
+            ? d with { Target = target, Format = DiskFormat ?? d.Format }
+            : d).ToList();
         var redirected = model.Disks.Zip(disks).Where(p => p.First.Target != p.Second.Target)
             .Select(p => new DiskRedirect(p.First.Vdev, p.First.Target, p.Second.Target)).ToList();
         var genId = NewVmGenId && model.Type == Streams.GuestType.HVM;
         var text = config.Language == SaveFileConfigFormat.Json
-            ? ApplyJson(config, newMacs, disks, genId)
+            ? ApplyJson(config, model.Disks, newMacs, disks, genId)
             : ApplyXl(config, model, newMacs, disks, genId);
         return new ClonedConfig(new ConfigText(text, config.Language) { Source = config.Source is null ? Name : $"{config.Source} as {Name}" },
             Name, [.. newMacs.Select(m => m ?? "")], redirected, genId);
@@ -93,7 +106,7 @@ public sealed record CloneFixups
         return xl.Set(settings).ToString();
     }
 
-    private string ApplyJson(ConfigText config, List<string?> macs, List<DiskConfig> disks, bool genId)
+    private string ApplyJson(ConfigText config, IReadOnlyList<DiskConfig> source, List<string?> macs, List<DiskConfig> disks, bool genId)
     {
         // The model already accepted the text, so it parses and has the shape read here.
         var root = (JsonObject)JsonNode.Parse(config.Text)!;
@@ -103,7 +116,12 @@ public sealed record CloneFixups
                 if (macs[i] is { } mac) ((JsonObject)nics[i]!)["mac"] = mac;
         if (root["disks"] is JsonArray jsonDisks)
             for (var i = 0; i < jsonDisks.Count && i < disks.Count; i++)
-                if (disks[i].Target.Length > 0) ((JsonObject)jsonDisks[i]!)["pdev_path"] = disks[i].Target;
+                if (disks[i].Target.Length > 0)
+                {
+                    ((JsonObject)jsonDisks[i]!)["pdev_path"] = disks[i].Target;
+                    // Only a redirect changes the format (an overlay); an untouched disk keeps its JSON as it was.
+                    if (DiskFormat is not null && i < source.Count && disks[i].Target != source[i].Target) ((JsonObject)jsonDisks[i]!)["format"] = DiskFormat;
+                }
         if (genId)
         {
             // libxl's JSON form of a generation ID is an array of its 16 bytes; xl's "generate" means random ones.

@@ -33,7 +33,9 @@ public static partial class ConfigCompatibility
             else if (f.Setting == "name")
                 result.Add(f with { Severity = FindingSeverity.Ok, Reason = "a clone fixup: each clone runs under its own name" });
             else if ((fixups.DiskPattern is not null || fixups.DiskTargets is not null) && DiskTarget().IsMatch(f.Setting))
-                result.Add(f with { Severity = FindingSeverity.Ok, Reason = "a clone fixup: the clone writes to its own copy of the disk" });
+                result.Add(f with { Severity = FindingSeverity.Ok, Reason = f.Setting.EndsWith(".format", StringComparison.Ordinal)
+                    ? "a clone fixup: the clone writes to its own qcow2 overlay of the disk"
+                    : "a clone fixup: the clone writes to its own copy of the disk" });
             else
                 result.Add(f);
         }
@@ -46,6 +48,6 @@ public static partial class ConfigCompatibility
     [GeneratedRegex(@"^vif\[\d+\]\.mac$")]
     private static partial Regex VifMac();
 
-    [GeneratedRegex(@"^disk\[\d+\]\.target$")]
+    [GeneratedRegex(@"^disk\[\d+\]\.(target|format)$")]
     private static partial Regex DiskTarget();
 }

@@ -34,6 +34,9 @@ public sealed class XenIacCloneDomains : XenIacHostTask
     /// <summary>Give each clone its own copy of every writable file disk (default); false: they share the source's disks.</summary>
     public bool CopyDisks { get; set; } = true;
 
+    /// <summary>cp, qcow2 or none (<see cref="CloneDiskCopyWords"/>); wins over <see cref="CopyDisks"/> when set.</summary>
+    public string? DiskCopy { get; set; }
+
     /// <summary>The fingerprint the snapshot must record (XIAC0021 otherwise).</summary>
     public string? Fingerprint { get; set; }
 
@@ -59,6 +62,12 @@ public sealed class XenIacCloneDomains : XenIacHostTask
         if (Count is < 1 or > CloneBatch.MaxCount)
         {
             LogCodedError(Strings.InvalidParameter, "Count", $"XenIacTestVmClones is 1 to {CloneBatch.MaxCount}, not {Count}");
+            return;
+        }
+        var diskCopy = CopyDisks ? CloneDiskCopy.Copy : CloneDiskCopy.None;
+        if (!string.IsNullOrWhiteSpace(DiskCopy) && !CloneDiskCopyWords.TryParse(DiskCopy, out diskCopy))
+        {
+            LogCodedError(Strings.InvalidParameter, "DiskCopy", $"XenIacCloneDiskCopy is {CloneDiskCopyWords.List}, not '{DiskCopy.Trim()}'");
             return;
         }
         if (!File.Exists(savefile))
@@ -100,7 +109,7 @@ public sealed class XenIacCloneDomains : XenIacHostTask
                 Count = Count,
                 Prefix = prefix,
                 Parallelism = Math.Max(1, Parallelism),
-                CopyDisks = CopyDisks,
+                DiskCopy = diskCopy,
                 Warn = message => Log.LogWarning("XenIac: {0}", message),
             }, cancellationToken).ConfigureAwait(false);
         }

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using XenIac.Core;
 using XenIac.Core.SaveFiles;
 using XenIac.Hosts;
+using XenIac.Reconciler.Cloning;
 using XenIac.Reconciler.Manifests;
 using XenIac.Reconciler.Planning;
 using XenIac.Store;
@@ -59,19 +60,22 @@ public static class Applier
 
             var applyId = $"{DateTimeOffset.UtcNow:yyyyMMddTHHmmssZ}-{Environment.ProcessId}";
             var results = new List<DomainResult>();
-            await Parallel.ForEachAsync(plan.Domains.Where(d => d.IsChange),
-                new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Parallelism), CancellationToken = cancellationToken },
-                async (domain, ct) =>
-                {
-                    // Stopping (reconcile's SIGTERM): what is under way finishes, nothing new starts.
-                    if (options.Stopping.IsCancellationRequested)
+            var records = ClonePoolRecords.PathFor(manifest.Directory);
+            // Domains first, clone pools after: a pool restores from the savefile its domain's save or checkpoint may be writing.
+            foreach (var phase in new[] { plan.Domains.Where(d => d.IsChange && d.Pool is null), plan.Domains.Where(d => d.IsChange && d.Pool is not null) })
+                await Parallel.ForEachAsync(phase,
+                    new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Parallelism), CancellationToken = cancellationToken },
+                    async (domain, ct) =>
                     {
-                        lock (results) results.Add(new DomainResult(domain.Name, domain.Action, false, NotStartedError, TimeSpan.Zero));
-                        return;
-                    }
-                    var result = await RunAsync(domain, hosts, journal, applyId, options.Progress, ct).ConfigureAwait(false);
-                    lock (results) results.Add(result);
-                }).ConfigureAwait(false);
+                        // Stopping (reconcile's SIGTERM): what is under way finishes, nothing new starts.
+                        if (options.Stopping.IsCancellationRequested)
+                        {
+                            lock (results) results.Add(new DomainResult(domain.Name, domain.Action, false, NotStartedError, TimeSpan.Zero));
+                            return;
+                        }
+                        var result = await RunAsync(domain, hosts, journal, applyId, options.Progress, records, ct).ConfigureAwait(false);
+                        lock (results) results.Add(result);
+                    }).ConfigureAwait(false);
             return new ApplyResult(plan, results.OrderBy(r => r.Domain, StringComparer.Ordinal).ToList(), journal.Path);
         }
         finally
@@ -81,7 +85,7 @@ public static class Applier
     }
 
     private static async Task<DomainResult> RunAsync(DomainPlan plan, IHostProvider hosts, Journal journal, string applyId,
-        IProgress<ApplyEvent>? progress, CancellationToken cancellationToken)
+        IProgress<ApplyEvent>? progress, string poolRecords, CancellationToken cancellationToken)
     {
         var total = Stopwatch.StartNew();
         var spec = plan.Spec;
@@ -99,7 +103,9 @@ public static class Applier
                 await journal.AppendAsync(Entry(applyId, spec, host, step, StepOutcome.Started), CancellationToken.None).ConfigureAwait(false);
                 var clock = Stopwatch.StartNew();
                 var pruned = new List<string>();
-                var bytes = await RunStepAsync(step, plan, host, new Progress(progress, spec.Name, step, expected), pruned, cancellationToken).ConfigureAwait(false);
+                var bytes = plan.Pool is { } pool
+                    ? await RunPoolStepAsync(step, plan, pool, host, hosts.Resolve(plan.HostOf(step)), poolRecords, cancellationToken).ConfigureAwait(false)
+                    : await RunStepAsync(step, plan, host, new Progress(progress, spec.Name, step, expected), pruned, cancellationToken).ConfigureAwait(false);
                 await journal.AppendAsync(Entry(applyId, spec, host, step, StepOutcome.Succeeded) with
                 {
                     Bytes = bytes, Seconds = clock.Elapsed.TotalSeconds, Pruned = pruned.Count > 0 ? pruned : null,
@@ -187,6 +193,36 @@ public static class Applier
 
             default:
                 throw new ArgumentOutOfRangeException(nameof(step), step, null);
+        }
+    }
+
+    /// <summary>
+    /// A clone pool's step, through <see cref="CloneBatch"/> as <c>domain clone</c> does: the record that the pool is
+    /// this manifest's is written before any clone is made (so a pool cut short is still torn down later) and dropped
+    /// once none is left.
+    /// </summary>
+    private static async Task<long?> RunPoolStepAsync(PlanAction step, DomainPlan plan, ClonePool pool, IXenHost host, HostSpec resolved,
+        string records, CancellationToken cancellationToken)
+    {
+        var record = new ClonePoolRecord(pool.Of, resolved.ToString());
+        switch (step)
+        {
+            case PlanAction.Teardown:
+                await CloneBatch.TeardownAsync(host, pool.Of, pool.Wanted, cancellationToken).ConfigureAwait(false);
+                if (pool.Wanted == 0) await ClonePoolRecords.SetAsync(records, record, present: false, CancellationToken.None).ConfigureAwait(false);
+                return null;
+            case PlanAction.Clone:
+                await ClonePoolRecords.SetAsync(records, record, present: true, cancellationToken).ConfigureAwait(false);
+                await CloneBatch.RestoreAsync(host, plan.Spec.SavefilePath, new CloneBatchOptions
+                {
+                    Count = pool.Wanted,
+                    Numbers = pool.Make,
+                    Prefix = pool.Of,
+                    DiskCopy = pool.DiskCopy,
+                }, cancellationToken).ConfigureAwait(false);
+                return null;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(step), step, "a clone pool only clones and tears down");
         }
     }
 

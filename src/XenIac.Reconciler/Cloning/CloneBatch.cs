@@ -15,11 +15,25 @@ public sealed record CloneBatchOptions
     /// <summary>Clones are named PREFIX-1 .. PREFIX-N; null: the stored config's name.</summary>
     public string? Prefix { get; init; }
 
+    /// <summary>
+    /// Make only these clone numbers (each 1..<see cref="Count"/>), the others being there already: how a manifest's
+    /// <c>clones: N</c> fills a pool up. Null: all of 1..Count.
+    /// </summary>
+    public IReadOnlyList<int>? Numbers { get; init; }
+
     /// <summary>How many clones restore at once.</summary>
     public int Parallelism { get; init; } = 4;
 
-    /// <summary>Each clone gets its own copy of every writable file disk (<see cref="CloneFixups.DefaultDiskPattern"/>); false: they share the source's.</summary>
-    public bool CopyDisks { get; init; } = true;
+    /// <summary>How each clone gets its own writable file disks: a copy (default), a qcow2 overlay, or none (they share the source's).</summary>
+    public CloneDiskCopy DiskCopy { get; init; } = CloneDiskCopy.Copy;
+
+    /// <summary>
+    /// With <see cref="CloneDiskCopy.Copy"/>: a shell command that makes each copy instead of a byte copy (a reflink,
+    /// an LVM or ZFS clone of a file, ...). It runs as <c>sh -c COMMAND</c> with the source disk as <c>$1</c> and the
+    /// path to write as <c>$2</c> (a temporary name beside the clone's disk, renamed when the command exits 0);
+    /// a non-zero exit fails the clone and undoes the batch.
+    /// </summary>
+    public string? DiskCopyCommand { get; init; }
 
     /// <summary>What each clone must pass before the batch counts as made (a readiness gate); it throws when the clone is not ready.</summary>
     public Func<MadeClone, CancellationToken, Task>? Ready { get; init; }
@@ -57,7 +71,10 @@ public static partial class CloneBatch
         CheckPrefix(prefix);
 
         var existing = await host.ListDomainsAsync(cancellationToken).ConfigureAwait(false);
-        var names = Enumerable.Range(1, options.Count).Select(i => $"{prefix}-{i}").ToList();
+        var numbers = options.Numbers ?? [.. Enumerable.Range(1, options.Count)];
+        if (numbers.Count == 0 || numbers.Any(n => n < 1 || n > options.Count) || numbers.Distinct().Count() != numbers.Count)
+            throw new CloneException($"clone numbers must be distinct, from 1 to {options.Count}");
+        var names = numbers.Select(i => $"{prefix}-{i}").ToList();
         if (names.FirstOrDefault(n => existing.Any(d => d.Name == n)) is { } taken)
             throw new CloneException($"a domain named '{taken}' already runs on {host.Spec}; tear the clones {prefix}-N down first");
 
@@ -73,8 +90,15 @@ public static partial class CloneBatch
                 if (nic.Mac is { } mac) pool.Reserve(mac);
         }
 
-        var fixups = names.Select(n => new CloneFixups { Name = n, DiskPattern = options.CopyDisks ? CloneFixups.DefaultDiskPattern : null }).ToList();
+        var fixups = names.Select(n => new CloneFixups
+        {
+            Name = n,
+            DiskPattern = DiskCopies.Pattern(options.DiskCopy),
+            DiskFormat = options.DiskCopy == CloneDiskCopy.Qcow2 ? "qcow2" : null,
+        }).ToList();
         var copies = fixups.Select(f => f.Apply(stored, new MacPool()).Disks).ToList();
+        DiskCopies.Check(options.DiskCopy, options.DiskCopyCommand, copies.Any(c => c.Count > 0));
+        var sourceFormats = source.Disks.GroupBy(d => d.Vdev).ToDictionary(g => g.Key, g => g.First().Format);
         foreach (var disk in copies.SelectMany(c => c))
         {
             if (!File.Exists(disk.From))
@@ -94,12 +118,12 @@ public static partial class CloneBatch
                 made[i] = new Progress(name);
                 foreach (var disk in copies[i])
                 {
-                    await CopyDiskAsync(disk, failed.Token).ConfigureAwait(false);
+                    await DiskCopies.MakeAsync(disk, sourceFormats[disk.Vdev], options.DiskCopy, options.DiskCopyCommand, failed.Token).ConfigureAwait(false);
                     made[i].DiskCopies.Add(disk.To);
                 }
                 var result = await host.RestoreAsync(savefile, new RestoreOptions { Fixups = fixups[i], Macs = pool }, failed.Token).ConfigureAwait(false);
                 made[i].Result = result;
-                if (options.Ready is { } ready) await ready(new MadeClone(name, i + 1, result), failed.Token).ConfigureAwait(false);
+                if (options.Ready is { } ready) await ready(new MadeClone(name, numbers[i], result), failed.Token).ConfigureAwait(false);
             }
             catch
             {
@@ -123,16 +147,22 @@ public static partial class CloneBatch
             if (first is not null) throw new CloneFailedException($"a clone failed and the clones this batch made were removed: {first.Message}", first);
             throw;
         }
-        return [.. made.Select((m, i) => new MadeClone(m.Name, i + 1, m.Result!))];
+        return [.. made.Select((m, i) => new MadeClone(m.Name, numbers[i], m.Result!))];
     }
 
     /// <summary>Destroys the clones PREFIX-1.. on the host and the disk copies a batch made for them; returns their names.</summary>
     /// <exception cref="CloneException">The prefix is not a domain name.</exception>
-    public static async Task<IReadOnlyList<string>> TeardownAsync(IXenHost host, string prefix, CancellationToken cancellationToken = default)
+    public static Task<IReadOnlyList<string>> TeardownAsync(IXenHost host, string prefix, CancellationToken cancellationToken = default) =>
+        TeardownAsync(host, prefix, 0, cancellationToken);
+
+    /// <summary>Destroys the clones PREFIX-N with N above <paramref name="keep"/> (a pool shrinking to <paramref name="keep"/>) and their disk copies.</summary>
+    /// <exception cref="CloneException">The prefix is not a domain name.</exception>
+    public static async Task<IReadOnlyList<string>> TeardownAsync(IXenHost host, string prefix, int keep, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(host);
         CheckPrefix(prefix);
-        var clones = (await host.ListDomainsAsync(cancellationToken).ConfigureAwait(false)).Where(d => IsCloneName(prefix, d.Name)).Select(d => d.Name).ToList();
+        var clones = (await host.ListDomainsAsync(cancellationToken).ConfigureAwait(false))
+            .Where(d => NumberOf(prefix, d.Name) is not { } n || n > keep).Where(d => IsCloneName(prefix, d.Name)).Select(d => d.Name).ToList();
         foreach (var name in clones)
         {
             var disks = CopiesOf(name, (await host.GetConfigAsync(name, cancellationToken).ConfigureAwait(false)).ToModel());
@@ -145,6 +175,10 @@ public static partial class CloneBatch
     /// <summary>Whether <paramref name="name"/> is PREFIX-N for a number N ≥ 1.</summary>
     public static bool IsCloneName(string prefix, string name) =>
         name.Length > prefix.Length + 1 && name.StartsWith(prefix + "-", StringComparison.Ordinal) && CloneNumber().IsMatch(name[(prefix.Length + 1)..]);
+
+    /// <summary>N when <paramref name="name"/> is PREFIX-N, else null (a number too large for an int is no clone of a batch either).</summary>
+    internal static int? NumberOf(string prefix, string name) =>
+        IsCloneName(prefix, name) && int.TryParse(name.AsSpan(prefix.Length + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : null;
 
     private sealed class Progress(string name)
     {
@@ -168,21 +202,6 @@ public static partial class CloneBatch
                 warn?.Invoke($"could not destroy clone {m!.Name}: {e.Message}");
             }
             foreach (var disk in m!.DiskCopies) File.Delete(disk);
-        }
-    }
-
-    private static async Task CopyDiskAsync(DiskRedirect disk, CancellationToken ct)
-    {
-        // Into a temp file first: a copy cut short never sits under the clone's disk name.
-        var temp = disk.To + ".xeniac-copy";
-        try
-        {
-            await Task.Run(() => File.Copy(disk.From, temp, overwrite: true), ct).ConfigureAwait(false);
-            File.Move(temp, disk.To, overwrite: false);
-        }
-        finally
-        {
-            File.Delete(temp);
         }
     }
 

@@ -70,6 +70,13 @@ public sealed record DomainSpec
     public int? Keep { get; init; }
     public SavefileFormat Format { get; init; } = SavefileFormat.Xl;
     /// <summary>
+    /// <c>clones: N</c>: apply keeps N clones of the domain's savefile running on its host, named
+    /// <c>NAME-1</c>..<c>NAME-N</c> (<see cref="Cloning.CloneBatch"/>'s fixups); 0: none (those apply made are torn down).
+    /// </summary>
+    public int Clones { get; init; }
+    /// <summary><c>cloneDiskCopy</c>: how each clone gets its own writable disks (cp, qcow2 or none).</summary>
+    public Cloning.CloneDiskCopy CloneDiskCopy { get; init; } = Cloning.CloneDiskCopy.Copy;
+    /// <summary>
     /// The host the domain lives on; <see cref="HostSpec.Default"/> when the manifest names none. For a domain placed
     /// by <see cref="HostSelector"/> it is the default until the planner has chosen (a plan's spec holds the choice).
     /// </summary>

@@ -20,7 +20,7 @@ public static partial class ManifestLoader
     internal static readonly string[] HostKeys = ["spec", "labels"];
     internal static readonly string[] HostSelectorKeys = ["label"];
     internal static readonly string[] DefaultsKeys = ["host", "state", "format", "checkpoint", "paused", "force", "savefileDir", "trustConfig", "store", "storeKey", "keep"];
-    internal static readonly string[] DomainKeys = ["name", "config", "savefile", "state", "overrides", "checkpoint", "paused", "format", "host", "force", "trustConfig", "snapshot", "store", "labels", "keep"];
+    internal static readonly string[] DomainKeys = ["name", "config", "savefile", "state", "overrides", "checkpoint", "paused", "format", "host", "force", "trustConfig", "snapshot", "store", "labels", "keep", "clones", "cloneDiskCopy"];
     internal static readonly string[] OverrideKeys = ["config", "settings"];
 
     /// <summary>The most savefiles <c>keep:</c> may ask for: a bound on what a typo can make a host keep on disk.</summary>
@@ -196,6 +196,10 @@ public static partial class ManifestLoader
             var domain = LoadDomain(item, defaults, context);
             if (domain is not null && !duplicates.Contains(item)) domains.Add(domain);
         }
+        // clones: N claims the names NAME-1..NAME-N; a manifest domain under one of them would be destroyed or clashed with.
+        foreach (var pooled in domains.Where(x => x.Clones > 0))
+            foreach (var other in domains.Where(o => Cloning.CloneBatch.NumberOf(pooled.Name, o.Name) is { } k && k <= pooled.Clones))
+                context.Error(other.Location, $"domain '{other.Name}' has the name of a clone of '{pooled.Name}' (clones: {pooled.Clones}); rename it or lower clones");
         return domains;
     }
 
@@ -252,6 +256,22 @@ public static partial class ManifestLoader
 
         var labels = LoadLabels(m, context);
 
+        var clonesNode = Get(m, "clones");
+        var clones = clonesNode is null ? 0 : context.Clones(clonesNode) ?? 0;
+        var cloneDiskCopy = Cloning.CloneDiskCopy.Copy;
+        if (Get(m, "cloneDiskCopy") is { } cdc && !(cdc is YamlScalarNode { Value: var word } && Cloning.CloneDiskCopyWords.TryParse(word, out cloneDiskCopy)))
+            context.Error(cdc, $"'cloneDiskCopy' must be {Cloning.CloneDiskCopyWords.List} (how each clone gets its own writable disks)");
+        if (clones > 0)
+        {
+            // Clones restore from the savefile with its stored config: a legacy one has none, a store tag is not a file here.
+            if (format == SavefileFormat.Legacy)
+                context.Error(clonesNode!, "clones restore from an xl savefile's stored config; a legacy-format domain cannot have clones");
+            if (snapshot is not null)
+                context.Error(clonesNode!, "clones restore from a local savefile; a domain kept under a store snapshot cannot have clones yet");
+            if (!Cloning.CloneBatch.IsValidPrefix(name))
+                context.Error(clonesNode!, $"clones are named {name}-N, and '{name}' is too long for that (up to 60 characters)");
+        }
+
         var location = context.At(nameNode);
         if (checkpoint && state != DesiredState.Running)
             context.Error(checkpointNode ?? m, $"checkpoint keeps the domain running, which contradicts state '{state.ToString().ToLowerInvariant()}'; use state: running with checkpoint: true");
@@ -283,6 +303,8 @@ public static partial class ManifestLoader
             OverridesLocation = Get(m, "overrides") is { } on ? context.At(on) : location,
             Snapshot = snapshot is null || store is null ? null : new SnapshotRef(snapshot, store, defaults.StoreKey),
             Labels = labels,
+            Clones = clones,
+            CloneDiskCopy = cloneDiskCopy,
         };
     }
 
@@ -489,6 +511,15 @@ public static partial class ManifestLoader
             if (node is YamlScalarNode { Style: ScalarStyle.Plain, Value: "true" or "false" } s) return s.Value == "true" ? PausedValue.Yes : PausedValue.No;
             if (node is YamlScalarNode { Value: "reconcile" }) return PausedValue.Reconcile;
             Error(node, "'paused' must be true or false (restore paused or not), or reconcile (observe only: never changed by apply)");
+            return null;
+        }
+
+        /// <summary><c>clones: N</c>, 0 to <see cref="Cloning.CloneBatch.MaxCount"/>.</summary>
+        public int? Clones(YamlNode node)
+        {
+            if (node is YamlScalarNode { Style: ScalarStyle.Plain, Value: { } v } && int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out var n)
+                && n is >= 0 and <= Cloning.CloneBatch.MaxCount) return n;
+            Error(node, $"'clones' must be a whole number from 0 to {Cloning.CloneBatch.MaxCount} (how many clones of the domain's savefile run)");
             return null;
         }
 

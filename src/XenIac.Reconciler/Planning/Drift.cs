@@ -56,7 +56,8 @@ public static class Drift
     public static DriftReport Of(Plan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        return new DriftReport(plan.Manifest, [.. plan.Domains.Select(Of)], DateTimeOffset.UtcNow);
+        // Clone pools are apply's to keep (clones: N), not domains of the manifest: a missing clone is no drift to alert on.
+        return new DriftReport(plan.Manifest, [.. plan.Domains.Where(d => d.Pool is null).Select(Of)], DateTimeOffset.UtcNow);
     }
 
     private static DomainDrift Of(DomainPlan d)

@@ -63,6 +63,9 @@ internal sealed class Fleet
     /// <summary>The host <paramref name="spec"/> resolves to.</summary>
     public FleetHost this[HostSpec spec] => _bySpec[spec];
 
+    /// <summary>The host of a resolved spec, when this plan run opened it.</summary>
+    public FleetHost? Find(HostSpec spec) => _bySpec.GetValueOrDefault(spec);
+
     /// <summary>Opens and lists every host at once: hosts answer in parallel, each in its own time.</summary>
     public static async Task<Fleet> OpenAsync(Manifest manifest, IReadOnlyList<DomainSpec> selected, IHostProvider hosts, CancellationToken cancellationToken)
     {

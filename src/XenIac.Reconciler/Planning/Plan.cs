@@ -15,7 +15,23 @@ public enum PlanAction
     Destroy,
     /// <summary>Asked for with --replace: a fresh checkpoint of a running domain, or a fresh create of one that is not running.</summary>
     Replace,
+    /// <summary>A clone pool (<c>clones: N</c>): restore the missing clones NAME-k from the domain's savefile.</summary>
+    Clone,
+    /// <summary>A clone pool: destroy the clones above N (or all, when the domain left the manifest) and their disk copies.</summary>
+    Teardown,
 }
+
+/// <summary>
+/// A domain's clone pool as planned: an entry of its own in the plan (named NAME-*), after every domain, since it
+/// restores from the savefile the domain's own steps may write.
+/// </summary>
+/// <param name="Of">The domain the clones are made from (their prefix).</param>
+/// <param name="Wanted">N: how many clones the manifest asks for (0 when the domain left it).</param>
+/// <param name="Running">The clones on the host now.</param>
+/// <param name="Make">The clone numbers to restore.</param>
+/// <param name="Remove">The clones to destroy.</param>
+public sealed record ClonePool(string Of, int Wanted, IReadOnlyList<string> Running, IReadOnlyList<int> Make, IReadOnlyList<string> Remove,
+    Cloning.CloneDiskCopy DiskCopy);
 
 /// <summary>What is on disk at a domain's savefile path.</summary>
 public sealed record SavefileStatus(bool Exists, bool Valid, string? Problem, SaveFileHeader? Header, long Size)
@@ -60,6 +76,9 @@ public sealed record DomainPlan
     public IReadOnlyList<string> Warnings { get; init; } = [];
     /// <summary>Set when this domain cannot be reconciled (invalid savefile, incompatible override without force, ...).</summary>
     public string? Error { get; init; }
+
+    /// <summary>Set on a clone pool's entry (whose <see cref="Name"/> is NAME-*), null on a domain's.</summary>
+    public ClonePool? Pool { get; init; }
 
     public string Name => Spec.Name;
     /// <summary>The host <paramref name="step"/> runs on: a migration's save on the source, everything else on the spec's host.</summary>

@@ -32,7 +32,9 @@ public static partial class Planner
             if (replace.Contains(spec.Name) && plans[index].Observed.HostError is null)
                 plans[index] = await ReplaceAsync(plans[index], hosts, options, cancellationToken).ConfigureAwait(false);
         }
-        return new Plan(manifest, plans);
+        // Pools whose domain left the manifest are found only in a plan of the whole manifest, not of some targets.
+        var pools = await PlanPoolsAsync(manifest, plans, fleet, hosts, options, allDomains: targets is null or { Count: 0 }, cancellationToken).ConfigureAwait(false);
+        return new Plan(manifest, [.. plans, .. pools]);
     }
 
     /// <summary>Header-only look at the savefile: enough to know it is one, and cheap for a thousand domains.</summary>
@@ -263,6 +265,20 @@ public static partial class Planner
 
         var header = observed.Savefile.Header!;
         var stored = new ConfigText(header.ConfigText!, header.ConfigFormat);
+        var (storedModel, error) = await CheckStoredConfigAsync(spec, stored, options, warnings, cancellationToken).ConfigureAwait(false);
+        if (error is not null) return Failed(spec, observed, PlanAction.Restore, error);
+        // The manifest's name wins: a stored config that names the domain otherwise is restored under the manifest's name.
+        var restoreConfig = storedModel!.Name == spec.Name ? null : Renamed(spec, stored, spec.SavefilePath + " (stored config)", warnings);
+        return Plan(spec, observed, PlanAction.Restore, reason) with { RestoreConfig = restoreConfig, Warnings = warnings };
+    }
+
+    /// <summary>
+    /// The savefile's stored config, read, and what it makes dom0 run or open that the domain's own config does not
+    /// name: an error unless the domain or the operator trusts it (then a warning in <paramref name="warnings"/>).
+    /// </summary>
+    private static async Task<(DomainConfig? Stored, string? Error)> CheckStoredConfigAsync(DomainSpec spec, ConfigText stored, PlanOptions options,
+        List<string> warnings, CancellationToken cancellationToken)
+    {
         DomainConfig storedModel;
         DomainConfig? consented = null;
         try
@@ -273,21 +289,18 @@ public static partial class Planner
         }
         catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException or ArgumentException or FormatException)
         {
-            return Failed(spec, observed, PlanAction.Restore, $"{spec.SavefileLocation ?? spec.Location}: cannot read the stored config of {spec.SavefilePath}: {e.Message}");
+            return (null, $"{spec.SavefileLocation ?? spec.Location}: cannot read the stored config of {spec.SavefilePath}: {e.Message}");
         }
         var effects = HostEffects.NotIn(storedModel, consented);
         if (effects.Count > 0)
         {
             var list = string.Join("; ", effects);
             if (!spec.TrustConfig && !options.TrustConfig)
-                return Failed(spec, observed, PlanAction.Restore,
-                    $"{spec.SavefileLocation ?? spec.Location}: the stored config of {spec.SavefilePath} names what the manifest's config does not: {list}. " +
+                return (storedModel, $"{spec.SavefileLocation ?? spec.Location}: the stored config of {spec.SavefilePath} names what the manifest's config does not: {list}. " +
                     "Restore it only if you trust the file: set trustConfig: true on the domain or pass --trust-config (or give overrides.config)");
             warnings.Add($"trusted stored config of {spec.SavefilePath}: {list}");
         }
-        // The manifest's name wins: a stored config that names the domain otherwise is restored under the manifest's name.
-        var restoreConfig = storedModel.Name == spec.Name ? null : Renamed(spec, stored, spec.SavefilePath + " (stored config)", warnings);
-        return Plan(spec, observed, PlanAction.Restore, reason) with { RestoreConfig = restoreConfig, Warnings = warnings };
+        return (storedModel, null);
     }
 
     /// <summary>The config under the manifest's name; a different name in it is reported, not an error.</summary>

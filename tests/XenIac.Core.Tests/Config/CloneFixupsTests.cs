@@ -87,6 +87,25 @@ public sealed class CloneFixupsTests
         Assert.Equal(16, model.Other.Keys.Count(k => k.StartsWith("json:b_info.type.hvm.ms_vm_genid[", StringComparison.Ordinal)));
     }
 
+    [Fact]
+    public void An_overlay_fixup_makes_redirected_disks_qcow2_and_leaves_shared_ones_alone_in_both_languages()
+    {
+        var overlay = Fixups with { DiskPattern = CloneFixups.OverlayDiskPattern, DiskFormat = "qcow2" };
+        var json = new ConfigText(DomainConfig.Parse(Source).ToLibxlJson(out _).ToJsonString(), SaveFileConfigFormat.Json);
+        foreach (var config in new[] { ConfigText.FromText(Source), json })
+        {
+            var clone = overlay.Apply(config, new MacPool());
+            var model = clone.Config.ToModel();
+            Assert.Equal(("/srv/web-1-xvda.qcow2", "qcow2"), (model.Disks[0].Target, model.Disks[0].Format));
+            Assert.Equal(("/srv/tools.iso", "raw"), (model.Disks[1].Target, model.Disks[1].Format)); // read-only: shared as it is
+            Assert.Equal([new DiskRedirect("xvda", "/srv/web.img", "/srv/web-1-xvda.qcow2")], clone.Disks);
+            var findings = ConfigCompatibility.Check(config.ToModel(), model, overlay);
+            Assert.Contains("qcow2 overlay", Assert.Single(findings, f => f.Setting == "disk[0].format").Reason, StringComparison.Ordinal);
+            Assert.True(ConfigCompatibility.IsCompatible(findings));
+        }
+        Assert.Throws<CloneFixupException>(() => (overlay with { DiskFormat = "vmdk" }).Apply(ConfigText.FromText(Source), new MacPool()));
+    }
+
     [Theory]
     [InlineData("{dir}/{nope}.img", "unknown placeholder")]
     [InlineData("{dir}/web.{ext}", "the source's own disk")]

@@ -10,8 +10,12 @@ namespace XenIac.Cli.Commands.Domain;
 /// <summary>What <c>domain clone</c> does: all checks first, then N restores in parallel; a failure undoes the whole batch.</summary>
 internal static class CloneHandlers
 {
-    public sealed record CloneRequest(int Count, string? Prefix, int Parallelism, CloneCommand.DiskCopy DiskCopy, bool Json, bool TrustConfig)
+    /// <param name="DiskCopy">Null when --disk-copy was not given (cp, unless a copy command says otherwise).</param>
+    public sealed record CloneRequest(int Count, string? Prefix, int Parallelism, CloneDiskCopy? DiskCopy, bool Json, bool TrustConfig)
     {
+        /// <summary>--disk-copy-command: makes each copy instead of cp.</summary>
+        public string? DiskCopyCommand { get; init; }
+
         /// <summary>What each clone must pass before the batch counts as made; null: none.</summary>
         public ReadinessGate? Gate { get; init; }
     }
@@ -24,6 +28,10 @@ internal static class CloneHandlers
         if (savefile is null) throw new CloneUsageException("domain clone needs a SAVEFILE (or --teardown --name-prefix P)");
         if (request.Count == 0) throw new CloneUsageException("domain clone needs --count N");
         if (request.Prefix is { } given) CheckPrefix(given);
+        if (request.DiskCopyCommand is not null && request.DiskCopy is { } mode and not CloneDiskCopy.Copy)
+            throw new CloneUsageException($"--disk-copy-command makes the copies of --disk-copy cp; it does not go with --disk-copy {CloneDiskCopyWords.Word(mode)}");
+        if (request.DiskCopyCommand is { } command && string.IsNullOrWhiteSpace(command))
+            throw new CloneUsageException("--disk-copy-command is empty");
         if (!request.TrustConfig)
             await CommandLine.OnSavefileAsync(savefile, () => Task.FromResult(DomainHandlers.RefuseUntrustedStoredConfig(savefile)));
 
@@ -33,7 +41,8 @@ internal static class CloneHandlers
             Count = request.Count,
             Prefix = request.Prefix,
             Parallelism = request.Parallelism,
-            CopyDisks = request.DiskCopy == CloneCommand.DiskCopy.Cp,
+            DiskCopy = request.DiskCopy ?? CloneDiskCopy.Copy,
+            DiskCopyCommand = request.DiskCopyCommand,
             Ready = request.Gate is { } gate ? (clone, token) => gate.WaitAsync(clone.Name, clone.Number, clone.Result, token) : null,
             Warn = message => Console.Error.WriteLine($"warning: {CommandLine.OneLine(message)}"),
         }, ct));

@@ -154,6 +154,16 @@ internal static class PlanRendering
                 ["problem"] = d.Observed.Savefile.Problem,
             },
             ["findings"] = ConfigRendering.FindingsJson(d.Findings),
+            // A clone pool's entry (clones: N; its name is NAME-*): what runs now and what the steps make or destroy.
+            ["clones"] = d.Pool is not { } pool ? null : new JsonObject
+            {
+                ["of"] = pool.Of,
+                ["wanted"] = pool.Wanted,
+                ["running"] = new JsonArray([.. pool.Running.Select(n => (JsonNode)n)]),
+                ["create"] = new JsonArray([.. pool.Make.Select(k => (JsonNode)$"{pool.Of}-{k}")]),
+                ["destroy"] = new JsonArray([.. pool.Remove.Select(n => (JsonNode)n)]),
+                ["diskCopy"] = XenIac.Reconciler.Cloning.CloneDiskCopyWords.Word(pool.DiskCopy),
+            },
         }).ToArray()),
     };
 
