@@ -101,6 +101,13 @@ public sealed class BenchContext
         return path is not null && File.Exists(path) ? path : null;
     }
 
+    /// <summary>The 1/5/15-minute load averages: ratios measured on a busy machine say so next to the figure.</summary>
+    public static string LoadAverage()
+    {
+        try { return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
+        catch (IOException) { return "unknown"; }
+    }
+
     public static string Rate(long bytes, TimeSpan t) => $"{bytes / t.TotalSeconds / (1 << 20):F0} MiB/s";
 
     /// <summary>Prints one result line; the ratio is baseline time / our time (higher is better for us).</summary>

@@ -29,29 +29,43 @@ public sealed class PlanBenchmark : IBenchmark
         {
             if (Directory.Exists(dir)) Directory.Delete(dir, true);
             Directory.CreateDirectory(Path.Combine(dir, "saves"));
-            var host = EmbeddedHost.Open(Path.Combine(dir, "host"));
             var yaml = new StringBuilder("defaults:\n  host: embedded:host\ndomains:\n");
-            for (var i = 0; i < domains; i++)
-            {
-                var name = $"vm{i:D4}";
-                var cfg = $"name = \"{name}\"\ntype = \"hvm\"\nmemory = 4\nvcpus = 1\ndisk = [ '/srv/{name}.img,raw,xvda,rw' ]\n";
-                await File.WriteAllTextAsync(Path.Combine(dir, name + ".cfg"), cfg);
-                // A mix of reality: a third running, a third saved (a real header before a stand-in image), a third new.
-                switch (i % 3)
-                {
-                    case 0:
-                        await host.CreateAsync(ConfigText.FromText(cfg));
-                        break;
-                    case 1:
-                        var header = SaveFileHeader.Create($"{{\"c_info\":{{\"name\":\"{name}\",\"type\":\"hvm\"}}}}", SaveFileConfigFormat.Json);
-                        await File.WriteAllBytesAsync(Path.Combine(dir, "saves", name + ".xlsave"), [.. header.ToBytes(), .. "LibxlFmt"u8]);
-                        break;
-                }
-                yaml.Append($"  - name: {name}\n    config: {name}.cfg\n    state: {(i % 2 == 0 ? "running" : "saved")}\n");
-            }
+            await using (var host = EmbeddedHost.Open(Path.Combine(dir, "host")))
+                yaml.Append(await WriteDomainsAsync(dir, host, 0, domains, hostName: null));
             await File.WriteAllTextAsync(Path.Combine(dir, "xen-iac.yaml"), yaml.ToString());
         }
         return dir;
+    }
+
+    /// <summary>
+    /// Domains <c>vm{first}</c>..<c>vm{first+count-1}</c> made real in <paramref name="dir"/> (configs, <c>saves/</c>)
+    /// and on <paramref name="host"/>: by the domain's number, a third running, a third saved (a real header before a
+    /// stand-in image), a third new; every other one desired running, the rest saved. Returns their manifest entries
+    /// (under <c>domains:</c>), each with <c>host: NAME</c> when <paramref name="hostName"/> is given.
+    /// </summary>
+    internal static async Task<string> WriteDomainsAsync(string dir, IXenHost host, int first, int count, string? hostName)
+    {
+        Directory.CreateDirectory(Path.Combine(dir, "saves"));
+        var yaml = new StringBuilder();
+        for (var i = first; i < first + count; i++)
+        {
+            var name = $"vm{i:D4}";
+            var cfg = $"name = \"{name}\"\ntype = \"hvm\"\nmemory = 4\nvcpus = 1\ndisk = [ '/srv/{name}.img,raw,xvda,rw' ]\n";
+            await File.WriteAllTextAsync(Path.Combine(dir, name + ".cfg"), cfg);
+            switch (i % 3)
+            {
+                case 0:
+                    await host.CreateAsync(ConfigText.FromText(cfg));
+                    break;
+                case 1:
+                    var header = SaveFileHeader.Create($"{{\"c_info\":{{\"name\":\"{name}\",\"type\":\"hvm\"}}}}", SaveFileConfigFormat.Json);
+                    await File.WriteAllBytesAsync(Path.Combine(dir, "saves", name + ".xlsave"), [.. header.ToBytes(), .. "LibxlFmt"u8]);
+                    break;
+            }
+            yaml.Append($"  - name: {name}\n    config: {name}.cfg\n    state: {(i % 2 == 0 ? "running" : "saved")}\n");
+            if (hostName is not null) yaml.Append($"    host: {hostName}\n");
+        }
+        return yaml.ToString();
     }
 
     private static void RunPlans(BenchContext context, string dir)

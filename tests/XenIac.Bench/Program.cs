@@ -30,18 +30,11 @@ if (selected.Count == 0)
 Console.WriteLine($"# {Environment.ProcessorCount} cores, data {gib} GiB in {dir}, best of {repeats}, {DateTime.UtcNow:u}");
 foreach (var b in selected)
 {
-    Console.WriteLine($"## {b.Name}: {b.Description} (load average {LoadAverage()})");
+    Console.WriteLine($"## {b.Name}: {b.Description} (load average {BenchContext.LoadAverage()})");
     await b.RunAsync(context);
-    Console.WriteLine($"   {b.Name} done {DateTime.UtcNow:HH:mm:ss} UTC, load average {LoadAverage()}");
+    Console.WriteLine($"   {b.Name} done {DateTime.UtcNow:HH:mm:ss} UTC, load average {BenchContext.LoadAverage()}");
 }
 return 0;
-
-// The 1/5/15-minute load averages: ratios measured on a busy machine say so next to the figure.
-static string LoadAverage()
-{
-    try { return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
-    catch (IOException) { return "unknown"; }
-}
 
 static string FindRepoRoot()
 {

@@ -402,6 +402,87 @@ public sealed class FleetTests : IAsyncLifetime
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// Passes every call to <paramref name="inner"/>, as a slow remote host would: asking for its info first waits
+    /// for <paramref name="asked"/>, closing it then waits for <paramref name="closing"/>.
+    /// </summary>
+    private sealed class SlowHost(IXenHost inner, Func<Task>? asked = null, Func<Task>? closing = null) : IXenHost
+    {
+        public string Spec => inner.Spec;
+
+        public async Task<HostInfo> GetHostInfoAsync(CancellationToken cancellationToken = default)
+        {
+            if (asked is not null) await asked();
+            return await inner.GetHostInfoAsync(cancellationToken);
+        }
+
+        public Task<IReadOnlyList<DomainInfo>> ListDomainsAsync(CancellationToken cancellationToken = default) => inner.ListDomainsAsync(cancellationToken);
+        public Task<DomainInfo?> FindDomainAsync(string name, CancellationToken cancellationToken = default) => inner.FindDomainAsync(name, cancellationToken);
+        public Task<SaveResult> SaveAsync(string name, string savefilePath, SaveOptions options, CancellationToken cancellationToken = default) => inner.SaveAsync(name, savefilePath, options, cancellationToken);
+        public Task<RestoreResult> RestoreAsync(string savefilePath, RestoreOptions options, CancellationToken cancellationToken = default) => inner.RestoreAsync(savefilePath, options, cancellationToken);
+        public Task<RestoreResult> RestoreAsync(Stream savefile, string source, RestoreOptions options, CancellationToken cancellationToken = default) => inner.RestoreAsync(savefile, source, options, cancellationToken);
+        public Task<DomainInfo> CreateAsync(ConfigText config, bool paused = false, CancellationToken cancellationToken = default) => inner.CreateAsync(config, paused, cancellationToken);
+        public Task DestroyAsync(string name, CancellationToken cancellationToken = default) => inner.DestroyAsync(name, cancellationToken);
+        public Task PauseAsync(string name, CancellationToken cancellationToken = default) => inner.PauseAsync(name, cancellationToken);
+        public Task UnpauseAsync(string name, CancellationToken cancellationToken = default) => inner.UnpauseAsync(name, cancellationToken);
+        public Task<ConfigText> GetConfigAsync(string name, CancellationToken cancellationToken = default) => inner.GetConfigAsync(name, cancellationToken);
+
+        public async ValueTask DisposeAsync()
+        {
+            await inner.DisposeAsync();
+            if (closing is not null) await closing();
+        }
+    }
+
+    /// <summary>A task that ends once <paramref name="count"/> callers wait on it (or fails after 10 s): only callers at the same time get through.</summary>
+    private static Func<Task> AllAtOnce(int count, Action? reached = null)
+    {
+        var begun = 0;
+        var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return async () =>
+        {
+            if (Interlocked.Increment(ref begun) == count)
+            {
+                reached?.Invoke();
+                all.SetResult();
+            }
+            await all.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        };
+    }
+
+    [Fact]
+    public async Task Every_hosts_info_is_asked_when_the_hosts_open_not_when_its_first_domain_is_placed()
+    {
+        // Domains are decided one after another; each host's info (which placement reads) must already be on its
+        // way by then, all at once, or ten remote hosts cost ten round trips in a row. Here each answer waits
+        // until all three hosts were asked: asked one after another, the first would wait for ever (time out).
+        foreach (var h in new[] { "a", "b", "c" }) await MachineAsync(h);
+        foreach (var d in new[] { "x", "y", "z" }) File.WriteAllText(P(d + ".cfg"), Cfg(d));
+        var m = Manifest("  a: embedded:hosts/a\n  b: embedded:hosts/b\n  c: embedded:hosts/c\n",
+            "  - name: x\n    config: x.cfg\n    host: a\n  - name: y\n    config: y.cfg\n    host: b\n  - name: z\n    config: z.cfg\n    host: c\n");
+        var info = AllAtOnce(3);
+        await using var provider = new HostProvider(default, spec => new SlowHost(spec.Open(), asked: info));
+
+        var plan = await Planner.PlanAsync(m, provider).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.False(plan.HasErrors, string.Join("; ", plan.Domains.Select(d => d.Error)));
+        Assert.All(plan.Domains, d => Assert.Equal(PlanAction.Create, d.Action));
+    }
+
+    [Fact]
+    public async Task The_provider_closes_its_hosts_all_at_once_not_one_after_another()
+    {
+        // Each host's close (as a remote one waits for its ssh to end) finishes only once every host has begun
+        // closing: closed one after another, the first would wait for the others for ever (here: time out).
+        const int count = 3;
+        var allClosing = false;
+        var closing = AllAtOnce(count, () => allClosing = true);
+        var provider = new HostProvider(default, spec => new SlowHost(spec.Open(), closing: closing));
+        for (var i = 0; i < count; i++)
+            Assert.Empty(await provider.Get(HostSpec.Parse("embedded:" + P($"hosts/close{i}"))).ListDomainsAsync());
+        await provider.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(allClosing);
+    }
+
     [Fact]
     public void Rendezvous_order_is_a_pure_function_of_the_names()
     {

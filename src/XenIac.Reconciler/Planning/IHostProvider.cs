@@ -19,9 +19,13 @@ public sealed class HostProvider : IHostProvider, IAsyncDisposable
     // failed open is forgotten, so a long-lived provider (the reconcile loop's) tries the host again next time.
     private readonly Dictionary<HostSpec, Lazy<IXenHost>> _open = [];
     private readonly HostSpec _defaultSpec;
+    private readonly Func<HostSpec, IXenHost> _openHost;
 
     /// <param name="defaultSpec">The host for domains that name none (the CLI's --host); default: libxl on a dom0.</param>
-    public HostProvider(HostSpec defaultSpec = default) => _defaultSpec = defaultSpec;
+    public HostProvider(HostSpec defaultSpec = default) : this(defaultSpec, spec => spec.Open()) { }
+
+    /// <summary>Opens hosts with <paramref name="openHost"/> (tests: hosts of their own).</summary>
+    internal HostProvider(HostSpec defaultSpec, Func<HostSpec, IXenHost> openHost) => (_defaultSpec, _openHost) = (defaultSpec, openHost);
 
     public HostSpec Resolve(HostSpec spec) => spec.IsDefault ? _defaultSpec : spec;
 
@@ -32,7 +36,7 @@ public sealed class HostProvider : IHostProvider, IAsyncDisposable
         lock (_open)
         {
             if (!_open.TryGetValue(effective, out host!))
-                _open[effective] = host = new Lazy<IXenHost>(effective.Open, LazyThreadSafetyMode.ExecutionAndPublication);
+                _open[effective] = host = new Lazy<IXenHost>(() => _openHost(effective), LazyThreadSafetyMode.ExecutionAndPublication);
         }
         try
         {
@@ -48,6 +52,10 @@ public sealed class HostProvider : IHostProvider, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Closes every host opened, all at once: a remote host's close waits for its ssh and remote server to go,
+    /// and one after another that was a wait per host at the end of every plan.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         List<Lazy<IXenHost>> opened;
@@ -56,16 +64,16 @@ public sealed class HostProvider : IHostProvider, IAsyncDisposable
             opened = [.. _open.Values];
             _open.Clear();
         }
-        foreach (var host in opened)
+        await Task.WhenAll(opened.Select(async host =>
         {
             IXenHost value;
             try
             {
-                if (!host.IsValueCreated) continue;
+                if (!host.IsValueCreated) return;
                 value = host.Value;
             }
-            catch (Exception e) when (e is XenIac.Core.XenIacException or IOException or UnauthorizedAccessException) { continue; }
+            catch (Exception e) when (e is XenIac.Core.XenIacException or IOException or UnauthorizedAccessException) { return; }
             await value.DisposeAsync().ConfigureAwait(false);
-        }
+        })).ConfigureAwait(false);
     }
 }
