@@ -6,11 +6,12 @@
 # step's output in DIR/NAME.out / NAME.err. run-lab.sh merges them into the scenario's results after the run.
 #
 # Usage: ssh-host.sh --dir DIR --port PORT --ssh-config FILE --xen-iac PATH --savefile DOM0-PATH
-#        ssh-host.sh --dir DIR --not-available REASON     (records every step as not-available)
+#        ssh-host.sh --dir DIR --not-available REASON     (records every step as not-available: no ssh here)
+#        ssh-host.sh --dir DIR --skipped REASON           (records every step as skipped: dom0 was not ready)
 # The last command over ssh writes the verdict into dom0's /run/lab-ssh/done, which ends dom0's wait.
 # Env: XENIAC_LAB_SSH_STEP_TIMEOUT (600): one command, bounded like a step in dom0.
 set -uo pipefail
-DIR=""; PORT=""; CFG=""; XI=""; SAVEFILE=""; NA=""
+DIR=""; PORT=""; CFG=""; XI=""; SAVEFILE=""; NA=""; NA_STATUS=not-available
 while [ $# -gt 0 ]; do
     case "$1" in
         --dir) DIR=$2; shift 2 ;;
@@ -18,7 +19,8 @@ while [ $# -gt 0 ]; do
         --ssh-config) CFG=$2; shift 2 ;;
         --xen-iac) XI=$2; shift 2 ;;
         --savefile) SAVEFILE=$2; shift 2 ;;
-        --not-available) NA=$2; shift 2 ;;
+        --not-available) NA=$2; NA_STATUS=not-available; shift 2 ;;
+        --skipped) NA=$2; NA_STATUS=skipped; shift 2 ;;
         *) echo "ssh-host.sh: unknown argument $1" >&2; exit 1 ;;
     esac
 done
@@ -35,7 +37,7 @@ record() {   # record NAME STATUS RC SECONDS DETAIL
     echo "[ssh-host $(date +%H:%M:%S)] $1: $2 (rc=$3) ${4}s" >&2
 }
 if [ -n "$NA" ]; then
-    for s in $ALL_STEPS; do record "$s" not-available - 0 "$NA"; done
+    for s in $ALL_STEPS; do record "$s" $NA_STATUS - 0 "$NA"; done
     exit 0
 fi
 
