@@ -342,8 +342,9 @@ if qemu_alive; then stop_qemu; sleep 2; fi
 wait "$QEMU_PID" 2>/dev/null; QEMU_PID=""
 # dom0 is gone: whatever the host side still does can only fail (and it already told dom0 its verdict if it could).
 if [ -n "$HOST_SCEN_PID" ]; then
-    kill -0 "$HOST_SCEN_PID" 2>/dev/null && { echo "[run-lab] stopped: QEMU ended before the host side finished" >> "$OUT/ssh-host.log"; stop_host_scenario; }
-    wait "$HOST_SCEN_PID" 2>/dev/null; HOST_SCEN_PID=""
+    pid=$HOST_SCEN_PID
+    kill -0 "$pid" 2>/dev/null && { echo "[run-lab] stopped: QEMU ended before the host side finished" >> "$OUT/ssh-host.log"; stop_host_scenario; }
+    wait "$pid" 2>/dev/null; HOST_SCEN_PID=""
 fi
 T_QEMU1=$(now)
 
