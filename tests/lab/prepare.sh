@@ -4,7 +4,8 @@
 #   xen            the Xen hypervisor, gunzipped (QEMU's multiboot loader wants the plain ELF32 image)
 #   vmlinuz        the release's kernel, used for dom0 AND as the PV guest's kernel
 #   dom0.cpio.gz   dom0's whole root file system as ONE initramfs: debootstrap minbase + xen-utils-X.Y +
-#                  qemu-system-xen (the HVM device model) + python3 (Xen's verify-stream-v2) + our dom0-init
+#                  qemu-system-xen (the HVM device model) + python3 (Xen's verify-stream-v2) + openssh-server
+#                  (the ssh-host scenario reaches dom0's libxl over ssh://) + our dom0-init
 #   domu-initrd.gz busybox initrd of the tiny PV guest
 # The result is cached OUTSIDE the repository under $(lab_cache_root)/img-<key>, where <key> hashes the
 # package versions apt would install plus the files of this harness that end up in the image; the release is
@@ -107,9 +108,12 @@ KVER=${KPKG#linux-image-}
 zcat "xenpkg/boot/xen-$LAB_XENV-amd64.gz" > img/xen
 cp "kpkg/boot/vmlinuz-$KVER" img/vmlinuz
 
-lab_log "debootstrap $LAB_SUITE minbase + xen-utils-$LAB_XENV + qemu-system-xen (about a minute)"
+lab_log "debootstrap $LAB_SUITE minbase + xen-utils-$LAB_XENV + qemu-system-xen + openssh-server (a few minutes)"
 t0=$(date +%s)
-timeout 1200 debootstrap --variant=minbase --include="xen-utils-$LAB_XENV,kmod,procps,qemu-system-xen,python3" \
+# openssh-server: the ssh-host scenario drives dom0's libxl from the host machine over ssh:// (QEMU's user
+# network forwards a loopback port to dom0's port 22). The network itself is configured with busybox's `ip`
+# (copied below), so neither iproute2 nor ifupdown is needed.
+timeout 1200 debootstrap --variant=minbase --include="xen-utils-$LAB_XENV,kmod,procps,qemu-system-xen,python3,openssh-server" \
     "$LAB_SUITE" rootfs "$MIRROR" > debootstrap.log 2>&1 \
     || unavailable "debootstrap from $MIRROR failed (package mirror unreachable?): $(tail -n 3 debootstrap.log | tr '\n' ' ')"
 lab_log "debootstrap took $(( $(date +%s) - t0 )) s"
@@ -126,13 +130,22 @@ cp -a "$MODSRC"/kernel/drivers/xen "$MODSRC"/kernel/drivers/virtio "$MODDST/kern
 cp -a "$MODSRC"/kernel/drivers/block/virtio_blk.ko* "$MODDST/kernel/drivers/block/"
 cp -a "$MODSRC"/kernel/fs/ext4 "$MODSRC"/kernel/fs/jbd2 "$MODSRC"/kernel/fs/mbcache.ko* "$MODDST/kernel/fs/"
 cp -a "$MODSRC"/kernel/lib "$MODSRC"/kernel/crypto "$MODDST/kernel/"
+# virtio_net and what it depends on (net_failover, failover): dom0's NIC on QEMU's user network.
+( cd "$MODSRC" && find kernel -name 'virtio_net.ko*' -o -name 'net_failover.ko*' -o -name 'failover.ko*' ) \
+    | while read -r m; do mkdir -p "$MODDST/$(dirname "$m")"; cp -a "$MODSRC/$m" "$MODDST/$m"; done
 cp -a "$MODSRC"/modules.builtin* "$MODSRC"/modules.order "$MODDST/" 2>/dev/null || true
 chroot rootfs /sbin/depmod "$KVER"   # the rootfs's kmod: the host may have none
 
 # A RAM-only dom0 needs no docs, locales or apt state; every MiB here is a MiB of dom0 memory.
 rm -rf rootfs/usr/share/doc/* rootfs/usr/share/man/* rootfs/usr/share/locale/* \
        rootfs/usr/share/info/* rootfs/var/cache/apt/* rootfs/var/lib/apt/lists/*
-cp /bin/busybox rootfs/bin/busybox          # poweroff -f and friends for PID 1
+cp /bin/busybox rootfs/bin/busybox          # poweroff -f, ip and friends for PID 1
+# sshd: no host keys in the cached image (each run hands its own in through the lab disk, so the host can pin
+# that run's key in known_hosts), and the privilege-separation user sshd insists on, should the package's
+# maintainer script not have made it in the chroot.
+rm -f rootfs/etc/ssh/ssh_host_*
+grep -q '^sshd:' rootfs/etc/passwd || chroot rootfs useradd --system --no-create-home --home-dir /run/sshd --shell /usr/sbin/nologin sshd
+[ -x rootfs/usr/sbin/sshd ] || { echo "openssh-server installed no /usr/sbin/sshd" >&2; exit 1; }
 mkdir -p rootfs/xeniac rootfs/lab
 install -m 0755 "$HERE/image/dom0-init" rootfs/xeniac/dom0-init
 

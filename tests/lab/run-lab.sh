@@ -9,7 +9,9 @@
 #   disk      the per-run lab disk (ext4 image, made without mounting): app/, scenarios/, guests/, out/
 #   boot      QEMU (TCG, -cpu qemu64,+npt) starts Xen, Xen starts the dom0 kernel + initramfs
 #   dom0      dom0-init brings up xenstored/xenconsoled and mounts the lab disk ("XENIAC-LAB DOM0-UP")
-#   scenario:NAME   each scenarios/NN-NAME.sh, run by dom0 under its own time limit
+#   scenario:NAME   each scenarios/NN-NAME.sh, run by dom0 under its own time limit; ssh-host's steps run on
+#             this machine (host/ssh-host.sh, started when dom0 prints SSH-READY) against dom0's sshd, which
+#             QEMU's user network forwards from 127.0.0.1:PORT (a free port per run, loopback only)
 #   collect   QEMU powers off; the host reads /out back from the disk image with debugfs
 # Result: DIR/results.json (stages, versions, cache, which xen-iac commands exist, every scenario step),
 #         DIR/out/ (what dom0 wrote: savefiles under out/files, per-scenario step outputs), DIR/app/
@@ -40,7 +42,7 @@ while [ $# -gt 0 ]; do
         --out) OUT=$2; shift 2 ;;
         --xen) XEN=$2; shift 2 ;;
         --carry) CARRY=$2; shift 2 ;;
-        -h|--help) sed -n "2,32p" "$0"; exit 0 ;;
+        -h|--help) sed -n "2,34p" "$0"; exit 0 ;;
         *) echo "run-lab.sh: unknown argument $1 (see --help)" >&2; exit 1 ;;
     esac
 done
@@ -132,10 +134,13 @@ write_results() {
     } > "$f.tmp" && mv "$f.tmp" "$f"
 }
 
-QEMU_PID=""
+QEMU_PID=""; HOST_SCEN_PID=""
 # QEMU_PID is the subshell running `timeout qemu | perl`; timeout passes a TERM on to QEMU.
 stop_qemu() { [ -n "$QEMU_PID" ] && { pkill -TERM -P "$QEMU_PID" 2>/dev/null; kill "$QEMU_PID" 2>/dev/null; }; }
+# The host side of ssh-host runs in its own process group (setsid), so its ssh and xen-iac children go with it.
+stop_host_scenario() { [ -n "$HOST_SCEN_PID" ] && kill -TERM -- "-$HOST_SCEN_PID" 2>/dev/null; HOST_SCEN_PID=""; }
 finish() {
+    stop_host_scenario
     stop_qemu
     write_results
     lab_log "lab $STATUS in $(secs "$T_START" "$(now)") s${REASON:+: $REASON}; results in $OUT/results.json"
@@ -192,6 +197,42 @@ if ! "$OUT/app/xen-iac" --version > /dev/null 2>&1; then
 fi
 stage_ok "$(du -sh "$OUT/app" | cut -f1) linux-x64 ($PUBLISHED)"
 
+# ---- ssh (for the ssh-host scenario) ---------------------------------------------------------------
+# Everything per run: a free loopback port for QEMU's forward to dom0's port 22, dom0's host key (made here, so
+# known_hosts can pin it and host-key checking stays on), a client key dom0 authorizes, and an ssh config that
+# uses only these files. Only when ssh-host is among the scenarios; without ssh tools it is "not-available".
+SSH_WANTED=""; SSH_WHY=""; SSH_PORT=""; SSH_DIR="$OUT/ssh"; HOST_SCEN_DIR="$OUT/host/ssh-host"
+if [ -z "${XENIAC_LAB_SCENARIOS:-}" ] || [[ " $XENIAC_LAB_SCENARIOS " == *" ssh-host "* ]]; then
+    SSH_WANTED=1
+    if ! command -v ssh > /dev/null || ! command -v ssh-keygen > /dev/null; then
+        SSH_WHY="no ssh or ssh-keygen on this machine (Debian package openssh-client)"
+    elif ! SSH_PORT=$(perl -MIO::Socket::INET -e '$s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 1) or die "$!\n"; print $s->sockport' 2>&1) \
+            || ! [[ "$SSH_PORT" =~ ^[0-9]+$ ]]; then
+        SSH_WHY="no free port on 127.0.0.1: $SSH_PORT"; SSH_PORT=""
+    else
+        mkdir -p "$SSH_DIR"; chmod 0700 "$SSH_DIR"
+        if ! { ssh-keygen -q -t ed25519 -N "" -C "xeniac-lab-dom0" -f "$SSH_DIR/ssh_host_ed25519_key" \
+               && ssh-keygen -q -t ed25519 -N "" -C "xeniac-lab-host" -f "$SSH_DIR/id_ed25519"; } > "$SSH_DIR/keygen.log" 2>&1; then
+            SSH_WHY="ssh-keygen failed: $(tail -n 2 "$SSH_DIR/keygen.log" | tr '\n' ' ')"
+        else
+            echo "[127.0.0.1]:$SSH_PORT $(cut -d' ' -f1,2 "$SSH_DIR/ssh_host_ed25519_key.pub")" > "$SSH_DIR/known_hosts"
+            cat > "$SSH_DIR/ssh_config" <<EOT
+# This lab run's dom0 only (run-lab.sh): its pinned host key, its client key, nothing from ~/.ssh.
+Host *
+  UserKnownHostsFile $SSH_DIR/known_hosts
+  GlobalKnownHostsFile /dev/null
+  StrictHostKeyChecking yes
+  IdentityFile $SSH_DIR/id_ed25519
+  IdentitiesOnly yes
+  IdentityAgent none
+  BatchMode yes
+  ConnectTimeout 120
+  LogLevel ERROR
+EOT
+        fi
+    fi
+fi
+
 # ---- disk ------------------------------------------------------------------------------------------
 stage_begin disk
 STAGE_DIR="$OUT/disk-staging"
@@ -211,6 +252,14 @@ if [ -n "$CARRY" ]; then
         cp -a "$CARRY/$g" "$STAGE_DIR/carry/$g" && CARRIED_IN="$CARRIED_IN $g:$(ls "$CARRY/$g" | wc -l)"
     done
 fi
+# dom0-init starts sshd only when it finds /lab/ssh: this run's host key and the key it authorizes.
+if [ -n "$SSH_WANTED" ] && [ -z "$SSH_WHY" ]; then
+    mkdir -p "$STAGE_DIR/ssh"
+    cp "$SSH_DIR/ssh_host_ed25519_key" "$STAGE_DIR/ssh/"
+    cp "$SSH_DIR/id_ed25519.pub" "$STAGE_DIR/ssh/authorized_keys"
+elif [ -n "$SSH_WANTED" ]; then
+    echo "$SSH_WHY" > "$STAGE_DIR/ssh-why.txt"
+fi
 cat > "$STAGE_DIR/lab.env" <<EOT
 SCENARIO_TIMEOUT=$SCENARIO_TIMEOUT
 SCENARIOS="${XENIAC_LAB_SCENARIOS:-}"
@@ -222,7 +271,7 @@ if ! { truncate -s 3G "$OUT/lab.img" && mkfs.ext4 -q -F -L xeniaclab -E root_own
     stage_fail failed "mkfs.ext4 -d failed (e2fsprogs too old?): $(tail -n 2 "$OUT/disk.log" | tr '\n' ' ')"; exit
 fi
 rm -rf "$STAGE_DIR"
-stage_ok "${CARRIED_IN:+carried in (generation:files):$CARRIED_IN}"
+stage_ok "${CARRIED_IN:+carried in (generation:files):$CARRIED_IN}${SSH_PORT:+ ssh forward 127.0.0.1:$SSH_PORT}${SSH_WHY:+ no ssh: $SSH_WHY}"
 
 # ---- boot, dom0, scenarios -------------------------------------------------------------------------
 XEN_CMDLINE="console=com1 com1=115200,8n1 dom0_mem=1536M,max:1536M dom0_max_vcpus=2 loglvl=all guest_loglvl=all noreboot"
@@ -234,6 +283,11 @@ QEMU_CMD=(qemu-system-x86_64 -machine pc -cpu qemu64,+npt -m 4096 -smp 2
     -kernel "$IMG/xen" -append "$XEN_CMDLINE"
     -initrd "$IMG/vmlinuz $DOM0_CMDLINE,$IMG/dom0.cpio.gz"
     -drive "file=$OUT/lab.img,format=raw,if=virtio,cache=unsafe")
+# dom0's NIC for ssh-host: QEMU's user network (no host privileges, no bridge). hostfwd listens on 127.0.0.1 only;
+# restrict=on keeps dom0 from reaching anything beyond QEMU itself (the forward still works).
+if [ -n "$SSH_PORT" ] && [ -z "$SSH_WHY" ]; then
+    QEMU_CMD+=(-nic "user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:$SSH_PORT-:22")
+fi
 printf '%q ' "${QEMU_CMD[@]}" > "$OUT/qemu-cmdline.txt"
 SERIAL="$OUT/serial.log"
 stage_begin boot
@@ -255,6 +309,15 @@ while :; do
     if grep -q 'XENIAC-LAB FATAL' "$SERIAL" 2>/dev/null; then
         watch_failed="dom0 reported: $(grep -m1 'XENIAC-LAB FATAL' "$SERIAL" | sed 's/.*XENIAC-LAB FATAL //')"; break; fi
     grep -q 'XENIAC-LAB DONE' "$SERIAL" 2>/dev/null && break
+    # dom0 waits in ssh-host until this side has run (or its own limits pass): start the host side once.
+    if [ -n "$SSH_PORT" ] && [ -z "$HOST_SCEN_PID" ] && [ ! -e "$HOST_SCEN_DIR" ] && grep -q 'XENIAC-LAB SSH-READY' "$SERIAL" 2>/dev/null; then
+        dom0_file=$(grep -m1 'XENIAC-LAB SSH-READY' "$SERIAL" | sed -n 's/.* savefile=\([^ ]*\).*/\1/p')
+        lab_log "dom0's sshd is ready: the host side of ssh-host starts (127.0.0.1:$SSH_PORT)"
+        mkdir -p "$HOST_SCEN_DIR"
+        setsid "$HERE/host/ssh-host.sh" --dir "$HOST_SCEN_DIR" --port "$SSH_PORT" --ssh-config "$SSH_DIR/ssh_config" \
+            --xen-iac "$OUT/app/xen-iac" --savefile "$dom0_file" > "$OUT/ssh-host.log" 2>&1 &
+        HOST_SCEN_PID=$!
+    fi
     if ! qemu_alive; then
         watch_failed="QEMU exited before dom0 finished; last console lines: $(tail_serial)"; break; fi
     e=$(elapsed); e=${e%.*}
@@ -277,6 +340,12 @@ done
 if [ -z "$watch_failed" ]; then for _ in $(seq 1 30); do qemu_alive || break; sleep 1; done; fi
 if qemu_alive; then stop_qemu; sleep 2; fi
 wait "$QEMU_PID" 2>/dev/null; QEMU_PID=""
+# dom0 is gone: whatever the host side still does can only fail (and it already told dom0 its verdict if it could).
+if [ -n "$HOST_SCEN_PID" ]; then
+    pid=$HOST_SCEN_PID
+    kill -0 "$pid" 2>/dev/null && { echo "[run-lab] stopped: QEMU ended before the host side finished" >> "$OUT/ssh-host.log"; stop_host_scenario; }
+    wait "$pid" 2>/dev/null; HOST_SCEN_PID=""
+fi
 T_QEMU1=$(now)
 
 # Stage times from the console: boot = until dom0-init runs, dom0 = until the toolstack is up.
@@ -318,6 +387,20 @@ if debugfs -c -R "rdump /out $OUT" "$OUT/lab.img" > "$OUT/collect.log" 2>&1 && [
     stage_ok "$(du -sh "$OUT/out" | cut -f1) from the lab disk; QEMU ran $(secs "$T_QEMU0" "$T_QEMU1") s"
 else
     stage_fail failed "debugfs could not read /out back from $OUT/lab.img: $(tail -n 2 "$OUT/collect.log" | tr '\n' ' ')"
+fi
+# ssh-host: the host side's steps join dom0's (sshd, host-hello, host-side) in the scenario's steps.tsv, and its
+# outputs and files sit beside dom0's. When the host side never started, each of its steps says why.
+if [ -n "$SSH_WANTED" ] && grep -q "^ssh-host$(printf '\t')" "$OUT/out/scenarios.tsv" 2>/dev/null; then
+    mkdir -p "$OUT/out/ssh-host"
+    if [ ! -s "$HOST_SCEN_DIR/steps.tsv" ]; then
+        # Only a missing ssh client is "not-available" (the tests skip); otherwise dom0's own failed step already
+        # fails the scenario, and the host's steps repeat why they never ran.
+        if [ -n "$SSH_WHY" ]; then why_na=(--not-available "$SSH_WHY")
+        else why_na=(--skipped "dom0 never said SSH-READY: $(awk -F'\t' '$2!="ok"{printf "%s%s %s: %s", sep, $1, $2, $5; sep="; "}' "$OUT/out/ssh-host/steps.tsv" 2>/dev/null)"); fi
+        "$HERE/host/ssh-host.sh" --dir "$HOST_SCEN_DIR" "${why_na[@]}" 2>> "$OUT/ssh-host.log"
+    fi
+    cat "$HOST_SCEN_DIR/steps.tsv" >> "$OUT/out/ssh-host/steps.tsv"
+    ( cd "$HOST_SCEN_DIR" && for f in *; do [ "$f" = steps.tsv ] || mv "$f" "$OUT/out/ssh-host/"; done )
 fi
 # Savefiles this generation wrote for the others go to the carry folder, replacing the earlier run's.
 if [ -n "$CARRY" ] && ls "$OUT/out/carry"/*.xlsave > /dev/null 2>&1; then
