@@ -139,7 +139,12 @@ public sealed class RemoteProtocolTests : IDisposable
         var server = FakeServerAsync(async (w, _) =>
         {
             await w.WriteControlAsync(0, Hello());
-            await w.WriteAsync(FrameType.Control, 1, "{not json"u8.ToArray());
+            // Answer only once the client's call has arrived: a frame for a call not yet made is dropped as late,
+            // and the test would then see the end of the stream instead of the garbage (a race a CI run lost).
+            var fromClient = new FrameReader(_toServer.Reader);
+            uint call = 0;
+            while (call == 0 && await fromClient.ReadAsync(default) is { } frame) call = frame.Call;
+            await w.WriteAsync(FrameType.Control, call, "{not json"u8.ToArray());
         });
         await using var client = Client();
         var e = await Assert.ThrowsAsync<XenHostException>(() => client.ListDomainsAsync());
