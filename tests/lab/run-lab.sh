@@ -210,7 +210,8 @@ if [ -z "${XENIAC_LAB_SCENARIOS:-}" ] || [[ " $XENIAC_LAB_SCENARIOS " == *" ssh-
             || ! [[ "$SSH_PORT" =~ ^[0-9]+$ ]]; then
         SSH_WHY="no free port on 127.0.0.1: $SSH_PORT"; SSH_PORT=""
     else
-        mkdir -p "$SSH_DIR"; chmod 0700 "$SSH_DIR"
+        # Keys are per run: a second run into the same folder (the fixture boots again after a hung boot) makes new ones.
+        rm -rf "$SSH_DIR"; mkdir -p "$SSH_DIR"; chmod 0700 "$SSH_DIR"
         if ! { ssh-keygen -q -t ed25519 -N "" -C "xeniac-lab-dom0" -f "$SSH_DIR/ssh_host_ed25519_key" \
                && ssh-keygen -q -t ed25519 -N "" -C "xeniac-lab-host" -f "$SSH_DIR/id_ed25519"; } > "$SSH_DIR/keygen.log" 2>&1; then
             SSH_WHY="ssh-keygen failed: $(tail -n 2 "$SSH_DIR/keygen.log" | tr '\n' ' ')"
