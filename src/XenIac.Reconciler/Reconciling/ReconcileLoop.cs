@@ -61,6 +61,9 @@ public sealed class ReconcileLoop : IDisposable
     private readonly Lock _gate = new();
     private ReconcileStatus _status;
     private IReadOnlyList<string> _files;
+    // The watched files as the last run read them: an edit made while that run was under way starts the next run
+    // (a fingerprint taken only when the wait begins would already include it, and the edit would wait an interval).
+    private string? _filesAsRead;
     private FileLock? _owner;
 
     public ReconcileLoop(ReconcileOptions options, IHostProvider hosts)
@@ -124,12 +127,14 @@ public sealed class ReconcileLoop : IDisposable
         {
             manifest = ManifestLoader.Load(_options.ManifestPath);
             _files = ManifestFiles.Of(_options.ManifestPath, manifest);
+            _filesAsRead = ManifestFiles.Fingerprint(_files);
             digest = ManifestFiles.Digest(_files);
         }
         catch (ManifestException e)
         {
             // A manifest half-edited or broken by a merge: nothing is changed until it loads again.
             _files = ManifestFiles.Of(_options.ManifestPath, null);
+            _filesAsRead = ManifestFiles.Fingerprint(_files);
             return await FinishAsync(started, clock, trigger, RunResult.Failed, 0, 0, $"manifest: {string.Join("; ", e.Errors)}", [], null).ConfigureAwait(false);
         }
 
@@ -286,7 +291,7 @@ public sealed class ReconcileLoop : IDisposable
     private async Task<string> WaitAsync(CancellationToken stopping)
     {
         var due = Stopwatch.StartNew();
-        var seen = ManifestFiles.Fingerprint(_files);
+        var seen = _filesAsRead ?? ManifestFiles.Fingerprint(_files);
         try
         {
             while (true)
