@@ -144,7 +144,7 @@ public static partial class AtomicFile
         };
         if (!OperatingSystem.IsWindows())
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        return new FileStream(path, options);
+        return new WritebackFileStream(path, options);
     }
 
     /// <summary>A temp path beside <paramref name="path"/> whose name records the writing process.</summary>

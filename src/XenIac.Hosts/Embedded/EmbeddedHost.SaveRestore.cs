@@ -30,7 +30,8 @@ public sealed partial class EmbeddedHost
         // header patched before AtomicFile syncs and renames it, so the savefile never exists without its record.
         await AtomicFile.WriteAsync(target, (output, ct) => Task.Run(() =>
         {
-            header = SaveFileWriter.WriteSealed(output, header, image =>
+            using var direct = DirectWriteStream.TryOver(output);
+            header = SaveFileWriter.WriteSealed((Stream?)direct ?? output, header, image =>
             {
                 using var reporting = new MeteredStream(image, reading: false, options.Progress, Throttle.For(_options), ct);
                 using var source = memory.OpenRead();
@@ -137,7 +138,7 @@ public sealed partial class EmbeddedHost
     {
         var pages = shape.MemoryKiB / 4;
         using var memory = AtomicFile.CreatePrivateOverwrite(memoryFile);
-        using var runs = new PageRunWriter(memory.SafeFileHandle);
+        using var runs = new PageRunWriter(memory);
         var result = SaveFileVerification.Verify(savefile, new ImageVerifierOptions
         {
             PageSink = page =>
@@ -204,7 +205,7 @@ public sealed partial class EmbeddedHost
         using var memory = AtomicFile.CreatePrivateOverwrite(memoryFile);
         // Pages the stream does not carry read back as zeros, as unpopulated guest memory does.
         memory.SetLength(pages * GuestMemory.PageSize);
-        using var runs = new PageRunWriter(memory.SafeFileHandle);
+        using var runs = new PageRunWriter(memory);
         var lastPosition = 0L;
         while (image.MoveNext())
         {

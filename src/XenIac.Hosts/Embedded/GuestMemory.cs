@@ -86,7 +86,7 @@ internal sealed class GuestMemory
     /// <summary>Opens the memory file for reading, or null when the memory is still the generated one.</summary>
     public Stream? OpenRead() =>
         _clone is not null ? _clone.OpenRead() :
-        IsMaterialized ? new FileStream(_file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan) : null;
+        IsMaterialized ? DirectReadStream.Open(_file) : null;
 
     /// <summary>Copies the whole memory, from the file or generated, to <paramref name="destination"/>.</summary>
     public async Task CopyToAsync(Stream destination, CancellationToken cancellationToken)

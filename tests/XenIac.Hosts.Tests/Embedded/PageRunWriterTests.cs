@@ -5,13 +5,15 @@ namespace XenIac.Hosts.Tests.Embedded;
 public sealed class PageRunWriterTests
 {
     [Theory]
-    [InlineData(0)]
-    [InlineData(1)]
-    [InlineData(7)]
-    public void Pages_in_any_order_with_gaps_and_rewrites_land_where_one_write_per_page_puts_them(int seed)
+    [InlineData(0, true)]
+    [InlineData(1, true)]
+    [InlineData(7, true)]
+    [InlineData(0, false)]
+    [InlineData(7, false)]
+    public void Pages_in_any_order_with_gaps_and_rewrites_land_where_one_write_per_page_puts_them(int seed, bool direct)
     {
         var random = new Random(seed);
-        const int pages = 3000; // more than one run's buffer (1024 pages)
+        const int pages = 9000; // more than two runs' buffers (1024 pages each): blocks are reused while writes are queued
         var order = new List<int>();
         for (var start = 0; start < pages;)
         {
@@ -24,8 +26,8 @@ public sealed class PageRunWriterTests
         var path = Path.GetTempFileName();
         try
         {
-            using (var file = File.OpenHandle(path, FileMode.Create, FileAccess.ReadWrite))
-            using (var writer = new PageRunWriter(file))
+            using (var file = new FileStream(path, FileMode.Create, FileAccess.ReadWrite))
+            using (var writer = new PageRunWriter(file, direct))
             {
                 var page = new byte[GuestMemory.PageSize];
                 foreach (var pfn in order)
