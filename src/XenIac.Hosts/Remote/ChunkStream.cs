@@ -11,25 +11,46 @@ namespace XenIac.Hosts.Remote;
 /// </summary>
 internal sealed class ChunkStream : ForwardReadStream
 {
-    /// <summary>Frames held at most: 4 MiB of 64 KiB frames.</summary>
-    private const int Capacity = 64;
-    private readonly Channel<ReadOnlyMemory<byte>> _chunks = Channel.CreateBounded<ReadOnlyMemory<byte>>(
+    /// <summary>Frames held at most: 8 MiB of this build's frames (1 MiB of an older peer's 64 KiB ones).</summary>
+    private const int Capacity = 16;
+    private readonly Channel<Frame> _chunks = Channel.CreateBounded<Frame>(
         new BoundedChannelOptions(Capacity) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
+    private Frame _frame;
     private ReadOnlyMemory<byte> _current;
     private volatile bool _abandoned;
 
-    /// <summary>Hands a chunk to the consumer, waiting while it is behind. Dropped once the consumer has gone.</summary>
-    public async ValueTask AddAsync(ReadOnlyMemory<byte> chunk, CancellationToken cancellationToken)
+    /// <summary>
+    /// Hands a data frame to the consumer, waiting while it is behind; from here its buffer is this stream's to
+    /// give back. Dropped (and given back) once the consumer has gone.
+    /// </summary>
+    public async ValueTask AddAsync(Frame frame, CancellationToken cancellationToken)
     {
-        if (_abandoned || chunk.IsEmpty) return;
+        if (_abandoned || frame.Payload.IsEmpty)
+        {
+            frame.Release();
+            return;
+        }
         try
         {
-            while (!_abandoned && !_chunks.Writer.TryWrite(chunk))
+            while (!_abandoned && !_chunks.Writer.TryWrite(frame))
             {
-                if (!await _chunks.Writer.WaitToWriteAsync(cancellationToken).ConfigureAwait(false)) return;
+                if (!await _chunks.Writer.WaitToWriteAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    frame.Release();
+                    return;
+                }
             }
+            if (_abandoned) Drain();
         }
-        catch (ChannelClosedException) { }
+        catch (ChannelClosedException)
+        {
+            frame.Release();
+        }
+        catch (OperationCanceledException)
+        {
+            frame.Release();
+            throw;
+        }
     }
 
     /// <summary>The end of the bytes: null for a clean end, else the reason the consumer's next read fails with.</summary>
@@ -40,7 +61,12 @@ internal sealed class ChunkStream : ForwardReadStream
     {
         _abandoned = true;
         _chunks.Writer.TryComplete();
-        while (_chunks.Reader.TryRead(out _)) { }
+        Drain();
+    }
+
+    private void Drain()
+    {
+        while (_chunks.Reader.TryRead(out var frame)) frame.Release();
     }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
@@ -76,7 +102,9 @@ internal sealed class ChunkStream : ForwardReadStream
             {
                 throw e.InnerException;
             }
-            _chunks.Reader.TryRead(out _current);
+            _frame.Release();
+            _frame = default;
+            if (_chunks.Reader.TryRead(out _frame)) _current = _frame.Payload;
         }
         return true;
     }

@@ -11,10 +11,20 @@ internal enum FrameType : byte
     Data = 2,
 }
 
-/// <summary>One frame: which call it belongs to (0: the connection itself), its type and payload.</summary>
-internal readonly record struct Frame(FrameType Type, uint Call, ReadOnlyMemory<byte> Payload)
+/// <summary>
+/// One frame: which call it belongs to (0: the connection itself), its type and payload. A data frame's payload
+/// lives in a pooled array (<see cref="Rented"/>) that whoever ends up with the frame gives back with
+/// <see cref="Release"/> once the bytes are used: a savefile is thousands of frames, and fresh arrays for each cost
+/// a collection every few of them.
+/// </summary>
+internal readonly record struct Frame(FrameType Type, uint Call, ReadOnlyMemory<byte> Payload, byte[]? Rented = null)
 {
     public JsonObject Json() => Frames.ParseControl(Payload.Span);
+
+    public void Release()
+    {
+        if (Rented is not null) System.Buffers.ArrayPool<byte>.Shared.Return(Rented);
+    }
 }
 
 /// <summary>
@@ -41,10 +51,25 @@ internal static class Frames
     public const int MaxDataBytes = 1 << 20;
 
     /// <summary>
-    /// What writers put in one data frame: below the runtime's large-object threshold (85,000 bytes), so the
-    /// per-frame buffers the reader hands on are cheap short-lived allocations, not large-object-heap churn.
+    /// What writers put in one data frame. Each frame is a hand-off between threads on both ends (the reader, the
+    /// consumer), so frames are large: at 64 KiB a 4 GiB restore made 65,536 of them and spent more time handing
+    /// them over than the ssh channel took to carry the bytes. Readers take frames up to <see cref="MaxDataBytes"/>,
+    /// so older peers that send 64 KiB frames still work both ways.
     /// </summary>
-    public const int DataChunkBytes = 64 << 10;
+    public const int DataChunkBytes = 512 << 10;
+
+    /// <summary>
+    /// A buffer for one outgoing data frame: its header first, then room for <see cref="DataChunkBytes"/> of
+    /// payload, so <see cref="FrameWriter.WriteDataAsync"/> sends a frame with one write.
+    /// </summary>
+    public static byte[] NewDataBuffer() => new byte[HeaderSize + DataChunkBytes];
+
+    public static void WriteHeader(Span<byte> header, FrameType type, uint call, int length)
+    {
+        header[0] = (byte)type;
+        BinaryPrimitives.WriteUInt32BigEndian(header[1..], call);
+        BinaryPrimitives.WriteUInt32BigEndian(header[5..], (uint)length);
+    }
 
     public static byte[] Control(JsonObject message) => Encoding.UTF8.GetBytes(message.ToJsonString());
 
@@ -65,68 +90,118 @@ internal static class Frames
 /// <summary>The peer broke the protocol (garbage, an oversized frame, a message out of place).</summary>
 internal sealed class RemoteProtocolException(string message) : Exception(message);
 
-/// <summary>Reads frames from a stream, one at a time, from a single reader.</summary>
+/// <summary>
+/// Reads frames from a stream, one at a time, from a single reader. Reads go through a buffer of its own, so a
+/// frame's header and the end of the last one cost no read of their own.
+/// </summary>
 internal sealed class FrameReader(Stream input)
 {
-    private readonly byte[] _header = new byte[Frames.HeaderSize];
+    private const int BufferBytes = 256 << 10;
+    private readonly byte[] _buffer = new byte[BufferBytes];
+    private int _start;
+    private int _end;
+
+    private int Buffered => _end - _start;
 
     /// <summary>The next frame, or null at a clean end of stream (between frames).</summary>
-    /// <remarks>The payload is a fresh array the caller may keep.</remarks>
+    /// <remarks>The payload is the caller's: a control frame's is a fresh array, a data frame's is rented (see <see cref="Frame.Release"/>).</remarks>
     public async Task<Frame?> ReadAsync(CancellationToken cancellationToken)
     {
-        var got = await ReadFullyAsync(_header, cancellationToken).ConfigureAwait(false);
-        if (got == 0) return null;
-        if (got < Frames.HeaderSize) throw new RemoteProtocolException($"the stream ended inside a frame header ({got} of {Frames.HeaderSize} bytes)");
-        var type = (FrameType)_header[0];
-        var call = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(1));
-        var length = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(5));
+        while (Buffered < Frames.HeaderSize)
+        {
+            if (await FillAsync(cancellationToken).ConfigureAwait(false) == 0)
+            {
+                if (Buffered == 0) return null;
+                throw new RemoteProtocolException($"the stream ended inside a frame header ({Buffered} of {Frames.HeaderSize} bytes)");
+            }
+        }
+        var header = _buffer.AsSpan(_start, Frames.HeaderSize);
+        var type = (FrameType)header[0];
+        var call = BinaryPrimitives.ReadUInt32BigEndian(header[1..]);
+        var length = BinaryPrimitives.ReadUInt32BigEndian(header[5..]);
         var limit = type switch
         {
             FrameType.Control => Frames.MaxControlBytes,
             FrameType.Data => Frames.MaxDataBytes,
-            _ => throw new RemoteProtocolException($"unknown frame type {_header[0]}"),
+            _ => throw new RemoteProtocolException($"unknown frame type {header[0]}"),
         };
         if (length > limit)
             throw new RemoteProtocolException($"a {type.ToString().ToLowerInvariant()} frame of {length} bytes is larger than the limit of {limit}");
-        var payload = new byte[length];
-        var read = await ReadFullyAsync(payload, cancellationToken).ConfigureAwait(false);
-        if (read < length) throw new RemoteProtocolException($"the stream ended inside a frame ({read} of {length} bytes)");
-        return new Frame(type, call, payload);
+        _start += Frames.HeaderSize;
+        var size = (int)length;
+        var rented = type == FrameType.Data ? System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(size, 1)) : null;
+        var payload = rented ?? new byte[size];
+        try
+        {
+            var have = Math.Min(Buffered, size);
+            _buffer.AsSpan(_start, have).CopyTo(payload);
+            _start += have;
+            // The rest of a large payload goes straight into its array; a small one through the buffer.
+            while (have < size)
+            {
+                int n;
+                if (size - have >= BufferBytes / 2)
+                {
+                    n = await input.ReadAsync(payload.AsMemory(have, size - have), cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    n = await FillAsync(cancellationToken).ConfigureAwait(false);
+                    n = Math.Min(n, size - have);
+                    _buffer.AsSpan(_start, n).CopyTo(payload.AsSpan(have));
+                    _start += n;
+                }
+                if (n == 0) throw new RemoteProtocolException($"the stream ended inside a frame ({have} of {size} bytes)");
+                have += n;
+            }
+        }
+        catch
+        {
+            if (rented is not null) System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+            throw;
+        }
+        return new Frame(type, call, payload.AsMemory(0, size), rented);
+    }
+
+    /// <summary>Reads what the stream has into the buffer (after what is still unread); 0 at its end.</summary>
+    private async ValueTask<int> FillAsync(CancellationToken cancellationToken)
+    {
+        if (_start > 0)
+        {
+            _buffer.AsSpan(_start, Buffered).CopyTo(_buffer);
+            _end -= _start;
+            _start = 0;
+        }
+        var n = await input.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
+        _end += n;
+        return n;
     }
 
     /// <summary>Reads and checks the server's preamble; on a mismatch the error quotes what came instead.</summary>
     public async Task ReadPreambleAsync(CancellationToken cancellationToken)
     {
         var expected = Frames.Preamble.ToArray();
-        var got = new byte[expected.Length];
-        var read = await ReadFullyAsync(got, cancellationToken).ConfigureAwait(false);
-        if (read == expected.Length && got.AsSpan().SequenceEqual(expected)) return;
+        while (Buffered < expected.Length)
+            if (await FillAsync(cancellationToken).ConfigureAwait(false) == 0) break;
+        var read = Math.Min(Buffered, expected.Length);
+        if (read == expected.Length && _buffer.AsSpan(_start, read).SequenceEqual(expected))
+        {
+            _start += read;
+            return;
+        }
         if (read == 0) throw new RemoteProtocolException("the remote closed the connection before saying anything");
         // Show a little of what came, printable, so "bash: xen-iac: command not found" or a banner is recognisable.
-        var more = new byte[200];
-        var extra = read == expected.Length ? await ReadSomeAsync(more, TimeSpan.FromMilliseconds(200)).ConfigureAwait(false) : 0;
-        var text = Encoding.UTF8.GetString([.. got.AsSpan(0, read), .. more.AsSpan(0, extra)]);
+        if (Buffered < 200) await FillSomeAsync(TimeSpan.FromMilliseconds(200)).ConfigureAwait(false);
+        var text = Encoding.UTF8.GetString(_buffer.AsSpan(_start, Math.Min(Buffered, expected.Length + 200)));
         var shown = new string([.. text.Select(c => char.IsControl(c) ? ' ' : c)]).Trim();
         throw new RemoteProtocolException($"the remote did not answer as 'xen-iac serve --stdio'; it wrote: '{shown}'");
     }
 
-    private async Task<int> ReadSomeAsync(byte[] buffer, TimeSpan wait)
+    private async Task FillSomeAsync(TimeSpan wait)
     {
         using var timeout = new CancellationTokenSource(wait);
-        try { return await input.ReadAsync(buffer, timeout.Token).ConfigureAwait(false); }
-        catch (Exception e) when (e is OperationCanceledException or IOException) { return 0; }
-    }
-
-    private async Task<int> ReadFullyAsync(Memory<byte> buffer, CancellationToken cancellationToken)
-    {
-        var total = 0;
-        while (total < buffer.Length)
-        {
-            var n = await input.ReadAsync(buffer[total..], cancellationToken).ConfigureAwait(false);
-            if (n == 0) break;
-            total += n;
-        }
-        return total;
+        try { await FillAsync(timeout.Token).ConfigureAwait(false); }
+        catch (Exception e) when (e is OperationCanceledException or IOException) { }
     }
 }
 
@@ -138,19 +213,33 @@ internal sealed class FrameWriter(Stream output) : IDisposable
     public Task WriteControlAsync(uint call, JsonObject message, CancellationToken cancellationToken = default) =>
         WriteAsync(FrameType.Control, call, Frames.Control(message), cancellationToken);
 
-    public async Task WriteAsync(FrameType type, uint call, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    /// <summary>Writes a frame from its payload (copied behind its header, so the frame goes out in one write).</summary>
+    public Task WriteAsync(FrameType type, uint call, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
     {
-        var header = new byte[Frames.HeaderSize];
-        header[0] = (byte)type;
-        BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(1), call);
-        BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(5), (uint)payload.Length);
+        var frame = new byte[Frames.HeaderSize + payload.Length];
+        Frames.WriteHeader(frame, type, call, payload.Length);
+        payload.Span.CopyTo(frame.AsSpan(Frames.HeaderSize));
+        return WriteFrameAsync(frame, cancellationToken);
+    }
+
+    /// <summary>
+    /// Sends a data frame from a buffer made by <see cref="Frames.NewDataBuffer"/> whose payload (after the header
+    /// room) holds <paramref name="length"/> bytes: no copy, one write.
+    /// </summary>
+    public Task WriteDataAsync(uint call, byte[] buffer, int length, CancellationToken cancellationToken = default)
+    {
+        Frames.WriteHeader(buffer, FrameType.Data, call, length);
+        return WriteFrameAsync(buffer.AsMemory(0, Frames.HeaderSize + length), cancellationToken);
+    }
+
+    private async Task WriteFrameAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
+    {
         await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             // Once a frame has begun it is finished whatever the caller's token says: half a frame would break the
             // connection for every other call.
-            await output.WriteAsync(header, CancellationToken.None).ConfigureAwait(false);
-            await output.WriteAsync(payload, CancellationToken.None).ConfigureAwait(false);
+            await output.WriteAsync(frame, CancellationToken.None).ConfigureAwait(false);
             await output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
         }
         finally

@@ -135,6 +135,7 @@ internal sealed class RemoteConnection : IAsyncDisposable
     {
         if (!_calls.TryGetValue(frame.Call, out var call))
         {
+            frame.Release();
             // A connection-level error (call 0) ends the connection; anything else for an unknown call is late.
             if (frame.Call == 0 && frame.Type == FrameType.Control && Wire.TypeOf(frame.Json()) == Wire.Error)
                 throw new RemoteProtocolException(Wire.ToException(frame.Json()).Message);
@@ -142,8 +143,12 @@ internal sealed class RemoteConnection : IAsyncDisposable
         }
         if (frame.Type == FrameType.Data)
         {
-            if (call.Data is null) throw new RemoteProtocolException($"savefile bytes for call {frame.Call}, which expects none");
-            await call.Data.AddAsync(frame.Payload, _stop.Token).ConfigureAwait(false);
+            if (call.Data is null)
+            {
+                frame.Release();
+                throw new RemoteProtocolException($"savefile bytes for call {frame.Call}, which expects none");
+            }
+            await call.Data.AddAsync(frame, _stop.Token).ConfigureAwait(false);
             return;
         }
         var message = frame.Json();
@@ -197,11 +202,12 @@ internal sealed class RemoteConnection : IAsyncDisposable
         }
     }
 
-    public async Task SendDataAsync(uint id, ReadOnlyMemory<byte> bytes)
+    /// <summary>Sends <paramref name="length"/> payload bytes from a <see cref="Frames.NewDataBuffer"/> buffer.</summary>
+    public async Task SendDataAsync(uint id, byte[] buffer, int length)
     {
         try
         {
-            await _writer.WriteAsync(FrameType.Data, id, bytes).ConfigureAwait(false);
+            await _writer.WriteDataAsync(id, buffer, length).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException)
         {
@@ -270,5 +276,5 @@ internal sealed class ClientCall(RemoteConnection connection, uint id, IProgress
 
     public Task SendAsync(string type) => connection.SendAsync(Id, Wire.Message(type));
 
-    public Task SendDataAsync(ReadOnlyMemory<byte> bytes) => connection.SendDataAsync(Id, bytes);
+    public Task SendDataAsync(byte[] buffer, int length) => connection.SendDataAsync(Id, buffer, length);
 }

@@ -243,14 +243,14 @@ internal sealed class RemoteXenHost : IXenHost
     /// <summary>Sends the bytes until the end, the call's end (the remote failed early), or a cancel.</summary>
     private static async Task SendSavefileAsync(ClientCall call, Stream savefile, CancellationToken cancellationToken)
     {
-        var buffer = new byte[Frames.DataChunkBytes];
+        var buffer = Frames.NewDataBuffer();
         try
         {
             while (!call.Done.IsCompleted)
             {
-                var n = await savefile.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-                if (n > 0) await call.SendDataAsync(buffer.AsMemory(0, n)).ConfigureAwait(false);
-                if (n < buffer.Length) break;
+                var n = await savefile.ReadAtLeastAsync(buffer.AsMemory(Frames.HeaderSize), Frames.DataChunkBytes, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+                if (n > 0) await call.SendDataAsync(buffer, n).ConfigureAwait(false);
+                if (n < Frames.DataChunkBytes) break;
             }
             if (!call.Done.IsCompleted) await call.SendAsync(Wire.End).ConfigureAwait(false);
         }

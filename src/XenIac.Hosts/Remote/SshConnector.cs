@@ -39,6 +39,8 @@ internal static class SshConnector
             throw new XenHostException(XenHostError.Unavailable, $"{spec}: cannot start '{argv[0]}' ({e.Message}); install OpenSSH's client or set ${SshTarget.CommandVariable}", e);
         }
         var session = new SshProcess(process);
+        PipeBuffers.TryEnlarge(process.StandardInput.BaseStream);
+        PipeBuffers.TryEnlarge(process.StandardOutput.BaseStream);
         try
         {
             return await RemoteConnection.OpenAsync(new OwnedStream(process.StandardOutput.BaseStream, session), process.StandardInput.BaseStream,

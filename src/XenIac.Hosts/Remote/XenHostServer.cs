@@ -64,6 +64,16 @@ public static class XenHostServer
         }
     }
 
+    /// <summary>
+    /// Enlarges the process's standard input and output where they are pipes (as under ssh), so a savefile's
+    /// frames cross them in few wake-ups; call before serving over them.
+    /// </summary>
+    public static void EnlargeStandardPipes()
+    {
+        PipeBuffers.TryEnlarge(0);
+        PipeBuffers.TryEnlarge(1);
+    }
+
     private sealed class ServerCall(uint id, CancellationToken connection) : IDisposable
     {
         public uint Id { get; } = id;
@@ -130,7 +140,9 @@ public static class XenHostServer
                 // Data for a call that has already ended (it failed, or was cancelled) is dropped: the client may
                 // have sent it before it heard.
                 if (_calls.TryGetValue(frame.Call, out var target) && target.Data is { } data)
-                    await data.AddAsync(frame.Payload, connection).ConfigureAwait(false);
+                    await data.AddAsync(frame, connection).ConfigureAwait(false);
+                else
+                    frame.Release();
                 return;
             }
             var message = frame.Json();
@@ -287,10 +299,10 @@ public static class XenHostServer
                 await writer.WriteControlAsync(call.Id, saved, ct).ConfigureAwait(false);
                 await using (var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan))
                 {
-                    var buffer = new byte[Frames.DataChunkBytes];
+                    var buffer = Frames.NewDataBuffer();
                     int n;
-                    while ((n = await file.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
-                        await writer.WriteAsync(FrameType.Data, call.Id, buffer.AsMemory(0, n), ct).ConfigureAwait(false);
+                    while ((n = await file.ReadAsync(buffer.AsMemory(Frames.HeaderSize), ct).ConfigureAwait(false)) > 0)
+                        await writer.WriteDataAsync(call.Id, buffer, n, ct).ConfigureAwait(false);
                 }
                 await writer.WriteControlAsync(call.Id, Wire.Message(Wire.Sent), ct).ConfigureAwait(false);
 

@@ -26,6 +26,7 @@ internal static class ServeCommand
                 return ExitCodes.Error;
             }
             var given = parse.GetValue(host);
+            XenHostServer.EnlargeStandardPipes();
             await using var input = Console.OpenStandardInput();
             await using var output = Console.OpenStandardOutput();
             await XenHostServer.ServeAsync(() => CommandLine.HostSpec(given).Open(), input, output, BuildInfo.Version, Console.Error, cancellationToken: ct);
