@@ -200,6 +200,32 @@ internal static class CommandLine
         }
     }
 
+    /// <summary>
+    /// Refuses a FILE that can be read only once (standard input, a pipe, a FIFO) for a command that reads it more
+    /// than once: checks first, then the work. Read twice, a pipe would give its second reader what the first left.
+    /// </summary>
+    /// <exception cref="ArgumentException">FILE is "-" or cannot be read again from its start.</exception>
+    public static void RequireRereadable(string path, string command)
+    {
+        bool seekable;
+        if (path == StdioName) seekable = false;
+        else
+        {
+            try
+            {
+                using var probe = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 1);
+                seekable = probe.CanSeek;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return; // the command's own open names the problem
+            }
+        }
+        if (!seekable)
+            throw new ArgumentException($"{command} reads {(path == StdioName ? "standard input" : path)} more than once " +
+                                        "(its checks, then the work), so it cannot come from a pipe: write it to a file first");
+    }
+
     /// <summary>Opens FILE for reading; "-" means standard input.</summary>
     public static Stream OpenInput(string path) =>
         path == "-" ? Console.OpenStandardInput() : new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024);

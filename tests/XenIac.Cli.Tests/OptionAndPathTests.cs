@@ -296,6 +296,42 @@ public sealed class OptionAndPathTests(HostileInputFolder folder) : IClassFixtur
         Assert.Equal(0, new FileInfo(fifo).Length);
     }
 
+    [Fact]
+    public async Task A_config_from_a_pipe_is_read_once()
+    {
+        // /dev/stdin as a here-string or pipe: the first look (is it a savefile?) must not use up the text.
+        var dir = NewDir();
+        var created = await CliRunner.RunAsync(["domain", "create", "/dev/stdin"],
+            stdin: "name = \"piped\"\ntype = \"pvh\"\nmemory = 8\nvcpus = 1\n"u8.ToArray(), workingDirectory: dir, environment: EmbeddedHost);
+        Assert.True(created.ExitCode == 0, created.StdErr);
+        Assert.Contains("created piped", created.StdOut);
+
+        var source = await SavedDomainAsync(dir, "pvh");
+        var restored = await CliRunner.RunAsync(["domain", "restore", source, "--config", "/dev/stdin"],
+            stdin: "name = \"web\"\ntype = \"pvh\"\nmemory = 8\nvcpus = 1\n"u8.ToArray(), workingDirectory: dir, environment: EmbeddedHost);
+        Assert.True(restored.ExitCode == 0, restored.StdErr);
+        Assert.Contains("with the given config", restored.StdOut);
+    }
+
+    [Theory]
+    [InlineData("domain", "restore")]
+    [InlineData("savefile", "seal")]
+    [InlineData("savefile", "convert")]
+    public async Task A_savefile_from_a_pipe_is_refused_where_it_would_be_read_twice(string group, string command)
+    {
+        var dir = NewDir();
+        var source = await SavedDomainAsync(dir, "pvh");
+        // The start of the savefile: a pipe's worth, so the write never waits for a reader that refuses.
+        var start = File.ReadAllBytes(Path.Combine(dir, source))[..4096];
+        string[] args = command == "convert" ? [group, command, "/dev/stdin", "out.xlsave", "--to", "legacy"] : [group, command, "/dev/stdin"];
+
+        var result = await CliRunner.RunAsync(args, stdin: start, workingDirectory: dir, environment: EmbeddedHost);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Matches(@"^error: [^\n]*cannot come from a pipe[^\n]*\n$", result.StdErr);
+        Assert.False(File.Exists(Path.Combine(dir, "out.xlsave")));
+    }
+
     private static string NewDir()
     {
         var dir = Path.Combine(Path.GetTempPath(), "xeniac-cli-paths", Guid.NewGuid().ToString("N"));

@@ -51,13 +51,28 @@ public sealed record ConfigText(string Text, SaveFileConfigFormat Language)
     public static async Task<ConfigText> LoadAsync(string path, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (SaveFileHeader.LooksLikeXlSavefile(path))
+        // Opened once and told apart by the bytes read: a pipe or /dev/stdin (a shell here-string) yields its
+        // bytes only once, so opening it again to read what the first look found would see nothing or the rest.
+        var stream = SmallFile.Open(path);
+        try
         {
-            await using var reader = await SaveFileReader.OpenAsync(SaveFileReader.OpenFile(path), cancellationToken: cancellationToken).ConfigureAwait(false);
-            return FromSavefile(reader.Header, path);
+            var start = new byte[SaveFileLayout.MagicLength];
+            var read = stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false);
+            Stream whole = stream.CanSeek ? stream : new PrefixedStream(start.AsMemory(0, read), stream, leaveOpen: true);
+            if (stream.CanSeek) stream.Position = 0;
+            if (SaveFileHeader.LooksLikeXlSavefile(start.AsSpan(0, read)))
+            {
+                await using var reader = await SaveFileReader.OpenAsync(whole, cancellationToken: cancellationToken).ConfigureAwait(false);
+                return FromSavefile(reader.Header, path);
+            }
+            cancellationToken.ThrowIfCancellationRequested();
+            var text = Decode(SmallFile.ReadAll(whole, path));
+            return new ConfigText(text, Detect(text)) { Source = path };
         }
-        var text = await ReadTextAsync(path, cancellationToken).ConfigureAwait(false);
-        return new ConfigText(text, Detect(text)) { Source = path };
+        finally
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>

@@ -15,6 +15,12 @@ public static class SmallFile
     public static byte[] ReadAllBytes(string path, int limit = DefaultLimit)
     {
         using var stream = Open(path);
+        return ReadAll(stream, path, limit);
+    }
+
+    /// <summary>The rest of <paramref name="stream"/>, at most <paramref name="limit"/> bytes; <paramref name="path"/> names it in errors.</summary>
+    internal static byte[] ReadAll(Stream stream, string path, int limit = DefaultLimit)
+    {
         var buffer = new byte[FirstGuess(stream, limit)];
         var filled = 0;
         Span<byte> probe = stackalloc byte[1];
@@ -51,10 +57,10 @@ public static class SmallFile
     /// reads a thousand of them; a 64 KiB scratch chunk per file was most of what its process allocated). The guess
     /// is only a guess: the reads above stop at <paramref name="limit"/> whatever the file claims.
     /// </summary>
-    private static int FirstGuess(FileStream stream, int limit)
+    private static int FirstGuess(Stream stream, int limit)
     {
         long claimed;
-        try { claimed = stream.CanSeek ? stream.Length : -1; }
+        try { claimed = stream.CanSeek ? stream.Length - stream.Position : -1; }
         catch (IOException) { claimed = -1; }
         return claimed >= 0 && claimed <= limit ? (int)claimed : Math.Min(16 * 1024, limit);
     }
@@ -67,7 +73,7 @@ public static class SmallFile
         buffer[filled] = probe;
     }
 
-    private static FileStream Open(string path) =>
+    internal static FileStream Open(string path) =>
         new(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
 
     private static IOException TooLarge(string path, int limit) =>

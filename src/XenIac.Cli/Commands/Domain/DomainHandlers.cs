@@ -54,6 +54,7 @@ internal static class DomainHandlers
 
     public static async Task<int> RestoreAsync(string? host, string path, RestoreRequest request, CancellationToken ct)
     {
+        CommandLine.RequireRereadable(path, "domain restore");
         // A stored config is the savefile author's, not the operator's: what it makes dom0 run or open needs consent.
         if (request.ConfigPath is null && !request.TrustConfig)
             await CommandLine.OnSavefileAsync(path, () => Task.FromResult(RefuseUntrustedStoredConfig(path)));

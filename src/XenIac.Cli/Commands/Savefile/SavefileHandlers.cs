@@ -66,6 +66,7 @@ internal static class SavefileHandlers
     public static Task<int> ConvertAsync(string src, string dst, SaveFileFormat to, string? configPath, SaveFileByteOrder? order, bool force,
         CancellationToken ct) => CommandLine.OnSavefileAsync(src, async () =>
     {
+        CommandLine.RequireRereadable(src, "savefile convert");
         var toStdout = dst == CommandLine.StdioName;
         // With the result on standard output, everything else goes to standard error.
         var messages = toStdout ? Console.Error : Console.Out;
@@ -100,6 +101,7 @@ internal static class SavefileHandlers
 
     public static async Task<int> SealAsync(string path, bool json, CancellationToken ct)
     {
+        CommandLine.RequireRereadable(path, "savefile seal");
         // The header alone (a few KiB): to say whether the record changed.
         var previous = await CommandLine.OnSavefileAsync(path, () =>
         {
@@ -122,6 +124,7 @@ internal static class SavefileHandlers
 
     public static async Task<int> SetConfigAsync(string path, string cfgPath, bool force, CancellationToken ct)
     {
+        CommandLine.RequireRereadable(path, "savefile set-config");
         var text = await ConfigText.ReadTextAsync(cfgPath, ct);
         var findings = await CommandLine.OnSavefileAsync(path,
             () => SavefileConfigEditor.SetConfigAsync(path, text, cfgPath, force, cancellationToken: ct));
