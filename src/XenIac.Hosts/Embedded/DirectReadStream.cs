@@ -7,7 +7,9 @@ namespace XenIac.Hosts.Embedded;
 /// Reads a domain's memory file (for a save or a copy) around the page cache, in aligned blocks with O_DIRECT. The
 /// file was written that way (<see cref="DirectBlockWriter"/>), so it is not cached, and reading it through the cache
 /// would fill a gigabyte of fresh cache pages: in a guest VM that cost 1.7 s of CPU per GiB, more than the disk
-/// takes. Seeks are allowed (a save reads front to back; a seek within the current block costs nothing).
+/// takes. Seeks are allowed (a save reads front to back; a seek within the current block costs nothing). While the
+/// caller works on one block the next is read into a second one, so the disk and the caller's work (a save's
+/// SHA-256) overlap instead of taking turns: a read with no cache under it waits for the disk every time.
 /// </summary>
 internal sealed unsafe class DirectReadStream : Stream
 {
@@ -15,17 +17,22 @@ internal sealed unsafe class DirectReadStream : Stream
 
     private readonly SafeFileHandle _file;
     private readonly long _length;
-    private readonly byte* _block;
+    /// <summary>The block the caller reads from, and the one being read ahead into (addresses of aligned memory).</summary>
+    private nint _block, _spare;
     private long _blockStart = -1;
     private int _blockLength;
     private long _position;
-    private bool _direct = true;
+    private volatile bool _direct = true;
+    /// <summary>The read of the block after the current one into <see cref="_spare"/>, while the caller uses this one.</summary>
+    private Task<int>? _ahead;
+    private long _aheadStart = -1;
 
     private DirectReadStream(SafeFileHandle file)
     {
         _file = file;
         _length = RandomAccess.GetLength(file);
-        _block = (byte*)NativeMemory.AlignedAlloc(BlockBytes, DirectIo.Alignment);
+        _block = (nint)NativeMemory.AlignedAlloc(BlockBytes, DirectIo.Alignment);
+        _spare = (nint)NativeMemory.AlignedAlloc(BlockBytes, DirectIo.Alignment);
     }
 
     /// <summary>Opens <paramref name="path"/> for reading directly, or as an ordinary buffered stream where that is not possible.</summary>
@@ -75,7 +82,7 @@ internal sealed unsafe class DirectReadStream : Stream
             var at = (int)(_position - _blockStart);
             var n = Math.Min(buffer.Length, _blockLength - at);
             if (n <= 0) break;
-            new ReadOnlySpan<byte>(_block + at, n).CopyTo(buffer);
+            new ReadOnlySpan<byte>((byte*)_block + at, n).CopyTo(buffer);
             buffer = buffer[n..];
             _position += n;
             total += n;
@@ -94,21 +101,53 @@ internal sealed unsafe class DirectReadStream : Stream
 
     private void Load(long start)
     {
-        var block = new Span<byte>(_block, BlockBytes);
         int n;
+        if (_ahead is { } ahead && _aheadStart == start)
+        {
+            _ahead = null;
+            n = ahead.GetAwaiter().GetResult();
+            (_block, _spare) = (_spare, _block);
+        }
+        else
+        {
+            // A jump elsewhere: the read ahead (into the spare block) is not what is wanted; this block is read now.
+            WaitAhead();
+            n = ReadAt(_block, start);
+        }
+        _blockStart = start;
+        _blockLength = n;
+        var next = start + n;
+        if (n == BlockBytes && next < _length)
+        {
+            var spare = _spare;
+            _aheadStart = next;
+            _ahead = Task.Run(() => ReadAt(spare, next));
+        }
+    }
+
+    private int ReadAt(nint buffer, long start)
+    {
+        var block = new Span<byte>((byte*)buffer, BlockBytes);
         try
         {
-            n = RandomAccess.Read(_file, block, start);
+            return RandomAccess.Read(_file, block, start);
         }
         catch (IOException) when (_direct)
         {
             // A file system that took O_DIRECT at open but refuses the read: the same read, cached.
             _direct = false;
             DirectIo.Disable(_file);
-            n = RandomAccess.Read(_file, block, start);
+            return RandomAccess.Read(_file, block, start);
         }
-        _blockStart = start;
-        _blockLength = n;
+    }
+
+    /// <summary>Lets a read ahead finish before its block is reused or freed; its failure does not matter then.</summary>
+    private void WaitAhead()
+    {
+        if (_ahead is not { } ahead) return;
+        _ahead = null;
+        try { ahead.GetAwaiter().GetResult(); }
+        catch (IOException) { /* a block nobody asked for */ }
     }
 
     public override void Flush() { }
@@ -119,8 +158,10 @@ internal sealed unsafe class DirectReadStream : Stream
     {
         if (!_file.IsClosed)
         {
+            WaitAhead();
             _file.Dispose();
-            NativeMemory.AlignedFree(_block);
+            NativeMemory.AlignedFree((void*)_block);
+            NativeMemory.AlignedFree((void*)_spare);
         }
         base.Dispose(disposing);
     }

@@ -119,7 +119,11 @@ public sealed partial class EmbeddedHost
         var memoryTemp = AtomicFile.TempPathFor(MemoryPath(shape.Name));
         try
         {
-            await Task.Run(() => load(memoryTemp), cancellationToken).ConfigureAwait(false);
+            // A thread of its own: the load reads its stream synchronously, and a stream fed from the network (a
+            // remote restore's frames) blocks it between frames; on a pool thread that starves the very reader
+            // loop that feeds it (two cores: two pool threads to begin with).
+            await Task.Factory.StartNew(() => load(memoryTemp), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default)
+                .ConfigureAwait(false);
             return await RegisterAsync(shape, HostConfigs.WithDomId(shape.ConfigJson, null), shape.Name,
                 options.Paused ? DomainState.Paused : DomainState.Running, memoryTemp, cancellationToken).ConfigureAwait(false);
         }
