@@ -13,8 +13,11 @@ internal sealed class ChunkStream : ForwardReadStream
 {
     /// <summary>Frames held at most: 8 MiB of this build's frames (1 MiB of an older peer's 64 KiB ones).</summary>
     private const int Capacity = 16;
+    // Not SingleReader: besides the consumer, Abandon (from the call's end) and AddAsync (from the connection's
+    // reader) drain it, possibly at once; each frame must come out exactly once, or its pooled buffer would be given
+    // back twice and handed to two frames.
     private readonly Channel<Frame> _chunks = Channel.CreateBounded<Frame>(
-        new BoundedChannelOptions(Capacity) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
+        new BoundedChannelOptions(Capacity) { SingleReader = false, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
     private Frame _frame;
     private ReadOnlyMemory<byte> _current;
     private volatile bool _abandoned;
