@@ -502,7 +502,7 @@ public sealed class SnapshotStore : IAsyncDisposable
         CheckDestination(destination);
         await using var gate = await StoreLocks.AcquireAsync(_backend, "pull", _options.LockWait, cancellationToken).ConfigureAwait(false);
         var snapshot = await ResolveAsync(reference, cancellationToken).ConfigureAwait(false);
-        await AtomicFile.WriteAsync(destination, (s, ct) => MaterializeAsync(snapshot, s, progress, ct), cancellationToken).ConfigureAwait(false);
+        await AtomicFile.WriteLargeAsync(destination, (s, ct) => MaterializeAsync(snapshot, s, progress, ct), cancellationToken).ConfigureAwait(false);
         return snapshot;
     }
 
@@ -518,7 +518,7 @@ public sealed class SnapshotStore : IAsyncDisposable
         await using var gate = await StoreLocks.AcquireAsync(_backend, "pull", _options.LockWait, cancellationToken).ConfigureAwait(false);
         if (!await _backend.ExistsAsync(StoreKeys.Snapshot(snapshot.Id), cancellationToken).ConfigureAwait(false))
             throw new StoreException(StoreError.NotFound, $"snapshot {snapshot.Id} is no longer in '{Location}' (removed by a gc?)");
-        await AtomicFile.WriteAsync(destination, (s, ct) => MaterializeAsync(snapshot, s, progress, ct), cancellationToken).ConfigureAwait(false);
+        await AtomicFile.WriteLargeAsync(destination, (s, ct) => MaterializeAsync(snapshot, s, progress, ct), cancellationToken).ConfigureAwait(false);
         return snapshot;
     }
 

@@ -28,10 +28,9 @@ public sealed partial class EmbeddedHost
         // and cancellation. A failure here changes nothing about the domain: it "resumes" by never having stopped.
         // Sealed while written: the image is hashed on its way into the temp file and the integrity record in the
         // header patched before AtomicFile syncs and renames it, so the savefile never exists without its record.
-        await AtomicFile.WriteAsync(target, (output, ct) => Task.Run(() =>
+        await AtomicFile.WriteLargeAsync(target, (output, ct) => Task.Run(() =>
         {
-            using var direct = DirectWriteStream.TryOver(output);
-            header = SaveFileWriter.WriteSealed((Stream?)direct ?? output, header, image =>
+            header = SaveFileWriter.WriteSealed(output, header, image =>
             {
                 using var reporting = new MeteredStream(image, reading: false, options.Progress, Throttle.For(_options), ct);
                 using var source = memory.OpenRead();

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Text;
+using XenIac.Core.IO;
 
 namespace XenIac.Hosts.Embedded;
 

@@ -1,3 +1,5 @@
+using XenIac.Core.IO;
+
 namespace XenIac.Hosts.Embedded;
 
 /// <summary>

@@ -1,6 +1,6 @@
-using XenIac.Hosts.Embedded;
+using XenIac.Core.IO;
 
-namespace XenIac.Hosts.Tests.Embedded;
+namespace XenIac.Core.Tests.IO;
 
 /// <summary>
 /// The embedded host's page-cache-bypassing streams give back exactly the bytes of ordinary file streams, on the

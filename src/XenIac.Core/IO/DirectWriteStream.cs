@@ -1,7 +1,7 @@
-namespace XenIac.Hosts.Embedded;
+namespace XenIac.Core.IO;
 
 /// <summary>
-/// A savefile being written front to back by the embedded host's save, sent to the disk in aligned blocks with
+/// A big file being written front to back (a savefile: an embedded save, a store pull), sent to the disk in aligned blocks with
 /// <see cref="DirectBlockWriter"/> while the save goes on producing the next bytes. A move of the position (the
 /// integrity record patched in place after the image) first puts everything written so far into the file, then
 /// writes the ordinary way. Disposing puts the rest into the file; the caller's file stream then syncs it.

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
-namespace XenIac.Hosts.Embedded;
+namespace XenIac.Core.IO;
 
 /// <summary>
 /// Reads a domain's memory file (for a save or a copy) around the page cache, in aligned blocks with O_DIRECT. The

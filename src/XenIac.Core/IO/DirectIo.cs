@@ -1,11 +1,11 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
-namespace XenIac.Hosts.Embedded;
+namespace XenIac.Core.IO;
 
 /// <summary>
-/// Turns O_DIRECT on and off for an open file (Linux only; .NET has no option for it on Unix). The embedded host
-/// moves its memory files and savefiles this way: see <see cref="DirectBlockWriter"/> for why.
+/// Turns O_DIRECT on and off for an open file (Linux only; .NET has no option for it on Unix). Big files (guest
+/// memory, savefiles) move this way: see <see cref="DirectBlockWriter"/> for why.
 /// </summary>
 internal static partial class DirectIo
 {

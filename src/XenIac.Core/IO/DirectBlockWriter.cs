@@ -2,10 +2,10 @@ using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
-namespace XenIac.Hosts.Embedded;
+namespace XenIac.Core.IO;
 
 /// <summary>
-/// Writes the big files of the embedded host (a restored domain's memory, a savefile) around the page cache, with
+/// Writes big files (a restored domain's memory, a savefile being saved or pulled) around the page cache, with
 /// O_DIRECT from aligned blocks on a thread of its own. Why: in a guest VM, copying a gigabyte into fresh page-cache
 /// pages costs about two seconds of CPU (each new page is a fault on the hypervisor's side: 83% of a restore's
 /// profile), while the disk takes the same gigabyte by DMA in 1.7 s; the copy also competes with everything else
