@@ -47,8 +47,8 @@ internal sealed partial class WritebackFileStream(string path, FileStreamOptions
         Wrote(buffer.Length);
     }
 
-    /// <summary>Counts bytes that reached the kernel by other ways (copy_file_range) towards the next kick.</summary>
-    internal void Wrote(long bytes)
+    /// <summary>Counts written bytes towards the next kick.</summary>
+    private void Wrote(long bytes)
     {
         _sinceKick += bytes;
         if (_sinceKick < KickBytes || !OperatingSystem.IsLinux()) return;
