@@ -1,4 +1,5 @@
 using XenIac.Hosts.Remote;
+using XenIac.Tests;
 
 namespace XenIac.Hosts.Tests.Remote;
 
@@ -20,7 +21,7 @@ public sealed class FrameReaderChunkingTests
     {
         var random = new Random(seed);
         var (bytes, written) = await WriteFramesAsync(random, count: 40);
-        var reader = new FrameReader(new ShortReads(bytes, random, maxRead));
+        var reader = new FrameReader(new OneWayStream(bytes, maxRead) { Varied = random });
         foreach (var (type, call, payload) in written)
         {
             var frame = await reader.ReadAsync(default);
@@ -47,7 +48,7 @@ public sealed class FrameReaderChunkingTests
         for (var i = 0; i < 60; i++)
         {
             var cut = random.Next(bytes.Length);
-            var reader = new FrameReader(new ShortReads(bytes[..cut], random, 70_000));
+            var reader = new FrameReader(new OneWayStream(bytes[..cut], 70_000) { Varied = random });
             var frames = 0;
             try
             {
@@ -86,37 +87,5 @@ public sealed class FrameReaderChunkingTests
             }
         }
         return (output.ToArray(), written);
-    }
-
-    /// <summary>A stream that returns at most a random number of bytes per read, as a pipe or socket may.</summary>
-    private sealed class ShortReads(byte[] bytes, Random random, int maxRead) : Stream
-    {
-        private int _position;
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-        public override int Read(Span<byte> buffer)
-        {
-            var n = Math.Min(Math.Min(buffer.Length, bytes.Length - _position), random.Next(1, maxRead + 1));
-            bytes.AsSpan(_position, n).CopyTo(buffer);
-            _position += n;
-            return n;
-        }
-
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-            ValueTask.FromResult(Read(buffer.Span));
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            Task.FromResult(Read(buffer, offset, count));
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
