@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Text.Json;
+using XenIac.Tests;
 
 namespace XenIac.Cli.Tests;
 
@@ -285,7 +285,7 @@ public sealed class OptionAndPathTests(HostileInputFolder folder) : IClassFixtur
         var dir = NewDir();
         var source = await SavedDomainAsync(dir, "hvm");
         var fifo = Path.Combine(dir, "pipe");
-        using (var mkfifo = Process.Start("mkfifo", fifo)) mkfifo.WaitForExit();
+        Assert.True(Fifo.TryMake(fifo), "mkfifo failed");
 
         var result = await Run(dir, "savefile", "convert", source, "pipe");
 

@@ -5,6 +5,7 @@ using XenIac.Reconciler.Importing;
 using XenIac.Reconciler.Manifests;
 using XenIac.Reconciler.Planning;
 using YamlDotNet.RepresentationModel;
+using XenIac.Tests;
 
 namespace XenIac.Reconciler.Tests;
 
@@ -246,7 +247,7 @@ public sealed class ImportTests : IAsyncLifetime
         await SaveAsync("web", "saves/web.xlsave");
         File.CreateSymbolicLink(P("saves/gone.xlsave"), P("nowhere.xlsave"));
         File.CreateSymbolicLink(P("saves/link.xlsave"), P("saves/web.xlsave"));
-        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", P("saves/pipe.xlsave"))) await mkfifo.WaitForExitAsync();
+        Assert.True(Fifo.TryMake(P("saves/pipe.xlsave")), "mkfifo failed");
 
         // A pipe nobody writes to would block a reader forever; the scan must finish.
         var scan = await Importer.ScanAsync(Host, P("saves")).WaitAsync(TimeSpan.FromSeconds(30));

@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using XenIac.Core.Config;
 using XenIac.Core.SaveFiles;
+using XenIac.Tests;
 
 namespace XenIac.Core.Tests.Config;
 
@@ -44,8 +44,7 @@ public sealed class ConfigTextLoadTests : IDisposable
     private async Task<ConfigText> LoadThroughFifoAsync(byte[] content)
     {
         var fifo = Path.Combine(_dir, "fifo");
-        using (var mkfifo = Process.Start("mkfifo", fifo)) await mkfifo.WaitForExitAsync();
-        Assert.True(File.Exists(fifo), "mkfifo did not make the FIFO");
+        Assert.True(Fifo.TryMake(fifo), "mkfifo did not make the FIFO");
         // The writer closes when done, so the reader sees the end; a FIFO cannot be seeked or opened again for the same bytes.
         var writer = Task.Run(async () =>
         {
