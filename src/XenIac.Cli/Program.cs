@@ -5,7 +5,7 @@ using XenIac.Cli;
 
 // Console's own stdout writer flushes every 256 characters: a 600 KB `plan --json` went out in 2,489 write calls.
 // This one still flushes after every write (a long-running command's lines appear as they happen), in larger chunks.
-Console.SetOut(TextWriter.Synchronized(new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false), 16 * 1024) { AutoFlush = true }));
+Console.SetOut(TextWriter.Synchronized(new StreamWriter(CommandLine.Stdout, new UTF8Encoding(false), 16 * 1024) { AutoFlush = true }));
 
 var root = CommandTree.Build(args);
 

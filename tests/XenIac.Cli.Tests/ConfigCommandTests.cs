@@ -48,6 +48,27 @@ public sealed class ConfigCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Json_output_larger_than_the_writers_flush_size_is_one_document_escaped_as_before()
+    {
+        // 2,000 settings: about 90 KiB of JSON, past the 64 KiB at which the writer hands its buffer to stdout.
+        var text = new System.Text.StringBuilder("name = 'g'\nmemory = 64\n");
+        for (var i = 0; i < 2000; i++) text.Append($"note_{i} = \"a<b & \u00fc {i}\"\n");
+        var cfg = Write("big.cfg", text.ToString());
+
+        var result = await CliRunner.RunAsync("config", "show", cfg, "--json");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.True(result.StdOut.Length > 64 * 1024, $"only {result.StdOut.Length} characters");
+        Assert.EndsWith("}\n", result.StdOut);
+        using var doc = JsonDocument.Parse(result.StdOut);
+        var settings = doc.RootElement.GetProperty("settings");
+        for (var i = 0; i < 2000; i++) Assert.Equal($"a<b & \u00fc {i}", settings.GetProperty($"note_{i}").GetString());
+        // The escaping System.Text.Json's default encoder gives (what the output always had): ASCII only, HTML-safe.
+        Assert.Contains("\"note_1999\": \"a\\u003Cb \\u0026 \\u00FC 1999\"", result.StdOut);
+        Assert.DoesNotContain(result.StdOut, c => c >= 0x80);
+    }
+
+    [Fact]
     public async Task A_parse_error_is_one_located_line()
     {
         var cfg = Write("bad.cfg", "name = 'g'\nmemory = -1\n");

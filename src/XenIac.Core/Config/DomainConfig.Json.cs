@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -412,24 +413,38 @@ public sealed partial class DomainConfig
         /// <summary>Removes and returns the node at a dotted path (libxl's "type.hvm" key contains a dot itself).</summary>
         public JsonNode? Take(string dotted, out string path)
         {
-            var parts = dotted.Replace("type.hvm", "type\u0001hvm").Replace("type.pv", "type\u0001pv").Split('.').Select(p => p.Replace('\u0001', '.')).ToArray();
-            path = _rootPath;
+            var at = DottedPath.Of(_rootPath, dotted);
+            path = at.Paths[^1];
             var parent = Root;
-            for (var i = 0; i < parts.Length - 1; i++)
+            for (var i = 0; i < at.Parts.Length - 1; i++)
             {
-                var next = parent[parts[i]];
-                path += Segment(parts[i]);
-                if (next is null)
-                {
-                    path += string.Concat(parts[(i + 1)..].Select(Segment));
-                    return null;
-                }
-                parent = next as JsonObject ?? throw Fail(path, $"must be an object, not {Kind(next)}");
+                var next = parent[at.Parts[i]];
+                if (next is null) return null;
+                parent = next as JsonObject ?? throw Fail(at.Paths[i], $"must be an object, not {Kind(next)}");
             }
-            path += Segment(parts[^1]);
-            if (!parent.TryGetPropertyValue(parts[^1], out var node)) return null;
-            parent.Remove(parts[^1]);
+            if (!parent.TryGetPropertyValue(at.Parts[^1], out var node)) return null;
+            parent.Remove(at.Parts[^1]);
             return node;
+        }
+
+        /// <summary>
+        /// A dotted path split into keys, with the JSON path of each prefix. Made once per root and path: a config
+        /// is read through about a hundred paths, most of them absent, and plan reads a thousand configs. The paths
+        /// are the fixed ones of this file's tables, so the cache stays small.
+        /// </summary>
+        private sealed record DottedPath(string[] Parts, string[] Paths)
+        {
+            private static readonly ConcurrentDictionary<(string Root, string Dotted), DottedPath> Known = new();
+
+            public static DottedPath Of(string root, string dotted) => Known.GetOrAdd((root, dotted), static key =>
+            {
+                var parts = key.Dotted.Replace("type.hvm", "type\u0001hvm").Replace("type.pv", "type\u0001pv").Split('.')
+                    .Select(p => p.Replace('\u0001', '.')).ToArray();
+                var paths = new string[parts.Length];
+                var path = key.Root;
+                for (var i = 0; i < parts.Length; i++) paths[i] = path += Segment(parts[i]);
+                return new DottedPath(parts, paths);
+            });
         }
 
         public string? FirstString(string dotted, string fallback)

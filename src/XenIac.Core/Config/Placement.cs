@@ -166,7 +166,7 @@ public static class Placement
     /// <summary>Where a savefile's image was made (<see cref="SavedImage"/>): one streaming pass over record headers, no page data.</summary>
     public static SavedImage ReadImage(string savefilePath)
     {
-        using var reader = SaveFileReader.Open(savefilePath);
+        using var reader = SaveFileReader.Open(savefilePath, SaveFileReaderOptions.Inspection);
         return ReadImage(reader);
     }
 

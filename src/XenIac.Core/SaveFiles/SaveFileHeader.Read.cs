@@ -73,7 +73,8 @@ public sealed partial record SaveFileHeader
     /// <inheritdoc cref="LooksLikeXlSavefile(ReadOnlySpan{byte})"/>
     public static bool LooksLikeXlSavefile(string path)
     {
-        using var stream = File.OpenRead(path);
+        // Unbuffered: 32 bytes are read once (a FileStream's default 4 KiB buffer would be allocated for them).
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
         Span<byte> start = stackalloc byte[SaveFileLayout.MagicLength];
         return LooksLikeXlSavefile(start[..ReadAtMost(stream, start)]);
     }

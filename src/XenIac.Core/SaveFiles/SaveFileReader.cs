@@ -66,7 +66,7 @@ public sealed class SaveFileReader : IDisposable, IAsyncDisposable
 
     /// <summary>Opens a savefile on disk for sequential reading.</summary>
     public static SaveFileReader Open(string path, SaveFileReaderOptions? options = null) =>
-        Open(OpenFile(path), options, leaveOpen: false);
+        Open(OpenFile(path, (options ?? SaveFileReaderOptions.Default).ReadBufferSize), options, leaveOpen: false);
 
     /// <summary>
     /// Treats the whole of <paramref name="stream"/> as the image of an old configless savefile. Its config has
@@ -80,14 +80,14 @@ public sealed class SaveFileReader : IDisposable, IAsyncDisposable
 
     public static SaveFileReader OpenLegacy(string path) => OpenLegacy(OpenFile(path));
 
-    internal static FileStream OpenFile(string path) =>
+    internal static FileStream OpenFile(string path, int bufferSize = 64 * 1024) =>
         new(path, new FileStreamOptions
         {
             Mode = FileMode.Open,
             Access = FileAccess.Read,
             Share = FileShare.Read,
             // Small record reads stay cheap; reads larger than this bypass the buffer.
-            BufferSize = 64 * 1024,
+            BufferSize = bufferSize,
             Options = FileOptions.SequentialScan,
         });
 

@@ -35,7 +35,9 @@ internal sealed record DomainRecord
     {
         try
         {
-            return JsonSerializer.Deserialize(File.ReadAllText(path), DomainRecordJson.Default.DomainRecord);
+            // Bytes, not text: the JSON reader takes UTF-8 as it is on disk (a plan reads every record, twice: once to
+            // list the domains, once for the host's free memory).
+            return JsonSerializer.Deserialize(SmallFile.ReadAllBytes(path), DomainRecordJson.Default.DomainRecord);
         }
         catch (FileNotFoundException) { return null; }
         catch (DirectoryNotFoundException) { return null; }

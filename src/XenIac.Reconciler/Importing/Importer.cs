@@ -204,7 +204,7 @@ public static class Importer
             }
             if (SaveFileHeader.LooksLikeXlSavefile(path))
             {
-                using var reader = SaveFileReader.Open(path);
+                using var reader = SaveFileReader.Open(path, SaveFileReaderOptions.Inspection);
                 var header = reader.Header;
                 if (header.ConfigFormat == SaveFileConfigFormat.None)
                 {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using XenIac.Core.Config;
 using XenIac.Core.SaveFiles;
 using XenIac.Hosts;
@@ -31,7 +32,12 @@ internal static class OverrideConfigs
         return new ConfigText(config.ToString(), SaveFileConfigFormat.XlCfg);
     }
 
-    public static DomainConfig Model(ConfigText document) => DomainConfig.Parse(document.Text.TrimEnd('\0'));
+    public static DomainConfig Model(ConfigText document) => Parsed.GetValue(document, static d => DomainConfig.Parse(d.Text.TrimEnd('\0')));
+
+    // A plan parses a domain's config several times (its name, the stored config's compatibility, placement), mostly
+    // as the very same ConfigText; the model is immutable, so one parse per instance serves them all. Keyed by
+    // reference and weakly: an entry lives as long as its ConfigText. A config that does not parse is not kept.
+    private static readonly ConditionalWeakTable<ConfigText, DomainConfig> Parsed = new();
 
     /// <summary>
     /// The config with <paramref name="name"/> as the domain's name. The manifest's name is the domain's identity

@@ -25,10 +25,12 @@ public static partial class Planner
         var plans = new DomainPlan[selected.Count];
         await using var stores = new Snapshots();
         var fleet = await Fleet.OpenAsync(manifest, selected, hosts, cancellationToken).ConfigureAwait(false);
+        // Once: Directory resolves the manifest's path against the working directory (a getcwd each time).
+        var manifestDirectory = manifest.Directory;
         for (var index = 0; index < selected.Count; index++)
         {
             var spec = selected[index];
-            plans[index] = await PlaceAsync(spec, fleet, stores, hosts, options, manifest.Directory, cancellationToken).ConfigureAwait(false);
+            plans[index] = await PlaceAsync(spec, fleet, stores, hosts, options, manifestDirectory, cancellationToken).ConfigureAwait(false);
             if (replace.Contains(spec.Name) && plans[index].Observed.HostError is null)
                 plans[index] = await ReplaceAsync(plans[index], hosts, options, cancellationToken).ConfigureAwait(false);
         }
@@ -41,8 +43,10 @@ public static partial class Planner
     internal static SavefileStatus ObserveSavefile(DomainSpec spec)
     {
         var info = new FileInfo(spec.SavefilePath);
-        // A link's own FileInfo has the link's length; the savefile is the file it points to.
-        if (info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo target) info = target;
+        // A link's own FileInfo has the link's length; the savefile is the file it points to. The attributes come from
+        // the lstat that Exists makes anyway; asking for the link target of every savefile costs a readlink each.
+        if (info.Exists && info.Attributes.HasFlag(FileAttributes.ReparsePoint) && info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo target)
+            info = target;
         if (!info.Exists) return SavefileStatus.Missing;
         try
         {
@@ -53,7 +57,7 @@ public static partial class Planner
                     return new SavefileStatus(true, false, "the manifest says legacy, but the file has an xl header (format: xl?)", null, info.Length);
                 return new SavefileStatus(true, true, null, SaveFileHeader.Legacy, info.Length) { SavedAt = info.LastWriteTimeUtc };
             }
-            using var reader = SaveFileReader.Open(spec.SavefilePath);
+            using var reader = SaveFileReader.Open(spec.SavefilePath, SaveFileReaderOptions.Inspection);
             if (reader.Header.ConfigFormat == SaveFileConfigFormat.None)
                 return new SavefileStatus(true, false, "the savefile stores no config", reader.Header, info.Length);
             if (reader.Header.ImageOffset >= info.Length)
@@ -96,7 +100,8 @@ public static partial class Planner
         CancellationToken cancellationToken)
     {
         var savefileAt = spec.SavefileLocation ?? spec.Location;
-        if (spec.State != DesiredState.Absent && Directory.Exists(spec.SavefilePath))
+        // A savefile observed as a file is not a folder: only a missing one (or a snapshot's path) needs the look.
+        if (spec.State != DesiredState.Absent && (spec.Snapshot is not null || !observed.Savefile.Exists) && Directory.Exists(spec.SavefilePath))
             return Failed(spec, observed, PlanAction.None, $"{savefileAt}: savefile {spec.SavefilePath} is a folder; name a file in it (e.g. {System.IO.Path.Combine(spec.SavefilePath, spec.Name + ".xlsave")})");
         if (!TryComposeOverride(spec, out var overrideConfig, out var overrideError))
             return Failed(spec, observed, PlanAction.None, $"{spec.OverridesLocation ?? spec.Location}: overrides: {overrideError}");

@@ -25,7 +25,7 @@ public static class RestorePlacement
         DomainConfig? config = null;
         if (SaveFileHeader.LooksLikeXlSavefile(savefilePath))
         {
-            using var reader = SaveFileReader.Open(savefilePath);
+            using var reader = SaveFileReader.Open(savefilePath, SaveFileReaderOptions.Inspection);
             var stored = reader.Header.ConfigText is { } text && reader.Header.ConfigFormat != SaveFileConfigFormat.None
                 ? new ConfigText(text, reader.Header.ConfigFormat) : null;
             config = (overrideConfig ?? stored)?.ToModel();

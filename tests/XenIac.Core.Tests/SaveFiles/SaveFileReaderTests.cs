@@ -107,6 +107,44 @@ public sealed class SaveFileReaderTests
         Assert.Equal(TestData.Concat(header.ToBytes(), image), output.ToArray());
     }
 
+    [Fact]
+    public void A_file_opened_by_path_reads_ahead_as_its_options_say_and_reads_the_same_bytes()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"xeniac-readahead-{Guid.NewGuid():N}.xlsave");
+        var header = SaveFileHeader.Create("{\"c_info\":{\"name\":\"a\"}}", SaveFileConfigFormat.Json);
+        var image = TestData.Image(200_000);
+        File.WriteAllBytes(path, TestData.Concat(header.ToBytes(), image));
+        try
+        {
+            byte[] Image(SaveFileReaderOptions options)
+            {
+                using var reader = SaveFileReader.Open(path, options);
+                using var copy = new MemoryStream();
+                reader.Image.CopyTo(copy);
+                return copy.ToArray();
+            }
+            Assert.Equal(image, Image(SaveFileReaderOptions.Default));
+            Assert.Equal(image, Image(SaveFileReaderOptions.Inspection));
+            Assert.Equal(image, Image(new SaveFileReaderOptions { ReadBufferSize = 0 }));
+
+            // What the option is for: a look at the header allocates its read-ahead, so plan's thousand looks stay cheap.
+            long Allocated(SaveFileReaderOptions options)
+            {
+                var before = GC.GetAllocatedBytesForCurrentThread();
+                using (var reader = SaveFileReader.Open(path, options)) Assert.Equal(header.ConfigText, reader.Header.ConfigText);
+                return GC.GetAllocatedBytesForCurrentThread() - before;
+            }
+            Allocated(SaveFileReaderOptions.Default);
+            Assert.True(Allocated(SaveFileReaderOptions.Default) >= 64 * 1024);
+            Assert.InRange(Allocated(SaveFileReaderOptions.Inspection), 0, 16 * 1024);
+            Assert.Throws<ArgumentOutOfRangeException>(() => new SaveFileReaderOptions { ReadBufferSize = -1 });
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     private sealed class SyncProgress(Action<long> report) : IProgress<long>
     {
         public void Report(long value) => report(value);
