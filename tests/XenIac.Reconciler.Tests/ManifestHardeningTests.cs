@@ -237,6 +237,24 @@ public sealed class ManifestHardeningTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_savefile_behind_a_link_is_observed_as_the_file_it_points_to_and_a_dangling_link_as_missing()
+    {
+        await Host.CreateAsync(ConfigText.FromText(ReconcilerTests.Cfg("a")));
+        await Host.SaveAsync("a", P("real.xlsave"), SaveOptions.Default);
+        File.CreateSymbolicLink(P("link.xlsave"), P("real.xlsave"));
+        File.CreateSymbolicLink(P("gone.xlsave"), P("nowhere.xlsave"));
+
+        var linked = Assert.Single((await PlanAsync(Manifest("  - name: a\n    config: a.cfg\n    savefile: link.xlsave\n    state: saved\n"))).Domains);
+        Assert.True(linked.Observed.Savefile.Valid, linked.Observed.Savefile.Problem);
+        // The target's size, not the link's own (a few bytes): the link is followed, not measured.
+        Assert.Equal(new FileInfo(P("real.xlsave")).Length, linked.Observed.Savefile.Size);
+
+        var dangling = Assert.Single((await PlanAsync(Manifest("  - name: a\n    config: a.cfg\n    savefile: gone.xlsave\n    state: saved\n"))).Domains);
+        Assert.False(dangling.Observed.Savefile.Exists);
+        Assert.Null(dangling.Error);
+    }
+
+    [Fact]
     public async Task A_file_that_is_not_a_savefile_is_never_replaced_without_force()
     {
         await Host.CreateAsync(ConfigText.FromText(ReconcilerTests.Cfg("a")));
