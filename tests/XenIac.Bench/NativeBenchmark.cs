@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using XenIac.Tests;
 
 namespace XenIac.Bench;
 
@@ -66,16 +67,6 @@ public sealed class NativeBenchmark : IBenchmark
         Console.WriteLine($"(native plan exit code {check.ExitCode}; {output.Split("\"action\": \"none\"").Length - 1} domains unchanged)");
     }
 
-    /// <summary>Minor page faults of one `--version` start, as the kernel counts them for the child (getrusage).</summary>
-    private static string MinorFaults(string native, bool prefault)
-    {
-        if (!File.Exists("/usr/bin/time")) return "n/a (no /usr/bin/time)";
-        var start = new ProcessStartInfo("/usr/bin/time", ["-f", "%R", native, "--version"]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        if (!prefault) start.Environment["XENIAC_NO_PREFAULT"] = "1";
-        using var p = Process.Start(start)!;
-        p.StandardOutput.ReadToEnd();
-        var err = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return err.Trim().Split('\n')[^1];
-    }
+    private static string MinorFaults(string native, bool prefault) =>
+        !PageFaults.CanCount ? $"n/a (no {PageFaults.Timer})" : PageFaults.OfVersionStart(native, prefault).Faults?.ToString() ?? "n/a";
 }

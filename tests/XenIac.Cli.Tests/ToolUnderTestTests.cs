@@ -31,7 +31,7 @@ public sealed class ToolUnderTestTests
         Skip.If(ToolUnderTest.NativeBinary is null, $"no native binary ({ToolUnderTest.Variable} unset): the managed tool has no prefault");
         var binary = await File.ReadAllBytesAsync(ToolUnderTest.NativeBinary!);
         Assert.True(binary.AsSpan().IndexOf("XENIAC_NO_PREFAULT\0"u8) >= 0, "prefault.o is not linked into the native binary");
-        Skip.IfNot(File.Exists("/usr/bin/time"), "no /usr/bin/time to count page faults");
+        Skip.IfNot(PageFaults.CanCount, $"no {PageFaults.Timer} to count page faults");
         // The fewest of five starts each: with other processes busy, the kernel sometimes has no huge page to give
         // (then about 500 more faults are counted), never the whole difference.
         var with = Enumerable.Range(0, 5).Min(_ => MinorFaults(prefault: true));
@@ -43,17 +43,9 @@ public sealed class ToolUnderTestTests
 
     private static long MinorFaults(bool prefault)
     {
-        var start = new System.Diagnostics.ProcessStartInfo("/usr/bin/time", ["-f", "%R", ToolUnderTest.NativeBinary!, "--version"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        if (!prefault) start.Environment["XENIAC_NO_PREFAULT"] = "1";
-        using var p = System.Diagnostics.Process.Start(start)!;
-        p.StandardOutput.ReadToEnd();
-        var err = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        Assert.Equal(0, p.ExitCode);
-        return long.Parse(err.Trim().Split('\n')[^1], System.Globalization.CultureInfo.InvariantCulture);
+        var (exitCode, faults) = PageFaults.OfVersionStart(ToolUnderTest.NativeBinary!, prefault);
+        Assert.Equal(0, exitCode);
+        Assert.NotNull(faults);
+        return faults.Value;
     }
 }
