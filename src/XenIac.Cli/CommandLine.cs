@@ -283,5 +283,5 @@ internal static class CommandLine
 
     /// <summary>Opens FILE for reading; "-" means standard input.</summary>
     public static Stream OpenInput(string path) =>
-        path == "-" ? Console.OpenStandardInput() : new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024);
+        path == "-" ? StandardStreams.OpenInput() : new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024);
 }

@@ -3,9 +3,11 @@ using System.Runtime.InteropServices;
 namespace XenIac.Core.IO;
 
 /// <summary>
-/// In-kernel copy between two files with Linux copy_file_range, as cp does: the image of a big savefile never
-/// passes through user space (and file systems that can share extents do so). Anything it cannot handle is
-/// left to the caller's ordinary read/write loop.
+/// In-kernel copy from a file with Linux copy_file_range, as cp does: the image of a big savefile never passes
+/// through user space (and file systems that can share extents do so). Where the destination is no regular file
+/// (a pipe, /dev/null, a terminal: `savefile convert SRC -`), sendfile moves the bytes instead, which hands a pipe
+/// references to the source's cached pages rather than copies. Anything neither can handle is left to the caller's
+/// ordinary read/write loop.
 /// </summary>
 internal static partial class FileRangeCopy
 {
@@ -20,7 +22,8 @@ internal static partial class FileRangeCopy
     public static long Copy(FileStream input, long inputOffset, FileStream output, IProgress<long>? progress, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(inputOffset);
-        if (!OperatingSystem.IsLinux() || !output.CanWrite || !input.CanSeek || !output.CanSeek) return 0;
+        if (!OperatingSystem.IsLinux() || !output.CanWrite || !input.CanSeek) return 0;
+        if (!output.CanSeek) return Send(input, inputOffset, output, progress, cancellationToken);
 
         output.Flush();
         var outStart = output.Position;
@@ -33,6 +36,8 @@ internal static partial class FileRangeCopy
         {
             cancellationToken.ThrowIfCancellationRequested();
             var n = CopyFileRange(fdIn, ref inOffset, fdOut, ref outOffset, (nuint)Chunk, 0);
+            // A seekable destination that is not a regular file (/dev/null) refuses at once: the pages can still be sent.
+            if (n < 0 && copied == 0) return Send(input, inputOffset, output, progress, cancellationToken);
             if (n <= 0) break; // 0 is the end of the source; -1 (EXDEV, ENOSYS, EINVAL, ...) leaves the rest to the caller
             copied += n;
             // Start writing this chunk to disk now, so the caller's closing fsync has little left to wait for.
@@ -43,7 +48,36 @@ internal static partial class FileRangeCopy
         return copied;
     }
 
+    /// <summary>
+    /// sendfile from <paramref name="inputOffset"/> to the end of <paramref name="input"/> onto the destination's
+    /// descriptor (where it stands). A blocking pipe waits in the kernel for its reader; a non-blocking one is left to
+    /// the caller's loop after the bytes already sent, as is any refusal.
+    /// </summary>
+    private static long Send(FileStream input, long inputOffset, FileStream output, IProgress<long>? progress, CancellationToken cancellationToken)
+    {
+        output.Flush();
+        var outStart = output.CanSeek ? output.Position : 0;
+        var fdIn = (int)input.SafeFileHandle.DangerousGetHandle();
+        var fdOut = (int)output.SafeFileHandle.DangerousGetHandle();
+        var inOffset = inputOffset;
+        long copied = 0;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var n = SendFile(fdOut, fdIn, ref inOffset, (nuint)Chunk);
+            if (n <= 0) break;
+            copied += n;
+            progress?.Report(copied);
+        }
+        // sendfile moved a seekable destination's own offset; FileStream keeps its own idea of where it stands.
+        if (copied > 0 && output.CanSeek) output.Seek(outStart + copied, SeekOrigin.Begin);
+        return copied;
+    }
+
     private const uint SyncFileRangeWrite = 2;
+
+    [LibraryImport("libc", EntryPoint = "sendfile64", SetLastError = true)]
+    private static partial nint SendFile(int fdOut, int fdIn, ref long offset, nuint count);
 
     [LibraryImport("libc", EntryPoint = "sync_file_range")]
     private static partial int SyncFileRange(int fd, long offset, long length, uint flags);

@@ -5,7 +5,7 @@ namespace XenIac.Core.SaveFiles;
 /// underlying stream without buffering, so the image is never copied into memory. Seekable only when the
 /// underlying stream is.
 /// </summary>
-internal sealed class ImageStream : Stream
+internal sealed class ImageStream : Stream, IO.IDiscardingStream
 {
     private readonly Stream _inner;
     private readonly long _origin;
@@ -54,6 +54,14 @@ internal sealed class ImageStream : Stream
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    /// <summary>Drops up to <paramref name="count"/> bytes where the source is a pipe (see <see cref="IO.PipeDiscard"/>); 0 where it cannot.</summary>
+    public long Discard(long count)
+    {
+        var n = IO.PipeDiscard.TryDiscard(_inner, count);
+        _position += n;
+        return n;
+    }
 
     public override int ReadByte()
     {

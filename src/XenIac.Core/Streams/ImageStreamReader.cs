@@ -413,6 +413,13 @@ public sealed class ImageStreamReader : IDisposable
             _pos += count;
             return;
         }
+        // A pipe drops the bytes in the kernel where it can; what it cannot drop (or the end) is read below.
+        while (count > 0 && IO.PipeDiscard.TryDiscard(_stream, count) is > 0 and var dropped)
+        {
+            _pos += dropped;
+            count -= dropped;
+        }
+        if (count == 0) return;
         // Starts small and doubles only after filling, so skipping a short stream costs what it delivered.
         _skip ??= new byte[FirstBufferSize];
         while (count > 0)

@@ -88,7 +88,7 @@ internal static class SavefileHandlers
         SaveFileHeader written;
         if (toStdout)
         {
-            await using var stdout = Console.OpenStandardOutput();
+            await using var stdout = XenIac.Core.IO.StandardStreams.OpenOutput();
             written = await SaveFileRewriter.RewriteAsync(src, stdout, conversion.SourceIsLegacy, Transform, cancellationToken: ct);
         }
         else
