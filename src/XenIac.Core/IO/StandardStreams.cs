@@ -12,26 +12,47 @@ namespace XenIac.Core.IO;
 /// </summary>
 public static partial class StandardStreams
 {
-    /// <summary>Standard input for reading a savefile from it.</summary>
+    /// <summary>
+    /// Standard input for reading a savefile from it. A pipe a parent made non-blocking (some CI runners and Node.js
+    /// do) is opened again through /proc as a blocking description of this process's own, since .NET's console stream
+    /// fails on such a pipe the moment it is empty; the parent's description keeps its flags.
+    /// </summary>
     public static Stream OpenInput()
     {
-        if (OperatingSystem.IsLinux() && Console.IsInputRedirected && IsBlocking(0))
+        if (OperatingSystem.IsLinux() && Console.IsInputRedirected)
         {
-            FileStream? input = null;
-            try
+            var handle = IsBlocking(0) ? new SafeFileHandle(0, ownsHandle: false) : ReopenBlocking("/proc/self/fd/0");
+            if (handle is not null)
             {
-                input = new FileStream(new SafeFileHandle(0, ownsHandle: false), FileAccess.Read, bufferSize: 1);
-                if (!input.CanSeek)
+                var fd = (int)handle.DangerousGetHandle();
+                // A pipe cannot seek; a redirected file can, and never waits: that one keeps the console stream.
+                if (Seek(fd, 0, SeekCurrent) < 0)
                 {
-                    input.Dispose();
-                    Enlarge(0);
-                    return new UnbufferedPipe(new SafeFileHandle(0, ownsHandle: false));
+                    Enlarge(fd);
+                    try { return new UnbufferedPipe(handle); }
+                    catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException) { }
                 }
+                if (fd != 0) handle.Dispose();
             }
-            catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException) { }
-            input?.Dispose();
         }
         return Console.OpenStandardInput();
+    }
+
+    /// <summary>
+    /// A new description of the pipe behind <paramref name="path"/>, blocking. Opened non-blocking first, because
+    /// opening a FIFO for reading waits for a writer, and a pipe whose writer has already gone has none.
+    /// </summary>
+    private static SafeFileHandle? ReopenBlocking(string path)
+    {
+        var fd = Open(path, ReadOnly | NonBlocking | CloseOnExec);
+        if (fd < 0) return null;
+        var flags = Fcntl(fd, GetStatusFlags, 0);
+        if (flags < 0 || Fcntl(fd, SetStatusFlags, flags & ~NonBlocking) < 0)
+        {
+            _ = Close(fd);
+            return null;
+        }
+        return new SafeFileHandle(fd, ownsHandle: true);
     }
 
     /// <summary>Standard output for writing a savefile's bytes to it.</summary>
@@ -57,11 +78,25 @@ public static partial class StandardStreams
     private static void Enlarge(int fd) => _ = Fcntl(fd, SetPipeSize, 1 << 20);
 
     private const int GetStatusFlags = 3; // F_GETFL
+    private const int SetStatusFlags = 4; // F_SETFL
     private const int SetPipeSize = 1031; // F_SETPIPE_SZ
+    private const int ReadOnly = 0; // O_RDONLY
+    private const int CloseOnExec = 0x80000; // O_CLOEXEC on Linux
     private const int NonBlocking = 0x800; // O_NONBLOCK on Linux
 
     [LibraryImport("libc", EntryPoint = "fcntl")]
     private static partial int Fcntl(int fd, int command, int argument);
+
+    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Open(string path, int flags);
+
+    private const int SeekCurrent = 1; // SEEK_CUR
+
+    [LibraryImport("libc", EntryPoint = "lseek64")]
+    private static partial long Seek(int fd, long offset, int whence);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    private static partial int Close(int fd);
 }
 
 /// <summary>
