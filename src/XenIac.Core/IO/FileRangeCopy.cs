@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace XenIac.Core.IO;
 
@@ -72,6 +73,38 @@ internal static partial class FileRangeCopy
         // sendfile moved a seekable destination's own offset; FileStream keeps its own idea of where it stands.
         if (copied > 0 && output.CanSeek) output.Seek(outStart + copied, SeekOrigin.Begin);
         return copied;
+    }
+
+    /// <summary>
+    /// sendfile of <paramref name="count"/> bytes at <paramref name="offset"/> of <paramref name="input"/> onto the
+    /// blocking descriptor <paramref name="output"/> (a pipe: it gets references to the cached pages, no copy).
+    /// Returns how many bytes were sent: fewer than asked where the kernel refused or the file ended early (the
+    /// caller sends the rest its own way, or fails).
+    /// </summary>
+    public static long SendRange(SafeFileHandle input, long offset, long count, SafeFileHandle output)
+    {
+        if (!OperatingSystem.IsLinux()) return 0;
+        var added = false;
+        var addedOut = false;
+        try
+        {
+            input.DangerousAddRef(ref added);
+            output.DangerousAddRef(ref addedOut);
+            var fdIn = (int)input.DangerousGetHandle();
+            var fdOut = (int)output.DangerousGetHandle();
+            var position = offset;
+            while (position - offset < count)
+            {
+                var n = SendFile(fdOut, fdIn, ref position, (nuint)Math.Min(Chunk, count - (position - offset)));
+                if (n <= 0) break;
+            }
+            return position - offset;
+        }
+        finally
+        {
+            if (added) input.DangerousRelease();
+            if (addedOut) output.DangerousRelease();
+        }
     }
 
     private const uint SyncFileRangeWrite = 2;

@@ -215,6 +215,23 @@ internal sealed class RemoteConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>True when a call can send a savefile's bytes straight from its file (<see cref="SendDataFromFileAsync"/>).</summary>
+    public bool SendsFiles => _writer.SendsFiles;
+
+    /// <summary>Sends <paramref name="length"/> bytes of <paramref name="file"/> at <paramref name="offset"/> as one data frame.</summary>
+    /// <exception cref="SavefileReadException">The file could not be read (the connection is still fine).</exception>
+    public async Task SendDataFromFileAsync(uint id, Microsoft.Win32.SafeHandles.SafeFileHandle file, long offset, int length)
+    {
+        try
+        {
+            await _writer.WriteDataFromFileAsync(id, file, offset, length).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is (IOException and not SavefileReadException) or ObjectDisposedException)
+        {
+            throw await ConnectionErrorAsync(e).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>The reader's verdict on a failed write (it sees the end of the stream and asks the transport why).</summary>
     private async Task<XenHostException> ConnectionErrorAsync(Exception e)
     {
@@ -277,4 +294,9 @@ internal sealed class ClientCall(RemoteConnection connection, uint id, IProgress
     public Task SendAsync(string type) => connection.SendAsync(Id, Wire.Message(type));
 
     public Task SendDataAsync(byte[] buffer, int length) => connection.SendDataAsync(Id, buffer, length);
+
+    public bool SendsFiles => connection.SendsFiles;
+
+    public Task SendDataFromFileAsync(Microsoft.Win32.SafeHandles.SafeFileHandle file, long offset, int length) =>
+        connection.SendDataFromFileAsync(Id, file, offset, length);
 }

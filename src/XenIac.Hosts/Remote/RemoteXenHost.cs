@@ -145,7 +145,7 @@ internal sealed class RemoteXenHost : IXenHost
         long bytes;
         try
         {
-            await AtomicFile.WriteAsync(target, async (output, ct) =>
+            await AtomicFile.WriteLargeAsync(target, async (output, ct) =>
             {
                 var expected = await call.Saved.Task.WaitAsync(ct).ConfigureAwait(false);
                 var received = 0L;
@@ -243,9 +243,14 @@ internal sealed class RemoteXenHost : IXenHost
     /// <summary>Sends the bytes until the end, the call's end (the remote failed early), or a cancel.</summary>
     private static async Task SendSavefileAsync(ClientCall call, Stream savefile, CancellationToken cancellationToken)
     {
-        var buffer = Frames.NewDataBuffer();
         try
         {
+            if (savefile is FileStream { CanSeek: true } file && call.SendsFiles)
+            {
+                await SendFileAsync(call, file, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            var buffer = Frames.NewDataBuffer();
             while (!call.Done.IsCompleted)
             {
                 var n = await savefile.ReadAtLeastAsync(buffer.AsMemory(Frames.HeaderSize), Frames.DataChunkBytes, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
@@ -266,6 +271,26 @@ internal sealed class RemoteXenHost : IXenHost
             await call.CancelAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>
+    /// A savefile on disk goes into the connection's pipe by sendfile, frame by frame from where the stream stands
+    /// to the file's end: ssh reads the cached pages, and this process never copies them.
+    /// </summary>
+    private static async Task SendFileAsync(ClientCall call, FileStream file, CancellationToken cancellationToken)
+    {
+        var handle = file.SafeFileHandle;
+        var position = file.Position;
+        var length = RandomAccess.GetLength(handle);
+        while (!call.Done.IsCompleted && position < length)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var n = (int)Math.Min(Frames.DataChunkBytes, length - position);
+            await call.SendDataFromFileAsync(handle, position, n).ConfigureAwait(false);
+            position += n;
+        }
+        file.Position = position;
+        if (!call.Done.IsCompleted) await call.SendAsync(Wire.End).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()

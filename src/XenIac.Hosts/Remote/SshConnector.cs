@@ -1,6 +1,7 @@
 using XenIac.Core.IO;
 using System.ComponentModel;
 using System.Diagnostics;
+using System.IO.Pipes;
 using System.Text;
 
 namespace XenIac.Hosts.Remote;
@@ -39,11 +40,10 @@ internal static class SshConnector
             throw new XenHostException(XenHostError.Unavailable, $"{spec}: cannot start '{argv[0]}' ({e.Message}); install OpenSSH's client or set ${SshTarget.CommandVariable}", e);
         }
         var session = new SshProcess(process);
-        PipeBuffers.TryEnlarge(process.StandardInput.BaseStream);
-        PipeBuffers.TryEnlarge(process.StandardOutput.BaseStream);
+        var (fromServer, toServer) = OpenPipes(process);
         try
         {
-            return await RemoteConnection.OpenAsync(new OwnedStream(process.StandardOutput.BaseStream, session), process.StandardInput.BaseStream,
+            return await RemoteConnection.OpenAsync(new OwnedStream(fromServer, session), toServer,
                 spec, session.DescribeEndAsync, cancellationToken).ConfigureAwait(false);
         }
         catch
@@ -51,6 +51,36 @@ internal static class SshConnector
             await session.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>
+    /// ssh's stdout and stdin, enlarged, each served by a thread of its own (see <see cref="PipeInput"/>); where that
+    /// cannot be had, .NET's own pipe streams. The threads' descriptors are copies: .NET's are closed here, so the
+    /// server sees the end of its input when the connection closes its writer.
+    /// </summary>
+    private static (Stream FromServer, Stream ToServer) OpenPipes(Process process)
+    {
+        var stdout = process.StandardOutput.BaseStream;
+        var stdin = process.StandardInput.BaseStream;
+        Stream fromServer = stdout, toServer = stdin;
+        if (stdout is PipeStream outPipe && PipeInput.TryOpen(Descriptor(outPipe), "xen-iac ssh reader") is { } input)
+        {
+            fromServer = input;
+            stdout.Dispose();
+        }
+        if (stdin is PipeStream inPipe && PipeOutput.TryOpen(Descriptor(inPipe), "xen-iac ssh writer") is { } output)
+        {
+            toServer = output;
+            stdin.Dispose();
+        }
+        return (fromServer, toServer);
+    }
+
+    private static int Descriptor(PipeStream pipe)
+    {
+        var fd = (int)pipe.SafePipeHandle.DangerousGetHandle();
+        PipeHandles.Enlarge(fd);
+        return fd;
     }
 
     /// <summary>The ssh process: its stderr tail, and its end (waited for, or killed when it does not go).</summary>
@@ -119,8 +149,11 @@ internal static class SshConnector
     }
 
     /// <summary>The ssh stdout; disposing it (as the connection does last) also ends the ssh process.</summary>
-    private sealed class OwnedStream(Stream inner, IAsyncDisposable owner) : ForwardReadStream
+    private sealed class OwnedStream(Stream inner, IAsyncDisposable owner) : ForwardReadStream, IReadAtLeast
     {
+        public ValueTask<int> ReadAtLeastAsync(Memory<byte> buffer, int minimum, CancellationToken cancellationToken) =>
+            inner is IReadAtLeast whole ? whole.ReadAtLeastAsync(buffer, minimum, cancellationToken) : inner.ReadAsync(buffer, cancellationToken);
+
         public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.ReadAsync(buffer, offset, count, cancellationToken);

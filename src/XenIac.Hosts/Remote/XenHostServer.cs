@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using XenIac.Core;
 using XenIac.Core.Config;
+using XenIac.Core.IO;
 
 namespace XenIac.Hosts.Remote;
 
@@ -65,13 +66,18 @@ public static class XenHostServer
     }
 
     /// <summary>
-    /// Enlarges the process's standard input and output where they are pipes (as under ssh), so a savefile's
-    /// frames cross them in few wake-ups; call before serving over them.
+    /// The process's standard input and output for serving over them (as ssh runs <c>serve --stdio</c>). Where they
+    /// are pipes, each is enlarged and served by a thread of its own with blocking reads and writes: a savefile's
+    /// frames then cost a thread hand-off each, not one per 32 KiB that sshd writes or reads. Elsewhere (a terminal,
+    /// not Linux) the console streams.
     /// </summary>
-    public static void EnlargeStandardPipes()
+    public static (Stream Input, Stream Output) OpenStandardStreams()
     {
-        PipeBuffers.TryEnlarge(0);
-        PipeBuffers.TryEnlarge(1);
+        Stream input = (Stream?)PipeInput.TryOpen(0, "xen-iac serve reader") ?? Console.OpenStandardInput();
+        Stream output = (Stream?)PipeOutput.TryOpen(1, "xen-iac serve writer") ?? Console.OpenStandardOutput();
+        if (input is PipeInput) PipeHandles.Enlarge(0);
+        if (output is PipeOutput) PipeHandles.Enlarge(1);
+        return (input, output);
     }
 
     private sealed class ServerCall(uint id, CancellationToken connection) : IDisposable
@@ -299,10 +305,24 @@ public static class XenHostServer
                 await writer.WriteControlAsync(call.Id, saved, ct).ConfigureAwait(false);
                 await using (var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan))
                 {
-                    var buffer = Frames.NewDataBuffer();
-                    int n;
-                    while ((n = await file.ReadAsync(buffer.AsMemory(Frames.HeaderSize), ct).ConfigureAwait(false)) > 0)
-                        await writer.WriteDataAsync(call.Id, buffer, n, ct).ConfigureAwait(false);
+                    if (writer.SendsFiles)
+                    {
+                        // The announced length, moved by the kernel from the file's cached pages into the pipe to sshd.
+                        for (var position = 0L; position < length;)
+                        {
+                            ct.ThrowIfCancellationRequested();
+                            var chunk = (int)Math.Min(Frames.DataChunkBytes, length - position);
+                            await writer.WriteDataFromFileAsync(call.Id, file.SafeFileHandle, position, chunk).ConfigureAwait(false);
+                            position += chunk;
+                        }
+                    }
+                    else
+                    {
+                        var buffer = Frames.NewDataBuffer();
+                        int n;
+                        while ((n = await file.ReadAsync(buffer.AsMemory(Frames.HeaderSize), ct).ConfigureAwait(false)) > 0)
+                            await writer.WriteDataAsync(call.Id, buffer, n, ct).ConfigureAwait(false);
+                    }
                 }
                 await writer.WriteControlAsync(call.Id, Wire.Message(Wire.Sent), ct).ConfigureAwait(false);
 

@@ -26,9 +26,9 @@ internal static class ServeCommand
                 return ExitCodes.Error;
             }
             var given = parse.GetValue(host);
-            XenHostServer.EnlargeStandardPipes();
-            await using var input = Console.OpenStandardInput();
-            await using var output = Console.OpenStandardOutput();
+            var (input, output) = XenHostServer.OpenStandardStreams();
+            await using var closeInput = input;
+            await using var closeOutput = output;
             await XenHostServer.ServeAsync(() => CommandLine.HostSpec(given).Open(), input, output, BuildInfo.Version, Console.Error, cancellationToken: ct);
             return ExitCodes.Ok;
         });
