@@ -43,6 +43,13 @@ internal static class CommandLine
                 await Console.Error.WriteLineAsync("error: cancelled; savefiles are replaced only when complete, so none was left half-written");
                 return ExitCodes.Error;
             }
+            catch (IOException e) when (e.HResult == BrokenPipe)
+            {
+                // `savefile convert SRC - | head`: the reader is gone, which .NET words as a bare "Broken pipe".
+                await Console.Error.WriteLineAsync("error: the program reading the output closed it before everything was written (broken pipe)");
+                if (parseResult.GetValue(Verbose)) await Console.Error.WriteLineAsync(e.ToString());
+                return ExitCodes.Error;
+            }
             catch (Exception e) when (IsReportable(e))
             {
                 // The override is the user's to make; how to make it is the front end's to say.
@@ -52,6 +59,8 @@ internal static class CommandLine
                 return ExitCodes.Error;
             }
         });
+
+    private const int BrokenPipe = 32; // EPIPE, which .NET keeps as the HResult of the IOException on Linux
 
     private static bool IsReportable(Exception e) =>
         e is XenIacException or IOException or UnauthorizedAccessException or OperationCanceledException

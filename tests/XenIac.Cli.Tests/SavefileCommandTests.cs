@@ -232,6 +232,44 @@ public sealed class SavefileVerifyCommandTests
         Assert.True(JsonDocument.Parse(legacy.StdOut).RootElement.GetProperty("valid").GetBoolean());
     }
 
+    /// <summary>
+    /// Some parents (CI runners, Node.js) hand a child a pipe they made non-blocking. .NET's console stream failed on
+    /// such a stdin the moment the pipe was empty ("being used by another process"); the pipe is now opened again,
+    /// blocking, for this process alone. perl (Debian's essential perl-base) sets O_NONBLOCK and then execs xen-iac,
+    /// while the test writes the savefile in two parts with a pause, so the pipe runs empty in between.
+    /// </summary>
+    [SkippableFact]
+    public async Task Verify_reads_a_stdin_pipe_its_parent_made_non_blocking()
+    {
+        Skip.If(!OperatingSystem.IsLinux() || !File.Exists("/usr/bin/perl"), "needs Linux and /usr/bin/perl");
+        var bytes = await File.ReadAllBytesAsync(Example);
+        var start = new System.Diagnostics.ProcessStartInfo("/usr/bin/perl")
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        start.ArgumentList.Add("-e");
+        start.ArgumentList.Add("use Fcntl; my $f = fcntl(STDIN, F_GETFL, 0) or die; fcntl(STDIN, F_SETFL, $f | O_NONBLOCK) or die; exec @ARGV or die");
+        foreach (var a in ToolUnderTest.Command) start.ArgumentList.Add(a);
+        foreach (var a in new[] { "savefile", "verify", "-" }) start.ArgumentList.Add(a);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        var input = process.StandardInput.BaseStream;
+        await input.WriteAsync(bytes.AsMemory(0, bytes.Length / 3));
+        await input.FlushAsync();
+        await Task.Delay(TimeSpan.FromSeconds(2)); // long enough for even the JIT-started tool to reach its first read
+        try
+        {
+            await input.WriteAsync(bytes.AsMemory(bytes.Length / 3));
+            input.Close();
+        }
+        catch (IOException) { } // the tool gave up early: its exit code and stderr below say why
+
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
+        Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}: {await stderr}");
+        Assert.StartsWith("valid: HVM guest from Xen 4.17, 1 vCPU", await stdout);
+    }
+
     [Fact]
     public async Task Verify_says_plainly_that_a_pre_v2_image_is_not_verified()
     {
