@@ -138,6 +138,18 @@ public sealed class SshRestoreBenchmark : IBenchmark
         File.Delete(intoFile);
         context.Report($"the same whole process against ssh into a file", cli, sshIntoFile, "ssh 'cat > FILE && sync FILE' < SAVEFILE",
             "none, for comparison", bytes, 0);
+
+        // The other direction, for comparison: the whole `xen-iac domain save --checkpoint --host ssh://…` process (the
+        // remote saves into its temp folder, then the file crosses ssh into a local file written atomically).
+        await using (var admin = HostSpec.Parse(spec).Open())
+        {
+            await admin.RestoreAsync(savefile, RestoreOptions.Default);
+            var back = Path.Combine(dir, "back.xlsave");
+            var save = context.TimeShell($"{BenchContext.Tool} domain save big '{back}' --checkpoint --host '{spec}' > /dev/null");
+            context.Report($"xen-iac domain save --checkpoint --host ssh://… of the {mib} MiB domain (whole process)", save, cat, "ssh cat > /dev/null",
+                "none, for comparison", bytes, 0);
+            await admin.DestroyAsync("big");
+        }
         Directory.Delete(dir, true);
     }
 }
