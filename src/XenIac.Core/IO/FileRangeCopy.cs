@@ -58,14 +58,11 @@ internal static partial class FileRangeCopy
     {
         output.Flush();
         var outStart = output.CanSeek ? output.Position : 0;
-        var fdIn = (int)input.SafeFileHandle.DangerousGetHandle();
-        var fdOut = (int)output.SafeFileHandle.DangerousGetHandle();
-        var inOffset = inputOffset;
         long copied = 0;
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var n = SendFile(fdOut, fdIn, ref inOffset, (nuint)Chunk);
+            var n = SendRange(input.SafeFileHandle, inputOffset + copied, Chunk, output.SafeFileHandle);
             if (n <= 0) break;
             copied += n;
             progress?.Report(copied);

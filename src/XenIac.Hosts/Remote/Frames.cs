@@ -241,15 +241,31 @@ internal sealed class FrameWriter(Stream output) : IDisposable
         return WriteFrameAsync(buffer.AsMemory(0, Frames.HeaderSize + length), cancellationToken);
     }
 
-    /// <summary>True when data frames can come straight from a file (<see cref="WriteDataFromFileAsync"/>).</summary>
+    /// <summary>True when data frames can come straight from a file (<see cref="WriteFileRangeAsync"/>).</summary>
     public bool SendsFiles => output is PipeOutput;
 
     /// <summary>
-    /// Sends a data frame of <paramref name="length"/> bytes of <paramref name="file"/> at <paramref name="offset"/>,
-    /// moved by the kernel from the file's cached pages into the pipe. Only where <see cref="SendsFiles"/>.
+    /// Sends <paramref name="file"/> from <paramref name="offset"/> to <paramref name="end"/> as data frames of at most
+    /// <see cref="Frames.DataChunkBytes"/>, moved by the kernel from the file's cached pages into the pipe (this
+    /// process never copies them); stops early between frames once <paramref name="stop"/> says so. Only where
+    /// <see cref="SendsFiles"/>. Returns where it stopped.
     /// </summary>
     /// <exception cref="SavefileReadException">The file could not be read; the frame went out whole (zeros) all the same.</exception>
-    public async Task WriteDataFromFileAsync(uint call, Microsoft.Win32.SafeHandles.SafeFileHandle file, long offset, int length)
+    public async Task<long> WriteFileRangeAsync(uint call, Microsoft.Win32.SafeHandles.SafeFileHandle file, long offset, long end,
+        Func<bool>? stop, CancellationToken cancellationToken)
+    {
+        var position = offset;
+        while (position < end && stop?.Invoke() != true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var chunk = (int)Math.Min(Frames.DataChunkBytes, end - position);
+            await WriteDataFromFileAsync(call, file, position, chunk).ConfigureAwait(false);
+            position += chunk;
+        }
+        return position;
+    }
+
+    private async Task WriteDataFromFileAsync(uint call, Microsoft.Win32.SafeHandles.SafeFileHandle file, long offset, int length)
     {
         if (output is not PipeOutput pipe) throw new InvalidOperationException("this connection's output cannot take file ranges");
         var header = new byte[Frames.HeaderSize];

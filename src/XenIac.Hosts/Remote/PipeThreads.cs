@@ -32,9 +32,16 @@ internal sealed class PipeInput : ForwardReadStream, IReadAtLeast
         new Thread(Run) { IsBackground = true, Name = name }.Start();
     }
 
-    /// <summary>A reader over the pipe <paramref name="fd"/> stands for, or null where it cannot have one (not Linux, not a pipe).</summary>
-    public static PipeInput? TryOpen(int fd, string name) =>
-        PipeHandles.IsStream(fd) && PipeHandles.DuplicateBlocking(fd) is { } handle ? new PipeInput(Wrap(handle, FileAccess.Read), name) : null;
+    /// <summary>
+    /// A reader over the pipe <paramref name="fd"/> stands for, or null where it cannot have one (not Linux, not a
+    /// pipe). The pipe is enlarged first (<see cref="PipeHandles.Enlarge"/>): fewer, larger reads.
+    /// </summary>
+    public static PipeInput? TryOpen(int fd, string name)
+    {
+        if (!PipeHandles.IsStream(fd) || PipeHandles.DuplicateBlocking(fd) is not { } handle) return null;
+        PipeHandles.Enlarge(fd);
+        return new PipeInput(Wrap(handle, FileAccess.Read), name);
+    }
 
     internal static FileStream Wrap(SafeFileHandle handle, FileAccess access)
     {
@@ -198,9 +205,16 @@ internal sealed class PipeOutput : Stream
         new Thread(Run) { IsBackground = true, Name = name }.Start();
     }
 
-    /// <summary>A writer over the pipe <paramref name="fd"/> stands for, or null where it cannot have one (not Linux, not a pipe).</summary>
-    public static PipeOutput? TryOpen(int fd, string name) =>
-        PipeHandles.IsStream(fd) && PipeHandles.DuplicateBlocking(fd) is { } handle ? new PipeOutput(PipeInput.Wrap(handle, FileAccess.Write), name) : null;
+    /// <summary>
+    /// A writer over the pipe <paramref name="fd"/> stands for, or null where it cannot have one (not Linux, not a
+    /// pipe). The pipe is enlarged first (<see cref="PipeHandles.Enlarge"/>): whole frames fit in it.
+    /// </summary>
+    public static PipeOutput? TryOpen(int fd, string name)
+    {
+        if (!PipeHandles.IsStream(fd) || PipeHandles.DuplicateBlocking(fd) is not { } handle) return null;
+        PipeHandles.Enlarge(fd);
+        return new PipeOutput(PipeInput.Wrap(handle, FileAccess.Write), name);
+    }
 
     /// <summary>Bytes to write, then (for a data frame from a savefile) <c>Count</c> bytes of <c>File</c> at <c>Offset</c>.</summary>
     private readonly record struct Job(ReadOnlyMemory<byte> Bytes, SafeFileHandle? File, long Offset, int Count, TaskCompletionSource Done);

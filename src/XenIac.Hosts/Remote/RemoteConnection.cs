@@ -215,16 +215,17 @@ internal sealed class RemoteConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>True when a call can send a savefile's bytes straight from its file (<see cref="SendDataFromFileAsync"/>).</summary>
+    /// <summary>True when a call can send a savefile's bytes straight from its file (<see cref="SendFileRangeAsync"/>).</summary>
     public bool SendsFiles => _writer.SendsFiles;
 
-    /// <summary>Sends <paramref name="length"/> bytes of <paramref name="file"/> at <paramref name="offset"/> as one data frame.</summary>
+    /// <summary>Sends <paramref name="file"/> from <paramref name="offset"/> to <paramref name="end"/> as data frames (<see cref="FrameWriter.WriteFileRangeAsync"/>).</summary>
     /// <exception cref="SavefileReadException">The file could not be read (the connection is still fine).</exception>
-    public async Task SendDataFromFileAsync(uint id, Microsoft.Win32.SafeHandles.SafeFileHandle file, long offset, int length)
+    public async Task<long> SendFileRangeAsync(uint id, Microsoft.Win32.SafeHandles.SafeFileHandle file, long offset, long end,
+        Func<bool> stop, CancellationToken cancellationToken)
     {
         try
         {
-            await _writer.WriteDataFromFileAsync(id, file, offset, length).ConfigureAwait(false);
+            return await _writer.WriteFileRangeAsync(id, file, offset, end, stop, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is (IOException and not SavefileReadException) or ObjectDisposedException)
         {
@@ -297,6 +298,7 @@ internal sealed class ClientCall(RemoteConnection connection, uint id, IProgress
 
     public bool SendsFiles => connection.SendsFiles;
 
-    public Task SendDataFromFileAsync(Microsoft.Win32.SafeHandles.SafeFileHandle file, long offset, int length) =>
-        connection.SendDataFromFileAsync(Id, file, offset, length);
+    /// <summary>Sends the file's range as data frames until its end or this call's end (the remote failed early); returns where it stopped.</summary>
+    public Task<long> SendFileRangeAsync(Microsoft.Win32.SafeHandles.SafeFileHandle file, long offset, long end, CancellationToken cancellationToken) =>
+        connection.SendFileRangeAsync(Id, file, offset, end, () => Done.IsCompleted, cancellationToken);
 }

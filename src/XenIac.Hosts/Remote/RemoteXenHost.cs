@@ -280,16 +280,7 @@ internal sealed class RemoteXenHost : IXenHost
     private static async Task SendFileAsync(ClientCall call, FileStream file, CancellationToken cancellationToken)
     {
         var handle = file.SafeFileHandle;
-        var position = file.Position;
-        var length = RandomAccess.GetLength(handle);
-        while (!call.Done.IsCompleted && position < length)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            var n = (int)Math.Min(Frames.DataChunkBytes, length - position);
-            await call.SendDataFromFileAsync(handle, position, n).ConfigureAwait(false);
-            position += n;
-        }
-        file.Position = position;
+        file.Position = await call.SendFileRangeAsync(handle, file.Position, RandomAccess.GetLength(handle), cancellationToken).ConfigureAwait(false);
         if (!call.Done.IsCompleted) await call.SendAsync(Wire.End).ConfigureAwait(false);
     }
 

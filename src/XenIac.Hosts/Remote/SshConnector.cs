@@ -76,12 +76,7 @@ internal static class SshConnector
         return (fromServer, toServer);
     }
 
-    private static int Descriptor(PipeStream pipe)
-    {
-        var fd = (int)pipe.SafePipeHandle.DangerousGetHandle();
-        PipeHandles.Enlarge(fd);
-        return fd;
-    }
+    private static int Descriptor(PipeStream pipe) => (int)pipe.SafePipeHandle.DangerousGetHandle();
 
     /// <summary>The ssh process: its stderr tail, and its end (waited for, or killed when it does not go).</summary>
     private sealed class SshProcess : IAsyncDisposable

@@ -75,8 +75,6 @@ public static class XenHostServer
     {
         Stream input = (Stream?)PipeInput.TryOpen(0, "xen-iac serve reader") ?? Console.OpenStandardInput();
         Stream output = (Stream?)PipeOutput.TryOpen(1, "xen-iac serve writer") ?? Console.OpenStandardOutput();
-        if (input is PipeInput) PipeHandles.Enlarge(0);
-        if (output is PipeOutput) PipeHandles.Enlarge(1);
         return (input, output);
     }
 
@@ -308,13 +306,7 @@ public static class XenHostServer
                     if (writer.SendsFiles)
                     {
                         // The announced length, moved by the kernel from the file's cached pages into the pipe to sshd.
-                        for (var position = 0L; position < length;)
-                        {
-                            ct.ThrowIfCancellationRequested();
-                            var chunk = (int)Math.Min(Frames.DataChunkBytes, length - position);
-                            await writer.WriteDataFromFileAsync(call.Id, file.SafeFileHandle, position, chunk).ConfigureAwait(false);
-                            position += chunk;
-                        }
+                        await writer.WriteFileRangeAsync(call.Id, file.SafeFileHandle, 0, length, stop: null, ct).ConfigureAwait(false);
                     }
                     else
                     {
