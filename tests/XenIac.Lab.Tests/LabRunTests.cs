@@ -49,4 +49,24 @@ public sealed class LabRunTests(LabFixture labs, ITestOutputHelper output)
         Assert.Matches($@"(?m)^xen_minor\s*:\s*{xen.Split('.')[1]}$", xlInfo);
         Assert.Contains("hvm", xlInfo);   // xen_caps: the emulated CPU gives Xen SVM + NPT, so HVM guests work
     }
+
+    [SkippableFact]
+    public void A_machine_that_goes_silent_is_stopped_within_the_watch_limit_with_what_Xen_still_says()
+    {
+        var lab = labs[LabFixture.StallWatch];
+        lab.RequireResults();
+        var root = lab.Root;
+        var reason = root.GetProperty("reason").GetString() ?? "";
+        output.WriteLine($"stall watch ({lab.OutDir}): {root.GetProperty("status").GetString()} after {root.GetProperty("totalSeconds")} s: {reason}");
+        Assert.Equal("failed", root.GetProperty("status").GetString());
+        Assert.Contains("the emulated machine stalled: no console output for", reason);
+        // QEMU was stopped (SIGSTOP): it used no CPU, and nothing answered Xen's debug keys.
+        Assert.Contains("QEMU used 0% of a core", reason);
+        Assert.Contains("Xen did not answer its debug keys", reason);
+        // Stopped by the 40 s watch, long before the 1800 s scenario limit would have ended it.
+        Assert.True(root.GetProperty("totalSeconds").GetDouble() < 600, $"the frozen run took {root.GetProperty("totalSeconds")} s");
+        // What dom0 got to write before the freeze is still collected.
+        var collect = root.GetProperty("stages").EnumerateArray().Single(s => s.GetProperty("name").GetString() == "collect");
+        Assert.Equal("ok", collect.GetProperty("status").GetString());
+    }
 }

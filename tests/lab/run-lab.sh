@@ -22,6 +22,9 @@
 #         XENIAC_LAB_TIMEOUT=3600         hard limit for QEMU (seconds)
 #         XENIAC_LAB_BOOT_TIMEOUT=600     QEMU start until dom0's toolstack is up
 #         XENIAC_LAB_SCENARIO_TIMEOUT=1800 each scenario (enforced in dom0; the host adds a margin)
+#         XENIAC_LAB_STALL_TIMEOUT=300    once dom0 is up, the longest the console may stay silent (dom0 prints
+#                                         a heartbeat every 20 s; silence means the emulated machine stopped)
+#         XENIAC_LAB_FREEZE_AT=SECONDS    (for testing the stall watch) stop QEMU with SIGSTOP that long after dom0 is up
 #         (Limits only bound a hang: every wait ends as soon as its state is reached. They are sized for
 #         TCG on a loaded 2-core host, where a warm run that takes ~4 min on a quiet one took over 45: each
 #         xen-iac start in dom0 took 15-80 s there, and the xl-save scenario alone runs ~30 commands.)
@@ -60,6 +63,8 @@ touch "$OUT/.xeniac-lab"
 BOOT_TIMEOUT=${XENIAC_LAB_BOOT_TIMEOUT:-600}
 TOTAL_TIMEOUT=${XENIAC_LAB_TIMEOUT:-3600}
 SCENARIO_TIMEOUT=${XENIAC_LAB_SCENARIO_TIMEOUT:-1800}
+STALL_TIMEOUT=${XENIAC_LAB_STALL_TIMEOUT:-300}
+FREEZE_AT=${XENIAC_LAB_FREEZE_AT:-}
 
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b-a}'; }
@@ -291,10 +296,14 @@ if [ -n "$SSH_PORT" ] && [ -z "$SSH_WHY" ]; then
 fi
 printf '%q ' "${QEMU_CMD[@]}" > "$OUT/qemu-cmdline.txt"
 SERIAL="$OUT/serial.log"
+# The console's input side: a FIFO this script holds open (read-write, so neither end blocks), through which
+# a stalled machine is asked for Xen's debug keys.
+rm -f "$OUT/serial.in"; mkfifo -m 0600 "$OUT/serial.in"
+exec {SERIAL_IN}<>"$OUT/serial.in"
 stage_begin boot
 T_QEMU0=$(now)
 # Every serial line gets the host seconds since QEMU started; the stage timings come from these.
-( timeout -k 10 "$TOTAL_TIMEOUT" "${QEMU_CMD[@]}" < /dev/null 2>&1 \
+( timeout -k 10 "$TOTAL_TIMEOUT" "${QEMU_CMD[@]}" < "$OUT/serial.in" 2>&1 \
     | perl -MTime::HiRes=time -e '$|=1; $t=time; while(<STDIN>){ s/\r//g; printf "[host %7.2f] %s", time-$t, $_ }' \
     > "$SERIAL" ) &
 QEMU_PID=$!
@@ -303,9 +312,37 @@ marker_at() { grep -m1 "XENIAC-LAB $1" "$SERIAL" 2>/dev/null | sed 's/^\[host *\
 tail_serial() { tail -n "${1:-6}" "$SERIAL" 2>/dev/null | cut -c1-200 | tr '\n' '|'; }
 qemu_alive() { kill -0 "$QEMU_PID" 2>/dev/null; }
 elapsed() { secs "$T_QEMU0" "$(now)"; }
+# QEMU's own pid (QEMU_PID is the subshell; timeout sits between them).
+qemu_process() {
+    local p c
+    for p in $(pgrep -P "$QEMU_PID" 2>/dev/null); do
+        for c in $p $(pgrep -P "$p" 2>/dev/null); do
+            [ "$(cat /proc/$c/comm 2>/dev/null)" = qemu-system-x86 ] && { echo "$c"; return; }
+        done
+    done
+}
+qemu_cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null; }
+# stall_evidence: what a silent machine still tells. Xen's debug keys over the console (Ctrl-A three times hands
+# the serial input to Xen; 'r' dumps the run queues, 'd' every CPU's registers, '0' dom0's vCPUs) answer when
+# the hypervisor runs and only dom0 is stuck; QEMU's CPU use over 5 s tells a spinning emulator from an idle one.
+stall_evidence() {
+    local pid t0 t1 size0 size1 cpu answered
+    pid=$(qemu_process)
+    size0=$(stat -c %s "$SERIAL" 2>/dev/null || echo 0)
+    printf '\001\001\001' >&"$SERIAL_IN"; sleep 1; printf 'r' >&"$SERIAL_IN"; sleep 1
+    printf 'd' >&"$SERIAL_IN"; sleep 1; printf '0' >&"$SERIAL_IN"
+    t0=$( [ -n "$pid" ] && qemu_cpu_ticks "$pid" ); sleep 5; t1=$( [ -n "$pid" ] && qemu_cpu_ticks "$pid" )
+    sleep 10
+    size1=$(stat -c %s "$SERIAL" 2>/dev/null || echo 0)
+    if [ -n "$t0" ] && [ -n "$t1" ]; then cpu="QEMU used $(( (t1 - t0) * 100 / $(getconf CLK_TCK) / 5 ))% of a core over 5 s"
+    else cpu="QEMU's CPU use unknown (${pid:-no QEMU process found})"; fi
+    if [ "$size1" -gt "$size0" ]; then answered="Xen answered its debug keys ($((size1 - size0)) bytes in serial.log): the hypervisor runs"
+    else answered="Xen did not answer its debug keys: the hypervisor (or QEMU) is stuck"; fi
+    echo "$cpu; $answered"
+}
 
 # Waits until dom0 is up, and polices the scenario limits; the FATAL lines come from dom0-init.
-watch_failed=""
+watch_failed=""; serial_size=0; serial_changed=0; frozen=""
 while :; do
     if grep -q 'XENIAC-LAB FATAL' "$SERIAL" 2>/dev/null; then
         watch_failed="dom0 reported: $(grep -m1 'XENIAC-LAB FATAL' "$SERIAL" | sed 's/.*XENIAC-LAB FATAL //')"; break; fi
@@ -324,6 +361,19 @@ while :; do
     e=$(elapsed); e=${e%.*}
     if [ -z "$(marker_at DOM0-UP)" ] && [ "$e" -ge "$BOOT_TIMEOUT" ]; then
         watch_failed="dom0 not up within ${BOOT_TIMEOUT} s; last console lines: $(tail_serial)"; break; fi
+    # Once dom0 is up it prints at least a heartbeat every 20 s: a silent console means the machine stopped.
+    size=$(stat -c %s "$SERIAL" 2>/dev/null || echo 0)
+    [ "$size" != "$serial_size" ] && { serial_size=$size; serial_changed=$e; }
+    if [ -n "$(marker_at DOM0-UP)" ]; then
+        if [ -n "$FREEZE_AT" ] && [ -z "$frozen" ] && [ $((e - ${t_up_seen:=$e})) -ge "$FREEZE_AT" ]; then
+            frozen=$(qemu_process); [ -n "$frozen" ] && kill -STOP "$frozen" && lab_log "XENIAC_LAB_FREEZE_AT: QEMU ($frozen) stopped"
+        fi
+        if [ $((e - serial_changed)) -ge "$STALL_TIMEOUT" ]; then
+            lab_log "no console output for $((e - serial_changed)) s: asking Xen for its state"
+            watch_failed="the emulated machine stalled: no console output for $((e - serial_changed)) s (limit ${STALL_TIMEOUT} s, dom0 prints a heartbeat every 20 s); $(stall_evidence); last console lines: $(tail_serial)"
+            break
+        fi
+    fi
     # a scenario that outlives its own limit plus a margin means dom0 itself is stuck
     cur=$(grep 'XENIAC-LAB SCENARIO-BEGIN' "$SERIAL" 2>/dev/null | tail -n1)
     if [ -n "$cur" ]; then
@@ -339,7 +389,8 @@ done
 # After DONE QEMU powers off by itself: give it a moment. After a failure stop it at once, so the
 # console markers below show where it stood when the limit hit.
 if [ -z "$watch_failed" ]; then for _ in $(seq 1 30); do qemu_alive || break; sleep 1; done; fi
-if qemu_alive; then stop_qemu; sleep 2; fi
+if qemu_alive; then stop_qemu; [ -n "$frozen" ] && kill -CONT "$frozen" 2>/dev/null; sleep 2; fi
+exec {SERIAL_IN}>&-; rm -f "$OUT/serial.in"
 wait "$QEMU_PID" 2>/dev/null; QEMU_PID=""
 # dom0 is gone: whatever the host side still does can only fail (and it already told dom0 its verdict if it could).
 if [ -n "$HOST_SCEN_PID" ]; then

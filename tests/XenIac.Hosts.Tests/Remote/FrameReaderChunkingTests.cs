@@ -67,6 +67,68 @@ public sealed class FrameReaderChunkingTests
         }
     }
 
+    /// <summary>
+    /// The same through a real OS pipe read by <see cref="PipeInput"/>'s thread and ring (as every ssh connection
+    /// is): the writer splits the bytes at random, pauses now and then so the reader waits on an empty ring, and
+    /// sometimes stops inside a frame. Frames read are the frames written; a cut ends cleanly only between frames.
+    /// </summary>
+    [Theory]
+    [InlineData(21)]
+    [InlineData(22)]
+    [InlineData(23)]
+    [InlineData(24)]
+    public async Task Frames_through_a_real_pipe_and_its_reading_thread_read_back_the_same(int seed)
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        var random = new Random(seed);
+        for (var round = 0; round < 6; round++)
+        {
+            var (bytes, written) = await WriteFramesAsync(random, count: 25);
+            var cut = round % 2 == 0 ? bytes.Length : random.Next(bytes.Length);
+            var splitSeed = random.Next();
+            using var server = new System.IO.Pipes.AnonymousPipeServerStream(System.IO.Pipes.PipeDirection.In);
+            var client = new System.IO.Pipes.AnonymousPipeClientStream(System.IO.Pipes.PipeDirection.Out, server.ClientSafePipeHandle);
+            var input = PipeInput.TryOpen((int)server.SafePipeHandle.DangerousGetHandle(), "test reader")!;
+            server.Dispose();
+            var writing = Task.Run(() =>
+            {
+                var split = new Random(splitSeed);
+                using (client)
+                    for (var at = 0; at < cut;)
+                    {
+                        // Sizes from one byte to more than the ring (1 MiB), as ssh's 32 KiB writes and larger.
+                        var n = Math.Min(cut - at, split.Next(4) switch { 0 => split.Next(1, 64), 1 => 32 << 10, 2 => split.Next(1, 300_000), _ => split.Next(1, 2 << 20) });
+                        client.Write(bytes, at, n);
+                        at += n;
+                        if (split.Next(8) == 0) Thread.Sleep(split.Next(3));
+                    }
+            });
+            var reader = new FrameReader(input);
+            var frames = 0;
+            var boundaries = new List<int> { 0 };
+            foreach (var (_, _, payload) in written) boundaries.Add(boundaries[^1] + Frames.HeaderSize + payload.Length);
+            try
+            {
+                while (await reader.ReadAsync(default).WaitAsync(TimeSpan.FromSeconds(60)) is { } frame)
+                {
+                    var (type, call, payload) = written[frames++];
+                    Assert.Equal(type, frame.Type);
+                    Assert.Equal(call, frame.Call);
+                    Assert.True(payload.AsSpan().SequenceEqual(frame.Payload.Span), $"round {round}: payload of frame {frames} differs");
+                    frame.Release();
+                }
+                Assert.True(boundaries.Contains(cut), $"round {round}: a cut at {cut}, inside a frame, read as a clean end");
+                Assert.Equal(boundaries.IndexOf(cut), frames);
+            }
+            catch (RemoteProtocolException)
+            {
+                Assert.False(boundaries.Contains(cut), $"round {round}: a cut at {cut}, between frames, was a protocol error");
+            }
+            await writing;
+            await input.DisposeAsync();
+        }
+    }
+
     private static async Task<(byte[] Bytes, List<(FrameType Type, uint Call, byte[] Payload)> Written)> WriteFramesAsync(Random random, int count)
     {
         var written = new List<(FrameType, uint, byte[])>();

@@ -7,6 +7,13 @@ exec 3>&1                      # the console, for lib.sh's say()
 . /lab/scenarios/lib.sh
 mark() { echo "XENIAC-LAB $* uptime=$(cut -d' ' -f1 /proc/uptime)"; }
 
+# A heartbeat on the console while the scenarios run: steps print nothing while they work, so without it the
+# host could not tell a slow step from an emulated machine that stopped (seen once on a loaded CI host: Xen and
+# dom0 silent for 30 min right after an HVM guest booted). The host's watch gives up after
+# XENIAC_LAB_STALL_TIMEOUT seconds without a console line. Builtins only, but for sleep.
+( while sleep 20; do read _up _idle < /proc/uptime; echo "XENIAC-LAB ALIVE uptime=$_up"; done ) &
+HEARTBEAT=$!
+
 # Which commands this build of xen-iac has (some arrive from branches merged later). Scenarios skip
 # the steps that need a missing one as "not-available", and the host tests skip their assertions.
 : > $OUT/commands.env; : > $OUT/commands.tsv
@@ -51,4 +58,5 @@ for script in /lab/scenarios/[0-9][0-9]-*.sh; do
 done
 
 ( cd $FILES && sha256sum *.xlsave *.img > SHA256SUMS 2>/dev/null )
+kill $HEARTBEAT 2>/dev/null
 mark "SCENARIOS-DONE"
