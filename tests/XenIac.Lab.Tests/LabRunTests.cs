@@ -15,7 +15,8 @@ public sealed class LabRunTests(LabFixture labs, ITestOutputHelper output)
         var root = lab.Root;
         output.WriteLine($"lab results (Xen {xen}, {root.GetProperty("suite").GetString()}): {lab.OutDir}/results.json; total {root.GetProperty("totalSeconds")} s; " +
             $"image cache {(root.GetProperty("cache").GetProperty("hit").GetBoolean() ? "hit" : "miss")} " +
-            $"(cold build {root.GetProperty("cache").GetProperty("coldBuildSeconds")} s)");
+            $"(cold build {root.GetProperty("cache").GetProperty("coldBuildSeconds")} s); longest console silence after dom0 was up " +
+            $"{(root.TryGetProperty("longestSilenceSeconds", out var silence) ? silence.ToString() : "?")} s; load average {LoadAverage()}");
         var stages = root.GetProperty("stages").EnumerateArray().ToList();
         foreach (var s in stages)
             output.WriteLine($"  {s.GetProperty("name").GetString(),-28} {s.GetProperty("status").GetString(),-8} {s.GetProperty("seconds")} s  {s.GetProperty("detail").GetString()}");
@@ -48,6 +49,12 @@ public sealed class LabRunTests(LabFixture labs, ITestOutputHelper output)
         Assert.Matches($@"(?m)^xen_major\s*:\s*{xen.Split('.')[0]}$", xlInfo);
         Assert.Matches($@"(?m)^xen_minor\s*:\s*{xen.Split('.')[1]}$", xlInfo);
         Assert.Contains("hvm", xlInfo);   // xen_caps: the emulated CPU gives Xen SVM + NPT, so HVM guests work
+    }
+
+    private static string LoadAverage()
+    {
+        try { return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
+        catch (IOException) { return "?"; }
     }
 
     [SkippableFact]

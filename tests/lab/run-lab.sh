@@ -86,6 +86,13 @@ stage_fail() {     # stage_fail KIND(failed|unavailable) MESSAGE
     lab_log "$STAGE: $1: $2"
 }
 
+# The longest gap between two console lines once dom0 was up: the margin the stall watch has (empty before dom0 is up).
+longest_silence() {
+    [ -n "${SERIAL:-}" ] && [ -f "$SERIAL" ] || return 0
+    awk 'match($0, /^\[host *[0-9.]+\]/) { t = substr($0, 7, RLENGTH - 7) + 0; if (up && t - last > max) max = t - last; last = t
+         if (index($0, "XENIAC-LAB DOM0-UP")) up = 1 } END { if (up) printf "%.1f", max }' "$SERIAL"
+}
+
 num() { [[ "${1:-}" =~ ^-?[0-9]+(\.[0-9]+)?$ ]] && echo "$1" || echo null; }   # "-" and "" become null
 
 write_results() {
@@ -99,6 +106,7 @@ write_results() {
         echo "  \"reason\": $(json_str "$REASON"),"
         echo "  \"failedStage\": $(json_str "$FAILED_STAGE"),"
         echo "  \"totalSeconds\": $(secs "$T_START" "$(now)"),"
+        echo "  \"longestSilenceSeconds\": $(num "$(longest_silence)"),"
         echo "  \"cache\": {\"dir\": $(json_str "$IMG"), \"hit\": $CACHE_HIT, \"coldBuildSeconds\": $(cat "$IMG/build-seconds.txt" 2>/dev/null || echo null)},"
         echo "  \"versions\": {"
         echo "    \"image\": $(json_str "$(cat "$IMG/versions.txt" 2>/dev/null)"),"
