@@ -378,7 +378,8 @@ while :; do
         fi
         if [ $((e - serial_changed)) -ge "$STALL_TIMEOUT" ]; then
             lab_log "no console output for $((e - serial_changed)) s: asking Xen for its state"
-            watch_failed="the emulated machine stalled: no console output for $((e - serial_changed)) s (limit ${STALL_TIMEOUT} s, dom0 prints a heartbeat every 20 s); $(stall_evidence); last console lines: $(tail_serial)"
+            last_lines=$(tail_serial)   # before Xen's answer to the debug keys lands after them
+            watch_failed="the emulated machine stalled: no console output for $((e - serial_changed)) s (limit ${STALL_TIMEOUT} s, dom0 prints a heartbeat every 20 s); $(stall_evidence); last console lines before the silence: $last_lines"
             break
         fi
     fi
