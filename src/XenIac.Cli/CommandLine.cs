@@ -288,6 +288,10 @@ internal static class CommandLine
         if (!seekable)
             throw new ArgumentException($"{command} reads {(path == StdioName ? "standard input" : path)} more than once " +
                                         "(its checks, then the work), so it cannot come from a pipe: write it to a file first");
+        // /dev/zero seeks, but never ends: copied whole it would fill the disk.
+        if (!AtomicFile.HasEnd(path))
+            throw new ArgumentException($"{command} reads '{path}' whole, and it is a device that may never end (such as /dev/zero), " +
+                                        "not a file: give a savefile on disk");
     }
 
     /// <summary>Opens FILE for reading; "-" means standard input.</summary>

@@ -332,6 +332,35 @@ public sealed class OptionAndPathTests(HostileInputFolder folder) : IClassFixtur
         Assert.False(File.Exists(Path.Combine(dir, "out.xlsave")));
     }
 
+    /// <summary>
+    /// /dev/zero and /dev/urandom seek, so they pass for files, but never end: `convert --config --force` copies a
+    /// configless source whole and filled the disk with them until killed. A device without an end is refused up front.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("/dev/zero", "savefile", "convert")]
+    [InlineData("/dev/urandom", "savefile", "convert")]
+    [InlineData("/dev/zero", "domain", "restore")]
+    [InlineData("/dev/zero", "savefile", "set-config")]
+    public async Task A_device_that_never_ends_is_refused_before_anything_is_copied(string device, string group, string command)
+    {
+        Skip.IfNot(File.Exists(device), $"no {device} here");
+        var dir = NewDir();
+        File.WriteAllText(Path.Combine(dir, "web.cfg"), "name = \"web\"\ntype = \"pvh\"\nmemory = 8\nvcpus = 1\n");
+        string[] args = command switch
+        {
+            "convert" => [group, command, device, "out.xlsave", "--config", "web.cfg", "--force"],
+            "set-config" => [group, command, device, "web.cfg"],
+            _ => [group, command, device],
+        };
+
+        var result = await CliRunner.RunAsync(args, workingDirectory: dir, environment: EmbeddedHost, timeout: TimeSpan.FromSeconds(60));
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Matches(@"^error: [^\n]*a device that may never end[^\n]*\n$", result.StdErr);
+        Assert.False(File.Exists(Path.Combine(dir, "out.xlsave")));
+        Assert.Empty(Directory.GetFiles(dir, "*.tmp*"));
+    }
+
     private static string NewDir()
     {
         var dir = Path.Combine(Path.GetTempPath(), "xeniac-cli-paths", Guid.NewGuid().ToString("N"));

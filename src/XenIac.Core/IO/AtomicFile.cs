@@ -107,16 +107,25 @@ public static partial class AtomicFile
     /// Whether <paramref name="path"/> is a regular file, following a symbolic link (a device such as /dev/null, a
     /// pipe, a socket or a folder is not): for readers that must not take a stream of unknown length for a file.
     /// </summary>
-    public static bool IsRegularFile(string path)
+    public static bool IsRegularFile(string path) => TypeFollowingLinks(path) == EntryType.Regular;
+
+    /// <summary>
+    /// Whether <paramref name="path"/> (following a symbolic link) has an end that reading reaches: a regular file or
+    /// a block device (a savefile kept on a raw volume). A character device (/dev/zero, /dev/urandom, a terminal), a
+    /// pipe or a socket may never end, so a command that would copy it whole must not take it.
+    /// </summary>
+    public static bool HasEnd(string path) => TypeFollowingLinks(path) is EntryType.Regular or EntryType.BlockDevice;
+
+    private static EntryType TypeFollowingLinks(string path)
     {
         var full = Path.GetFullPath(path);
         var type = TypeOf(full);
         if (type == EntryType.SymbolicLink && new FileInfo(full).ResolveLinkTarget(returnFinalTarget: true) is { } target)
             type = TypeOf(target.FullName);
-        return type == EntryType.Regular;
+        return type;
     }
 
-    private enum EntryType { Missing, Regular, Directory, SymbolicLink, Other }
+    private enum EntryType { Missing, Regular, Directory, SymbolicLink, BlockDevice, Other }
 
     private static EntryType TypeOf(string full)
     {
@@ -136,6 +145,7 @@ public static partial class AtomicFile
                     0x8000 => EntryType.Regular,
                     0x4000 => EntryType.Directory,
                     0xA000 => EntryType.SymbolicLink,
+                    0x6000 => EntryType.BlockDevice,
                     _ => EntryType.Other,
                 };
             }
