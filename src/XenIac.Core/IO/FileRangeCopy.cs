@@ -37,6 +37,7 @@ internal static partial class FileRangeCopy
         {
             cancellationToken.ThrowIfCancellationRequested();
             var n = CopyFileRange(fdIn, ref inOffset, fdOut, ref outOffset, (nuint)Chunk, 0);
+            if (n < 0) ThrowIfWriteFailed("copy_file_range");
             // A seekable destination that is not a regular file (/dev/null) refuses at once: the pages can still be sent.
             if (n < 0 && copied == 0) return Send(input, inputOffset, output, progress, cancellationToken);
             if (n <= 0) break; // 0 is the end of the source; -1 (EXDEV, ENOSYS, EINVAL, ...) leaves the rest to the caller
@@ -93,6 +94,7 @@ internal static partial class FileRangeCopy
             while (position - offset < count)
             {
                 var n = SendFile(fdOut, fdIn, ref position, (nuint)Math.Min(Chunk, count - (position - offset)));
+                if (n < 0) ThrowIfWriteFailed("sendfile");
                 if (n <= 0) break;
             }
             return position - offset;
@@ -105,6 +107,18 @@ internal static partial class FileRangeCopy
     }
 
     private const uint SyncFileRangeWrite = 2;
+
+    /// <summary>
+    /// A refusal (EXDEV, EINVAL, ENOSYS: this pair of files cannot be copied so) leaves the rest to the caller's
+    /// ordinary loop; a failed write (a full disk, a quota, an I/O error) is the copy's failure and must never pass
+    /// for a short copy: the caller would go on and the result would be replaced over a good file, torn.
+    /// </summary>
+    private static void ThrowIfWriteFailed(string call)
+    {
+        var errno = Marshal.GetLastPInvokeError();
+        if (errno is 5 /* EIO */ or 27 /* EFBIG */ or 28 /* ENOSPC */ or 122 /* EDQUOT */)
+            throw new IOException($"{Marshal.GetPInvokeErrorMessage(errno)} ({call})", errno);
+    }
 
     [LibraryImport("libc", EntryPoint = "sendfile64", SetLastError = true)]
     private static partial nint SendFile(int fdOut, int fdIn, ref long offset, nuint count);
