@@ -73,12 +73,16 @@ internal static class Frames
 
     public static byte[] Control(JsonObject message) => Encoding.UTF8.GetBytes(message.ToJsonString());
 
+    private static readonly System.Text.Json.JsonDocumentOptions ControlOptions = new() { AllowDuplicateProperties = false };
+
     public static JsonObject ParseControl(ReadOnlySpan<byte> payload)
     {
         try
         {
-            return JsonNode.Parse(payload) as JsonObject
-                ?? throw new RemoteProtocolException("a control frame is not a JSON object");
+            // Duplicate keys are refused while parsing: JsonObject would otherwise find them only when first read,
+            // as an ArgumentException deep in whoever read it (it killed the server and hung the client).
+            var node = JsonNode.Parse(payload, documentOptions: ControlOptions);
+            return node as JsonObject ?? throw new RemoteProtocolException("a control frame is not a JSON object");
         }
         catch (System.Text.Json.JsonException e)
         {

@@ -67,6 +67,16 @@ public sealed class FrameReaderChunkingTests
         }
     }
 
+    [Theory]
+    [InlineData("""{"t":"hello","t":"hello","version":1}""")]
+    [InlineData("""{"t":"call","op":"create","config":{"text":"a","text":"b"}}""")]
+    [InlineData("""{"t":"result","value":[{"name":"a","name":"b"}]}""")]
+    public void A_control_message_with_a_key_twice_is_a_protocol_error_when_read(string json)
+    {
+        var e = Assert.Throws<RemoteProtocolException>(() => Frames.ParseControl(System.Text.Encoding.UTF8.GetBytes(json)));
+        Assert.Contains("not valid JSON", e.Message);
+    }
+
     /// <summary>
     /// The same through a real OS pipe read by <see cref="PipeInput"/>'s thread and ring (as every ssh connection
     /// is): the writer splits the bytes at random, pauses now and then so the reader waits on an empty ring, and
