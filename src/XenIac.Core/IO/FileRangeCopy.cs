@@ -37,7 +37,7 @@ internal static partial class FileRangeCopy
         {
             cancellationToken.ThrowIfCancellationRequested();
             var n = CopyFileRange(fdIn, ref inOffset, fdOut, ref outOffset, (nuint)Chunk, 0);
-            if (n < 0) ThrowIfWriteFailed("copy_file_range");
+            if (n < 0) ThrowIfWriteFailed(Marshal.GetLastPInvokeError(), "copy_file_range");
             // A seekable destination that is not a regular file (/dev/null) refuses at once: the pages can still be sent.
             if (n < 0 && copied == 0) return Send(input, inputOffset, output, progress, cancellationToken);
             if (n <= 0) break; // 0 is the end of the source; -1 (EXDEV, ENOSYS, EINVAL, ...) leaves the rest to the caller
@@ -63,7 +63,9 @@ internal static partial class FileRangeCopy
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var n = SendRange(input.SafeFileHandle, inputOffset + copied, Chunk, output.SafeFileHandle);
+            var n = SendRange(input.SafeFileHandle, inputOffset + copied, Chunk, output.SafeFileHandle, out var error);
+            // Here the bytes are this copy's result (a file, or the command's own output): a failed write or read fails it.
+            ThrowIfWriteFailed(error, "sendfile");
             if (n <= 0) break;
             copied += n;
             progress?.Report(copied);
@@ -77,10 +79,15 @@ internal static partial class FileRangeCopy
     /// sendfile of <paramref name="count"/> bytes at <paramref name="offset"/> of <paramref name="input"/> onto the
     /// blocking descriptor <paramref name="output"/> (a pipe: it gets references to the cached pages, no copy).
     /// Returns how many bytes were sent: fewer than asked where the kernel refused or the file ended early (the
-    /// caller sends the rest its own way, or fails).
+    /// caller sends the rest its own way, or fails). Never throws for the kernel's errors: a pipe's writer (the ssh
+    /// channel) pads a source that could not be read and fails only that call, not the connection.
     /// </summary>
-    public static long SendRange(SafeFileHandle input, long offset, long count, SafeFileHandle output)
+    public static long SendRange(SafeFileHandle input, long offset, long count, SafeFileHandle output) =>
+        SendRange(input, offset, count, output, out _);
+
+    private static long SendRange(SafeFileHandle input, long offset, long count, SafeFileHandle output, out int error)
     {
+        error = 0;
         if (!OperatingSystem.IsLinux()) return 0;
         var added = false;
         var addedOut = false;
@@ -94,7 +101,7 @@ internal static partial class FileRangeCopy
             while (position - offset < count)
             {
                 var n = SendFile(fdOut, fdIn, ref position, (nuint)Math.Min(Chunk, count - (position - offset)));
-                if (n < 0) ThrowIfWriteFailed("sendfile");
+                if (n < 0) error = Marshal.GetLastPInvokeError();
                 if (n <= 0) break;
             }
             return position - offset;
@@ -113,9 +120,8 @@ internal static partial class FileRangeCopy
     /// ordinary loop; a failed write (a full disk, a quota, an I/O error) is the copy's failure and must never pass
     /// for a short copy: the caller would go on and the result would be replaced over a good file, torn.
     /// </summary>
-    private static void ThrowIfWriteFailed(string call)
+    private static void ThrowIfWriteFailed(int errno, string call)
     {
-        var errno = Marshal.GetLastPInvokeError();
         if (errno is 5 /* EIO */ or 27 /* EFBIG */ or 28 /* ENOSPC */ or 122 /* EDQUOT */)
             throw new IOException($"{Marshal.GetPInvokeErrorMessage(errno)} ({call})", errno);
     }
