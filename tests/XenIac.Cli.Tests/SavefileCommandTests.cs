@@ -46,6 +46,20 @@ public sealed class SavefileCommandContractTests
         return path;
     }
 
+    /// <summary>A header over a well-formed image (the commands that rewrite a file check its records first).</summary>
+    private static byte[] SoundSavefile(XenIac.Core.SaveFiles.SaveFileHeader header,
+        XenIac.Core.Streams.GuestType type = XenIac.Core.Streams.GuestType.HVM)
+    {
+        using var ms = new MemoryStream();
+        ms.Write(header.ToBytes());
+        XenIac.Core.Streams.ImageStreamWriter.Write(ms, new XenIac.Core.Streams.DomainImageDescription
+        {
+            GuestType = type, PageCount = 3, VCpus = 1,
+            FillPage = (pfn, page) => page.Fill((byte)(pfn + 1)),
+        });
+        return ms.ToArray();
+    }
+
     private static byte[] Savefile(XenIac.Core.SaveFiles.SaveFileHeader header, int imageBytes = 64) =>
         header.ToBytes().Concat("LibxlFmt"u8.ToArray()).Concat(Enumerable.Range(0, imageBytes).Select(i => (byte)i)).ToArray();
 
@@ -53,7 +67,7 @@ public sealed class SavefileCommandContractTests
     public async Task Set_config_stores_xl_cfg_bytes_that_are_not_utf8_exactly()
     {
         var header = XenIac.Core.SaveFiles.SaveFileHeader.Create("name = \"db\"\ntype = \"pv\"\nmemory = 8\n", XenIac.Core.SaveFiles.SaveFileConfigFormat.XlCfg);
-        var path = TempFile(Savefile(header));
+        var path = TempFile(SoundSavefile(header, XenIac.Core.Streams.GuestType.PV));
         var cfg = Path.Combine(Path.GetDirectoryName(path)!, "new.cfg");
         // 0xE9 alone is not UTF-8 (a Latin-1 path); File.ReadAllText made it U+FFFD, stored as EF BF BD.
         byte[] cfgBytes = [.. "name = \"db\"\ntype = \"pv\"\nmemory = 8\ndescription = \"caf"u8, 0xE9, .. "\"\n"u8]; // only a warning
@@ -121,7 +135,8 @@ public sealed class SavefileCommandContractTests
     public async Task Convert_to_legacy_and_back_with_the_config_gives_the_same_bytes()
     {
         var json = "{\"c_info\":{\"name\":\"x\"}}";
-        var original = Savefile(XenIac.Core.SaveFiles.SaveFileHeader.Create(json, XenIac.Core.SaveFiles.SaveFileConfigFormat.Json));
+        var original = SoundSavefile(XenIac.Core.SaveFiles.SaveFileHeader.Create(json, XenIac.Core.SaveFiles.SaveFileConfigFormat.Json),
+            XenIac.Core.Streams.GuestType.PV); // a config without type= is PV
         var path = TempFile(original);
         var dir = Path.GetDirectoryName(path)!;
         var cfg = Path.Combine(dir, "cfg.json");
@@ -130,9 +145,37 @@ public sealed class SavefileCommandContractTests
         var toLegacy = await CliRunner.RunAsync("savefile", "convert", path, Path.Combine(dir, "l.img"), "--to", "legacy");
         var back = await CliRunner.RunAsync("savefile", "convert", Path.Combine(dir, "l.img"), Path.Combine(dir, "b.xlsave"), "--config", cfg);
 
-        Assert.Equal(0, toLegacy.ExitCode);
-        Assert.Equal(0, back.ExitCode);
+        Assert.True(toLegacy.ExitCode == 0, toLegacy.StdErr);
+        Assert.True(back.ExitCode == 0, back.StdErr);
         Assert.Equal(original, await File.ReadAllBytesAsync(Path.Combine(dir, "b.xlsave")));
+    }
+
+    [Fact]
+    public async Task Commands_that_rewrite_a_file_refuse_a_cut_image_with_one_error_line_and_change_nothing()
+    {
+        var header = XenIac.Core.SaveFiles.SaveFileHeader.Create("name = \"db\"\ntype = \"pv\"\nmemory = 8\n", XenIac.Core.SaveFiles.SaveFileConfigFormat.XlCfg);
+        var whole = SoundSavefile(header, XenIac.Core.Streams.GuestType.PV);
+        var path = TempFile(whole[..(whole.Length - 4096)]);
+        var before = await File.ReadAllBytesAsync(path);
+        var dir = Path.GetDirectoryName(path)!;
+        var cfg = Path.Combine(dir, "new.cfg");
+        await File.WriteAllTextAsync(cfg, "name = \"db\"\ntype = \"pv\"\nmemory = 8\n");
+
+        foreach (var args in new[]
+                 {
+                     new[] { "savefile", "set-config", path, cfg },
+                     ["savefile", "seal", path],
+                     ["savefile", "convert", path, Path.Combine(dir, "out.img"), "--to", "legacy"],
+                 })
+        {
+            var result = await CliRunner.RunAsync(args);
+            Assert.True(result.ExitCode == 1, $"{string.Join(' ', args)}: exit {result.ExitCode}");
+            var line = Assert.Single(result.StdErr.TrimEnd().Split('\n'));
+            Assert.StartsWith("error: ", line);
+            Assert.Contains("is damaged, nothing was written", line);
+        }
+        Assert.Equal(before, await File.ReadAllBytesAsync(path));
+        Assert.Equal(["f.xlsave", "new.cfg"], Directory.GetFiles(dir).Select(Path.GetFileName).Order());
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using XenIac.Core.IO;
+using XenIac.Core.Streams;
 
 namespace XenIac.Core.SaveFiles;
 
@@ -51,6 +52,7 @@ public static class SaveFileRewriter
             throw new XenFormatException(FormatError.InvalidImage,
                 $"'{sourcePath}' already has an xl savefile header; it is not a legacy (configless) savefile", 0);
         var isV2 = peek.AsSpan(0, peeked).SequenceEqual(SaveFileLayout.LibxlStreamIdent);
+        RequireSoundImage(sourcePath, sourceIsLegacy, options);
 
         var header = transform(reader.Header, isV2);
         if (seal)
@@ -72,6 +74,26 @@ public static class SaveFileRewriter
             await SaveFileWriter.CopyAsync(reader.Image, output, progress is null ? null : new OffsetProgress(progress, peeked), ct).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
         return header;
+    }
+
+    /// <summary>
+    /// The image is copied as bytes (in the kernel where it can be), so nothing on that path reads its records: a cut
+    /// or damaged image would come out under a fresh header, or sealed with a digest that vouches for it. One pass
+    /// over its record headers first (page contents are skipped by seeking: a few hundred small reads per GiB)
+    /// refuses it, naming the problem, before anything is written. A pre-v2 image cannot be checked and passes (the
+    /// conversion rules decide whether it may be rewritten at all).
+    /// </summary>
+    private static void RequireSoundImage(string sourcePath, bool sourceIsLegacy, SaveFileReaderOptions? options)
+    {
+        using var reader = sourceIsLegacy
+            ? SaveFileReader.OpenLegacy(SaveFileReader.OpenFile(sourcePath, 4096))
+            : SaveFileReader.Open(SaveFileReader.OpenFile(sourcePath, 4096), options);
+        var verification = reader.VerifyImage();
+        if (verification.Status != ImageVerificationStatus.Invalid) return;
+        var problem = verification.Problem!;
+        throw new XenFormatException(problem.Error,
+            $"the image of '{sourcePath}' is damaged, nothing was written: {problem.Message} (`savefile verify` checks a file)", problem.Offset)
+        { RecordIndex = problem.RecordIndex };
     }
 
     /// <summary>Replaces the config stored in an xl savefile, in place. Flags, byte order and extension bytes are kept.</summary>

@@ -6,7 +6,14 @@ namespace XenIac.Core.Tests.Config;
 public sealed class SavefileConfigEditorTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("xeniac-setconfig-").FullName;
-    private static readonly byte[] Image = [.. "LibxlFmt"u8, .. Enumerable.Range(0, 4096).Select(i => (byte)(i * 7))];
+    private static readonly byte[] Image = PvImage();
+
+    private static byte[] PvImage()
+    {
+        using var ms = new MemoryStream();
+        XenIac.Core.Streams.ImageStreamWriter.Write(ms, Streams.ImageStreamWriterTests.Hvm(4) with { GuestType = XenIac.Core.Streams.GuestType.PV });
+        return ms.ToArray();
+    }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 

@@ -95,7 +95,7 @@ public sealed class IntegrityTests
     public async Task Seal_records_the_sha256_of_every_byte_after_the_image_offset_and_verify_matches()
     {
         var dir = TestData.TempDir();
-        var image = TestData.Image(3_000_000);
+        var image = TestData.SoundImage(3_000_000);
         var path = Write(dir, "s.xlsave", JsonHeader() with { Extension = new byte[] { 0xAB, 0xCD } }, image);
 
         var written = await SaveFileRewriter.SealAsync(path);
@@ -113,7 +113,7 @@ public sealed class IntegrityTests
     public async Task A_flipped_byte_in_the_image_is_a_mismatch_naming_both_digests()
     {
         var dir = TestData.TempDir();
-        var image = TestData.Image(500_000);
+        var image = TestData.SoundImage(500_000);
         var path = Write(dir, "f.xlsave", JsonHeader(), image);
         var sealedHeader = await SaveFileRewriter.SealAsync(path);
         var bytes = await File.ReadAllBytesAsync(path);
@@ -132,7 +132,7 @@ public sealed class IntegrityTests
     public async Task A_flipped_byte_in_the_digest_is_a_mismatch()
     {
         var dir = TestData.TempDir();
-        var path = Write(dir, "d.xlsave", JsonHeader(), TestData.Image(100_000));
+        var path = Write(dir, "d.xlsave", JsonHeader(), TestData.SoundImage(100_000));
         var sealedHeader = await SaveFileRewriter.SealAsync(path);
         var bytes = await File.ReadAllBytesAsync(path);
         var blockStart = sealedHeader.ImageOffset - 64;
@@ -147,7 +147,7 @@ public sealed class IntegrityTests
     public async Task A_truncated_image_is_a_mismatch_on_length()
     {
         var dir = TestData.TempDir();
-        var path = Write(dir, "t.xlsave", JsonHeader(), TestData.Image(100_000));
+        var path = Write(dir, "t.xlsave", JsonHeader(), TestData.SoundImage(100_000));
         await SaveFileRewriter.SealAsync(path);
         using (var f = File.OpenWrite(path)) f.SetLength(f.Length - 10);
 
@@ -202,7 +202,7 @@ public sealed class IntegrityTests
         // A check reports it; sealing replaces it with a good record.
         var dir = TestData.TempDir();
         var path = Path.Combine(dir, "m.xlsave");
-        await File.WriteAllBytesAsync(path, TestData.Concat(bytes, TestData.Image(5000)));
+        await File.WriteAllBytesAsync(path, TestData.Concat(bytes, TestData.SoundImage(16_384)));
         Assert.Equal(SaveFileIntegrityStatus.Malformed, (await CheckAsync(path)).Status);
         await SaveFileRewriter.SealAsync(path);
         Assert.Equal(SaveFileIntegrityStatus.Match, (await CheckAsync(path)).Status);
@@ -228,7 +228,7 @@ public sealed class IntegrityTests
     public async Task Set_config_keeps_the_record_and_the_result_still_verifies()
     {
         var dir = TestData.TempDir();
-        var path = Write(dir, "c.xlsave", JsonHeader(), TestData.Image(200_000));
+        var path = Write(dir, "c.xlsave", JsonHeader(), TestData.SoundImage(200_000));
         var sealedHeader = await SaveFileRewriter.SealAsync(path);
 
         await SaveFileRewriter.ReplaceConfigAsync(path, "{\"c_info\":{\"name\":\"a much longer name than before\"}}", SaveFileConfigFormat.Json);
@@ -242,7 +242,7 @@ public sealed class IntegrityTests
     public async Task Converting_the_byte_order_rewrites_the_record_in_the_new_order_and_it_still_verifies()
     {
         var dir = TestData.TempDir();
-        var path = Write(dir, "o.xlsave", JsonHeader() with { Extension = new byte[] { 1, 2, 3 } }, TestData.Image(50_000));
+        var path = Write(dir, "o.xlsave", JsonHeader() with { Extension = new byte[] { 1, 2, 3 } }, TestData.SoundImage(50_000));
         var sealedHeader = await SaveFileRewriter.SealAsync(path);
         var big = Path.Combine(dir, "big.xlsave");
         var conversion = SaveFileConversion.Decide(SaveFileFormat.Xl, SaveFileFormat.Xl, false, SaveFileByteOrder.BigEndian);
@@ -263,7 +263,7 @@ public sealed class IntegrityTests
     {
         // The verifier skips page data by seeking; the hashing view must still hash what it skips.
         var dir = TestData.TempDir();
-        var image = TestData.Image(1_000_000);
+        var image = TestData.SoundImage(1_000_000);
         var path = Write(dir, "v.xlsave", JsonHeader(), image);
         await SaveFileRewriter.SealAsync(path);
         await using var reader = SaveFileReader.Open(path);

@@ -18,7 +18,7 @@ public sealed class SaveFileRewriterTests
         var dir = TestData.TempDir();
         var header = SaveFileHeader.Create("{\"old\":1}", SaveFileConfigFormat.Json, SaveFileByteOrder.BigEndian)
             with { Extension = new byte[] { 0xEE, 0xFF }, OptionalFlags = 7 };
-        var image = TestData.Image(200_000);
+        var image = TestData.SoundImage(200_000);
         var path = Write(dir, "d.xlsave", header, image);
 
         await SaveFileRewriter.ReplaceConfigAsync(path, "{\"new\":22}", SaveFileConfigFormat.Json);
@@ -42,7 +42,7 @@ public sealed class SaveFileRewriterTests
     {
         var dir = TestData.TempDir();
         var config = "{\"c_info\":{\"name\":\"x\"}}";
-        var image = TestData.Concat("LibxlFmt"u8.ToArray(), TestData.Image(10_000));
+        var image = TestData.SoundImage(16_384);
         var original = Write(dir, "a.xlsave", SaveFileHeader.Create(config, SaveFileConfigFormat.Json), image);
 
         var legacy = Path.Combine(dir, "a.legacy");
@@ -80,7 +80,7 @@ public sealed class SaveFileRewriterTests
     public async Task A_cancelled_rewrite_leaves_the_original_untouched_and_no_temp_file()
     {
         var dir = TestData.TempDir();
-        var path = Write(dir, "big.xlsave", SaveFileHeader.Create("{\"v\":1}", SaveFileConfigFormat.Json), TestData.Image(8 * 1024 * 1024));
+        var path = Write(dir, "big.xlsave", SaveFileHeader.Create("{\"v\":1}", SaveFileConfigFormat.Json), TestData.SoundImage(8 * 1024 * 1024));
         var before = await File.ReadAllBytesAsync(path);
         using var cts = new CancellationTokenSource();
         var progress = new CancelAfter(cts, 1024 * 1024);
@@ -104,6 +104,56 @@ public sealed class SaveFileRewriterTests
 
         await Assert.ThrowsAsync<XenFormatException>(() => SaveFileRewriter.ConvertToLegacyAsync(source, destination));
         Assert.Equal("previous good file", await File.ReadAllTextAsync(destination));
+    }
+
+    public static TheoryData<string> Damages() => ["cut in a page", "cut before END", "record length", "bytes after END"];
+
+    private static byte[] Damage(byte[] image, string how) => how switch
+    {
+        "cut in a page" => image[..(image.Length / 2)],
+        "cut before END" => image[..^8],
+        // The first PAGE_DATA record claims a length past the end (its length field follows its type).
+        "record length" => Patched(image, (int)FirstPageData(image) + 4, 0x7fff_fff0),
+        "bytes after END" => TestData.Concat(image, new byte[8]),
+        _ => throw new ArgumentException(how),
+    };
+
+    private static long FirstPageData(byte[] image)
+    {
+        using var reader = new XenIac.Core.Streams.ImageStreamReader(new MemoryStream(image), 0);
+        while (reader.MoveNext())
+            if (reader.Current.Is(XenIac.Core.Streams.LibxcRecordType.PageData)) return reader.Current.Offset;
+        throw new InvalidOperationException("no PAGE_DATA record");
+    }
+
+    private static byte[] Patched(byte[] bytes, int offset, uint value)
+    {
+        var copy = bytes.ToArray();
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(copy.AsSpan(offset), value);
+        return copy;
+    }
+
+    [Theory]
+    [MemberData(nameof(Damages))]
+    public async Task A_damaged_image_is_neither_rewritten_nor_sealed_and_nothing_is_written(string how)
+    {
+        // The image is copied as bytes; without a look at its records a cut or damaged one came out under a new
+        // header (set-config, convert) or sealed with a digest vouching for it, all with success.
+        var dir = TestData.TempDir();
+        var source = Write(dir, "hurt.xlsave", SaveFileHeader.Create("{\"v\":1}", SaveFileConfigFormat.Json), Damage(TestData.SoundImage(100_000), how));
+        var before = await File.ReadAllBytesAsync(source);
+        var destination = Path.Combine(dir, "out.legacy");
+        await File.WriteAllTextAsync(destination, "previous good file");
+
+        var rewrite = await Assert.ThrowsAsync<XenFormatException>(() => SaveFileRewriter.ReplaceConfigAsync(source, "{\"v\":2}", SaveFileConfigFormat.Json));
+        Assert.Contains("is damaged, nothing was written", rewrite.Message);
+        Assert.NotNull(rewrite.Offset);
+        await Assert.ThrowsAsync<XenFormatException>(() => SaveFileRewriter.SealAsync(source));
+        await Assert.ThrowsAsync<XenFormatException>(() => SaveFileRewriter.ConvertToLegacyAsync(source, destination));
+
+        Assert.Equal(before, await File.ReadAllBytesAsync(source));
+        Assert.Equal("previous good file", await File.ReadAllTextAsync(destination));
+        Assert.Equal(2, Directory.GetFiles(dir).Length);
     }
 
     private sealed class CancelAfter(CancellationTokenSource cts, long bytes) : IProgress<long>

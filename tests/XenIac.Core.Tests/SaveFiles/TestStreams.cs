@@ -35,6 +35,33 @@ internal static class TestData
         return bytes;
     }
 
+    /// <summary>
+    /// A well-formed HVM stream-v2 image of exactly <paramref name="length"/> bytes (a multiple of 8, at least 16 KiB),
+    /// its pages filled from <paramref name="seed"/>: for the operations that check an image's records before they copy
+    /// it (rewrites, seal), where <see cref="Image"/>'s random bytes would be refused as damaged.
+    /// </summary>
+    public static byte[] SoundImage(int length, int seed = 1)
+    {
+        if (length % 8 != 0 || length < 16 * 1024) throw new ArgumentOutOfRangeException(nameof(length), "a multiple of 8, at least 16 KiB");
+        var pages = Math.Max(1, (length - 12 * 1024) / 4200);
+        byte[] Build(int contextLength)
+        {
+            var d = XenIac.Core.Tests.Streams.ImageStreamWriterTests.Hvm(pages) with
+            {
+                FillPage = (pfn, page) => new Random(HashCode.Combine(seed, pfn)).NextBytes(page),
+                EmulatorContext = Image(contextLength, seed),
+            };
+            using var ms = new MemoryStream();
+            XenIac.Core.Streams.ImageStreamWriter.Write(ms, d);
+            return ms.ToArray();
+        }
+        // The emulator context's length is free (padded to 8 bytes): it makes up the difference exactly.
+        var first = Build(8);
+        var image = Build(8 + length - first.Length);
+        if (image.Length != length) throw new InvalidOperationException($"built {image.Length} bytes, not {length}");
+        return image;
+    }
+
     public static byte[] Concat(params byte[][] parts) => parts.SelectMany(p => p).ToArray();
 
     public static string TempDir()
