@@ -31,22 +31,47 @@ internal sealed record DomainRecord
 
     public ConfigText Config => new(ConfigJson, SaveFileConfigFormat.Json);
 
+    /// <summary>
+    /// The most a record may take on disk, checked when it is written and when it is read. A config within the
+    /// config limit can grow several times over as libxl JSON inside this JSON (every quote and control character
+    /// escaped twice); a record the host could write but not read back would leave the domain beyond reach, destroy
+    /// included. So the write refuses, before anything of the domain is registered.
+    /// </summary>
+    public const int SizeLimit = 4 * SmallFile.DefaultLimit;
+
     public static DomainRecord? Load(string path)
     {
         try
         {
             // Bytes, not text: the JSON reader takes UTF-8 as it is on disk (a plan reads every record, twice: once to
             // list the domains, once for the host's free memory).
-            return JsonSerializer.Deserialize(SmallFile.ReadAllBytes(path), DomainRecordJson.Default.DomainRecord);
+            return JsonSerializer.Deserialize(SmallFile.ReadAllBytes(path, SizeLimit), DomainRecordJson.Default.DomainRecord);
         }
         catch (FileNotFoundException) { return null; }
         catch (DirectoryNotFoundException) { return null; }
+        catch (IOException e)
+        {
+            throw new XenHostException(XenHostError.OperationFailed, $"cannot read embedded host record {path}: {e.Message}", e);
+        }
         catch (JsonException e)
         {
-            throw new XenHostException(XenHostError.OperationFailed, $"embedded host record {path} is corrupt: {e.Message}", e);
+            throw new XenHostException(XenHostError.OperationFailed, $"embedded host record {path} is corrupt: {JsonProblems.Describe(e)}", e);
         }
     }
 
-    public Task SaveAsync(string path, CancellationToken cancellationToken) =>
-        AtomicFile.WriteAsync(path, (s, ct) => JsonSerializer.SerializeAsync(s, this, DomainRecordJson.Default.DomainRecord, ct), cancellationToken);
+    /// <summary>The record as written to disk.</summary>
+    /// <exception cref="XenHostException">It would exceed <see cref="SizeLimit"/> (InvalidConfig: the config is too big for this host).</exception>
+    public byte[] Serialize()
+    {
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(this, DomainRecordJson.Default.DomainRecord);
+        if (bytes.Length > SizeLimit)
+            throw new XenHostException(XenHostError.InvalidConfig,
+                $"the config of '{Name}' is too big for the embedded host: its record would take {bytes.Length:N0} bytes (limit {SizeLimit:N0})");
+        return bytes;
+    }
+
+    public Task SaveAsync(string path, CancellationToken cancellationToken) => Write(path, Serialize(), cancellationToken);
+
+    public static Task Write(string path, byte[] serialized, CancellationToken cancellationToken) =>
+        AtomicFile.WriteAsync(path, (s, ct) => s.WriteAsync(serialized, ct).AsTask(), cancellationToken);
 }

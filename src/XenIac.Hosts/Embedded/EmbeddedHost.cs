@@ -146,13 +146,6 @@ public sealed partial class EmbeddedHost : IXenHost
 
         var counterPath = Path.Combine(_root, "next-domid");
         var domId = File.Exists(counterPath) && uint.TryParse(await File.ReadAllTextAsync(counterPath, cancellationToken).ConfigureAwait(false), out var n) ? n : 1u;
-        await AtomicFile.WriteAsync(counterPath, (s, ct) => s.WriteAsync(System.Text.Encoding.ASCII.GetBytes((domId + 1).ToString(System.Globalization.CultureInfo.InvariantCulture)), ct).AsTask(), cancellationToken).ConfigureAwait(false);
-
-        Directory.CreateDirectory(DomainDir(shape.Name));
-        // A memory file left by an earlier domain of this name must not leak into this one.
-        if (materializedMemory is null) File.Delete(MemoryPath(shape.Name));
-        else File.Move(materializedMemory, MemoryPath(shape.Name), overwrite: true);
-
         var record = new DomainRecord
         {
             Name = shape.Name,
@@ -165,7 +158,15 @@ public sealed partial class EmbeddedHost : IXenHost
             MemorySeed = memorySeed,
             BaseMemory = baseMemory,
         };
-        await record.SaveAsync(RecordPath(shape.Name), cancellationToken).ConfigureAwait(false);
+        // Serialized (and its size checked) before anything changes: a refused config leaves the folder as it was.
+        var serialized = record.Serialize();
+        await AtomicFile.WriteAsync(counterPath, (s, ct) => s.WriteAsync(System.Text.Encoding.ASCII.GetBytes((domId + 1).ToString(System.Globalization.CultureInfo.InvariantCulture)), ct).AsTask(), cancellationToken).ConfigureAwait(false);
+
+        Directory.CreateDirectory(DomainDir(shape.Name));
+        // A memory file left by an earlier domain of this name must not leak into this one.
+        if (materializedMemory is null) File.Delete(MemoryPath(shape.Name));
+        else File.Move(materializedMemory, MemoryPath(shape.Name), overwrite: true);
+        await DomainRecord.Write(RecordPath(shape.Name), serialized, cancellationToken).ConfigureAwait(false);
         return record;
     }
 
@@ -174,13 +175,18 @@ public sealed partial class EmbeddedHost : IXenHost
         CheckExistingName(name);
         // Look the domain up under its lock: a save or restore in flight may remove or recreate it meanwhile.
         using var domainLock = await FileLock.AcquireAsync(DomainLockPath(name), LockWait, "destroy", cancellationToken).ConfigureAwait(false);
-        Require(name);
+        try { Require(name); }
+        // A record that cannot be read (damaged by hand, or written by an older version without a size check) must
+        // not make its domain indestructible: destroy is how the user gets rid of it.
+        catch (XenHostException e) when (e.Error == XenHostError.OperationFailed && File.Exists(RecordPath(name))) { }
         await RemoveAsync(name, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task RemoveAsync(string name, CancellationToken cancellationToken)
     {
-        var baseMemory = DomainRecord.Load(RecordPath(name))?.BaseMemory;
+        string? baseMemory;
+        try { baseMemory = DomainRecord.Load(RecordPath(name))?.BaseMemory; }
+        catch (XenHostException) { baseMemory = null; } // unreadable: its clone base (if any) stays until the host is cleaned
         using (await FileLock.AcquireAsync(HostLockPath, LockWait, "destroy " + name, cancellationToken).ConfigureAwait(false))
         {
             // The record goes first: without it the domain does not exist, whatever is left of its folder.

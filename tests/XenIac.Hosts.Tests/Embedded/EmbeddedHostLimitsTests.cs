@@ -122,3 +122,64 @@ public sealed class EmbeddedHostLimitsTests : IAsyncLifetime
         Assert.Equal(("wrapped", 4096L), (restored.Domain.Name, restored.Domain.MemoryKiB));
     }
 }
+
+/// <summary>Tens of MB of config text through the whole host: run alone, so the allocations do not starve tests that measure theirs.</summary>
+[CollectionDefinition(nameof(BigRecordTests), DisableParallelization = true)]
+public sealed class BigRecordCollection;
+
+[Collection(nameof(BigRecordTests))]
+public sealed class BigRecordTests : IAsyncLifetime
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("xeniac-embedded-records-").FullName;
+    private EmbeddedHost _host = null!;
+
+    public Task InitializeAsync()
+    {
+        _host = EmbeddedHost.Open(Path.Combine(_dir, "host"));
+        return Task.CompletedTask;
+    }
+
+    public Task DisposeAsync()
+    {
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+        return Task.CompletedTask;
+    }
+
+    private static ConfigText WithExtra(string name, char fill, int length) =>
+        ConfigText.FromText($"name = \"{name}\"\ntype = \"pv\"\nmemory = 4\nvcpus = 1\nkernel = \"/k\"\nextra = '{new string(fill, length)}'\n");
+
+    [Fact]
+    public async Task A_config_whose_record_would_pass_the_hosts_read_limit_is_refused_and_registers_nothing()
+    {
+        // '<' is escaped twice on its way into the record (libxl JSON, then the record's JSON): ~7 bytes each, so 10 MB
+        // of it (a config under the 16 MiB config limit) is a record of ~70 MB, which the host could never read back.
+        var e = await Assert.ThrowsAsync<XenHostException>(() => _host.CreateAsync(WithExtra("huge", '<', 10_000_000)));
+        Assert.Equal(XenHostError.InvalidConfig, e.Error);
+        Assert.Contains("too big for the embedded host", e.Message);
+        Assert.Empty(await _host.ListDomainsAsync());
+        Assert.False(Directory.Exists(Path.Combine(_dir, "host", "domains", "huge")));
+
+        // A big config the record holds works through the whole life of the domain, destroy included.
+        await _host.CreateAsync(WithExtra("big", 'x', 10_000_000));
+        Assert.Equal(["big"], (await _host.ListDomainsAsync()).Select(d => d.Name));
+        var path = Path.Combine(_dir, "big.xlsave");
+        await _host.SaveAsync("big", path, SaveOptions.Default);
+        await _host.RestoreAsync(path, RestoreOptions.Default);
+        await _host.DestroyAsync("big");
+        Assert.Empty(await _host.ListDomainsAsync());
+    }
+
+    [Fact]
+    public async Task A_domain_whose_record_cannot_be_read_can_still_be_destroyed()
+    {
+        await _host.CreateAsync(ConfigText.FromText("name = \"hurt\"\ntype = \"pv\"\nmemory = 4\nvcpus = 1\nkernel = \"/k\"\n"));
+        var record = Path.Combine(_dir, "host", "domains", "hurt", "domain.json");
+        await File.WriteAllTextAsync(record, "{\"name\": trunc");
+
+        var listed = await Assert.ThrowsAsync<XenHostException>(() => _host.ListDomainsAsync());
+        Assert.Contains(record, listed.Message);
+        await _host.DestroyAsync("hurt");
+        Assert.Empty(await _host.ListDomainsAsync());
+        Assert.False(Directory.Exists(Path.GetDirectoryName(record)));
+    }
+}
