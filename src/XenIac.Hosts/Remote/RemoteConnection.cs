@@ -18,7 +18,8 @@ internal sealed class RemoteConnection : IAsyncDisposable
     private readonly ConcurrentDictionary<uint, ClientCall> _calls = new();
     private readonly CancellationTokenSource _stop = new();
     private Task _readLoop = Task.CompletedTask;
-    private volatile XenHostException? _lost;
+    private XenHostException? _lostBox;
+    private XenHostException? Lost => Volatile.Read(ref _lostBox);
     private int _nextId;
 
     private RemoteConnection(Stream fromServer, Stream toServer, string name, Func<Task<string?>>? whyLost)
@@ -31,7 +32,7 @@ internal sealed class RemoteConnection : IAsyncDisposable
     }
 
     /// <summary>True once the connection has ended; its calls have failed and new ones would fail at once.</summary>
-    public bool IsLost => _lost is not null;
+    public bool IsLost => Lost is not null;
 
     public int Version { get; private set; }
     public string RemoteTool { get; private set; } = "";
@@ -127,7 +128,9 @@ internal sealed class RemoteConnection : IAsyncDisposable
             ? new XenHostException(XenHostError.Unavailable, $"{_name}: the connection was closed")
             : await LostAsync(failure is RemoteProtocolException p ? $"protocol error from the remote: {p.Message}"
                 : failure is null ? "the connection was lost" : $"the connection was lost ({failure.Message})", failure).ConfigureAwait(false);
-        _lost = lost;
+        // A full fence between publishing the loss and reading the calls; StartAsync does the mirror image, so each
+        // new call is failed either here or there, never by neither.
+        Interlocked.Exchange(ref _lostBox, lost);
         foreach (var call in _calls.Values) call.Fail(lost);
     }
 
@@ -179,10 +182,17 @@ internal sealed class RemoteConnection : IAsyncDisposable
     /// <summary>Starts a call; <paramref name="receivesData"/> for a save (the savefile comes back as data frames).</summary>
     public async Task<ClientCall> StartAsync(string op, JsonObject arguments, IProgress<long>? progress, bool receivesData)
     {
-        if (_lost is { } lost) throw new XenHostException(lost.Error, lost.Message, lost);
+        if (Lost is { } lost) throw new XenHostException(lost.Error, lost.Message, lost);
         var id = (uint)Interlocked.Increment(ref _nextId);
         var call = new ClientCall(this, id, progress, receivesData ? new ChunkStream() : null);
         _calls[id] = call;
+        // The reader may have failed the calls it knew between the check above and the line before: a call added
+        // then would have waited forever (a test saw it when the remote's first frame after hello was garbage).
+        if (Volatile.Read(ref _lostBox) is { } lostNow)
+        {
+            _calls.TryRemove(id, out _);
+            throw new XenHostException(lostNow.Error, lostNow.Message, lostNow);
+        }
         arguments["t"] = Wire.Call;
         arguments["op"] = op;
         await SendAsync(id, arguments).ConfigureAwait(false);
@@ -237,7 +247,7 @@ internal sealed class RemoteConnection : IAsyncDisposable
     private async Task<XenHostException> ConnectionErrorAsync(Exception e)
     {
         await Task.WhenAny(_readLoop, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
-        return _lost is { } lost ? new XenHostException(lost.Error, lost.Message, e) : await LostAsync($"the connection was lost ({e.Message})", e).ConfigureAwait(false);
+        return Lost is { } lost ? new XenHostException(lost.Error, lost.Message, e) : await LostAsync($"the connection was lost ({e.Message})", e).ConfigureAwait(false);
     }
 
     public void Forget(uint id) => _calls.TryRemove(id, out _);
