@@ -226,16 +226,26 @@ internal static class CommandLine
                 if (!stdout) r.AddError($"{name}: '-' (standard output) is not supported by this command; give a file path (use ./- for a file named '-')");
                 return;
             }
+            if (path.Length == 0)
+            {
+                r.AddError($"{name} is empty; give a file path");
+                return;
+            }
             try { AtomicFile.CheckTarget(path); }
             catch (IOException e) { r.AddError($"{name}: {e.Message}"); }
         });
         return argument;
     }
 
-    /// <summary>A folder given where a file belongs says so, rather than failing later with "access denied".</summary>
+    /// <summary>
+    /// A folder given where a file belongs says so, rather than failing later with "access denied"; so does an empty
+    /// value (`-f ""`, an unset shell variable), which .NET would refuse with its own wording.
+    /// </summary>
     public static void RejectFolder(Option<string> option) => option.Validators.Add(r =>
     {
-        if (r.Tokens.Count > 0 && Directory.Exists(r.Tokens[0].Value)) r.AddError($"{option.Name} '{r.Tokens[0].Value}' is a folder, not a file");
+        if (r.Tokens.Count == 0) return;
+        if (r.Tokens[0].Value.Length == 0) r.AddError($"{option.Name} is empty; give a file path");
+        else if (Directory.Exists(r.Tokens[0].Value)) r.AddError($"{option.Name} '{r.Tokens[0].Value}' is a folder, not a file");
     });
 
     private static void CheckInput(SymbolResult r, string name, bool stdin)

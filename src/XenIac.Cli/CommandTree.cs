@@ -55,7 +55,7 @@ internal static class CommandTree
     internal static IEnumerable<(string[] Words, Func<IEnumerable<Command>> Create)> GroupsFor(IReadOnlyList<string> args)
     {
         // Root options before the command word: only flags (--verbose, --version, --help), so the first word that
-        // is not an option is the command. A response file (@file) may hold anything: build everything.
+        // is not an option is the command (response files are off: see Program.cs).
         var word = args.FirstOrDefault(a => !a.StartsWith('-'));
         if (word is null)
             return args is ["--version"] ? [] : Groups;

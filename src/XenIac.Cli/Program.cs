@@ -9,7 +9,19 @@ Console.SetOut(TextWriter.Synchronized(new StreamWriter(CommandLine.Stdout, new 
 
 var root = CommandTree.Build(args);
 
-var parseResult = root.Parse(args);
+// No response files: System.CommandLine reads "@x" as "the arguments in file x", so a savefile or tag named "@..." was
+// silently replaced by a file's contents (or a "response file not found" error) instead of being itself.
+ParseResult parseResult;
+try
+{
+    parseResult = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+}
+catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException or InvalidOperationException)
+{
+    // A validator that throws instead of adding an error (a bug, but one the user must not see as a crash).
+    Console.Error.WriteLine($"error: {CommandLine.OneLine(e.Message)} (see 'xen-iac --help')");
+    return ExitCodes.Error;
+}
 if (parseResult.Errors.Count > 0)
 {
     // One line, like every other error; --help shows the usage.

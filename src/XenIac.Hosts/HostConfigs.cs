@@ -104,7 +104,7 @@ internal static class HostConfigs
         }
         catch (JsonException e)
         {
-            throw new XenHostException(XenHostError.InvalidConfig, $"libxl JSON config is not valid JSON: {e.Message}", e);
+            throw new XenHostException(XenHostError.InvalidConfig, $"libxl JSON config is not valid JSON: {Core.IO.JsonProblems.Describe(e)}", e);
         }
         if (root["c_info"] is not JsonObject cInfo)
             throw new XenHostException(XenHostError.InvalidConfig, "libxl JSON config has no c_info object");

@@ -290,15 +290,18 @@ public sealed class SnapshotStore : IAsyncDisposable
         return known;
     }
 
-    /// <summary>Tags name a series of snapshots: letters, digits and <c>._@:+-</c>, up to 128 characters.</summary>
+    /// <summary>
+    /// Tags name a series of snapshots: letters, digits and <c>._@:+-</c>, up to 128 characters, starting with a letter
+    /// or digit (so "@", "-x" or ".." are typos or options, never names).
+    /// </summary>
     public static bool IsValidTag(string tag) =>
-        tag.Length is > 0 and <= 128 && tag.All(c => char.IsAsciiLetterOrDigit(c) || "._@:+-".Contains(c));
+        tag.Length is > 0 and <= 128 && char.IsAsciiLetterOrDigit(tag[0]) && tag.All(c => char.IsAsciiLetterOrDigit(c) || "._@:+-".Contains(c));
 
     /// <exception cref="StoreException">The tag is not one (<see cref="IsValidTag"/>).</exception>
     public static void CheckTag(string tag)
     {
         if (!IsValidTag(tag))
-            throw new StoreException(StoreError.InvalidArgument, $"'{tag}' is not a valid tag (letters, digits and ._@:+- only, up to 128 characters, e.g. web@nightly)");
+            throw new StoreException(StoreError.InvalidArgument, $"'{tag}' is not a valid tag (letters, digits and ._@:+- only, starting with a letter or digit, up to 128 characters, e.g. web@nightly)");
     }
 
     /// <summary>
@@ -410,7 +413,9 @@ public sealed class SnapshotStore : IAsyncDisposable
     /// </summary>
     public async Task<SnapshotManifest> ResolveAsync(string reference, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(reference);
+        ArgumentNullException.ThrowIfNull(reference);
+        if (string.IsNullOrWhiteSpace(reference))
+            throw new StoreException(StoreError.InvalidArgument, "the snapshot reference is empty: give a snapshot id (or a unique start of it) or a tag");
         var all = await ListAsync(cancellationToken).ConfigureAwait(false);
         if (all.FirstOrDefault(s => s.Id == reference) is { } exact) return exact;
         if (all.LastOrDefault(s => s.Tag == reference) is { } tagged) return tagged;

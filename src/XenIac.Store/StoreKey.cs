@@ -50,6 +50,8 @@ public sealed class StoreKey
     public static void Generate(string path)
     {
         var text = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(SecretLength)) + "\n";
+        if (Directory.Exists(path))
+            throw new StoreException(StoreError.Key, $"'{path}' is a folder; give the path of a new key file (e.g. {Path.Combine(path, "store.key")})");
         try
         {
             var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };

@@ -77,7 +77,7 @@ internal sealed partial class StoreJson : JsonSerializerContext
         }
         catch (JsonException e)
         {
-            throw new StoreException(StoreError.Damaged, $"{key} is not valid: {e.Message}", e);
+            throw new StoreException(StoreError.Damaged, $"{key} is not valid: {Core.IO.JsonProblems.Describe(e)}", e);
         }
     }
 }

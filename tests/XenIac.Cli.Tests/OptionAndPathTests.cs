@@ -98,7 +98,23 @@ public sealed class OptionAndPathTests(HostileInputFolder folder) : IClassFixtur
         { "config check ok.cfg /dev/zero", "/dev/zero holds more than" },
         { "store ls --store st --key /dev/zero", "key file '/dev/zero'" },
         { "import web -f /dev/zero", "/dev/zero" },
+        { "serve --stdio --host bogus:x", "error: serve: " },
+        { "savefile inspect @args", "'@args' does not exist" }, // an argument, never a response file
     };
+
+    [Fact]
+    public async Task Serve_exits_1_with_an_error_line_when_its_client_breaks_the_protocol()
+    {
+        string[] serve = ["serve", "--stdio", "--host", "embedded:" + Path.Combine(folder.Dir, "served")];
+        // A client that says nothing and leaves is a normal end (this first start also makes the host folder).
+        var quiet = await CliRunner.RunAsync(serve, stdin: []);
+        Assert.True(quiet.ExitCode == 0, quiet.StdErr);
+
+        var result = await CliRunner.RunAsync(serve, stdin: "GET / HTTP/1.1\r\n\r\n"u8.ToArray());
+        Assert.True(result.ExitCode == 1, $"exit {result.ExitCode}: {result.StdErr}");
+        var line = Assert.Single(result.StdErr.TrimEnd().Split('\n'));
+        Assert.StartsWith("error: serve: protocol error from the client: ", line);
+    }
 
     [Theory]
     [MemberData(nameof(BadValues))]

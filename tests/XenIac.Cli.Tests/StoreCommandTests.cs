@@ -112,6 +112,11 @@ public sealed class StoreCommandTests : IAsyncLifetime
     [InlineData(new[] { "store", "push", "missing.xlsave", "--store", "s" }, "does not exist")]
     [InlineData(new[] { "store", "gc", "--store", "s", "--keep", "-1" }, "--keep")]
     [InlineData(new[] { "store", "push", "/dev/null", "--store", "s" }, "is not a regular file")]
+    [InlineData(new[] { "store", "push", "/etc/passwd", "--store", "s", "--tag", "@" }, "'@' is not a valid tag")]
+    [InlineData(new[] { "store", "push", "/etc/passwd", "--store", "s", "--tag", "-x" }, "'-x' is not a valid tag")]
+    [InlineData(new[] { "store", "keygen", "-" }, "'-' (standard output) is not supported")]
+    [InlineData(new[] { "store", "keygen", "/tmp" }, "is a folder")]
+    [InlineData(new[] { "store", "pull", "@refs", "@out", "--store", "s" }, "there is no store")] // "@x" is an argument, not a response file
     public async Task Bad_input_is_one_error_line_and_exit_1(string[] args, string expected)
     {
         var result = await Run(args);
@@ -119,6 +124,44 @@ public sealed class StoreCommandTests : IAsyncLifetime
         Assert.Contains(expected, result.StdErr);
         Assert.Single(result.StdErr.TrimEnd().Split('\n'));
         Assert.StartsWith("error: ", result.StdErr);
+    }
+
+    [Fact]
+    public async Task A_push_makes_a_new_store_folder_only_inside_an_existing_folder()
+    {
+        var files = await SavefilesAsync(1, 4);
+        var deep = await Run("store", "push", files[0], "--store", "typo/deep/store");
+        Assert.Equal(1, deep.ExitCode);
+        Assert.StartsWith("error: ", deep.StdErr);
+        Assert.Contains("does not exist", deep.StdErr);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "typo")));
+
+        var made = await Run("store", "push", files[0], "--store", "new-store");
+        Assert.True(made.ExitCode == 0, made.StdErr);
+        Assert.True(Directory.Exists(Path.Combine(_dir, "new-store")));
+    }
+
+    [Fact]
+    public async Task A_pull_to_standard_output_that_the_reader_closes_early_is_exit_1()
+    {
+        var files = await SavefilesAsync(1, 16);
+        Assert.Equal(0, (await Run("store", "push", files[0], "--store", Store, "--tag", "t")).ExitCode);
+        // `pull t - | head -c1`: the shell's pipeline, with the tool's own status kept.
+        var psi = new ProcessStartInfo("bash", ["-c", "set -o pipefail; \"$0\" \"$@\" | head -c1 > /dev/null; echo \"status=${PIPESTATUS[0]}\""])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _dir,
+        };
+        var tool = XenIac.Tests.ToolUnderTest.StartInfo(["store", "pull", "t", "-", "--store", Store]);
+        psi.ArgumentList.Add(tool.FileName);
+        foreach (var a in tool.ArgumentList) psi.ArgumentList.Add(a);
+        foreach (var (k, v) in tool.Environment) if (v is not null) psi.Environment[k] = v;
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        var stdout = await p.StandardOutput.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        Assert.Equal("status=1", stdout.Trim());
+        Assert.Contains("error: ", await stderr);
+        Assert.Contains("broken pipe", await stderr);
     }
 
     /// <summary>

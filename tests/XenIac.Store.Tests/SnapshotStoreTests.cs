@@ -278,7 +278,9 @@ public sealed class SnapshotStoreTests : IAsyncLifetime
         await Assert.ThrowsAsync<StoreException>(() => SnapshotStore.OpenAsync(_files.PathOf("none"), create: false));
         Assert.Equal(StoreError.InvalidArgument, Assert.Throws<StoreException>(() => StoreBackends.Open("ftp://x/y")).Error);
         await using var store = await OpenAsync();
-        Assert.Equal(StoreError.InvalidArgument, Assert.Throws<StoreException>(() => SnapshotStore.CheckTag("bad tag")).Error);
+        foreach (var bad in new[] { "bad tag", "@", "-x", "..", "", new string('a', 129) })
+            Assert.Equal(StoreError.InvalidArgument, Assert.Throws<StoreException>(() => SnapshotStore.CheckTag(bad)).Error);
+        foreach (var good in new[] { "web@nightly", "9.x", "a", new string('a', 128) }) SnapshotStore.CheckTag(good);
         var e = await Assert.ThrowsAsync<StoreException>(() => store.ResolveAsync("nothing"));
         Assert.Equal(StoreError.NotFound, e.Error);
     }

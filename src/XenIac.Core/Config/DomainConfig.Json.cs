@@ -383,13 +383,11 @@ public sealed partial class DomainConfig
             catch (JsonException e)
             {
                 var where = frames.Count > 0 ? frames.Peek().Path : "$";
-                var depth = e.Message.Contains("maximum configured depth", StringComparison.Ordinal) ? $"nested deeper than {MaxJsonDepth} levels" : $"not valid JSON: {FirstSentence(e.Message)}";
+                var depth = e.Message.Contains("maximum configured depth", StringComparison.Ordinal) ? $"nested deeper than {MaxJsonDepth} levels" : $"not valid JSON: {IO.JsonProblems.Reason(e)}";
                 throw new XlConfigException(file, (int)(e.LineNumber ?? 0) + 1, (int)(e.BytePositionInLine ?? 0) + 1, $"{where}: {depth}");
             }
             return positions;
         }
-
-        private static string FirstSentence(string message) => message.Split(". ")[0];
 
         private static XlConfigException Located(string file, (int Line, int Column) at, string path, string reason) =>
             new(file, at.Line, at.Column, $"{path}: {reason}");

@@ -37,7 +37,7 @@ internal static class LibxlConfig
         }
         catch (JsonException e)
         {
-            throw new XenHostException(XenHostError.InvalidConfig, $"libxl JSON config is not valid JSON: {e.Message}", e);
+            throw new XenHostException(XenHostError.InvalidConfig, $"libxl JSON config is not valid JSON: {Core.IO.JsonProblems.Describe(e)}", e);
         }
     }
 }

@@ -23,7 +23,12 @@ public static class XenHostServer
 
     /// <summary>Serves until the input ends. <paramref name="openHost"/> runs once; its failure is sent as the hello's error.</summary>
     /// <param name="tempFolder">Where a save waits while it is sent (a private folder per save is made in it); default the system temp folder.</param>
-    public static async Task ServeAsync(Func<IXenHost> openHost, Stream input, Stream output, string toolVersion, TextWriter log,
+    /// <returns>
+    /// Null when the client ended the session (closed its end); otherwise why serving stopped early (the host could not
+    /// be opened, the client broke the protocol, the connection failed), already sent to the client where it could be:
+    /// the caller's exit status and its error line.
+    /// </returns>
+    public static async Task<string?> ServeAsync(Func<IXenHost> openHost, Stream input, Stream output, string toolVersion, TextWriter log,
         string? tempFolder = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(openHost);
@@ -41,7 +46,7 @@ public static class XenHostServer
         catch (XenHostException e)
         {
             await writer.WriteControlAsync(0, Wire.ErrorMessage(e.Error, e.Message), CancellationToken.None).ConfigureAwait(false);
-            return;
+            return e.Message;
         }
         await using (host.ConfigureAwait(false))
         {
@@ -52,7 +57,7 @@ public static class XenHostServer
             catch (XenHostException e)
             {
                 await writer.WriteControlAsync(0, Wire.ErrorMessage(e.Error, e.Message), CancellationToken.None).ConfigureAwait(false);
-                return;
+                return e.Message;
             }
             var hello = Wire.Message(Wire.Hello);
             hello["min"] = Frames.MinVersion;
@@ -61,7 +66,7 @@ public static class XenHostServer
             hello["spec"] = host.Spec;
             hello["info"] = Wire.ToJson(info);
             await writer.WriteControlAsync(0, hello, CancellationToken.None).ConfigureAwait(false);
-            await new Session(host, writer, log, tempFolder).RunAsync(new FrameReader(input), cancellationToken).ConfigureAwait(false);
+            return await new Session(host, writer, log, tempFolder).RunAsync(new FrameReader(input), cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -94,14 +99,15 @@ public static class XenHostServer
         private readonly ConcurrentDictionary<uint, ServerCall> _calls = new();
         private readonly List<Task> _running = [];
 
-        public async Task RunAsync(FrameReader reader, CancellationToken cancellationToken)
+        /// <returns>Null when the client closed the connection; otherwise why the session ended.</returns>
+        public async Task<string?> RunAsync(FrameReader reader, CancellationToken cancellationToken)
         {
             using var connection = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             Exception? lost = null;
             try
             {
                 var first = await reader.ReadAsync(connection.Token).ConfigureAwait(false);
-                if (first is null) return;
+                if (first is null) return null;
                 if (first.Value.Type != FrameType.Control || first.Value.Call != 0 || Wire.TypeOf(first.Value.Json()) != Wire.Hello)
                     throw new RemoteProtocolException("the client did not start with a hello");
                 var version = Wire.Long(first.Value.Json(), "version");
@@ -109,16 +115,23 @@ public static class XenHostServer
                     throw new RemoteProtocolException($"the client asks for protocol version {version}; this xen-iac speaks {Frames.MinVersion} to {Frames.MaxVersion}");
                 while (await reader.ReadAsync(connection.Token).ConfigureAwait(false) is { } frame)
                     await DispatchAsync(frame, connection.Token).ConfigureAwait(false);
+                return null;
             }
             catch (RemoteProtocolException e)
             {
                 lost = e;
-                await log.WriteLineAsync($"xen-iac serve: protocol error: {e.Message}").ConfigureAwait(false);
                 await TryWriteAsync(0, Wire.ErrorMessage(XenHostError.OperationFailed, $"protocol error: {e.Message}")).ConfigureAwait(false);
+                return $"protocol error from the client: {e.Message}";
             }
-            catch (Exception e) when (e is IOException or OperationCanceledException)
+            catch (IOException e)
             {
                 lost = e;
+                return $"the connection to the client failed: {e.Message}";
+            }
+            catch (OperationCanceledException e)
+            {
+                lost = e;
+                return "stopped (cancelled)";
             }
             finally
             {

@@ -135,7 +135,7 @@ public sealed class SavedPlan
         }
         catch (JsonException e)
         {
-            throw new SavedPlanException($"{path}: not a valid saved plan (damaged or edited?): {e.Message}");
+            throw new SavedPlanException($"{path}: not a valid saved plan (damaged or edited?): {JsonProblems.Describe(e)}");
         }
         if (document is null) throw new SavedPlanException($"{path}: not a valid saved plan: the file holds no object");
         var problem = Check(document);

@@ -29,9 +29,17 @@ public sealed partial class FolderBackend : IStoreBackend
 
     public string Location { get; }
 
-    /// <summary>Creates the folder (and its parents) when it does not exist: a push makes a new store.</summary>
+    /// <summary>
+    /// Creates the folder when it does not exist: a push makes a new store. Only under an existing parent: a typo in
+    /// a path (`/srv/stroe/web`) must not quietly grow a tree of folders holding a store nobody will find.
+    /// </summary>
     public void EnsureExists()
     {
+        if (Directory.Exists(_root)) return;
+        var parent = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(_root));
+        if (parent is not null && !Directory.Exists(parent))
+            throw new StoreException(StoreError.Unavailable,
+                $"cannot create the store folder '{Location}': its parent folder '{parent}' does not exist (a new store is made only inside an existing folder)");
         try { Directory.CreateDirectory(_root); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

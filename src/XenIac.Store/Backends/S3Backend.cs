@@ -314,6 +314,12 @@ public sealed partial class S3Backend : IStoreBackend
     {
         if (e is AmazonS3Exception { ErrorCode: "NoSuchBucket" } || (e is AmazonS3Exception { StatusCode: HttpStatusCode.NotFound } && action == "check"))
             return new StoreException(StoreError.Unavailable, $"cannot {action} {key} in the store '{Location}': bucket {_bucket} does not exist at {_endpoint}", e);
+        // The SDK's chain reports each of its four providers' .NET failures in one paragraph; what a user can act on
+        // is which variables to set (the SDK gives no type of its own for it: its message is the only sign).
+        if (e is AmazonClientException && e.Message.StartsWith("Failed to resolve AWS credentials", StringComparison.Ordinal))
+            return new StoreException(StoreError.Unavailable,
+                $"cannot {action} {key} in the store '{Location}': no AWS credentials found; set AWS_ACCESS_KEY_ID and " +
+                "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE for a profile in ~/.aws/credentials)", e);
         var detail = e switch
         {
             AmazonS3Exception s3 => $"{s3.ErrorCode ?? ((int)s3.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture)}: {s3.Message}",

@@ -105,7 +105,7 @@ public sealed class RemoteProtocolTests : IDisposable
         var e = await Assert.ThrowsAsync<XenHostException>(() => client.ListDomainsAsync());
         Assert.Equal(XenHostError.Unavailable, e.Error);
         Assert.Equal("ssh://fake: no /dev/xen/privcmd here", e.Message);
-        await serve.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("no /dev/xen/privcmd here", await serve.WaitAsync(TimeSpan.FromSeconds(10)));
     }
 
     [Theory]
@@ -170,8 +170,9 @@ public sealed class RemoteProtocolTests : IDisposable
         var error = (await reader.ReadAsync(default).WaitAsync(TimeSpan.FromSeconds(10)))!.Value.Json();
         Assert.Equal("error", Wire.TypeOf(error));
         Assert.Contains(expected, Wire.Str(error, "message"), StringComparison.Ordinal);
-        await serve.WaitAsync(TimeSpan.FromSeconds(10)); // ended although the client's end is still open
-        Assert.Contains(expected, log.ToString(), StringComparison.Ordinal);
+        var problem = await serve.WaitAsync(TimeSpan.FromSeconds(10)); // ended although the client's end is still open
+        Assert.Contains("protocol error from the client: ", problem, StringComparison.Ordinal);
+        Assert.Contains(expected, problem, StringComparison.Ordinal);
     }
 
     [Fact]

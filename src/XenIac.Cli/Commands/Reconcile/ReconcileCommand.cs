@@ -73,6 +73,11 @@ internal static class ReconcileCommand
                 r.AddError("--out: '-' (standard output) is not supported: a saved plan is a file (use --json to print the plan)");
                 return;
             }
+            if (r.Tokens[0].Value.Length == 0)
+            {
+                r.AddError("--out is empty; give a file path");
+                return;
+            }
             try { XenIac.Core.IO.AtomicFile.CheckTarget(r.Tokens[0].Value); }
             catch (Exception e) when (e is IOException or ArgumentException) { r.AddError($"--out: {e.Message}"); }
         });

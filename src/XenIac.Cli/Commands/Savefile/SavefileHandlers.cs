@@ -46,9 +46,12 @@ internal static class SavefileHandlers
         else
         {
             if (result.IsValid) Console.Out.WriteLine($"valid: {SavefileRendering.ImageLine(result)}");
-            else await Console.Error.WriteLineAsync($"error: {CommandLine.OneLine(result.Problem!.ToString())}");
             if (check is { IsValid: true }) Console.Out.WriteLine($"integrity: ok, {check.Actual}");
-            else if (check is not null) await Console.Error.WriteLineAsync($"error: {CommandLine.OneLine(check.Problem!)}");
+            // One error line, as for every failure: a damaged image usually fails its digest too.
+            var problems = new List<string>();
+            if (!result.IsValid) problems.Add(result.Problem!.ToString());
+            if (check is { IsValid: false }) problems.Add(result.IsValid ? check.Problem! : $"and its integrity check: {check.Problem}");
+            if (problems.Count > 0) await Console.Error.WriteLineAsync($"error: {CommandLine.OneLine(string.Join("; ", problems))}");
         }
         return result.IsValid && check is null or { IsValid: true } ? ExitCodes.Ok : ExitCodes.Error;
     }

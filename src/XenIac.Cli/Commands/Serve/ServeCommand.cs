@@ -29,8 +29,11 @@ internal static class ServeCommand
             var (input, output) = XenHostServer.OpenStandardStreams();
             await using var closeInput = input;
             await using var closeOutput = output;
-            await XenHostServer.ServeAsync(() => CommandLine.HostSpec(given).Open(), input, output, BuildInfo.Version, Console.Error, cancellationToken: ct);
-            return ExitCodes.Ok;
+            var problem = await XenHostServer.ServeAsync(() => CommandLine.HostSpec(given).Open(), input, output, BuildInfo.Version, Console.Error, cancellationToken: ct);
+            // The client has been told (an error frame) where it could be; whoever started serve learns it here.
+            if (problem is null) return ExitCodes.Ok;
+            await Console.Error.WriteLineAsync($"error: serve: {CommandLine.OneLine(problem)}");
+            return ExitCodes.Error;
         });
         return command;
     }

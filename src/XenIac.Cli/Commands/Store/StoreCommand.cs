@@ -96,7 +96,8 @@ internal static class StoreCommand
 
     private static Command KeyGen()
     {
-        var file = new Argument<string>("FILE") { Description = "Where to write the new key (mode 0600; never replaces a file). Keep it outside the store." };
+        // Checked as any file a command writes: "-" is no place for a secret, a folder is no file, its folder must exist.
+        var file = CommandLine.OutputFile("FILE", "Where to write the new key (mode 0600; never replaces a file). Keep it outside the store.");
         var command = new Command("keygen", "Write a new random key file for an encrypted store") { file };
         command.SetHandler((parse, ct) => StoreHandlers.KeyGenAsync(parse.GetValue(file)!));
         return command;

@@ -45,7 +45,8 @@ internal static class StoreHandlers
             // Streamed as it is checked: a damaged chunk stops the stream with exit 1 (the reader sees a short file).
             await using var gate = await store.HoldAsync(ct);
             snapshot = await store.ResolveAsync(reference, ct);
-            await using var stdout = Console.OpenStandardOutput();
+            // Not Console's stream: it drops EPIPE, so `pull REF - | head -c1` exited 0 as if the whole file had gone out.
+            await using var stdout = Core.IO.StandardStreams.OpenOutput();
             await store.MaterializeAsync(snapshot, stdout, null, ct);
             return ExitCodes.Ok;
         }
