@@ -166,10 +166,12 @@ public sealed class SavefileCommandContractTests
                      new[] { "savefile", "set-config", path, cfg },
                      ["savefile", "seal", path],
                      ["savefile", "convert", path, Path.Combine(dir, "out.img"), "--to", "legacy"],
+                     ["savefile", "convert", path, "-", "--to", "legacy"],
                  })
         {
             var result = await CliRunner.RunAsync(args);
             Assert.True(result.ExitCode == 1, $"{string.Join(' ', args)}: exit {result.ExitCode}");
+            Assert.Empty(result.StdOutBytes); // onto a stream the check comes first: not a byte of a damaged image goes out
             var line = Assert.Single(result.StdErr.TrimEnd().Split('\n'));
             Assert.StartsWith("error: ", line);
             Assert.Contains("is damaged, nothing was written", line);

@@ -34,12 +34,13 @@ public static class SaveFileRewriter
         {
             await write(destination, ct).ConfigureAwait(false);
             await destination.FlushAsync(ct).ConfigureAwait(false);
-        }, cancellationToken);
+        }, cancellationToken, checkAlongside: false);
     }
 
     private static async Task<SaveFileHeader> RewriteCoreAsync(string sourcePath, bool sourceIsLegacy,
         Func<SaveFileHeader, bool, SaveFileHeader> transform, SaveFileReaderOptions? options, IProgress<long>? progress,
-        Func<Func<Stream, CancellationToken, Task>, CancellationToken, Task> sink, CancellationToken cancellationToken, bool seal = false)
+        Func<Func<Stream, CancellationToken, Task>, CancellationToken, Task> sink, CancellationToken cancellationToken, bool seal = false,
+        bool checkAlongside = true)
     {
         ArgumentNullException.ThrowIfNull(transform);
         await using var reader = sourceIsLegacy
@@ -52,35 +53,65 @@ public static class SaveFileRewriter
             throw new XenFormatException(FormatError.InvalidImage,
                 $"'{sourcePath}' already has an xl savefile header; it is not a legacy (configless) savefile", 0);
         var isV2 = peek.AsSpan(0, peeked).SequenceEqual(SaveFileLayout.LibxlStreamIdent);
-        RequireSoundImage(sourcePath, sourceIsLegacy, options);
+        // Into a file (replaced only once the write succeeded) the check runs beside the copy and the replace waits for
+        // it: its reads then cost no time of their own. Onto a stream, whatever is written stays written: checked first.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task check;
+        if (checkAlongside)
+            check = Task.Run(() =>
+            {
+                try { RequireSoundImage(sourcePath, sourceIsLegacy, options); }
+                catch
+                {
+                    try { stop.Cancel(); } catch (ObjectDisposedException) { }
+                    throw;
+                }
+            }, CancellationToken.None);
+        else
+        {
+            RequireSoundImage(sourcePath, sourceIsLegacy, options);
+            check = Task.CompletedTask;
+        }
 
         var header = transform(reader.Header, isV2);
-        if (seal)
+        try
         {
             await sink(async (output, ct) =>
             {
-                header = await SaveFileWriter.WriteSealedAsync(output, header, async (hashing, ct2) =>
+                if (seal)
                 {
-                    await hashing.WriteAsync(peek.AsMemory(0, peeked), ct2).ConfigureAwait(false);
-                    await SaveFileWriter.CopyAsync(reader.Image, hashing, progress is null ? null : new OffsetProgress(progress, peeked), ct2).ConfigureAwait(false);
-                }, ct).ConfigureAwait(false);
-            }, cancellationToken).ConfigureAwait(false);
-            return header;
+                    header = await SaveFileWriter.WriteSealedAsync(output, header, async (hashing, ct2) =>
+                    {
+                        await hashing.WriteAsync(peek.AsMemory(0, peeked), ct2).ConfigureAwait(false);
+                        await SaveFileWriter.CopyAsync(reader.Image, hashing, progress is null ? null : new OffsetProgress(progress, peeked), ct2).ConfigureAwait(false);
+                        await check.ConfigureAwait(false); // before the record is patched and the file replaces the old one
+                    }, ct).ConfigureAwait(false);
+                    return;
+                }
+                await header.WriteToAsync(output, ct).ConfigureAwait(false);
+                await output.WriteAsync(peek.AsMemory(0, peeked), ct).ConfigureAwait(false);
+                await SaveFileWriter.CopyAsync(reader.Image, output, progress is null ? null : new OffsetProgress(progress, peeked), ct).ConfigureAwait(false);
+                await check.ConfigureAwait(false);
+            }, stop.Token).ConfigureAwait(false);
         }
-        await sink(async (output, ct) =>
+        catch (OperationCanceledException) when (check.IsFaulted)
         {
-            await header.WriteToAsync(output, ct).ConfigureAwait(false);
-            await output.WriteAsync(peek.AsMemory(0, peeked), ct).ConfigureAwait(false);
-            await SaveFileWriter.CopyAsync(reader.Image, output, progress is null ? null : new OffsetProgress(progress, peeked), ct).ConfigureAwait(false);
-        }, cancellationToken).ConfigureAwait(false);
+            await check.ConfigureAwait(false); // the damaged image stopped the copy: that is the error to report
+            throw;
+        }
+        finally
+        {
+            // A copy that failed on its own leaves the check running; its outcome no longer matters.
+            if (!check.IsCompleted) _ = check.ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        }
         return header;
     }
 
     /// <summary>
     /// The image is copied as bytes (in the kernel where it can be), so nothing on that path reads its records: a cut
     /// or damaged image would come out under a fresh header, or sealed with a digest that vouches for it. One pass
-    /// over its record headers first (page contents are skipped by seeking: a few hundred small reads per GiB)
-    /// refuses it, naming the problem, before anything is written. A pre-v2 image cannot be checked and passes (the
+    /// over its record headers (page contents are skipped by seeking: a few hundred small reads per GiB) refuses it,
+    /// naming the problem, before any result replaces anything. A pre-v2 image cannot be checked and passes (the
     /// conversion rules decide whether it may be rewritten at all).
     /// </summary>
     private static void RequireSoundImage(string sourcePath, bool sourceIsLegacy, SaveFileReaderOptions? options)
