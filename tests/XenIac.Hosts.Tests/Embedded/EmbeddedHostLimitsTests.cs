@@ -8,23 +8,8 @@ namespace XenIac.Hosts.Tests.Embedded;
 /// The embedded host reads configs through the validated model and refuses sizes beyond its documented limits or
 /// at odds with the image, before it creates any memory file.
 /// </summary>
-public sealed class EmbeddedHostLimitsTests : IAsyncLifetime
+public sealed class EmbeddedHostLimitsTests() : EmbeddedHostTestBase("xeniac-embedded-limits-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("xeniac-embedded-limits-").FullName;
-    private EmbeddedHost _host = null!;
-
-    public Task InitializeAsync()
-    {
-        _host = EmbeddedHost.Open(Path.Combine(_dir, "host"));
-        return Task.CompletedTask;
-    }
-
-    public Task DisposeAsync()
-    {
-        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
-        return Task.CompletedTask;
-    }
-
     private static ConfigText Json(string text) => new(text, SaveFileConfigFormat.Json);
 
     [Theory]
@@ -128,23 +113,8 @@ public sealed class EmbeddedHostLimitsTests : IAsyncLifetime
 public sealed class BigRecordCollection;
 
 [Collection(nameof(BigRecordTests))]
-public sealed class BigRecordTests : IAsyncLifetime
+public sealed class BigRecordTests() : EmbeddedHostTestBase("xeniac-embedded-records-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("xeniac-embedded-records-").FullName;
-    private EmbeddedHost _host = null!;
-
-    public Task InitializeAsync()
-    {
-        _host = EmbeddedHost.Open(Path.Combine(_dir, "host"));
-        return Task.CompletedTask;
-    }
-
-    public Task DisposeAsync()
-    {
-        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
-        return Task.CompletedTask;
-    }
-
     private static ConfigText WithExtra(string name, char fill, int length) =>
         ConfigText.FromText($"name = \"{name}\"\ntype = \"pv\"\nmemory = 4\nvcpus = 1\nkernel = \"/k\"\nextra = '{new string(fill, length)}'\n");
 

@@ -7,11 +7,8 @@ using XenIac.Core.Streams;
 
 namespace XenIac.Hosts.Tests.Embedded;
 
-public sealed class EmbeddedHostTests : IAsyncLifetime
+public sealed class EmbeddedHostTests() : EmbeddedHostTestBase("xeniac-embedded-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("xeniac-embedded-").FullName;
-    private EmbeddedHost _host = null!;
-
     public static string HvmConfig(string name = "web", int memoryMiB = 8, string disk = "/srv/web.img,raw,xvda,rw") => $"""
         name = "{name}"
         type = "hvm"
@@ -20,18 +17,6 @@ public sealed class EmbeddedHostTests : IAsyncLifetime
         disk = [ '{disk}' ]
         vif = [ 'mac=00:16:3e:01:02:03,bridge=xenbr0' ]
         """;
-
-    public Task InitializeAsync()
-    {
-        _host = EmbeddedHost.Open(Path.Combine(_dir, "host"));
-        return Task.CompletedTask;
-    }
-
-    public Task DisposeAsync()
-    {
-        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
-        return Task.CompletedTask;
-    }
 
     private static ConfigText Cfg(string text) => ConfigText.FromText(text);
 

@@ -9,23 +9,8 @@ namespace XenIac.Hosts.Tests.Embedded;
 /// Restores from a stream that cannot seek, as a snapshot streams out of a store: one pass, nothing written first,
 /// and a domain only from a stream that was read to its end and found valid.
 /// </summary>
-public sealed class StreamedRestoreTests : IAsyncLifetime
+public sealed class StreamedRestoreTests() : EmbeddedHostTestBase("xeniac-streamed-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("xeniac-streamed-").FullName;
-    private EmbeddedHost _host = null!;
-
-    public Task InitializeAsync()
-    {
-        _host = EmbeddedHost.Open(Path.Combine(_dir, "host"));
-        return Task.CompletedTask;
-    }
-
-    public Task DisposeAsync()
-    {
-        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
-        return Task.CompletedTask;
-    }
-
     private static ConfigText Cfg(string text) => ConfigText.FromText(text);
 
     private const string Pv = "name = \"pv1\"\ntype = \"pv\"\nmemory = 4\nkernel = \"/boot/vmlinuz\"\n";
