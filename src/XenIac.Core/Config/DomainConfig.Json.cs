@@ -162,7 +162,7 @@ public sealed partial class DomainConfig
         for (var i = 0; jd is not null && i < jd.Count; i++)
         {
             var at = $"{disksPath}[{i}]";
-            var d = r.Object(jd[i], at)!;
+            var d = r.Item(jd[i], at);
             var disk = new DiskConfig
             {
                 Target = r.String(d["pdev_path"], at + ".pdev_path") ?? "",
@@ -197,7 +197,7 @@ public sealed partial class DomainConfig
         for (var i = 0; jn is not null && i < jn.Count; i++)
         {
             var at = $"{nicsPath}[{i}]";
-            var n = r.Object(jn[i], at)!;
+            var n = r.Item(jn[i], at);
             var nictype = r.String(n["nictype"], at + ".nictype");
             var defaultType = type == "hvm" ? "vif_ioemu" : "vif";
             var devid = r.Whole(n["devid"], at + ".devid", -1, int.MaxValue);
@@ -252,7 +252,8 @@ public sealed partial class DomainConfig
         if (vcpuBits is not null)
         {
             if (vcpuBits.Count is 0 or > (int)MaxVcpuCount) throw r.Fail(bitsPath, $"lists {vcpuBits.Count} vCPUs (1 to {MaxVcpuCount})");
-            for (var i = 0; i < vcpuBits.Count; i++) r.Whole(vcpuBits[i], $"{bitsPath}[{i}]", 0, MaxVcpuCount - 1);
+            for (var i = 0; i < vcpuBits.Count; i++)
+                _ = r.Whole(vcpuBits[i], $"{bitsPath}[{i}]", 0, MaxVcpuCount - 1) ?? throw r.Fail($"{bitsPath}[{i}]", "must be a whole number, not null");
             vcpus = vcpuBits.Count;
         }
         return vcpus;
@@ -363,8 +364,8 @@ public sealed partial class DomainConfig
                     switch (reader.TokenType)
                     {
                         case JsonTokenType.PropertyName:
-                            property = reader.GetString()!;
                             var (objectPath, keys, _) = frames.Peek();
+                            property = Text(ref reader, file, at, objectPath, "a key");
                             if (property.Contains('\0')) throw Located(file, at, objectPath, "a key contains a NUL character");
                             if (!keys!.Add(property)) throw Located(file, at, objectPath, $"duplicate key {Quote(property)}");
                             continue;
@@ -376,7 +377,7 @@ public sealed partial class DomainConfig
                     positions[path] = at;
                     if (reader.TokenType == JsonTokenType.StartObject) frames.Push((path, new HashSet<string>(StringComparer.Ordinal), 0));
                     else if (reader.TokenType == JsonTokenType.StartArray) frames.Push((path, null, 0));
-                    else if (reader.TokenType == JsonTokenType.String && reader.GetString()!.Contains('\0'))
+                    else if (reader.TokenType == JsonTokenType.String && Text(ref reader, file, at, path, "the string").Contains('\0'))
                         throw Located(file, at, path, "the string contains a NUL character");
                 }
             }
@@ -387,6 +388,14 @@ public sealed partial class DomainConfig
                 throw new XlConfigException(file, (int)(e.LineNumber ?? 0) + 1, (int)(e.BytePositionInLine ?? 0) + 1, $"{where}: {depth}");
             }
             return positions;
+        }
+
+        // An escape such as \ud800 with no partner decodes to no string at all: said here, at its place, rather than
+        // by whichever later read trips over it first.
+        private static string Text(ref Utf8JsonReader reader, string file, (int Line, int Column) at, string path, string what)
+        {
+            try { return reader.GetString()!; }
+            catch (InvalidOperationException) { throw Located(file, at, path, $"{what} holds a lone surrogate escape (\\uD800-\\uDFFF without its pair), which is no text"); }
         }
 
         private static XlConfigException Located(string file, (int Line, int Column) at, string path, string reason) =>
@@ -512,6 +521,10 @@ public sealed partial class DomainConfig
 
         public JsonObject? Object(JsonNode? node, string path) =>
             node is null ? null : node as JsonObject ?? throw Fail(path, $"must be an object, not {Kind(node)}");
+
+        /// <summary>An array item: null there is no "absent field" but a hole libxl's parser refuses.</summary>
+        public JsonObject Item(JsonNode? node, string path) =>
+            Object(node, path) ?? throw Fail(path, "must be an object, not null");
 
         public JsonArray? Array(JsonNode? node, string path) =>
             node is null ? null : node as JsonArray ?? throw Fail(path, $"must be an array, not {Kind(node)}");

@@ -45,7 +45,10 @@ internal sealed record DomainRecord
         {
             // Bytes, not text: the JSON reader takes UTF-8 as it is on disk (a plan reads every record, twice: once to
             // list the domains, once for the host's free memory).
-            return JsonSerializer.Deserialize(SmallFile.ReadAllBytes(path, SizeLimit), DomainRecordJson.Default.DomainRecord);
+            // "null" deserializes to no record; read as "no such domain", it made the domain vanish from list and let
+            // create of the same name delete its memory. It is a damaged record like any other.
+            return JsonSerializer.Deserialize(SmallFile.ReadAllBytes(path, SizeLimit), DomainRecordJson.Default.DomainRecord)
+                ?? throw new XenHostException(XenHostError.OperationFailed, $"embedded host record {path} is corrupt: it holds null, not a record");
         }
         catch (FileNotFoundException) { return null; }
         catch (DirectoryNotFoundException) { return null; }

@@ -58,6 +58,13 @@ public sealed class DomainConfigJsonHostileTests
             { """{"c_info":{"type":5}}""", "$.c_info.type: must be a string" },
             { """{"disks":{}}""", "$.disks: must be an array" },
             { """{"disks":[5]}""", "$.disks[0]: must be an object" },
+            // A null item is a hole, not an absent field (it crashed the reader with a NullReferenceException).
+            { """{"disks":[null]}""", "$.disks[0]: must be an object, not null" },
+            { """{"nics":[{},null]}""", "$.nics[1]: must be an object, not null" },
+            { """{"b_info":{"avail_vcpus":[null]}}""", "$.b_info.avail_vcpus[0]: " },
+            // A lone surrogate escape decodes to no string (System.Text.Json's own words named no place).
+            { """{"c_info":{"name":"\ud800"}}""", "$.c_info.name: " },
+            { """{"c_info":{"zz":"\ud800"}}""", "$.c_info.zz: " },
             { """{"disks":[{"vdev":7}]}""", "$.disks[0].vdev: must be a string" },
             { """{"disks":[{"readwrite":"yes"}]}""", "$.disks[0].readwrite: " },
             { """{"disks":[{"vdev":"xvda","readwrite":1},{"is_cdrom":2}]}""", "$.disks[1].is_cdrom: " },

@@ -139,15 +139,28 @@ public sealed class BigRecordTests() : EmbeddedHostTestBase("xeniac-embedded-rec
         Assert.Empty(await _host.ListDomainsAsync());
     }
 
-    [Fact]
-    public async Task A_domain_whose_record_cannot_be_read_can_still_be_destroyed()
+    [Theory]
+    [InlineData("{\"name\": trunc")]
+    [InlineData("null")] // deserializes to no record: it read as "no such domain" and create then deleted its memory
+    public async Task A_domain_whose_record_cannot_be_read_can_still_be_destroyed(string damaged)
     {
-        await _host.CreateAsync(ConfigText.FromText("name = \"hurt\"\ntype = \"pv\"\nmemory = 4\nvcpus = 1\nkernel = \"/k\"\n"));
+        var config = ConfigText.FromText("name = \"hurt\"\ntype = \"pv\"\nmemory = 4\nvcpus = 1\nkernel = \"/k\"\n");
+        await _host.CreateAsync(config);
+        // A restored domain has its memory in a file of its own, which the damaged record must not cost.
+        var saved = Path.Combine(_dir, "hurt.xlsave");
+        await _host.SaveAsync("hurt", saved, SaveOptions.Default);
+        await _host.RestoreAsync(saved, RestoreOptions.Default);
         var record = Path.Combine(_dir, "host", "domains", "hurt", "domain.json");
-        await File.WriteAllTextAsync(record, "{\"name\": trunc");
+        var memory = Directory.GetFiles(Path.GetDirectoryName(record)!).Where(f => f != record).ToArray();
+        Assert.NotEmpty(memory);
+        await File.WriteAllTextAsync(record, damaged);
 
         var listed = await Assert.ThrowsAsync<XenHostException>(() => _host.ListDomainsAsync());
         Assert.Contains(record, listed.Message);
+        Assert.Contains("corrupt", listed.Message);
+        // Nothing takes the damaged domain for absent: a create of its name fails and its memory stays.
+        await Assert.ThrowsAsync<XenHostException>(() => _host.CreateAsync(config));
+        Assert.All(memory, f => Assert.True(File.Exists(f), f));
         await _host.DestroyAsync("hurt");
         Assert.Empty(await _host.ListDomainsAsync());
         Assert.False(Directory.Exists(Path.GetDirectoryName(record)));
