@@ -138,7 +138,7 @@ internal static class CommandLine
     /// </summary>
     public static XenIac.Hosts.HostSpec HostSpec(string? given) =>
         (string.IsNullOrWhiteSpace(given) ? XenIac.Hosts.HostSpec.FromEnvironment() : XenIac.Hosts.HostSpec.Parse(given))
-            .PrepareTyped(folder => Console.Error.WriteLine($"note: created embedded host folder '{folder}' (a new, empty host)"));
+            .PrepareTyped(folder => Console.Error.WriteLine($"note: created embedded host folder '{OneLine(folder)}' (a new, empty host)"));
 
     /// <summary>
     /// A whole-number option. A value that is not a whole number in [min, max] is a parse error (one

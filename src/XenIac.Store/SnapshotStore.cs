@@ -32,6 +32,9 @@ public sealed record VerifyReport(int Snapshots, long Chunks, long Bytes, IReadO
 }
 
 /// <summary>What gc removed (or would remove): snapshots, and the packs and recipes nothing needs any more.</summary>
+/// <summary>The snapshots of a store, oldest first, and the manifests that could not be read.</summary>
+public sealed record StoreScan(IReadOnlyList<SnapshotManifest> Snapshots, IReadOnlyList<DamagedChunk> Damaged);
+
 public sealed record GcReport(IReadOnlyList<SnapshotManifest> RemovedSnapshots, long RemovedObjects, long RemovedBytes, bool DryRun);
 
 /// <summary>
@@ -255,6 +258,7 @@ public sealed class SnapshotStore : IAsyncDisposable
                 Recipe = parts,
                 Source = Path.GetFileName(savefilePath),
             };
+            manifest = manifest with { Seal = manifest.ComputeSeal() };
             await _backend.PutAsync(StoreKeys.Snapshot(manifest.Id), JsonSerializer.SerializeToUtf8Bytes(manifest, StoreJson.Default.SnapshotManifest), token).ConfigureAwait(false);
             await _backend.FlushAsync(token).ConfigureAwait(false);
             return new PushResult(manifest, packs.StoredBytes + recipe.StoredBytes, packs.Chunks);
@@ -287,6 +291,21 @@ public sealed class SnapshotStore : IAsyncDisposable
                 // A damaged snapshot is verify's to report; this push just does not reuse its chunks.
             }
         }
+        // A chunk is only reused where its pack still holds it: a pack deleted or cut by hand (or by a bad disk) made
+        // a push trust chunks that were gone, exit 0, and leave a snapshot no pull could read. One listing of the
+        // packs checks presence and length; their content is verify's (it reads every byte).
+        var ends = new Dictionary<string, long>();
+        foreach (var where in known.Values) ends[where.Pack] = Math.Max(ends.GetValueOrDefault(where.Pack), where.Offset + where.Stored);
+        var sizes = new Dictionary<string, long>();
+        await foreach (var o in _backend.ListAsync(StoreKeys.Packs, token).ConfigureAwait(false))
+        {
+            var id = o.Key[(o.Key.LastIndexOf('/') + 1)..];
+            if (ends.ContainsKey(id)) sizes[id] = o.Size;
+        }
+        var gone = ends.Where(p => sizes.GetValueOrDefault(p.Key, -1) < p.Value).Select(p => p.Key).ToHashSet();
+        if (gone.Count > 0)
+            foreach (var (name, where) in known.ToList())
+                if (gone.Contains(where.Pack) && where.Offset + where.Stored > sizes.GetValueOrDefault(where.Pack, -1)) known.Remove(name);
         return known;
     }
 
@@ -372,19 +391,36 @@ public sealed class SnapshotStore : IAsyncDisposable
 
     // ---------------------------------------------------------------- read
 
-    /// <summary>Every snapshot, oldest first.</summary>
-    public async Task<IReadOnlyList<SnapshotManifest>> ListAsync(CancellationToken cancellationToken = default)
+    /// <summary>Every readable snapshot, oldest first (see <see cref="ScanAsync"/> for the damaged ones).</summary>
+    public async Task<IReadOnlyList<SnapshotManifest>> ListAsync(CancellationToken cancellationToken = default) =>
+        (await ScanAsync(cancellationToken).ConfigureAwait(false)).Snapshots;
+
+    /// <summary>
+    /// Every snapshot, oldest first, and every manifest that cannot be read (as a <see cref="DamagedChunk"/> naming
+    /// its object): one damaged manifest must not make the other snapshots unlistable or unpullable.
+    /// </summary>
+    public async Task<StoreScan> ScanAsync(CancellationToken cancellationToken = default)
     {
         var list = new List<SnapshotManifest>();
+        var damaged = new List<DamagedChunk>();
         await foreach (var o in _backend.ListAsync(StoreKeys.Snapshots, cancellationToken).ConfigureAwait(false))
         {
             if (!o.Key.EndsWith(".json", StringComparison.Ordinal)) continue;
-            var data = await _backend.GetAsync(o.Key, MaxSmallObject, cancellationToken).ConfigureAwait(false);
-            if (data is null) continue; // removed by gc while listing
-            list.Add(Checked(StoreJson.Parse(data, o.Key, StoreJson.Default.SnapshotManifest), o.Key));
+            try
+            {
+                var data = await _backend.GetAsync(o.Key, MaxSmallObject, cancellationToken).ConfigureAwait(false);
+                if (data is null) continue; // removed by gc while listing
+                list.Add(Checked(StoreJson.Parse(data, o.Key, StoreJson.Default.SnapshotManifest), o.Key));
+            }
+            catch (StoreException e) when (e.Error is StoreError.Damaged)
+            {
+                var id = o.Key[StoreKeys.Snapshots.Length..^".json".Length];
+                damaged.Add(new DamagedChunk(o.Key, e.Message, [id]));
+            }
         }
         list.Sort((a, b) => a.Created != b.Created ? a.Created.CompareTo(b.Created) : string.CompareOrdinal(a.Id, b.Id));
-        return list;
+        damaged.Sort((a, b) => string.CompareOrdinal(a.Chunk, b.Chunk));
+        return new StoreScan(list, damaged);
     }
 
     /// <summary>
@@ -401,6 +437,7 @@ public sealed class SnapshotStore : IAsyncDisposable
         else if (!IsHex(m.Sha256, 64)) problem = "its sha256 is not 64 hex digits";
         else if (m.Recipe.Count != (m.Chunks + Recipe.EntriesPerPart - 1) / Recipe.EntriesPerPart) problem = $"{m.Recipe.Count} recipe parts for {m.Chunks} chunks";
         else if (m.Recipe.Any(p => p is null || !IsHex(p.Chunk, 64) || p.Bytes is < 16 or > Recipe.MaxPartBytes)) problem = "a recipe part is not valid";
+        else if (m.Seal is not null && m.Seal != m.ComputeSeal()) problem = "its contents do not match its seal (it changed after the push)";
         if (problem is not null) throw new StoreException(StoreError.Damaged, $"{key} is not a valid snapshot manifest: {problem}");
         return m;
     }
@@ -416,8 +453,9 @@ public sealed class SnapshotStore : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(reference);
         if (string.IsNullOrWhiteSpace(reference))
             throw new StoreException(StoreError.InvalidArgument, "the snapshot reference is empty: give a snapshot id (or a unique start of it) or a tag");
-        var all = await ListAsync(cancellationToken).ConfigureAwait(false);
+        var (all, damaged) = await ScanAsync(cancellationToken).ConfigureAwait(false);
         if (all.FirstOrDefault(s => s.Id == reference) is { } exact) return exact;
+        if (damaged.FirstOrDefault(d => d.Snapshots[0] == reference) is { } hurt) throw new StoreException(StoreError.Damaged, hurt.Problem);
         if (all.LastOrDefault(s => s.Tag == reference) is { } tagged) return tagged;
         if (reference.Length >= 4)
         {
@@ -681,11 +719,17 @@ public sealed class SnapshotStore : IAsyncDisposable
         CancellationToken cancellationToken = default)
     {
         await using var gate = await StoreLocks.AcquireAsync(_backend, "verify", _options.LockWait, cancellationToken).ConfigureAwait(false);
-        var snapshots = reference is null ? await ListAsync(cancellationToken).ConfigureAwait(false)
-            : [await ResolveAsync(reference, cancellationToken).ConfigureAwait(false)];
+        var damaged = new ConcurrentBag<DamagedChunk>();
+        IReadOnlyList<SnapshotManifest> snapshots;
+        if (reference is null)
+        {
+            var scan = await ScanAsync(cancellationToken).ConfigureAwait(false);
+            snapshots = scan.Snapshots;
+            foreach (var d in scan.Damaged) damaged.Add(d);
+        }
+        else snapshots = [await ResolveAsync(reference, cancellationToken).ConfigureAwait(false)];
         // Per pack, per offset: the chunk stored there and the snapshots that need it.
         var packs = new Dictionary<string, Dictionary<long, (RecipeEntry Entry, List<int> Snapshots)>>();
-        var damaged = new ConcurrentBag<DamagedChunk>();
         using (var codec = new ChunkCodec(_key))
         {
             for (var s = 0; s < snapshots.Count; s++)
@@ -750,7 +794,7 @@ public sealed class SnapshotStore : IAsyncDisposable
                 }
             }).ConfigureAwait(false);
         var broken = new SortedSet<string>(damaged.SelectMany(d => d.Snapshots), StringComparer.Ordinal);
-        return new VerifyReport(snapshots.Count, chunks, bytes, [.. damaged.OrderBy(d => d.Chunk, StringComparer.Ordinal)], [.. broken]);
+        return new VerifyReport(snapshots.Count + damaged.Count(d => d.Chunk.StartsWith(StoreKeys.Snapshots, StringComparison.Ordinal)), chunks, bytes, [.. damaged.OrderBy(d => d.Chunk, StringComparer.Ordinal)], [.. broken]);
     }
 
     // ---------------------------------------------------------------- gc
@@ -778,7 +822,10 @@ public sealed class SnapshotStore : IAsyncDisposable
     {
         if (keep is < 1) throw new StoreException(StoreError.InvalidArgument, "--keep must be at least 1 (a tag keeps its newest snapshot)");
         await using var gate = await StoreLocks.AcquireAsync(_backend, StoreLocks.Exclusive, _options.LockWait, cancellationToken).ConfigureAwait(false);
-        var all = await ListAsync(cancellationToken).ConfigureAwait(false);
+        var (all, hurt) = await ScanAsync(cancellationToken).ConfigureAwait(false);
+        // A manifest gc cannot read may need any pack: deleting on without it could lose that snapshot for good.
+        if (hurt.Count > 0)
+            throw new StoreException(StoreError.Damaged, $"gc stopped before deleting anything: {hurt[0].Problem}; run xen-iac store verify");
         var removed = keep is { } k
             ? all.Where(s => s.Tag is not null && (onlyTag is null || s.Tag == onlyTag)).GroupBy(s => s.Tag).SelectMany(g => g.OrderByDescending(s => s.Created).ThenByDescending(s => s.Id, StringComparer.Ordinal).Skip(k)).ToList()
             : [];

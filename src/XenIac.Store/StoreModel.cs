@@ -57,6 +57,17 @@ public sealed record SnapshotManifest
 
     /// <summary>Domain name from the stored config, when it has one (informative).</summary>
     public string? Domain { get; init; }
+
+    /// <summary>
+    /// SHA-256 of this manifest as written without its seal: a manifest damaged after the push (its savefile digest
+    /// included, which only a whole pull would otherwise catch) fails every read of it, <c>store verify</c> first.
+    /// Null in manifests written before it existed, which are read as they always were.
+    /// </summary>
+    public string? Seal { get; init; }
+
+    /// <summary>The seal this manifest's other fields call for.</summary>
+    internal string ComputeSeal() => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
+        JsonSerializer.SerializeToUtf8Bytes(this with { Seal = null }, StoreJson.Default.SnapshotManifest)));
 }
 
 public sealed record RecipePart(string Chunk, int Bytes);

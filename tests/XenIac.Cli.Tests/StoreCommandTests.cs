@@ -105,6 +105,33 @@ public sealed class StoreCommandTests : IAsyncLifetime
         Assert.False(File.Exists(pulled));
     }
 
+    [Fact]
+    public async Task A_damaged_manifest_is_named_by_ls_and_the_other_snapshots_stay_usable()
+    {
+        var files = await SavefilesAsync(1, 4);
+        // A source name with a newline must not break the table (one row per snapshot).
+        var odd = Path.Combine(_dir, "a\nb.xlsave");
+        File.Copy(files[0], odd);
+        Assert.Equal(0, (await Run("store", "push", odd, "--store", Store, "--tag", "a")).ExitCode);
+        Assert.Equal(0, (await Run("store", "push", files[0], "--store", Store, "--tag", "b")).ExitCode);
+        var ls = await Run("store", "ls", "--store", Store);
+        Assert.Equal(0, ls.ExitCode);
+        Assert.Equal(3, ls.StdOut.TrimEnd().Split('\n').Length);
+
+        var hurt = Directory.GetFiles(Path.Combine(Store, "snapshots")).Single(f => File.ReadAllText(f).Contains("\"a\""));
+        File.WriteAllText(hurt, "null");
+        ls = await Run("store", "ls", "--store", Store);
+        Assert.Equal(1, ls.ExitCode);
+        Assert.Contains(Path.GetFileName(hurt), Assert.Single(ls.StdErr.TrimEnd().Split('\n')));
+        Assert.StartsWith("error: ", ls.StdErr);
+        Assert.Contains(" b ", ls.StdOut);
+        var pull = await Run("store", "pull", "b", Path.Combine(_dir, "b.xlsave"), "--store", Store);
+        Assert.True(pull.ExitCode == 0, pull.StdErr);
+        var verify = await Run("store", "verify", "--store", Store);
+        Assert.Equal(1, verify.ExitCode);
+        Assert.Contains(Path.GetFileName(hurt), verify.StdErr);
+    }
+
     [Theory]
     [InlineData(new[] { "store", "ls" }, "no store given")]
     [InlineData(new[] { "store", "ls", "--store", "/nonexistent/store" }, "there is no store")]

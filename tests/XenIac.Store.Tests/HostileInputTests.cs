@@ -126,9 +126,13 @@ public sealed class HostileInputTests
         await using var store = await SnapshotStore.OpenAsync(files.StorePath, create: true);
         await store.PushAsync(await files.SaveAsync("g", "g.save"));
         File.WriteAllText(Path.Combine(files.StorePath, "snapshots", "aaaaaaaaaaaa.json"), json);
-        var e = await Assert.ThrowsAsync<StoreException>(() => store.ListAsync());
-        Assert.Equal(StoreError.Damaged, e.Error);
-        Assert.Contains("snapshots/aaaaaaaaaaaa.json", e.Message);
+        var scan = await store.ScanAsync();
+        Assert.Single(scan.Snapshots); // the sound snapshot stays listed
+        var damaged = Assert.Single(scan.Damaged);
+        Assert.Contains("snapshots/aaaaaaaaaaaa.json", damaged.Problem);
+        var verify = await store.VerifyAsync();
+        Assert.False(verify.Ok);
+        Assert.Contains("snapshots/aaaaaaaaaaaa.json", Assert.Single(verify.Damaged).Problem);
         var before = Directory.GetFiles(files.StorePath, "*", SearchOption.AllDirectories).Length;
         await Assert.ThrowsAsync<StoreException>(() => store.GcAsync());
         Assert.Equal(before, Directory.GetFiles(files.StorePath, "*", SearchOption.AllDirectories).Length);

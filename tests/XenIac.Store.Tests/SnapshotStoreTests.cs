@@ -177,6 +177,70 @@ public sealed class SnapshotStoreTests : IAsyncLifetime
         Assert.Equal(before, StoreObjects());
     }
 
+    [Theory]
+    [InlineData("deleted")]
+    [InlineData("cut")]
+    public async Task A_push_stores_again_the_chunks_whose_pack_is_gone_so_the_snapshot_pulls(string damage)
+    {
+        await _files.CreateAsync("g", "pv", 4);
+        var path = await _files.SaveAsync("g", "g.save");
+        await using var store = await OpenAsync();
+        await store.PushAsync(path, "t");
+        foreach (var pack in Directory.GetFiles(Path.Combine(_files.StorePath, "packs"), "*", SearchOption.AllDirectories))
+        {
+            if (damage == "deleted") File.Delete(pack);
+            else { using var f = File.OpenWrite(pack); f.SetLength(100); }
+        }
+
+        // Before: exit 0 with newChunks 0, trusting the first snapshot's chunk list, and a snapshot no pull could read.
+        var again = await store.PushAsync(path, "t");
+        Assert.True(again.NewChunks > 0);
+        Assert.True(again.StoredBytes > 0);
+        var back = _files.PathOf("back");
+        await store.PullAsync(again.Snapshot.Id, back);
+        Assert.Equal(StoreTestFiles.Sha256(path), StoreTestFiles.Sha256(back));
+    }
+
+    [Fact]
+    public async Task A_manifest_changed_after_the_push_is_named_by_verify_and_does_not_hide_the_others()
+    {
+        await _files.CreateAsync("g", "pv", 4);
+        var path = await _files.SaveAsync("g", "g.save");
+        await using var store = await OpenAsync();
+        var a = (await store.PushAsync(path, "a")).Snapshot;
+        var b = (await store.PushAsync(path, "b")).Snapshot;
+        Assert.NotNull(a.Seal);
+        Assert.True((await store.VerifyAsync()).Ok);
+
+        // A wrong savefile digest: every chunk is sound, so only the seal tells verify (pull found it at the very end).
+        var manifest = Path.Combine(_files.StorePath, "snapshots", a.Id + ".json");
+        File.WriteAllText(manifest, File.ReadAllText(manifest).Replace(a.Sha256, new string('0', 64)));
+        var report = await store.VerifyAsync();
+        Assert.False(report.Ok);
+        Assert.Equal([a.Id], report.BrokenSnapshots);
+        Assert.Contains("seal", Assert.Single(report.Damaged).Problem);
+
+        foreach (var damaged in new[] { "null", "{", "[]" })
+        {
+            File.WriteAllText(manifest, damaged);
+            var scan = await store.ScanAsync();
+            Assert.Equal([b.Id], scan.Snapshots.Select(s => s.Id));
+            Assert.Contains(a.Id, Assert.Single(scan.Damaged).Chunk);
+            // The other tag still pulls, a push still works, verify names the broken one, gc stops before deleting.
+            var back = _files.PathOf("back-" + damaged.Length);
+            await store.PullAsync("b", back);
+            Assert.Equal(StoreTestFiles.Sha256(path), StoreTestFiles.Sha256(back));
+            var c = (await store.PushAsync(path, "c")).Snapshot;
+            Assert.Equal([a.Id], (await store.VerifyAsync()).BrokenSnapshots);
+            var pullA = await Assert.ThrowsAsync<StoreException>(() => store.PullAsync(a.Id, _files.PathOf("a")));
+            Assert.Equal(StoreError.Damaged, pullA.Error);
+            var before = StoreObjects();
+            await Assert.ThrowsAsync<StoreException>(() => store.GcAsync(keep: 1));
+            Assert.Equal(before, StoreObjects());
+            File.Delete(Path.Combine(_files.StorePath, "snapshots", c.Id + ".json"));
+        }
+    }
+
     [Fact]
     public async Task Encrypted_store_needs_its_key_and_holds_no_plaintext()
     {

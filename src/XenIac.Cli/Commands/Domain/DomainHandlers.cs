@@ -48,7 +48,7 @@ internal static class DomainHandlers
         var expected = (await h.FindDomainAsync(domainName, ct))?.MemoryKiB * 1024;
         var result = await ByteProgress.RunAsync($"saving {domainName}", expected,
             progress => h.SaveAsync(domainName, file, options with { Progress = progress }, ct));
-        Console.Out.WriteLine($"saved {result.Name} to {result.SavefilePath} ({result.Bytes} bytes)");
+        Console.Out.WriteLine($"saved {result.Name} to {CommandLine.OneLine(result.SavefilePath)} ({result.Bytes} bytes)");
         return ExitCodes.Ok;
     }
 

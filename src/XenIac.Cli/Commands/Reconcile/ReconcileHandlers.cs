@@ -103,7 +103,7 @@ internal static class ReconcileHandlers
             CommandLine.WriteJson(node);
             return ExitCodes.Ok;
         }
-        Console.Error.WriteLine($"note: saved plan of {saved.ManifestPath}, made {saved.Created:u}");
+        Console.Error.WriteLine($"note: saved plan of {CommandLine.OneLine(saved.ManifestPath)}, made {saved.Created:u}");
         PlanRendering.RenderPlan(plan, showUnchanged);
         return ExitCodes.Ok;
     }

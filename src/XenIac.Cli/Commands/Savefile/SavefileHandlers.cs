@@ -132,7 +132,7 @@ internal static class SavefileHandlers
         var findings = await CommandLine.OnSavefileAsync(path,
             () => SavefileConfigEditor.SetConfigAsync(path, text, cfgPath, force, cancellationToken: ct));
         ConfigRendering.WriteFindings(findings);
-        Console.Out.WriteLine($"wrote {path} (config from {cfgPath}, stored as {(ConfigText.Detect(text) == SaveFileConfigFormat.Json ? "json" : "xl.cfg text")})");
+        Console.Out.WriteLine($"wrote {CommandLine.OneLine(path)} (config from {CommandLine.OneLine(cfgPath)}, stored as {(ConfigText.Detect(text) == SaveFileConfigFormat.Json ? "json" : "xl.cfg text")})");
         return ExitCodes.Ok;
     }
 

@@ -53,17 +53,20 @@ internal static class StoreHandlers
         snapshot = await store.ResolveAsync(reference, ct);
         await ByteProgress.RunAsync($"pull {snapshot.Id}", snapshot.Bytes, p => store.PullAsync(snapshot, dest, p, ct));
         if (json) CommandLine.WriteJson(StoreRendering.SnapshotJson(snapshot));
-        else Console.Out.WriteLine($"wrote {dest} ({snapshot.Bytes} bytes, sha256 {snapshot.Sha256}) from snapshot {snapshot.Id}{(snapshot.Tag is null ? "" : $" ({snapshot.Tag})")}");
+        else Console.Out.WriteLine($"wrote {CommandLine.OneLine(dest)} ({snapshot.Bytes} bytes, sha256 {snapshot.Sha256}) from snapshot {snapshot.Id}{(snapshot.Tag is null ? "" : $" ({snapshot.Tag})")}");
         return ExitCodes.Ok;
     }
 
     public static async Task<int> ListAsync(Location where, bool json, CancellationToken ct)
     {
         await using var store = await where.OpenAsync(create: false, ct);
-        var all = await store.ListAsync(ct);
-        if (json) CommandLine.WriteJson(StoreRendering.ListJson(all));
-        else StoreRendering.WriteList(all, store.Location);
-        return ExitCodes.Ok;
+        var scan = await store.ScanAsync(ct);
+        // The readable snapshots are listed; a damaged manifest is named (and makes the exit code 1) but does not
+        // hide the others.
+        foreach (var d in scan.Damaged) Console.Error.WriteLine($"error: {CommandLine.OneLine(d.Problem)} (xen-iac store verify checks the store)");
+        if (json) CommandLine.WriteJson(StoreRendering.ListJson(scan));
+        else StoreRendering.WriteList(scan.Snapshots, store.Location);
+        return scan.Damaged.Count == 0 ? ExitCodes.Ok : ExitCodes.Error;
     }
 
     public static async Task<int> VerifyAsync(Location where, string? reference, bool json, CancellationToken ct)
@@ -87,7 +90,7 @@ internal static class StoreHandlers
     public static Task<int> KeyGenAsync(string file)
     {
         StoreKey.Generate(file);
-        Console.Out.WriteLine($"wrote {file}: keep it safe and outside the store; without it the store's snapshots cannot be read");
+        Console.Out.WriteLine($"wrote {CommandLine.OneLine(file)}: keep it safe and outside the store; without it the store's snapshots cannot be read");
         return Task.FromResult(ExitCodes.Ok);
     }
 }

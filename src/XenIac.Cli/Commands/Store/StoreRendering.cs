@@ -16,7 +16,7 @@ internal static class StoreRendering
     }
 
     public static string PushLine(PushResult r, string location) =>
-        $"pushed {r.Snapshot.Id}{(r.Snapshot.Tag is null ? "" : $" ({r.Snapshot.Tag})")} to {location}: {Size(r.Snapshot.Bytes)} in {r.Snapshot.Chunks} chunks, " +
+        $"pushed {r.Snapshot.Id}{(r.Snapshot.Tag is null ? "" : $" ({r.Snapshot.Tag})")} to {CommandLine.OneLine(location)}: {Size(r.Snapshot.Bytes)} in {r.Snapshot.Chunks} chunks, " +
         $"{r.NewChunks} new, {Size(r.StoredBytes)} added to the store";
 
     public static JsonObject SnapshotJson(SnapshotManifest s) => new()
@@ -30,19 +30,22 @@ internal static class StoreRendering
         ["source"] = s.Source,
     };
 
-    public static JsonObject ListJson(IReadOnlyList<SnapshotManifest> all) =>
-        new() { ["snapshots"] = new JsonArray([.. all.Select(s => (JsonNode)SnapshotJson(s))]) };
+    public static JsonObject ListJson(StoreScan scan) => new()
+    {
+        ["snapshots"] = new JsonArray([.. scan.Snapshots.Select(s => (JsonNode)SnapshotJson(s))]),
+        ["damaged"] = new JsonArray([.. scan.Damaged.Select(d => (JsonNode)new JsonObject { ["object"] = d.Chunk, ["problem"] = d.Problem })]),
+    };
 
     public static void WriteList(IReadOnlyList<SnapshotManifest> all, string location)
     {
         if (all.Count == 0)
         {
-            Console.Out.WriteLine($"no snapshots in {location}");
+            Console.Out.WriteLine($"no snapshots in {CommandLine.OneLine(location)}");
             return;
         }
         Console.Out.WriteLine($"{"ID",-12}  {"TAG",-24}  {"CREATED (UTC)",-19}  {"SIZE",10}  SOURCE");
         foreach (var s in all)
-            Console.Out.WriteLine($"{s.Id,-12}  {s.Tag ?? "-",-24}  {s.Created.UtcDateTime:yyyy-MM-dd HH:mm:ss}  {Size(s.Bytes),10}  {s.Source ?? "-"}");
+            Console.Out.WriteLine($"{s.Id,-12}  {s.Tag ?? "-",-24}  {s.Created.UtcDateTime:yyyy-MM-dd HH:mm:ss}  {Size(s.Bytes),10}  {(s.Source is null ? "-" : CommandLine.OneLine(s.Source))}");
     }
 
     public static JsonObject VerifyJson(VerifyReport r) => new()
