@@ -143,6 +143,15 @@ public sealed class ManifestLoaderTests
     }
 
     [Fact]
+    public void A_key_given_twice_is_named_at_its_place()
+    {
+        var e = Fails("version: 1\nversion: 1\ndomains: []\n");
+        var error = Assert.Single(e.Errors);
+        Assert.Equal("the key 'version' appears twice in one mapping", error.Message);
+        Assert.Equal(2, error.Location.Line);
+    }
+
+    [Fact]
     public void Duplicate_keys_in_a_mapping_are_reported_by_place()
     {
         var e = Fails("domains:\n  - name: web\n    name: db\n");

@@ -15,6 +15,12 @@ public static class JsonProblems
     {
         ArgumentNullException.ThrowIfNull(e);
         var message = e.Message;
+        // The reader's own phrasings for three things a damaged file does often.
+        if (message.Contains("Expected depth to be zero", StringComparison.Ordinal)) return "the text ends before its objects and arrays are closed";
+        if (message.Contains("does not contain any JSON tokens", StringComparison.Ordinal)) return "there is no JSON value (the file is empty or blank)";
+        var inner = e.InnerException?.Message ?? "";
+        if (message.Contains("surrogate", StringComparison.OrdinalIgnoreCase) || inner.Contains("surrogate", StringComparison.OrdinalIgnoreCase))
+            return "a string holds a lone surrogate escape (\\uD800-\\uDFFF without its pair), which is no text";
         if (message.Contains("could not be converted to", StringComparison.Ordinal)) return "a value of the wrong type";
         var missing = message.IndexOf("missing required properties", StringComparison.Ordinal);
         if (missing >= 0) return FirstSentence(message[missing..]);

@@ -372,6 +372,8 @@ public static partial class ManifestLoader
     private static string YamlMessage(YamlException e)
     {
         var message = e.InnerException is YamlException inner ? inner.Message : e.Message;
+        // YamlDotNet's "Duplicate key version" reads as a sentence about a "key version".
+        if (message.StartsWith("Duplicate key ", StringComparison.Ordinal)) return $"the key '{message["Duplicate key ".Length..]}' appears twice in one mapping";
         return $"invalid YAML: {message}";
     }
 

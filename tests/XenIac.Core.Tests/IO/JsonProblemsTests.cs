@@ -18,6 +18,9 @@ public sealed class JsonProblemsTests
     [InlineData("{\"Version\":\"x\"}", "line 1, column 15, at $.Version: a value of the wrong type")]
     [InlineData("{\"Version\":1,}", "line 1, column 14")]
     [InlineData("nope", "line 1, column 2: 'nope' is an invalid JSON literal")]
+    [InlineData("{", "line 1, column 2: the text ends before its objects and arrays are closed")]
+    [InlineData("  ", "line 1, column 3: there is no JSON value")]
+    [InlineData("{\"Name\":\"\\ud800\"}", "line 1, column 17, at $.Name: a string holds a lone surrogate escape")]
     public void Problems_say_where_and_what_without_dotnet_type_names(string json, string expected)
     {
         var text = JsonProblems.Describe(Fail<Shape>(json));
