@@ -258,7 +258,19 @@ internal static class CommandLine
         }
         else if (path.Length == 0) r.AddError($"{name} is empty; give a file path");
         else if (Directory.Exists(path)) r.AddError($"{name} '{path}' is a folder, not a file");
-        else if (!File.Exists(path)) r.AddError($"{name} '{path}' does not exist");
+        else if (!File.Exists(path)) r.AddError(Missing(name, path));
+    }
+
+    /// <summary>Why File.Exists said no: it says no alike for a missing file and for one behind a folder this user cannot enter.</summary>
+    private static string Missing(string name, string path)
+    {
+        try
+        {
+            File.GetAttributes(path);
+            return $"{name} '{path}' cannot be read";
+        }
+        catch (UnauthorizedAccessException) { return $"{name} '{path}' cannot be reached: permission denied (on the file or a folder of its path)"; }
+        catch (Exception e) when (e is IOException or ArgumentException) { return $"{name} '{path}' does not exist"; }
     }
 
     /// <summary>
