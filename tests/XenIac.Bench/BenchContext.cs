@@ -88,7 +88,9 @@ public sealed class BenchContext
     /// </summary>
     public static string Tool => NativeTool is { } native ? $"'{native}'" : $"dotnet '{Path.Combine(AppContext.BaseDirectory, "xen-iac.dll")}'";
 
-    public static string ToolKind => NativeTool is null ? "managed xen-iac (no native binary: ./build.sh Native)" : "NativeAOT xen-iac";
+    // A managed apphost given as XENIAC_CLI is named as what it is (a figure said "NativeAOT" for one).
+    public static string ToolKind => NativeTool is null ? "managed xen-iac (no native binary: ./build.sh Native)"
+        : File.Exists(Path.ChangeExtension(NativeTool, ".dll")) ? $"managed xen-iac apphost {NativeTool}" : $"NativeAOT xen-iac {NativeTool}";
 
     public static string? NativeTool { get; } = FindNative();
 
