@@ -27,6 +27,8 @@ internal static class CommandLine
     public static void SetHandler(this Command command, Func<ParseResult, CancellationToken, Task<int>> handler) =>
         command.SetAction(async (parseResult, cancellationToken) =>
         {
+            // Opening a FIFO waits for its writer; this lets Ctrl+C end that wait, deep in readers that take no token.
+            using var fifoWaits = Core.IO.InputFile.CancelWaitsOn(cancellationToken);
             try
             {
                 return await handler(parseResult, cancellationToken);
@@ -294,7 +296,8 @@ internal static class CommandLine
     public static void RequireRereadable(string path, string command)
     {
         bool seekable;
-        if (path == StdioName) seekable = false;
+        // A FIFO is told by its type: opening it would wait for a writer only to refuse it.
+        if (path == StdioName || Core.IO.InputFile.IsFifo(path)) seekable = false;
         else
         {
             try
@@ -318,5 +321,5 @@ internal static class CommandLine
 
     /// <summary>Opens FILE for reading; "-" means standard input.</summary>
     public static Stream OpenInput(string path) =>
-        path == "-" ? StandardStreams.OpenInput() : new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024);
+        path == "-" ? StandardStreams.OpenInput() : Core.IO.InputFile.Open(path, 64 * 1024);
 }

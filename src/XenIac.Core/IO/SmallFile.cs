@@ -74,8 +74,7 @@ public static class SmallFile
     }
 
     // No SequentialScan: its fadvise is one more system call per file, for files read in one or two reads.
-    internal static FileStream Open(string path) =>
-        new(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.None);
+    internal static FileStream Open(string path) => InputFile.Open(path, bufferSize: 1);
 
     private static IOException TooLarge(string path, int limit) =>
         new($"{path} holds more than {limit:N0} bytes (the limit for this kind of file), or never ends (a device?)");

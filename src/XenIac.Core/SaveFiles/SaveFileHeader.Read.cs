@@ -1,3 +1,4 @@
+using XenIac.Core.IO;
 using System.Buffers.Binary;
 using System.Text;
 
@@ -74,7 +75,7 @@ public sealed partial record SaveFileHeader
     public static bool LooksLikeXlSavefile(string path)
     {
         // Unbuffered: 32 bytes are read once (a FileStream's default 4 KiB buffer would be allocated for them).
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+        using var stream = InputFile.Open(path, bufferSize: 1);
         Span<byte> start = stackalloc byte[SaveFileLayout.MagicLength];
         return LooksLikeXlSavefile(start[..ReadAtMost(stream, start)]);
     }

@@ -1,3 +1,4 @@
+using XenIac.Core.IO;
 using XenIac.Core.Streams;
 
 namespace XenIac.Core.SaveFiles;
@@ -81,7 +82,7 @@ public sealed class SaveFileReader : IDisposable, IAsyncDisposable
     public static SaveFileReader OpenLegacy(string path) => OpenLegacy(OpenFile(path));
 
     internal static FileStream OpenFile(string path, int bufferSize = 64 * 1024) =>
-        new(path, new FileStreamOptions
+        InputFile.Open(path, new FileStreamOptions
         {
             Mode = FileMode.Open,
             Access = FileAccess.Read,

@@ -80,7 +80,7 @@ internal sealed class LibxlSaveRestore(ILibxl libxl)
     public RestoreResult Restore(string savefilePath, RestoreOptions options, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        using var stream = new FileStream(savefilePath, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024);
+        using var stream = InputFile.Open(savefilePath, 64 * 1024);
         using var savefile = options.Legacy ? SaveFileReader.OpenLegacy(stream, leaveOpen: true) : SaveFileReader.Open(stream, leaveOpen: true);
         var header = savefile.Header;
         var restoreConfig = HostConfigs.ForRestore(savefile, options);

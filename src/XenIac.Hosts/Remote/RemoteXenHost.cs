@@ -198,7 +198,7 @@ internal sealed class RemoteXenHost : IXenHost
     public async Task<RestoreResult> RestoreAsync(string savefilePath, RestoreOptions options, CancellationToken cancellationToken = default)
     {
         FileStream file;
-        try { file = new FileStream(savefilePath, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan); }
+        try { file = InputFile.Open(savefilePath, 1, FileOptions.SequentialScan); }
         catch (FileNotFoundException e) { throw new XenHostException(XenHostError.OperationFailed, $"savefile not found: {savefilePath}", e); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new XenHostException(XenHostError.OperationFailed, $"cannot read savefile '{savefilePath}': {e.Message}", e); }
         await using (file.ConfigureAwait(false))

@@ -1,0 +1,152 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace XenIac.Core.IO;
+
+/// <summary>
+/// Opens a file a user named for reading, where it may be a FIFO (`mkfifo`, a shell's `&lt;(...)` on some systems).
+/// Opening a FIFO for reading waits in the kernel until a writer comes, and a thread in open() cannot be cancelled:
+/// Ctrl+C or SIGTERM cancelled the command's token, nothing looked at it, and only SIGKILL ended the process. Here a
+/// FIFO is opened without waiting and the wait for its writer is a poll that the command's cancellation ends.
+/// </summary>
+public static partial class InputFile
+{
+    private static readonly AsyncLocal<CancellationToken> s_cancellation = new();
+
+    /// <summary>
+    /// Until the result is disposed, waits for a FIFO's writer in this flow of work (the async calls it makes
+    /// included) end when <paramref name="cancellationToken"/> is cancelled. Ambient because the opens sit deep in
+    /// synchronous readers (a manifest, a config, a savefile header) that take no token.
+    /// </summary>
+    public static IDisposable CancelWaitsOn(CancellationToken cancellationToken)
+    {
+        var previous = s_cancellation.Value;
+        s_cancellation.Value = cancellationToken;
+        return new Scope(previous);
+    }
+
+    private sealed class Scope(CancellationToken previous) : IDisposable
+    {
+        public void Dispose() => s_cancellation.Value = previous;
+    }
+
+    /// <summary>Opens <paramref name="path"/> for reading with <paramref name="options"/>' buffer size and sharing.</summary>
+    /// <exception cref="OperationCanceledException">The path is a FIFO and the wait for its writer was cancelled.</exception>
+    public static FileStream Open(string path, FileStreamOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (OpenFifo(path) is { } fifo)
+        {
+            try { return new FileStream(fifo, FileAccess.Read, Math.Max(options.BufferSize, 0)); }
+            catch
+            {
+                fifo.Dispose();
+                throw;
+            }
+        }
+        return new FileStream(path, options);
+    }
+
+    /// <inheritdoc cref="Open(string, FileStreamOptions)"/>
+    public static FileStream Open(string path, int bufferSize = 4096, FileOptions options = FileOptions.None,
+        FileShare share = FileShare.Read) =>
+        Open(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = share, BufferSize = bufferSize, Options = options });
+
+    /// <summary>True when <paramref name="path"/>, following links, is a FIFO or pipe (it can be read once, and never seeks).</summary>
+    public static bool IsFifo(string path)
+    {
+        if (!OperatingSystem.IsLinux()) return false;
+        var buffer = new byte[256];
+        int rc;
+        unsafe
+        {
+            // statx has one layout on every Linux architecture; stx_mode is a u16 at offset 28. Flags 0: follow links.
+            fixed (byte* p = buffer) rc = Statx(-100 /* AT_FDCWD */, Path.GetFullPath(path), 0, 0x1 /* STATX_TYPE */, p);
+        }
+        return rc == 0 && (BitConverter.ToUInt16(buffer, 28) & 0xF000) == 0x1000 /* S_IFIFO */;
+    }
+
+    /// <summary>
+    /// A blocking handle on the FIFO at <paramref name="path"/> once a writer has written or come and gone; null when
+    /// it is not a named FIFO (or cannot be opened so: the ordinary open then reports why).
+    /// </summary>
+    private static SafeFileHandle? OpenFifo(string path)
+    {
+        if (!IsFifo(path)) return null;
+        var cancellationToken = s_cancellation.Value;
+        cancellationToken.ThrowIfCancellationRequested();
+        // O_NONBLOCK: the open returns at once, writer or not. Reading now would return 0 (end of file) while no writer
+        // is connected, which would look like an empty file, so the data is waited for first.
+        var fd = OpenNative(Path.GetFullPath(path), ReadOnly | NonBlocking | CloseOnExec);
+        if (fd < 0) return null;
+        var handle = new SafeFileHandle(fd, ownsHandle: true);
+        try
+        {
+            // A pipe (/dev/stdin, /proc/self/fd/N onto a shell's pipe) never waits in a blocking open, and poll does not
+            // report its end when its writer left before this open: waiting would hang on `true | xen-iac ... /dev/stdin`.
+            if (!IsAnonymousPipe(fd)) WaitForWriter(fd, cancellationToken);
+            // Reads from here on are the plain blocking ones every other file gets.
+            var flags = Fcntl(fd, GetStatusFlags, 0);
+            if (flags < 0 || Fcntl(fd, SetStatusFlags, flags & ~NonBlocking) < 0)
+                throw new IOException($"cannot read '{path}': cannot make the FIFO blocking (errno {Marshal.GetLastPInvokeError()})");
+            return handle;
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    private static bool IsAnonymousPipe(int fd)
+    {
+        try { return new FileInfo($"/proc/self/fd/{fd}").LinkTarget?.StartsWith("pipe:", StringComparison.Ordinal) == true; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
+    }
+
+    /// <summary>
+    /// Waits until the FIFO has bytes to read, or a writer came and closed it (Linux reports POLLHUP only for a writer
+    /// that left after this open, so a FIFO nobody has opened yet keeps waiting, as a blocking open would). In slices,
+    /// so that cancellation is seen within a tenth of a second without a second descriptor to wake the poll.
+    /// </summary>
+    private static void WaitForWriter(int fd, CancellationToken cancellationToken)
+    {
+        var poll = new PollFd { Fd = fd, Events = PollIn };
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int rc;
+            unsafe { rc = Poll(&poll, 1, 100); }
+            if (rc > 0) return;
+            if (rc < 0 && Marshal.GetLastPInvokeError() != Interrupted) return; // let the read report the problem
+        }
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Returned;
+    }
+
+    private const short PollIn = 0x1; // POLLIN
+    private const int Interrupted = 4; // EINTR
+    private const int GetStatusFlags = 3; // F_GETFL
+    private const int SetStatusFlags = 4; // F_SETFL
+    private const int ReadOnly = 0; // O_RDONLY
+    private const int CloseOnExec = 0x80000; // O_CLOEXEC on Linux
+    private const int NonBlocking = 0x800; // O_NONBLOCK on Linux
+
+    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int OpenNative(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    private static partial int Fcntl(int fd, int command, int argument);
+
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    private static unsafe partial int Poll(PollFd* fds, nuint count, int timeout);
+
+    [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
+}
