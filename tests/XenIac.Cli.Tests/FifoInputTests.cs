@@ -23,9 +23,16 @@ public sealed class FifoInputTests
             Assert.True(Fifo.TryMake(Path.Combine(dir, "pipe")), "mkfifo failed");
             using var process = CliRunner.Start(commandLine.Split(' '), dir);
             var stderr = process.StandardError.ReadToEndAsync();
-            // Long enough for the tool to start and reach the open; the signal handler exists from the start.
-            await Task.Delay(1000);
-            if (process.HasExited) Assert.Fail("it did not wait for the writer: " + await stderr);
+            // Signalled only once the tool holds the FIFO open (so its handlers are in place: a fixed delay was a race
+            // with a slow start on a busy machine, where SIGTERM's default action would end it as 143).
+            var fifo = Path.Combine(dir, "pipe");
+            var waited = Stopwatch.StartNew();
+            while (!HoldsOpen(process.Id, fifo))
+            {
+                if (process.HasExited) Assert.Fail("it did not wait for the writer: " + await stderr);
+                if (waited.Elapsed > TimeSpan.FromSeconds(60)) Assert.Fail("it never opened the FIFO");
+                await Task.Delay(50);
+            }
 
             Process.Start("kill", [$"-{signal}", process.Id.ToString(CultureInfo.InvariantCulture)])!.WaitForExit();
             using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
@@ -40,6 +47,16 @@ public sealed class FifoInputTests
             Assert.Matches(@"^error: cancelled[^\n]*\n$", await stderr);
         }
         finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    private static bool HoldsOpen(int pid, string path)
+    {
+        try
+        {
+            return Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd")
+                .Any(fd => { try { return new FileInfo(fd).LinkTarget == path; } catch (IOException) { return false; } });
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
     }
 
     [Fact]
