@@ -69,6 +69,10 @@ public static partial class AtomicFile
             TryDelete(temp);
             throw;
         }
+        finally
+        {
+            Forget(temp);
+        }
     }
 
     /// <summary>
@@ -177,11 +181,56 @@ public static partial class AtomicFile
         return new WritebackFileStream(path, options);
     }
 
-    /// <summary>A temp path beside <paramref name="path"/> whose name records the writing process.</summary>
+    /// <summary>
+    /// A temp path beside <paramref name="path"/> whose name records the writing process. It is remembered until the
+    /// process ends, so that <see cref="DeleteTempFilesOfThisProcess"/> can remove it if the process must end at once.
+    /// </summary>
     public static string TempPathFor(string path)
     {
         var full = Path.GetFullPath(path);
-        return Path.Combine(Path.GetDirectoryName(full)!, $"{TempPrefix}{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}");
+        var temp = Path.Combine(Path.GetDirectoryName(full)!, $"{TempPrefix}{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}");
+        Remember(temp);
+        return temp;
+    }
+
+    // Every temp path this process named. Names are unique (a GUID each), so deleting one that was since renamed
+    // into place or removed finds nothing and harms nothing. The set is pruned of such paths as it grows, since a
+    // long-running process (the reconcile loop, serve) names temp files for as long as it runs.
+    private static readonly HashSet<string> s_temps = new(StringComparer.Ordinal);
+    private static int s_pruneAt = 256;
+
+    private static void Remember(string temp)
+    {
+        lock (s_temps)
+        {
+            s_temps.Add(temp);
+            if (s_temps.Count < s_pruneAt) return;
+            s_temps.RemoveWhere(t => !File.Exists(t));
+            s_pruneAt = Math.Max(256, 2 * s_temps.Count);
+        }
+    }
+
+    private static void Forget(string temp)
+    {
+        lock (s_temps) s_temps.Remove(temp);
+    }
+
+    /// <summary>
+    /// Deletes the temp files this process named and that still exist: for a process that must end now (a second
+    /// Ctrl+C) without the cleanup its cancelled work would have done, which would otherwise leave a partial savefile
+    /// of many GiB beside its target until a later writer of the same folder happens to clean it. Returns how many.
+    /// </summary>
+    public static int DeleteTempFilesOfThisProcess() => DeleteTempFilesOfThisProcess(folder: null);
+
+    /// <summary>Only those in <paramref name="folder"/> when given: tests share one process and run side by side.</summary>
+    internal static int DeleteTempFilesOfThisProcess(string? folder)
+    {
+        string[] temps;
+        lock (s_temps) temps = [.. s_temps];
+        var removed = 0;
+        foreach (var temp in temps)
+            if ((folder is null || Path.GetDirectoryName(temp) == Path.GetFullPath(folder)) && File.Exists(temp) && TryDelete(temp)) removed++;
+        return removed;
     }
 
     /// <summary>

@@ -105,4 +105,40 @@ public sealed class AtomicFileTests : IDisposable
         }
         finally { Directory.Delete(dir, true); }
     }
+
+    /// <summary>
+    /// What a second Ctrl+C runs before the process ends: the temp file of a write still under way goes (it held a
+    /// partial savefile of many GiB, left beside its target), and a finished write's file and other files stay.
+    /// </summary>
+    [Fact]
+    public async Task Deleting_this_process_temp_files_removes_a_write_under_way_and_nothing_else()
+    {
+        File.WriteAllText(P("other"), "keep");
+        await Write(P("done"), "done");
+        var writing = new TaskCompletionSource();
+        var release = new TaskCompletionSource();
+        var write = AtomicFile.WriteLargeAsync(P("big"), async (s, ct) =>
+        {
+            await s.WriteAsync(new byte[1 << 20], ct);
+            await s.FlushAsync(ct);
+            writing.SetResult();
+            await release.Task;
+        });
+        await writing.Task;
+        var temp = Assert.Single(Directory.EnumerateFiles(_dir, AtomicFile.TempPrefix + "*"));
+        // A temp path named by a host's own code (GuestMemory, a clone's base) is remembered the same way.
+        var named = AtomicFile.TempPathFor(P("memory"));
+        File.WriteAllText(named, "partial");
+
+        Assert.Equal(2, AtomicFile.DeleteTempFilesOfThisProcess(_dir));
+
+        Assert.False(File.Exists(temp));
+        Assert.False(File.Exists(named));
+        Assert.Equal("keep", File.ReadAllText(P("other")));
+        Assert.Equal("done", File.ReadAllText(P("done")));
+        release.SetResult();
+        // The writer, its file deleted under it, fails (its rename finds no file) rather than writing a target.
+        await Assert.ThrowsAsync<FileNotFoundException>(() => write);
+        Assert.False(File.Exists(P("big")));
+    }
 }
