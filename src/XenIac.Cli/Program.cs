@@ -29,12 +29,25 @@ if (parseResult.Errors.Count > 0)
     return ExitCodes.Error;
 }
 // The first Ctrl+C or SIGTERM cancels: handlers clean up (delete temp files, resume a domain libxl was suspending)
-// however long that takes, then exit 1 through the usual error line. A second one ends the process at once.
+// however long that takes, then exit 1 through the usual error line. A second one ends the process at once, after
+// deleting the temp files it was writing. A signal within two seconds of the first is the same request, not a second
+// one: GNU timeout signals both the tool and its process group, and a terminal's Ctrl+C reaches every process of the
+// foreground group, so one request often arrives twice; taken as "end now" it left a partial savefile of many GiB.
+const long SameRequestMilliseconds = 2000;
 using var cancel = new CancellationTokenSource();
+long firstSignalAt = 0;
 void OnSignal(PosixSignalContext context)
 {
-    context.Cancel = !cancel.IsCancellationRequested;
-    cancel.Cancel();
+    var now = Math.Max(1, Environment.TickCount64);
+    var first = Interlocked.CompareExchange(ref firstSignalAt, now, 0);
+    if (first == 0 || now - first < SameRequestMilliseconds)
+    {
+        context.Cancel = true;
+        cancel.Cancel();
+        return;
+    }
+    XenIac.Core.IO.AtomicFile.DeleteTempFilesOfThisProcess();
+    context.Cancel = false;
 }
 using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
 using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
