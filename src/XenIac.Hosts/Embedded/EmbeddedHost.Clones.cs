@@ -51,12 +51,22 @@ public sealed partial class EmbeddedHost
         }
         catch
         {
-            // Nothing of a failed clone stays: its overlay, and the base when no other clone uses it.
-            File.Delete(OverlayPath(shape.Name));
-            File.Delete(OverlayMapPath(shape.Name));
+            // Nothing of a failed clone stays: its overlay and its folder, and the base when no other clone uses it.
+            // A clone cancelled before its folder was made has no overlay: File.Delete throws for a missing folder (not
+            // a missing file), and that error replaced the cancellation and skipped the base, leaving an empty one.
+            // The name's lock is held, so the domain folder is this clone's alone.
+            DeleteIfFolderExists(OverlayPath(shape.Name));
+            DeleteIfFolderExists(OverlayMapPath(shape.Name));
+            if (Directory.Exists(DomainDir(shape.Name)) && !Directory.EnumerateFileSystemEntries(DomainDir(shape.Name)).Any())
+                Directory.Delete(DomainDir(shape.Name));
             if (!HasClones(id) && Directory.Exists(BaseDir(id))) Directory.Delete(BaseDir(id), recursive: true);
             throw;
         }
+    }
+
+    private static void DeleteIfFolderExists(string file)
+    {
+        if (Directory.Exists(Path.GetDirectoryName(file))) File.Delete(file);
     }
 
     /// <summary>Removes a base once no domain record names it any more (under its lock: a clone restore may be taking it).</summary>

@@ -144,6 +144,8 @@ public static partial class CloneBatch
         {
             var first = tasks.Select(t => t.Exception?.InnerException).FirstOrDefault(e => e is not null and not OperationCanceledException);
             await UndoAsync(host, made, options.Warn).ConfigureAwait(false);
+            // Cancelled by the caller: that is the answer, whatever a clone stopped mid-way then failed with.
+            cancellationToken.ThrowIfCancellationRequested();
             if (first is not null) throw new CloneFailedException($"a clone failed and the clones this batch made were removed: {first.Message}", first);
             throw;
         }

@@ -114,6 +114,29 @@ public sealed class EmbeddedCloneTests : IAsyncLifetime
         Assert.Equal(_sourceMemory, await MemoryOf("b"));
     }
 
+    /// <summary>
+    /// Cancelled while its base loads (before its own folder exists), a clone's cleanup deleted files in that missing
+    /// folder: the DirectoryNotFoundException replaced the cancellation (`domain clone` said "a clone failed ...
+    /// Could not find a part of the path") and the base's removal after it never ran, leaving an empty bases/ID.
+    /// </summary>
+    [Fact]
+    public async Task A_clone_cancelled_while_its_base_loads_reports_cancelled_and_leaves_nothing()
+    {
+        // 32 MiB at 8 MiB/s: the base takes 4 s to load, and the cancel comes half a second in.
+        var slow = EmbeddedHost.Open(HostDir, new EmbeddedHostOptions { ThrottleMiBs = 8 });
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => slow.RestoreAsync(_savefile, Clone("x", new MacPool()), cancel.Token));
+
+        var bases = Path.Combine(HostDir, "bases");
+        Assert.True(!Directory.Exists(bases) || Directory.GetFileSystemEntries(bases).Length == 0, "a base was left");
+        Assert.False(Directory.Exists(Path.Combine(HostDir, "domains", "x")));
+        Assert.Empty(await _host.ListDomainsAsync());
+        // And the folder still clones.
+        await _host.RestoreAsync(_savefile, Clone("x", new MacPool()));
+        Assert.Equal(_sourceMemory, await MemoryOf("x"));
+    }
+
     [Fact]
     public async Task Destroying_the_last_clone_removes_the_base()
     {
