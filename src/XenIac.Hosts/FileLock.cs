@@ -34,13 +34,21 @@ public sealed class FileLock : IDisposable
 
     public string Path => _handle.Name;
 
+    private static FileStreamOptions PrivateOptions(FileMode mode, FileAccess access)
+    {
+        var options = new FileStreamOptions { Mode = mode, Access = access, Share = FileShare.None, BufferSize = 1 };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        return options;
+    }
+
     /// <summary>Takes the lock once; returns null (and who holds it) when another process has it.</summary>
     public static FileLock? TryAcquire(string path, string? purpose, out LockOwner? holder)
     {
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
         try
         {
-            var handle = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
+            // 0600 like the files it guards: the owner record names the user, the process and what it works on.
+            var handle = new FileStream(path, PrivateOptions(FileMode.OpenOrCreate, FileAccess.ReadWrite));
             var ownerPath = path + ".owner";
             var owner = new LockOwner(Environment.ProcessId, Environment.MachineName, Environment.UserName, DateTimeOffset.UtcNow, purpose);
             // Who holds the lock is a courtesy for whoever waits; failing to write it must not lose (or leak) the lock.
@@ -49,7 +57,8 @@ public sealed class FileLock : IDisposable
             var record = JsonSerializer.Serialize(owner, HostJson.Default.LockOwner);
             try
             {
-                File.WriteAllText(temp, record);
+                using (var file = new FileStream(temp, PrivateOptions(FileMode.CreateNew, FileAccess.Write)))
+                    file.Write(System.Text.Encoding.UTF8.GetBytes(record));
                 File.Move(temp, ownerPath, overwrite: true);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)

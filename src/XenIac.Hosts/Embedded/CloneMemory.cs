@@ -20,7 +20,9 @@ internal sealed class CloneMemory(string baseFile, string overlayFile, string ma
     {
         using (var overlay = Core.IO.AtomicFile.CreatePrivateOverwrite(overlayFile))
             overlay.SetLength(pages * PageSize);
-        File.WriteAllBytes(mapFile, new byte[MapBytes(pages)]);
+        // 0600 like the overlay: which pages a guest wrote is derived from its memory (File.WriteAllBytes made it 0644).
+        using (var map = Core.IO.AtomicFile.CreatePrivateOverwrite(mapFile))
+            map.Write(new byte[MapBytes(pages)]);
     }
 
     private static long MapBytes(long pages) => (pages + 7) / 8;

@@ -45,7 +45,16 @@ public sealed partial class EmbeddedHost : IXenHost
             Directory.CreateDirectory(Path.Combine(root, "locks"));
             var marker = Path.Combine(root, Marker);
             if (!File.Exists(marker))
-                File.WriteAllText(marker, "{\"kind\":\"xeniac-embedded-host\",\"version\":1}\n");
+            {
+                // 0600 like every other file of the folder, from its creation (File.WriteAllText made it 0644). Created
+                // only if absent: two first opens of one folder race here, and the one that loses keeps the other's.
+                try
+                {
+                    using var file = AtomicFile.CreatePrivate(marker);
+                    file.Write("{\"kind\":\"xeniac-embedded-host\",\"version\":1}\n"u8);
+                }
+                catch (IOException) when (File.Exists(marker)) { }
+            }
         }
         catch (UnauthorizedAccessException e)
         {

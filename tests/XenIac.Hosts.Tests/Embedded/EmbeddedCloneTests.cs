@@ -137,6 +137,26 @@ public sealed class EmbeddedCloneTests : IAsyncLifetime
         Assert.Equal(_sourceMemory, await MemoryOf("x"));
     }
 
+    /// <summary>Every file of the host folder holds guest memory or what is derived from it, or names who works on it: 0600 all.</summary>
+    [Fact]
+    public async Task Every_file_in_the_host_folder_is_private_after_create_save_and_clone()
+    {
+        var pool = new MacPool();
+        await _host.RestoreAsync(_savefile, Clone("x", pool));
+        // y's page map is the one its restore made (a write to x replaces x's through AtomicFile).
+        await _host.RestoreAsync(_savefile, Clone("y", pool));
+        await _host.WriteMemoryAsync("x", 4096, "changed"u8.ToArray());
+        await _host.SaveAsync("x", Path.Combine(_dir, "x.xlsave"), SaveOptions.Default with { Mode = SaveMode.Checkpoint });
+        await _host.CreateAsync(ConfigText.FromText("name = \"plain\"\ntype = \"hvm\"\nmemory = 8\nvcpus = 1\n"));
+        await _host.WriteMemoryAsync("plain", 0, "plain"u8.ToArray());
+
+        var files = Directory.GetFiles(HostDir, "*", SearchOption.AllDirectories);
+        Assert.Contains(Path.Combine(HostDir, "domains", "y", "overlay.map"), files);
+        Assert.Contains(files, f => f.EndsWith("xeniac-embedded-host.json", StringComparison.Ordinal));
+        Assert.All(files, f => Assert.True(File.GetUnixFileMode(f) == (UnixFileMode.UserRead | UnixFileMode.UserWrite),
+            $"{Path.GetRelativePath(HostDir, f)} is {File.GetUnixFileMode(f)}"));
+    }
+
     [Fact]
     public async Task Destroying_the_last_clone_removes_the_base()
     {
