@@ -10,13 +10,16 @@ namespace XenIac.Cli.Tests;
 /// </summary>
 public sealed class FifoInputTests
 {
-    [Theory]
+    [SkippableTheory]
     [InlineData("TERM", "savefile inspect pipe")]
     [InlineData("INT", "config show pipe")]
     [InlineData("TERM", "config show pipe")]
     [InlineData("TERM", "plan -f pipe --host embedded:h")]
     public async Task Waiting_for_a_fifo_writer_ends_on_the_first_signal_with_one_error_line(string signal, string commandLine)
     {
+        // A shell starts background jobs with SIGINT ignored and children inherit that (CI runners do it too): the tool
+        // then rightly never sees a SIGINT, so there is nothing to test.
+        Skip.If(signal == "INT" && SigIntIgnored(), "SIGINT is ignored in this process tree (a background job), so the tool never receives it");
         var dir = Directory.CreateTempSubdirectory("xeniac-fifo-").FullName;
         try
         {
@@ -47,6 +50,12 @@ public sealed class FifoInputTests
             Assert.Matches(@"^error: cancelled[^\n]*\n$", await stderr);
         }
         finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    private static bool SigIntIgnored()
+    {
+        var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+        return line is not null && (ulong.Parse(line[7..].Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture) & 0x2) != 0;
     }
 
     private static bool HoldsOpen(int pid, string path)
