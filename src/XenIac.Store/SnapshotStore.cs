@@ -410,6 +410,9 @@ public sealed class SnapshotStore : IAsyncDisposable
             {
                 var data = await _backend.GetAsync(o.Key, MaxSmallObject, cancellationToken).ConfigureAwait(false);
                 if (data is null) continue; // removed by gc while listing
+                // No writer of ours puts an empty manifest: an empty object is a killed put on a server that shows a
+                // body as it arrives (s3rver does; S3 and the folder store show objects whole). Not a snapshot.
+                if (data.Length == 0) continue;
                 list.Add(Checked(StoreJson.Parse(data, o.Key, StoreJson.Default.SnapshotManifest), o.Key));
             }
             catch (StoreException e) when (e.Error is StoreError.Damaged)
