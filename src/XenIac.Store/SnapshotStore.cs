@@ -206,7 +206,7 @@ public sealed class SnapshotStore : IAsyncDisposable
                         var slot = placed.GetOrAdd(name, mine);
                         if (ReferenceEquals(slot, mine))
                         {
-                            try { mine.SetResult(await packs.AddAsync(codec.Encode(chunk.Data.Span)).ConfigureAwait(false)); }
+                            try { mine.SetResult(await packs.AddAsync(codec.Encode(chunk.Data)).ConfigureAwait(false)); }
                             catch (Exception e) { mine.TrySetException(e); throw; }
                         }
                         where = await slot.Task.WaitAsync(token).ConfigureAwait(false);
@@ -375,7 +375,7 @@ public sealed class SnapshotStore : IAsyncDisposable
             long stored = 0, added = 0;
             if (!await store._backend.ExistsAsync(StoreKeys.Recipe(name), token).ConfigureAwait(false))
             {
-                var encoded = codec.Encode(raw);
+                var encoded = codec.EncodeToArray(raw);
                 await store._backend.PutAsync(StoreKeys.Recipe(name), encoded, token).ConfigureAwait(false);
                 stored = encoded.Length;
                 added = 1;

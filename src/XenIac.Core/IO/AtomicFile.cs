@@ -140,7 +140,7 @@ public static partial class AtomicFile
             int rc;
             unsafe
             {
-                fixed (byte* p = buffer) rc = Statx(-100 /* AT_FDCWD */, full, 0x100 /* AT_SYMLINK_NOFOLLOW */, 0x1 /* STATX_TYPE */, p);
+                fixed (byte* p = buffer) rc = Libc.Statx(Libc.CurrentDirectory, full, Libc.NoFollow, Libc.StatxType, p);
             }
             if (rc == 0)
             {
@@ -274,21 +274,9 @@ public static partial class AtomicFile
     private static void FsyncDirectory(string directory)
     {
         if (!OperatingSystem.IsLinux()) return;
-        var fd = Open(directory, 0x10000 /* O_DIRECTORY */ | 0 /* O_RDONLY */);
+        var fd = Libc.Open(directory, Libc.Directory | Libc.ReadOnly | Libc.CloseOnExec);
         if (fd < 0) return;
-        try { _ = Fsync(fd); }
-        finally { _ = Close(fd); }
+        try { _ = Libc.Fsync(fd); }
+        finally { _ = Libc.Close(fd); }
     }
-
-    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int Open(string path, int flags);
-
-    [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8)]
-    private static unsafe partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
-
-    [LibraryImport("libc", EntryPoint = "fsync")]
-    private static partial int Fsync(int fd);
-
-    [LibraryImport("libc", EntryPoint = "close")]
-    private static partial int Close(int fd);
 }

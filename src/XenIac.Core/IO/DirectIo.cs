@@ -19,19 +19,60 @@ internal static partial class DirectIo
         // takes O_DIRECT but serves it badly).
         if (!OperatingSystem.IsLinux() || DirectFlag == 0 || Environment.GetEnvironmentVariable("XENIAC_NO_DIRECT_IO") == "1") return false;
         var fd = (int)file.DangerousGetHandle();
-        var flags = Fcntl(fd, GetFlags, 0);
-        return flags >= 0 && Fcntl(fd, SetFlags, flags | DirectFlag) >= 0;
+        var flags = Libc.Fcntl(fd, Libc.GetStatusFlags, 0);
+        return flags >= 0 && Libc.Fcntl(fd, Libc.SetStatusFlags, flags | DirectFlag) >= 0;
     }
 
     /// <summary>Back to ordinary, cached transfers (for an unaligned tail, or a file system that refused a direct one).</summary>
     public static void Disable(SafeFileHandle file)
     {
         var fd = (int)file.DangerousGetHandle();
-        var flags = Fcntl(fd, GetFlags, 0);
-        if (flags >= 0) _ = Fcntl(fd, SetFlags, flags & ~DirectFlag);
+        var flags = Libc.Fcntl(fd, Libc.GetStatusFlags, 0);
+        if (flags >= 0) _ = Libc.Fcntl(fd, Libc.SetStatusFlags, flags & ~DirectFlag);
     }
 
-    private const int GetFlags = 3, SetFlags = 4;
+    /// <summary>
+    /// A buffer of <paramref name="length"/> bytes whose start is aligned for direct transfers (a slice of a pinned
+    /// array, so it never moves and the collector frees it like any other).
+    /// </summary>
+    public static Memory<byte> AllocateAligned(int length)
+    {
+        var array = GC.AllocateUninitializedArray<byte>(length + Alignment, pinned: true);
+        unsafe
+        {
+            var address = (nint)System.Runtime.CompilerServices.Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
+            var skip = (int)((Alignment - address % Alignment) % Alignment);
+            return array.AsMemory(skip, length);
+        }
+    }
+
+    /// <summary>
+    /// Writes <paramref name="bytes"/> as the whole content of a new file: the aligned bulk with O_DIRECT when the
+    /// buffer is aligned (<see cref="AllocateAligned"/>) and the file system takes it, the unaligned tail (and
+    /// everything, otherwise) through the page cache. The file is left without O_DIRECT.
+    /// </summary>
+    public static unsafe void WriteNewFile(SafeFileHandle file, ReadOnlySpan<byte> bytes)
+    {
+        var bulk = bytes.Length / Alignment * Alignment;
+        bool aligned;
+        fixed (byte* p = bytes) aligned = (nint)p % Alignment == 0;
+        if (bulk > 0 && aligned && TryEnable(file))
+        {
+            try
+            {
+                RandomAccess.Write(file, bytes[..bulk], 0);
+            }
+            catch (IOException)
+            {
+                // Some file systems take O_DIRECT and refuse the write (EINVAL): the same bytes the ordinary way
+                // (a real failure, a full disk, fails again there and is reported).
+                bulk = 0;
+            }
+            finally { Disable(file); }
+        }
+        else bulk = 0;
+        RandomAccess.Write(file, bytes[bulk..], bulk);
+    }
 
     /// <summary>O_DIRECT's value differs between architectures; 0 where it is not known here.</summary>
     private static int DirectFlag => RuntimeInformation.ProcessArchitecture switch
@@ -40,7 +81,4 @@ internal static partial class DirectIo
         Architecture.Arm64 or Architecture.Arm => 0x10000,
         _ => 0,
     };
-
-    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
-    private static partial int Fcntl(int fd, int command, int argument);
 }

@@ -36,14 +36,14 @@ internal static partial class FileRangeCopy
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var n = CopyFileRange(fdIn, ref inOffset, fdOut, ref outOffset, (nuint)Chunk, 0);
+            var n = Libc.CopyFileRange(fdIn, ref inOffset, fdOut, ref outOffset, (nuint)Chunk, 0);
             if (n < 0) ThrowIfWriteFailed(Marshal.GetLastPInvokeError(), "copy_file_range");
             // A seekable destination that is not a regular file (/dev/null) refuses at once: the pages can still be sent.
             if (n < 0 && copied == 0) return Send(input, inputOffset, output, progress, cancellationToken);
             if (n <= 0) break; // 0 is the end of the source; -1 (EXDEV, ENOSYS, EINVAL, ...) leaves the rest to the caller
             copied += n;
             // Start writing this chunk to disk now, so the caller's closing fsync has little left to wait for.
-            _ = SyncFileRange(fdOut, outOffset - n, n, SyncFileRangeWrite);
+            _ = Libc.SyncFileRange(fdOut, outOffset - n, n, Libc.StartWriteback);
             progress?.Report(copied);
         }
         output.Seek(outStart + copied, SeekOrigin.Begin);
@@ -100,7 +100,7 @@ internal static partial class FileRangeCopy
             var position = offset;
             while (position - offset < count)
             {
-                var n = SendFile(fdOut, fdIn, ref position, (nuint)Math.Min(Chunk, count - (position - offset)));
+                var n = Libc.SendFile(fdOut, fdIn, ref position, (nuint)Math.Min(Chunk, count - (position - offset)));
                 if (n < 0) error = Marshal.GetLastPInvokeError();
                 if (n <= 0) break;
             }
@@ -113,8 +113,6 @@ internal static partial class FileRangeCopy
         }
     }
 
-    private const uint SyncFileRangeWrite = 2;
-
     /// <summary>
     /// A refusal (EXDEV, EINVAL, ENOSYS: this pair of files cannot be copied so) leaves the rest to the caller's
     /// ordinary loop; a failed write (a full disk, a quota, an I/O error) is the copy's failure and must never pass
@@ -125,13 +123,4 @@ internal static partial class FileRangeCopy
         if (errno is 5 /* EIO */ or 27 /* EFBIG */ or 28 /* ENOSPC */ or 122 /* EDQUOT */)
             throw new IOException($"{Marshal.GetPInvokeErrorMessage(errno)} ({call})", errno);
     }
-
-    [LibraryImport("libc", EntryPoint = "sendfile64", SetLastError = true)]
-    private static partial nint SendFile(int fdOut, int fdIn, ref long offset, nuint count);
-
-    [LibraryImport("libc", EntryPoint = "sync_file_range")]
-    private static partial int SyncFileRange(int fd, long offset, long length, uint flags);
-
-    [LibraryImport("libc", EntryPoint = "copy_file_range", SetLastError = true)]
-    private static partial nint CopyFileRange(int fdIn, ref long offIn, int fdOut, ref long offOut, nuint length, uint flags);
 }

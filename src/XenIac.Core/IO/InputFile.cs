@@ -61,7 +61,7 @@ public static partial class InputFile
         unsafe
         {
             // statx has one layout on every Linux architecture; stx_mode is a u16 at offset 28. Flags 0: follow links.
-            fixed (byte* p = buffer) rc = Statx(-100 /* AT_FDCWD */, Path.GetFullPath(path), 0, 0x1 /* STATX_TYPE */, p);
+            fixed (byte* p = buffer) rc = Libc.Statx(Libc.CurrentDirectory, Path.GetFullPath(path), 0, Libc.StatxType, p);
         }
         return rc == 0 && (BitConverter.ToUInt16(buffer, 28) & 0xF000) == 0x1000 /* S_IFIFO */;
     }
@@ -77,7 +77,7 @@ public static partial class InputFile
         cancellationToken.ThrowIfCancellationRequested();
         // O_NONBLOCK: the open returns at once, writer or not. Reading now would return 0 (end of file) while no writer
         // is connected, which would look like an empty file, so the data is waited for first.
-        var fd = OpenNative(Path.GetFullPath(path), ReadOnly | NonBlocking | CloseOnExec);
+        var fd = Libc.Open(Path.GetFullPath(path), Libc.ReadOnly | Libc.NonBlocking | Libc.CloseOnExec);
         if (fd < 0) return null;
         var handle = new SafeFileHandle(fd, ownsHandle: true);
         try
@@ -86,8 +86,7 @@ public static partial class InputFile
             // report its end when its writer left before this open: waiting would hang on `true | xen-iac ... /dev/stdin`.
             if (!IsAnonymousPipe(fd)) WaitForWriter(fd, cancellationToken);
             // Reads from here on are the plain blocking ones every other file gets.
-            var flags = Fcntl(fd, GetStatusFlags, 0);
-            if (flags < 0 || Fcntl(fd, SetStatusFlags, flags & ~NonBlocking) < 0)
+            if (!PipeHandles.MakeBlocking(fd))
                 throw new IOException($"cannot read '{path}': cannot make the FIFO blocking (errno {Marshal.GetLastPInvokeError()})");
             return handle;
         }
@@ -111,42 +110,14 @@ public static partial class InputFile
     /// </summary>
     private static void WaitForWriter(int fd, CancellationToken cancellationToken)
     {
-        var poll = new PollFd { Fd = fd, Events = PollIn };
+        var poll = new Libc.PollFd { Fd = fd, Events = Libc.PollIn };
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
             int rc;
-            unsafe { rc = Poll(&poll, 1, 100); }
+            unsafe { rc = Libc.Poll(&poll, 1, 100); }
             if (rc > 0) return;
-            if (rc < 0 && Marshal.GetLastPInvokeError() != Interrupted) return; // let the read report the problem
+            if (rc < 0 && Marshal.GetLastPInvokeError() != Libc.Interrupted) return; // let the read report the problem
         }
     }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short Returned;
-    }
-
-    private const short PollIn = 0x1; // POLLIN
-    private const int Interrupted = 4; // EINTR
-    private const int GetStatusFlags = 3; // F_GETFL
-    private const int SetStatusFlags = 4; // F_SETFL
-    private const int ReadOnly = 0; // O_RDONLY
-    private const int CloseOnExec = 0x80000; // O_CLOEXEC on Linux
-    private const int NonBlocking = 0x800; // O_NONBLOCK on Linux
-
-    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    private static partial int OpenNative(string path, int flags);
-
-    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
-    private static partial int Fcntl(int fd, int command, int argument);
-
-    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
-    private static unsafe partial int Poll(PollFd* fds, nuint count, int timeout);
-
-    [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8)]
-    private static unsafe partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
 }

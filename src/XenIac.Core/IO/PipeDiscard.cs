@@ -28,7 +28,7 @@ internal static partial class PipeDiscard
             {
                 var sink = NullDevice();
                 if (sink is null) return 0;
-                var n = Splice((int)pipe.SafeFileHandle.DangerousGetHandle(), 0, (int)sink.DangerousGetHandle(), 0,
+                var n = Libc.Splice((int)pipe.SafeFileHandle.DangerousGetHandle(), 0, (int)sink.DangerousGetHandle(), 0,
                     (nuint)Math.Min(count, MaxPerCall), 0);
                 return n > 0 ? n : 0;
             }
@@ -49,8 +49,6 @@ internal static partial class PipeDiscard
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
     }
 
-    [LibraryImport("libc", EntryPoint = "splice", SetLastError = true)]
-    private static partial nint Splice(int fdIn, nint offIn, int fdOut, nint offOut, nuint length, uint flags);
 }
 
 /// <summary>A view over another stream (a savefile's image) that passes <see cref="PipeDiscard.TryDiscard"/> on to it.</summary>

@@ -19,15 +19,15 @@ internal static partial class PipeHandles
     /// </summary>
     public static void Enlarge(int fd)
     {
-        if (OperatingSystem.IsLinux()) _ = Fcntl(fd, SetPipeSize, Capacity);
+        if (OperatingSystem.IsLinux()) _ = Libc.Fcntl(fd, Libc.SetPipeSize, Capacity);
     }
 
     /// <summary>True when <paramref name="fd"/> is open and its description is blocking.</summary>
     public static bool IsBlocking(int fd) =>
-        OperatingSystem.IsLinux() && Fcntl(fd, GetStatusFlags, 0) is >= 0 and var flags && (flags & NonBlocking) == 0;
+        OperatingSystem.IsLinux() && Libc.Fcntl(fd, Libc.GetStatusFlags, 0) is >= 0 and var flags && (flags & Libc.NonBlocking) == 0;
 
     /// <summary>True when <paramref name="fd"/> cannot seek (a pipe, a socket, a terminal): a redirected file can.</summary>
-    public static bool IsStream(int fd) => OperatingSystem.IsLinux() && Seek(fd, 0, SeekCurrent) < 0;
+    public static bool IsStream(int fd) => OperatingSystem.IsLinux() && Libc.Seek(fd, 0, Libc.SeekCurrent) < 0;
 
     /// <summary>
     /// A descriptor of its own for <paramref name="fd"/>'s description (close-on-exec), made blocking; null where
@@ -37,11 +37,11 @@ internal static partial class PipeHandles
     public static SafeFileHandle? DuplicateBlocking(int fd)
     {
         if (!OperatingSystem.IsLinux()) return null;
-        var copy = Fcntl(fd, DuplicateCloseOnExec, 0);
+        var copy = Libc.Fcntl(fd, Libc.DuplicateCloseOnExec, 0);
         if (copy < 0) return null;
         if (!MakeBlocking(copy))
         {
-            _ = Close(copy);
+            _ = Libc.Close(copy);
             return null;
         }
         return new SafeFileHandle(copy, ownsHandle: true);
@@ -55,37 +55,17 @@ internal static partial class PipeHandles
     public static SafeFileHandle? ReopenBlocking(string path)
     {
         if (!OperatingSystem.IsLinux()) return null;
-        var fd = Open(path, ReadOnly | NonBlocking | CloseOnExec);
+        var fd = Libc.Open(path, Libc.ReadOnly | Libc.NonBlocking | Libc.CloseOnExec);
         if (fd < 0) return null;
         if (!MakeBlocking(fd))
         {
-            _ = Close(fd);
+            _ = Libc.Close(fd);
             return null;
         }
         return new SafeFileHandle(fd, ownsHandle: true);
     }
 
-    private static bool MakeBlocking(int fd) =>
-        Fcntl(fd, GetStatusFlags, 0) is >= 0 and var flags && Fcntl(fd, SetStatusFlags, flags & ~NonBlocking) >= 0;
-
-    private const int DuplicateCloseOnExec = 1030; // F_DUPFD_CLOEXEC
-    private const int GetStatusFlags = 3; // F_GETFL
-    private const int SetStatusFlags = 4; // F_SETFL
-    private const int SetPipeSize = 1031; // F_SETPIPE_SZ
-    private const int ReadOnly = 0; // O_RDONLY
-    private const int CloseOnExec = 0x80000; // O_CLOEXEC on Linux
-    private const int NonBlocking = 0x800; // O_NONBLOCK on Linux
-    private const int SeekCurrent = 1; // SEEK_CUR
-
-    [LibraryImport("libc", EntryPoint = "fcntl")]
-    private static partial int Fcntl(int fd, int command, int argument);
-
-    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int Open(string path, int flags);
-
-    [LibraryImport("libc", EntryPoint = "lseek64")]
-    private static partial long Seek(int fd, long offset, int whence);
-
-    [LibraryImport("libc", EntryPoint = "close")]
-    private static partial int Close(int fd);
+    /// <summary>Clears O_NONBLOCK on the descriptor's file description; false where that fails.</summary>
+    internal static bool MakeBlocking(int fd) =>
+        Libc.Fcntl(fd, Libc.GetStatusFlags, 0) is >= 0 and var flags && Libc.Fcntl(fd, Libc.SetStatusFlags, flags & ~Libc.NonBlocking) >= 0;
 }

@@ -55,11 +55,6 @@ internal sealed partial class WritebackFileStream(string path, FileStreamOptions
         _sinceKick = 0;
         // Offset 0 and length 0 mean the whole file: pages written in any order (a restore's pfns) are all covered,
         // and pages already on their way are skipped. A failure only loses the head start; the fsync still decides.
-        _ = SyncFileRange((int)SafeFileHandle.DangerousGetHandle(), 0, 0, SyncFileRangeWrite);
+        _ = Libc.SyncFileRange((int)SafeFileHandle.DangerousGetHandle(), 0, 0, Libc.StartWriteback);
     }
-
-    private const uint SyncFileRangeWrite = 2;
-
-    [LibraryImport("libc", EntryPoint = "sync_file_range")]
-    private static partial int SyncFileRange(int fd, long offset, long length, uint flags);
 }

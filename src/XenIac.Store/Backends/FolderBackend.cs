@@ -10,11 +10,12 @@ namespace XenIac.Store.Backends;
 /// writer leaves only a temp file, which listing ignores.
 /// </summary>
 /// <remarks>
-/// Chunk files are not fsynced one by one: <see cref="FlushAsync"/> syncs the whole file system once before a
-/// snapshot manifest is written, which is what makes the snapshot durable. A crash of the machine before that
-/// leaves chunks that no manifest names (gc removes them), never a manifest that names lost chunks.
+/// Packs are made durable as they are written (their upload threads work beside the chunking); the small objects
+/// (recipes) are covered by <see cref="FlushAsync"/>, one syncfs before a snapshot manifest is written, which is what
+/// makes the snapshot durable. A crash of the machine before that leaves chunks that no manifest names (gc removes
+/// them), never a manifest that names lost chunks.
 /// </remarks>
-public sealed partial class FolderBackend : IStoreBackend
+public sealed class FolderBackend : IStoreBackend
 {
     private readonly string _root;
     /// <summary>Fan-out folders known to exist: a push creates 256 of them, not one per chunk.</summary>
@@ -60,11 +61,26 @@ public sealed partial class FolderBackend : IStoreBackend
         {
             var folder = Path.GetDirectoryName(path)!;
             if (_folders.TryAdd(folder, true)) Directory.CreateDirectory(folder);
-            // Unbuffered, one write: a chunk is one pwrite, not a buffer copy and a flush.
+            // One write of the whole object. A pack (8 MiB, from an aligned buffer) goes around the page cache with
+            // O_DIRECT: copying it into fresh cache pages cost a fifth of a push's CPU in a guest VM (each new page
+            // a fault on the hypervisor's side), and the syncfs before the manifest then waited 0.9 s of a 3.5 s push
+            // of 1 GiB for the disk. Direct, it reaches the disk here, beside the chunking of the next packs.
             var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, BufferSize = 0 };
             if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            await using (var file = new FileStream(temp, options))
-                await file.WriteAsync(data, cancellationToken).ConfigureAwait(false);
+            using (var file = new FileStream(temp, options))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (data.Length >= DirectBytes)
+                {
+                    DirectIo.WriteNewFile(file.SafeFileHandle, data.Span);
+                    // And durable now, on the uploading thread, beside the chunking: a direct write may still sit in
+                    // the disk's (or a VM host's) write cache, and flushing 1 GiB of it in the syncfs before the
+                    // manifest took 0.75 s at the end of a push; flushed pack by pack, that syncfs finds nothing.
+                    file.Flush(flushToDisk: true);
+                }
+                else RandomAccess.Write(file.SafeFileHandle, data.Span, 0);
+            }
+            await Task.CompletedTask.ConfigureAwait(false);
             File.Move(temp, path, overwrite: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -169,7 +185,7 @@ public sealed partial class FolderBackend : IStoreBackend
         // One syncfs for every chunk written by this push (and by anyone else): far cheaper than an fsync per file.
         // .NET does not open folders; the store file is always there once the store exists.
         using var handle = File.OpenHandle(PathOf(StoreKeys.StoreFile), FileMode.Open, FileAccess.Read);
-        if (SyncFs(handle.DangerousGetHandle().ToInt32()) != 0)
+        if (Libc.SyncFs(handle.DangerousGetHandle().ToInt32()) != 0)
             throw new StoreException(StoreError.Unavailable, $"cannot sync the store '{Location}' to disk (errno {Marshal.GetLastPInvokeError()})");
         return Task.CompletedTask;
     }
@@ -202,6 +218,6 @@ public sealed partial class FolderBackend : IStoreBackend
         try { File.Delete(path); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
 
-    [LibraryImport("libc", EntryPoint = "syncfs", SetLastError = true)]
-    private static partial int SyncFs(int fd);
+    /// <summary>Objects this big (packs, not manifests, recipes or locks) are written with O_DIRECT where they can be.</summary>
+    private const int DirectBytes = 1 << 20;
 }

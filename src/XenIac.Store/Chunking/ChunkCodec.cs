@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Security.Cryptography;
 using ZstdNet;
 
@@ -55,35 +54,42 @@ public sealed class ChunkCodec : IDisposable
         return Convert.ToHexStringLower(digest);
     }
 
-    /// <summary>The stored form of <paramref name="raw"/>.</summary>
-    public byte[] Encode(ReadOnlySpan<byte> raw)
+    /// <summary>
+    /// The stored form of <paramref name="raw"/>: its coding byte, then a body that is <paramref name="raw"/> itself
+    /// (stored as is) or lies in this codec's own buffers, valid until its next Encode. No copy and no allocation per
+    /// chunk: a push of 4 GiB codes 65,536 chunks, and a fresh 64 KiB array each (plus a copy of every
+    /// incompressible one) cost a tenth of its time in the collector and in memcpy.
+    /// </summary>
+    public EncodedChunk Encode(ReadOnlyMemory<byte> raw)
     {
         var bound = (int)Compressor.GetCompressBoundLong((ulong)raw.Length);
-        var scratch = ArrayPool<byte>.Shared.Rent(bound + 1);
-        try
-        {
-            var packed = LooksIncompressible(raw, scratch) ? int.MaxValue : _compressor.Wrap(raw, scratch.AsSpan(1));
-            ReadOnlySpan<byte> inner;
-            if (packed < raw.Length)
-            {
-                scratch[0] = Zstd;
-                inner = scratch.AsSpan(0, packed + 1);
-            }
-            else
-            {
-                var plain = new byte[raw.Length + 1];
-                plain[0] = Stored;
-                raw.CopyTo(plain.AsSpan(1));
-                if (_aes is null) return plain;
-                return Seal(plain);
-            }
-            return _aes is null ? inner.ToArray() : Seal(inner);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(scratch);
-        }
+        var packed = Grow(ref _packed, bound);
+        var n = LooksIncompressible(raw.Span, packed) ? int.MaxValue : _compressor.Wrap(raw.Span, packed);
+        var (coding, body) = n < raw.Length ? (Zstd, packed.AsMemory(0, n)) : (Stored, raw);
+        if (_aes is null) return new EncodedChunk(coding, body);
+        var plain = Grow(ref _plain, 1 + body.Length);
+        plain[0] = coding;
+        body.Span.CopyTo(plain.AsSpan(1));
+        var envelope = Grow(ref _sealed, NonceLength + TagLength + 1 + body.Length);
+        var nonce = envelope.AsSpan(0, NonceLength);
+        RandomNumberGenerator.Fill(nonce);
+        _aes.Encrypt(nonce, plain.AsSpan(0, 1 + body.Length), envelope.AsSpan(NonceLength + TagLength, 1 + body.Length), envelope.AsSpan(NonceLength, TagLength));
+        return new EncodedChunk(Sealed, envelope.AsMemory(0, NonceLength + TagLength + 1 + body.Length));
     }
+
+    /// <summary>The stored form of <paramref name="raw"/> as one new array (recipes, tests).</summary>
+    public byte[] EncodeToArray(ReadOnlyMemory<byte> raw)
+    {
+        var coded = Encode(raw);
+        var stored = new byte[coded.Length];
+        coded.CopyTo(stored);
+        return stored;
+    }
+
+    private static byte[] Grow(ref byte[]? buffer, int length) =>
+        buffer is { } b && b.Length >= length ? b : buffer = new byte[Math.Max(length, 64 << 10)];
+
+    private byte[]? _packed, _plain, _sealed;
 
     /// <summary>
     /// An early abort, as file systems that compress do it: when neither the first nor the middle page of a chunk
@@ -95,8 +101,8 @@ public sealed class ChunkCodec : IDisposable
     {
         if (raw.Length < 4 * ProbeBytes) return false;
         var limit = ProbeBytes - ProbeBytes * ProbeSaving / 100;
-        return _compressor.Wrap(raw[..ProbeBytes], scratch.AsSpan(1)) >= limit
-               && _compressor.Wrap(raw.Slice(raw.Length / 2 / ProbeBytes * ProbeBytes, ProbeBytes), scratch.AsSpan(1)) >= limit;
+        return _compressor.Wrap(raw[..ProbeBytes], scratch) >= limit
+               && _compressor.Wrap(raw.Slice(raw.Length / 2 / ProbeBytes * ProbeBytes, ProbeBytes), scratch) >= limit;
     }
 
     private const int ProbeBytes = 4096;
@@ -140,16 +146,6 @@ public sealed class ChunkCodec : IDisposable
         if (Name(raw) != name) throw Damaged(name, "its contents do not hash to its name");
     }
 
-    private byte[] Seal(ReadOnlySpan<byte> inner)
-    {
-        var output = new byte[1 + NonceLength + TagLength + inner.Length];
-        output[0] = Sealed;
-        var nonce = output.AsSpan(1, NonceLength);
-        RandomNumberGenerator.Fill(nonce);
-        _aes!.Encrypt(nonce, inner, output.AsSpan(1 + NonceLength + TagLength), output.AsSpan(1 + NonceLength, TagLength));
-        return output;
-    }
-
     private byte[] Open(string name, ReadOnlySpan<byte> stored)
     {
         if (stored.Length < 1 + NonceLength + TagLength + 1) throw Damaged(name, "its encryption envelope is cut short");
@@ -172,5 +168,17 @@ public sealed class ChunkCodec : IDisposable
         (_compressor as IDisposable)?.Dispose();
         _decompressor.Dispose();
         _aes?.Dispose();
+    }
+}
+
+/// <summary>A chunk's stored form: <see cref="Coding"/> then <see cref="Body"/>.</summary>
+public readonly record struct EncodedChunk(byte Coding, ReadOnlyMemory<byte> Body)
+{
+    public int Length => 1 + Body.Length;
+
+    public void CopyTo(Span<byte> destination)
+    {
+        destination[0] = Coding;
+        Body.Span.CopyTo(destination[1..]);
     }
 }

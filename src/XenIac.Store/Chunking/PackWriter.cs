@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using XenIac.Core.IO;
 using XenIac.Store.Backends;
 
 namespace XenIac.Store.Chunking;
@@ -23,8 +24,9 @@ internal sealed class PackWriter(IStoreBackend backend, CancellationToken cancel
     private readonly Lock _sync = new();
     private readonly SemaphoreSlim _uploads = new(2, 2);
     private readonly List<Task> _pending = [];
-    private readonly System.Collections.Concurrent.ConcurrentBag<byte[]> _spare = [];
-    private byte[] _buffer = new byte[MaxPackBytes];
+    private readonly System.Collections.Concurrent.ConcurrentBag<Memory<byte>> _spare = [];
+    // Aligned, so the folder store can write a pack around the page cache (O_DIRECT).
+    private Memory<byte> _buffer = DirectIo.AllocateAligned(MaxPackBytes);
     private int _length;
     private string _id = NewId();
 
@@ -35,20 +37,20 @@ internal sealed class PackWriter(IStoreBackend backend, CancellationToken cancel
     public static string NewId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
 
     /// <summary>Appends a coded chunk and says where it will be once its pack is uploaded.</summary>
-    public async Task<ChunkLocation> AddAsync(byte[] coded)
+    public async Task<ChunkLocation> AddAsync(EncodedChunk coded)
     {
-        (byte[] Data, int Length, string Id)? full = null;
+        (Memory<byte> Data, int Length, string Id)? full = null;
         ChunkLocation where;
         lock (_sync)
         {
             if (_length + coded.Length > TargetPackBytes && _length > 0)
             {
                 full = (_buffer, _length, _id);
-                _buffer = _spare.TryTake(out var spare) ? spare : new byte[MaxPackBytes];
+                _buffer = _spare.TryTake(out var spare) ? spare : DirectIo.AllocateAligned(MaxPackBytes);
                 _length = 0;
                 _id = NewId();
             }
-            coded.CopyTo(_buffer, _length);
+            coded.CopyTo(_buffer.Span[_length..]);
             where = new ChunkLocation(_id, _length, coded.Length);
             _length += coded.Length;
             StoredBytes += coded.Length;
@@ -68,18 +70,21 @@ internal sealed class PackWriter(IStoreBackend backend, CancellationToken cancel
         await Task.WhenAll(pending).ConfigureAwait(false);
     }
 
-    private async Task UploadAsync(byte[] data, int length, string id)
+    private async Task UploadAsync(Memory<byte> data, int length, string id)
     {
         await _uploads.WaitAsync(cancellationToken).ConfigureAwait(false);
-        var upload = Task.Run(async () =>
+        // A thread of its own, not the pool's: the folder store writes a pack synchronously (O_DIRECT, ~10 ms), and
+        // two such writes held both pool threads of a 2-core machine while the chunking workers, pool work too,
+        // waited for the pool to grow (a push of 1 GiB took 2.9 s to disk against 1.7 s to tmpfs).
+        var upload = Task.Factory.StartNew(() =>
         {
             try
             {
-                await backend.PutAsync(StoreKeys.Pack(id), data.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+                backend.PutAsync(StoreKeys.Pack(id), data[..length], cancellationToken).GetAwaiter().GetResult();
                 _spare.Add(data);
             }
             finally { _uploads.Release(); }
-        }, cancellationToken);
+        }, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         lock (_sync) _pending.Add(upload);
     }
 }

@@ -52,6 +52,27 @@ public sealed class DirectStreamTests : IDisposable
         Assert.True(data.AsSpan().SequenceEqual(File.ReadAllBytes(path)));
     }
 
+    [Theory]
+    [InlineData(0, 0)]
+    [InlineData(4095, 0)]
+    [InlineData(4096, 0)]
+    [InlineData((8 << 20) + 12345, 0)]
+    [InlineData((1 << 20) + 1, 1)] // an unaligned start: all of it the ordinary way
+    public void A_whole_object_written_around_the_page_cache_has_exactly_its_bytes_and_the_file_is_left_ordinary(int length, int skew)
+    {
+        var buffer = DirectIo.AllocateAligned(length + skew);
+        var data = buffer[skew..];
+        new Random(length).NextBytes(data.Span);
+        var path = Path.Combine(_dir, "pack.bin");
+        using (var file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write))
+        {
+            DirectIo.WriteNewFile(file, data.Span);
+            // Left without O_DIRECT (0x4000 on x86-64), so later ordinary writes to it cannot fail on alignment.
+            Assert.Equal(0, Libc.Fcntl((int)file.DangerousGetHandle(), Libc.GetStatusFlags, 0) & 0x4000);
+        }
+        Assert.True(data.Span.SequenceEqual(File.ReadAllBytes(path)));
+    }
+
     [Fact]
     public void Reads_with_seeks_across_blocks_give_the_file_s_bytes()
     {
