@@ -153,6 +153,45 @@ public sealed class StoreCommandTests : IAsyncLifetime
         Assert.StartsWith("error: ", result.StdErr);
     }
 
+    /// <summary>
+    /// The tool copied somewhere without the libzstd it ships beside it (a NativeAOT binary copied alone, a managed
+    /// build without its runtimes folder) uses the system's libzstd.so.1: it crashed with DllNotFoundException.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_tool_copied_without_its_libzstd_uses_the_system_s()
+    {
+        const string systemZstd = "/usr/lib/x86_64-linux-gnu/libzstd.so.1";
+        Skip.IfNot(File.Exists(systemZstd) && OperatingSystem.IsLinux(), $"the system's libzstd ({systemZstd}) is not here");
+        var copy = Path.Combine(_dir, "copied-tool");
+        Directory.CreateDirectory(copy);
+        string[] command;
+        if (XenIac.Tests.ToolUnderTest.NativeBinary is { } native)
+        {
+            File.Copy(native, Path.Combine(copy, "xen-iac"));
+            File.SetUnixFileMode(Path.Combine(copy, "xen-iac"), File.GetUnixFileMode(native));
+            command = [Path.Combine(copy, "xen-iac")];
+        }
+        else
+        {
+            var built = Path.GetDirectoryName(XenIac.Tests.ToolUnderTest.ManagedDll)!;
+            foreach (var file in Directory.EnumerateFiles(built)) File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+            command = ["dotnet", Path.Combine(copy, "xen-iac.dll")];
+        }
+        Assert.Empty(Directory.GetFiles(copy, "libzstd*", SearchOption.AllDirectories));
+        var files = await SavefilesAsync(1, 4);
+        var psi = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _dir };
+        foreach (var a in command.Skip(1).Concat(["store", "push", files[0], "--store", Store, "--tag", "t"])) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        var stdout = await p.StandardOutput.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        Assert.True(p.ExitCode == 0, await stderr);
+        Assert.Contains("pushed", stdout);
+        var pulled = await Run("store", "pull", "t", "back.xlsave", "--store", Store);
+        Assert.True(pulled.ExitCode == 0, pulled.StdErr);
+        Assert.Equal(Sha256(files[0]), Sha256(Path.Combine(_dir, "back.xlsave")));
+    }
+
     [Fact]
     public async Task A_push_makes_a_new_store_folder_only_inside_an_existing_folder()
     {

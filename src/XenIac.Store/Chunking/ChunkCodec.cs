@@ -1,3 +1,5 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using ZstdNet;
 
@@ -30,12 +32,26 @@ public sealed class ChunkCodec : IDisposable
     public const int CompressionLevel = 1;
 
     private readonly StoreKey? _key;
-    private readonly Compressor _compressor = new(new CompressionOptions(CompressionLevel));
-    private readonly Decompressor _decompressor = new();
+    private readonly Compressor _compressor;
+    private readonly Decompressor _decompressor;
     private readonly AesGcm? _aes;
 
+    /// <exception cref="StoreException">libzstd cannot be loaded (<see cref="StoreError.Unavailable"/>).</exception>
     public ChunkCodec(StoreKey? key)
     {
+        ZstdLibrary.EnsureResolver();
+        try
+        {
+            _compressor = new Compressor(new CompressionOptions(CompressionLevel));
+            _decompressor = new Decompressor();
+        }
+        catch (DllNotFoundException e)
+        {
+            // A copied binary without the libzstd.so the tool ships beside it, on a system without libzstd1.
+            throw new StoreException(StoreError.Unavailable,
+                $"cannot load the zstd library the store compresses with: neither {ZstdLibrary.Shipped} beside xen-iac nor the system's {ZstdLibrary.SystemCopy} " +
+                "(Debian and Ubuntu: apt install libzstd1; or keep the libzstd.so that comes with xen-iac beside it)", e);
+        }
         _key = key;
         if (key is not null) _aes = new AesGcm(key.EncryptionKey, TagLength);
     }
@@ -180,5 +196,38 @@ public readonly record struct EncodedChunk(byte Coding, ReadOnlyMemory<byte> Bod
     {
         destination[0] = Coding;
         Body.Span.CopyTo(destination[1..]);
+    }
+}
+
+/// <summary>
+/// Where ZstdNet's libzstd comes from: the copy shipped beside the tool (its package's runtimes folder, or beside a
+/// NativeAOT binary), else the system's libzstd.so.1, which most Linux systems have (dpkg itself needs it on
+/// Debian). Without the second, a NativeAOT binary copied alone to another folder crashed on its first store command.
+/// </summary>
+internal static class ZstdLibrary
+{
+    public const string Shipped = "libzstd.so";
+    public const string SystemCopy = "libzstd.so.1";
+
+    private static int _set;
+
+    public static void EnsureResolver()
+    {
+        if (Interlocked.Exchange(ref _set, 1) != 0) return;
+        try
+        {
+            NativeLibrary.SetDllImportResolver(typeof(Compressor).Assembly, Resolve);
+        }
+        catch (InvalidOperationException)
+        {
+            // Someone (a host application) set a resolver for ZstdNet first: theirs decides.
+        }
+    }
+
+    private static nint Resolve(string name, Assembly assembly, DllImportSearchPath? path)
+    {
+        if (!name.StartsWith("libzstd", StringComparison.Ordinal)) return 0;
+        if (NativeLibrary.TryLoad(name, assembly, path, out var shipped)) return shipped;
+        return OperatingSystem.IsLinux() && NativeLibrary.TryLoad(SystemCopy, out var system) ? system : 0;
     }
 }
