@@ -146,7 +146,7 @@ public readonly record struct HostSpec
         if (parent is null || !Directory.Exists(parent))
             throw new XenHostException(XenHostError.Unavailable,
                 $"embedded host folder '{folder}' cannot be created: its parent folder '{parent}' does not exist");
-        try { Directory.CreateDirectory(folder); }
+        try { EmbeddedHost.CreatePrivateFolder(folder); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new XenHostException(XenHostError.Unavailable, $"cannot create embedded host folder '{folder}': {e.Message}", e);

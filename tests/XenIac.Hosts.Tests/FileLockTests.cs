@@ -19,10 +19,18 @@ public sealed class FileLockTests : IDisposable
         // The holder has the OS lock but has not recorded itself yet (the window between the two).
         using var held = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         var refused = Assert.ThrowsAsync<LockBusyException>(() => FileLock.AcquireAsync(path, TimeSpan.Zero, "second"));
-        await Task.Delay(300);
+        // The record comes 300 ms into the refused caller's 2 s wait, from a thread of its own: a Task.Delay here
+        // waited for a thread-pool thread, which under load (xunit runs the other classes' tests beside this one)
+        // came after the wait had ended, and the test failed about once in 20 runs.
         var owner = new LockOwner(Environment.ProcessId, Environment.MachineName, "someone", DateTimeOffset.UtcNow, "first apply");
-        File.WriteAllText(path + ".owner", System.Text.Json.JsonSerializer.Serialize(owner));
+        var recorder = new Thread(() =>
+        {
+            Thread.Sleep(300);
+            File.WriteAllText(path + ".owner", System.Text.Json.JsonSerializer.Serialize(owner));
+        });
+        recorder.Start();
         var e = await refused;
+        recorder.Join();
         Assert.Contains("first apply", e.Message);
         Assert.Equal(Environment.ProcessId, e.Holder!.ProcessId);
     }

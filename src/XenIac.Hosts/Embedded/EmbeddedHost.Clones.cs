@@ -28,7 +28,7 @@ public sealed partial class EmbeddedHost
         {
             if (!File.Exists(baseFile))
             {
-                Directory.CreateDirectory(BaseDir(id));
+                CreatePrivateFolder(BaseDir(id));
                 AtomicFile.CleanStaleTempFiles(BaseDir(id));
                 var temp = AtomicFile.TempPathFor(baseFile);
                 try
@@ -42,7 +42,7 @@ public sealed partial class EmbeddedHost
                     File.Delete(temp);
                 }
             }
-            Directory.CreateDirectory(DomainDir(shape.Name));
+            CreatePrivateFolder(DomainDir(shape.Name));
             AtomicFile.CleanStaleTempFiles(DomainDir(shape.Name));
             CloneMemory.CreateOverlay(OverlayPath(shape.Name), OverlayMapPath(shape.Name), pages);
             var record = await RegisterAsync(shape, HostConfigs.WithDomId(shape.ConfigJson, null), shape.Name,

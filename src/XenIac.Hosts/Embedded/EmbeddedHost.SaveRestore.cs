@@ -113,7 +113,7 @@ public sealed partial class EmbeddedHost
     private async Task<DomainRecord> RegisterLoadedAsync(EmbeddedDomainShape shape, RestoreOptions options, Action<string> load,
         CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(DomainDir(shape.Name));
+        CreatePrivateFolder(DomainDir(shape.Name));
         AtomicFile.CleanStaleTempFiles(DomainDir(shape.Name));
         var memoryTemp = AtomicFile.TempPathFor(MemoryPath(shape.Name));
         try

@@ -30,6 +30,24 @@ public sealed partial class EmbeddedHost : IXenHost
 
     public string Folder => _root;
 
+    /// <summary>
+    /// Creates a folder of the host 0700 (its parents too, where missing): file names there name domains and bases,
+    /// and the files under them hold guest memory. An existing folder keeps its mode; the user chose it.
+    /// </summary>
+    internal static void CreatePrivateFolder(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(path);
+            return;
+        }
+        // One level at a time: given the mode, .NET applies it to the last folder only and makes missing parents 0755.
+        var full = Path.GetFullPath(path);
+        if (Directory.Exists(full)) return;
+        if (Path.GetDirectoryName(full) is { } parent) CreatePrivateFolder(parent);
+        Directory.CreateDirectory(full, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    }
+
     /// <summary>Opens (creating when needed) the embedded host in <paramref name="folder"/>.</summary>
     public static EmbeddedHost Open(string folder, EmbeddedHostOptions? options = null)
     {
@@ -41,8 +59,9 @@ public sealed partial class EmbeddedHost : IXenHost
             if (Directory.Exists(root) && Directory.EnumerateFileSystemEntries(root).Any() && !File.Exists(Path.Combine(root, Marker)))
                 throw new XenHostException(XenHostError.Unavailable,
                     $"{root} is not empty and is not an embedded host folder; choose an empty or new folder");
-            Directory.CreateDirectory(Path.Combine(root, "domains"));
-            Directory.CreateDirectory(Path.Combine(root, "locks"));
+            CreatePrivateFolder(root);
+            CreatePrivateFolder(Path.Combine(root, "domains"));
+            CreatePrivateFolder(Path.Combine(root, "locks"));
             var marker = Path.Combine(root, Marker);
             if (!File.Exists(marker))
             {
@@ -171,7 +190,7 @@ public sealed partial class EmbeddedHost : IXenHost
         var serialized = record.Serialize();
         await AtomicFile.WriteAsync(counterPath, (s, ct) => s.WriteAsync(System.Text.Encoding.ASCII.GetBytes((domId + 1).ToString(System.Globalization.CultureInfo.InvariantCulture)), ct).AsTask(), cancellationToken).ConfigureAwait(false);
 
-        Directory.CreateDirectory(DomainDir(shape.Name));
+        CreatePrivateFolder(DomainDir(shape.Name));
         // A memory file left by an earlier domain of this name must not leak into this one.
         if (materializedMemory is null) File.Delete(MemoryPath(shape.Name));
         else File.Move(materializedMemory, MemoryPath(shape.Name), overwrite: true);

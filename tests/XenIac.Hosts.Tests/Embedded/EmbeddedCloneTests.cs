@@ -155,6 +155,11 @@ public sealed class EmbeddedCloneTests : IAsyncLifetime
         Assert.Contains(files, f => f.EndsWith("xeniac-embedded-host.json", StringComparison.Ordinal));
         Assert.All(files, f => Assert.True(File.GetUnixFileMode(f) == (UnixFileMode.UserRead | UnixFileMode.UserWrite),
             $"{Path.GetRelativePath(HostDir, f)} is {File.GetUnixFileMode(f)}"));
+        // And every folder the host made is 0700: names of domains and bases, and who locks them, are the owner's too.
+        var folders = Directory.GetDirectories(HostDir, "*", SearchOption.AllDirectories);
+        Assert.Contains(Path.Combine(HostDir, "bases"), folders);
+        Assert.All(folders, d => Assert.True(File.GetUnixFileMode(d) == (UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute),
+            $"{Path.GetRelativePath(HostDir, d)} is {File.GetUnixFileMode(d)}"));
     }
 
     [Fact]
