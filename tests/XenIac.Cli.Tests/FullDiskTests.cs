@@ -65,4 +65,34 @@ public sealed class FullDiskTests : IAsyncLifetime
         Assert.Equal(old, await File.ReadAllBytesAsync(destination));
         Assert.Equal(["kept.img"], Directory.GetFiles(Small).Select(Path.GetFileName));
     }
+
+    /// <summary>
+    /// A push into a store on a full disk: one error line naming the store object (not .NET's temp file path), exit 1,
+    /// no snapshot, and the store still verifies and gc takes back the packs that did land.
+    /// </summary>
+    [SkippableFact]
+    public async Task Push_onto_a_full_disk_fails_with_one_line_and_leaves_no_snapshot()
+    {
+        Skip.IfNot(_mounted, _why);
+        await using (var host = EmbeddedHost.Open(Path.Combine(_dir, "host")))
+        {
+            await host.CreateAsync(ConfigText.FromText("name = \"big\"\ntype = \"pv\"\nmemory = 16\nvcpus = 1\nkernel = \"/k\"\n"));
+            await host.SaveAsync("big", Path.Combine(_dir, "big.xlsave"), SaveOptions.Default);
+        }
+        var store = Path.Combine(Small, "store");
+
+        var result = await CliRunner.RunAsync("store", "push", Path.Combine(_dir, "big.xlsave"), "--store", store);
+
+        Assert.True(result.ExitCode == 1, $"exit {result.ExitCode}: {result.StdOut} {result.StdErr}");
+        var line = Assert.Single(result.StdErr.TrimEnd().Split('\n'));
+        Assert.StartsWith("error: ", line);
+        Assert.Contains("No space left on device", line);
+        Assert.DoesNotContain(".xeniac-tmp", line);
+        Assert.False(Directory.Exists(Path.Combine(store, "snapshots")) && Directory.EnumerateFiles(Path.Combine(store, "snapshots")).Any(), "a snapshot was left");
+        var verify = await CliRunner.RunAsync("store", "verify", "--store", store);
+        Assert.True(verify.ExitCode == 0, verify.StdErr);
+        var gc = await CliRunner.RunAsync("store", "gc", "--store", store);
+        Assert.True(gc.ExitCode == 0, gc.StdErr);
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(store, "packs"), "*", SearchOption.AllDirectories));
+    }
 }

@@ -86,7 +86,10 @@ public sealed class FolderBackend : IStoreBackend
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             TryDelete(temp);
-            throw new StoreException(StoreError.Unavailable, $"cannot write {key} in the store '{Location}': {e.Message}", e);
+            // .NET names the temp file in its message ("No space left on device : '/srv/s/packs/ab/.xeniac-tmp-…'"),
+            // a name that means nothing to the user; the key and the store say where.
+            var why = e.Message.Replace($" : '{temp}'", "", StringComparison.Ordinal).Replace($"'{temp}'", "a temp file", StringComparison.Ordinal);
+            throw new StoreException(StoreError.Unavailable, $"cannot write {key} in the store '{Location}': {why}", e);
         }
         catch
         {
