@@ -41,16 +41,20 @@ public sealed class FullDiskTests : IAsyncLifetime
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
     }
 
+    /// <summary>Saves a PV domain of <paramref name="memoryMiB"/> from an embedded host to big.xlsave (outside the small file system).</summary>
+    private async Task SaveBigAsync(int memoryMiB)
+    {
+        await using var host = EmbeddedHost.Open(Path.Combine(_dir, "host"));
+        await host.CreateAsync(ConfigText.FromText($"name = \"big\"\ntype = \"pv\"\nmemory = {memoryMiB}\nvcpus = 1\nkernel = \"/k\"\n"));
+        await host.SaveAsync("big", Path.Combine(_dir, "big.xlsave"), SaveOptions.Default);
+    }
+
     [SkippableFact]
     public async Task Convert_onto_a_full_disk_fails_and_keeps_the_old_destination_whole()
     {
         Skip.IfNot(_mounted, _why);
         // A savefile of 8 MiB guest memory: twice what the small file system holds.
-        await using (var host = EmbeddedHost.Open(Path.Combine(_dir, "host")))
-        {
-            await host.CreateAsync(ConfigText.FromText("name = \"big\"\ntype = \"pv\"\nmemory = 8\nvcpus = 1\nkernel = \"/k\"\n"));
-            await host.SaveAsync("big", Path.Combine(_dir, "big.xlsave"), SaveOptions.Default);
-        }
+        await SaveBigAsync(8);
         var destination = Path.Combine(Small, "kept.img");
         var old = new byte[512 * 1024];
         new Random(5).NextBytes(old);
@@ -74,11 +78,7 @@ public sealed class FullDiskTests : IAsyncLifetime
     public async Task Push_onto_a_full_disk_fails_with_one_line_and_leaves_no_snapshot()
     {
         Skip.IfNot(_mounted, _why);
-        await using (var host = EmbeddedHost.Open(Path.Combine(_dir, "host")))
-        {
-            await host.CreateAsync(ConfigText.FromText("name = \"big\"\ntype = \"pv\"\nmemory = 16\nvcpus = 1\nkernel = \"/k\"\n"));
-            await host.SaveAsync("big", Path.Combine(_dir, "big.xlsave"), SaveOptions.Default);
-        }
+        await SaveBigAsync(16);
         var store = Path.Combine(Small, "store");
 
         var result = await CliRunner.RunAsync("store", "push", Path.Combine(_dir, "big.xlsave"), "--store", store);

@@ -253,21 +253,31 @@ public sealed class ManifestErrorOutputTests
 
 public sealed class TerminationTests
 {
-    [Fact]
-    public async Task Sigterm_during_a_save_cleans_up_and_exits_1_with_one_error_line()
+    /// <summary>
+    /// A domain of 64 MiB in an embedded host in <paramref name="dir"/>, being saved at 8 MiB/s by a background
+    /// xen-iac: returned once its temp savefile holds more than 1 MiB, so a signal lands mid-save.
+    /// </summary>
+    private static async Task<System.Diagnostics.Process> StartThrottledSaveAsync(string dir)
     {
-        var dir = Directory.CreateTempSubdirectory("xeniac-sigterm-").FullName;
         File.WriteAllText(Path.Combine(dir, "a.cfg"), "name = \"a\"\ntype = \"hvm\"\nmemory = 64\n");
         Assert.Equal(0, (await CliRunner.RunAsync(["domain", "create", "a.cfg", "--host", "embedded:h"], workingDirectory: dir)).ExitCode);
-        using var save = CliRunner.Start(["domain", "save", "a", "a.xlsave", "--host", "embedded:h"], dir,
+        var save = CliRunner.Start(["domain", "save", "a", "a.xlsave", "--host", "embedded:h"], dir,
             new Dictionary<string, string> { ["XENIAC_EMBEDDED_THROTTLE_MIBS"] = "8" });
-        var stderr = save.StandardError.ReadToEndAsync();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (!Directory.EnumerateFiles(dir, ".xeniac-tmp-*").Any(f => new FileInfo(f).Length > 1 << 20))
         {
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "the save never started");
             await Task.Delay(20);
         }
+        return save;
+    }
+
+    [Fact]
+    public async Task Sigterm_during_a_save_cleans_up_and_exits_1_with_one_error_line()
+    {
+        var dir = Directory.CreateTempSubdirectory("xeniac-sigterm-").FullName;
+        using var save = await StartThrottledSaveAsync(dir);
+        var stderr = save.StandardError.ReadToEndAsync();
 
         System.Diagnostics.Process.Start("kill", ["-TERM", save.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
         await save.WaitForExitAsync();
@@ -290,17 +300,8 @@ public sealed class TerminationTests
         var dir = Directory.CreateTempSubdirectory("xeniac-sigterm-").FullName;
         try
         {
-            File.WriteAllText(Path.Combine(dir, "a.cfg"), "name = \"a\"\ntype = \"hvm\"\nmemory = 64\n");
-            Assert.Equal(0, (await CliRunner.RunAsync(["domain", "create", "a.cfg", "--host", "embedded:h"], workingDirectory: dir)).ExitCode);
-            using var save = CliRunner.Start(["domain", "save", "a", "a.xlsave", "--host", "embedded:h"], dir,
-                new Dictionary<string, string> { ["XENIAC_EMBEDDED_THROTTLE_MIBS"] = "8" });
+            using var save = await StartThrottledSaveAsync(dir);
             var stderr = save.StandardError.ReadToEndAsync();
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            while (!Directory.EnumerateFiles(dir, ".xeniac-tmp-*").Any(f => new FileInfo(f).Length > 1 << 20))
-            {
-                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "the save never started");
-                await Task.Delay(20);
-            }
 
             // Two kills 5 ms apart, as timeout's pair (at once they sometimes merge into one pending signal; measured: before the fix nearly every such
             // pair ended the process by the signal, 143, with the temp file left).
