@@ -192,6 +192,62 @@ public sealed class StoreCommandTests : IAsyncLifetime
         Assert.Equal(Sha256(files[0]), Sha256(Path.Combine(_dir, "back.xlsave")));
     }
 
+    /// <summary>
+    /// The NativeAOT tool starts its x86-64-v3 build, found beside it, for store push, pull and verify only (they hash
+    /// every byte; Native/isa-dispatch.c), with the same arguments; XENIAC_X86_64_V3=0, a variant that is not executable
+    /// or any other command keeps the baseline build. A script stands in for the variant so the test sees who ran.
+    /// </summary>
+    [SkippableFact]
+    public async Task The_native_tool_starts_its_x86_64_v3_build_for_the_commands_that_hash_every_byte()
+    {
+        Skip.If(XenIac.Tests.ToolUnderTest.NativeBinary is null, "the tool under test is the managed build (XENIAC_CLI names no NativeAOT binary)");
+        Skip.IfNot(System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64
+                   && System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Bmi2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported,
+            "this CPU cannot run x86-64-v3 code: the tool keeps its baseline build here");
+        var native = XenIac.Tests.ToolUnderTest.NativeBinary!;
+        var folder = Path.Combine(_dir, "tool");
+        Directory.CreateDirectory(folder);
+        var tool = Path.Combine(folder, "xen-iac");
+        File.Copy(native, tool);
+        File.SetUnixFileMode(tool, File.GetUnixFileMode(native));
+        var libzstd = Path.Combine(Path.GetDirectoryName(native)!, "libzstd.so");
+        if (File.Exists(libzstd)) File.Copy(libzstd, Path.Combine(folder, "libzstd.so"));
+        var variant = tool + ".x86-64-v3";
+        await File.WriteAllTextAsync(variant, "#!/bin/sh\necho \"variant: $*\"\n");
+        File.SetUnixFileMode(variant, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var files = await SavefilesAsync(1, 4);
+
+        async Task<(int ExitCode, string StdOut, string StdErr)> Tool(string? choice, params string[] args)
+        {
+            var psi = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _dir };
+            foreach (var a in args) psi.ArgumentList.Add(a);
+            if (choice is not null) psi.Environment["XENIAC_X86_64_V3"] = choice;
+            using var p = Process.Start(psi)!;
+            var stderr = p.StandardError.ReadToEndAsync();
+            var stdout = await p.StandardOutput.ReadToEndAsync();
+            await p.WaitForExitAsync();
+            return (p.ExitCode, stdout, await stderr);
+        }
+
+        foreach (var args in new[] { new[] { "store", "push", files[0], "--store", Store, "--tag", "a b" }, ["store", "pull", "t", "out", "--store", Store], ["store", "verify", "--store", Store] })
+        {
+            var started = await Tool(null, args);
+            Assert.Equal(0, started.ExitCode);
+            Assert.Equal("variant: " + string.Join(' ', args), started.StdOut.TrimEnd());
+        }
+
+        // Not for the other commands, nor when the user asks for the baseline build or the variant cannot be run.
+        var listed = await Tool(null, "store", "ls", "--store", Store);
+        Assert.DoesNotContain("variant", listed.StdOut);
+        var baseline = await Tool("0", "store", "push", files[0], "--store", Store, "--tag", "t");
+        Assert.True(baseline.ExitCode == 0, baseline.StdErr);
+        Assert.Contains("pushed", baseline.StdOut);
+        File.SetUnixFileMode(variant, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var verified = await Tool(null, "store", "verify", "--store", Store);
+        Assert.True(verified.ExitCode == 0, verified.StdErr);
+        Assert.DoesNotContain("variant", verified.StdOut);
+    }
+
     [Fact]
     public async Task A_push_makes_a_new_store_folder_only_inside_an_existing_folder()
     {

@@ -1,5 +1,5 @@
 /*
- * Linked into the NativeAOT xen-iac only (XenIac.Cli.csproj, target CompilePrefault).
+ * Linked into the NativeAOT xen-iac only (XenIac.Cli.csproj, target CompileNativeObjects).
  *
  * Why: before Main, the NativeAOT runtime expands ("rehydrates") about 5 MiB of type data into the zero-filled
  * region at the end of the executable's writable segment (.bss, then .hydrated). Touching it page by page

@@ -75,7 +75,8 @@ internal sealed class PackWriter(IStoreBackend backend, CancellationToken cancel
         await _uploads.WaitAsync(cancellationToken).ConfigureAwait(false);
         // A thread of its own, not the pool's: the folder store writes a pack synchronously (O_DIRECT, ~10 ms), and
         // two such writes held both pool threads of a 2-core machine while the chunking workers, pool work too,
-        // waited for the pool to grow (a push of 1 GiB took 2.9 s to disk against 1.7 s to tmpfs).
+        // waited for the pool to grow. Measured on a 1 GiB push, this gained about 0.25 s (2026-12-06); the rest of
+        // the gap between a push to disk (2.9 s then) and to tmpfs (1.7 s) was the disk itself.
         var upload = Task.Factory.StartNew(() =>
         {
             try
