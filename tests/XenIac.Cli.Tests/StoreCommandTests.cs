@@ -193,8 +193,8 @@ public sealed class StoreCommandTests : IAsyncLifetime
     }
 
     /// <summary>
-    /// The NativeAOT tool starts its x86-64-v3 build, found beside it, for store push, pull and verify only (they hash
-    /// every byte; Native/isa-dispatch.c), with the same arguments; XENIAC_X86_64_V3=0, a variant that is not executable
+    /// The NativeAOT tool starts its x86-64-v3 build, found beside it, for store push, pull and verify, apply and
+    /// reconcile only (they hash every byte of savefiles; Native/isa-dispatch.c), with the same arguments; XENIAC_X86_64_V3=0, a variant that is not executable
     /// or any other command keeps the baseline build. A script stands in for the variant so the test sees who ran.
     /// </summary>
     [SkippableFact]
@@ -229,7 +229,8 @@ public sealed class StoreCommandTests : IAsyncLifetime
             return (p.ExitCode, stdout, await stderr);
         }
 
-        foreach (var args in new[] { new[] { "store", "push", files[0], "--store", Store, "--tag", "a b" }, ["store", "pull", "t", "out", "--store", Store], ["store", "verify", "--store", Store] })
+        foreach (var args in new[] { new[] { "store", "push", files[0], "--store", Store, "--tag", "a b" }, ["store", "pull", "t", "out", "--store", Store], ["store", "verify", "--store", Store],
+                     ["apply", "-f", "m.yaml", "--auto-approve"], ["reconcile", "-f", "m.yaml", "--once"] })
         {
             var started = await Tool(null, args);
             Assert.Equal(0, started.ExitCode);
@@ -239,6 +240,8 @@ public sealed class StoreCommandTests : IAsyncLifetime
         // Not for the other commands, nor when the user asks for the baseline build or the variant cannot be run.
         var listed = await Tool(null, "store", "ls", "--store", Store);
         Assert.DoesNotContain("variant", listed.StdOut);
+        var planned = await Tool(null, "plan", "-f", "m.yaml");
+        Assert.DoesNotContain("variant", planned.StdOut + planned.StdErr);
         var baseline = await Tool("0", "store", "push", files[0], "--store", Store, "--tag", "t");
         Assert.True(baseline.ExitCode == 0, baseline.StdErr);
         Assert.Contains("pushed", baseline.StdOut);

@@ -7,7 +7,7 @@
  * store-codecs benchmark, run with and without AVX). A store push, pull or verify hashes every byte of a savefile,
  * so on two cores that is most of their time. The package therefore also carries the same program compiled for
  * x86-64-v3 (AVX2, BMI2, FMA), named xen-iac.x86-64-v3, and this constructor, before the .NET runtime starts,
- * replaces the process with it for exactly those commands when the CPU and the kernel can run it. Everything else
+ * replaces the process with it for those commands (below) when the CPU and the kernel can run it. Everything else
  * stays in the baseline binary, so an ordinary command pays no second start.
  *
  * Anything unexpected (no variant beside the binary, /proc not mounted, execve refused) leaves the baseline build
@@ -22,9 +22,17 @@
 
 #define VARIANT_SUFFIX ".x86-64-v3"
 
-/* The commands that hash every byte of a savefile: `xen-iac store push|pull|verify ...`. */
+/*
+ * The commands that hash every byte of a savefile: `xen-iac store push|pull|verify ...`, and apply and reconcile,
+ * which push a domain's savefile after a save and stream a snapshot out of the store into a restore when the
+ * manifest names one. The second execve happens before either runtime starts, so it costs less than the spread of
+ * whole starts: 100 runs of `apply -f missing.yaml` each way took 9.4-12.2 ms per run with and without it
+ * (2026-12-06, load 1.8).
+ */
 static int hashes_everything(int argc, char **argv)
 {
+    if (argc >= 2 && (strcmp(argv[1], "apply") == 0 || strcmp(argv[1], "reconcile") == 0))
+        return 1;
     if (argc < 3 || strcmp(argv[1], "store") != 0)
         return 0;
     return strcmp(argv[2], "push") == 0 || strcmp(argv[2], "pull") == 0 || strcmp(argv[2], "verify") == 0;
