@@ -125,6 +125,26 @@ public sealed class ReconcileCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Findings_in_a_logged_plan_stay_one_line_each_however_long()
+    {
+        // Off a terminal (a CI log, a pipe) a finding was wrapped at 80 columns, cutting its paths and reason in two.
+        var longPath = "/srv/xen/" + new string('d', 90) + "/a-clone.qcow2";
+        File.WriteAllText(P("a.cfg"), Cfg("a"));
+        File.WriteAllText(P("a-clone.cfg"), Cfg("a").Replace("/srv/a.img,raw", longPath + ",qcow2"));
+        Manifest("  - name: a\n    config: a.cfg\n    state: saved\n");
+        Assert.Equal(0, (await Run("apply", "--auto-approve")).ExitCode);
+        Manifest("  - name: a\n    overrides:\n      config: a-clone.cfg\n");
+
+        var plan = await Run("plan");
+        Assert.Equal(0, plan.ExitCode);
+        var lines = plan.StdOut.Split('\n');
+        Assert.Contains("a: findings (override config compatibility, placement on its host)", lines);
+        var target = Assert.Single(lines, l => l.Contains("disk[0].target:"));
+        Assert.Equal($"  ok disk[0].target: /srv/a.img -> {longPath} (where the disk's data comes from is the host's business; the guest sees the same disk)", target);
+        Assert.Contains("Plan: 1 to restore, 0 unchanged.", lines);
+    }
+
+    [Fact]
     public async Task A_killed_apply_leaves_the_previous_savefile_intact_and_the_next_apply_completes()
     {
         File.WriteAllText(P("a.cfg"), Cfg("a", memory: 64));

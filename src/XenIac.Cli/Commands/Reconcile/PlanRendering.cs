@@ -30,7 +30,8 @@ internal static class PlanRendering
         var errors = plan.Domains.Count(d => d.Error is not null);
         // A domain that could not be planned is not "matching reality": the summary says so rather than "No changes".
         var failed = errors == 0 ? "" : $", {errors} with errors (not planned)";
-        console.WriteLine(changes.Count == 0 && errors == 0
+        // Plain, not through Spectre: off a terminal it wraps at 80 columns, and a summary cut in two is not grep's.
+        Console.Out.WriteLine(changes.Count == 0 && errors == 0
             ? $"No changes: reality matches the manifest ({unchanged} domain{(unchanged == 1 ? "" : "s")} unchanged)."
             : changes.Count == 0
                 ? $"Plan: nothing to do, {unchanged} unchanged{failed}."
@@ -91,14 +92,25 @@ internal static class PlanRendering
 
     private static void RenderFindings(IAnsiConsole console, IReadOnlyList<DomainPlan> domains)
     {
+        // Off a terminal Spectre wraps at 80 columns, which cut a finding (and the path in it) in two in every log:
+        // there each finding is one plain line, as the table's rows are.
+        var plain = Console.IsOutputRedirected;
         foreach (var d in domains.Where(d => d.Findings.Count > 0))
         {
-            console.MarkupLine($"[bold]{Markup.Escape(d.Name)}[/]: findings (override config compatibility, placement on its host)");
+            const string heading = "findings (override config compatibility, placement on its host)";
+            if (plain) Console.Out.WriteLine($"{d.Name}: {heading}");
+            else console.MarkupLine($"[bold]{Markup.Escape(d.Name)}[/]: {heading}");
             foreach (var f in d.Findings)
             {
+                var severity = ConfigRendering.SeverityName(f.Severity);
+                var text = $"{f.Setting}: {f.Old ?? "(none)"} -> {f.New ?? "(none)"} ({f.Reason})";
+                if (plain)
+                {
+                    Console.Out.WriteLine($"  {severity} {CommandLine.OneLine(text)}");
+                    continue;
+                }
                 var color = f.Severity switch { FindingSeverity.Error => "red", FindingSeverity.Warning => "yellow", _ => "green" };
-                console.MarkupLine($"  [{color}]{ConfigRendering.SeverityName(f.Severity)}[/] {Markup.Escape(f.Setting)}: " +
-                                   $"{Markup.Escape(f.Old ?? "(none)")} -> {Markup.Escape(f.New ?? "(none)")} ({Markup.Escape(f.Reason)})");
+                console.MarkupLine($"  [{color}]{severity}[/] {Markup.Escape(text)}");
             }
         }
     }
