@@ -36,6 +36,11 @@ public sealed class ReconcileCommandTests : IDisposable
         var before = await Run("plan", "--detailed-exitcode");
         Assert.Equal(2, before.ExitCode);
         Assert.Contains("Plan: ", before.StdOut);
+        // The logged table: "a  create + save  why" and "b  create  why", the reasons starting in one column.
+        var rows = before.StdOut.Split('\n').Where(l => l.StartsWith("a  ") || l.StartsWith("b  ")).ToList();
+        Assert.Equal(2, rows.Count);
+        Assert.Contains("create + save", rows[0]);
+        Assert.Equal(rows[0].IndexOf("not running", StringComparison.Ordinal), rows[1].IndexOf("not running", StringComparison.Ordinal));
 
         var apply = await Run("apply", "--auto-approve");
         Assert.Equal(0, apply.ExitCode);

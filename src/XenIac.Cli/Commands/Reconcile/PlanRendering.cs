@@ -52,16 +52,18 @@ internal static class PlanRendering
         {
             // Logs and pipes get plain aligned lines: a box table costs more to lay out than the plan took to make
             // (a 1,000-domain plan), and grep finds a domain's whole line.
+            static string Action(DomainPlan d) => d.Error is not null ? "error" : d.Action == PlanAction.None ? "none" : StepsText(d);
             var width = domains.Max(d => d.Name.Length);
             var hostWidth = host is null ? 0 : domains.Max(d => host(d).Length);
+            // As wide as the longest action ("create + checkpoint"), so the reasons start in one column.
+            var actionWidth = domains.Max(d => Action(d).Length);
             var text = new System.Text.StringBuilder();
             foreach (var d in domains)
             {
-                var action = d.Error is not null ? "error" : d.Action == PlanAction.None ? "none" : StepsText(d);
                 text.Append(d.Name.PadRight(width)).Append("  ");
                 // With more than one host, each line says where: "web  b  restore ..." (a migration: "a -> b").
                 if (host is not null) text.Append(host(d).PadRight(hostWidth)).Append("  ");
-                text.Append(action.PadRight(9)).Append("  ").AppendLine(CommandLine.OneLine(d.Error ?? d.Reason));
+                text.Append(Action(d).PadRight(actionWidth)).Append("  ").AppendLine(CommandLine.OneLine(d.Error ?? d.Reason));
             }
             foreach (var d in domains) text.Append(d.Name).Append(": savefile ").AppendLine(d.Spec.SavefilePath);
             Console.Out.Write(text.ToString());
