@@ -27,7 +27,10 @@ if (selected.Count == 0)
     Console.Error.WriteLine($"error: no benchmark named {string.Join(", ", args)}; have {string.Join(", ", benchmarks.Select(b => b.Name))}");
     return 1;
 }
-Console.WriteLine($"# {Environment.ProcessorCount} cores, data {gib} GiB in {dir}, best of {repeats}, {DateTime.UtcNow:u}");
+// The CPU model and its vector extensions: this machine is a VM that lands on different hosts between days (an
+// AMD EPYC with AVX2 hashed BLAKE3 at a fifth of the speed another host had), so a figure is only comparable with
+// one taken on the same CPU.
+Console.WriteLine($"# {Environment.ProcessorCount} cores ({CpuModel()}), data {gib} GiB in {dir}, best of {repeats}, {DateTime.UtcNow:u}");
 foreach (var b in selected)
 {
     Console.WriteLine($"## {b.Name}: {b.Description} (load average {BenchContext.LoadAverage()})");
@@ -41,4 +44,17 @@ static string FindRepoRoot()
     var d = new DirectoryInfo(AppContext.BaseDirectory);
     while (d is not null && !File.Exists(Path.Combine(d.FullName, "XenIac.sln"))) d = d.Parent;
     return d?.FullName ?? Environment.CurrentDirectory;
+}
+
+static string CpuModel()
+{
+    try
+    {
+        var lines = File.ReadLines("/proc/cpuinfo").Take(64).ToList();
+        var model = lines.FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU";
+        var flags = (lines.FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal))?.Split(':', 2)[1] ?? "").Split(' ');
+        var vector = new[] { "avx2", "avx512f", "sha_ni" }.Where(flags.Contains);
+        return $"{model}; {string.Join(' ', vector)}";
+    }
+    catch (IOException) { return "unknown CPU"; }
 }
