@@ -178,5 +178,7 @@ public sealed class ManifestLoaderTests
     {
         var e = Assert.Throws<ManifestException>(() => ManifestLoader.Load(Path("none.yaml")));
         Assert.Contains("manifest not found", e.Message);
+        // What to do next, with the name the user asked for.
+        Assert.Contains("xen-iac import --host HOST -o none.yaml", e.Message);
     }
 }
