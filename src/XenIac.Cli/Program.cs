@@ -24,8 +24,12 @@ catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedA
 }
 if (parseResult.Errors.Count > 0)
 {
-    // One line, like every other error; --help shows the usage.
-    Console.Error.WriteLine($"error: {CommandLine.OneLine(parseResult.Errors[0].Message)} (see 'xen-iac --help')");
+    // One line, like every other error; --help of the command that was reached shows the usage. Of several errors the
+    // one that quotes what the user typed wrong comes first: "xen-iac stroe push" is about 'stroe', not about a
+    // missing command.
+    var error = parseResult.Errors.FirstOrDefault(e => parseResult.UnmatchedTokens.Any(t => e.Message.Contains(t, StringComparison.Ordinal)))
+                ?? parseResult.Errors[0];
+    Console.Error.WriteLine($"error: {CommandLine.OneLine(error.Message)} (see '{CommandPath(parseResult)} --help')");
     return ExitCodes.Error;
 }
 // The first Ctrl+C or SIGTERM cancels: handlers clean up (delete temp files, resume a domain libxl was suspending)
@@ -52,3 +56,15 @@ void OnSignal(PosixSignalContext context)
 using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
 using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
 return await parseResult.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }, cancel.Token);
+
+// "xen-iac store push" for the command a command line reached (the root's own name is the executable's, which may be
+// a path or a variant's name, so it is spelled out).
+static string CommandPath(ParseResult result)
+{
+    var names = new List<string>();
+    for (var command = result.CommandResult; command.Parent is System.CommandLine.Parsing.CommandResult parent; command = parent)
+        names.Add(command.Command.Name);
+    names.Add("xen-iac");
+    names.Reverse();
+    return string.Join(' ', names);
+}

@@ -60,5 +60,23 @@ public sealed class CommandTreeTests
         Assert.Equal(1, result.ExitCode);
         Assert.Single(result.StdErr.TrimEnd().Split('\n'));
         Assert.StartsWith("error:", result.StdErr);
+        // The line names what was wrong, not only that no command was reached.
+        Assert.Contains("'bogus'", result.StdErr);
+        Assert.Contains("(see 'xen-iac --help')", result.StdErr);
+    }
+
+    [Theory]
+    [InlineData("store", "(see 'xen-iac store --help')", null)]
+    [InlineData("store push x.xlsave --bogus-option", "(see 'xen-iac store push --help')", "'--bogus-option'")]
+    [InlineData("plan --bogus-option", "(see 'xen-iac plan --help')", "'--bogus-option'")]
+    [InlineData("savefile bogus x", "(see 'xen-iac savefile --help')", "'bogus'")]
+    public async Task A_parse_error_points_at_the_help_of_the_command_it_reached(string line, string hint, string? quoted)
+    {
+        var result = await CliRunner.RunAsync(line.Split(' '));
+        Assert.Equal(1, result.ExitCode);
+        Assert.Single(result.StdErr.TrimEnd().Split('\n'));
+        Assert.StartsWith("error:", result.StdErr);
+        Assert.EndsWith(hint, result.StdErr.TrimEnd());
+        if (quoted is not null) Assert.Contains(quoted, result.StdErr);
     }
 }
