@@ -27,9 +27,11 @@ if (parseResult.Errors.Count > 0)
     // One line, like every other error; --help of the command that was reached shows the usage. Of several errors the
     // one that quotes what the user typed wrong comes first: "xen-iac stroe push" is about 'stroe', not about a
     // missing command.
-    var error = parseResult.Errors.FirstOrDefault(e => parseResult.UnmatchedTokens.Any(t => e.Message.Contains(t, StringComparison.Ordinal)))
-                ?? parseResult.Errors[0];
-    Console.Error.WriteLine($"error: {CommandLine.OneLine(error.Message)} (see '{CommandPath(parseResult)} --help')");
+    var message = UnknownOption(parseResult, args) is { } unknown
+        ? $"unknown option '{unknown}'"
+        : (parseResult.Errors.FirstOrDefault(e => parseResult.UnmatchedTokens.Any(t => e.Message.Contains(t, StringComparison.Ordinal)))
+           ?? parseResult.Errors[0]).Message;
+    Console.Error.WriteLine($"error: {CommandLine.OneLine(message)} (see '{CommandPath(parseResult)} --help')");
     return ExitCodes.Error;
 }
 // The first Ctrl+C or SIGTERM cancels: handlers clean up (delete temp files, resume a domain libxl was suspending)
@@ -67,4 +69,21 @@ static string CommandPath(ParseResult result)
     names.Add("xen-iac");
     names.Reverse();
     return string.Join(' ', names);
+}
+
+// A mistyped option before an argument ("store push --tga t FILE") is taken by the parser as the argument's value,
+// and the error it then gives is about the word after it ("unrecognized 'FILE'"). The option the reached command
+// does not have is what the user got wrong, so that is named.
+static string? UnknownOption(ParseResult result, string[] args)
+{
+    var known = new HashSet<string>(StringComparer.Ordinal);
+    for (System.CommandLine.Parsing.SymbolResult? symbol = result.CommandResult; symbol is not null; symbol = symbol.Parent)
+        if (symbol is System.CommandLine.Parsing.CommandResult command)
+            foreach (var option in command.Command.Options)
+            {
+                known.Add(option.Name);
+                known.UnionWith(option.Aliases);
+            }
+    return args.TakeWhile(a => a != "--")
+        .FirstOrDefault(a => a.StartsWith("--", StringComparison.Ordinal) && a.Length > 2 && !known.Contains(a.Split('=', 2)[0]));
 }
