@@ -36,7 +36,11 @@ internal static class CommandLine
             catch (Reconciler.Manifests.ManifestException e)
             {
                 // Every manifest problem on its own line, each with its file:line:column, so all can be fixed at once.
-                foreach (var error in e.Errors) await Console.Error.WriteLineAsync($"error: {OneLine(error.ToString())}");
+                // How to get a manifest is the front end's to say (the MSBuild tasks name a property, not -f).
+                var hint = e.ManifestMissing
+                    ? $" (give another with -f FILE, or write one for what a host has with 'xen-iac import --host HOST -o {Path.GetFileName(e.Errors[0].Location.File)}')"
+                    : "";
+                foreach (var error in e.Errors) await Console.Error.WriteLineAsync($"error: {OneLine(error.ToString())}{hint}");
                 if (parseResult.GetValue(Verbose)) await Console.Error.WriteLineAsync(e.ToString());
                 return ExitCodes.Error;
             }

@@ -180,6 +180,10 @@ public sealed class ImportCommandTests : IDisposable
         OneErrorLine(await Run("import", "-f", "xen-iac.yaml"), "give its NAME");
         OneErrorLine(await Run("import", "web", "--out", "x.yaml"), "give one of them");
         OneErrorLine(await Run("import", "web", "-f", "none.yaml"), "manifest not found");
+        // A missing manifest: the line says how to get one (the library's message does not: the MSBuild tasks have no -f).
+        var missing = await Run("plan", "-f", "none.yaml");
+        OneErrorLine(missing, "manifest not found");
+        OneErrorLine(missing, "(give another with -f FILE, or write one for what a host has with 'xen-iac import --host HOST -o none.yaml')");
     }
 
     [Fact]

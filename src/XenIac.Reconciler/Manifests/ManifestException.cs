@@ -14,4 +14,7 @@ public sealed class ManifestException : XenIacException
         : base(errors.Count == 1 ? errors[0].ToString() : $"{errors[0]} (and {errors.Count - 1} more)") => Errors = errors;
 
     public IReadOnlyList<ManifestError> Errors { get; }
+
+    /// <summary>The manifest file itself does not exist (a front end may say how to make one).</summary>
+    public bool ManifestMissing { get; init; }
 }

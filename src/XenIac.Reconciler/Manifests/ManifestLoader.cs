@@ -44,7 +44,7 @@ public static partial class ManifestLoader
             using var reader = new StreamReader(new MemoryStream(SmallFile.ReadAllBytes(path, (int)MaxManifestBytes)), detectEncodingFromByteOrderMarks: true);
             text = reader.ReadToEnd();
         }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { throw Single(path, $"manifest not found: {path} (give another with -f FILE, or write one for what a host has with 'xen-iac import --host HOST -o {Path.GetFileName(path)}')"); }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { throw new ManifestException(Single(path, $"manifest not found: {path}").Errors) { ManifestMissing = true }; }
         // A path with a NUL or other character the OS cannot name, no permission, an I/O fault: all are about this file.
         catch (Exception e) when (e is ArgumentException or NotSupportedException or IOException or UnauthorizedAccessException)
         {
