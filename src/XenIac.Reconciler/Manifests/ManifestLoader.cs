@@ -44,7 +44,7 @@ public static partial class ManifestLoader
             using var reader = new StreamReader(new MemoryStream(SmallFile.ReadAllBytes(path, (int)MaxManifestBytes)), detectEncodingFromByteOrderMarks: true);
             text = reader.ReadToEnd();
         }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { throw new ManifestException(Single(path, $"manifest not found: {path}").Errors) { ManifestMissing = true }; }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { throw Single(path, $"manifest not found: {path}", missing: true); }
         // A path with a NUL or other character the OS cannot name, no permission, an I/O fault: all are about this file.
         catch (Exception e) when (e is ArgumentException or NotSupportedException or IOException or UnauthorizedAccessException)
         {
@@ -377,8 +377,8 @@ public static partial class ManifestLoader
         return $"invalid YAML: {message}";
     }
 
-    private static ManifestException Single(string path, string message) =>
-        new([new ManifestError(new SourceLocation(path, 1, 1), message)]);
+    private static ManifestException Single(string path, string message, bool missing = false) =>
+        new([new ManifestError(new SourceLocation(path, 1, 1), message)]) { ManifestMissing = missing };
 
     /// <summary>A path as it can be shown on one line: control characters (a NUL, a newline) as \uXXXX.</summary>
     internal static string Printable(string path) =>
