@@ -37,9 +37,10 @@ internal static class CommandLine
             {
                 // Every manifest problem on its own line, each with its file:line:column, so all can be fixed at once.
                 // How to get a manifest is the front end's to say (the MSBuild tasks name a property, not -f).
-                var hint = e.ManifestMissing
-                    ? $" (give another with -f FILE, or write one for what a host has with 'xen-iac import --host HOST -o {Path.GetFileName(e.Errors[0].Location.File)}')"
-                    : "";
+                // The path as the user gave it ("-" is no file import could write, so it gets no suggestion).
+                var missing = e.ManifestMissing ? e.Errors[0].Location.File : null;
+                var hint = missing is null || missing == "-" ? ""
+                    : $" (give another with -f FILE, or write one for what a host has with 'xen-iac import --host HOST -o {missing}')";
                 foreach (var error in e.Errors) await Console.Error.WriteLineAsync($"error: {OneLine(error.ToString())}{hint}");
                 if (parseResult.GetValue(Verbose)) await Console.Error.WriteLineAsync(e.ToString());
                 return ExitCodes.Error;

@@ -184,6 +184,8 @@ public sealed class ImportCommandTests : IDisposable
         var missing = await Run("plan", "-f", "none.yaml");
         OneErrorLine(missing, "manifest not found");
         OneErrorLine(missing, "(give another with -f FILE, or write one for what a host has with 'xen-iac import --host HOST -o none.yaml')");
+        // In another folder: the suggestion writes where the user looked, not into the current folder.
+        OneErrorLine(await Run("plan", "-f", "sub/none.yaml"), "'xen-iac import --host HOST -o sub/none.yaml'");
     }
 
     [Fact]
