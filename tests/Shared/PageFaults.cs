@@ -5,8 +5,8 @@ namespace XenIac.Tests;
 
 /// <summary>
 /// Minor page faults of one <c>BINARY --version</c> start, as the kernel counts them for the child (getrusage, through
-/// <c>/usr/bin/time</c>): how the native binary's prefault constructor is checked (a CLI test) and reported (the
-/// <c>native</c> benchmark). Counted, not timed.
+/// <c>/usr/bin/time</c>): how the native benchmark reports what the binary's prefault constructor saves. Counted, not
+/// timed; not asserted by a test, because the saving depends on the kernel having a free huge page at that moment.
 /// </summary>
 public static class PageFaults
 {
