@@ -22,6 +22,15 @@ catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedA
     Console.Error.WriteLine($"error: {CommandLine.OneLine(e.Message)} (see 'xen-iac --help')");
     return ExitCodes.Error;
 }
+// --help clears the parser's errors, so "xen-iac stroe --help" printed the root's help and exited 0: the typo went
+// unnoticed. A word where a subcommand belongs is the same error with or without --help.
+if (parseResult.Errors.Count == 0 && parseResult.Action is System.CommandLine.Help.HelpAction
+    && parseResult.CommandResult.Command.Subcommands.Count > 0
+    && parseResult.UnmatchedTokens.FirstOrDefault(t => !t.StartsWith('-')) is { } word)
+{
+    Console.Error.WriteLine($"error: Unrecognized command or argument '{CommandLine.OneLine(word)}'. (see '{CommandPath(parseResult)} --help')");
+    return ExitCodes.Error;
+}
 if (parseResult.Errors.Count > 0)
 {
     // One line, like every other error; --help of the command that was reached shows the usage. Of several errors the

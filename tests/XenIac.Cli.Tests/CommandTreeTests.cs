@@ -70,6 +70,10 @@ public sealed class CommandTreeTests
     [InlineData("store push x.xlsave --bogus-option", "(see 'xen-iac store push --help')", "'--bogus-option'")]
     [InlineData("plan --bogus-option", "(see 'xen-iac plan --help')", "'--bogus-option'")]
     [InlineData("savefile bogus x", "(see 'xen-iac savefile --help')", "'bogus'")]
+    // --help would print the parent's help and exit 0, hiding the typo.
+    [InlineData("bogus --help", "(see 'xen-iac --help')", "'bogus'")]
+    [InlineData("store bogus --help", "(see 'xen-iac store --help')", "'bogus'")]
+    [InlineData("--help savefile bogus", "(see 'xen-iac savefile --help')", "'bogus'")]
     // The parser takes the mistyped option as the savefile and complains about the file: the option is what was wrong.
     [InlineData("store push --tga t x.xlsave --store s", "(see 'xen-iac store push --help')", "unknown option '--tga'")]
     public async Task A_parse_error_points_at_the_help_of_the_command_it_reached(string line, string hint, string? quoted)
