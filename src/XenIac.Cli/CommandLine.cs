@@ -73,7 +73,23 @@ internal static class CommandLine
         e is XenIacException or IOException or UnauthorizedAccessException or OperationCanceledException
             or ArgumentException or InvalidOperationException or JsonException;
 
-    public static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
+    /// <summary>
+    /// A message as one line: each line break, with the blanks around it (the parser indents its lists with tabs:
+    /// "Must be one of:\n\t'json'\n\t'xl'"), becomes one space; blanks within a line are the message's own.
+    /// </summary>
+    public static string OneLine(string message)
+    {
+        if (message.AsSpan().IndexOfAny('\r', '\n') < 0) return message.Trim();
+        var line = new System.Text.StringBuilder(message.Length);
+        foreach (var part in message.ReplaceLineEndings("\n").Split('\n'))
+        {
+            var text = part.Trim(' ', '\t');
+            if (text.Length == 0) continue;
+            if (line.Length > 0) line.Append(' ');
+            line.Append(text);
+        }
+        return line.ToString().Trim();
+    }
 
     /// <summary>Standard output as bytes: Program.cs puts Console.Out's writer on the same stream.</summary>
     public static readonly Stream Stdout = Console.OpenStandardOutput();

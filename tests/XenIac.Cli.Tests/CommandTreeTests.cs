@@ -70,6 +70,8 @@ public sealed class CommandTreeTests
     [InlineData("store push x.xlsave --bogus-option", "(see 'xen-iac store push --help')", "'--bogus-option'")]
     [InlineData("plan --bogus-option", "(see 'xen-iac plan --help')", "'--bogus-option'")]
     [InlineData("savefile bogus x", "(see 'xen-iac savefile --help')", "'bogus'")]
+    // The parser's list of choices comes on indented lines of its own: one line, without the tabs.
+    [InlineData("config convert x.cfg --to bogus", "(see 'xen-iac config convert --help')", "Must be one of: 'json' 'xl' (see")]
     // --help would print the parent's help and exit 0, hiding the typo.
     [InlineData("bogus --help", "(see 'xen-iac --help')", "'bogus'")]
     [InlineData("store bogus --help", "(see 'xen-iac store --help')", "'bogus'")]
