@@ -77,9 +77,15 @@ public sealed record SshTarget
             host = colon >= 0 ? rest[..colon] : rest;
             portText = colon >= 0 ? (colon == rest.Length - 1 ? " " : rest[(colon + 1)..]) : "";
         }
-        if (!IsSafeWord(host) || host.Contains('/'))
+        if (host.Length == 0)
         {
             error = $"ssh host '{text}' needs a host name: ssh://[user@]host[:port][?host=embedded:/path][&command=/path/to/xen-iac]";
+            return false;
+        }
+        if (!IsSafeWord(host) || host.Contains('/'))
+        {
+            // A leading '-' would reach ssh as an option (ssh://-oProxyCommand=…), hence refused, not only odd.
+            error = $"ssh host '{text}': '{host}' is not a host name (one that starts with '-' or holds '/', spaces or control characters); write ssh://[user@]host[:port]";
             return false;
         }
         if (portText.Length > 0)

@@ -44,7 +44,9 @@ public sealed class SshTargetTests
 
     [Theory]
     [InlineData("ssh://", "needs a host name")]
-    [InlineData("ssh://-oProxyCommand=evil", "needs a host name")]
+    [InlineData("ssh://-oProxyCommand=evil", "'-oProxyCommand=evil' is not a host name")]
+    [InlineData("ssh://a b", "'a b' is not a host name")]
+    [InlineData("ssh://user@", "needs a host name")]
     [InlineData("ssh://-l@host", "user name '-l'")]
     [InlineData("ssh://host:0", "port '0' is not a number from 1 to 65535")]
     [InlineData("ssh://host:ssh", "port 'ssh'")]
