@@ -103,6 +103,41 @@ public sealed class BenchContext
         return path is not null && File.Exists(path) ? path : null;
     }
 
+    /// <summary>
+    /// The whole machine's CPU time so far, busy and idle, in seconds (/proc/stat's first line: user, nice, system,
+    /// irq, softirq and steal are busy; idle and iowait are not). Around a command it says whether the command had the
+    /// cores to itself or waited for them: on a machine whose cores are all busy, every CPU-second a tool adds is wall time.
+    /// </summary>
+    public static (double Busy, double Idle)? MachineCpu()
+    {
+        try
+        {
+            var f = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (f.Length < 9 || f[0] != "cpu") return null;
+            var v = f.Skip(1).Take(8).Select(x => long.Parse(x, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+            const double ticks = 100; // USER_HZ, 100 on every Linux architecture .NET runs on
+            return ((v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / ticks, (v[3] + v[4]) / ticks);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException) { return null; }
+    }
+
+    /// <summary>Runs a shell command once; prints its wall time and the machine's busy and idle CPU-seconds meanwhile.</summary>
+    public static void PrintMachineCpu(string label, string command)
+    {
+        var before = MachineCpu();
+        var sw = Stopwatch.StartNew();
+        using (var p = Process.Start(new ProcessStartInfo("bash", ["-c", command]) { UseShellExecute = false })!)
+        {
+            p.WaitForExit();
+            if (p.ExitCode != 0) throw new InvalidOperationException($"'{command}' exited with {p.ExitCode}");
+        }
+        sw.Stop();
+        var after = MachineCpu();
+        Console.WriteLine(before is { } b && after is { } a
+            ? $"machine CPU during {label}: {sw.Elapsed.TotalSeconds:F3} s wall, {a.Busy - b.Busy:F2} CPU-s busy, {a.Idle - b.Idle:F2} CPU-s idle ({Environment.ProcessorCount} cores)"
+            : $"machine CPU during {label}: {sw.Elapsed.TotalSeconds:F3} s wall, n/a (no /proc/stat)");
+    }
+
     /// <summary>The 1/5/15-minute load averages: ratios measured on a busy machine say so next to the figure.</summary>
     public static string LoadAverage()
     {
