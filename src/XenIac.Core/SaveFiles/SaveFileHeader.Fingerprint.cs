@@ -27,9 +27,7 @@ public sealed partial record SaveFileHeader
             throw new InvalidOperationException("A legacy savefile has no header to store a fingerprint in; convert it to the xl format first.");
         if (fingerprint is null && FingerprintLayout.Find(_extension, ByteOrder) is null) return this;
         byte[] block = fingerprint is null ? [] : FingerprintLayout.Encode(ParseFingerprint(fingerprint), ByteOrder);
-        var rest = _extension;
-        while (FingerprintLayout.Find(rest, ByteOrder) is { } found)
-            rest = [.. rest.AsSpan(0, found.Start), .. rest.AsSpan(found.Start + found.Length)];
+        var rest = ExtensionBlocks.RemoveAll(_extension, FingerprintLayout.Magic, FingerprintLayout.Extent, ByteOrder, out _);
         // Before any integrity record: the order carries no meaning, but a reader finds each block by its magic.
         byte[] extension = [.. block, .. rest];
         return this with { ConfigBytes = _configBytes ?? [], Extension = extension };
@@ -72,6 +70,9 @@ internal static class FingerprintLayout
         digest.CopyTo(block.AsSpan(DigestOffset));
         return block;
     }
+
+    /// <summary>What a block starting at <paramref name="fromMagic"/> takes out (see <see cref="Find"/>).</summary>
+    public static int Extent(ReadOnlySpan<byte> fromMagic, SaveFileByteOrder order) => Find(fromMagic, order)!.Value.Length;
 
     /// <summary>The first block in <paramref name="extension"/>: its extent (to its stated length when that fits, else to the end) and digest when readable.</summary>
     public static Found? Find(ReadOnlySpan<byte> extension, SaveFileByteOrder order)

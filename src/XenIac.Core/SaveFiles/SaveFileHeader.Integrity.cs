@@ -32,13 +32,7 @@ public sealed partial record SaveFileHeader
             throw new InvalidOperationException("A legacy savefile has no header to store an integrity record in; convert it to the xl format first.");
         var block = integrity is null ? [] : IntegrityLayout.Encode(integrity, ByteOrder);
         // Every block goes (a second one is malformed by definition); the new one takes the first one's place.
-        var rest = _extension;
-        int? first = null;
-        while (IntegrityLayout.Find(rest, ByteOrder) is { } found)
-        {
-            first ??= found.Start;
-            rest = [.. rest.AsSpan(0, found.Start), .. rest.AsSpan(found.Start + found.Length)];
-        }
+        var rest = ExtensionBlocks.RemoveAll(_extension, IntegrityLayout.Magic, IntegrityLayout.Extent, ByteOrder, out var first);
         var start = first ?? rest.Length;
         byte[] extension = [.. rest.AsSpan(0, start), .. block, .. rest.AsSpan(start)];
         // Optional data exists only with a config length field; a record needs that field in front of it.

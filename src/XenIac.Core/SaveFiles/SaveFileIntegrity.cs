@@ -94,6 +94,17 @@ internal static class IntegrityLayout
         return block;
     }
 
+    /// <summary>
+    /// What a block starting at <paramref name="fromMagic"/> takes out: its stated length when that fits, else the
+    /// rest (the extents <see cref="Find"/> gives, without its search for a second record after a good one).
+    /// </summary>
+    public static int Extent(ReadOnlySpan<byte> fromMagic, SaveFileByteOrder order)
+    {
+        if (fromMagic.Length < MinimumPrefix) return fromMagic.Length;
+        var length = ReadU32(fromMagic[BlockLengthOffset..], order);
+        return length < MinimumPrefix || length > fromMagic.Length ? fromMagic.Length : (int)length;
+    }
+
     /// <summary>Where a block sits in the extension bytes, and what it holds or why it cannot be read.</summary>
     public readonly record struct Found(int Start, int Length, SaveFileIntegrity? Integrity, string? Problem);
 
