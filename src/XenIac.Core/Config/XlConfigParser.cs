@@ -35,6 +35,9 @@ internal sealed class XlConfigParser
 
     public static List<XlStatement> Parse(byte[] source, string file) => new XlConfigParser(source, file).ParseFile();
 
+    /// <summary>Values read so far, against <see cref="ConfigLimits.MaxValues"/>.</summary>
+    private int _values;
+
     private List<XlStatement> ParseFile()
     {
         var statements = new List<XlStatement>();
@@ -96,6 +99,8 @@ internal sealed class XlConfigParser
             // A value starts here, on top of `states` parser states.
             XlValue done;
             var t = Next();
+            if (t.Kind is Kind.String or Kind.Number or Kind.Open && (++_values > ConfigLimits.MaxValues))
+                throw Error(t, ConfigLimits.TooMany("config"));
             if (t.Kind is Kind.String or Kind.Number)
             {
                 Grow(states + 1, t);

@@ -102,6 +102,51 @@ public sealed class XlConfigLimitsTests
             return XlConfigParser.ColumnSteps;
         }, 2_000);
 
+    // ---- XenIac's own bound on values (ConfigLimits) ----
+
+    [Fact]
+    public void An_xl_config_holds_at_most_MaxValues_values_and_stops_reading_at_the_next()
+    {
+        // Settings, list items and the lists themselves all count: 1 + 1 list + (MaxValues - 3) items + 1 = MaxValues.
+        var items = ConfigLimits.MaxValues - 3;
+        var full = "a = 1\nb = [" + string.Join(',', Enumerable.Repeat("1", items)) + "]\nc = 2\n";
+        Assert.Equal(items, XlConfig.Parse(full).GetList("b")!.Items.Count);
+
+        var over = full + "d = 3\n";
+        var e = Assert.Throws<XlConfigException>(() => XlConfig.Parse(over));
+        Assert.Contains($"more than {ConfigLimits.MaxValues:N0} values", e.Message);
+        Assert.Equal(4, e.Line);
+        // 16 MiB of the cheapest settings: refused after the limit, without holding millions of them (900 MB before).
+        var huge = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("a=1\n", 4_000_000)));
+        var allocated = Allocated(() => Assert.Throws<XlConfigException>(() => XlConfig.Parse(huge)));
+        Assert.True(allocated < 200L << 20, $"allocated {allocated >> 20} MiB");
+    }
+
+    [Fact]
+    public void A_json_config_holds_at_most_MaxValues_values_and_names_where_the_next_one_is()
+    {
+        // The root object, c_info, name, b_info, the array: 5 values before the items.
+        string Json(int items) => "{\"c_info\":{\"name\":\"x\"},\"b_info\":{},\"x\":[" + string.Join(',', Enumerable.Repeat("1", items)) + "]}";
+        var e = Assert.Throws<XlConfigException>(() => DomainConfig.FromJson(Json(ConfigLimits.MaxValues - 4)));
+        Assert.Contains($"more than {ConfigLimits.MaxValues:N0} values", e.Message);
+        Assert.Contains($"$.x[{ConfigLimits.MaxValues - 5}]", e.Message);
+        // One fewer is read.
+        Assert.Equal("x", DomainConfig.FromJson(Json(ConfigLimits.MaxValues - 5)).Name);
+    }
+
+    [Fact]
+    public void A_one_line_libxl_json_config_costs_column_work_linear_in_its_length() =>
+        // Every value's line and column are found as the tokens pass; from each line's start, this was quadratic.
+        AssertLinear("JSON column steps", n =>
+        {
+            var json = "{\"c_info\":{\"name\":\"x\",\"type\":\"pv\"},\"b_info\":{},\"disks\":[" +
+                       string.Join(',', Enumerable.Range(0, n).Select(i => $"{{\"vdev\":\"xvd{i}\",\"pdev_path\":\"/é/{i}\"}}")) + "]}";
+            DomainConfig.JsonColumnSteps = 0;
+            try { DomainConfig.FromJson(json); }
+            catch (XlConfigException) { } // what the model thinks of the disks does not matter here, only the reading
+            return DomainConfig.JsonColumnSteps;
+        }, 2_000);
+
     [Fact]
     public void Many_additions_to_one_list_or_string_allocate_linearly()
     {
