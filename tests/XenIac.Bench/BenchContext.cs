@@ -53,14 +53,21 @@ public sealed class BenchContext
         var best = TimeSpan.MaxValue;
         for (var i = 0; i < Repeats; i++)
         {
-            var sw = Stopwatch.StartNew();
-            using var p = Process.Start(new ProcessStartInfo("bash", ["-c", command]) { UseShellExecute = false })!;
-            p.WaitForExit();
-            sw.Stop();
-            if (p.ExitCode != 0) throw new InvalidOperationException($"'{command}' exited with {p.ExitCode}");
-            if (sw.Elapsed < best) best = sw.Elapsed;
+            var elapsed = RunShell(command);
+            if (elapsed < best) best = elapsed;
         }
         return best;
+    }
+
+    /// <summary>Runs a shell command once and returns its wall time; a non-zero exit fails the benchmark.</summary>
+    private static TimeSpan RunShell(string command)
+    {
+        var sw = Stopwatch.StartNew();
+        using var p = Process.Start(new ProcessStartInfo("bash", ["-c", command]) { UseShellExecute = false })!;
+        p.WaitForExit();
+        sw.Stop();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"'{command}' exited with {p.ExitCode}");
+        return sw.Elapsed;
     }
 
     /// <summary>Times an in-process action (best of <see cref="Repeats"/>) and the managed memory it allocated.</summary>
@@ -125,17 +132,11 @@ public sealed class BenchContext
     public static void PrintMachineCpu(string label, string command)
     {
         var before = MachineCpu();
-        var sw = Stopwatch.StartNew();
-        using (var p = Process.Start(new ProcessStartInfo("bash", ["-c", command]) { UseShellExecute = false })!)
-        {
-            p.WaitForExit();
-            if (p.ExitCode != 0) throw new InvalidOperationException($"'{command}' exited with {p.ExitCode}");
-        }
-        sw.Stop();
+        var elapsed = RunShell(command);
         var after = MachineCpu();
         Console.WriteLine(before is { } b && after is { } a
-            ? $"machine CPU during {label}: {sw.Elapsed.TotalSeconds:F3} s wall, {a.Busy - b.Busy:F2} CPU-s busy, {a.Idle - b.Idle:F2} CPU-s idle ({Environment.ProcessorCount} cores)"
-            : $"machine CPU during {label}: {sw.Elapsed.TotalSeconds:F3} s wall, n/a (no /proc/stat)");
+            ? $"machine CPU during {label}: {elapsed.TotalSeconds:F3} s wall, {a.Busy - b.Busy:F2} CPU-s busy, {a.Idle - b.Idle:F2} CPU-s idle ({Environment.ProcessorCount} cores)"
+            : $"machine CPU during {label}: {elapsed.TotalSeconds:F3} s wall, n/a (no /proc/stat)");
     }
 
     /// <summary>The 1/5/15-minute load averages: ratios measured on a busy machine say so next to the figure.</summary>

@@ -288,14 +288,14 @@ public sealed partial class DomainConfig
         }
     }
 
+    /// <summary>Bytes the JSON reader stepped over to find lines and columns, counted for the linear-work tests.</summary>
+    [ThreadStatic] internal static long JsonColumnSteps;
+
     /// <summary>
     /// The parsed document with the location of every value by JSON path, and typed reads that fail with that
     /// path and location. A first pass with <see cref="Utf8JsonReader"/> refuses what <see cref="JsonNode"/>
     /// would only trip over later (duplicate keys, depth) or let through (NUL in strings).
     /// </summary>
-    /// <summary>Bytes the JSON reader stepped over to find lines and columns, counted for the linear-work tests.</summary>
-    [ThreadStatic] internal static long JsonColumnSteps;
-
     private sealed class JsonConfigReader
     {
         private readonly string _file;
