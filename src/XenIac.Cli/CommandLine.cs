@@ -340,7 +340,13 @@ internal static class CommandLine
                                         "not a file: give a savefile on disk");
     }
 
-    /// <summary>Opens FILE for reading; "-" means standard input.</summary>
-    public static Stream OpenInput(string path) =>
-        path == "-" ? StandardStreams.OpenInput() : Core.IO.InputFile.Open(path, 64 * 1024);
+    /// <summary>Opens FILE for reading; "-" means standard input, which must not be a terminal.</summary>
+    public static Stream OpenInput(string path)
+    {
+        if (path != "-") return Core.IO.InputFile.Open(path, 64 * 1024);
+        // A savefile typed at a terminal is never what was meant: it would wait for keys that never come.
+        if (!Console.IsInputRedirected)
+            throw new ArgumentException("'-' reads a savefile from standard input, which is a terminal here: pipe one in (< FILE) or give its path");
+        return StandardStreams.OpenInput();
+    }
 }

@@ -41,8 +41,12 @@ public static class CliRunner
 
     public static Task<CliResult> RunAsync(params string[] args) => RunAsync((IEnumerable<string>)args);
 
-    /// <summary>Starts the tool in the background (output drained, no input) for tests that signal or kill it.</summary>
-    public static Process Start(IEnumerable<string> args, string workingDirectory, IDictionary<string, string>? environment = null)
+    /// <summary>
+    /// Starts the tool in the background (output drained; standard input closed unless <paramref name="keepInput"/>, then
+    /// the caller's to write and close) for tests that signal or kill it.
+    /// </summary>
+    public static Process Start(IEnumerable<string> args, string workingDirectory, IDictionary<string, string>? environment = null,
+        bool keepInput = false)
     {
         var psi = ToolUnderTest.StartInfo(args);
         psi.WorkingDirectory = workingDirectory;
@@ -52,7 +56,7 @@ public static class CliRunner
         if (environment is not null)
             foreach (var (k, v) in environment) psi.Environment[k] = v;
         var p = Process.Start(psi)!;
-        p.StandardInput.Close();
+        if (!keepInput) p.StandardInput.Close();
         _ = p.StandardOutput.ReadToEndAsync();
         return p;
     }

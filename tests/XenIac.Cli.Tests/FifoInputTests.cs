@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using XenIac.Tests;
 
 namespace XenIac.Cli.Tests;
@@ -51,6 +52,120 @@ public sealed class FifoInputTests
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
+
+    /// <summary>
+    /// A writer that sends part of the input and then stalls (a slow producer, a hung ssh): the read waiting for the
+    /// rest ends on the first signal. It used to sit in read(), which no signal's handler could end until the writer
+    /// closed the pipe; `savefile verify -` then even blamed the input ("the file is empty").
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("savefile verify -", "Xen saved domain")]
+    [InlineData("savefile inspect pipe", "Xen saved domain")]
+    [InlineData("config show pipe", "name = \"half\"\n")]
+    [InlineData("config show /dev/stdin", "name = \"half\"\n")]
+    [InlineData("plan -f pipe --host embedded:h", "domains:\n")]
+    public async Task A_writer_that_stalls_midway_is_not_waited_for_after_the_first_signal(string commandLine, string part)
+    {
+        var dir = Directory.CreateTempSubdirectory("xeniac-fifo-").FullName;
+        try
+        {
+            var fifo = Path.Combine(dir, "pipe");
+            var named = commandLine.EndsWith(" pipe", StringComparison.Ordinal) || commandLine.Contains(" pipe ", StringComparison.Ordinal);
+            if (named) Assert.True(Fifo.TryMake(fifo), "mkfifo failed");
+            using var process = CliRunner.Start(commandLine.Split(' '), dir, keepInput: !named);
+            var stderr = process.StandardError.ReadToEndAsync();
+
+            Stream writer;
+            SafeHandle writerHandle;
+            if (named)
+            {
+                // The tool holds the FIFO open from inside its command (its signal handlers are in place by then), so
+                // this open finds a reader and does not wait.
+                var waited = Stopwatch.StartNew();
+                while (!HoldsOpen(process.Id, fifo))
+                {
+                    if (process.HasExited) Assert.Fail("it did not wait for the writer: " + await stderr);
+                    if (waited.Elapsed > TimeSpan.FromSeconds(60)) Assert.Fail("it never opened the FIFO");
+                    await Task.Delay(50);
+                }
+                var file = new FileStream(fifo, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
+                (writer, writerHandle) = (file, file.SafeFileHandle);
+            }
+            else
+            {
+                var pipe = (System.IO.Pipes.PipeStream)process.StandardInput.BaseStream;
+                (writer, writerHandle) = (pipe, pipe.SafePipeHandle);
+            }
+
+            using (writer)
+            {
+                writer.Write(System.Text.Encoding.UTF8.GetBytes(part));
+                writer.Flush();
+                // The tool has taken the bytes (so it is past its start and in the read that waits for more).
+                var drained = Stopwatch.StartNew();
+                while (PendingBytes(writerHandle) > 0)
+                {
+                    if (process.HasExited) Assert.Fail("it ended before the writer did: " + await stderr);
+                    if (drained.Elapsed > TimeSpan.FromSeconds(60)) Assert.Fail("it never read what was written");
+                    await Task.Delay(50);
+                }
+                await Task.Delay(300);
+                if (process.HasExited) Assert.Fail("it ended before the writer did: " + await stderr);
+
+                Process.Start("kill", ["-TERM", process.Id.ToString(CultureInfo.InvariantCulture)])!.WaitForExit();
+                using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                try { await process.WaitForExitAsync(deadline.Token); }
+                catch (OperationCanceledException)
+                {
+                    process.Kill();
+                    Assert.Fail("one SIGTERM did not end a read from a writer that stalled");
+                }
+            }
+
+            Assert.Equal(1, process.ExitCode);
+            Assert.Matches(@"^error: cancelled[^\n]*\n$", await stderr);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    /// <summary>
+    /// `savefile verify -` typed at a terminal used to wait for a savefile from the keyboard; it says what '-' means
+    /// instead. The terminal is a pseudo-terminal from script(1).
+    /// </summary>
+    [SkippableFact]
+    public async Task A_savefile_from_a_terminal_is_refused_at_once()
+    {
+        var shellCommand = string.Join(' ', ToolUnderTest.Command.Concat(["savefile", "verify", "-"]).Select(a => "'" + a.Replace("'", "'\\''") + "'"));
+        var psi = new ProcessStartInfo("script") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        foreach (var a in new[] { "-qec", shellCommand, "/dev/null" }) psi.ArgumentList.Add(a);
+        Process? script;
+        try { script = Process.Start(psi); }
+        catch (System.ComponentModel.Win32Exception e) { throw new SkipException($"script(1) is not here to give the tool a terminal: {e.Message}"); }
+        using var process = script!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try { await process.WaitForExitAsync(deadline.Token); }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail("it waited for a savefile typed at the terminal");
+        }
+        var text = await output;
+        Skip.If(text.Contains("script:", StringComparison.Ordinal) && !text.Contains("error:", StringComparison.Ordinal),
+            "script(1) could not open a pseudo-terminal here: " + text);
+        Assert.Equal(1, process.ExitCode);
+        Assert.Contains("error: '-' reads a savefile from standard input, which is a terminal here", text, StringComparison.Ordinal);
+    }
+
+    /// <summary>Bytes written to a pipe and not read yet (FIONREAD answers on either end).</summary>
+    private static int PendingBytes(SafeHandle handle)
+    {
+        const ulong fionread = 0x541B;
+        return Ioctl((int)handle.DangerousGetHandle(), fionread, out var count) == 0 ? count : 0;
+    }
+
+    [DllImport("libc", EntryPoint = "ioctl", SetLastError = true)]
+    private static extern int Ioctl(int fd, ulong request, out int count);
 
     private static bool SigIntIgnored()
     {

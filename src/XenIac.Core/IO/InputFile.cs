@@ -7,16 +7,18 @@ namespace XenIac.Core.IO;
 /// Opens a file a user named for reading, where it may be a FIFO (`mkfifo`, a shell's `&lt;(...)` on some systems).
 /// Opening a FIFO for reading waits in the kernel until a writer comes, and a thread in open() cannot be cancelled:
 /// Ctrl+C or SIGTERM cancelled the command's token, nothing looked at it, and only SIGKILL ended the process. Here a
-/// FIFO is opened without waiting and the wait for its writer is a poll that the command's cancellation ends.
+/// FIFO is opened without waiting and the wait for its writer is a poll that the command's cancellation ends. The
+/// same holds for every read of a pipe or a terminal once open (a writer that stalls): see <see cref="UnbufferedPipe"/>.
 /// </summary>
 public static partial class InputFile
 {
     private static readonly AsyncLocal<CancellationToken> s_cancellation = new();
 
     /// <summary>
-    /// Until the result is disposed, waits for a FIFO's writer in this flow of work (the async calls it makes
-    /// included) end when <paramref name="cancellationToken"/> is cancelled. Ambient because the opens sit deep in
-    /// synchronous readers (a manifest, a config, a savefile header) that take no token.
+    /// Until the result is disposed, waits for a FIFO's writer, and for the bytes of a pipe or terminal, in this flow
+    /// of work (the async calls it makes included) end when <paramref name="cancellationToken"/> is cancelled. Ambient
+    /// because the opens and reads sit deep in synchronous readers (a manifest, a config, a savefile header) that take
+    /// no token.
     /// </summary>
     public static IDisposable CancelWaitsOn(CancellationToken cancellationToken)
     {
@@ -25,26 +27,42 @@ public static partial class InputFile
         return new Scope(previous);
     }
 
+    /// <summary>The cancellation <see cref="CancelWaitsOn"/> set for this flow of work; none outside it.</summary>
+    internal static CancellationToken AmbientCancellation => s_cancellation.Value;
+
     private sealed class Scope(CancellationToken previous) : IDisposable
     {
         public void Dispose() => s_cancellation.Value = previous;
     }
 
-    /// <summary>Opens <paramref name="path"/> for reading with <paramref name="options"/>' buffer size and sharing.</summary>
+    /// <summary>
+    /// Opens <paramref name="path"/> for reading with <paramref name="options"/>' buffer size and sharing. A FIFO or
+    /// pipe, and a terminal or other character device, get no buffer whatever the options ask: their reads wait in
+    /// slices the ambient cancellation ends (a buffer would sit above the wait and hide bytes from it).
+    /// </summary>
     /// <exception cref="OperationCanceledException">The path is a FIFO and the wait for its writer was cancelled.</exception>
     public static FileStream Open(string path, FileStreamOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (OpenFifo(path) is { } fifo)
+        var type = FileType(path);
+        if (type == Fifo && OpenFifo(path) is { } fifo) return Wrap(fifo);
+        if (type == CharacterDevice)
         {
-            try { return new FileStream(fifo, FileAccess.Read, Math.Max(options.BufferSize, 0)); }
+            // Opened as it always was (a terminal's open does not wait); only its reads become cancellable.
+            var device = File.OpenHandle(path, FileMode.Open, FileAccess.Read, options.Share);
+            return Wrap(device);
+        }
+        return new FileStream(path, options);
+
+        static FileStream Wrap(SafeFileHandle handle)
+        {
+            try { return new UnbufferedPipe(handle, AmbientCancellation); }
             catch
             {
-                fifo.Dispose();
+                handle.Dispose();
                 throw;
             }
         }
-        return new FileStream(path, options);
     }
 
     /// <inheritdoc cref="Open(string, FileStreamOptions)"/>
@@ -53,17 +71,23 @@ public static partial class InputFile
         Open(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = share, BufferSize = bufferSize, Options = options });
 
     /// <summary>True when <paramref name="path"/>, following links, is a FIFO or pipe (it can be read once, and never seeks).</summary>
-    public static bool IsFifo(string path)
+    public static bool IsFifo(string path) => FileType(path) == Fifo;
+
+    private const int Fifo = 0x1000; // S_IFIFO
+    private const int CharacterDevice = 0x2000; // S_IFCHR
+
+    /// <summary>The S_IFMT bits of <paramref name="path"/>'s mode, following links; 0 when it cannot be told (or not on Linux).</summary>
+    private static int FileType(string path)
     {
-        if (!OperatingSystem.IsLinux()) return false;
-        var buffer = new byte[256];
+        if (!OperatingSystem.IsLinux()) return 0;
+        Span<byte> buffer = stackalloc byte[256];
         int rc;
         unsafe
         {
             // statx has one layout on every Linux architecture; stx_mode is a u16 at offset 28. Flags 0: follow links.
             fixed (byte* p = buffer) rc = Libc.Statx(Libc.CurrentDirectory, Path.GetFullPath(path), 0, Libc.StatxType, p);
         }
-        return rc == 0 && (BitConverter.ToUInt16(buffer, 28) & 0xF000) == 0x1000 /* S_IFIFO */;
+        return rc == 0 ? BitConverter.ToUInt16(buffer[28..]) & 0xF000 : 0;
     }
 
     /// <summary>
@@ -108,7 +132,14 @@ public static partial class InputFile
     /// that left after this open, so a FIFO nobody has opened yet keeps waiting, as a blocking open would). In slices,
     /// so that cancellation is seen within a tenth of a second without a second descriptor to wake the poll.
     /// </summary>
-    private static void WaitForWriter(int fd, CancellationToken cancellationToken)
+    private static void WaitForWriter(int fd, CancellationToken cancellationToken) => WaitUntilReadable(fd, cancellationToken);
+
+    /// <summary>
+    /// Waits until a read of <paramref name="fd"/> would not block: bytes, the end, or an error for the read to report.
+    /// A read in the kernel cannot be cancelled, so it starts only once it will return.
+    /// </summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled first.</exception>
+    internal static void WaitUntilReadable(int fd, CancellationToken cancellationToken)
     {
         var poll = new Libc.PollFd { Fd = fd, Events = Libc.PollIn };
         while (true)

@@ -28,6 +28,7 @@ internal static partial class PipeDiscard
             {
                 var sink = NullDevice();
                 if (sink is null) return 0;
+                pipe.WaitUntilReadable(); // splice waits in the kernel as a read does
                 var n = Libc.Splice((int)pipe.SafeFileHandle.DangerousGetHandle(), 0, (int)sink.DangerousGetHandle(), 0,
                     (nuint)Math.Min(count, MaxPerCall), 0);
                 return n > 0 ? n : 0;

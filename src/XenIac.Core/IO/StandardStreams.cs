@@ -28,7 +28,7 @@ public static class StandardStreams
                 if (PipeHandles.IsStream(fd))
                 {
                     PipeHandles.Enlarge(fd);
-                    try { return new UnbufferedPipe(handle); }
+                    try { return new UnbufferedPipe(handle, InputFile.AmbientCancellation); }
                     catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException) { }
                 }
                 if (fd != 0) handle.Dispose();
@@ -55,8 +55,69 @@ public static class StandardStreams
 }
 
 /// <summary>
-/// The read end of a pipe through a FileStream that keeps no buffer: the one kind of stream whose next bytes are the
-/// pipe's next bytes, so <see cref="PipeDiscard"/> may drop them in the kernel. (A buffered FileStream over a FIFO may
-/// hold bytes already read; dropping the pipe's bytes would skip the wrong ones.)
+/// The read end of a pipe (or a terminal, a character device) through a FileStream that keeps no buffer: the one kind
+/// of stream whose next bytes are the pipe's next bytes, so <see cref="PipeDiscard"/> may drop them in the kernel. (A
+/// buffered FileStream over a FIFO may hold bytes already read; dropping the pipe's bytes would skip the wrong ones.)
+/// Every read first waits until it would not block, in slices that <paramref name="cancellation"/> ends: a writer
+/// that stalls (`slow | xen-iac savefile verify -`) kept the process in a read that Ctrl+C or SIGTERM could not end
+/// until the writer closed the pipe.
 /// </summary>
-internal sealed class UnbufferedPipe(SafeFileHandle handle) : FileStream(handle, FileAccess.Read, bufferSize: 0);
+internal sealed class UnbufferedPipe(SafeFileHandle handle, CancellationToken cancellation = default)
+    : FileStream(handle, FileAccess.Read, bufferSize: 0)
+{
+    /// <summary>Waits until the next read or splice of this pipe returns at once (see the class).</summary>
+    internal void WaitUntilReadable(CancellationToken cancellationToken = default)
+    {
+        if (!cancellation.CanBeCanceled && !cancellationToken.CanBeCanceled) return;
+        var fd = (int)SafeFileHandle.DangerousGetHandle();
+        if (!cancellationToken.CanBeCanceled) InputFile.WaitUntilReadable(fd, cancellation);
+        else if (!cancellation.CanBeCanceled) InputFile.WaitUntilReadable(fd, cancellationToken);
+        else
+        {
+            using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellation, cancellationToken);
+            InputFile.WaitUntilReadable(fd, either.Token);
+        }
+    }
+
+    public override int Read(byte[] buffer, int offset, int count)
+    {
+        if (count > 0) WaitUntilReadable();
+        return base.Read(buffer, offset, count);
+    }
+
+    public override int Read(Span<byte> buffer)
+    {
+        if (!buffer.IsEmpty) WaitUntilReadable();
+        return base.Read(buffer);
+    }
+
+    public override int ReadByte()
+    {
+        WaitUntilReadable();
+        return base.ReadByte();
+    }
+
+    // Each override calls its own base: a derived FileStream's base ReadAsync(Memory) comes back through
+    // ReadAsync(byte[]), so one calling the other here would recurse.
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+    {
+        if (count > 0)
+        {
+            try { WaitUntilReadable(cancellationToken); }
+            catch (OperationCanceledException e) { return Task.FromException<int>(e); }
+        }
+        return base.ReadAsync(buffer, offset, count, cancellationToken);
+    }
+
+    // The handle is synchronous, so the read under an asynchronous one blocks a thread all the same; the wait before it
+    // is what the tokens can end.
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (!buffer.IsEmpty)
+        {
+            try { WaitUntilReadable(cancellationToken); }
+            catch (OperationCanceledException e) { return ValueTask.FromException<int>(e); }
+        }
+        return base.ReadAsync(buffer, cancellationToken);
+    }
+}
