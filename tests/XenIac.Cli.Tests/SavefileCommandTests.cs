@@ -122,6 +122,59 @@ public sealed class SavefileCommandContractTests
         Assert.Equal(System.Text.Encoding.UTF8.GetBytes(json), result.StdOutBytes);
     }
 
+    /// <summary>
+    /// A sound image under a stored config that does not read (xl restore of the file would fail): verify said "valid"
+    /// and exited 0, inspect showed only the config's length. Both languages, from a file and from a pipe.
+    /// </summary>
+    [Theory]
+    [InlineData("\u0001{\"c_info\": {\"name\": \"db\"}}\n", XenIac.Core.SaveFiles.SaveFileConfigFormat.Json, "not valid JSON", false)]
+    [InlineData("{\"c_info\": {\"name\": 7}}\n", XenIac.Core.SaveFiles.SaveFileConfigFormat.Json, "$.c_info.name", true)]
+    [InlineData("name = \"db\"\nmemory = [\n", XenIac.Core.SaveFiles.SaveFileConfigFormat.XlCfg, ":3:1: expected a value for 'memory'", false)]
+    [InlineData("name = \"db\"\nmemory = \"lots\"\n", XenIac.Core.SaveFiles.SaveFileConfigFormat.XlCfg, "memory", true)]
+    public async Task A_stored_config_that_does_not_read_fails_verify_and_is_named_by_inspect(string config,
+        XenIac.Core.SaveFiles.SaveFileConfigFormat language, string named, bool fromStdin)
+    {
+        var bytes = SoundSavefile(XenIac.Core.SaveFiles.SaveFileHeader.Create(config, language));
+        var path = TempFile(bytes);
+        var source = fromStdin ? "-" : path;
+        var stdin = fromStdin ? bytes : null;
+
+        var verify = await CliRunner.RunAsync(["savefile", "verify", source], stdin);
+        Assert.Equal(1, verify.ExitCode);
+        Assert.Equal("", verify.StdOut);
+        var line = Assert.Single(verify.StdErr.TrimEnd().Split('\n'));
+        Assert.StartsWith("error: the image is valid (HVM guest", line, StringComparison.Ordinal);
+        Assert.Contains("its stored config does not read", line, StringComparison.Ordinal);
+        Assert.Contains(named, line, StringComparison.Ordinal);
+        Assert.Contains(fromStdin ? "standard input (stored config)" : $"{path} (stored config)", line, StringComparison.Ordinal);
+
+        var json = await CliRunner.RunAsync(["savefile", "verify", source, "--json"], stdin);
+        Assert.Equal(1, json.ExitCode);
+        var verified = JsonDocument.Parse(json.StdOut).RootElement;
+        Assert.True(verified.GetProperty("valid").GetBoolean()); // the image's verdict
+        Assert.Contains(named, verified.GetProperty("configProblem").GetString(), StringComparison.Ordinal);
+
+        var inspect = await CliRunner.RunAsync(["savefile", "inspect", source], stdin);
+        Assert.Equal(0, inspect.ExitCode);
+        Assert.Matches(@"(?m)^config: +(json|xl), \d+ bytes; does not read: .+$", inspect.StdOut);
+        var inspected = JsonDocument.Parse((await CliRunner.RunAsync(["savefile", "inspect", source, "--json"], stdin)).StdOut).RootElement;
+        Assert.Contains(named, inspected.GetProperty("configProblem").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_stored_config_that_reads_leaves_verify_and_inspect_as_they_were()
+    {
+        var bytes = SoundSavefile(XenIac.Core.SaveFiles.SaveFileHeader.Create("name = \"db\"\nmemory = 8\n", XenIac.Core.SaveFiles.SaveFileConfigFormat.XlCfg));
+        var path = TempFile(bytes);
+        var verify = await CliRunner.RunAsync("savefile", "verify", path);
+        Assert.True(verify.ExitCode == 0, verify.StdErr);
+        Assert.StartsWith("valid: HVM guest", verify.StdOut, StringComparison.Ordinal);
+        var json = JsonDocument.Parse((await CliRunner.RunAsync("savefile", "verify", path, "--json")).StdOut).RootElement;
+        Assert.Equal(JsonValueKind.Null, json.GetProperty("configProblem").ValueKind);
+        var inspect = await CliRunner.RunAsync("savefile", "inspect", path);
+        Assert.Matches(@"(?m)^config: +xl, \d+ bytes$", inspect.StdOut);
+    }
+
     [Fact]
     public async Task Config_of_a_file_without_config_is_an_error()
     {

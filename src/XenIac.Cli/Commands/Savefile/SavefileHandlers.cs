@@ -13,8 +13,8 @@ internal static class SavefileHandlers
     {
         await using var reader = await OpenAsync(path, legacy, ct);
         var image = SaveFileVerification.Verify(reader);
-        if (json) CommandLine.WriteJson(SavefileRendering.InspectJson(reader.Header, image));
-        else SavefileRendering.WriteInspect(reader.Header, image);
+        if (json) CommandLine.WriteJson(SavefileRendering.InspectJson(reader.Header, image, path == "-" ? "standard input" : path));
+        else SavefileRendering.WriteInspect(reader.Header, image, path == "-" ? "standard input" : path);
         return ExitCodes.Ok;
     }
 
@@ -24,9 +24,11 @@ internal static class SavefileHandlers
             throw new ArgumentException("--integrity needs an xl savefile: a legacy file has no header to carry the record");
         ImageVerification result;
         SaveFileIntegrityResult? check = null;
+        string? configProblem = null;
         try
         {
             await using var reader = await OpenAsync(path, legacy, ct);
+            configProblem = SavefileRendering.StoredConfigProblem(reader.Header, path == "-" ? "standard input" : path);
             var running = integrity ? reader.BeginIntegrityCheck() : null;
             result = SaveFileVerification.Verify(reader);
             if (running is not null) check = await running.CompleteAsync(ct);
@@ -41,19 +43,25 @@ internal static class SavefileHandlers
         {
             var node = SavefileRendering.DescribeImage(result);
             if (integrity) node["integrity"] = SavefileRendering.DescribeIntegrityCheck(check);
+            // "valid" and "status" stay the image's; the config's problem is beside them, and fails the exit code.
+            node["configProblem"] = configProblem;
             CommandLine.WriteJson(node);
         }
         else
         {
-            if (result.IsValid) Console.Out.WriteLine($"valid: {SavefileRendering.ImageLine(result)}");
+            if (result.IsValid && configProblem is null) Console.Out.WriteLine($"valid: {SavefileRendering.ImageLine(result)}");
             if (check is { IsValid: true }) Console.Out.WriteLine($"integrity: ok, {check.Actual}");
             // One error line, as for every failure: a damaged image usually fails its digest too.
             var problems = new List<string>();
             if (!result.IsValid) problems.Add(result.Problem!.ToString());
             if (check is { IsValid: false }) problems.Add(result.IsValid ? check.Problem! : $"and its integrity check: {check.Problem}");
+            if (configProblem is not null)
+                problems.Add((problems.Count == 0 ? $"the image is valid ({SavefileRendering.ImageLine(result)}), but " : "and ") +
+                             $"its stored config does not read, so xl restore of it fails unless given another config " +
+                             $"('savefile set-config' replaces it): {configProblem}");
             if (problems.Count > 0) await Console.Error.WriteLineAsync($"error: {CommandLine.OneLine(string.Join("; ", problems))}");
         }
-        return result.IsValid && check is null or { IsValid: true } ? ExitCodes.Ok : ExitCodes.Error;
+        return result.IsValid && configProblem is null && check is null or { IsValid: true } ? ExitCodes.Ok : ExitCodes.Error;
     }
 
     public static async Task<int> ConfigAsync(string path, CancellationToken ct)

@@ -9,9 +9,9 @@ namespace XenIac.Cli.Commands.Savefile;
 internal static class SavefileRendering
 {
     /// <summary><c>savefile inspect</c> as text.</summary>
-    public static void WriteInspect(SaveFileHeader h, ImageVerification image)
+    public static void WriteInspect(SaveFileHeader h, ImageVerification image, string path)
     {
-        var node = Describe(h);
+        var node = Describe(h, path);
         Console.Out.WriteLine($"format:               {node["format"]}");
         if (h.Format == SaveFileFormat.Xl)
         {
@@ -20,7 +20,8 @@ internal static class SavefileRendering
             Console.Out.WriteLine($"mandatory flags:      0x{h.MandatoryFlags:x}{(names.Count > 0 ? $" ({string.Join(", ", names)})" : "")}");
             Console.Out.WriteLine($"optional flags:       0x{h.OptionalFlags:x}");
             Console.Out.WriteLine($"optional data length: {h.OptionalDataLength}");
-            Console.Out.WriteLine($"config:               {node["configFormat"]}, {h.ConfigLength} bytes");
+            Console.Out.WriteLine($"config:               {node["configFormat"]}, {h.ConfigLength} bytes" +
+                                  (node["configProblem"] is { } problem ? $"; does not read: {CommandLine.OneLine(problem.GetValue<string>())}" : ""));
             Console.Out.WriteLine($"extension:            {h.Extension.Length} bytes");
             Console.Out.WriteLine($"integrity:            {IntegrityLine(h)}");
             if (h.Fingerprint is { } fingerprint) Console.Out.WriteLine($"fingerprint:          {fingerprint} (of the inputs it was made from)");
@@ -31,9 +32,9 @@ internal static class SavefileRendering
     }
 
     /// <summary><c>savefile inspect --json</c>: the header fields with the image under "image".</summary>
-    public static JsonObject InspectJson(SaveFileHeader h, ImageVerification image)
+    public static JsonObject InspectJson(SaveFileHeader h, ImageVerification image, string path)
     {
-        var node = Describe(h);
+        var node = Describe(h, path);
         node["image"] = DescribeImage(image);
         return node;
     }
@@ -130,8 +131,23 @@ internal static class SavefileRendering
     public static string WroteLine(string where, SaveFileHeader written) =>
         $"wrote {where} ({(written.Format == SaveFileFormat.Legacy ? "legacy" : "xl")} format, image at offset {written.ImageOffset})";
 
+    /// <summary>
+    /// Why the stored config does not read as the domain config it claims to be (xl restore of the file would fail
+    /// before touching the guest, unless given another config); null when it reads or there is none.
+    /// </summary>
+    public static string? StoredConfigProblem(SaveFileHeader h, string path)
+    {
+        if (h.Format == SaveFileFormat.Legacy || h.ConfigFormat == SaveFileConfigFormat.None) return null;
+        try
+        {
+            Core.Config.ConfigText.FromSavefile(h, path).ToModel();
+            return null;
+        }
+        catch (XenIacException e) { return e.Message; }
+    }
+
     /// <summary>The header fields of <c>savefile inspect --json</c> (the contract scripts rely on).</summary>
-    public static JsonObject Describe(SaveFileHeader h) => new()
+    public static JsonObject Describe(SaveFileHeader h, string path) => new()
     {
         ["format"] = h.Format == SaveFileFormat.Legacy ? "legacy" : "xl",
         ["byteOrder"] = h.Format == SaveFileFormat.Legacy ? null : h.ByteOrder == SaveFileByteOrder.LittleEndian ? "little" : "big",
@@ -146,6 +162,7 @@ internal static class SavefileRendering
             _ => "none",
         },
         ["configLength"] = h.ConfigLength,
+        ["configProblem"] = StoredConfigProblem(h, path),
         ["extensionLength"] = h.Extension.Length,
         ["integrity"] = h.Integrity is { } record ? DescribeIntegrity(record)
             : h.IntegrityError is { } error ? new JsonObject { ["error"] = error.Message, ["offset"] = error.Offset } : null,
