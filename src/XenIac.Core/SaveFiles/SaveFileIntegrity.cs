@@ -118,11 +118,13 @@ internal static class IntegrityLayout
         var start = extension.IndexOf(Magic);
         if (start < 0) return null;
         var rest = extension[start..];
+        // The extent is Extent's (what a rewrite takes out); a block whose stated length it did not take is malformed.
+        var extent = Extent(rest, order);
         if (rest.Length < MinimumPrefix)
-            return new Found(start, rest.Length, null, $"integrity record is cut short: {rest.Length} bytes after its magic, at least {BlockLength} needed");
+            return new Found(start, extent, null, $"integrity record is cut short: {rest.Length} bytes after its magic, at least {BlockLength} needed");
         var length = ReadU32(rest[BlockLengthOffset..], order);
-        if (length < MinimumPrefix || length > rest.Length)
-            return new Found(start, rest.Length, null,
+        if (length != extent)
+            return new Found(start, extent, null,
                 $"integrity record states a length of {length} bytes but {rest.Length} remain in the optional data");
         var block = rest[..(int)length];
         var imageLength = length < BlockLength ? 0
