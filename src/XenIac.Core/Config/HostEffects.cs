@@ -40,7 +40,7 @@ public static partial class HostEffects
     private static readonly HashSet<string> Opens = new(StringComparer.Ordinal)
     {
         "kernel", "ramdisk", "device_tree", "acpi_firmware", "smbios_firmware", "system_firmware", "stubdomain_kernel",
-        "stubdomain_ramdisk", "serial",
+        "stubdomain_ramdisk", "serial", "serial_list",
     };
 
     // Device lists whose entries name host hardware or host paths: passed-through PCI/USB/DT devices, I/O resources,
@@ -76,6 +76,7 @@ public static partial class HostEffects
         {
             "script" => HostEffectKind.ExecutesProgram,
             "target" when kind == "disk" => HostEffectKind.OpensHostPath,
+            "" when kind == "serial" => HostEffectKind.OpensHostPath, // serial = [ "pty", "file:/x" ]
             "" when HostDeviceLists.Contains(kind) => HostEffectKind.OpensHostPath,
             _ => null,
         };
@@ -91,6 +92,19 @@ public static partial class HostEffects
         && (!value.Contains('/') || (value.StartsWith(ScriptDirectory, StringComparison.Ordinal) && !value.Contains("/..", StringComparison.Ordinal)))
         && value != "." && value != "..";
 
+    private static bool IsSerialSetting(string setting) =>
+        setting == "serial" || setting.StartsWith("serial[", StringComparison.Ordinal)
+        || (setting.StartsWith("json:", StringComparison.Ordinal) && JsonLeaf().Match(setting).Groups["name"].Value is "serial" or "serial_list");
+
+    /// <summary>
+    /// A serial port's QEMU character device that opens nothing on dom0: none, a null sink, a pseudo-terminal, QEMU's
+    /// own console. What xl itself writes (libxl stores "none" for an HVM guest without one, so every real savefile of
+    /// such a guest carried it, and its restore was refused as "opens a host path"). Files, pipes, devices and sockets
+    /// stay effects.
+    /// </summary>
+    private static bool OpensNothing(string serial) =>
+        serial is "none" or "null" or "pty" or "vc" || serial.StartsWith("vc:", StringComparison.Ordinal);
+
     /// <summary>Every setting of <paramref name="config"/> that makes dom0 run or open something, installed scripts left out.</summary>
     public static IReadOnlyList<HostEffect> Find(DomainConfig config)
     {
@@ -100,6 +114,7 @@ public static partial class HostEffects
         {
             if (value.Length == 0 || Classify(setting) is not { } kind) continue;
             if (kind == HostEffectKind.ExecutesProgram && IsInstalledScript(setting, value)) continue;
+            if (IsSerialSetting(setting) && OpensNothing(value)) continue;
             found.Add(new HostEffect(setting, value, kind));
         }
         // Device specs written as one string (vtpm, vkb, ...) may carry their own script=.

@@ -41,6 +41,36 @@ public sealed class HostEffectsTests
     [InlineData("json:b_info.max_memkb")]
     public void Guest_side_settings_are_not(string setting) => Assert.Null(HostEffects.Classify(setting));
 
+    /// <summary>
+    /// libxl stores serial "none" for an HVM guest without a serial port, so every real savefile of one carried it and
+    /// its restore was refused as "opens a host path". Ports that open nothing are not effects; files, pipes, devices
+    /// and sockets are, as a single string, a list or a JSON leaf.
+    /// </summary>
+    [Theory]
+    [InlineData("serial = \"none\"", null)]
+    [InlineData("serial = \"pty\"", null)]
+    [InlineData("serial = \"null\"", null)]
+    [InlineData("serial = \"vc:80Cx24C\"", null)]
+    [InlineData("serial = \"file:/etc/shadow\"", "serial")]
+    [InlineData("serial = \"/dev/ttyS0\"", "serial")]
+    [InlineData("serial = \"unix:/run/x.sock,server\"", "serial")]
+    [InlineData("serial = [ \"pty\", \"pipe:/tmp/p\" ]", "serial")] // a list is one setting: flagged unless it is one harmless port
+    public void A_serial_port_is_an_effect_only_when_it_opens_something_on_dom0(string line, string? setting)
+    {
+        var found = HostEffects.Find(Model(line)).Where(e => e.Setting.StartsWith("serial", StringComparison.Ordinal)).ToList();
+        if (setting is null) Assert.Empty(found);
+        else Assert.Equal(setting, Assert.Single(found).Setting);
+    }
+
+    [Fact]
+    public void The_serial_none_of_a_real_libxl_json_config_is_not_an_effect()
+    {
+        var json = """{"c_info":{"type":"hvm","name":"h"},"b_info":{"type":{"hvm":{"serial":"none"}}}}""";
+        Assert.DoesNotContain(HostEffects.Find(DomainConfig.FromJson(json, "t")), e => e.Setting.Contains("serial", StringComparison.Ordinal));
+        var file = """{"c_info":{"type":"hvm","name":"h"},"b_info":{"type":{"hvm":{"serial":"file:/etc/shadow"}}}}""";
+        Assert.Contains(HostEffects.Find(DomainConfig.FromJson(file, "t")), e => e.Setting.Contains("serial", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Find_names_programs_and_paths_but_not_xens_installed_scripts()
     {
