@@ -125,6 +125,57 @@ public sealed class ReconcileHardeningCommandTests : IDisposable
         Assert.Contains("outside the manifest's folder", plan.StdErr);
     }
 
+    /// <summary>
+    /// A savefile path that is a link to nothing, or a loop: plan said "create + save" for the first (apply then created
+    /// the domain and failed its save, exiting 1 with nothing on stderr) and aborted the whole plan with .NET's text for
+    /// the second. Now each is its own domain's located error, the other domains are planned, and nothing is created.
+    /// </summary>
+    [Fact]
+    public async Task A_savefile_link_to_nothing_or_a_loop_is_that_domains_error_at_plan_and_nothing_is_created()
+    {
+        File.WriteAllText(P("a.cfg"), Cfg("a"));
+        File.CreateSymbolicLink(P("dangling.xlsave"), P("missing/zz.xlsave"));
+        File.CreateSymbolicLink(P("loop1"), P("loop2"));
+        File.CreateSymbolicLink(P("loop2"), P("loop1"));
+        Manifest("  - name: a\n    config: a.cfg\n    state: saved\n    savefile: dangling.xlsave\n" +
+                 "  - name: b\n    config: a.cfg\n    state: saved\n    savefile: loop1\n" +
+                 "  - name: c\n    config: a.cfg\n    state: saved\n");
+
+        var plan = await Run("plan");
+        Assert.Equal(1, plan.ExitCode);
+        var errors = ErrorLines(plan);
+        Assert.Equal(2, errors.Length);
+        Assert.Matches(@"^error: a: \S*xen-iac\.yaml:7:15: .*a symbolic link to \S*zz\.xlsave, which does not exist", errors[0]);
+        Assert.Matches(@"^error: b: \S*xen-iac\.yaml:11:15: .*a symbolic link that loops", errors[1]);
+        Assert.Matches(@"(?m)^c +create \+ save", plan.StdOut);
+
+        var apply = await Run("apply", "--auto-approve");
+        Assert.Equal(1, apply.ExitCode);
+        Assert.Equal(2, ErrorLines(apply).Length);
+        Assert.Equal(0, await DomainCount()); // c was created and saved (a save ends the domain); a and b were never created
+        Assert.Equal(0, (await Run("savefile", "verify", "saves/c.xlsave")).ExitCode);
+    }
+
+    /// <summary>An apply step that fails says so on stderr too: exit 1 came with nothing there.</summary>
+    [Fact]
+    public async Task A_failed_apply_step_has_its_error_line_on_stderr()
+    {
+        File.WriteAllText(P("a.cfg"), Cfg("a"));
+        Directory.CreateDirectory(P("saves"));
+        Manifest("  - name: a\n    config: a.cfg\n    state: saved\n");
+        Assert.Equal(0, (await Run("domain", "create", "a.cfg", "--host", "embedded:host")).ExitCode);
+        // The save's folder becomes a file after the plan (the savefile is missing either way, so the plan is not
+        // stale): the step fails at apply.
+        var planned = await Run("plan", "--out", "p.plan");
+        Assert.True(planned.ExitCode is 0 or 2, planned.StdErr);
+        Directory.Delete(P("saves"));
+        File.WriteAllText(P("saves"), "in the way");
+
+        var apply = await Run("apply", "p.plan");
+        Assert.Equal(1, apply.ExitCode);
+        Assert.Matches(@"^error: a: save FAILED: ", Assert.Single(ErrorLines(apply)));
+    }
+
     [Fact]
     public async Task Stored_configs_that_run_programs_need_trust_config_on_domain_restore_and_plan()
     {

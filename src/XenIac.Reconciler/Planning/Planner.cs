@@ -45,8 +45,19 @@ public static partial class Planner
         var info = new FileInfo(spec.SavefilePath);
         // A link's own FileInfo has the link's length; the savefile is the file it points to. The attributes come from
         // the lstat that Exists makes anyway; asking for the link target of every savefile costs a readlink each.
-        if (info.Exists && info.Attributes.HasFlag(FileAttributes.ReparsePoint) && info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo target)
-            info = target;
+        if (info.Exists && info.Attributes.HasFlag(FileAttributes.ReparsePoint))
+        {
+            // A link that loops or points nowhere is a file that is there and is no savefile: nothing may be created
+            // to be saved onto it (a save never replaces a link), and a loop is this domain's problem, not the plan's.
+            FileSystemInfo? target;
+            try { target = info.ResolveLinkTarget(returnFinalTarget: true); }
+            catch (IOException) { return new SavefileStatus(true, false, "a symbolic link that loops: too many levels of links to reach a file", null, 0); }
+            if (target is FileInfo file)
+            {
+                if (!file.Exists) return new SavefileStatus(true, false, $"a symbolic link to {file.FullName}, which does not exist", null, 0);
+                info = file;
+            }
+        }
         if (!info.Exists) return SavefileStatus.Missing;
         try
         {

@@ -133,6 +133,10 @@ internal static class PlanRendering
         }
         foreach (var r in result.Results)
             Console.Out.WriteLine(ApplyEventText.Result(r));
+        // Exit 1 comes with its error lines on stderr, as for every other failure (a log that keeps only stderr, or
+        // `2>err`, kept nothing of why).
+        foreach (var r in result.Results.Where(r => !r.Succeeded))
+            Console.Error.WriteLine($"error: {CommandLine.OneLine(ApplyEventText.Result(r))}");
         foreach (var d in result.Plan.Domains.Where(d => d.Error is not null))
             Console.Error.WriteLine($"error: {ApplyEventText.PlanError(d)}");
         var failed = result.Results.Count(r => !r.Succeeded) + result.Plan.Domains.Count(d => d.Error is not null);
