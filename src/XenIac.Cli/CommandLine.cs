@@ -61,13 +61,29 @@ internal static class CommandLine
             {
                 // The override is the user's to make; how to make it is the front end's to say.
                 var hint = e is IncompatibleConfigException ? " (--force uses it anyway)" : "";
-                await Console.Error.WriteLineAsync($"error: {OneLine(e.Message)}{hint}");
+                await Console.Error.WriteLineAsync($"error: {OneLine(e is IOException ? SystemMessage(e.Message) : e.Message)}{hint}");
                 if (parseResult.GetValue(Verbose)) await Console.Error.WriteLineAsync(e.ToString());
                 return ExitCodes.Error;
             }
         });
 
     private const int BrokenPipe = 32; // EPIPE, which .NET keeps as the HResult of the IOException on Linux
+
+    /// <summary>
+    /// .NET words a failed system call on a path as "Too many levels of symbolic links : '/x'" (the path last, behind
+    /// a spaced colon); this puts the path first, as every other error line does, and names the file a user asked for
+    /// where the failure hit the temporary file written beside it (a full disk during a save).
+    /// </summary>
+    internal static string SystemMessage(string message)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(message, @"^(?<what>[^'\n]+?) : '(?<path>[^\n]+)'\.?$");
+        if (!m.Success) return message;
+        var path = m.Groups["path"].Value;
+        var temp = System.Text.RegularExpressions.Regex.Match(path,
+            @"^(?<dir>.*/)?" + System.Text.RegularExpressions.Regex.Escape(AtomicFile.TempPrefix) + @"(?<name>.+)\.\d+\.[0-9a-f]{32}$");
+        var named = temp.Success ? $"'{temp.Groups["dir"].Value}{temp.Groups["name"].Value}' (writing its new copy beside it)" : $"'{path}'";
+        return $"{named}: {m.Groups["what"].Value}";
+    }
 
     private static bool IsReportable(Exception e) =>
         e is XenIacException or IOException or UnauthorizedAccessException or OperationCanceledException

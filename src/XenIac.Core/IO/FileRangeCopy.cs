@@ -121,6 +121,6 @@ internal static partial class FileRangeCopy
     private static void ThrowIfWriteFailed(int errno, string call)
     {
         if (errno is 5 /* EIO */ or 27 /* EFBIG */ or 28 /* ENOSPC */ or 122 /* EDQUOT */)
-            throw new IOException($"{Marshal.GetPInvokeErrorMessage(errno)} ({call})", errno);
+            throw new IOException($"cannot write the new file: {Marshal.GetPInvokeErrorMessage(errno)} (in {call})", errno);
     }
 }
