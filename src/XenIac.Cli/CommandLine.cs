@@ -185,7 +185,9 @@ internal static class CommandLine
     /// </summary>
     public static Option<int> IntOption(string name, string description, int min, int max, int defaultValue)
     {
-        var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultValue };
+        var option = new Option<int>(name) { Description = description };
+        // A default outside the range marks "not given" (clone's --count must be given): help shows no default for it.
+        if (defaultValue >= min && defaultValue <= max) option.DefaultValueFactory = _ => defaultValue;
         option.CustomParser = r =>
         {
             if (r.Tokens.Count == 0) return defaultValue;
@@ -203,7 +205,9 @@ internal static class CommandLine
     /// <summary>A duration option: a number with ms, s, m or h (no unit: seconds), from 0 to <see cref="MaxDuration"/>.</summary>
     public static Option<TimeSpan> DurationOption(string name, string description)
     {
-        var option = new Option<TimeSpan>(name) { Description = description, DefaultValueFactory = _ => TimeSpan.Zero };
+        // No DefaultValueFactory: unset reads as TimeSpan.Zero all the same (the caller's own default, named in the
+        // description), and help would print it as "[default: 00:00:00]".
+        var option = new Option<TimeSpan>(name) { Description = description, HelpName = "duration" };
         option.CustomParser = r =>
         {
             if (r.Tokens.Count == 0) return TimeSpan.Zero;
