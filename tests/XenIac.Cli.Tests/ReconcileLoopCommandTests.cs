@@ -185,6 +185,28 @@ public sealed class ReconcileLoopCommandTests : IDisposable
         Assert.DoesNotContain(File.ReadAllLines(P(".xen-iac/journal.jsonl")), l => l.Contains("\"domain\":\"b\"") && !l.Contains("\"create\""));
     }
 
+    /// <summary>
+    /// A --status that cannot be written is refused before the first run: it was found after it, when domains had
+    /// been created and saved, and a missing folder was created although output folders never are.
+    /// </summary>
+    [Theory]
+    [InlineData("folder", "is a folder")]
+    [InlineData("nodir/s.json", "does not exist")]
+    public async Task A_status_file_that_cannot_be_written_is_an_error_before_anything_changes(string status, string said)
+    {
+        File.WriteAllText(P("a.cfg"), Cfg("a"));
+        Manifest("  - name: a\n    config: a.cfg\n");
+        Directory.CreateDirectory(P("folder"));
+
+        var result = await Run("reconcile", "--once", "--status", status);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains(said, Assert.Single(result.StdErr.TrimEnd().Split('\n')), StringComparison.Ordinal);
+        Assert.Equal("", result.StdOut);
+        Assert.False(Directory.Exists(P("nodir")));
+        Assert.False(Directory.Exists(P("host")) && Directory.EnumerateFileSystemEntries(P("host"), "*", SearchOption.AllDirectories).Any(f => f.Contains("domains", StringComparison.Ordinal) && File.Exists(f)));
+    }
+
     [Fact]
     public async Task Sigterm_mid_save_lets_the_save_finish_and_exits_0_with_a_valid_savefile_and_nothing_lost()
     {
