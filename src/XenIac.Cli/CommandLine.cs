@@ -95,6 +95,7 @@ internal static class CommandLine
     /// </summary>
     public static string OneLine(string message)
     {
+        message = Printable(message, keepLineBreaks: true);
         if (message.AsSpan().IndexOfAny('\r', '\n') < 0) return message.Trim();
         var line = new System.Text.StringBuilder(message.Length);
         foreach (var part in message.ReplaceLineEndings("\n").Split('\n'))
@@ -105,6 +106,33 @@ internal static class CommandLine
             line.Append(text);
         }
         return line.ToString().Trim();
+    }
+
+    /// <summary>
+    /// <paramref name="text"/> with the characters a terminal acts on spelled out: C0 controls, DEL, C1 controls and the
+    /// bidirectional overrides (\x1b, \u202e). Values from untrusted files (a savefile's stored config, a manifest)
+    /// reach the screen in text output and error lines, and "\x1b]0;...\x07" retitled the terminal, "\x1b[2J" cleared
+    /// it, a right-to-left override reordered what a reviewer read. Tabs stay; line breaks stay when asked (OneLine
+    /// joins them). JSON output escapes them itself.
+    /// </summary>
+    public static string Printable(string text, bool keepLineBreaks = false)
+    {
+        var i = 0;
+        for (; i < text.Length; i++) if (NeedsEscape(text[i], keepLineBreaks)) break;
+        if (i == text.Length) return text;
+        var sb = new System.Text.StringBuilder(text.Length + 16).Append(text, 0, i);
+        for (; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (!NeedsEscape(c, keepLineBreaks)) sb.Append(c);
+            else if (c <= 0xFF) sb.Append("\\x").Append(((int)c).ToString("x2", CultureInfo.InvariantCulture));
+            else sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+        }
+        return sb.ToString();
+
+        static bool NeedsEscape(char c, bool keepLineBreaks) =>
+            (c < 0x20 && c != '\t' && !(keepLineBreaks && c is '\n' or '\r')) || c is >= '\x7f' and <= '\x9f'
+            || c is >= '\u202a' and <= '\u202e' || c is >= '\u2066' and <= '\u2069';
     }
 
     /// <summary>Standard output as bytes: Program.cs puts Console.Out's writer on the same stream.</summary>

@@ -24,6 +24,30 @@ public sealed class ConfigCommandTests : IDisposable
         return path;
     }
 
+    /// <summary>
+    /// Values from an untrusted config reach the terminal spelled out: an OSC title change, a screen clear and a
+    /// right-to-left override went out raw (text output and error lines); JSON keeps the exact value.
+    /// </summary>
+    [Fact]
+    public async Task Terminal_control_characters_in_a_config_are_spelled_out_not_sent_to_the_terminal()
+    {
+        var cfg = Write("esc.cfg", "name = \"\u001b]0;pwned\u0007\u001b[2J\"\ntype = \"pv\"\nmemory = 8\ndescription = \"a\u202eb\u0085c\"\n");
+
+        var show = await CliRunner.RunAsync("config", "show", cfg);
+        Assert.Equal(0, show.ExitCode);
+        Assert.Contains(@"= \x1b]0;pwned\x07\x1b[2J", show.StdOut, StringComparison.Ordinal);
+        Assert.Contains(@"= a\u202eb\x85c", show.StdOut, StringComparison.Ordinal);
+        Assert.DoesNotContain(show.StdOut, c => c is '\u001b' or '\u0007' or '\u202e' or '\u0085');
+
+        var json = await CliRunner.RunAsync("config", "show", cfg, "--json");
+        Assert.Equal("\u001b]0;pwned\u0007\u001b[2J", JsonDocument.Parse(json.StdOut).RootElement.GetProperty("settings").GetProperty("name").GetString());
+
+        var missing = await CliRunner.RunAsync("domain", "destroy", "x\u001b[2Jy", "--host", "embedded:" + Path.Combine(_dir, "host"));
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains(@"'x\x1b[2Jy'", missing.StdErr, StringComparison.Ordinal);
+        Assert.DoesNotContain('\u001b', missing.StdErr);
+    }
+
     [SkippableFact]
     public async Task Show_json_reads_the_config_stored_in_a_real_savefile()
     {

@@ -17,9 +17,9 @@ internal static class ConfigRendering
 
     public static void WriteShow(ConfigText source, IReadOnlyDictionary<string, string> settings)
     {
-        Console.Out.WriteLine($"# {source.DisplayName}: {FormatName(source.Language)} config");
+        Console.Out.WriteLine($"# {CommandLine.Printable(source.DisplayName)}: {FormatName(source.Language)} config");
         var width = settings.Keys.Max(k => k.Length);
-        foreach (var (k, v) in settings) Console.Out.WriteLine($"{k.PadRight(width)} = {v}");
+        foreach (var (k, v) in settings) Console.Out.WriteLine($"{CommandLine.Printable(k).PadRight(width)} = {CommandLine.Printable(v)}");
     }
 
     public static JsonObject CheckJson(bool compatible, IEnumerable<CompatibilityFinding> findings) => new()
@@ -46,7 +46,7 @@ internal static class ConfigRendering
     {
         writer ??= Console.Out;
         foreach (var f in findings)
-            writer.WriteLine($"{SeverityName(f.Severity),-7} {f.Setting}: {f.Old ?? "(unset)"} -> {f.New ?? "(unset)"} ({f.Reason})");
+            writer.WriteLine(CommandLine.Printable($"{SeverityName(f.Severity),-7} {f.Setting}: {f.Old ?? "(unset)"} -> {f.New ?? "(unset)"} ({f.Reason})"));
     }
 
     public static string SeverityName(FindingSeverity s) => s switch
