@@ -24,7 +24,11 @@ public sealed record StoreOptions
 
 public sealed record PushResult(SnapshotManifest Snapshot, long StoredBytes, long NewChunks);
 
-public sealed record DamagedChunk(string Chunk, string Problem, IReadOnlyList<string> Snapshots);
+public sealed record DamagedChunk(string Chunk, string Problem, IReadOnlyList<string> Snapshots)
+{
+    /// <summary>The damaged object is a snapshot's manifest, not a chunk (<see cref="Chunk"/> is then its key).</summary>
+    public bool IsManifest => Chunk.StartsWith(StoreKeys.Snapshots, StringComparison.Ordinal);
+}
 
 public sealed record VerifyReport(int Snapshots, long Chunks, long Bytes, IReadOnlyList<DamagedChunk> Damaged, IReadOnlyList<string> BrokenSnapshots)
 {
@@ -466,6 +470,9 @@ public sealed class SnapshotStore : IAsyncDisposable
             if (prefixed.Count == 1) return prefixed[0];
             if (prefixed.Count > 1)
                 throw new StoreException(StoreError.InvalidArgument, $"'{reference}' is the start of {prefixed.Count} snapshot ids; give more of it");
+            // The start of an id whose manifest does not read (store ls shows ids so): its damage, not "no snapshot".
+            if (prefixed.Count == 0 && damaged.Where(d => d.Snapshots[0].StartsWith(reference, StringComparison.Ordinal)).ToList() is [var only])
+                throw new StoreException(StoreError.Damaged, only.Problem);
         }
         throw new StoreException(StoreError.NotFound, $"no snapshot in '{Location}' has the id or tag '{reference}' (see: xen-iac store ls)");
     }

@@ -130,6 +130,16 @@ public sealed class StoreCommandTests : IAsyncLifetime
         var verify = await Run("store", "verify", "--store", Store);
         Assert.Equal(1, verify.ExitCode);
         Assert.Contains(Path.GetFileName(hurt), verify.StdErr);
+        // The summary counts it as what it is (it said "1 damaged chunk" with no chunk damaged).
+        Assert.Contains("error: 1 damaged snapshot manifest; broken snapshot: ", verify.StdErr, StringComparison.Ordinal);
+        Assert.DoesNotContain("damaged chunk", verify.StdErr, StringComparison.Ordinal);
+
+        // The short id store ls shows names the damage, not "no snapshot has the id".
+        var id = Path.GetFileNameWithoutExtension(hurt);
+        var byPrefix = await Run("store", "pull", id[..8], Path.Combine(_dir, "a.xlsave"), "--store", Store);
+        Assert.Equal(1, byPrefix.ExitCode);
+        Assert.DoesNotContain("no snapshot", byPrefix.StdErr, StringComparison.Ordinal);
+        Assert.Contains(Path.GetFileName(hurt), Assert.Single(byPrefix.StdErr.TrimEnd().Split('\n')), StringComparison.Ordinal);
     }
 
     [Theory]

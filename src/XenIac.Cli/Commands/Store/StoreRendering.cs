@@ -70,7 +70,15 @@ internal static class StoreRendering
         if (r.Ok)
             Console.Out.WriteLine($"ok: {r.Snapshots} snapshot{(r.Snapshots == 1 ? "" : "s")}, {r.Chunks} chunks, {Size(r.Bytes)} checked");
         else
-            Console.Error.WriteLine($"error: {r.Damaged.Count} damaged chunk{(r.Damaged.Count == 1 ? "" : "s")}; broken snapshot{(r.BrokenSnapshots.Count == 1 ? "" : "s")}: {string.Join(", ", r.BrokenSnapshots)}");
+        {
+            // A manifest that does not read is reported beside the chunks, not counted as one.
+            var manifests = r.Damaged.Count(d => d.IsManifest);
+            var chunks = r.Damaged.Count - manifests;
+            var parts = new List<string>();
+            if (chunks > 0 || manifests == 0) parts.Add($"{chunks} damaged chunk{(chunks == 1 ? "" : "s")}");
+            if (manifests > 0) parts.Add($"{manifests} damaged snapshot manifest{(manifests == 1 ? "" : "s")}");
+            Console.Error.WriteLine($"error: {string.Join(" and ", parts)}; broken snapshot{(r.BrokenSnapshots.Count == 1 ? "" : "s")}: {string.Join(", ", r.BrokenSnapshots)}");
+        }
     }
 
     public static JsonObject GcJson(GcReport r) => new()
