@@ -237,7 +237,7 @@ public sealed class ManifestHardeningTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_savefile_behind_a_link_is_observed_as_the_file_it_points_to_and_a_dangling_link_as_missing()
+    public async Task A_savefile_behind_a_link_is_observed_as_the_file_it_points_to_and_a_dangling_link_as_no_savefile()
     {
         await Host.CreateAsync(ConfigText.FromText(ReconcilerTests.Cfg("a")));
         await Host.SaveAsync("a", P("real.xlsave"), SaveOptions.Default);
@@ -249,9 +249,11 @@ public sealed class ManifestHardeningTests : IAsyncLifetime
         // The target's size, not the link's own (a few bytes): the link is followed, not measured.
         Assert.Equal(new FileInfo(P("real.xlsave")).Length, linked.Observed.Savefile.Size);
 
+        // Observed as missing it planned "create + save", and the save then failed: a save never replaces a link.
         var dangling = Assert.Single((await PlanAsync(Manifest("  - name: a\n    config: a.cfg\n    savefile: gone.xlsave\n    state: saved\n"))).Domains);
-        Assert.False(dangling.Observed.Savefile.Exists);
-        Assert.Null(dangling.Error);
+        Assert.True(dangling.Observed.Savefile.Exists);
+        Assert.False(dangling.Observed.Savefile.Valid);
+        Assert.Contains("a symbolic link to " + P("nowhere.xlsave") + ", which does not exist", dangling.Error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -124,9 +124,11 @@ public static partial class AtomicFile
     {
         var full = Path.GetFullPath(path);
         var type = TypeOf(full);
-        if (type == EntryType.SymbolicLink && new FileInfo(full).ResolveLinkTarget(returnFinalTarget: true) is { } target)
-            type = TypeOf(target.FullName);
-        return type;
+        if (type != EntryType.SymbolicLink) return type;
+        // A link that loops is no file of any kind: callers ask whether they may read it, and it must not throw there
+        // (one such link in import's folder ended the whole import).
+        try { return new FileInfo(full).ResolveLinkTarget(returnFinalTarget: true) is { } target ? TypeOf(target.FullName) : type; }
+        catch (IOException) { return EntryType.Other; }
     }
 
     private enum EntryType { Missing, Regular, Directory, SymbolicLink, BlockDevice, Other }

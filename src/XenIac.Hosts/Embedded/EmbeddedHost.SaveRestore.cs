@@ -13,6 +13,7 @@ public sealed partial class EmbeddedHost
     {
         ArgumentNullException.ThrowIfNull(options);
         CheckExistingName(name);
+        RequireTrace(name);
         using var domainLock = await FileLock.AcquireAsync(DomainLockPath(name), LockWait, "save", cancellationToken).ConfigureAwait(false);
         var record = Require(name);
         var target = Path.GetFullPath(savefilePath);

@@ -201,6 +201,7 @@ public sealed partial class EmbeddedHost : IXenHost
     public async Task DestroyAsync(string name, CancellationToken cancellationToken = default)
     {
         CheckExistingName(name);
+        RequireTrace(name);
         // Look the domain up under its lock: a save or restore in flight may remove or recreate it meanwhile.
         using var domainLock = await FileLock.AcquireAsync(DomainLockPath(name), LockWait, "destroy", cancellationToken).ConfigureAwait(false);
         try { Require(name); }
@@ -225,6 +226,16 @@ public sealed partial class EmbeddedHost : IXenHost
         if (baseMemory is not null) await ReleaseBaseAsync(baseMemory, CancellationToken.None).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// A domain nobody has (no record, no folder) is reported before its lock is taken: the lock file would stay behind
+    /// for every mistyped name (`domain destroy nope` left locks/nope.lock). One that appears meanwhile is looked up
+    /// again under the lock.
+    /// </summary>
+    private void RequireTrace(string name)
+    {
+        if (!File.Exists(RecordPath(name)) && !Directory.Exists(DomainDir(name))) Require(name);
+    }
+
     public Task PauseAsync(string name, CancellationToken cancellationToken = default) =>
         SetStateAsync(name, DomainState.Paused, cancellationToken);
 
@@ -234,6 +245,7 @@ public sealed partial class EmbeddedHost : IXenHost
     private async Task SetStateAsync(string name, DomainState state, CancellationToken cancellationToken)
     {
         CheckExistingName(name);
+        RequireTrace(name);
         using var domainLock = await FileLock.AcquireAsync(DomainLockPath(name), LockWait, state.ToString(), cancellationToken).ConfigureAwait(false);
         var record = Require(name);
         await (record with { State = state }).SaveAsync(RecordPath(name), cancellationToken).ConfigureAwait(false);
@@ -249,6 +261,7 @@ public sealed partial class EmbeddedHost : IXenHost
     public async Task WriteMemoryAsync(string name, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
     {
         CheckExistingName(name);
+        RequireTrace(name);
         using var domainLock = await FileLock.AcquireAsync(DomainLockPath(name), LockWait, "write memory", cancellationToken).ConfigureAwait(false);
         var record = Require(name);
         if (offset < 0 || offset + data.Length > record.Pages * GuestMemory.PageSize)

@@ -16,8 +16,10 @@ internal static class LoopHandlers
     {
         // A manifest that does not load at start is a typo to fix now, not something to retry every interval.
         ManifestLoader.Load(request.Manifest);
-        // So is a status file that cannot be written: found after the first run, domains had already been changed.
-        if (request.Status is { } status) Core.IO.AtomicFile.CheckTarget(status);
+        // So is a status file that cannot be written (a folder, a link, a device): found after the first run, domains
+        // had already been changed. A missing folder for it is made, as the default one (.xen-iac) is.
+        if (request.Status is { } status && Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(status))))
+            Core.IO.AtomicFile.CheckTarget(status);
         using var metrics = request.Metrics is { } address ? LoopMetrics.Start(address) : null;
         await using var hosts = new HostProvider(CommandLine.HostSpec(request.Host));
         var log = new RunLog(metrics);
