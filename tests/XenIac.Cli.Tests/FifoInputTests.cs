@@ -30,13 +30,7 @@ public sealed class FifoInputTests
             // Signalled only once the tool holds the FIFO open (so its handlers are in place: a fixed delay was a race
             // with a slow start on a busy machine, where SIGTERM's default action would end it as 143).
             var fifo = Path.Combine(dir, "pipe");
-            var waited = Stopwatch.StartNew();
-            while (!HoldsOpen(process.Id, fifo))
-            {
-                if (process.HasExited) Assert.Fail("it did not wait for the writer: " + await stderr);
-                if (waited.Elapsed > TimeSpan.FromSeconds(60)) Assert.Fail("it never opened the FIFO");
-                await Task.Delay(50);
-            }
+            await WaitUntilHeldOpenAsync(process, fifo, stderr);
 
             Process.Start("kill", [$"-{signal}", process.Id.ToString(CultureInfo.InvariantCulture)])!.WaitForExit();
             using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
@@ -81,13 +75,7 @@ public sealed class FifoInputTests
             {
                 // The tool holds the FIFO open from inside its command (its signal handlers are in place by then), so
                 // this open finds a reader and does not wait.
-                var waited = Stopwatch.StartNew();
-                while (!HoldsOpen(process.Id, fifo))
-                {
-                    if (process.HasExited) Assert.Fail("it did not wait for the writer: " + await stderr);
-                    if (waited.Elapsed > TimeSpan.FromSeconds(60)) Assert.Fail("it never opened the FIFO");
-                    await Task.Delay(50);
-                }
+                await WaitUntilHeldOpenAsync(process, fifo, stderr);
                 var file = new FileStream(fifo, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
                 (writer, writerHandle) = (file, file.SafeFileHandle);
             }
@@ -171,6 +159,18 @@ public sealed class FifoInputTests
     {
         var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
         return line is not null && (ulong.Parse(line[7..].Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture) & 0x2) != 0;
+    }
+
+    /// <summary>Until the tool holds <paramref name="fifo"/> open (from inside its command, so its signal handlers are in place).</summary>
+    private static async Task WaitUntilHeldOpenAsync(Process process, string fifo, Task<string> stderr)
+    {
+        var waited = Stopwatch.StartNew();
+        while (!HoldsOpen(process.Id, fifo))
+        {
+            if (process.HasExited) Assert.Fail("it did not wait for the writer: " + await stderr);
+            if (waited.Elapsed > TimeSpan.FromSeconds(60)) Assert.Fail("it never opened the FIFO");
+            await Task.Delay(50);
+        }
     }
 
     private static bool HoldsOpen(int pid, string path)
