@@ -91,12 +91,11 @@ public static partial class InputFile
     }
 
     /// <summary>
-    /// A blocking handle on the FIFO at <paramref name="path"/> once a writer has written or come and gone; null when
-    /// it is not a named FIFO (or cannot be opened so: the ordinary open then reports why).
+    /// A blocking handle on the FIFO at <paramref name="path"/> once a writer has written or come and gone; null when it
+    /// cannot be opened so (the ordinary open then reports why). The caller has told it is a FIFO: one statx per open.
     /// </summary>
     private static SafeFileHandle? OpenFifo(string path)
     {
-        if (!IsFifo(path)) return null;
         var cancellationToken = s_cancellation.Value;
         cancellationToken.ThrowIfCancellationRequested();
         // O_NONBLOCK: the open returns at once, writer or not. Reading now would return 0 (end of file) while no writer

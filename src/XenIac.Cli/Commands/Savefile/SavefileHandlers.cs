@@ -13,8 +13,9 @@ internal static class SavefileHandlers
     {
         await using var reader = await OpenAsync(path, legacy, ct);
         var image = SaveFileVerification.Verify(reader);
-        if (json) CommandLine.WriteJson(SavefileRendering.InspectJson(reader.Header, image, path == "-" ? "standard input" : path));
-        else SavefileRendering.WriteInspect(reader.Header, image, path == "-" ? "standard input" : path);
+        var shown = path == "-" ? "standard input" : path;
+        if (json) CommandLine.WriteJson(SavefileRendering.InspectJson(reader.Header, image, shown));
+        else SavefileRendering.WriteInspect(reader.Header, image, shown);
         return ExitCodes.Ok;
     }
 
