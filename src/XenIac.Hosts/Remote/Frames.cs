@@ -194,7 +194,9 @@ internal sealed class FrameReader(Stream input)
     public async Task ReadPreambleAsync(CancellationToken cancellationToken)
     {
         var expected = Frames.Preamble.ToArray();
-        while (Buffered < expected.Length)
+        // Each arrival is checked against the preamble's start: a remote that writes something else (a banner, a
+        // shell's error) and then waits is told apart at once, not when it ends or the hello's deadline passes.
+        while (Buffered < expected.Length && _buffer.AsSpan(_start, Buffered).SequenceEqual(expected.AsSpan(0, Buffered)))
             if (await FillAsync(cancellationToken).ConfigureAwait(false) == 0) break;
         var read = Math.Min(Buffered, expected.Length);
         if (read == expected.Length && _buffer.AsSpan(_start, read).SequenceEqual(expected))

@@ -14,7 +14,7 @@ internal sealed class RemoteConnection : IAsyncDisposable
     private readonly Stream _toServer;
     private readonly FrameWriter _writer;
     private readonly string _name;
-    private readonly Func<Task<string?>> _whyLost;
+    private readonly Func<bool, Task<string?>> _whyLost;
     private readonly ConcurrentDictionary<uint, ClientCall> _calls = new();
     private readonly CancellationTokenSource _stop = new();
     private Task _readLoop = Task.CompletedTask;
@@ -22,13 +22,13 @@ internal sealed class RemoteConnection : IAsyncDisposable
     private XenHostException? Lost => Volatile.Read(ref _lostBox);
     private int _nextId;
 
-    private RemoteConnection(Stream fromServer, Stream toServer, string name, Func<Task<string?>>? whyLost)
+    private RemoteConnection(Stream fromServer, Stream toServer, string name, Func<bool, Task<string?>>? whyLost)
     {
         _fromServer = fromServer;
         _toServer = toServer;
         _writer = new FrameWriter(toServer);
         _name = name;
-        _whyLost = whyLost ?? (() => Task.FromResult<string?>(null));
+        _whyLost = whyLost ?? (_ => Task.FromResult<string?>(null));
     }
 
     /// <summary>True once the connection has ended; its calls have failed and new ones would fail at once.</summary>
@@ -43,15 +43,18 @@ internal sealed class RemoteConnection : IAsyncDisposable
     /// Reads the server's preamble and hello, answers with the version both speak and starts reading calls' frames.
     /// </summary>
     /// <param name="name">The host as the user wrote it, for messages.</param>
-    /// <param name="whyLost">What the transport can say once the stream has ended (ssh's exit and stderr).</param>
-    /// <exception cref="XenHostException">Unavailable: the remote did not speak the protocol, or refused (its error, typed).</exception>
-    public static async Task<RemoteConnection> OpenAsync(Stream fromServer, Stream toServer, string name, Func<Task<string?>>? whyLost,
-        CancellationToken cancellationToken)
+    /// <param name="whyLost">What the transport can say once the stream has ended (ssh's exit and stderr); given
+    /// true when the connection is abandoned while the remote may still run (it is then ended at once).</param>
+    /// <param name="helloTimeout">How long the remote may take to say hello; <see cref="HelloTimeout"/> unless given.</param>
+    /// <exception cref="XenHostException">Unavailable: the remote did not speak the protocol, refused (its error,
+    /// typed), or said nothing before the deadline.</exception>
+    public static async Task<RemoteConnection> OpenAsync(Stream fromServer, Stream toServer, string name, Func<bool, Task<string?>>? whyLost,
+        CancellationToken cancellationToken, TimeSpan? helloTimeout = null)
     {
         var connection = new RemoteConnection(fromServer, toServer, name, whyLost);
         try
         {
-            await connection.HelloAsync(cancellationToken).ConfigureAwait(false);
+            await connection.HelloAsync(helloTimeout ?? HelloTimeout, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -61,10 +64,21 @@ internal sealed class RemoteConnection : IAsyncDisposable
         return connection;
     }
 
-    private async Task HelloAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// From starting ssh to the remote's hello. ssh runs with BatchMode, so nobody is typing a passphrase meanwhile:
+    /// this covers connecting, logging in and starting the remote tool, on a slow link and a busy dom0. Without it a
+    /// host that never answers (a dropped SYN, a remote command that hangs) held the command until ssh gave up,
+    /// minutes later or never.
+    /// </summary>
+    public static readonly TimeSpan HelloTimeout = TimeSpan.FromSeconds(60);
+
+    private async Task HelloAsync(TimeSpan timeout, CancellationToken callerToken)
     {
         var reader = new FrameReader(_fromServer);
         JsonObject hello;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(callerToken);
+        deadline.CancelAfter(timeout);
+        var cancellationToken = deadline.Token;
         try
         {
             await reader.ReadPreambleAsync(cancellationToken).ConfigureAwait(false);
@@ -94,20 +108,26 @@ internal sealed class RemoteConnection : IAsyncDisposable
         }
         catch (RemoteProtocolException e)
         {
-            throw await LostAsync($"cannot connect: {e.Message}", e).ConfigureAwait(false);
+            throw await LostAsync($"cannot connect: {e.Message}", e, stop: true).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException)
         {
             throw await LostAsync($"cannot connect: {e.Message}", e).ConfigureAwait(false);
         }
+        catch (OperationCanceledException e) when (!callerToken.IsCancellationRequested)
+        {
+            throw await LostAsync($"cannot connect: no answer within {timeout.TotalSeconds:0.#} s (ssh did not get through, " +
+                "or the remote command did not start; try 'ssh HOST xen-iac --version')", e, stop: true).ConfigureAwait(false);
+        }
         _readLoop = Task.Run(() => ReadLoopAsync(reader));
     }
 
     /// <summary>The error for a connection that has ended: the host, what happened, and what the transport says.</summary>
-    private async Task<XenHostException> LostAsync(string what, Exception? inner)
+    /// <param name="stop">The remote may still be running and is abandoned: the transport ends it now rather than waiting for it.</param>
+    private async Task<XenHostException> LostAsync(string what, Exception? inner, bool stop = false)
     {
         string? why = null;
-        try { why = await _whyLost().ConfigureAwait(false); }
+        try { why = await _whyLost(stop).ConfigureAwait(false); }
         catch (Exception e) when (e is IOException or InvalidOperationException) { }
         return new XenHostException(XenHostError.Unavailable, string.IsNullOrWhiteSpace(why) ? $"{_name}: {what}" : $"{_name}: {what}; {why}", inner);
     }
@@ -127,7 +147,8 @@ internal sealed class RemoteConnection : IAsyncDisposable
         var lost = _stop.IsCancellationRequested
             ? new XenHostException(XenHostError.Unavailable, $"{_name}: the connection was closed")
             : await LostAsync(failure is RemoteProtocolException p ? $"protocol error from the remote: {p.Message}"
-                : failure is null ? "the connection was lost" : $"the connection was lost ({failure.Message})", failure).ConfigureAwait(false);
+                : failure is null ? "the connection was lost" : $"the connection was lost ({failure.Message})", failure,
+                stop: failure is RemoteProtocolException).ConfigureAwait(false);
         // A full fence between publishing the loss and reading the calls; StartAsync does the mirror image, so each
         // new call is failed either here or there, never by neither.
         Interlocked.Exchange(ref _lostBox, lost);

@@ -110,9 +110,19 @@ internal static class SshConnector
             catch (Exception e) when (e is IOException or ObjectDisposedException) { }
         }
 
-        /// <summary>"ssh exited with code 255: …the last lines of stderr…", once it has ended (waited for briefly).</summary>
-        public async Task<string?> DescribeEndAsync()
+        /// <summary>
+        /// "ssh exited with code 255: …the last lines of stderr…", once it has ended (waited for briefly); with
+        /// <paramref name="stop"/> it is ended first, as the connection is abandoned (a remote that wrote something
+        /// else, or nothing, may well go on waiting).
+        /// </summary>
+        public async Task<string?> DescribeEndAsync(bool stop)
         {
+            var stopped = false;
+            if (stop && !_process.HasExited)
+            {
+                try { _process.Kill(); stopped = true; }
+                catch (InvalidOperationException) { /* it ended meanwhile */ }
+            }
             using (var wait = new CancellationTokenSource(TimeSpan.FromSeconds(3)))
             {
                 try { await _process.WaitForExitAsync(wait.Token).ConfigureAwait(false); }
@@ -121,7 +131,7 @@ internal static class SshConnector
             await Task.WhenAny(_readingStderr, Task.Delay(500)).ConfigureAwait(false);
             string tail;
             lock (_stderr) tail = string.Join(" | ", _stderr.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).TakeLast(6));
-            var exit = _process.HasExited ? $"ssh exited with code {_process.ExitCode}" : "ssh is still running";
+            var exit = stopped ? "ssh was stopped" : _process.HasExited ? $"ssh exited with code {_process.ExitCode}" : "ssh is still running";
             return tail.Length == 0 ? exit : $"{exit}: {tail}";
         }
 

@@ -40,7 +40,7 @@ internal sealed class Loopback : IAsyncDisposable
             finally { _toClient.Writer.Dispose(); }
         });
         Client = new RemoteXenHost("ssh://test-host", ct => RemoteConnection.OpenAsync(_toClient.Reader, _toServer.Writer, "ssh://test-host",
-            () => Task.FromResult<string?>("the test cut the pipes"), ct));
+            _ => Task.FromResult<string?>("the test cut the pipes"), ct));
     }
 
     public static Loopback Start(IXenHost served, string? tempFolder = null) => new(() => served, tempFolder);

@@ -24,7 +24,7 @@ public sealed class RemoteProtocolTests : IDisposable
     }
 
     private RemoteXenHost Client() => new("ssh://fake", ct => RemoteConnection.OpenAsync(_toClient.Reader, _toServer.Writer, "ssh://fake",
-        () => Task.FromResult<string?>("ssh exited with code 0"), ct));
+        _ => Task.FromResult<string?>("ssh exited with code 0"), ct));
 
     private static JsonObject Hello(int min = Frames.MinVersion, int max = Frames.MaxVersion) => new()
     {
@@ -94,6 +94,59 @@ public sealed class RemoteProtocolTests : IDisposable
         Assert.Contains("xen-iac: command not found", e.Message, StringComparison.Ordinal);
         Assert.Contains("ssh exited with code 0", e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', e.Message);
+    }
+
+    /// <summary>A client that records whether the connection asked the transport to stop the remote.</summary>
+    private RemoteXenHost StoppingClient(List<bool> stops, TimeSpan? helloTimeout = null) => new("ssh://fake", ct =>
+        RemoteConnection.OpenAsync(_toClient.Reader, _toServer.Writer, "ssh://fake", stop =>
+        {
+            lock (stops) stops.Add(stop);
+            return Task.FromResult<string?>(stop ? "ssh was stopped" : "ssh exited with code 0");
+        }, ct, helloTimeout));
+
+    [Fact]
+    public async Task A_remote_that_writes_something_else_and_waits_is_told_apart_at_once()
+    {
+        // A login banner or a wrapper's message, then silence with the pipe open: the first differing byte decides.
+        await _toClient.Writer.WriteAsync("Welcome to"u8.ToArray());
+        await _toClient.Writer.FlushAsync();
+        var stops = new List<bool>();
+        await using var client = StoppingClient(stops);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var e = await Assert.ThrowsAsync<XenHostException>(() => client.GetHostInfoAsync()).WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}: the client waited for more than the banner");
+        Assert.Equal(XenHostError.Unavailable, e.Error);
+        Assert.Contains("it wrote: 'Welcome to'", e.Message, StringComparison.Ordinal);
+        Assert.Contains("ssh was stopped", e.Message, StringComparison.Ordinal);
+        Assert.Equal([true], stops);
+    }
+
+    [Fact]
+    public async Task A_remote_that_says_nothing_fails_at_the_hello_deadline_and_is_stopped()
+    {
+        var stops = new List<bool>();
+        await using var client = StoppingClient(stops, TimeSpan.FromSeconds(1));
+        var e = await Assert.ThrowsAsync<XenHostException>(() => client.ListDomainsAsync()).WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(XenHostError.Unavailable, e.Error);
+        Assert.Contains("ssh://fake: cannot connect: no answer within 1 s", e.Message, StringComparison.Ordinal);
+        Assert.Contains("ssh was stopped", e.Message, StringComparison.Ordinal);
+        Assert.Equal([true], stops);
+    }
+
+    [Fact]
+    public async Task A_hello_that_comes_slowly_but_in_time_connects()
+    {
+        var server = Task.Run(async () =>
+        {
+            await Task.Delay(300);
+            await FakeServerAsync((w, _) => w.WriteControlAsync(0, Hello()));
+        });
+        var stops = new List<bool>();
+        await using var client = StoppingClient(stops, TimeSpan.FromSeconds(10));
+        var connection = await client.ConnectionAsync(default).WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal("7.0.0", connection.RemoteTool);
+        Assert.DoesNotContain(true, stops); // the fake server then ends: a loss, not an abandoned remote
+        await server;
     }
 
     [Fact]
