@@ -266,6 +266,29 @@ public sealed class ImportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_sealed_savefile_cut_short_or_appended_to_is_skipped_and_a_plan_naming_it_says_why()
+    {
+        // A copy that stopped early keeps its header intact: only the integrity record's length tells it apart.
+        await SaveAsync("cut", "saves/cut.xlsave");
+        await SaveAsync("long", "saves/long.xlsave");
+        var full = new FileInfo(P("saves/cut.xlsave")).Length;
+        using (var f = new FileStream(P("saves/cut.xlsave"), FileMode.Open)) f.SetLength(full / 2);
+        using (var f = new FileStream(P("saves/long.xlsave"), FileMode.Append)) f.Write("tail"u8);
+
+        var scan = await Importer.ScanAsync(Host, P("saves"));
+
+        Assert.Empty(scan.Domains);
+        Assert.Contains(scan.Warnings, w => w.StartsWith("warning: skipped " + P("saves/cut.xlsave") + ": the savefile is cut short: its integrity record states ", StringComparison.Ordinal));
+        Assert.Contains(scan.Warnings, w => w.StartsWith("warning: skipped " + P("saves/long.xlsave") + ": the savefile is longer than it was written", StringComparison.Ordinal));
+
+        File.WriteAllText(P("xen-iac.yaml"), $"version: 1\ndefaults:\n  host: {Spec}\n  savefileDir: saves\ndomains:\n  - name: cut\n    state: saved\n  - name: long\n    state: saved\n");
+        var plan = await Planner.PlanAsync(ManifestLoader.Load(P("xen-iac.yaml")), _hosts);
+        Assert.All(plan.Domains, d => Assert.Contains("is not a valid savefile (the savefile ", d.Error, StringComparison.Ordinal));
+        Assert.Contains("cut short", plan.Domains[0].Error, StringComparison.Ordinal);
+        Assert.Contains("longer than it was written", plan.Domains[1].Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_savefile_reached_through_a_link_imports_and_plans_with_no_changes()
     {
         await SaveAsync("web", "web.xlsave");

@@ -13,6 +13,22 @@ public sealed partial record SaveFileHeader
         ? new XenFormatException(FormatError.InvalidIntegrity, problem, ExtensionOffset + found.Start)
         : null;
 
+    /// <summary>
+    /// What the lengths alone say is wrong with a file of <paramref name="fileLength"/> bytes under this header: no
+    /// image after it, or (sealed) an image of another length than its integrity record states, as a copy cut short
+    /// or a file appended to has. Null when they agree or cannot tell (an unsealed image is only known by reading
+    /// it). Costs nothing, so a plan or an import over many large savefiles can ask it of each.
+    /// </summary>
+    public string? ImageLengthProblem(long fileLength)
+    {
+        var image = fileLength - ImageOffset;
+        if (image <= 0) return "the savefile has no image after its header";
+        if (Integrity is not { } integrity || integrity.ImageLength == image) return null;
+        return image < integrity.ImageLength
+            ? $"the savefile is cut short: its integrity record states {integrity.ImageLength} image bytes, the file has {image}"
+            : $"the savefile is longer than it was written: its integrity record states {integrity.ImageLength} image bytes, the file has {image}";
+    }
+
     /// <summary>File offset of the first extension byte.</summary>
     private long ExtensionOffset => SaveFileLayout.HeaderLength + SaveFileLayout.ConfigLengthFieldLength + ConfigLength;
 

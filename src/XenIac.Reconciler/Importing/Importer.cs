@@ -186,7 +186,8 @@ public static class Importer
     /// <summary>
     /// What a file in the savefile folder is: an xl savefile (named by its stored config), a legacy one (the image
     /// stream alone, named by the file), or not a savefile (null, with a warning). Only the header and the first
-    /// stream header are read, so a folder of large savefiles is scanned quickly.
+    /// stream header are read, so a folder of large savefiles is scanned quickly; a sealed one whose length is not
+    /// the one its integrity record states (cut short by a copy) is skipped all the same.
     /// </summary>
     private static FoundSavefile? Examine(string path, List<string> warnings)
     {
@@ -211,9 +212,9 @@ public static class Importer
                     warnings.Add($"warning: skipped {path}: an xl savefile that stores no config cannot be a saved domain (give it one: xen-iac savefile set-config)");
                     return null;
                 }
-                if (header.ImageOffset >= info.Length)
+                if (header.ImageLengthProblem(info.Length) is { } problem)
                 {
-                    warnings.Add($"warning: skipped {path}: the savefile has no image after its header");
+                    warnings.Add($"warning: skipped {path}: {problem}");
                     return null;
                 }
                 string name = stem;

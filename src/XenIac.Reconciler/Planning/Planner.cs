@@ -71,8 +71,8 @@ public static partial class Planner
             using var reader = SaveFileReader.Open(spec.SavefilePath, SaveFileReaderOptions.Inspection);
             if (reader.Header.ConfigFormat == SaveFileConfigFormat.None)
                 return new SavefileStatus(true, false, "the savefile stores no config", reader.Header, info.Length);
-            if (reader.Header.ImageOffset >= info.Length)
-                return new SavefileStatus(true, false, "the savefile has no image after its header", reader.Header, info.Length);
+            if (reader.Header.ImageLengthProblem(info.Length) is { } problem)
+                return new SavefileStatus(true, false, problem, reader.Header, info.Length);
             return new SavefileStatus(true, true, null, reader.Header, info.Length) { SavedAt = info.LastWriteTimeUtc };
         }
         catch (XenFormatException e)
