@@ -41,6 +41,9 @@ public sealed record StoreScan(IReadOnlyList<SnapshotManifest> Snapshots, IReadO
 
 public sealed record GcReport(IReadOnlyList<SnapshotManifest> RemovedSnapshots, long RemovedObjects, long RemovedBytes, bool DryRun);
 
+/// <summary>A snapshot <see cref="SnapshotStore.ForgetAsync"/> removed: its id, and its manifest when that could be read.</summary>
+public sealed record ForgottenSnapshot(string Id, SnapshotManifest? Manifest);
+
 /// <summary>
 /// A content-addressed store of savefiles (see README, "Snapshot store"). Every savefile that comes out is byte
 /// for byte the one that went in: each chunk is checked against its name and the whole file against its SHA-256.
@@ -414,21 +417,26 @@ public sealed class SnapshotStore : IAsyncDisposable
             {
                 var data = await _backend.GetAsync(o.Key, MaxSmallObject, cancellationToken).ConfigureAwait(false);
                 if (data is null) continue; // removed by gc while listing
-                // No writer of ours puts an empty manifest: an empty object is a killed put on a server that shows a
-                // body as it arrives (s3rver does; S3 and the folder store show objects whole). Not a snapshot.
-                if (data.Length == 0) continue;
+                // No writer of ours puts an empty manifest. An empty object is a put killed on a server that shows a
+                // body as it arrives (s3rver does; S3 and the folder store show objects whole), or a manifest emptied
+                // by damage. It is named, not passed over: passed over, gc took the packs of a snapshot nobody was told
+                // about; 'store forget' removes it once the user has looked.
+                if (data.Length == 0)
+                    throw new StoreException(StoreError.Damaged, $"{o.Key} is empty: a push that was killed while writing it, or damage");
                 list.Add(Checked(StoreJson.Parse(data, o.Key, StoreJson.Default.SnapshotManifest), o.Key));
             }
             catch (StoreException e) when (e.Error is StoreError.Damaged)
             {
-                var id = o.Key[StoreKeys.Snapshots.Length..^".json".Length];
-                damaged.Add(new DamagedChunk(o.Key, e.Message, [id]));
+                damaged.Add(new DamagedChunk(o.Key, e.Message, [IdOf(o.Key)]));
             }
         }
         list.Sort((a, b) => a.Created != b.Created ? a.Created.CompareTo(b.Created) : string.CompareOrdinal(a.Id, b.Id));
         damaged.Sort((a, b) => string.CompareOrdinal(a.Chunk, b.Chunk));
         return new StoreScan(list, damaged);
     }
+
+    /// <summary>The snapshot id a manifest's key names (snapshots/ID.json).</summary>
+    private static string IdOf(string manifestKey) => manifestKey[StoreKeys.Snapshots.Length..^".json".Length];
 
     /// <summary>
     /// A manifest read from the store is input like any other: names that become keys, sizes that size buffers and
@@ -464,7 +472,7 @@ public sealed class SnapshotStore : IAsyncDisposable
         if (all.FirstOrDefault(s => s.Id == reference) is { } exact) return exact;
         if (damaged.FirstOrDefault(d => d.Snapshots[0] == reference) is { } hurt) throw new StoreException(StoreError.Damaged, hurt.Problem);
         if (all.LastOrDefault(s => s.Tag == reference) is { } tagged) return tagged;
-        if (reference.Length >= 4)
+        if (reference.Length >= MinIdPrefix)
         {
             var prefixed = all.Where(s => s.Id.StartsWith(reference, StringComparison.Ordinal)).ToList();
             if (prefixed.Count == 1) return prefixed[0];
@@ -474,7 +482,7 @@ public sealed class SnapshotStore : IAsyncDisposable
             if (prefixed.Count == 0 && damaged.Where(d => d.Snapshots[0].StartsWith(reference, StringComparison.Ordinal)).ToList() is [var only])
                 throw new StoreException(StoreError.Damaged, only.Problem);
         }
-        throw new StoreException(StoreError.NotFound, $"no snapshot in '{Location}' has the id or tag '{reference}' (see: xen-iac store ls)");
+        throw NotFound(reference);
     }
 
     /// <summary>
@@ -652,6 +660,43 @@ public sealed class SnapshotStore : IAsyncDisposable
             base.Dispose(disposing);
         }
     }
+
+    /// <summary>
+    /// Removes one snapshot, readable or damaged, named by its id or a unique start of it (at least 4 characters;
+    /// never by tag, which names another snapshot after each push). Only its manifest goes: its chunks stay until a
+    /// gc finds that no other snapshot needs them, so a pull already under way still completes. A damaged manifest
+    /// stops gc (it could need any pack); this is how the user gives that snapshot up.
+    /// </summary>
+    public async Task<ForgottenSnapshot> ForgetAsync(string reference, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        if (string.IsNullOrWhiteSpace(reference))
+            throw new StoreException(StoreError.InvalidArgument, "the snapshot id is empty: give a snapshot id (or a unique start of it, see: xen-iac store ls)");
+        await using var gate = await StoreLocks.AcquireAsync(_backend, "forget", _options.LockWait, cancellationToken).ConfigureAwait(false);
+        var (all, damaged) = await ScanAsync(cancellationToken).ConfigureAwait(false);
+        var ids = all.Select(s => s.Id).Concat(damaged.Select(d => d.Snapshots[0])).ToList();
+        var id = ids.Contains(reference) ? reference : null;
+        if (id is null)
+        {
+            var matches = reference.Length >= MinIdPrefix ? ids.Where(i => i.StartsWith(reference, StringComparison.Ordinal)).ToList() : [];
+            if (matches.Count > 1)
+                throw new StoreException(StoreError.InvalidArgument, $"'{reference}' is the start of {matches.Count} snapshot ids; give more of it");
+            if (matches.Count == 1) id = matches[0];
+            else if (all.Count(s => s.Tag == reference) is var tagged and > 0)
+                throw new StoreException(StoreError.InvalidArgument,
+                    $"forget takes a snapshot id, not a tag: '{reference}' names {tagged} snapshot{(tagged == 1 ? "" : "s")} (see: xen-iac store ls)");
+            else throw NotFound(reference);
+        }
+        await _backend.DeleteAsync(StoreKeys.Snapshot(id), cancellationToken).ConfigureAwait(false);
+        return new ForgottenSnapshot(id, all.FirstOrDefault(s => s.Id == id));
+    }
+
+    /// <summary>The fewest characters of an id that may stand for it (ids are hex; fewer would match by accident).</summary>
+    private const int MinIdPrefix = 4;
+
+    private StoreException NotFound(string reference) => reference.Length < MinIdPrefix && reference.All(char.IsAsciiHexDigitLower)
+        ? new StoreException(StoreError.NotFound, $"no snapshot in '{Location}' has the id or tag '{reference}'; the start of an id names a snapshot from {MinIdPrefix} characters on (see: xen-iac store ls)")
+        : new StoreException(StoreError.NotFound, $"no snapshot in '{Location}' has the id or tag '{reference}' (see: xen-iac store ls)");
 
     /// <summary>Holds a shared lock while a caller streams a snapshot (so gc cannot remove it meanwhile).</summary>
     public async Task<IAsyncDisposable> HoldAsync(CancellationToken cancellationToken = default) =>
@@ -835,7 +880,8 @@ public sealed class SnapshotStore : IAsyncDisposable
         var (all, hurt) = await ScanAsync(cancellationToken).ConfigureAwait(false);
         // A manifest gc cannot read may need any pack: deleting on without it could lose that snapshot for good.
         if (hurt.Count > 0)
-            throw new StoreException(StoreError.Damaged, $"gc stopped before deleting anything: {hurt[0].Problem}; run xen-iac store verify");
+            throw new StoreException(StoreError.Damaged, $"gc stopped before deleting anything: {hurt[0].Problem}; run xen-iac store verify, " +
+                $"and xen-iac store forget {hurt[0].Snapshots[0]} once that snapshot is given up");
         var removed = keep is { } k
             ? all.Where(s => s.Tag is not null && (onlyTag is null || s.Tag == onlyTag)).GroupBy(s => s.Tag).SelectMany(g => g.OrderByDescending(s => s.Created).ThenByDescending(s => s.Id, StringComparer.Ordinal).Skip(k)).ToList()
             : [];

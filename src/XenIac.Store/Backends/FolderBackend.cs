@@ -103,17 +103,30 @@ public sealed class FolderBackend : IStoreBackend
         var path = PathOf(key);
         try
         {
-            await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1, FileOptions.Asynchronous);
-            var length = file.Length;
+            using var handle = RegularFile.OpenRead(path);
+            var length = RandomAccess.GetLength(handle);
             if (length > maxBytes)
                 throw new StoreException(StoreError.Damaged, $"{key} in the store '{Location}' is {length} bytes, more than the {maxBytes} such an object can be");
             var data = new byte[length];
-            await file.ReadExactlyAsync(data, cancellationToken).ConfigureAwait(false);
+            // Synchronous reads: on Linux an "asynchronous" file read is a thread-pool hop around the same pread.
+            var filled = 0;
+            while (filled < data.Length)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var n = RandomAccess.Read(handle, data.AsSpan(filled), filled);
+                if (n == 0) throw new StoreException(StoreError.Damaged, $"{key} in the store '{Location}' shrank while it was read");
+                filled += n;
+            }
+            await Task.CompletedTask.ConfigureAwait(false);
             return data;
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             return null;
+        }
+        catch (NotRegularFileException e)
+        {
+            throw NotAnObject(key, e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -128,7 +141,7 @@ public sealed class FolderBackend : IStoreBackend
         try
         {
             // Synchronous reads: on Linux an "asynchronous" file read is a thread-pool hop around the same pread.
-            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);
+            using var handle = RegularFile.OpenRead(path);
             var filled = 0;
             while (filled < buffer.Length)
             {
@@ -144,11 +157,22 @@ public sealed class FolderBackend : IStoreBackend
         {
             return null;
         }
+        catch (NotRegularFileException e)
+        {
+            throw NotAnObject(key, e);
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new StoreException(StoreError.Unavailable, $"cannot read {key} in the store '{Location}': {e.Message}", e);
         }
     }
+
+    /// <summary>
+    /// Every object of a folder store is a regular file: a FIFO, a device or a link to one where one should be is
+    /// damage (read, it could hang the command or never end), reported as such and never opened for reading.
+    /// </summary>
+    private StoreException NotAnObject(string key, NotRegularFileException e) =>
+        new(StoreError.Damaged, $"{key} in the store '{Location}' is {e.Kind}, not a file as the store's objects are", e);
 
     public async IAsyncEnumerable<StoreObject> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
@@ -187,7 +211,7 @@ public sealed class FolderBackend : IStoreBackend
     {
         // One syncfs for every chunk written by this push (and by anyone else): far cheaper than an fsync per file.
         // .NET does not open folders; the store file is always there once the store exists.
-        using var handle = File.OpenHandle(PathOf(StoreKeys.StoreFile), FileMode.Open, FileAccess.Read);
+        using var handle = RegularFile.OpenRead(PathOf(StoreKeys.StoreFile));
         if (Libc.SyncFs(handle.DangerousGetHandle().ToInt32()) != 0)
             throw new StoreException(StoreError.Unavailable, $"cannot sync the store '{Location}' to disk (errno {Marshal.GetLastPInvokeError()})");
         return Task.CompletedTask;

@@ -19,6 +19,7 @@ internal static class StoreCommand
         command.Subcommands.Add(List());
         command.Subcommands.Add(Verify());
         command.Subcommands.Add(Gc());
+        command.Subcommands.Add(Forget());
         command.Subcommands.Add(KeyGen());
         return command;
     }
@@ -91,6 +92,17 @@ internal static class StoreCommand
         var command = new Command("gc", "Remove old snapshots of each tag (--keep) and every chunk no snapshot needs") { keep, dryRun, json };
         foreach (var o in where.All) command.Options.Add(o);
         command.SetHandler((parse, ct) => StoreHandlers.GcAsync(where.Read(parse), parse.GetValue(keep), parse.GetValue(dryRun), parse.GetValue(json), ct));
+        return command;
+    }
+
+    private static Command Forget()
+    {
+        var reference = new Argument<string>("ID") { Description = "Snapshot id (or a unique start of it, 4 characters or more); a damaged one too" };
+        var json = CommandLine.JsonOption();
+        var where = Where.Create();
+        var command = new Command("forget", "Remove one snapshot (a damaged one too); gc then removes the chunks no other snapshot needs") { reference, json };
+        foreach (var o in where.All) command.Options.Add(o);
+        command.SetHandler((parse, ct) => StoreHandlers.ForgetAsync(where.Read(parse), parse.GetValue(reference)!, parse.GetValue(json), ct));
         return command;
     }
 

@@ -87,6 +87,15 @@ internal static class StoreHandlers
         return ExitCodes.Ok;
     }
 
+    public static async Task<int> ForgetAsync(Location where, string reference, bool json, CancellationToken ct)
+    {
+        await using var store = await where.OpenAsync(create: false, ct);
+        var forgotten = await store.ForgetAsync(reference, ct);
+        if (json) CommandLine.WriteJson(StoreRendering.ForgetJson(forgotten));
+        else Console.Out.WriteLine(StoreRendering.ForgetLine(forgotten));
+        return ExitCodes.Ok;
+    }
+
     public static Task<int> KeyGenAsync(string file)
     {
         StoreKey.Generate(file);

@@ -77,8 +77,23 @@ internal static class StoreRendering
             var parts = new List<string>();
             if (chunks > 0 || manifests == 0) parts.Add($"{chunks} damaged chunk{(chunks == 1 ? "" : "s")}");
             if (manifests > 0) parts.Add($"{manifests} damaged snapshot manifest{(manifests == 1 ? "" : "s")}");
-            Console.Error.WriteLine($"error: {string.Join(" and ", parts)}; broken snapshot{(r.BrokenSnapshots.Count == 1 ? "" : "s")}: {string.Join(", ", r.BrokenSnapshots)}");
+            Console.Error.WriteLine($"error: {string.Join(" and ", parts)}; broken snapshot{(r.BrokenSnapshots.Count == 1 ? "" : "s")}: {string.Join(", ", r.BrokenSnapshots)} " +
+                "(xen-iac store forget ID gives one up)");
         }
+    }
+
+    public static JsonObject ForgetJson(ForgottenSnapshot f) => new()
+    {
+        ["id"] = f.Id,
+        ["snapshot"] = f.Manifest is { } m ? SnapshotJson(m) : null,
+    };
+
+    public static string ForgetLine(ForgottenSnapshot f)
+    {
+        var what = f.Manifest is { } m
+            ? $"snapshot {f.Id}{(m.Tag is null ? "" : $" ({CommandLine.OneLine(m.Tag)})")}, {Size(m.Bytes)}"
+            : $"snapshot {f.Id} (its manifest did not read)";
+        return $"forgot {what}; xen-iac store gc removes the chunks no other snapshot needs";
     }
 
     public static JsonObject GcJson(GcReport r) => new()
