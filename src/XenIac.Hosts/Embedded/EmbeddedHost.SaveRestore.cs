@@ -114,8 +114,9 @@ public sealed partial class EmbeddedHost
     private async Task<DomainRecord> RegisterLoadedAsync(EmbeddedDomainShape shape, RestoreOptions options, Action<string> load,
         CancellationToken cancellationToken)
     {
-        CreatePrivateFolder(DomainDir(shape.Name));
-        AtomicFile.CleanStaleTempFiles(DomainDir(shape.Name));
+        var folder = DomainDir(shape.Name);
+        CreatePrivateFolder(folder);
+        AtomicFile.CleanStaleTempFiles(folder);
         var memoryTemp = AtomicFile.TempPathFor(MemoryPath(shape.Name));
         try
         {
@@ -127,9 +128,18 @@ public sealed partial class EmbeddedHost
             return await RegisterAsync(shape, HostConfigs.WithDomId(shape.ConfigJson, null), shape.Name,
                 options.Paused ? DomainState.Paused : DomainState.Running, memoryTemp, cancellationToken).ConfigureAwait(false);
         }
+        catch
+        {
+            // A failed restore leaves the host as it was: no folder for a domain that never came to be (the lock is
+            // still held, so no other restore of the name is filling it).
+            File.Delete(memoryTemp);
+            try { if (!Directory.EnumerateFileSystemEntries(folder).Any()) Directory.Delete(folder); }
+            catch (IOException) { /* something appeared in it: it stays */ }
+            throw;
+        }
         finally
         {
-            File.Delete(memoryTemp);
+            if (Directory.Exists(folder)) File.Delete(memoryTemp);
         }
     }
 

@@ -59,6 +59,13 @@ internal static class Frames
     public const int DataChunkBytes = 512 << 10;
 
     /// <summary>
+    /// Restores one connection runs at once; a client queues the rest, a server refuses them (busy). Each holds a
+    /// stream of up to 16 frames (16 MiB) while its restore catches up, so this bounds what one connection can make
+    /// a server hold to about 136 MiB: without it 256 calls that send savefile bytes no restore reads took 3.5 GB.
+    /// </summary>
+    public const int MaxRestoresAtOnce = 8;
+
+    /// <summary>
     /// A buffer for one outgoing data frame: its header first, then room for <see cref="DataChunkBytes"/> of
     /// payload, so <see cref="FrameWriter.WriteDataAsync"/> sends a frame with one write.
     /// </summary>

@@ -14,6 +14,8 @@ internal sealed class RemoteXenHost : IXenHost
 {
     private readonly Func<CancellationToken, Task<RemoteConnection>> _connect;
     private readonly SemaphoreSlim _connecting = new(1, 1);
+    /// <summary>The restores sent at once; more wait here (the server would refuse them as busy).</summary>
+    private readonly SemaphoreSlim _restores = new(Frames.MaxRestoresAtOnce, Frames.MaxRestoresAtOnce);
     private RemoteConnection? _connection;
 
     public RemoteXenHost(string spec, Func<CancellationToken, Task<RemoteConnection>> connect)
@@ -214,6 +216,19 @@ internal sealed class RemoteXenHost : IXenHost
         ArgumentNullException.ThrowIfNull(savefile);
         ArgumentNullException.ThrowIfNull(options);
         cancellationToken.ThrowIfCancellationRequested();
+        await _restores.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await RestoreOneAsync(savefile, source, options, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _restores.Release();
+        }
+    }
+
+    private async Task<RestoreResult> RestoreOneAsync(Stream savefile, string source, RestoreOptions options, CancellationToken cancellationToken)
+    {
         var connection = await ConnectionAsync(cancellationToken).ConfigureAwait(false);
         var args = new JsonObject { ["source"] = source, ["paused"] = options.Paused, ["legacy"] = options.Legacy };
         if (options.OverrideConfig is { } config) args["config"] = Wire.ToJson(config);

@@ -98,6 +98,7 @@ public static class XenHostServer
     {
         private readonly ConcurrentDictionary<uint, ServerCall> _calls = new();
         private readonly List<Task> _running = [];
+        private int _restores;
 
         /// <returns>Null when the client closed the connection; otherwise why the session ended.</returns>
         public async Task<string?> RunAsync(FrameReader reader, CancellationToken cancellationToken)
@@ -174,6 +175,14 @@ public static class XenHostServer
                     return;
                 }
                 var op = Wire.Str(message, "op");
+                if (op == "restore" && Interlocked.Increment(ref _restores) > Frames.MaxRestoresAtOnce)
+                {
+                    // Its savefile frames find no call and are dropped.
+                    Interlocked.Decrement(ref _restores);
+                    await TryWriteAsync(frame.Call, Wire.ErrorMessage(XenHostError.Busy,
+                        $"more than {Frames.MaxRestoresAtOnce} restores at once on one connection")).ConfigureAwait(false);
+                    return;
+                }
                 var call = new ServerCall(frame.Call, connection) { Data = op == "restore" ? new ChunkStream() : null };
                 _calls[frame.Call] = call;
                 var task = Task.Run(() => RunCallAsync(call, op, message), CancellationToken.None);
@@ -243,6 +252,7 @@ public static class XenHostServer
             }
             finally
             {
+                if (call.Data is not null) Interlocked.Decrement(ref _restores);
                 call.Data?.Abandon();
                 _calls.TryRemove(call.Id, out _);
                 call.Dispose();

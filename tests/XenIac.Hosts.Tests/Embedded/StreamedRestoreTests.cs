@@ -90,6 +90,8 @@ public sealed class StreamedRestoreTests() : EmbeddedHostTestBase("xeniac-stream
         Assert.Empty(await _host.ListDomainsAsync());
         Assert.DoesNotContain(Directory.EnumerateFiles(Path.Combine(_dir, "host", "domains"), "*", SearchOption.AllDirectories),
             f => !f.EndsWith(".lock", StringComparison.Ordinal));
+        // Not even an empty folder for the domain that never came to be.
+        Assert.False(Directory.Exists(Path.Combine(_dir, "host", "domains", "web")), "the failed restore left domains/web behind");
     }
 
     [Fact]

@@ -229,6 +229,33 @@ public sealed class RemoteProtocolTests : IDisposable
     }
 
     [Fact]
+    public async Task A_client_starting_more_restores_than_a_connection_runs_is_told_busy_and_its_bytes_are_dropped()
+    {
+        // Each restore's stream may hold 16 frames: 256 restores that are sent bytes no restore reads held 3.5 GB.
+        await using var host = EmbeddedHost.Open(Path.Combine(_dir, "h"));
+        var serve = XenHostServer.ServeAsync(() => host, _toServer.Reader, _toClient.Writer, "t", TextWriter.Null);
+        var reader = new FrameReader(_toClient.Reader);
+        await reader.ReadPreambleAsync(default);
+        await reader.ReadAsync(default);
+        using var writer = new FrameWriter(_toServer.Writer);
+        await writer.WriteControlAsync(0, new JsonObject { ["t"] = "hello", ["version"] = Frames.MaxVersion });
+        for (var call = 1u; call <= Frames.MaxRestoresAtOnce + 1; call++)
+            await writer.WriteControlAsync(call, new JsonObject { ["t"] = "call", ["op"] = "restore", ["source"] = $"s{call}" });
+        await writer.WriteAsync(FrameType.Data, Frames.MaxRestoresAtOnce + 1, new byte[Frames.MaxDataBytes]);
+        var answer = (await reader.ReadAsync(default).WaitAsync(TimeSpan.FromSeconds(10)))!.Value;
+        Assert.Equal((uint)Frames.MaxRestoresAtOnce + 1, answer.Call);
+        var error = answer.Json();
+        Assert.Equal("error", Wire.TypeOf(error));
+        Assert.Equal(XenHostError.Busy, Wire.ToException(error).Error);
+        Assert.Contains($"more than {Frames.MaxRestoresAtOnce} restores at once", Wire.Str(error, "message"), StringComparison.Ordinal);
+        // The others are still waiting for their bytes; the end of the input ends them and the session.
+        _toServer.Writer.Dispose();
+        await serve.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.False(Directory.Exists(Path.Combine(_dir, "h", "domains")) && Directory.EnumerateFileSystemEntries(Path.Combine(_dir, "h", "domains")).Any(),
+            "a restore that never got its bytes left a domain folder behind");
+    }
+
+    [Fact]
     public async Task Frames_round_trip_at_their_limits()
     {
         using var writer = new FrameWriter(_toClient.Writer);
