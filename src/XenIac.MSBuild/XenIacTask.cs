@@ -43,6 +43,13 @@ public abstract partial class XenIacTask : Microsoft.Build.Utilities.Task, ICanc
         var assembly = typeof(XenIacTask).Assembly;
         Log.LogMessage(MessageImportance.Low, "XenIac: {0} {1} from {2} in load context '{3}'", GetType().Name,
             assembly.GetName().Version, assembly.Location, System.Runtime.Loader.AssemblyLoadContext.GetLoadContext(assembly)?.Name);
+        // A host spec that does not parse is the first thing to fix: it was reported only when the host was opened,
+        // after the savefile's trust check, so a build said "trust this config" for a typo in XenIacHost.
+        if (this is XenIacHostTask { Host: { } spec } && !string.IsNullOrWhiteSpace(spec) && !HostSpec.TryParse(spec, ProjectDirectory, out _, out var problem))
+        {
+            LogCodedError(Strings.HostUnavailable, spec, problem);
+            return false;
+        }
         try
         {
             // Task.Run keeps the async host calls off the caller's thread: if a host of MSBuild (an IDE) runs tasks on a

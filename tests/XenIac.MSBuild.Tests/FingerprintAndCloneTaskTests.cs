@@ -102,4 +102,18 @@ public sealed class FingerprintAndCloneTaskTests : IDisposable
         Assert.False(File.Exists(_f.PathOf("pool.json")));
         Assert.Empty(_f.Host.Domains);
     }
+
+    [Fact]
+    public void A_pool_file_that_cannot_be_written_is_XIAC0002_before_any_clone_is_made()
+    {
+        // It was found only after the clones ran, and they stayed with no pool file naming them.
+        SavefileMaker.Write(_f.PathOf("vm.xlsave"), SavefileMaker.JsonConfig, SaveFileConfigFormat.Json);
+        Directory.CreateDirectory(_f.PathOf("pool-folder"));
+        var task = _f.Wire(new XenIacCloneDomains { Savefile = "vm.xlsave", Count = 2, NamePrefix = "pf", PoolFile = "pool-folder" });
+        Assert.False(task.Execute());
+        Assert.Equal(["XIAC0002"], _f.Engine.ErrorCodes);
+        Assert.Contains("PoolFile", _f.Engine.Errors[0].Message);
+        Assert.Contains("is a folder", _f.Engine.Errors[0].Message);
+        Assert.Empty(_f.Host.Domains);
+    }
 }

@@ -38,6 +38,20 @@ public sealed class RestoreDomainTests : IDisposable
         Assert.Empty(_f.Host.Calls);
     }
 
+    [Theory]
+    [InlineData("bogus:x")]
+    [InlineData("embedded:")]
+    public void A_host_spec_that_does_not_parse_is_XIAC0001_before_the_trust_check(string host)
+    {
+        // The trust error (XIAC0015) came first, and the user fixed the wrong thing.
+        SavefileMaker.Write(_f.PathOf("vm.xlsave"), EvilJson, SaveFileConfigFormat.Json);
+        var task = _f.Wire(new XenIacRestoreDomain { Savefile = "vm.xlsave", Host = host });
+        Assert.False(task.Execute());
+        Assert.Equal(["XIAC0001"], _f.Engine.ErrorCodes);
+        Assert.Contains($"'{host}'", _f.Engine.Errors[0].Message);
+        Assert.Empty(_f.Host.Calls);
+    }
+
     [Fact]
     public void TrustConfig_or_a_consent_config_naming_the_same_value_lets_it_restore()
     {

@@ -61,13 +61,13 @@ public sealed class XenIacCloneDomains : XenIacHostTask
         Operation = $"Cloning '{savefile}'";
         if (Count is < 1 or > CloneBatch.MaxCount)
         {
-            LogCodedError(Strings.InvalidParameter, "Count", $"XenIacTestVmClones is 1 to {CloneBatch.MaxCount}, not {Count}");
+            LogCodedError(Strings.InvalidParameter, "Count", $"it is 1 to {CloneBatch.MaxCount} (XenIacTestVmClones in the XenIac targets), not {Count}");
             return;
         }
         var diskCopy = CopyDisks ? CloneDiskCopy.Copy : CloneDiskCopy.None;
         if (!string.IsNullOrWhiteSpace(DiskCopy) && !CloneDiskCopyWords.TryParse(DiskCopy, out diskCopy))
         {
-            LogCodedError(Strings.InvalidParameter, "DiskCopy", $"XenIacCloneDiskCopy is {CloneDiskCopyWords.List}, not '{DiskCopy.Trim()}'");
+            LogCodedError(Strings.InvalidParameter, "DiskCopy", $"it is {CloneDiskCopyWords.List} (XenIacCloneDiskCopy in the XenIac targets), not '{DiskCopy.Trim()}'");
             return;
         }
         if (!File.Exists(savefile))
@@ -94,6 +94,19 @@ public sealed class XenIacCloneDomains : XenIacHostTask
         }
         if (!TrustConfig && stored is not null && !await IsTrustedAsync(savefile, stored, ConsentConfig, cancellationToken).ConfigureAwait(false))
             return;
+        // Before any clone is made: a pool file that cannot be written (a folder, a link, a device) was found only
+        // after the clones ran, and they were left running with no pool file naming them.
+        var pool = FullPath(PoolFile);
+        try
+        {
+            CreateFolderFor(pool);
+            AtomicFile.CheckTarget(pool);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            LogCodedError(Strings.InvalidParameter, "PoolFile", e.Message);
+            return;
+        }
 
         await using var host = OpenHost(Host);
         var prefix = string.IsNullOrWhiteSpace(NamePrefix) ? ConfigNames.Find(stored, format) : NamePrefix.Trim();
@@ -124,8 +137,9 @@ public sealed class XenIacCloneDomains : XenIacHostTask
             return;
         }
 
-        var pool = FullPath(PoolFile);
-        CreateFolderFor(pool);
+        // Without a prefix given or in the config, the batch took the source's name: the clones are PREFIX-N all the same.
+        prefix ??= made.Count > 0 ? made[0].Name[..made[0].Name.LastIndexOf('-')] : null;
+        NamePrefixUsed = prefix;
         var json = new System.Text.Json.Nodes.JsonArray([.. made.Select(c => (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject
         {
             ["name"] = c.Name,
@@ -135,7 +149,17 @@ public sealed class XenIacCloneDomains : XenIacHostTask
             ["disks"] = new System.Text.Json.Nodes.JsonArray([.. c.Result.Cloned.Disks.Select(d => (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject { ["vdev"] = d.Vdev, ["target"] = d.To })]),
         })]);
         var text = System.Text.Encoding.UTF8.GetBytes(json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        await AtomicFile.WriteAsync(pool, (stream, ct) => stream.WriteAsync(text, ct).AsTask(), cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await AtomicFile.WriteAsync(pool, (stream, ct) => stream.WriteAsync(text, ct).AsTask(), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A pool nobody can find is one nobody tears down: it goes, as a failed batch does.
+            if (prefix is not null) await CloneBatch.TeardownAsync(host, prefix, CancellationToken.None).ConfigureAwait(false);
+            LogCodedError(Strings.CloneRefused, savefile, host.Spec, $"the pool file cannot be written ({e.Message}); the clones were torn down");
+            return;
+        }
 
         // The test run (vstest.console and its testhost) is started by this build process after this task: it inherits these.
         Environment.SetEnvironmentVariable(NamesVariable, string.Join(',', made.Select(c => c.Name)));
