@@ -117,6 +117,23 @@ public sealed class OptionAndPathTests(HostileInputFolder folder) : IClassFixtur
     }
 
     [Theory]
+    [InlineData("<&-", "standard input is closed")]
+    [InlineData("0</dev/null >&-", "standard output is closed")]
+    public async Task Serve_with_a_closed_standard_stream_says_so_at_once(string redirect, string expected)
+    {
+        // A closed stdin was one of the runtime's own pipes, read for ever; a closed stdout said "access denied".
+        var tool = string.Join(' ', XenIac.Tests.ToolUnderTest.Command.Select(a => $"'{a}'"));
+        var script = $"exec {tool} serve --stdio --host 'embedded:{Path.Combine(folder.Dir, "served")}' {redirect}";
+        var start = new System.Diagnostics.ProcessStartInfo("bash", ["-c", script]) { RedirectStandardError = true, UseShellExecute = false };
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        var line = Assert.Single((await stderr).TrimEnd().Split('\n'));
+        Assert.StartsWith("error: serve: " + expected, line);
+        Assert.Equal(1, process.ExitCode);
+    }
+
+    [Theory]
     [MemberData(nameof(BadValues))]
     public async Task A_bad_value_is_one_error_line_and_exit_1(string commandLine, string expected)
     {

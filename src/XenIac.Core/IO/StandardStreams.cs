@@ -37,6 +37,53 @@ public static class StandardStreams
         return Console.OpenStandardInput();
     }
 
+    /// <summary>
+    /// Why standard input or output cannot carry a conversation (<c>serve --stdio</c>), or null. A descriptor the parent
+    /// closed is nothing the process is told of: the runtime's own files take the lowest free numbers, so a closed
+    /// standard input was one of the runtime's internal pipes (serve waited on it for ever) and a closed standard
+    /// output failed its first write with "access denied".
+    /// </summary>
+    public static string? ConversationProblem()
+    {
+        if (!OperatingSystem.IsLinux()) return null;
+        if (AccessMode(1) is not (WriteOnly or ReadWrite)) return "standard output is closed or not writable";
+        if (AccessMode(0) is not (ReadOnly or ReadWrite) || IsOwnPipe(0)) return "standard input is closed or not readable";
+        return null;
+    }
+
+    private const int ReadOnly = 0, WriteOnly = 1, ReadWrite = 2;
+
+    /// <summary>O_ACCMODE of a descriptor, or -1 when it is not open.</summary>
+    private static int AccessMode(int fd)
+    {
+        var flags = Libc.Fcntl(fd, Libc.GetStatusFlags, 0);
+        return flags < 0 ? -1 : flags & 3;
+    }
+
+    /// <summary>
+    /// True when <paramref name="fd"/> is a pipe whose write end this very process holds (the runtime's own pipe in
+    /// the place of a closed standard input). Copies of the read end do not count: the runtime makes one of standard input.
+    /// </summary>
+    private static bool IsOwnPipe(int fd)
+    {
+        try
+        {
+            var target = new FileInfo($"/proc/self/fd/{fd}").LinkTarget;
+            if (target is null || !target.StartsWith("pipe:", StringComparison.Ordinal)) return false;
+            foreach (var entry in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
+            {
+                if (!int.TryParse(Path.GetFileName(entry), out var other) || other == fd) continue;
+                try { if (new FileInfo(entry).LinkTarget == target && AccessMode(other) is WriteOnly or ReadWrite) return true; }
+                catch (IOException) { /* closed while listing */ }
+            }
+            return false;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Standard output for writing a savefile's bytes to it.</summary>
     public static Stream OpenOutput()
     {

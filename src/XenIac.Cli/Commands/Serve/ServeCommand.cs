@@ -25,6 +25,11 @@ internal static class ServeCommand
                 await Console.Error.WriteLineAsync("error: serve needs --stdio (the only transport: ssh runs it)");
                 return ExitCodes.Error;
             }
+            if (Core.IO.StandardStreams.ConversationProblem() is { } closed)
+            {
+                await Console.Error.WriteLineAsync($"error: serve: {closed}; serve --stdio reads its client's frames from standard input and answers on standard output (ssh connects both)");
+                return ExitCodes.Error;
+            }
             var given = parse.GetValue(host);
             var (input, output) = XenHostServer.OpenStandardStreams();
             await using var closeInput = input;
