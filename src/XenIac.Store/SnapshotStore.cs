@@ -95,7 +95,7 @@ public sealed class SnapshotStore : IAsyncDisposable
             if (data is null)
             {
                 if (!create)
-                    throw new StoreException(StoreError.NotFound, $"there is no store at '{location}' (a push creates one)");
+                    throw new StoreException(StoreError.NotFound, (backend as FolderBackend)?.NotAStoreProblem() ?? $"there is no store at '{location}' (a push creates one)");
                 if (backend is FolderBackend folder) folder.EnsureExists();
                 settings = new StoreSettings
                 {

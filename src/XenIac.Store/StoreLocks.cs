@@ -32,8 +32,31 @@ internal sealed class StoreLocks : IAsyncDisposable
         _refresher = RefreshAsync();
     }
 
+    /// <summary>No lock at all: a reader of a store this process cannot write (see <see cref="AcquireAsync"/>).</summary>
+    private StoreLocks(IStoreBackend backend)
+    {
+        _backend = backend;
+        _key = "";
+        _record = new StoreLockRecord("none", "", 0, default, default);
+        _refresher = Task.CompletedTask;
+    }
+
+    /// <summary>The kinds that only read: on a store nobody here may write they go without a lock.</summary>
+    private static bool OnlyReads(string kind) => kind is "pull" or "verify";
+
+    /// <remarks>
+    /// A pull or verify of a folder store this process cannot write (a read-only mount of a mirror, a folder shared
+    /// read-only) takes no lock, as it cannot write one: a gc run elsewhere meanwhile can then make the pull fail on a
+    /// missing chunk (it writes nothing then), never make it wrong, since every chunk and the whole file are checked.
+    /// </remarks>
     public static async Task<StoreLocks> AcquireAsync(IStoreBackend backend, string kind, TimeSpan wait, CancellationToken cancellationToken)
     {
+        if (backend is FolderBackend { CanWrite: false })
+        {
+            if (OnlyReads(kind)) return new StoreLocks(backend);
+            throw new StoreException(StoreError.Unavailable,
+                $"the store '{backend.Location}' cannot be written here (a read-only mount, or no permission to write): a {kind} writes to it; pull, verify and ls read it as it is");
+        }
         var deadline = DateTimeOffset.UtcNow + wait;
         var key = StoreKeys.Lock($"{kind}-{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}");
         while (true)
@@ -119,6 +142,7 @@ internal sealed class StoreLocks : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_key.Length == 0) return;
         await _stop.CancelAsync().ConfigureAwait(false);
         await _refresher.ConfigureAwait(false);
         _stop.Dispose();

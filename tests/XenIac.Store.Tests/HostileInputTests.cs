@@ -213,4 +213,62 @@ public sealed class HostileInputTests
         scan = await store.ScanAsync().WaitAsync(TimeSpan.FromSeconds(20));
         Assert.Contains("is a character device", Assert.Single(scan.Damaged).Problem, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_file_or_an_empty_folder_where_the_store_is_named_says_what_it_is()
+    {
+        await using var files = new StoreTestFiles();
+        var file = files.PathOf("not-a-store");
+        File.WriteAllText(file, "hi");
+        var create = await Assert.ThrowsAsync<StoreException>(() => SnapshotStore.OpenAsync(file, create: true));
+        Assert.Equal($"'{file}' is a file, not a store folder", create.Message);
+        var open = await Assert.ThrowsAsync<StoreException>(() => SnapshotStore.OpenAsync(file));
+        Assert.Equal($"'{file}' is a file, not a store folder", open.Message);
+        var folder = files.PathOf("empty");
+        Directory.CreateDirectory(folder);
+        var empty = await Assert.ThrowsAsync<StoreException>(() => SnapshotStore.OpenAsync(folder));
+        Assert.Contains("holds no store (xeniac-store.json is missing", empty.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task A_read_only_store_is_pulled_and_verified_without_a_lock_and_refuses_writers_clearly()
+    {
+        await using var files = new StoreTestFiles();
+        await files.CreateAsync("g", "pv", 1);
+        var saved = await files.SaveAsync("g", "g.save");
+        await using (var writable = await SnapshotStore.OpenAsync(files.StorePath, create: true))
+            await writable.PushAsync(saved, "g@v1");
+        // A read-only view of the store, as a mirror mounted read-only is (root ignores file modes, so a mount it is).
+        var view = files.PathOf("ro-view");
+        Directory.CreateDirectory(view);
+        Skip.IfNot(Run("mount", "--bind", files.StorePath, view), "cannot bind-mount here (needs root with CAP_SYS_ADMIN)");
+        try
+        {
+            Skip.IfNot(Run("mount", "-o", "remount,ro,bind", view), "cannot remount read-only here");
+            await using var store = await SnapshotStore.OpenAsync(view);
+            var pulled = files.PathOf("pulled");
+            await store.PullAsync("g@v1", pulled);
+            Assert.Equal(StoreTestFiles.Sha256(saved), StoreTestFiles.Sha256(pulled));
+            Assert.True((await store.VerifyAsync()).Ok);
+            var push = await Assert.ThrowsAsync<StoreException>(() => store.PushAsync(saved));
+            Assert.Contains("cannot be written here (a read-only mount", push.Message, StringComparison.Ordinal);
+            await Assert.ThrowsAsync<StoreException>(() => store.GcAsync());
+        }
+        finally
+        {
+            Run("umount", view);
+        }
+    }
+
+    private static bool Run(string program, params string[] args)
+    {
+        try
+        {
+            using var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(program, args)
+                { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false })!;
+            p.WaitForExit();
+            return p.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception) { return false; }
+    }
 }

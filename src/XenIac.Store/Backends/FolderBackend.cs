@@ -37,6 +37,7 @@ public sealed class FolderBackend : IStoreBackend
     public void EnsureExists()
     {
         if (Directory.Exists(_root)) return;
+        if (File.Exists(_root)) throw new StoreException(StoreError.Unavailable, $"'{Location}' is a file, not a store folder");
         var parent = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(_root));
         if (parent is not null && !Directory.Exists(parent))
             throw new StoreException(StoreError.Unavailable,
@@ -49,6 +50,15 @@ public sealed class FolderBackend : IStoreBackend
     }
 
     public bool FolderExists => Directory.Exists(_root);
+
+    /// <summary>Whether this process may write into the store's folder (false on a read-only mount or without permission).</summary>
+    public bool CanWrite => !OperatingSystem.IsLinux() || Libc.Access(_root, Libc.WriteAccess) == 0;
+
+    /// <summary>Why there is no store here, when the location is something other than a missing folder.</summary>
+    public string? NotAStoreProblem() =>
+        File.Exists(_root) ? $"'{Location}' is a file, not a store folder" :
+        Directory.Exists(_root) ? $"the folder '{Location}' holds no store ({StoreKeys.StoreFile} is missing; a push makes one)" :
+        null;
 
     public Task<bool> ExistsAsync(string key, CancellationToken cancellationToken = default) =>
         Task.FromResult(File.Exists(PathOf(key)));
@@ -88,7 +98,10 @@ public sealed class FolderBackend : IStoreBackend
             TryDelete(temp);
             // .NET names the temp file in its message ("No space left on device : '/srv/s/packs/ab/.xeniac-tmp-…'"),
             // a name that means nothing to the user; the key and the store say where.
-            var why = e.Message.Replace($" : '{temp}'", "", StringComparison.Ordinal).Replace($"'{temp}'", "a temp file", StringComparison.Ordinal);
+            var why = e is FileNotFoundException or DirectoryNotFoundException
+                // Said of the temp file, which the open was to create: the folder takes no new files (/proc, /sys).
+                ? $"no file can be created in '{Path.GetDirectoryName(path)}'"
+                : e.Message.Replace($" : '{temp}'", "", StringComparison.Ordinal).Replace($"'{temp}'", "a temp file", StringComparison.Ordinal);
             throw new StoreException(StoreError.Unavailable, $"cannot write {key} in the store '{Location}': {why}", e);
         }
         catch
