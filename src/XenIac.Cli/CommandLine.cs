@@ -199,6 +199,21 @@ internal static class CommandLine
     public const string HostVariable = XenIac.Hosts.HostSpec.EnvironmentVariable;
 
     /// <summary>
+    /// A <c>--host</c> option. Given empty (<c>--host ""</c>, an unset shell variable) it is an error naming the option:
+    /// falling back to $XENIAC_HOST or the dom0 then would act on a host the user did not choose.
+    /// </summary>
+    public static Option<string?> HostOption(string description)
+    {
+        var option = new Option<string?>("--host") { Description = description };
+        option.Validators.Add(r =>
+        {
+            if (r.Tokens.Count > 0 && string.IsNullOrWhiteSpace(r.Tokens[0].Value))
+                r.AddError($"--host is empty: give 'libxl', 'embedded:<folder>' or 'ssh://[user@]host', or leave it out for ${HostVariable}");
+        });
+        return option;
+    }
+
+    /// <summary>
     /// The host a person chose: --host, else $XENIAC_HOST, else the default (libxl on a dom0). An embedded folder is
     /// made absolute against the current directory; a new one is created only under an existing parent, and said so
     /// on stderr (<see cref="XenIac.Hosts.HostSpec.PrepareTyped"/>).

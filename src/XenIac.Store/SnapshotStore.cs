@@ -96,6 +96,9 @@ public sealed class SnapshotStore : IAsyncDisposable
             {
                 if (!create)
                     throw new StoreException(StoreError.NotFound, (backend as FolderBackend)?.NotAStoreProblem() ?? $"there is no store at '{location}' (a push creates one)");
+                if (key is { IsWeak: true })
+                    throw new StoreException(StoreError.Key, $"the key file '{options.KeyFile}' is not a random key (its 32 bytes take fewer than 8 values, " +
+                        "as all zeros do): a new store is not encrypted with it; write one with xen-iac store keygen FILE");
                 if (backend is FolderBackend folder) folder.EnsureExists();
                 settings = new StoreSettings
                 {

@@ -14,6 +14,8 @@ public sealed class StoreKey
 
     private StoreKey(byte[] secret)
     {
+        // 32 random bytes hold about 30 different values; fewer than 8 is a key someone typed (all zeros, "aaaa…").
+        IsWeak = secret.Distinct().Count() < 8;
         NameKey = HKDF.DeriveKey(HashAlgorithmName.SHA256, secret, 32, info: "xeniac-store chunk names"u8.ToArray());
         EncryptionKey = HKDF.DeriveKey(HashAlgorithmName.SHA256, secret, 32, info: "xeniac-store chunk encryption"u8.ToArray());
         Check = Convert.ToHexStringLower(HKDF.DeriveKey(HashAlgorithmName.SHA256, secret, 16, info: "xeniac-store key check"u8.ToArray()));
@@ -22,6 +24,9 @@ public sealed class StoreKey
     internal byte[] NameKey { get; }
 
     internal byte[] EncryptionKey { get; }
+
+    /// <summary>Too regular to be random (all zeros, a repeated byte): a new store refuses it; an existing one still opens with it.</summary>
+    public bool IsWeak { get; }
 
     /// <summary>Stored in the store's settings so a wrong key is named as such instead of as damaged chunks.</summary>
     public string Check { get; }

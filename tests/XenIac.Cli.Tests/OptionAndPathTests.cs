@@ -117,6 +117,19 @@ public sealed class OptionAndPathTests(HostileInputFolder folder) : IClassFixtur
     }
 
     [Theory]
+    [InlineData("domain", "list")]
+    [InlineData("host", "info")]
+    [InlineData("plan")]
+    [InlineData("import")]
+    public async Task An_empty_host_is_an_error_naming_the_option_not_the_default_host(params string[] command)
+    {
+        // `--host "$HOST"` with HOST unset fell back to $XENIAC_HOST: a host the user did not choose.
+        var result = await CliRunner.RunAsync([.. command, "--host", ""], workingDirectory: folder.Dir, environment: EmbeddedHost);
+        Assert.True(result.ExitCode == 1, $"exit {result.ExitCode}: {result.StdErr}");
+        Assert.StartsWith("error: --host is empty", Assert.Single(result.StdErr.TrimEnd().Split('\n')));
+    }
+
+    [Theory]
     [InlineData("<&-", "standard input is closed")]
     [InlineData("0</dev/null >&-", "standard output is closed")]
     public async Task Serve_with_a_closed_standard_stream_says_so_at_once(string redirect, string expected)

@@ -125,6 +125,11 @@ public sealed class StoreCommandTests : IAsyncLifetime
         Assert.Contains(Path.GetFileName(hurt), Assert.Single(ls.StdErr.TrimEnd().Split('\n')));
         Assert.StartsWith("error: ", ls.StdErr);
         Assert.Contains(" b ", ls.StdOut);
+        // With --json the damage is in the document (exit 1 all the same) and stderr stays empty, as verify --json's.
+        var lsJson = await Run("store", "ls", "--store", Store, "--json");
+        Assert.Equal(1, lsJson.ExitCode);
+        Assert.Equal("", lsJson.StdErr);
+        Assert.Contains(Path.GetFileName(hurt), JsonDocument.Parse(lsJson.StdOut).RootElement.GetProperty("damaged")[0].ToString());
         var pull = await Run("store", "pull", "b", Path.Combine(_dir, "b.xlsave"), "--store", Store);
         Assert.True(pull.ExitCode == 0, pull.StdErr);
         var verify = await Run("store", "verify", "--store", Store);

@@ -265,6 +265,23 @@ public sealed class SnapshotStoreTests : IAsyncLifetime
         Assert.Contains("does not belong", e.Message);
     }
 
+    [Theory]
+    [InlineData("0000000000000000000000000000000000000000000000000000000000000000")]
+    [InlineData("abababababababababababababababababababababababababababababababab")]
+    public async Task A_new_store_refuses_a_key_that_is_not_random(string hex)
+    {
+        var weak = _files.PathOf("weak.key");
+        File.WriteAllText(weak, hex + "\n");
+        var e = await Assert.ThrowsAsync<StoreException>(() => OpenAsync(key: weak));
+        Assert.Equal(StoreError.Key, e.Error);
+        Assert.Contains("is not a random key", e.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_files.StorePath), "the refused key still made a store");
+        // A generated key is never weak.
+        var good = _files.PathOf("good.key");
+        StoreKey.Generate(good);
+        Assert.False(StoreKey.Load(good).IsWeak);
+    }
+
     [Fact]
     public async Task Gc_keeps_the_newest_N_of_each_tag_and_frees_their_chunks()
     {

@@ -108,6 +108,12 @@ public sealed record SshTarget
                 error = $"ssh host '{text}': '{key}=' needs a value without control characters";
                 return false;
             }
+            // One value per setting: which of two the user meant is a guess, and a wrong guess acts on another host.
+            if ((key == "host" && remoteHost is not null) || (key == "command" && command is not null))
+            {
+                error = $"ssh host '{text}': '{key}=' is given twice";
+                return false;
+            }
             switch (key)
             {
                 case "host":

@@ -51,6 +51,8 @@ public sealed class SshTargetTests
     [InlineData("ssh://host:0", "port '0' is not a number from 1 to 65535")]
     [InlineData("ssh://host:ssh", "port 'ssh'")]
     [InlineData("ssh://host:", "port ''")]
+    [InlineData("ssh://h?host=embedded:/a&host=libxl", "'host=' is given twice")]
+    [InlineData("ssh://h?command=/a&command=/b", "'command=' is given twice")]
     [InlineData("ssh://host?host=embedded:relative", "absolute folder on the remote")]
     [InlineData("ssh://host?host=ssh://other", "not another ssh host")]
     [InlineData("ssh://host?mode=fast", "unknown setting 'mode'")]

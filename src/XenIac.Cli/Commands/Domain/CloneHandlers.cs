@@ -33,7 +33,8 @@ internal static class CloneHandlers
         if (request.DiskCopyCommand is { } command && string.IsNullOrWhiteSpace(command))
             throw new CloneUsageException("--disk-copy-command is empty");
         if (!request.TrustConfig)
-            await CommandLine.OnSavefileAsync(savefile, () => Task.FromResult(DomainHandlers.RefuseUntrustedStoredConfig(savefile)));
+            await CommandLine.OnSavefileAsync(savefile, () => Task.FromResult(DomainHandlers.RefuseUntrustedStoredConfig(savefile,
+                "or give the savefile a config you trust first (xen-iac savefile set-config)")));
 
         await using var h = CommandLine.HostSpec(host).Open();
         var made = await CommandLine.OnSavefileAsync(savefile, () => CloneBatch.RestoreAsync(h, savefile, new CloneBatchOptions

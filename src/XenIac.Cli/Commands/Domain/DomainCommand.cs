@@ -28,10 +28,8 @@ internal static class DomainCommand
         return command;
     }
 
-    private static Option<string?> HostOption() => new("--host")
-    {
-        Description = $"Host: 'libxl' (this dom0), 'embedded:<folder>' or 'ssh://[user@]host[:port][?host=...]'; default ${HostVariable}, else libxl on a dom0",
-    };
+    private static Option<string?> HostOption() =>
+        CommandLine.HostOption($"Host: 'libxl' (this dom0), 'embedded:<folder>' or 'ssh://[user@]host[:port][?host=...]'; default ${HostVariable}, else libxl on a dom0");
 
     private static Argument<string> NameArgument() => new("NAME") { Description = "The domain's name" };
 

@@ -90,7 +90,8 @@ internal static class DomainHandlers
     }
 
     /// <summary>Returns true when the stored config needs no consent; throws naming what it would run or open.</summary>
-    internal static bool RefuseUntrustedStoredConfig(string path)
+    /// <param name="ownConfigHint">How this command takes a config of the user's instead, or null when it takes none (clone).</param>
+    internal static bool RefuseUntrustedStoredConfig(string path, string? ownConfigHint = "or restore with your own config (--config)")
     {
         DomainConfig stored;
         using (var reader = SaveFileReader.Open(path))
@@ -102,7 +103,7 @@ internal static class DomainHandlers
         if (effects.Count > 0)
             throw new UntrustedConfigException(
                 $"the stored config of {path} makes dom0 run or open: {string.Join("; ", effects)}; restore it only if you trust the file " +
-                "(--trust-config), or restore with your own config (--config)");
+                $"(--trust-config){(ownConfigHint is null ? "" : ", " + ownConfigHint)}");
         return true;
     }
 

@@ -11,10 +11,8 @@ internal static class HostCommand
     public static Command Create()
     {
         var command = new Command("host", "Facts about a host (libxl, embedded or ssh://)");
-        var host = new Option<string?>("--host")
-        {
-            Description = $"Host: 'libxl' (this dom0), 'embedded:<folder>' or 'ssh://[user@]host[:port][?host=...]'; default ${CommandLine.HostVariable}, else libxl on a dom0",
-        };
+        var host = CommandLine.HostOption(
+            $"Host: 'libxl' (this dom0), 'embedded:<folder>' or 'ssh://[user@]host[:port][?host=...]'; default ${CommandLine.HostVariable}, else libxl on a dom0");
         var json = CommandLine.JsonOption();
         var info = new Command("info", "The host's Xen version, CPU vendor and free memory") { host, json };
         info.SetHandler((parse, ct) => InfoAsync(parse.GetValue(host), parse.GetValue(json), ct));

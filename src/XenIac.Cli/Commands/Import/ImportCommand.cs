@@ -16,10 +16,8 @@ internal static class ImportCommand
             Description = "Add only this domain to the existing manifest -f (default ./" + ManifestLoader.DefaultFileName + ")",
             Arity = ArgumentArity.ZeroOrOne,
         };
-        var host = new Option<string?>("--host")
-        {
-            Description = $"Host to import from: 'libxl' or 'embedded:<folder>' (default: the manifest's defaults.host with NAME, else ${CommandLine.HostVariable})",
-        };
+        var host = CommandLine.HostOption(
+            $"Host to import from: 'libxl' or 'embedded:<folder>' (default: the manifest's defaults.host with NAME, else ${CommandLine.HostVariable})");
         var savefiles = new Option<string?>("--savefiles")
         {
             Description = "Folder of savefiles: domains not running whose savefile is there are imported as saved (with NAME: default the manifest's savefileDir)",

@@ -33,10 +33,7 @@ internal static class LoopCommand
             HelpName = "addr",
             Description = "Serve Prometheus metrics at http://ADDR/metrics; a loopback host:port only (e.g. 127.0.0.1:9464)",
         };
-        var host = new Option<string?>("--host")
-        {
-            Description = $"Host for domains that name none: 'libxl' or 'embedded:<folder>' (default ${DomainCommand.HostVariable})",
-        };
+        var host = CommandLine.HostOption($"Host for domains that name none: 'libxl' or 'embedded:<folder>' (default ${DomainCommand.HostVariable})");
         var once = new Option<bool>("--once") { Description = "One run, then exit: 0 done, 2 drift found (--drift warn), 1 failed" };
         var parallelism = CommandLine.IntOption("--parallelism", $"Domains worked on at once, 1 to 64 (default {ApplyOptions.DefaultParallelism})",
             1, 64, ApplyOptions.DefaultParallelism);

@@ -37,10 +37,8 @@ internal static class ReconcileCommand
         AllowMultipleArgumentsPerToken = false,
     };
 
-    private static Option<string?> HostOption() => new("--host")
-    {
-        Description = $"Host for domains that name none: 'libxl' or 'embedded:<folder>' (default ${DomainCommand.HostVariable})",
-    };
+    private static Option<string?> HostOption() =>
+        CommandLine.HostOption($"Host for domains that name none: 'libxl' or 'embedded:<folder>' (default ${DomainCommand.HostVariable})");
 
     private static Option<bool> ForceOption() => new("--force")
     {

@@ -13,10 +13,7 @@ internal static class ServeCommand
     public static Command Create()
     {
         var stdio = new Option<bool>("--stdio") { Description = "Serve over standard input and output (as ssh runs it)" };
-        var host = new Option<string?>("--host")
-        {
-            Description = $"Host to serve: 'libxl' (this dom0) or 'embedded:<folder>'; default ${CommandLine.HostVariable}, else libxl on a dom0",
-        };
+        var host = CommandLine.HostOption($"Host to serve: 'libxl' (this dom0) or 'embedded:<folder>'; default ${CommandLine.HostVariable}, else libxl on a dom0");
         var command = new Command("serve", "Serve a host to a remote xen-iac (the ssh:// host spec runs this)") { stdio, host };
         command.SetHandler(async (parse, ct) =>
         {

@@ -62,10 +62,11 @@ internal static class StoreHandlers
         await using var store = await where.OpenAsync(create: false, ct);
         var scan = await store.ScanAsync(ct);
         // The readable snapshots are listed; a damaged manifest is named (and makes the exit code 1) but does not
-        // hide the others.
-        foreach (var d in scan.Damaged) Console.Error.WriteLine($"error: {CommandLine.OneLine(d.Problem)} (xen-iac store verify checks the store)");
+        // hide the others. With --json it is named in the document's "damaged" list, as verify --json does.
+        if (!json)
+            foreach (var d in scan.Damaged) Console.Error.WriteLine($"error: {CommandLine.OneLine(d.Problem)} (xen-iac store verify checks the store)");
         if (json) CommandLine.WriteJson(StoreRendering.ListJson(scan));
-        else StoreRendering.WriteList(scan.Snapshots, store.Location);
+        else StoreRendering.WriteList(scan.Snapshots, store.Location, scan.Damaged.Count);
         return scan.Damaged.Count == 0 ? ExitCodes.Ok : ExitCodes.Error;
     }
 

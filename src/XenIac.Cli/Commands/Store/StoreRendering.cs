@@ -36,11 +36,12 @@ internal static class StoreRendering
         ["damaged"] = new JsonArray([.. scan.Damaged.Select(d => (JsonNode)new JsonObject { ["object"] = d.Chunk, ["problem"] = d.Problem })]),
     };
 
-    public static void WriteList(IReadOnlyList<SnapshotManifest> all, string location)
+    public static void WriteList(IReadOnlyList<SnapshotManifest> all, string location, int damaged = 0)
     {
         if (all.Count == 0)
         {
-            Console.Out.WriteLine($"no snapshots in {CommandLine.OneLine(location)}");
+            Console.Out.WriteLine(damaged == 0 ? $"no snapshots in {CommandLine.OneLine(location)}"
+                : $"no readable snapshots in {CommandLine.OneLine(location)} ({damaged} whose manifest does not read, named on stderr)");
             return;
         }
         Console.Out.WriteLine($"{"ID",-12}  {"TAG",-24}  {"CREATED (UTC)",-19}  {"SIZE",10}  SOURCE");
