@@ -134,6 +134,17 @@ public sealed class ManifestLoaderTests
     }
 
     [Fact]
+    public void A_config_that_names_a_folder_says_so()
+    {
+        var e = Fails($$"""
+            domains:
+              - name: web
+                config: {{System.IO.Path.GetTempPath()}}
+            """);
+        Assert.Contains("'config' names a folder, not a file", Assert.Single(e.Errors).Message);
+    }
+
+    [Fact]
     public void Invalid_yaml_is_reported_with_its_place()
     {
         var e = Fails("domains:\n  - name: web\n    config: [web.cfg\n");

@@ -3,9 +3,10 @@ using XenIac.Hosts;
 namespace XenIac.Reconciler.Manifests;
 
 /// <summary>A place in a manifest file, 1-based like editors show it.</summary>
+/// <summary>A place in a file; line 0 is the file as a whole (what a command-line option found wrong with it).</summary>
 public sealed record SourceLocation(string File, int Line, int Column)
 {
-    public override string ToString() => $"{File}:{Line}:{Column}";
+    public override string ToString() => Line <= 0 ? File : $"{File}:{Line}:{Column}";
 }
 
 public enum DesiredState

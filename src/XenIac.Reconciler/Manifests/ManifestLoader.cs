@@ -630,7 +630,8 @@ public static partial class ManifestLoader
             if (full is null) return null;
             if (mustExist && !File.Exists(full))
             {
-                Error(node, $"'{what}' file not found: {value} (resolved to {full})");
+                Error(node, Directory.Exists(full) ? $"'{what}' names a folder, not a file: {value} (resolved to {full})"
+                    : $"'{what}' file not found: {value} (resolved to {full})");
                 return null;
             }
             return full;

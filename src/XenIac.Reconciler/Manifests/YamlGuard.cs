@@ -81,7 +81,8 @@ internal sealed class YamlGuard(IParser inner, string path) : IParser
     {
         _total += size;
         if (_total > MaxExpandedNodes)
-            throw Error(path, at, $"the manifest expands to more than {MaxExpandedNodes:N0} YAML nodes (aliases of large anchors?)");
+            throw Error(path, at, $"the manifest has more than {MaxExpandedNodes:N0} YAML nodes, counting what aliases repeat " +
+                "(a manifest of some 100,000 domains or more, or aliases of large anchors); split it");
     }
 
     private void AddToParent(long size)

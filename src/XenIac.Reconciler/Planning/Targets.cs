@@ -32,7 +32,11 @@ public static class Targets
             if (!any) empty.Add(target);
         }
         if (empty.Count > 0)
-            throw Error(manifest, $"{option} {(empty.Count == 1 ? "selects" : "select")} no domain of the manifest: {string.Join(", ", empty)}");
+        {
+            var names = manifest.Domains.Select(d => d.Name).ToList();
+            var known = names.Count == 0 ? "it has no domains" : $"its domains: {string.Join(", ", names.Take(8))}{(names.Count > 8 ? $", … ({names.Count} in all)" : "")}";
+            throw Error(manifest, $"{option} {(empty.Count == 1 ? "selects" : "select")} no domain of the manifest: {string.Join(", ", empty)} ({known})");
+        }
         return manifest.Domains.Where(d => selected.Contains(d.Name)).ToList();
     }
 
@@ -78,6 +82,7 @@ public static class Targets
         return p == pattern.Length;
     }
 
+    /// <summary>An option's problem with the manifest as a whole: no line of it is wrong.</summary>
     private static ManifestException Error(Manifest manifest, string message) =>
-        new([new ManifestError(new SourceLocation(manifest.Path, 1, 1), message)]);
+        new([new ManifestError(new SourceLocation(manifest.Path, 0, 0), message)]);
 }
