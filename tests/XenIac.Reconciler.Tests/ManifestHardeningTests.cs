@@ -257,6 +257,38 @@ public sealed class ManifestHardeningTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_save_the_plan_can_see_failing_is_a_plan_error_not_a_create_then_a_failed_save()
+    {
+        // A running domain to be saved onto a link (a save never replaces a link), and one whose savefile's folder
+        // would be below a file: both planned "save", and apply then failed after changing the host.
+        await Host.CreateAsync(ConfigText.FromText(ReconcilerTests.Cfg("a")));
+        await Host.SaveAsync("a", P("real.xlsave"), SaveOptions.Default);
+        await Host.CreateAsync(ConfigText.FromText(ReconcilerTests.Cfg("a")));
+        File.CreateSymbolicLink(P("link.xlsave"), P("real.xlsave"));
+        var linked = Assert.Single((await PlanAsync(Manifest("  - name: a\n    config: a.cfg\n    savefile: link.xlsave\n    state: saved\n"))).Domains);
+        Assert.Contains("is a symbolic link (to " + P("real.xlsave") + ")", linked.Error, StringComparison.Ordinal);
+
+        File.WriteAllText(P("afile"), "x");
+        var below = Assert.Single((await PlanAsync(Manifest("  - name: a\n    config: a.cfg\n    savefile: afile/s/a.xlsave\n    state: saved\n"))).Domains);
+        Assert.Contains(P("afile") + " is a file, not a folder", below.Error, StringComparison.Ordinal);
+        Assert.Contains("xen-iac.yaml:6:15", below.Error, StringComparison.Ordinal);
+
+        // Missing folders are no problem: the save makes them.
+        var fresh = Assert.Single((await PlanAsync(Manifest("  - name: a\n    config: a.cfg\n    savefile: new/dir/a.xlsave\n    state: saved\n"))).Domains);
+        Assert.Null(fresh.Error);
+    }
+
+    [Fact]
+    public async Task A_fifo_as_savefile_or_config_is_an_error_and_never_waited_on()
+    {
+        Assert.True(XenIac.Tests.Fifo.TryMake(P("fifo")), "mkfifo failed");
+        var plan = Assert.Single((await PlanAsync(Manifest("  - name: a\n    config: a.cfg\n    savefile: fifo\n    state: saved\n")).WaitAsync(TimeSpan.FromSeconds(20))).Domains);
+        Assert.Contains("not a regular file (a FIFO, device or socket)", plan.Error, StringComparison.Ordinal);
+        var e = Assert.Throws<ManifestException>(() => Manifest("  - name: a\n    config: fifo\n"));
+        Assert.Contains("'config' is not a regular file", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_file_that_is_not_a_savefile_is_never_replaced_without_force()
     {
         await Host.CreateAsync(ConfigText.FromText(ReconcilerTests.Cfg("a")));

@@ -634,6 +634,12 @@ public static partial class ManifestLoader
                     : $"'{what}' file not found: {value} (resolved to {full})");
                 return null;
             }
+            // Read at every plan and again at apply: a FIFO would be waited on (and could be read once), a device never ends.
+            if (mustExist && !Core.IO.AtomicFile.IsRegularFile(full))
+            {
+                Error(node, $"'{what}' is not a regular file (a FIFO, device or socket): {value}; the manifest's files are read at every plan and apply");
+                return null;
+            }
             return full;
         }
 

@@ -1,3 +1,4 @@
+using XenIac.Core.IO;
 using XenIac.Core;
 using XenIac.Core.Config;
 using XenIac.Core.SaveFiles;
@@ -59,6 +60,9 @@ public static partial class Planner
             }
         }
         if (!info.Exists) return SavefileStatus.Missing;
+        // Never opened: a FIFO would hold the plan until some process wrote to it, a device would never end.
+        if (!AtomicFile.IsRegularFile(info.FullName))
+            return new SavefileStatus(true, false, "not a regular file (a FIFO, device or socket); a savefile is a file on disk", null, 0);
         try
         {
             if (spec.Format == SavefileFormat.Legacy)
@@ -90,6 +94,8 @@ public static partial class Planner
     {
         options ??= PlanOptions.Default;
         var plan = await DecideCoreAsync(spec, observed, hosts, options, cancellationToken).ConfigureAwait(false);
+        if (plan.Error is null && WritesSavefile(plan) && SaveTargetProblem(spec.SavefilePath) is { } problem)
+            return Failed(spec, observed, plan.Action, $"{spec.SavefileLocation ?? spec.Location}: the plan saves to {spec.SavefilePath}, but {problem}");
         var warnings = new List<string>(plan.Warnings);
         // A manifest can name any path; one it writes outside its own folder deserves a look before apply.
         if (manifestDirectory is not null && !IsInside(spec.SavefilePath, manifestDirectory))
@@ -98,6 +104,30 @@ public static partial class Planner
         var reason = spec.ObserveOnly && plan.Action != PlanAction.None && plan.Error is null
             ? $"{plan.Reason} (observe only, paused: reconcile: not changed)" : plan.Reason;
         return plan with { Warnings = warnings, Reason = reason };
+    }
+
+    /// <summary>Whether carrying the plan out writes the domain's savefile (a save or checkpoint, a replace of a running domain).</summary>
+    private static bool WritesSavefile(DomainPlan plan) =>
+        plan.Steps.Any(s => s is PlanAction.Save or PlanAction.Checkpoint) || plan.Action is PlanAction.Save or PlanAction.Checkpoint ||
+        (plan.Action == PlanAction.Replace && plan.Observed.Domain is not null);
+
+    /// <summary>
+    /// What makes a save to <paramref name="path"/> fail that the plan can see now, so apply does not create a domain
+    /// and then fail to save it: a link there (a save replaces the file atomically and never a link), or a file where
+    /// one of its folders would be. Missing folders are fine: the save makes them.
+    /// </summary>
+    private static string? SaveTargetProblem(string path)
+    {
+        var info = new FileInfo(path);
+        if (info.LinkTarget is { } target)
+            return $"it is a symbolic link (to {target}), and a save replaces the file atomically, never a link: name the file it points to";
+        if (Directory.Exists(path)) return "it is a folder";
+        for (var folder = info.Directory; folder is not null; folder = folder.Parent)
+        {
+            if (folder.Exists) return null;
+            if (File.Exists(folder.FullName)) return $"{folder.FullName} is a file, not a folder";
+        }
+        return null;
     }
 
     private static bool IsInside(string path, string directory)
