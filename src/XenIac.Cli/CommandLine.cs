@@ -220,7 +220,11 @@ internal static class CommandLine
     /// </summary>
     public static XenIac.Hosts.HostSpec HostSpec(string? given) =>
         (string.IsNullOrWhiteSpace(given) ? XenIac.Hosts.HostSpec.FromEnvironment() : XenIac.Hosts.HostSpec.Parse(given))
-            .PrepareTyped(folder => Console.Error.WriteLine($"note: created embedded host folder '{OneLine(folder)}' (a new, empty host)"));
+            .PrepareTyped(NoteCreatedHost);
+
+    /// <summary>The note for an embedded host folder made now: a new host is never made silently.</summary>
+    public static void NoteCreatedHost(string folder) =>
+        Console.Error.WriteLine($"note: created embedded host folder '{OneLine(folder)}' (a new, empty host)");
 
     /// <summary>
     /// A whole-number option. A value that is not a whole number in [min, max] is a parse error (one

@@ -133,7 +133,7 @@ public readonly record struct HostSpec
     /// For a host typed by a person (--host, $XENIAC_HOST), checked now rather than when a domain first needs it:
     /// a missing embedded folder whose parent exists is created here and reported through <paramref name="created"/>,
     /// so a new host is never made silently; a missing parent is an error, so a typo does not grow a folder tree.
-    /// (A manifest's <c>host:</c> is declared in a reviewed file and is created on first use.)
+    /// A manifest's hosts follow the same rule (the Reconciler's HostProvider).
     /// </summary>
     public HostSpec PrepareTyped(Action<string>? created = null)
     {

@@ -158,18 +158,40 @@ public sealed class ReconcileHardeningCommandTests : IDisposable
 
     /// <summary>An apply step that fails says so on stderr too: exit 1 came with nothing there.</summary>
     [Fact]
+    public async Task A_manifest_host_is_made_only_inside_an_existing_folder_and_said_so()
+    {
+        // A typo in a manifest's host path silently grew nope1/nope2/h and a new, empty host in it.
+        File.WriteAllText(P("a.cfg"), Cfg("a"));
+        File.WriteAllText(P("xen-iac.yaml"), "defaults:\n  host: embedded:nope1/nope2/h\ndomains:\n  - name: a\n    config: a.cfg\n");
+        var apply = await Run("apply", "--auto-approve");
+        Assert.Equal(1, apply.ExitCode);
+        Assert.Contains("cannot be created: its parent folder", Assert.Single(ErrorLines(apply)));
+        Assert.False(Directory.Exists(P("nope1")));
+
+        File.WriteAllText(P("xen-iac.yaml"), "defaults:\n  host: embedded:newhost\ndomains:\n  - name: a\n    config: a.cfg\n");
+        var plan = await Run("plan");
+        Assert.True(plan.ExitCode is 0 or 2, plan.StdErr);
+        Assert.Contains($"note: created embedded host folder '{P("newhost")}'", plan.StdErr);
+    }
+
+    [Fact]
     public async Task A_failed_apply_step_has_its_error_line_on_stderr()
     {
         File.WriteAllText(P("a.cfg"), Cfg("a"));
         Directory.CreateDirectory(P("saves"));
         Manifest("  - name: a\n    config: a.cfg\n    state: saved\n");
         Assert.Equal(0, (await Run("domain", "create", "a.cfg", "--host", "embedded:host")).ExitCode);
-        // The save's folder becomes a file after the plan (the savefile is missing either way, so the plan is not
-        // stale): the step fails at apply.
+        // Restored, the domain's memory is a file of the host's; it becomes a folder after the plan (nothing the plan
+        // looks at changes, so it is not stale): the save fails at apply. (A save the plan can see failing, such as
+        // one whose folder became a file, is a plan error now.)
+        Assert.Equal(0, (await Run("domain", "save", "a", "first.xlsave", "--host", "embedded:host")).ExitCode);
+        Assert.Equal(0, (await Run("domain", "restore", "first.xlsave", "--host", "embedded:host", "--trust-config")).ExitCode);
         var planned = await Run("plan", "--out", "p.plan");
         Assert.True(planned.ExitCode is 0 or 2, planned.StdErr);
-        Directory.Delete(P("saves"));
-        File.WriteAllText(P("saves"), "in the way");
+        var memory = P("host/domains/a/memory.img");
+        Assert.True(File.Exists(memory), "the restored domain's memory is not where the test expects it");
+        File.Delete(memory);
+        Directory.CreateDirectory(memory);
 
         var apply = await Run("apply", "p.plan");
         Assert.Equal(1, apply.ExitCode);

@@ -30,7 +30,9 @@ internal sealed class GuestMemory
 
     public long Pages { get; }
 
-    public bool IsMaterialized => _clone is not null || File.Exists(_file);
+    /// <remarks>Anything at the memory file's path counts: a folder there is damage to report when it is read, not
+    /// a sign that the memory is still the generated one (a save would have written generated pages).</remarks>
+    public bool IsMaterialized => _clone is not null || Path.Exists(_file);
 
     /// <summary>FNV-1a: stable across processes and runtimes, unlike string.GetHashCode.</summary>
     public static ulong SeedOf(string seed)

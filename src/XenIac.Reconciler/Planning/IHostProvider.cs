@@ -22,7 +22,11 @@ public sealed class HostProvider : IHostProvider, IAsyncDisposable
     private readonly Func<HostSpec, IXenHost> _openHost;
 
     /// <param name="defaultSpec">The host for domains that name none (the CLI's --host); default: libxl on a dom0.</param>
-    public HostProvider(HostSpec defaultSpec = default) : this(defaultSpec, spec => spec.Open()) { }
+    /// <param name="created">Told of each new embedded host folder made. A manifest's embedded host is made on first
+    /// use, as one typed on the command line is: only inside an existing folder, so a typo in a manifest's path does
+    /// not grow a tree of folders holding a new, empty host.</param>
+    public HostProvider(HostSpec defaultSpec = default, Action<string>? created = null)
+        : this(defaultSpec, spec => spec.PrepareTyped(created).Open()) { }
 
     /// <summary>Opens hosts with <paramref name="openHost"/> (tests: hosts of their own).</summary>
     internal HostProvider(HostSpec defaultSpec, Func<HostSpec, IXenHost> openHost) => (_defaultSpec, _openHost) = (defaultSpec, openHost);

@@ -21,7 +21,7 @@ internal static class LoopHandlers
         if (request.Status is { } status && Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(status))))
             Core.IO.AtomicFile.CheckTarget(status);
         using var metrics = request.Metrics is { } address ? LoopMetrics.Start(address) : null;
-        await using var hosts = new HostProvider(CommandLine.HostSpec(request.Host));
+        await using var hosts = new HostProvider(CommandLine.HostSpec(request.Host), CommandLine.NoteCreatedHost);
         var log = new RunLog(metrics);
         using var loop = new ReconcileLoop(new ReconcileOptions
         {

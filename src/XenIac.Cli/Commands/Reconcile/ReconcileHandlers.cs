@@ -41,7 +41,7 @@ internal static class ReconcileHandlers
         }
         var manifest = ManifestLoader.Load(request.Manifest);
         var defaultHost = CommandLine.HostSpec(request.Host);
-        await using var hosts = new HostProvider(defaultHost);
+        await using var hosts = new HostProvider(defaultHost, CommandLine.NoteCreatedHost);
         var plan = await Planner.PlanAsync(manifest, hosts, request.Targets,
             new PlanOptions { ReplaceInvalidSavefiles = request.Force, TrustConfig = request.TrustConfig, Replace = request.Replace ?? [] }, ct);
         if (request.Json) CommandLine.WriteJson(PlanRendering.PlanJson(plan));
@@ -153,7 +153,7 @@ internal static class ReconcileHandlers
         var saved = SavedPlan.Read(file);
         saved.CheckInputs();
         var manifest = ManifestLoader.Load(saved.ManifestPath);
-        await using var hosts = new HostProvider(saved.DefaultHost);
+        await using var hosts = new HostProvider(saved.DefaultHost, CommandLine.NoteCreatedHost);
         var interactive = !Console.IsOutputRedirected && !request.Json;
         var display = interactive ? (ApplyDisplay)new ApplyDisplay.Live() : new ApplyDisplay.Lines(request.Json ? Console.Error : Console.Out);
         var result = await display.RunAsync(progress => Applier.ApplyAsync(manifest, hosts, new ApplyOptions
