@@ -213,13 +213,26 @@ public sealed class GitOpsCommandTests : IDisposable
         AssertOneError(await Run("apply", "truncated.json"), "truncated.json: not a valid saved plan");
         AssertOneError(await Run("show", "truncated.json"), "truncated.json: not a valid saved plan");
 
+        // Any edit breaks the seal: a plan changed after review (a savefile path, a host, trustConfig) is not applied.
+        foreach (var (from, to) in new[] { ("\"action\": \"create\"", "\"action\": \"destroy\""), ("\"trustConfig\": false", "\"trustConfig\": true"),
+                     ("\"reason\": \"not running", "\"reason\": \"running") })
+        {
+            Assert.Contains(from, good);
+            File.WriteAllText(P("edited.json"), good.Replace(from, to));
+            AssertOneError(await Run("apply", "edited.json", "--auto-approve"), "edited.json: not a valid saved plan: its contents do not match its seal");
+        }
+        Assert.Equal("", await DomainsOnHost());
+
+        // Behind the seal (a plan another writer sealed), the checks still hold.
         File.WriteAllText(P("edited.json"), good.Replace("\"action\": \"create\"", "\"action\": \"reboot\""));
+        XenIac.Reconciler.Planning.SavedPlan.ResealForTests(P("edited.json"));
         AssertOneError(await Run("apply", "edited.json"), "unknown action 'reboot'");
 
         File.WriteAllText(P("newer.json"), good.Replace("\"version\": 1,", "\"version\": 2,"));
         AssertOneError(await Run("show", "newer.json", "--json"), "format version 2 is newer");
 
         File.WriteAllText(P("escape.json"), good.Replace("\"reason\": \"not running", "\"reason\": \"\\u001b[2J not running"));
+        XenIac.Reconciler.Planning.SavedPlan.ResealForTests(P("escape.json"));
         var shown = await Run("show", "escape.json");
         Assert.Equal(0, shown.ExitCode);
         Assert.DoesNotContain('\u001b', shown.StdOut);

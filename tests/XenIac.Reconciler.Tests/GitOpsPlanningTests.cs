@@ -242,16 +242,19 @@ public sealed class GitOpsPlanningTests : IAsyncLifetime
         await SaveAndReadAsync(m);
         var good = File.ReadAllText(P("plan.json"));
         File.WriteAllText(P("dev.json"), good.Replace(P("db.cfg"), "/dev/zero"));
+        SavedPlan.ResealForTests(P("dev.json"));
         var read = SavedPlan.Read(P("dev.json"));
         Assert.Contains("/dev/zero is gone (or is no longer a regular file)", Assert.Throws<StalePlanException>(read.CheckInputs).Message);
 
         File.WriteAllText(P("dev.json"), good.Replace(P("xen-iac.yaml"), "/dev/zero"));
+        SavedPlan.ResealForTests(P("dev.json"));
         Assert.Contains("the manifest /dev/zero is gone", Assert.Throws<StalePlanException>(SavedPlan.Read(P("dev.json")).CheckInputs).Message);
 
         // A plan edited to leave a config out of its inputs is not trusted to have checked it.
         var inputs = System.Text.Json.Nodes.JsonNode.Parse(good)!;
         inputs["inputs"]!.AsArray().RemoveAt(0);
         File.WriteAllText(P("dev.json"), inputs.ToJsonString());
+        SavedPlan.ResealForTests(P("dev.json"));
         var fewer = SavedPlan.Read(P("dev.json"));
         fewer.CheckInputs();
         Assert.Contains("config files it records", Assert.Throws<StalePlanException>(() => fewer.CheckCurrent(Planner.PlanAsync(m, _hosts).GetAwaiter().GetResult())).Message);

@@ -79,7 +79,7 @@ public sealed class SavedPlan
             },
             Domains = [.. plan.Domains.Select(Record)],
         };
-        return new SavedPlan(document, manifestPath);
+        return new SavedPlan(document with { Seal = SealOf(document) }, manifestPath);
     }
 
     /// <summary>Writes the plan atomically with mode 0600 (it names paths and configs of the operator's domains).</summary>
@@ -149,6 +149,10 @@ public sealed class SavedPlan
         if (d.Format != FormatName) return $"\"format\" is not \"{FormatName}\"";
         if (d.Version != FormatVersion)
             return d.Version > FormatVersion ? $"format version {d.Version} is newer than this xen-iac reads ({FormatVersion}); use the xen-iac that made it" : $"unknown format version {d.Version}";
+        // Before anything else is believed: apply re-plans from the manifest, but the plan's paths, hosts and options
+        // are what it compares with and shows, and an edited plan must not pass as the one that was reviewed.
+        if (d.Seal is null) return "it carries no seal (made by an older xen-iac?); make the plan again";
+        if (d.Seal != SealOf(d)) return "its contents do not match its seal: it was edited or damaged after it was written; make the plan again";
         if (d.Manifest is not { Path: { Length: > 0 } mp, Sha256: { } ms } || !Path.IsPathFullyQualified(mp) || mp.Contains('\0') || !IsDigest(ms))
             return "\"manifest\" needs an absolute path and a SHA-256";
         if (d.Inputs is null || d.Inputs.Any(i => i is not { Path: { Length: > 0 } p } || !Path.IsPathFullyQualified(p) || p.Contains('\0') || (i.Sha256 is { } s && !IsDigest(s))))
@@ -424,6 +428,20 @@ public sealed class SavedPlan
             return null;
         }
     }
+
+    /// <summary>
+    /// Seals the plan file at <paramref name="path"/> again as it now reads (tests: plans edited on purpose, to
+    /// reach the checks behind the seal, which a plan from another writer would meet).
+    /// </summary>
+    internal static void ResealForTests(string path)
+    {
+        var document = JsonSerializer.Deserialize(File.ReadAllBytes(path), SavedPlanJson.Default.SavedPlanDocument)!;
+        File.WriteAllBytes(path, JsonSerializer.SerializeToUtf8Bytes(document with { Seal = SealOf(document) }, SavedPlanJson.Default.SavedPlanDocument));
+    }
+
+    /// <summary>The seal of a document: the SHA-256 of its JSON without the seal itself.</summary>
+    private static string SealOf(SavedPlanDocument d) =>
+        Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(d with { Seal = null }, SavedPlanJson.Default.SavedPlanDocument)));
 
     private static bool IsDigest(string s) => s.Length == 64 && s.All(char.IsAsciiHexDigitLower);
 

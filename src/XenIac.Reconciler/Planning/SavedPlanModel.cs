@@ -16,6 +16,8 @@ internal sealed record SavedPlanDocument
     public IReadOnlyList<SavedFile?>? Inputs { get; init; }
     public SavedOptions? Options { get; init; }
     public IReadOnlyList<SavedDomain?>? Domains { get; init; }
+    /// <summary>SHA-256 of the document written without this field: an edit after <c>plan -out</c> is told, not applied.</summary>
+    public string? Seal { get; init; }
 }
 
 internal sealed record SavedFile(string? Path, string? Sha256);
