@@ -133,6 +133,18 @@ public sealed class ManifestLoaderTests
         Assert.Equal(5, e.Errors[1].Location.Line);
     }
 
+    [Theory]
+    [InlineData("version: 1\ndomains:\n\t- name: a\n", 3, 1)]
+    [InlineData("version: 1\ndomains:\n  - name: a\n    state: saved\n\tconfig: x\n", 5, 1)]
+    [InlineData("version: 1\ndomains:\n  - name: a\n \tstate: saved\n", 4, 2)]
+    public void A_tab_in_the_indentation_is_located_at_the_tab(string text, int line, int column)
+    {
+        // The scanner put these at the mapping it was reading (1:1) or at the end of the line before.
+        var error = Assert.Single(Fails(text).Errors);
+        Assert.Contains("tab", error.Message, StringComparison.Ordinal);
+        Assert.Equal((line, column), (error.Location.Line, error.Location.Column));
+    }
+
     [Fact]
     public void A_config_that_names_a_folder_says_so()
     {

@@ -69,7 +69,10 @@ public static partial class ManifestLoader
         }
         catch (YamlException e)
         {
-            throw new ManifestException([new ManifestError(new SourceLocation(path, Math.Max(1, (int)e.Start.Line), Math.Max(1, (int)e.Start.Column)), YamlMessage(e))]);
+            var at = YamlMark(e);
+            var (line, column) = YamlMessage(e).Contains(" tab", StringComparison.Ordinal) && IndentingTab(text, (int)at.Line) is { } tab
+                ? tab : ((int)at.Line, (int)at.Column);
+            throw new ManifestException([new ManifestError(new SourceLocation(path, Math.Max(1, line), Math.Max(1, column)), YamlMessage(e))]);
         }
         // Whatever else the YAML library throws is still a problem of this file; it gets the file's name and place.
         catch (Exception e) when (e is not (ManifestException or OutOfMemoryException or InsufficientExecutionStackException))
@@ -368,6 +371,40 @@ public static partial class ManifestLoader
 
     private static YamlNode? Get(YamlMappingNode mapping, string key) =>
         mapping.Children.TryGetValue(new YamlScalarNode(key), out var value) ? value : null;
+
+    /// <summary>
+    /// Where a YAML error is. The message comes from the inner exception when there is one, so its place does too;
+    /// some scanner errors start at the construct they were scanning (a mapping at 1:1) and end where the offending
+    /// character is (a tab on line 3), so a start on the first line with an end further down gives the end.
+    /// </summary>
+    private static YamlDotNet.Core.Mark YamlMark(YamlException e)
+    {
+        var source = e.InnerException as YamlException ?? e;
+        return source.Start.Line <= 1 && source.End.Line > 1 ? source.End : source.Start;
+    }
+
+    /// <summary>
+    /// The first tab in a line's indentation from <paramref name="fromLine"/> on: where YAML's tab errors really are.
+    /// The scanner reports them at the construct it was reading (a mapping at 1:1, the end of the line before).
+    /// </summary>
+    private static (int Line, int Column)? IndentingTab(string text, int fromLine)
+    {
+        var line = 1;
+        var start = 0;
+        while (start <= text.Length)
+        {
+            var end = text.IndexOf('\n', start);
+            if (end < 0) end = text.Length;
+            if (line >= fromLine)
+            {
+                for (var i = start; i < end && text[i] is ' ' or '\t'; i++)
+                    if (text[i] == '\t') return (line, i - start + 1);
+            }
+            start = end + 1;
+            line++;
+        }
+        return null;
+    }
 
     private static string YamlMessage(YamlException e)
     {
