@@ -279,6 +279,15 @@ public sealed class ManifestHardeningTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_config_that_does_not_parse_is_placed_at_the_config_line_and_names_its_own_file_and_line()
+    {
+        File.WriteAllText(P("bad.cfg"), "name = \"a\"\nmemory = 8\ntype = \n");
+        var plan = Assert.Single((await PlanAsync(Manifest("  - name: a\n    state: running\n    config: bad.cfg\n"))).Domains);
+        // It said "xen-iac.yaml:4:11: config /…/bad.cfg: config:3:8: …": the domain's name, and a file called "config".
+        Assert.StartsWith("xen-iac.yaml:6:13: " + P("bad.cfg") + ":3:8: expected a value for 'type'", plan.Error!.Replace(ManifestPath, "xen-iac.yaml"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_fifo_as_savefile_or_config_is_an_error_and_never_waited_on()
     {
         Assert.True(XenIac.Tests.Fifo.TryMake(P("fifo")), "mkfifo failed");

@@ -99,6 +99,8 @@ public sealed record DomainSpec
     public required SourceLocation Location { get; init; }
     /// <summary>Where the savefile path is written (the domain's location when it is the default path).</summary>
     public SourceLocation? SavefileLocation { get; init; }
+    /// <summary>Where the config path is written (the domain's location when there is none).</summary>
+    public SourceLocation? ConfigLocation { get; init; }
     /// <summary>Where the overrides are written (the domain's location when there are none).</summary>
     public SourceLocation? OverridesLocation { get; init; }
 

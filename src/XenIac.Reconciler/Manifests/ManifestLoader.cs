@@ -303,6 +303,7 @@ public static partial class ManifestLoader
             TrustConfig = trustConfig,
             Location = location,
             SavefileLocation = savefileNode is null ? location : context.At(savefileNode),
+            ConfigLocation = Get(m, "config") is { } configNode ? context.At(configNode) : location,
             OverridesLocation = Get(m, "overrides") is { } on ? context.At(on) : location,
             Snapshot = snapshot is null || store is null ? null : new SnapshotRef(snapshot, store, defaults.StoreKey),
             Labels = labels,

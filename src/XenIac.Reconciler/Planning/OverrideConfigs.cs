@@ -32,7 +32,9 @@ internal static class OverrideConfigs
         return new ConfigText(config.ToString(), SaveFileConfigFormat.XlCfg);
     }
 
-    public static DomainConfig Model(ConfigText document) => Parsed.GetValue(document, static d => DomainConfig.Parse(d.Text.TrimEnd('\0')));
+    /// <remarks>Errors name the document's source (its file) where it has one.</remarks>
+    public static DomainConfig Model(ConfigText document) =>
+        Parsed.GetValue(document, static d => DomainConfig.Parse(d.Text.TrimEnd('\0'), d.Source is null ? "config" : d.DisplayName));
 
     // A plan parses a domain's config several times (its name, the stored config's compatibility, placement), mostly
     // as the very same ConfigText; the model is immutable, so one parse per instance serves them all. Keyed by

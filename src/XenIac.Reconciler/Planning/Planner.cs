@@ -106,6 +106,15 @@ public static partial class Planner
         return plan with { Warnings = warnings, Reason = reason };
     }
 
+    /// <summary>
+    /// A domain's config that does not read: placed at the manifest's <c>config:</c> line, and the message names the
+    /// config file and its own line (it said "config:3:8", after the domain's name).
+    /// </summary>
+    private static string ConfigProblem(DomainSpec spec, Exception e) =>
+        e.Message.Contains(spec.ConfigPath!, StringComparison.Ordinal)
+            ? $"{spec.ConfigLocation ?? spec.Location}: {e.Message}"
+            : $"{spec.ConfigLocation ?? spec.Location}: config {spec.ConfigPath}: {e.Message}";
+
     /// <summary>Whether carrying the plan out writes the domain's savefile (a save or checkpoint, a replace of a running domain).</summary>
     private static bool WritesSavefile(DomainPlan plan) =>
         plan.Steps.Any(s => s is PlanAction.Save or PlanAction.Checkpoint) || plan.Action is PlanAction.Save or PlanAction.Checkpoint ||
@@ -261,12 +270,12 @@ public static partial class Planner
         var warnings = new List<string>();
         try
         {
-            var document = ConfigText.FromText(await ConfigText.ReadTextAsync(spec.ConfigPath!, cancellationToken).ConfigureAwait(false));
+            var document = ConfigText.FromText(await ConfigText.ReadTextAsync(spec.ConfigPath!, cancellationToken).ConfigureAwait(false), spec.ConfigPath);
             createConfig = Renamed(spec, document, spec.ConfigPath!, warnings);
         }
         catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException or ArgumentException or FormatException)
         {
-            return Failed(spec, observed, steps[0], $"{spec.Location}: config {spec.ConfigPath}: {e.Message}");
+            return Failed(spec, observed, steps[0], ConfigProblem(spec, e));
         }
         // The override matters only when a save or checkpoint stores it.
         var stores = steps.Count > 1 ? overrideConfig : null;
@@ -300,12 +309,12 @@ public static partial class Planner
             // A legacy savefile stores no config: it is restored with the domain's base config, the operator's own.
             try
             {
-                var baseConfig = ConfigText.FromText(await ConfigText.ReadTextAsync(spec.ConfigPath!, cancellationToken).ConfigureAwait(false));
+                var baseConfig = ConfigText.FromText(await ConfigText.ReadTextAsync(spec.ConfigPath!, cancellationToken).ConfigureAwait(false), spec.ConfigPath);
                 return Plan(spec, observed, PlanAction.Restore, reason) with { RestoreConfig = Renamed(spec, baseConfig, spec.ConfigPath!, warnings), Warnings = warnings };
             }
             catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException or ArgumentException or FormatException)
             {
-                return Failed(spec, observed, PlanAction.Restore, $"{spec.Location}: config {spec.ConfigPath}: {e.Message}");
+                return Failed(spec, observed, PlanAction.Restore, ConfigProblem(spec, e));
             }
         }
 
@@ -331,7 +340,7 @@ public static partial class Planner
         {
             storedModel = OverrideConfigs.Model(stored);
             if (spec.ConfigPath is not null)
-                consented = OverrideConfigs.Model(ConfigText.FromText(await ConfigText.ReadTextAsync(spec.ConfigPath, cancellationToken).ConfigureAwait(false)));
+                consented = OverrideConfigs.Model(ConfigText.FromText(await ConfigText.ReadTextAsync(spec.ConfigPath, cancellationToken).ConfigureAwait(false), spec.ConfigPath));
         }
         catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException or ArgumentException or FormatException)
         {
