@@ -134,6 +134,25 @@ public sealed class ConfigCommandTests : IDisposable
         Assert.EndsWith("compatible", ok.StdOut.TrimEnd());
     }
 
+    [Fact]
+    public async Task Check_names_an_empty_side_and_show_reads_json_with_a_byte_order_mark()
+    {
+        // An empty SAVED (a copy that failed) was read as an empty xl.cfg: a page of "(unset) -> …" findings.
+        var config = Write("a.cfg", "name = 'g'\nmemory = 64\n");
+        var empty = Write("empty.xlsave", "");
+        var check = await CliRunner.RunAsync("config", "check", empty, config);
+        Assert.Equal(1, check.ExitCode);
+        Assert.Equal($"error: SAVED {empty} is empty: give a savefile or a config file", check.StdErr.TrimEnd());
+        Assert.Equal("", check.StdOut);
+
+        // JSON saved with a UTF-8 mark was taken for xl.cfg ("non-ASCII character outside a quoted string").
+        var json = Path.Combine(_dir, "bom.json");
+        File.WriteAllBytes(json, [0xEF, 0xBB, 0xBF, .. "{\"c_info\":{\"type\":\"pvh\",\"name\":\"g\"},\"b_info\":{\"max_memkb\":65536}}"u8]);
+        var shown = await CliRunner.RunAsync("config", "show", json);
+        Assert.True(shown.ExitCode == 0, shown.StdErr);
+        Assert.Contains("json config", shown.StdOut);
+    }
+
     [SkippableFact]
     public async Task Set_config_refuses_an_incompatible_config_and_leaves_the_file_byte_identical()
     {

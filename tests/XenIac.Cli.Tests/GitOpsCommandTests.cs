@@ -335,6 +335,7 @@ public sealed class GitOpsCommandTests : IDisposable
         AssertOneError(none, "--target selects no domain of the manifest: app-* (its domains: ");
         // The manifest as a whole, not a made-up line 1 column 1 of it.
         Assert.DoesNotContain(".yaml:1:1:", none.StdErr, StringComparison.Ordinal);
+        AssertOneError(await Run("plan", "--target", ""), "--target is empty");
         AssertOneError(await Run("apply", "--auto-approve", "--target", "label:rack=z"), "label:rack=z");
         AssertOneError(await Run("plan", "--target", "label:rack=="), "not a label selector");
     }

@@ -82,9 +82,16 @@ public sealed record ConfigText(string Text, SaveFileConfigFormat Language)
     /// </summary>
     public static string Decode(ReadOnlySpan<byte> bytes)
     {
+        // A JSON file saved with a UTF-8 byte-order mark (editors on some systems add one) is still JSON, as JSON
+        // parsers read it; without this its first character made it "xl.cfg" and the error "non-ASCII character".
+        // An xl.cfg file keeps its bytes: xl itself does not skip a mark, so neither does the xl.cfg reader.
+        if (bytes.StartsWith(Utf8Mark) && Detect(Encoding.UTF8.GetString(bytes[Utf8Mark.Length..])) == SaveFileConfigFormat.Json)
+            bytes = bytes[Utf8Mark.Length..];
         var text = Encoding.UTF8.GetString(bytes);
         return Detect(text) == SaveFileConfigFormat.Json ? text : XlText.Decode(bytes);
     }
+
+    private static ReadOnlySpan<byte> Utf8Mark => [0xEF, 0xBB, 0xBF];
 
     /// <summary>The text of the config file at <paramref name="path"/>, read by <see cref="Decode"/>.</summary>
     public static string ReadText(string path) => Decode(SmallFile.ReadAllBytes(path));

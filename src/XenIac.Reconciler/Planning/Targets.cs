@@ -22,6 +22,8 @@ public static class Targets
         var empty = new List<string>();
         foreach (var target in targets)
         {
+            // `--target "$NAME"` with NAME unset: not a domain nobody is called, a mistake.
+            if (string.IsNullOrWhiteSpace(target)) throw Error(manifest, $"{option} is empty: give a domain name, a glob (web-*) or label:key=value");
             var matcher = Matcher(manifest, target, option);
             var any = false;
             foreach (var d in manifest.Domains.Where(matcher))

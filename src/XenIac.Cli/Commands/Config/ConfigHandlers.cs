@@ -37,10 +37,22 @@ internal static class ConfigHandlers
         return ExitCodes.Ok;
     }
 
+    /// <summary>
+    /// One side of a check, its damage named with its file. An empty file is no config: read as one, an empty
+    /// savefile (a copy that failed) gave a page of "(unset) -> …" findings instead of saying what it is.
+    /// </summary>
+    private static async Task<ConfigText> LoadForCheckAsync(string path, string role, CancellationToken ct)
+    {
+        var loaded = await CommandLine.OnSavefileAsync(path, () => ConfigText.LoadAsync(path, ct));
+        if (string.IsNullOrWhiteSpace(loaded.Text))
+            throw new ArgumentException($"{role} {path} is empty: give a savefile or a config file");
+        return loaded;
+    }
+
     public static async Task<int> CheckAsync(string savedPath, string overridePath, bool json, CancellationToken ct)
     {
-        var old = (await ConfigText.LoadAsync(savedPath, ct)).ToModel();
-        var @new = (await ConfigText.LoadAsync(overridePath, ct)).ToModel();
+        var old = (await LoadForCheckAsync(savedPath, "SAVED", ct)).ToModel();
+        var @new = (await LoadForCheckAsync(overridePath, "OVERRIDE", ct)).ToModel();
         var findings = ConfigCompatibility.Check(old, @new);
         var compatible = ConfigCompatibility.IsCompatible(findings);
         if (json) CommandLine.WriteJson(ConfigRendering.CheckJson(compatible, findings));

@@ -27,7 +27,7 @@ internal static class ImportRendering
             return;
         }
         var running = scan.Domains.Count(d => d.State == DesiredState.Running);
-        Console.Out.WriteLine($"Imported {scan.Domains.Count} domains ({running} running, {scan.Domains.Count - running} saved) into {draft.ManifestPath}" +
+        Console.Out.WriteLine($"Imported {scan.Domains.Count} domain{(scan.Domains.Count == 1 ? "" : "s")} ({running} running, {scan.Domains.Count - running} saved) into {draft.ManifestPath}" +
                               (draft.Configs.Count == 0 ? "." : $"; their configs are in {Path.GetDirectoryName(draft.Configs[0].Path)}."));
     }
 
