@@ -112,27 +112,33 @@ internal static class SshConnector
 
         /// <summary>
         /// "ssh exited with code 255: …the last lines of stderr…", once it has ended (waited for briefly); with
-        /// <paramref name="stop"/> it is ended first, as the connection is abandoned (a remote that wrote something
-        /// else, or nothing, may well go on waiting).
+        /// <paramref name="stop"/> it is ended if it has not ended within a second, as the connection is abandoned (a
+        /// remote that wrote something else, or nothing, may well go on waiting).
         /// </summary>
         public async Task<string?> DescribeEndAsync(bool stop)
         {
+            // A remote that printed "command not found" is ending by itself: its exit code says most, so it gets a
+            // moment to end (ssh's stdout may close before ssh is reaped) before it is stopped.
             var stopped = false;
-            if (stop && !_process.HasExited)
+            if (!await ExitedWithinAsync(TimeSpan.FromSeconds(stop ? 1 : 3)).ConfigureAwait(false) && stop)
             {
                 try { _process.Kill(); stopped = true; }
                 catch (InvalidOperationException) { /* it ended meanwhile */ }
-            }
-            using (var wait = new CancellationTokenSource(TimeSpan.FromSeconds(3)))
-            {
-                try { await _process.WaitForExitAsync(wait.Token).ConfigureAwait(false); }
-                catch (OperationCanceledException) { }
+                await ExitedWithinAsync(TimeSpan.FromSeconds(3)).ConfigureAwait(false);
             }
             await Task.WhenAny(_readingStderr, Task.Delay(500)).ConfigureAwait(false);
             string tail;
             lock (_stderr) tail = string.Join(" | ", _stderr.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).TakeLast(6));
             var exit = stopped ? "ssh was stopped" : _process.HasExited ? $"ssh exited with code {_process.ExitCode}" : "ssh is still running";
             return tail.Length == 0 ? exit : $"{exit}: {tail}";
+        }
+
+        private async Task<bool> ExitedWithinAsync(TimeSpan time)
+        {
+            using var wait = new CancellationTokenSource(time);
+            try { await _process.WaitForExitAsync(wait.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) { }
+            return _process.HasExited;
         }
 
         public async ValueTask DisposeAsync()
