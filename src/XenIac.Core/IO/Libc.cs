@@ -15,6 +15,8 @@ internal static unsafe partial class Libc
     public static int Directory => RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm ? 0x4000 : 0x10000;
     public const int CloseOnExec = 0x80000; // O_CLOEXEC on Linux
     public const int DuplicateCloseOnExec = 1030; // F_DUPFD_CLOEXEC
+    public const int GetDescriptorFlags = 1; // F_GETFD
+    public const int CloseOnExecFlag = 1; // FD_CLOEXEC
     public const int GetStatusFlags = 3; // F_GETFL
     public const int SetStatusFlags = 4; // F_SETFL
     public const int SetPipeSize = 1031; // F_SETPIPE_SZ

@@ -46,9 +46,20 @@ public static class StandardStreams
     public static string? ConversationProblem()
     {
         if (!OperatingSystem.IsLinux()) return null;
-        if (AccessMode(1) is not (WriteOnly or ReadWrite)) return "standard output is closed or not writable";
-        if (AccessMode(0) is not (ReadOnly or ReadWrite) || IsOwnPipe(0)) return "standard input is closed or not readable";
+        if (AccessMode(1) is not (WriteOnly or ReadWrite) || IsOwnDescriptor(1)) return "standard output is closed or not writable";
+        if (AccessMode(0) is not (ReadOnly or ReadWrite) || IsOwnDescriptor(0) || IsOwnPipe(0)) return "standard input is closed or not readable";
         return null;
+    }
+
+    /// <summary>
+    /// True when <paramref name="fd"/> is close-on-exec: a descriptor this process opened itself (the NativeAOT
+    /// runtime's /dev/urandom took the number of a closed standard input, and serve read random bytes as frames). One
+    /// inherited from the parent cannot be: close-on-exec descriptors are closed by the exec that started this process.
+    /// </summary>
+    private static bool IsOwnDescriptor(int fd)
+    {
+        var flags = Libc.Fcntl(fd, Libc.GetDescriptorFlags, 0);
+        return flags >= 0 && (flags & Libc.CloseOnExecFlag) != 0;
     }
 
     private const int ReadOnly = 0, WriteOnly = 1, ReadWrite = 2;
