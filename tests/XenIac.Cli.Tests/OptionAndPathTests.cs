@@ -142,7 +142,7 @@ public sealed class OptionAndPathTests(HostileInputFolder folder) : IClassFixtur
         var stderr = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
         // Only error lines: the first start in this folder also notes the host folder it makes.
-        var line = Assert.Single((await stderr).TrimEnd().Split('\n').Where(l => !l.StartsWith("note: ", StringComparison.Ordinal)));
+        var line = Assert.Single((await stderr).TrimEnd().Split('\n'), l => !l.StartsWith("note: ", StringComparison.Ordinal));
         Assert.StartsWith("error: serve: " + expected, line);
         Assert.Equal(1, process.ExitCode);
     }
