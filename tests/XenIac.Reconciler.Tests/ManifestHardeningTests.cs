@@ -373,4 +373,22 @@ public sealed class ManifestHardeningTests : IAsyncLifetime
         Assert.Contains("disk[0].target = /srv/a.img", plan.Error);
         Assert.DoesNotContain("vif[0]", plan.Error); // no script named: xl's default, installed by Xen
     }
+    [Fact]
+    public void A_byte_that_is_not_utf8_is_an_error_at_its_line_and_column_not_a_replacement_character()
+    {
+        // "saves/caf\xE9.xlsave" in Latin-1: read leniently, the domain's savefile would be a path nobody wrote.
+        var bytes = Encoding.UTF8.GetBytes($"defaults:\n  host: {HostSpec}\ndomains:\n  - name: a\n    savefile: saves/caf").Concat(new byte[] { 0xE9 }).Concat(".xlsave\n"u8.ToArray()).ToArray();
+        File.WriteAllBytes(ManifestPath, bytes);
+        var e = Assert.Throws<ManifestException>(() => ManifestLoader.Load(ManifestPath));
+        var error = Assert.Single(e.Errors);
+        Assert.Equal((5, 24), (error.Location.Line, error.Location.Column));
+        Assert.Contains("0xE9", error.Message);
+        Assert.Contains("not UTF-8", error.Message);
+
+        // UTF-8 with a BOM (and a comment that is not ASCII), and UTF-16 with one, are YAML and still read.
+        File.WriteAllBytes(ManifestPath, [0xEF, 0xBB, 0xBF, .. Encoding.UTF8.GetBytes($"# caf\u00e9 \u2603\ndefaults:\n  host: {HostSpec}\ndomains:\n  - name: a\n    config: a.cfg\n")]);
+        Assert.Equal("a", Assert.Single(ManifestLoader.Load(ManifestPath).Domains).Name);
+        File.WriteAllBytes(ManifestPath, Encoding.Unicode.GetPreamble().Concat(Encoding.Unicode.GetBytes($"defaults:\n  host: {HostSpec}\ndomains:\n  - name: a\n    config: a.cfg\n")).ToArray());
+        Assert.Equal("a", Assert.Single(ManifestLoader.Load(ManifestPath).Domains).Name);
+    }
 }

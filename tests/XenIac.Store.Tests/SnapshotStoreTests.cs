@@ -242,6 +242,20 @@ public sealed class SnapshotStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_new_folder_store_is_its_owners_alone_folders_0700_objects_0600()
+    {
+        await _files.CreateAsync("modes", "pv", 4);
+        var path = await _files.SaveAsync("modes", "m.save");
+        await using (var store = await OpenAsync())
+            await RoundTripAsync(store, path);
+        var folders = Directory.GetDirectories(_files.StorePath, "*", SearchOption.AllDirectories).Append(_files.StorePath).ToList();
+        Assert.True(folders.Count > 2);
+        Assert.All(folders, f => Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(f)));
+        Assert.All(Directory.GetFiles(_files.StorePath, "*", SearchOption.AllDirectories),
+            f => Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(f)));
+    }
+
+    [Fact]
     public async Task Encrypted_store_needs_its_key_and_holds_no_plaintext()
     {
         var key = _files.PathOf("store.key");

@@ -41,8 +41,7 @@ public static partial class ManifestLoader
             if (info.Exists && info.Length > MaxManifestBytes)
                 throw Single(path, $"the manifest is {info.Length:N0} bytes; the limit is {MaxManifestBytes:N0}");
             // Bounded: a device or FIFO claims no size, and must not be read forever.
-            using var reader = new StreamReader(new MemoryStream(SmallFile.ReadAllBytes(path, (int)MaxManifestBytes)), detectEncodingFromByteOrderMarks: true);
-            text = reader.ReadToEnd();
+            text = Decode(SmallFile.ReadAllBytes(path, (int)MaxManifestBytes), path);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { throw Single(path, $"manifest not found: {path}", missing: true); }
         // A path with a NUL or other character the OS cannot name, no permission, an I/O fault: all are about this file.
@@ -51,6 +50,31 @@ public static partial class ManifestLoader
             throw Single(Printable(path), $"cannot read the manifest: {e.Message}");
         }
         return Parse(text, path);
+    }
+
+    /// <summary>
+    /// The file's text: UTF-8 (a BOM allowed), or UTF-16/32 with their BOM, as YAML allows. A byte that is not UTF-8 is
+    /// an error at its line and column: decoded leniently it would become U+FFFD inside a name or a path, which then
+    /// names a file or a domain nobody wrote.
+    /// </summary>
+    private static string Decode(byte[] bytes, string path)
+    {
+        ReadOnlySpan<byte> data = bytes;
+        if (data.Length >= 2 && (data[0], data[1]) is (0xFF, 0xFE) or (0xFE, 0xFF) || data.Length >= 4 && data[..4].SequenceEqual((ReadOnlySpan<byte>)[0, 0, 0xFE, 0xFF]))
+        {
+            using var reader = new StreamReader(new MemoryStream(bytes), detectEncodingFromByteOrderMarks: true);
+            return reader.ReadToEnd();
+        }
+        if (data.Length >= 3 && data[..3].SequenceEqual((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) data = data[3..];
+        var chars = new char[data.Length];
+        var status = System.Text.Unicode.Utf8.ToUtf16(data, chars, out var read, out var written, replaceInvalidSequences: false);
+        if (status == System.Buffers.OperationStatus.Done) return new string(chars, 0, written);
+        // Where the bad byte is, counted as the YAML parser counts (lines from 1, columns in characters from 1).
+        var before = new string(chars, 0, written);
+        var line = 1 + before.Count(c => c == '\n');
+        var column = 1 + written - (before.LastIndexOf('\n') + 1);
+        throw new ManifestException([new ManifestError(new SourceLocation(path, line, column),
+            $"the manifest is not UTF-8 text: byte 0x{data[read]:X2} here is not valid UTF-8 (save the file as UTF-8)")]);
     }
 
     /// <summary>Parses manifest text; relative paths resolve against the folder of <paramref name="path"/>.</summary>

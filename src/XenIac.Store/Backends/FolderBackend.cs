@@ -42,11 +42,25 @@ public sealed class FolderBackend : IStoreBackend
         if (parent is not null && !Directory.Exists(parent))
             throw new StoreException(StoreError.Unavailable,
                 $"cannot create the store folder '{Location}': its parent folder '{parent}' does not exist (a new store is made only inside an existing folder)");
-        try { Directory.CreateDirectory(_root); }
+        try { CreateFolder(_root); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new StoreException(StoreError.Unavailable, $"cannot create the store folder '{Location}': {e.Message}", e);
         }
+    }
+
+    /// <summary>
+    /// A folder of the store, for its owner only: chunks hold guest memory, and although each object is 0600, the
+    /// names and sizes in a world-readable tree still tell what was saved and when. A shared store (NFS between
+    /// dom0s) is opened up by its admin, on purpose.
+    /// </summary>
+    private static void CreateFolder(string path)
+    {
+        if (OperatingSystem.IsWindows()) { Directory.CreateDirectory(path); return; }
+        // .NET gives the mode to the last folder only; the ones between (packs/ of packs/ab) are made here, each 0700.
+        var parent = Path.GetDirectoryName(path);
+        if (parent is not null && !Directory.Exists(parent)) CreateFolder(parent);
+        Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
 
     public bool FolderExists => Directory.Exists(_root);
@@ -70,7 +84,7 @@ public sealed class FolderBackend : IStoreBackend
         try
         {
             var folder = Path.GetDirectoryName(path)!;
-            if (_folders.TryAdd(folder, true)) Directory.CreateDirectory(folder);
+            if (_folders.TryAdd(folder, true)) CreateFolder(folder);
             // One write of the whole object. A pack (8 MiB, from an aligned buffer) goes around the page cache with
             // O_DIRECT: copying it into fresh cache pages cost a fifth of a push's CPU in a guest VM (each new page
             // a fault on the hypervisor's side), and the syncfs before the manifest then waited 0.9 s of a 3.5 s push
