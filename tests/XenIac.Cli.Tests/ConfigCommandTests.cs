@@ -134,6 +134,35 @@ public sealed class ConfigCommandTests : IDisposable
         Assert.EndsWith("compatible", ok.StdOut.TrimEnd());
     }
 
+    /// <summary>A config check of a sealed savefile cut short said "compatible" with exit 0: no config restores it.</summary>
+    [Fact]
+    public async Task Check_of_a_savefile_cut_short_is_an_error_though_the_configs_agree()
+    {
+        var config = Write("g.cfg", "name = 'g'\ntype = 'pv'\nmemory = 8\n");
+        var host = "embedded:" + Path.Combine(_dir, "host");
+        Assert.Equal(0, (await CliRunner.RunAsync("domain", "create", config, "--host", host)).ExitCode);
+        var saved = Path.Combine(_dir, "g.xlsave");
+        Assert.Equal(0, (await CliRunner.RunAsync("domain", "save", "g", saved, "--host", host)).ExitCode);
+        var whole = await CliRunner.RunAsync("config", "check", saved, config);
+        Assert.Equal((0, ""), (whole.ExitCode, whole.StdErr));
+
+        using (var file = File.OpenHandle(saved, FileMode.Open, FileAccess.ReadWrite))
+            RandomAccess.SetLength(file, RandomAccess.GetLength(file) - 4096);
+        var cut = await CliRunner.RunAsync("config", "check", saved, config);
+        Assert.Equal(1, cut.ExitCode);
+        Assert.EndsWith("compatible", cut.StdOut.TrimEnd()); // the configs' verdict, as printed
+        var line = Assert.Single(cut.StdErr.TrimEnd().Split('\n'));
+        Assert.StartsWith($"error: {saved}: the savefile is cut short", line);
+        var json = await CliRunner.RunAsync("config", "check", saved, config, "--json");
+        Assert.Equal(1, json.ExitCode);
+        using var doc = JsonDocument.Parse(json.StdOut);
+        Assert.Contains("cut short", doc.RootElement.GetProperty("imageProblem").GetString());
+
+        // The override's image is never restored: a cut savefile as OVERRIDE gives its config, and that is all.
+        var reversed = await CliRunner.RunAsync("config", "check", config, saved);
+        Assert.Equal((0, ""), (reversed.ExitCode, reversed.StdErr));
+    }
+
     [Fact]
     public async Task Check_names_an_empty_side_and_show_reads_json_with_a_byte_order_mark()
     {

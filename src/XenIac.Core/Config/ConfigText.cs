@@ -17,6 +17,13 @@ public sealed record ConfigText(string Text, SaveFileConfigFormat Language)
     /// <summary>True when <see cref="Source"/> is a savefile and this is its stored config.</summary>
     public bool IsSavefile { get; init; }
 
+    /// <summary>
+    /// What the savefile's length says is wrong with its image (cut short, appended to: see
+    /// <see cref="SaveFileHeader.ImageLengthProblem"/>), when <see cref="LoadAsync"/> read the config from a savefile
+    /// it could measure; null otherwise. A config check of a savefile no config can restore must not say "compatible".
+    /// </summary>
+    public string? ImageProblem { get; init; }
+
     /// <summary>The config's name in messages: the file, "FILE (stored config)" for a savefile, else "config".</summary>
     public string DisplayName => Source is null ? "config" : IsSavefile ? $"{Source} (stored config)" : Source;
 
@@ -63,7 +70,7 @@ public sealed record ConfigText(string Text, SaveFileConfigFormat Language)
             if (SaveFileHeader.LooksLikeXlSavefile(start.AsSpan(0, read)))
             {
                 await using var reader = await SaveFileReader.OpenAsync(whole, cancellationToken: cancellationToken).ConfigureAwait(false);
-                return FromSavefile(reader.Header, path);
+                return FromSavefile(reader.Header, path) with { ImageProblem = stream.CanSeek ? reader.Header.ImageLengthProblem(stream.Length) : null };
             }
             cancellationToken.ThrowIfCancellationRequested();
             var text = Decode(SmallFile.ReadAll(whole, path));

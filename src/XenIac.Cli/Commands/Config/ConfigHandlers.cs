@@ -51,16 +51,22 @@ internal static class ConfigHandlers
 
     public static async Task<int> CheckAsync(string savedPath, string overridePath, bool json, CancellationToken ct)
     {
-        var old = (await LoadForCheckAsync(savedPath, "SAVED", ct)).ToModel();
+        var saved = await LoadForCheckAsync(savedPath, "SAVED", ct);
+        var old = saved.ToModel();
         var @new = (await LoadForCheckAsync(overridePath, "OVERRIDE", ct)).ToModel();
         var findings = ConfigCompatibility.Check(old, @new);
         var compatible = ConfigCompatibility.IsCompatible(findings);
-        if (json) CommandLine.WriteJson(ConfigRendering.CheckJson(compatible, findings));
+        // Only SAVED's image is restored; OVERRIDE, even a savefile, gives its config alone.
+        var imageProblem = saved.ImageProblem;
+        if (json) CommandLine.WriteJson(ConfigRendering.CheckJson(compatible, findings, imageProblem));
         else
         {
             ConfigRendering.WriteFindings(findings);
             Console.Out.WriteLine(compatible ? "compatible" : "not compatible");
         }
-        return compatible ? ExitCodes.Ok : ExitCodes.Error;
+        // The configs' verdict stands as printed; the image's problem is the error, the one line a script sees.
+        if (imageProblem is not null)
+            await Console.Error.WriteLineAsync($"error: {CommandLine.OneLine($"{savedPath}: {imageProblem}: no config restores it ('savefile verify' tells more)")}");
+        return compatible && imageProblem is null ? ExitCodes.Ok : ExitCodes.Error;
     }
 }

@@ -22,11 +22,13 @@ internal static class ConfigRendering
         foreach (var (k, v) in settings) Console.Out.WriteLine($"{CommandLine.Printable(k).PadRight(width)} = {CommandLine.Printable(v)}");
     }
 
-    public static JsonObject CheckJson(bool compatible, IEnumerable<CompatibilityFinding> findings) => new()
+    public static JsonObject CheckJson(bool compatible, IEnumerable<CompatibilityFinding> findings, string? imageProblem = null)
     {
-        ["compatible"] = compatible,
-        ["findings"] = FindingsJson(findings),
-    };
+        var json = new JsonObject { ["compatible"] = compatible, ["findings"] = FindingsJson(findings) };
+        // "compatible" stays the configs' verdict (as verify's "valid" stays the image's); the exit code says both.
+        if (imageProblem is not null) json["imageProblem"] = imageProblem;
+        return json;
+    }
 
     /// <summary>
     /// The JSON shape of compatibility findings, the one place it is written: <c>config check --json</c> and the
