@@ -96,7 +96,7 @@ internal static class CommandLine
     public static string OneLine(string message)
     {
         message = Printable(message, keepLineBreaks: true);
-        if (message.AsSpan().IndexOfAny('\r', '\n') < 0) return message.Trim();
+        if (message.AsSpan().IndexOfAny('\r', '\n') < 0) return Bounded(message.Trim());
         var line = new System.Text.StringBuilder(message.Length);
         foreach (var part in message.ReplaceLineEndings("\n").Split('\n'))
         {
@@ -105,8 +105,19 @@ internal static class CommandLine
             if (line.Length > 0) line.Append(' ');
             line.Append(text);
         }
-        return line.ToString().Trim();
+        return Bounded(line.ToString().Trim());
     }
+
+    /// <summary>Longest error line printed; what the file and place say is at its start.</summary>
+    private const int MaxLineLength = 4000;
+
+    /// <summary>
+    /// A message cut to <see cref="MaxLineLength"/>: errors quote values from the input, and a 10 MB label in a
+    /// manifest made a 10 MB error line that buried the rest of a log.
+    /// </summary>
+    private static string Bounded(string line) =>
+        line.Length <= MaxLineLength ? line
+            : string.Create(CultureInfo.InvariantCulture, $"{line[..(char.IsHighSurrogate(line[MaxLineLength - 1]) ? MaxLineLength - 1 : MaxLineLength)]}… ({line.Length - MaxLineLength:N0} more characters)");
 
     /// <summary>
     /// <paramref name="text"/> with the characters a terminal acts on spelled out: C0 controls, DEL, C1 controls and the
@@ -250,7 +261,11 @@ internal static class CommandLine
     public static readonly TimeSpan MaxDuration = TimeSpan.FromHours(24);
 
     /// <summary>A duration option: a number with ms, s, m or h (no unit: seconds), from 0 to <see cref="MaxDuration"/>.</summary>
-    public static Option<TimeSpan> DurationOption(string name, string description)
+    /// <param name="positive">
+    /// Zero is refused: for a wait that has no "do not wait" (a gate's time to pass) a given 0 read as unset and
+    /// silently became the default, a minute of waiting.
+    /// </param>
+    public static Option<TimeSpan> DurationOption(string name, string description, bool positive = false)
     {
         // No DefaultValueFactory: unset reads as TimeSpan.Zero all the same (the caller's own default, named in the
         // description), and help would print it as "[default: 00:00:00]".
@@ -259,8 +274,13 @@ internal static class CommandLine
         {
             if (r.Tokens.Count == 0) return TimeSpan.Zero;
             var text = r.Tokens[0].Value;
-            if (TryParseDuration(text, out var value)) return value;
-            r.AddError($"{name} '{text}' is not a duration from 0 to {MaxDuration.TotalHours:0}h (e.g. 30s, 5m, 1h)");
+            if (TryParseDuration(text, out var value))
+            {
+                if (!positive || value > TimeSpan.Zero) return value;
+                r.AddError($"{name} '{text}' is no time at all; give a duration above 0, up to {MaxDuration.TotalHours:0}h (e.g. 30s, 5m)");
+                return TimeSpan.Zero;
+            }
+            r.AddError($"{name} '{text}' is not a duration from {(positive ? "above " : "")}0 to {MaxDuration.TotalHours:0}h (e.g. 30s, 5m, 1h)");
             return TimeSpan.Zero;
         };
         return option;
@@ -304,7 +324,11 @@ internal static class CommandLine
     /// file (<see cref="AtomicFile.CheckTarget"/>), checked while parsing, before anything is touched.
     /// "-" (standard output) only when <paramref name="stdout"/>.
     /// </summary>
-    public static Argument<string> OutputFile(string name, string description, bool stdout = false)
+    /// <remarks>
+    /// With <paramref name="savefile"/>, a non-empty file already there is replaced only when it begins as a savefile:
+    /// <c>domain save web xen-iac.yaml</c> (arguments swapped, a typo) replaced the manifest with guest memory.
+    /// </remarks>
+    public static Argument<string> OutputFile(string name, string description, bool stdout = false, bool savefile = false)
     {
         var argument = new Argument<string>(name) { Description = description };
         argument.Validators.Add(r =>
@@ -321,7 +345,11 @@ internal static class CommandLine
                 r.AddError($"{name} is empty; give a file path");
                 return;
             }
-            try { AtomicFile.CheckTarget(path); }
+            try
+            {
+                if (savefile) AtomicFile.CheckTargetOfKind(path, "savefile", SaveFileHeader.LooksLikeSavefile);
+                else AtomicFile.CheckTarget(path);
+            }
             catch (IOException e) { r.AddError($"{name}: {e.Message}"); }
         });
         return argument;

@@ -83,6 +83,19 @@ public sealed class SnapshotStore : IAsyncDisposable
         return await OpenAsync(StoreBackends.Open(location), options, create, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Whether the location already holds a snapshot or a pack: with no settings file beside them, a push that made a
+    /// new store there took the old data under new settings (another key, or none) and could never read it again.
+    /// </summary>
+    private static async Task<bool> HoldsStoreObjectsAsync(IStoreBackend backend, CancellationToken cancellationToken)
+    {
+        if (backend is FolderBackend { FolderExists: false }) return false;
+        foreach (var prefix in new[] { StoreKeys.Snapshots, StoreKeys.Packs })
+            await foreach (var _ in backend.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+                return true;
+        return false;
+    }
+
     /// <summary>Opens a store on a backend already made (tests give an S3 backend its server directly); owns it.</summary>
     internal static async Task<SnapshotStore> OpenAsync(IStoreBackend backend, StoreOptions options, bool create, CancellationToken cancellationToken)
     {
@@ -92,6 +105,14 @@ public sealed class SnapshotStore : IAsyncDisposable
             var key = options.KeyFile is null ? null : StoreKey.Load(options.KeyFile);
             var data = await backend.GetAsync(StoreKeys.StoreFile, MaxSmallObject, cancellationToken).ConfigureAwait(false);
             StoreSettings settings;
+            if (data is null && create && await HoldsStoreObjectsAsync(backend, cancellationToken).ConfigureAwait(false))
+            {
+                // Another first push may have written the settings since they were asked for; if not, they were lost.
+                data = await backend.GetAsync(StoreKeys.StoreFile, MaxSmallObject, cancellationToken).ConfigureAwait(false)
+                    ?? throw new StoreException(StoreError.Damaged,
+                        $"the store '{location}' holds snapshots or packs but no {StoreKeys.StoreFile}: its settings (encryption, key check) are lost, " +
+                        $"and a push does not make a new store over an old one's data (put {StoreKeys.StoreFile} back from a copy, or use a new location)");
+            }
             if (data is null)
             {
                 if (!create)
@@ -329,9 +350,21 @@ public sealed class SnapshotStore : IAsyncDisposable
     /// <exception cref="StoreException">The tag is not one (<see cref="IsValidTag"/>).</exception>
     public static void CheckTag(string tag)
     {
-        if (!IsValidTag(tag))
-            throw new StoreException(StoreError.InvalidArgument, $"'{tag}' is not a valid tag (letters, digits and ._@:+- only, starting with a letter or digit, up to 128 characters, e.g. web@nightly)");
+        if (TagProblem(tag) is { } problem)
+            throw new StoreException(StoreError.InvalidArgument, $"'{tag}' is not a valid tag ({problem})");
     }
+
+    /// <summary>
+    /// Why <paramref name="tag"/> cannot name new snapshots, or null. Beyond <see cref="IsValidTag"/>: a tag of hex
+    /// digits alone (<c>2048</c>, <c>cafe</c>) reads as the start of a snapshot id, and a reference that is both was
+    /// silently taken as the tag. Stores written before this rule keep their tags (<see cref="ResolveAsync"/> then
+    /// asks for the whole id).
+    /// </summary>
+    public static string? TagProblem(string tag) =>
+        !IsValidTag(tag) ? "letters, digits and ._@:+- only, starting with a letter or digit, up to 128 characters, e.g. web@nightly"
+        : tag.Length >= MinIdPrefix && tag.All(char.IsAsciiHexDigitLower)
+            ? "hex digits alone read as the start of a snapshot id; add a letter past f or a separator, e.g. v2048 or web@2048"
+            : null;
 
     /// <summary>
     /// Collects recipe entries as workers finish chunks out of order, and stores each part as soon as all its
@@ -474,17 +507,25 @@ public sealed class SnapshotStore : IAsyncDisposable
         var (all, damaged) = await ScanAsync(cancellationToken).ConfigureAwait(false);
         if (all.FirstOrDefault(s => s.Id == reference) is { } exact) return exact;
         if (damaged.FirstOrDefault(d => d.Snapshots[0] == reference) is { } hurt) throw new StoreException(StoreError.Damaged, hurt.Problem);
-        if (all.LastOrDefault(s => s.Tag == reference) is { } tagged) return tagged;
-        if (reference.Length >= MinIdPrefix)
+        // Ids whose start the reference is, readable or not (store ls shows the ids of damaged manifests too).
+        var prefixed = reference.Length >= MinIdPrefix ? all.Where(s => s.Id.StartsWith(reference, StringComparison.Ordinal)).ToList() : [];
+        var hurtPrefixed = reference.Length >= MinIdPrefix ? damaged.Where(d => d.Snapshots[0].StartsWith(reference, StringComparison.Ordinal)).ToList() : [];
+        if (all.LastOrDefault(s => s.Tag == reference) is { } tagged)
         {
-            var prefixed = all.Where(s => s.Id.StartsWith(reference, StringComparison.Ordinal)).ToList();
-            if (prefixed.Count == 1) return prefixed[0];
-            if (prefixed.Count > 1)
-                throw new StoreException(StoreError.InvalidArgument, $"'{reference}' is the start of {prefixed.Count} snapshot ids; give more of it");
-            // The start of an id whose manifest does not read (store ls shows ids so): its damage, not "no snapshot".
-            if (prefixed.Count == 0 && damaged.Where(d => d.Snapshots[0].StartsWith(reference, StringComparison.Ordinal)).ToList() is [var only])
-                throw new StoreException(StoreError.Damaged, only.Problem);
+            // A tag of hex digits made before push refused them: taken as the tag, the id it also starts went unnamed.
+            if (prefixed.Count + hurtPrefixed.Count > 0)
+                throw new StoreException(StoreError.InvalidArgument,
+                    $"'{reference}' is a tag and also the start of a snapshot id; give the whole id (xen-iac store ls shows both)");
+            return tagged;
         }
+        if (prefixed.Count + hurtPrefixed.Count > 1)
+            throw new StoreException(StoreError.InvalidArgument, $"'{reference}' is the start of {prefixed.Count + hurtPrefixed.Count} snapshot ids; give more of it");
+        if (prefixed is [var one]) return one;
+        // The start of an id whose manifest does not read: its damage, not "no snapshot".
+        if (hurtPrefixed is [var only]) throw new StoreException(StoreError.Damaged, only.Problem);
+        if (damaged.Count > 0)
+            throw new StoreException(StoreError.NotFound, NotFound(reference).Message +
+                $"; {damaged.Count} snapshot manifest{(damaged.Count == 1 ? "" : "s")} in the store cannot be read, and a tag on one of them cannot be seen (xen-iac store verify names them)");
         throw NotFound(reference);
     }
 

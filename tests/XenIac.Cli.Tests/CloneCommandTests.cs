@@ -107,6 +107,19 @@ public sealed class CloneCommandTests : IDisposable
         Assert.Empty(Directory.GetFiles(_dir, "tmpl-*"));
     }
 
+    /// <summary>--ready-timeout 0 read as unset: a minute of tries (the default) instead of no time at all.</summary>
+    [Fact]
+    public async Task A_ready_timeout_of_zero_is_refused_before_any_clone_is_made()
+    {
+        await Template();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var result = await Run("domain", "clone", "tmpl.xlsave", "--count", "1", "--host", "embedded:host",
+            "--ready-command", "exit 1", "--ready-timeout", "0");
+        Assert.Contains("--ready-timeout '0' is no time at all", SingleErrorLine(result));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"took {clock.Elapsed}");
+        Assert.Empty(JsonNode.Parse((await Run("domain", "list", "--host", "embedded:host", "--json")).StdOut)!.AsArray());
+    }
+
     [Fact]
     public async Task A_ready_tcp_gate_waits_for_a_port_that_answers()
     {

@@ -58,6 +58,9 @@ public sealed class FullDiskTests : IAsyncLifetime
         var destination = Path.Combine(Small, "kept.img");
         var old = new byte[512 * 1024];
         new Random(5).NextBytes(old);
+        // An older savefile's start (a convert replaces only a savefile), then bytes the test can tell apart.
+        using (var big = File.OpenRead(Path.Combine(_dir, "big.xlsave")))
+            big.ReadExactly(old, 0, 64);
         await File.WriteAllBytesAsync(destination, old);
 
         var result = await CliRunner.RunAsync("savefile", "convert", Path.Combine(_dir, "big.xlsave"), destination, "--to", "legacy");

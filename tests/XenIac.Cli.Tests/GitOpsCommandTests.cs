@@ -371,4 +371,53 @@ public sealed class GitOpsCommandTests : IDisposable
 
         AssertOneError(await Run("plan", "-replace", "nope"), "--replace selects no domain");
     }
+
+    /// <summary>
+    /// plan -out over a savefile or the manifest (a typo, a swapped argument) replaced it with plan JSON and said "Saved
+    /// the plan". Only a saved plan (or an empty file) is replaced, and the refusal comes before any planning.
+    /// </summary>
+    [Fact]
+    public async Task Plan_out_replaces_only_a_saved_plan()
+    {
+        var manifest = File.ReadAllText(P("xen-iac.yaml"));
+        File.WriteAllBytes(P("web.xlsave"), [.. "LinuxGuestRecord"u8, .. new byte[4096]]);
+        foreach (var (target, kept) in new[] { ("xen-iac.yaml", manifest), ("web-1.cfg", Cfg("web-1")) })
+        {
+            AssertOneError(await Run("plan", "--out", target), "exists and is not a saved plan; it is not replaced");
+            Assert.Equal(kept, File.ReadAllText(P(target)));
+        }
+        AssertOneError(await Run("plan", "--out", "web.xlsave"), "is not a saved plan");
+        Assert.Equal(4096 + 16, new FileInfo(P("web.xlsave")).Length);
+        AssertOneError(await Run("plan", "--out", "-"), "'-' (standard output) is not supported");
+        Assert.False(File.Exists(P("-")));
+        Assert.False(Directory.Exists(P("host")), "the refusal came after planning had made the host folder");
+
+        Assert.Equal(0, (await Run("plan", "--out", "p.json")).ExitCode);
+        Assert.Equal(0, (await Run("plan", "--out", "p.json")).ExitCode);
+        Assert.Equal(0, (await Run("show", "p.json")).ExitCode);
+    }
+
+    /// <summary>
+    /// plan printed a manifest's savefile path with its escape sequences (the screen cleared); an error quoting a
+    /// 1 MB label value was a 1 MB line.
+    /// </summary>
+    [Fact]
+    public async Task Plan_output_spells_out_escapes_and_an_error_line_stays_short()
+    {
+        Directory.CreateDirectory(P("s\u001b[2Jx"));
+        WriteManifest(_dir, "  - name: web-1\n    config: web-1.cfg\n    state: saved\n    savefile: \"s\\e[2Jx/web-1.xlsave\"\n");
+        var plan = await Run("plan");
+        Assert.Equal(0, plan.ExitCode);
+        Assert.Contains(@"s\x1b[2Jx/web-1.xlsave", plan.StdOut, StringComparison.Ordinal);
+        Assert.DoesNotContain('\u001b', plan.StdOut);
+
+        WriteManifest(_dir, $"  - name: web-1\n    config: web-1.cfg\n    labels: {{tier: \"{new string('w', 1 << 20)}!\"}}\n");
+        var refused = await Run("plan");
+        Assert.Equal(1, refused.ExitCode);
+        var line = Assert.Single(ErrorLines(refused));
+        Assert.True(line.Length < 4200, $"{line.Length} characters");
+        Assert.EndsWith("more characters)", line, StringComparison.Ordinal);
+        Assert.StartsWith("error: ", line, StringComparison.Ordinal);
+        Assert.Contains("xen-iac.yaml:", line, StringComparison.Ordinal);
+    }
 }

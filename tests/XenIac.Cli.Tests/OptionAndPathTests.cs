@@ -200,6 +200,42 @@ public sealed class OptionAndPathTests(HostileInputFolder folder) : IClassFixtur
         Assert.False(File.Exists(Path.Combine(dir, "-")));
     }
 
+    /// <summary>
+    /// A command that writes a savefile replaces only a savefile (or an empty file): <c>domain save web web.cfg</c>
+    /// (arguments swapped) replaced the config with guest memory, as <c>store pull</c> and <c>convert</c> did.
+    /// </summary>
+    [Fact]
+    public async Task Savefile_writers_replace_a_savefile_but_not_a_config_or_a_manifest()
+    {
+        var dir = NewDir();
+        await SavedDomainAsync(dir, "hvm");
+        Assert.Equal(0, (await Run(dir, "domain", "restore", "web.xlsave")).ExitCode);
+        var config = File.ReadAllText(Path.Combine(dir, "web.cfg"));
+        File.WriteAllText(Path.Combine(dir, "xen-iac.yaml"), "domains: []\n");
+        foreach (var args in new[]
+        {
+            new[] { "domain", "save", "web", "web.cfg", "--checkpoint" },
+            ["domain", "save", "web", "xen-iac.yaml"],
+            ["savefile", "convert", "web.xlsave", "web.cfg", "--byte-order", "big"],
+        })
+        {
+            var refused = await Run(dir, args);
+            Assert.Equal(1, refused.ExitCode);
+            var line = Assert.Single(refused.StdErr.TrimEnd().Split('\n'));
+            Assert.Contains("exists and is not a savefile; it is not replaced", line);
+        }
+        Assert.Equal(config, File.ReadAllText(Path.Combine(dir, "web.cfg")));
+        Assert.Equal("domains: []\n", File.ReadAllText(Path.Combine(dir, "xen-iac.yaml")));
+        Assert.Equal("Running", await DomainStateAsync(dir, "web"));
+
+        // A savefile, and an empty file, are what these commands write over.
+        File.WriteAllText(Path.Combine(dir, "empty.xlsave"), "");
+        Assert.Equal(0, (await Run(dir, "savefile", "convert", "web.xlsave", "empty.xlsave", "--byte-order", "big")).ExitCode);
+        Assert.Equal(0, (await Run(dir, "savefile", "convert", "empty.xlsave", "web.xlsave", "--byte-order", "little")).ExitCode);
+        Assert.Equal(0, (await Run(dir, "domain", "save", "web", "empty.xlsave", "--checkpoint")).ExitCode);
+        Assert.Equal(0, (await Run(dir, "savefile", "verify", "empty.xlsave")).ExitCode);
+    }
+
     [Theory]
     [InlineData("pv", "type hvm -> pv")]
     [InlineData("empty", "name: the config names no domain")]

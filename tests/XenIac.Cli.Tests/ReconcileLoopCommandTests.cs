@@ -193,11 +193,18 @@ public sealed class ReconcileLoopCommandTests : IDisposable
     [InlineData("folder", "is a folder")]
     [InlineData("folder/", "is a folder")]
     [InlineData("link.json", "is a symbolic link")]
+    // A typo that named another file replaced it with status JSON (the manifest, a config, a savefile) and exited 0.
+    [InlineData("xen-iac.yaml", "exists and is not a reconcile status file; it is not replaced")]
+    [InlineData("a.cfg", "exists and is not a reconcile status file")]
+    [InlineData("-", "'-' (standard output) is not supported")]
+    [InlineData("", "--status is empty")]
+    [InlineData("nodir/s.json", "does not exist")]
     public async Task A_status_file_that_cannot_be_written_is_an_error_before_anything_changes(string status, string said)
     {
         File.CreateSymbolicLink(P("link.json"), P("elsewhere.json"));
         File.WriteAllText(P("a.cfg"), Cfg("a"));
         Manifest("  - name: a\n    config: a.cfg\n");
+        var manifest = File.ReadAllText(P("xen-iac.yaml"));
         Directory.CreateDirectory(P("folder"));
 
         var result = await Run("reconcile", "--once", "--status", status);
@@ -206,6 +213,24 @@ public sealed class ReconcileLoopCommandTests : IDisposable
         Assert.Contains(said, Assert.Single(result.StdErr.TrimEnd().Split('\n')), StringComparison.Ordinal);
         Assert.Equal("", result.StdOut);
         Assert.False(Directory.Exists(P("host")) && Directory.EnumerateFileSystemEntries(P("host"), "*", SearchOption.AllDirectories).Any(f => f.Contains("domains", StringComparison.Ordinal) && File.Exists(f)));
+        Assert.Equal(Cfg("a"), File.ReadAllText(P("a.cfg")));
+        Assert.Equal(manifest, File.ReadAllText(P("xen-iac.yaml")));
+        Assert.False(File.Exists(P("-")));
+        Assert.False(Directory.Exists(P("nodir")));
+    }
+
+    [Fact]
+    public async Task A_status_file_of_an_earlier_loop_is_replaced()
+    {
+        File.WriteAllText(P("a.cfg"), Cfg("a"));
+        Manifest("  - name: a\n    config: a.cfg\n");
+        Assert.Equal(0, (await Run("reconcile", "--once", "--status", "s.json")).ExitCode);
+        var first = File.ReadAllText(P("s.json"));
+        File.WriteAllText(P("empty.json"), "");
+        Assert.Equal(0, (await Run("reconcile", "--once", "--status", "s.json")).ExitCode);
+        Assert.Equal(0, (await Run("reconcile", "--once", "--status", "empty.json")).ExitCode); // an empty file holds nothing to lose
+        Assert.NotEqual(first, File.ReadAllText(P("s.json")));
+        Assert.Contains("\"manifest\"", File.ReadAllText(P("empty.json")), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -265,6 +290,7 @@ public sealed class ReconcileLoopCommandTests : IDisposable
         File.WriteAllText(P("a.cfg"), Cfg("a"));
         File.WriteAllText(P("c.cfg"), Cfg("c"));
         Manifest("  - name: a\n    config: a.cfg\n");
+        Directory.CreateDirectory(P("state"));
         var (loop, stdout, stderr) = Start(["reconcile", "--interval", "1h", "--status", "state/loop.json"]);
         await WaitFor(() => File.Exists(P("state/loop.json")) && File.ReadAllText(P("state/loop.json")).Contains("\"start\""), what: "the first run");
 

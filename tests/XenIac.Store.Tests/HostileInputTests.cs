@@ -195,6 +195,51 @@ public sealed class HostileInputTests
         Assert.Equal(StoreError.NotFound, gone.Error);
     }
 
+    /// <summary>
+    /// A tag that is also the start of an id was silently taken as the tag; an id start shared by a readable and a
+    /// damaged manifest took the readable one; a tag on a damaged manifest was "no snapshot has it".
+    /// </summary>
+    [Fact]
+    public async Task References_that_could_mean_two_snapshots_are_refused_and_damage_is_mentioned()
+    {
+        await using var files = new StoreTestFiles();
+        await files.CreateAsync("g", "pv", 1);
+        await files.CreateAsync("h", "pv", 1);
+        await using var store = await SnapshotStore.OpenAsync(files.StorePath, create: true);
+        var hexTag = await Assert.ThrowsAsync<StoreException>(() => store.PushAsync(files.PathOf("none"), "2048"));
+        Assert.Contains("hex digits alone read as the start of a snapshot id", hexTag.Message, StringComparison.Ordinal);
+        Assert.Null(SnapshotStore.TagProblem("v2048"));
+        Assert.Null(SnapshotStore.TagProblem("abc")); // too short to be taken for an id
+
+        var a = (await store.PushAsync(await files.SaveAsync("g", "g.save"), "g@v1")).Snapshot;
+        var b = (await store.PushAsync(await files.SaveAsync("h", "h.save"), "h@v1")).Snapshot;
+        // A store written before the rule: a's tag is the start of b's id.
+        var aManifest = Path.Combine(files.StorePath, "snapshots", a.Id + ".json");
+        void Retag(string tag)
+        {
+            var edited = a with { Tag = tag, Seal = null };
+            File.WriteAllBytes(aManifest, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(edited with { Seal = edited.ComputeSeal() }, StoreJson.Default.SnapshotManifest));
+        }
+        Retag(b.Id[..6]);
+        var both = await Assert.ThrowsAsync<StoreException>(() => store.ResolveAsync(b.Id[..6]));
+        Assert.Contains("is a tag and also the start of a snapshot id", both.Message, StringComparison.Ordinal);
+        Assert.Equal(b.Id, (await store.ResolveAsync(b.Id)).Id);
+
+        // b's manifest damaged: a start of its id, and its tag, now say so.
+        Retag("g@v1");
+        File.WriteAllText(Path.Combine(files.StorePath, "snapshots", b.Id + ".json"), "{");
+        Assert.Equal(StoreError.Damaged, (await Assert.ThrowsAsync<StoreException>(() => store.ResolveAsync(b.Id[..6]))).Error);
+        var byTag = await Assert.ThrowsAsync<StoreException>(() => store.ResolveAsync("h@v1"));
+        Assert.Contains("1 snapshot manifest in the store cannot be read", byTag.Message, StringComparison.Ordinal);
+        var common = a.Id.Zip(b.Id).TakeWhile(p => p.First == p.Second).Count();
+        if (common >= 4)
+        {
+            var ambiguous = await Assert.ThrowsAsync<StoreException>(() => store.ResolveAsync(a.Id[..common]));
+            Assert.Contains("is the start of 2 snapshot ids", ambiguous.Message, StringComparison.Ordinal);
+        }
+        Assert.Equal(a.Id, (await store.ResolveAsync("g@v1")).Id);
+    }
+
     [Fact]
     public async Task A_fifo_or_device_where_an_object_belongs_is_damage_and_never_waited_on()
     {
@@ -212,6 +257,18 @@ public sealed class HostileInputTests
         File.CreateSymbolicLink(manifest, "/dev/zero");
         scan = await store.ScanAsync().WaitAsync(TimeSpan.FromSeconds(20));
         Assert.Contains("is a character device", Assert.Single(scan.Damaged).Problem, StringComparison.Ordinal);
+
+        // A folder in its place was passed over: ls left the snapshot out, verify said ok, forget found no such id.
+        File.Delete(manifest);
+        Directory.CreateDirectory(manifest);
+        scan = await store.ScanAsync();
+        var folder = Assert.Single(scan.Damaged);
+        Assert.Contains("is a folder", folder.Problem, StringComparison.Ordinal);
+        Assert.Equal([pushed.Snapshot.Id], folder.Snapshots);
+        Assert.False((await store.VerifyAsync()).Ok);
+        Assert.Equal(pushed.Snapshot.Id, (await store.ForgetAsync(pushed.Snapshot.Id)).Id);
+        Assert.False(Directory.Exists(manifest));
+        Assert.True((await store.VerifyAsync()).Ok);
     }
 
     [Fact]

@@ -255,6 +255,39 @@ public sealed class SnapshotStoreTests : IAsyncLifetime
             f => Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(f)));
     }
 
+    /// <summary>
+    /// With its settings file lost, the next push made a new store over the old data: with another key the old
+    /// snapshots could never be read again, and without one it wrote an unencrypted marker before failing.
+    /// </summary>
+    [Fact]
+    public async Task A_push_does_not_make_a_new_store_over_one_whose_settings_file_is_lost()
+    {
+        var key = _files.PathOf("k1");
+        var other = _files.PathOf("k2");
+        StoreKey.Generate(key);
+        StoreKey.Generate(other);
+        await _files.CreateAsync("lost", "pv", 4);
+        var path = await _files.SaveAsync("lost", "l.save");
+        string id;
+        await using (var store = await OpenAsync(key: key))
+            id = (await store.PushAsync(path, "lost@1")).Snapshot.Id;
+        var settings = Path.Combine(_files.StorePath, "xeniac-store.json");
+        var kept = File.ReadAllBytes(settings);
+        File.Delete(settings);
+
+        foreach (var k in new[] { other, null })
+        {
+            var e = await Assert.ThrowsAsync<StoreException>(() => OpenAsync(key: k));
+            Assert.Equal(StoreError.Damaged, e.Error);
+            Assert.Contains("holds snapshots or packs but no xeniac-store.json", e.Message);
+            Assert.False(File.Exists(settings));
+        }
+        File.WriteAllBytes(settings, kept);
+        await using (var store = await OpenAsync(key: key))
+            await store.PullAsync(id, _files.PathOf("back"));
+        Assert.Equal(StoreTestFiles.Sha256(path), StoreTestFiles.Sha256(_files.PathOf("back")));
+    }
+
     [Fact]
     public async Task Encrypted_store_needs_its_key_and_holds_no_plaintext()
     {

@@ -108,6 +108,23 @@ public static partial class AtomicFile
     }
 
     /// <summary>
+    /// <see cref="CheckTarget"/> for a command that writes a file of its own <paramref name="kind"/> (a saved plan, a
+    /// status file): a non-empty file already there is replaced only when <paramref name="isKind"/> says it is one. A
+    /// typo or a swapped argument (<c>plan -out web.xlsave</c>, <c>--status xen-iac.yaml</c>) replaced the savefile or
+    /// the manifest with JSON and said it succeeded.
+    /// </summary>
+    /// <exception cref="IOException">The message names <paramref name="path"/> and what is wrong with it.</exception>
+    public static string CheckTargetOfKind(string path, string kind, Func<string, bool> isKind)
+    {
+        ArgumentNullException.ThrowIfNull(isKind);
+        var directory = CheckTarget(path);
+        var full = Path.GetFullPath(path);
+        if (TypeOf(full) == EntryType.Regular && new FileInfo(full).Length > 0 && !isKind(full))
+            throw new IOException($"'{path}' exists and is not a {kind}; it is not replaced (name a new file, or remove this one first)");
+        return directory;
+    }
+
+    /// <summary>
     /// Whether <paramref name="path"/> is a regular file, following a symbolic link (a device such as /dev/null, a
     /// pipe, a socket or a folder is not): for readers that must not take a stream of unknown length for a file.
     /// </summary>
@@ -190,9 +207,29 @@ public static partial class AtomicFile
     public static string TempPathFor(string path)
     {
         var full = Path.GetFullPath(path);
-        var temp = Path.Combine(Path.GetDirectoryName(full)!, $"{TempPrefix}{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}");
+        var temp = Path.Combine(Path.GetDirectoryName(full)!, $"{TempPrefix}{NamePart(Path.GetFileName(full))}.{Environment.ProcessId}.{Guid.NewGuid():N}");
         Remember(temp);
         return temp;
+    }
+
+    /// <summary>
+    /// The target's name as the temp name carries it: whole, or its first 160 UTF-8 bytes. A file system names a file in
+    /// at most 255 bytes; the prefix, process id and GUID take about 55, so a legal name of over 200 bytes made a
+    /// temp name no file could have ("the path is too long"), and the write failed.
+    /// </summary>
+    private static string NamePart(string name)
+    {
+        const int MaxBytes = 160;
+        if (System.Text.Encoding.UTF8.GetByteCount(name) <= MaxBytes) return name;
+        var bytes = 0;
+        var end = 0;
+        foreach (var rune in name.EnumerateRunes())
+        {
+            if (bytes + rune.Utf8SequenceLength > MaxBytes) break;
+            bytes += rune.Utf8SequenceLength;
+            end += rune.Utf16SequenceLength;
+        }
+        return name[..end];
     }
 
     // Every temp path this process named. Names are unique (a GUID each), so deleting one that was since renamed

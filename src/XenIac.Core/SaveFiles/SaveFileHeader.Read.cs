@@ -80,6 +80,27 @@ public sealed partial record SaveFileHeader
         return LooksLikeXlSavefile(start[..ReadAtMost(stream, start)]);
     }
 
+    /// <summary>
+    /// True when the regular file at <paramref name="path"/> begins as a savefile of any format XenIac reads: the xl
+    /// header, or a headerless legacy image (the libxl stream's "LibxlFmt", or a bare libxc image). Damage after the
+    /// first bytes does not matter: this tells a savefile a command may replace from a file it must not (a manifest, a
+    /// config, a disk image named by a typo).
+    /// </summary>
+    public static bool LooksLikeSavefile(string path)
+    {
+        try
+        {
+            using var stream = InputFile.Open(path, bufferSize: 1);
+            Span<byte> start = stackalloc byte[SaveFileLayout.MagicLength];
+            start = start[..ReadAtMost(stream, start)];
+            return LooksLikeXlSavefile(start)
+                || start.Length >= 8 && BinaryPrimitives.ReadUInt64BigEndian(start) == Streams.StreamLayout.LibxlIdent
+                || start.Length >= 12 && BinaryPrimitives.ReadUInt64BigEndian(start) == Streams.StreamLayout.LibxcMarker
+                                      && BinaryPrimitives.ReadUInt32BigEndian(start[8..]) == Streams.StreamLayout.LibxcIdent;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
+    }
+
     private static int ReadAtMost(Stream stream, Span<byte> buffer) =>
         stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
 

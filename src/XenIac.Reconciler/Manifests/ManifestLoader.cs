@@ -273,8 +273,8 @@ public static partial class ManifestLoader
         var store = (Get(m, "store") is { } st ? context.StoreLocation(st) : null) ?? defaults.Store;
         if (snapshot is not null)
         {
-            if (!XenIac.Store.SnapshotStore.IsValidTag(snapshot))
-                context.Error(snapshotNode!, $"invalid snapshot tag '{snapshot}': letters, digits and ._@:+- only, up to 128 characters (e.g. {name}@nightly)");
+            if (XenIac.Store.SnapshotStore.TagProblem(snapshot) is { } tagProblem)
+                context.Error(snapshotNode!, $"invalid snapshot tag '{snapshot}': {tagProblem.Replace("web@", name + "@", StringComparison.Ordinal)}");
             if (store is null)
                 context.Error(snapshotNode!, "a domain with 'snapshot' needs a store: set 'store' on the domain or in defaults (a folder or s3://bucket/prefix)");
             if (format == SavefileFormat.Legacy)

@@ -110,6 +110,16 @@ public static class StatusFile
             cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Whether <paramref name="path"/> holds a status file (one this loop, or an earlier one, wrote): the only
+    /// non-empty file <c>--status</c> replaces. Bounded: a large file is no status file and is not read.
+    /// </summary>
+    public static bool IsStatusFile(string path) =>
+        new FileInfo(path) is { Exists: true, Length: <= MaxStatusBytes } && TryRead(path) is { Manifest: not null };
+
+    /// <summary>Far beyond the status of thousands of domains.</summary>
+    private const long MaxStatusBytes = 64L << 20;
+
     /// <summary>The status in <paramref name="path"/>, or null when there is none or it cannot be read (it is rewritten on the next step).</summary>
     public static ReconcileStatus? TryRead(string path)
     {

@@ -208,24 +208,43 @@ public sealed class FolderBackend : IStoreBackend
         var folder = slash < 0 ? _root : Path.Combine(_root, prefix[..slash]);
         if (!Directory.Exists(folder)) yield break;
         var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = false, AttributesToSkip = 0 };
-        foreach (var info in new DirectoryInfo(folder).EnumerateFiles("*", options))
+        foreach (var info in new DirectoryInfo(folder).EnumerateFileSystemInfos("*", options))
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (info.Name.StartsWith(AtomicFile.TempPrefix, StringComparison.Ordinal)) continue;
             var key = Path.GetRelativePath(_root, info.FullName).Replace(Path.DirectorySeparatorChar, '/');
             if (!key.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            // A folder is listed only where a snapshot's manifest belongs (snapshots/ID.json): passed over, the
+            // snapshot vanished from ls, verify said ok and forget said no such id; listed, reading it names the damage.
+            if (info is DirectoryInfo && !IsManifestKey(key)) continue;
             long size;
             DateTimeOffset modified;
-            try { size = info.Length; modified = info.LastWriteTimeUtc; }
+            try { size = info is FileInfo file ? file.Length : 0; modified = info.LastWriteTimeUtc; }
             catch (FileNotFoundException) { continue; } // deleted while listing
             yield return new StoreObject(key, size, modified);
         }
         await Task.CompletedTask.ConfigureAwait(false);
     }
 
+    private static bool IsManifestKey(string key) =>
+        key.StartsWith(StoreKeys.Snapshots, StringComparison.Ordinal) && key.EndsWith(".json", StringComparison.Ordinal)
+        && key.IndexOf('/', StoreKeys.Snapshots.Length) < 0;
+
     public Task DeleteAsync(string key, CancellationToken cancellationToken = default)
     {
-        try { File.Delete(PathOf(key)); }
+        var path = PathOf(key);
+        // 'store forget' of a snapshot whose manifest became a folder (see ListAsync): an empty one goes, as the
+        // object would; one with files in it is not the store's to empty.
+        if (IsManifestKey(key) && Directory.Exists(path) && !File.Exists(path))
+        {
+            try { Directory.Delete(path); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new StoreException(StoreError.Unavailable, $"cannot delete {key} in the store '{Location}': it is a folder, and {e.Message}", e);
+            }
+            return Task.CompletedTask;
+        }
+        try { File.Delete(path); }
         catch (DirectoryNotFoundException) { }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -141,4 +141,20 @@ public sealed class AtomicFileTests : IDisposable
         await Assert.ThrowsAsync<FileNotFoundException>(() => write);
         Assert.False(File.Exists(P("big")));
     }
+
+    /// <summary>A legal name of 201–255 bytes made a temp name over the 255 a file system allows: the write failed.</summary>
+    [Theory]
+    [InlineData(255, 'a')]
+    [InlineData(127, '\u00e9')] // 254 bytes of two-byte characters
+    [InlineData(63, '\u2603')] // three bytes each: a cut must not split one
+    public async Task A_name_as_long_as_the_file_system_allows_is_written(int count, char c)
+    {
+        var name = new string(c, count);
+        await AtomicFile.WriteAsync(P(name), (s, ct) => s.WriteAsync("x"u8.ToArray(), ct).AsTask());
+        Assert.Equal("x", File.ReadAllText(P(name)));
+        Assert.Empty(Directory.EnumerateFiles(_dir, AtomicFile.TempPrefix + "*"));
+        var temp = Path.GetFileName(AtomicFile.TempPathFor(P(name + "\U0001F600")));
+        Assert.True(System.Text.Encoding.UTF8.GetByteCount(temp) <= 255, temp);
+        Assert.DoesNotContain('\uFFFD', System.Text.Encoding.UTF8.GetString(System.Text.Encoding.UTF8.GetBytes(temp)));
+    }
 }

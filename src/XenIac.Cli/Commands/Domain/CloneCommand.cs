@@ -38,7 +38,7 @@ internal static class CloneCommand
         {
             Description = "A readiness gate: HOST:PORT that must accept a TCP connection; {name} and {n} in HOST become the clone's name and number",
         };
-        var readyTimeout = CommandLine.DurationOption("--ready-timeout", "How long each clone may take to pass its gate (default 60s); a clone that does not undoes the batch");
+        var readyTimeout = CommandLine.DurationOption("--ready-timeout", "How long each clone may take to pass its gate (default 60s); a clone that does not undoes the batch", positive: true);
         var command = new Command("clone",
             "Restore N clones of a savefile in parallel, each with a new name, new MACs (00:16:3e), its own disk copies and (HVM) a fresh VM generation ID")
             { host, file, count, prefix, parallelism, diskCopy, diskCopyCommand, json, teardown, trust, readyCommand, readyTcp, readyTimeout };

@@ -50,7 +50,7 @@ internal static class DomainCommand
     {
         var host = HostOption();
         var name = NameArgument();
-        var file = CommandLine.OutputFile("FILE", "The savefile to write (replaced atomically, mode 0600; its folder must exist)");
+        var file = CommandLine.OutputFile("FILE", "The savefile to write (replaced atomically, mode 0600; its folder must exist)", savefile: true);
         var checkpoint = new Option<bool>("--checkpoint") { Description = "Keep the domain running after the save (xl save -c)" };
         var paused = PausedOption("Leave the domain paused after the save (xl save -p)");
         var config = ConfigOption("Store this config instead of the one the host remembers (checked against it first)");

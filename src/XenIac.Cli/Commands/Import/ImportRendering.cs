@@ -27,8 +27,8 @@ internal static class ImportRendering
             return;
         }
         var running = scan.Domains.Count(d => d.State == DesiredState.Running);
-        Console.Out.WriteLine($"Imported {scan.Domains.Count} domain{(scan.Domains.Count == 1 ? "" : "s")} ({running} running, {scan.Domains.Count - running} saved) into {draft.ManifestPath}" +
-                              (draft.Configs.Count == 0 ? "." : $"; their configs are in {Path.GetDirectoryName(draft.Configs[0].Path)}."));
+        Console.Out.WriteLine(CommandLine.Printable($"Imported {scan.Domains.Count} domain{(scan.Domains.Count == 1 ? "" : "s")} ({running} running, {scan.Domains.Count - running} saved) into {draft.ManifestPath}" +
+                              (draft.Configs.Count == 0 ? "." : $"; their configs are in {Path.GetDirectoryName(draft.Configs[0].Path)}.")));
     }
 
     public static void RenderOne(ManifestDraft draft, ImportedDomain domain, IReadOnlyList<string> warnings, bool json)
@@ -39,8 +39,8 @@ internal static class ImportRendering
             return;
         }
         var state = domain.State == DesiredState.Running ? "running" : "saved";
-        Console.Out.WriteLine($"Added '{domain.Name}' ({state}) to {draft.ManifestPath}" +
-                              (draft.Configs.Count == 0 ? "." : $"; its config is {draft.Configs[0].Path}."));
+        Console.Out.WriteLine(CommandLine.Printable($"Added '{domain.Name}' ({state}) to {draft.ManifestPath}" +
+                              (draft.Configs.Count == 0 ? "." : $"; its config is {draft.Configs[0].Path}.")));
     }
 
     private static ImportReport Report(ManifestDraft draft, IEnumerable<ImportedDomain> domains, IReadOnlyList<string> warnings, bool written) => new(

@@ -28,6 +28,21 @@ internal static class LoopCommand
         var drift = ChoiceOption.Create("--drift", "fix: apply the plan; warn: only report differences (status, metrics), change nothing",
             [("fix", DriftMode.Fix), ("warn", DriftMode.Warn)], DriftMode.Fix);
         var status = new Option<string?>("--status") { HelpName = "file", Description = "Status file, replaced whole after each step (default .xen-iac/status.json beside the manifest)" };
+        // Checked while parsing, before the first run changes a domain: a status file that cannot be written (a folder,
+        // a link, a device, a missing folder) or that would replace another file (the manifest, a savefile: a typo
+        // did, and exited 0). Only the default folder (.xen-iac, beside the manifest) is made.
+        status.Validators.Add(r =>
+        {
+            if (r.Tokens.Count == 0) return;
+            var path = r.Tokens[0].Value;
+            if (path == CommandLine.StdioName) r.AddError("--status: '-' (standard output) is not supported: the status is a file, replaced after each run");
+            else if (path.Length == 0) r.AddError("--status is empty; give a file path");
+            else
+            {
+                try { XenIac.Core.IO.AtomicFile.CheckTargetOfKind(path, "reconcile status file", StatusFile.IsStatusFile); }
+                catch (Exception e) when (e is IOException or ArgumentException) { r.AddError($"--status: {e.Message}"); }
+            }
+        });
         var metrics = new Option<string?>("--metrics")
         {
             HelpName = "addr",

@@ -16,10 +16,6 @@ internal static class LoopHandlers
     {
         // A manifest that does not load at start is a typo to fix now, not something to retry every interval.
         ManifestLoader.Load(request.Manifest);
-        // So is a status file that cannot be written (a folder, a link, a device): found after the first run, domains
-        // had already been changed. A missing folder for it is made, as the default one (.xen-iac) is.
-        if (request.Status is { } status && Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(status))))
-            Core.IO.AtomicFile.CheckTarget(status);
         using var metrics = request.Metrics is { } address ? LoopMetrics.Start(address) : null;
         await using var hosts = new HostProvider(CommandLine.HostSpec(request.Host), CommandLine.NoteCreatedHost);
         var log = new RunLog(metrics);
@@ -48,9 +44,9 @@ internal static class LoopHandlers
                 _ => ExitCodes.Ok,
             };
         }
-        Console.Out.WriteLine($"reconcile: {Path.GetFullPath(request.Manifest)} every {request.Interval.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s " +
+        Console.Out.WriteLine(CommandLine.Printable($"reconcile: {Path.GetFullPath(request.Manifest)} every {request.Interval.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s " +
                               $"(drift: {request.Drift.ToString().ToLowerInvariant()}); status {loop.StatusPath}" +
-                              (request.Metrics is { } m ? $"; metrics http://{m}/metrics" : ""));
+                              (request.Metrics is { } m ? $"; metrics http://{m}/metrics" : "")));
         await loop.RunAsync(stopping);
         // Stopped by SIGTERM or Ctrl+C: what was under way finished, so this is a clean exit, not an error.
         Console.Out.WriteLine("reconcile: stopped");
@@ -66,7 +62,7 @@ internal static class LoopHandlers
         {
             // Byte progress is for a terminal's bar; a daemon's log gets the start and end of each step.
             if (value is StepProgress || ApplyEventText.Line(value) is not { } line) return;
-            Console.Out.WriteLine($"{Stamp(DateTimeOffset.UtcNow)} {line}");
+            Console.Out.WriteLine(CommandLine.Printable($"{Stamp(DateTimeOffset.UtcNow)} {line}"));
         }
 
         public void RunFinished(ReconcileRun run)

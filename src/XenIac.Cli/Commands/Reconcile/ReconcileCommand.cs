@@ -76,7 +76,8 @@ internal static class ReconcileCommand
                 r.AddError("--out is empty; give a file path");
                 return;
             }
-            try { XenIac.Core.IO.AtomicFile.CheckTarget(r.Tokens[0].Value); }
+            // Only a saved plan is replaced: a typo (-out web.xlsave, -out xen-iac.yaml) replaced that file with JSON.
+            try { XenIac.Core.IO.AtomicFile.CheckTargetOfKind(r.Tokens[0].Value, "saved plan", XenIac.Reconciler.Planning.SavedPlan.IsSavedPlan); }
             catch (Exception e) when (e is IOException or ArgumentException) { r.AddError($"--out: {e.Message}"); }
         });
         var refreshOnly = new Option<bool>("--refresh-only") { Description = "Report drift between reality and the manifest instead of planning fixes (as 'xen-iac drift')" };

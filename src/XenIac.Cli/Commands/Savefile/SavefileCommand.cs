@@ -67,7 +67,7 @@ internal static class SavefileCommand
     private static Command Convert()
     {
         var source = CommandLine.InputFile("SOURCE", "The savefile to convert");
-        var destination = CommandLine.OutputFile("DEST", "Where to write the result (may be SOURCE: replaced atomically; '-' streams to standard output)", stdout: true);
+        var destination = CommandLine.OutputFile("DEST", "Where to write the result (may be SOURCE: replaced atomically; '-' streams to standard output)", stdout: true, savefile: true);
         var to = ChoiceOption.Create("--to", "Target format: xl (header with config) or legacy (configless, image only)",
             [("xl", SaveFileFormat.Xl), ("legacy", SaveFileFormat.Legacy)], SaveFileFormat.Xl);
         var config = CommandLine.InputFileOption("--config", "Config to store (xl.cfg or libxl JSON); required when SOURCE is legacy; checked like set-config");

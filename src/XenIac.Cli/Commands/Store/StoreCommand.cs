@@ -53,7 +53,7 @@ internal static class StoreCommand
     private static Command Pull()
     {
         var reference = new Argument<string>("REF") { Description = "Snapshot id (or a unique start of it) or tag" };
-        var dest = CommandLine.OutputFile("DEST", "Where to write the savefile (atomically, mode 0600; '-' streams to standard output)", stdout: true);
+        var dest = CommandLine.OutputFile("DEST", "Where to write the savefile (atomically, mode 0600; '-' streams to standard output)", stdout: true, savefile: true);
         var json = CommandLine.JsonOption();
         var where = Where.Create();
         var command = new Command("pull", "Write a snapshot's savefile, byte for byte as it was pushed (every chunk and the whole file checked)") { reference, dest, json };
