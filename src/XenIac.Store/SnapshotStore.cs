@@ -920,7 +920,8 @@ public sealed class SnapshotStore : IAsyncDisposable
     private async Task<GcReport> GcAsync(int? keep, bool dryRun, string? onlyTag, CancellationToken cancellationToken)
     {
         if (keep is < 1) throw new StoreException(StoreError.InvalidArgument, "--keep must be at least 1 (a tag keeps its newest snapshot)");
-        await using var gate = await StoreLocks.AcquireAsync(_backend, StoreLocks.Exclusive, _options.LockWait, cancellationToken).ConfigureAwait(false);
+        var kind = dryRun && _backend is FolderBackend { CanWrite: false } ? StoreLocks.DryRunOfReadOnly : StoreLocks.Exclusive;
+        await using var gate = await StoreLocks.AcquireAsync(_backend, kind, _options.LockWait, cancellationToken).ConfigureAwait(false);
         var (all, hurt) = await ScanAsync(cancellationToken).ConfigureAwait(false);
         // A manifest gc cannot read may need any pack: deleting on without it could lose that snapshot for good.
         if (hurt.Count > 0)

@@ -42,7 +42,14 @@ internal sealed class StoreLocks : IAsyncDisposable
     }
 
     /// <summary>The kinds that only read: on a store nobody here may write they go without a lock.</summary>
-    private static bool OnlyReads(string kind) => kind is "pull" or "verify";
+    private static bool OnlyReads(string kind) => kind is "pull" or "verify" or DryRunOfReadOnly;
+
+    /// <summary>
+    /// A gc --dry-run of a store this process cannot write: it only reports, so it may look without a lock. (Where
+    /// the store can be written, a dry run takes the exclusive lock, so that a push under way does not make its new
+    /// packs look unused.)
+    /// </summary>
+    public const string DryRunOfReadOnly = "gc-dry-run";
 
     /// <remarks>
     /// A pull or verify of a folder store this process cannot write (a read-only mount of a mirror, a folder shared

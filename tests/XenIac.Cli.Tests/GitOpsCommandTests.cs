@@ -297,6 +297,11 @@ public sealed class GitOpsCommandTests : IDisposable
         Assert.Equal(2, scoped.ExitCode);
         Assert.Equal(["web-1", "web-2"], JsonNode.Parse(scoped.StdOut)!["domains"]!.AsArray().Select(d => d!["name"]!.GetValue<string>()));
         AssertOneError(await Run("plan", "--refresh-only", "--out", "p.json"), "--refresh-only");
+
+        // A folder where web-2's savefile belongs is no savefile, as plan says; it was reported "missing".
+        Directory.CreateDirectory(P("saves/web-2.xlsave"));
+        var folder = await Run("drift");
+        Assert.Matches(@"web-2\s+savefile-invalid\s+.*web-2.xlsave is a folder, not a savefile", folder.StdOut);
     }
 
     [SkippableFact]

@@ -130,6 +130,27 @@ public sealed class ClonePoolTests : IAsyncLifetime
         Assert.Empty(Directory.GetFiles(_dir, "web-*"));
     }
 
+    /// <summary>
+    /// A damaged record file gave the JSON library's texts ("LineNumber: 0 | BytePositionInLine: 3", "The node must be
+    /// of type 'JsonArray'"), and a folder in its place read as "no pools", so pools were never torn down.
+    /// </summary>
+    [Fact]
+    public void A_damaged_or_misplaced_record_file_is_named_in_its_own_terms()
+    {
+        var path = P("clones.json");
+        Directory.CreateDirectory(path);
+        Assert.Contains("is a folder, not the list of clone pools", Assert.Throws<XenIac.Reconciler.Cloning.ClonePoolRecordException>(() => XenIac.Reconciler.Cloning.ClonePoolRecords.Read(path)).Message);
+        Directory.Delete(path);
+        foreach (var (text, said) in new[] { ("[\n  {\"domain\": \"web\",}", $"{path}:2:"), ("{}", "a JSON array of"), ("[{\"domain\": 1}]", "a JSON array of"), ("[null]", "a JSON array of") })
+        {
+            File.WriteAllText(path, text);
+            var e = Assert.Throws<XenIac.Reconciler.Cloning.ClonePoolRecordException>(() => XenIac.Reconciler.Cloning.ClonePoolRecords.Read(path));
+            Assert.Contains(said, e.Message);
+            Assert.DoesNotContain("LineNumber", e.Message);
+            Assert.DoesNotContain("JsonArray", e.Message);
+        }
+    }
+
     [Fact]
     public async Task A_domain_that_only_looks_like_a_clone_is_left_alone_without_clones()
     {

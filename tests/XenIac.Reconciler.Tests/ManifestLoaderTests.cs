@@ -189,12 +189,22 @@ public sealed class ManifestLoaderTests
     [InlineData("domains:\n  - name: web\n    overrides:\n      settings:\n        9lives: 1\n", "invalid setting name '9lives'")]
     [InlineData("domains:\n  - name: web\n    overrides:\n      settings:\n        vif: [{mac: x}]\n", "list items must be strings")]
     [InlineData("version: 2\ndomains: []\n", "unsupported manifest version 2")]
+    [InlineData("version: \"2\"\ndomains: []\n", "'version' must be a whole number")]
+    [InlineData("version: one\ndomains: []\n", "'version' must be a whole number")]
     [InlineData("hosts: []\n", "missing 'domains'")]
     [InlineData("- name: web\n", "a manifest is a mapping")]
     public void Semantic_errors_are_explained(string yaml, string expected)
     {
         Assert.Contains(Fails(yaml).Errors, e => e.Message.Contains(expected));
     }
+
+    /// <summary>Compose files quote their version; "'version' must be a whole number" for version "1" read as a riddle.</summary>
+    [Theory]
+    [InlineData("version: 1\n")]
+    [InlineData("version: \"1\"\n")]
+    [InlineData("version: '1'\n")]
+    [InlineData("")]
+    public void Version_1_may_be_quoted(string version) => Assert.Empty(Load(version + "domains: []\n").Domains);
 
     [Fact]
     public void A_missing_manifest_file_is_a_manifest_error()

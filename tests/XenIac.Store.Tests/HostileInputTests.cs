@@ -310,6 +310,10 @@ public sealed class HostileInputTests
             var push = await Assert.ThrowsAsync<StoreException>(() => store.PushAsync(saved));
             Assert.Contains("cannot be written here (a read-only mount", push.Message, StringComparison.Ordinal);
             await Assert.ThrowsAsync<StoreException>(() => store.GcAsync());
+            // A dry run only reports: it was refused as a writer.
+            var report = await store.GcAsync(keep: 1, dryRun: true);
+            Assert.True(report.DryRun);
+            Assert.Empty(report.RemovedSnapshots);
         }
         finally
         {

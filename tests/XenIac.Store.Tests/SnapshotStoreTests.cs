@@ -406,9 +406,10 @@ public sealed class SnapshotStoreTests : IAsyncLifetime
         await Assert.ThrowsAsync<StoreException>(() => SnapshotStore.OpenAsync(_files.PathOf("none"), create: false));
         Assert.Equal(StoreError.InvalidArgument, Assert.Throws<StoreException>(() => StoreBackends.Open("ftp://x/y")).Error);
         await using var store = await OpenAsync();
-        foreach (var bad in new[] { "bad tag", "@", "-x", "..", "", new string('a', 129) })
+        // ... and hex digits alone from 4 on ("cafe", 128 a's), which read as the start of a snapshot id.
+        foreach (var bad in new[] { "bad tag", "@", "-x", "..", "", new string('w', 129), "cafe", new string('a', 128) })
             Assert.Equal(StoreError.InvalidArgument, Assert.Throws<StoreException>(() => SnapshotStore.CheckTag(bad)).Error);
-        foreach (var good in new[] { "web@nightly", "9.x", "a", new string('a', 128) }) SnapshotStore.CheckTag(good);
+        foreach (var good in new[] { "web@nightly", "9.x", "a", "abc", "cafe1g", new string('w', 128) }) SnapshotStore.CheckTag(good);
         var e = await Assert.ThrowsAsync<StoreException>(() => store.ResolveAsync("nothing"));
         Assert.Equal(StoreError.NotFound, e.Error);
     }

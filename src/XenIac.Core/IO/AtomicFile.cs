@@ -90,6 +90,8 @@ public static partial class AtomicFile
         switch (TypeOf(full))
         {
             case EntryType.Missing:
+                if (File.Exists(directory))
+                    throw new IOException($"cannot write '{path}': '{directory}' is a file, not a folder");
                 if (!Directory.Exists(directory))
                     throw new IOException($"cannot write '{path}': the folder '{directory}' does not exist (create it first; XenIac does not create folders for output files)");
                 break;
@@ -154,21 +156,15 @@ public static partial class AtomicFile
     {
         if (OperatingSystem.IsLinux())
         {
-            // statx has one layout on every Linux architecture, unlike stat; stx_mode is a u16 at offset 28.
-            var buffer = new byte[256];
-            int rc;
-            unsafe
+            var type = Libc.FileType(Libc.CurrentDirectory, full, Libc.NoFollow);
+            if (type != 0)
             {
-                fixed (byte* p = buffer) rc = Libc.Statx(Libc.CurrentDirectory, full, Libc.NoFollow, Libc.StatxType, p);
-            }
-            if (rc == 0)
-            {
-                return (BitConverter.ToUInt16(buffer, 28) & 0xF000) switch
+                return type switch
                 {
-                    0x8000 => EntryType.Regular,
-                    0x4000 => EntryType.Directory,
-                    0xA000 => EntryType.SymbolicLink,
-                    0x6000 => EntryType.BlockDevice,
+                    Libc.TypeRegular => EntryType.Regular,
+                    Libc.TypeFolder => EntryType.Directory,
+                    Libc.TypeLink => EntryType.SymbolicLink,
+                    Libc.TypeBlockDevice => EntryType.BlockDevice,
                     _ => EntryType.Other,
                 };
             }

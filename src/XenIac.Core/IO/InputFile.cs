@@ -73,22 +73,12 @@ public static partial class InputFile
     /// <summary>True when <paramref name="path"/>, following links, is a FIFO or pipe (it can be read once, and never seeks).</summary>
     public static bool IsFifo(string path) => FileType(path) == Fifo;
 
-    private const int Fifo = 0x1000; // S_IFIFO
-    private const int CharacterDevice = 0x2000; // S_IFCHR
+    private const int Fifo = Libc.TypeFifo;
+    private const int CharacterDevice = Libc.TypeCharacterDevice;
 
     /// <summary>The S_IFMT bits of <paramref name="path"/>'s mode, following links; 0 when it cannot be told (or not on Linux).</summary>
-    private static int FileType(string path)
-    {
-        if (!OperatingSystem.IsLinux()) return 0;
-        Span<byte> buffer = stackalloc byte[256];
-        int rc;
-        unsafe
-        {
-            // statx has one layout on every Linux architecture; stx_mode is a u16 at offset 28. Flags 0: follow links.
-            fixed (byte* p = buffer) rc = Libc.Statx(Libc.CurrentDirectory, Path.GetFullPath(path), 0, Libc.StatxType, p);
-        }
-        return rc == 0 ? BitConverter.ToUInt16(buffer[28..]) & 0xF000 : 0;
-    }
+    private static int FileType(string path) =>
+        OperatingSystem.IsLinux() ? Libc.FileType(Libc.CurrentDirectory, Path.GetFullPath(path), 0) : 0; // flags 0: follow links
 
     /// <summary>
     /// A blocking handle on the FIFO at <paramref name="path"/> once a writer has written or come and gone; null when it

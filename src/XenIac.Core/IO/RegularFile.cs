@@ -40,28 +40,19 @@ public static class RegularFile
         handle.Dispose();
         throw new NotRegularFileException(path, type switch
         {
-            0x1000 => "a FIFO",
-            0x2000 => "a character device",
-            0x6000 => "a block device",
-            0x4000 => "a folder",
-            0xC000 => "a socket",
+            Libc.TypeFifo => "a FIFO",
+            Libc.TypeCharacterDevice => "a character device",
+            Libc.TypeBlockDevice => "a block device",
+            Libc.TypeFolder => "a folder",
+            Libc.TypeSocket => "a socket",
             _ => "not a regular file",
         });
     }
 
-    private const int RegularType = 0x8000; // S_IFREG
+    private const int RegularType = Libc.TypeRegular;
 
     /// <summary>The S_IFMT bits of the open file's mode (statx on the descriptor itself); 0 when it cannot be told.</summary>
-    private static unsafe int TypeOf(int fd)
-    {
-        Span<byte> buffer = stackalloc byte[256];
-        int rc;
-        // statx has one layout on every Linux architecture; stx_mode is a u16 at offset 28. AT_EMPTY_PATH: fd itself.
-        fixed (byte* p = buffer) rc = Libc.Statx(fd, "", EmptyPath, Libc.StatxType, p);
-        return rc == 0 ? BitConverter.ToUInt16(buffer[28..]) & 0xF000 : 0;
-    }
-
-    private const int EmptyPath = 0x1000; // AT_EMPTY_PATH
+    private static int TypeOf(int fd) => Libc.FileType(fd, "", Libc.EmptyPath);
 }
 
 /// <summary>A path that must be a regular file names something else; <see cref="Kind"/> says what ("a FIFO", ...).</summary>

@@ -148,10 +148,15 @@ public sealed partial class EmbeddedHost : IXenHost
             throw new XenHostException(XenHostError.DomainNotFound, $"no domain named '{name}' on {Spec}");
     }
 
+    /// <summary>
+    /// A new domain's name: also starting with a letter or digit, as a manifest's names do. "-x" was made, and then
+    /// read as an option by every command that names it, and no manifest or import could name it.
+    /// </summary>
     private static void CheckName(string name)
     {
-        if (!IsValidName(name))
-            throw new XenHostException(XenHostError.InvalidConfig, $"invalid domain name '{name}' for the embedded host");
+        if (!IsValidName(name) || !char.IsAsciiLetterOrDigit(name[0]))
+            throw new XenHostException(XenHostError.InvalidConfig,
+                $"invalid domain name '{name}' for the embedded host: letters, digits, '.', '_' and '-', starting with a letter or digit, up to 64 characters");
     }
 
     public async Task<DomainInfo> CreateAsync(ConfigText config, bool paused = false, CancellationToken cancellationToken = default)

@@ -25,6 +25,9 @@ internal static class ClonePoolRecords
     /// <exception cref="ClonePoolRecordException">The file is not the list this class writes.</exception>
     public static IReadOnlyList<ClonePoolRecord> Read(string path)
     {
+        const string Fix = "fix or remove it (the pools it named are then not torn down)";
+        // A folder there was passed over as "no pools": the pools it should have named were never torn down.
+        if (Directory.Exists(path)) throw new ClonePoolRecordException($"{path} is a folder, not the list of clone pools apply keeps; {Fix}");
         if (!File.Exists(path)) return [];
         try
         {
@@ -33,9 +36,15 @@ internal static class ClonePoolRecords
                 records.Add(new ClonePoolRecord((string)node!["domain"]!, (string)node["host"]!));
             return records;
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException or FormatException)
+        // Said in the file's terms: the JSON library's own texts ("'}' is invalid after a value. LineNumber: 0 |
+        // BytePositionInLine: 3.", "The node must be of type 'JsonArray'.") name neither the file nor what belongs in it.
+        catch (JsonException e)
         {
-            throw new ClonePoolRecordException($"{path} is not a list of clone pools ({e.Message}); fix or remove it (the pools it named are then not torn down)");
+            throw new ClonePoolRecordException($"{path}:{(e.LineNumber ?? 0) + 1}:{(e.BytePositionInLine ?? 0) + 1}: not valid JSON; {Fix}");
+        }
+        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException or ArgumentException)
+        {
+            throw new ClonePoolRecordException($"{path} is not a list of clone pools (a JSON array of {{\"domain\": NAME, \"host\": SPEC}}); {Fix}");
         }
     }
 

@@ -165,7 +165,9 @@ public static partial class ManifestLoader
     private static List<DomainSpec> LoadRoot(YamlMappingNode root, Context context)
     {
         context.CheckKeys(root, TopLevelKeys, "top level");
-        if (Get(root, "version") is { } version && context.Int(version, "version") is { } v && v != 1)
+        // A quoted "1" is the version too: Compose files quote theirs, and "'version' must be a whole number" for the
+        // very number asked for read as a riddle.
+        if (Get(root, "version") is { } version && (version is YamlScalarNode { Style: ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted, Value: "1" } ? 1 : context.Int(version, "version")) is { } v && v != 1)
             context.Error(version, $"unsupported manifest version {v}; this xen-iac reads version 1");
 
         var defaults = new Defaults();

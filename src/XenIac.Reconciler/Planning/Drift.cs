@@ -84,6 +84,10 @@ public static class Drift
         var keepsSavefile = spec.State == DesiredState.Saved || (spec.State == DesiredState.Running && spec.Checkpoint);
         if (savefile.Exists && !savefile.Valid)
             items.Add(new(DriftKind.SavefileInvalid, $"{path} is not a valid savefile ({savefile.Problem})"));
+        // A folder where the savefile belongs is no savefile a restore could use, as plan says; "missing" sent the
+        // reader looking for a file that was deleted.
+        else if (!savefile.Exists && keepsSavefile && spec.Snapshot is null && Directory.Exists(spec.SavefilePath))
+            items.Add(new(DriftKind.SavefileInvalid, $"{path} is a folder, not a savefile"));
         else if (!savefile.Exists && keepsSavefile)
             items.Add(new(DriftKind.SavefileMissing, $"{path} is missing"));
         else if (savefile.Valid && keepsSavefile && ConfigChange(spec, savefile) is { } change)

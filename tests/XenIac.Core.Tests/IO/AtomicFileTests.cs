@@ -157,4 +157,14 @@ public sealed class AtomicFileTests : IDisposable
         Assert.True(System.Text.Encoding.UTF8.GetByteCount(temp) <= 255, temp);
         Assert.DoesNotContain('\uFFFD', System.Text.Encoding.UTF8.GetString(System.Text.Encoding.UTF8.GetBytes(temp)));
     }
+
+    /// <summary>"FILE/x" said "the folder 'FILE' does not exist", where a file of that name does.</summary>
+    [Fact]
+    public void A_target_under_a_file_says_that_file_is_no_folder()
+    {
+        File.WriteAllText(P("a.xlsave"), "x");
+        var e = Assert.Throws<IOException>(() => AtomicFile.CheckTarget(P("a.xlsave/out")));
+        Assert.Contains($"'{P("a.xlsave")}' is a file, not a folder", e.Message);
+        Assert.Contains("does not exist", Assert.Throws<IOException>(() => AtomicFile.CheckTarget(P("none/out"))).Message);
+    }
 }

@@ -28,6 +28,21 @@ public sealed class EmbeddedHostLimitsTests() : EmbeddedHostTestBase("xeniac-emb
         Assert.Empty(await _host.ListDomainsAsync());
     }
 
+    /// <summary>"-x" was made, then read as an option by each command naming it, and no manifest could name it.</summary>
+    [Theory]
+    [InlineData("-x")]
+    [InlineData("_x")]
+    [InlineData("-")]
+    public async Task A_new_domain_name_starts_with_a_letter_or_digit(string name)
+    {
+        var e = await Assert.ThrowsAsync<XenHostException>(() =>
+            _host.CreateAsync(ConfigText.FromText($"name = \"{name}\"\ntype = \"pv\"\nmemory = 8\nkernel = \"/k\"\n")));
+        Assert.Equal(XenHostError.InvalidConfig, e.Error);
+        Assert.Contains("starting with a letter or digit", e.Message);
+        Assert.Empty(await _host.ListDomainsAsync());
+        await _host.CreateAsync(ConfigText.FromText("name = \"x-1_a.b\"\ntype = \"pv\"\nmemory = 8\nkernel = \"/k\"\n"));
+    }
+
     [Theory]
     [InlineData(EmbeddedConfig.MaxMemoryMiB + 1, 1, "MiB of memory")]
     [InlineData(8L << 20, 1, "MiB of memory")] // 8 TiB
