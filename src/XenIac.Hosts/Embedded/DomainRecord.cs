@@ -47,14 +47,26 @@ internal sealed record DomainRecord
             // list the domains, once for the host's free memory).
             // "null" deserializes to no record; read as "no such domain", it made the domain vanish from list and let
             // create of the same name delete its memory. It is a damaged record like any other.
-            return JsonSerializer.Deserialize(SmallFile.ReadAllBytes(path, SizeLimit), DomainRecordJson.Default.DomainRecord)
+            var record = JsonSerializer.Deserialize(SmallFile.ReadAllBytes(path, SizeLimit), DomainRecordJson.Default.DomainRecord)
                 ?? throw new XenHostException(XenHostError.OperationFailed, $"embedded host record {path} is corrupt: it holds null, not a record");
+            // The sizes every writer checked (EmbeddedConfig): a record edited past them made a save overflow, or
+            // generate terabytes of memory, instead of saying the record is wrong.
+            if (record.MemoryKiB is < 1024 or > EmbeddedConfig.MaxMemoryMiB * 1024 || record.MemoryKiB % 4 != 0)
+                throw new XenHostException(XenHostError.OperationFailed,
+                    $"embedded host record {path} is corrupt: memoryKiB {record.MemoryKiB} is not whole pages from 1 MiB to {EmbeddedConfig.MaxMemoryMiB} MiB");
+            if (record.VCpus is < 1 or > EmbeddedConfig.MaxVcpus)
+                throw new XenHostException(XenHostError.OperationFailed,
+                    $"embedded host record {path} is corrupt: vCPUs {record.VCpus} is not from 1 to {EmbeddedConfig.MaxVcpus}");
+            return record;
         }
         catch (FileNotFoundException) { return null; }
         catch (DirectoryNotFoundException) { return null; }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new XenHostException(XenHostError.OperationFailed, $"cannot read embedded host record {path}: {e.Message}", e);
+            // .NET says "Access to the path … is denied" of a folder it was asked to read as a file.
+            throw new XenHostException(XenHostError.OperationFailed, Directory.Exists(path)
+                ? $"embedded host record {path} is corrupt: it is a folder, not a file"
+                : $"cannot read embedded host record {path}: {e.Message}", e);
         }
         catch (JsonException e)
         {

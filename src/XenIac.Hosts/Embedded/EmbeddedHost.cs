@@ -212,7 +212,7 @@ public sealed partial class EmbeddedHost : IXenHost
         try { Require(name); }
         // A record that cannot be read (damaged by hand, or written by an older version without a size check) must
         // not make its domain indestructible: destroy is how the user gets rid of it.
-        catch (XenHostException e) when (e.Error == XenHostError.OperationFailed && File.Exists(RecordPath(name))) { }
+        catch (XenHostException e) when (e.Error == XenHostError.OperationFailed && Path.Exists(RecordPath(name))) { }
         await RemoveAsync(name, cancellationToken).ConfigureAwait(false);
     }
 
@@ -224,7 +224,8 @@ public sealed partial class EmbeddedHost : IXenHost
         using (await FileLock.AcquireAsync(HostLockPath, LockWait, "destroy " + name, cancellationToken).ConfigureAwait(false))
         {
             // The record goes first: without it the domain does not exist, whatever is left of its folder.
-            File.Delete(RecordPath(name));
+            // (A folder made where the record belongs goes with the domain's folder.)
+            if (!Directory.Exists(RecordPath(name))) File.Delete(RecordPath(name));
             try { Directory.Delete(DomainDir(name), recursive: true); }
             catch (DirectoryNotFoundException) { }
         }

@@ -180,4 +180,37 @@ public sealed class BigRecordTests() : EmbeddedHostTestBase("xeniac-embedded-rec
         Assert.Empty(await _host.ListDomainsAsync());
         Assert.False(Directory.Exists(Path.GetDirectoryName(record)));
     }
+
+    /// <summary>
+    /// A record edited past the host's sizes made a save throw OverflowException (10^15 KiB) or generate terabytes
+    /// (4 TiB); a folder in its place said "Access to the path … is denied".
+    /// </summary>
+    [Theory]
+    [InlineData("memoryKiB", 1_000_000_000_000_000L, "memoryKiB 1000000000000000 is not whole pages")]
+    [InlineData("memoryKiB", 4L << 30, "is not whole pages from 1 MiB")]
+    [InlineData("vCpus", 0L, "vCPUs 0")]
+    [InlineData("folder", 0L, "is a folder, not a file")]
+    public async Task A_record_edited_past_the_hosts_sizes_is_corrupt_and_the_domain_can_still_be_destroyed(string field, long value, string said)
+    {
+        await _host.CreateAsync(ConfigText.FromText("name = \"edited\"\ntype = \"pv\"\nmemory = 4\nvcpus = 1\nkernel = \"/k\"\n"));
+        var record = Path.Combine(_dir, "host", "domains", "edited", "domain.json");
+        if (field == "folder")
+        {
+            File.Delete(record);
+            Directory.CreateDirectory(record);
+        }
+        else
+        {
+            var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(record))!.AsObject();
+            var key = json.Select(p => p.Key).Single(k => string.Equals(k, field, StringComparison.OrdinalIgnoreCase));
+            json[key] = value;
+            File.WriteAllText(record, json.ToJsonString());
+        }
+        var saved = Path.Combine(_dir, "edited.xlsave");
+        var e = await Assert.ThrowsAsync<XenHostException>(() => _host.SaveAsync("edited", saved, SaveOptions.Default).WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains(said, e.Message);
+        Assert.False(File.Exists(saved));
+        await _host.DestroyAsync("edited");
+        Assert.Empty(await _host.ListDomainsAsync());
+    }
 }
