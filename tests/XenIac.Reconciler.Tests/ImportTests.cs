@@ -288,6 +288,27 @@ public sealed class ImportTests : IAsyncLifetime
         Assert.Contains("longer than it was written", plan.Domains[1].Error, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// An unsealed savefile says nothing of its length: a copy cut short, being newer, was imported over the whole
+    /// file beside it. Its records are walked now, and the whole one is imported.
+    /// </summary>
+    [Fact]
+    public async Task An_unsealed_savefile_cut_short_is_skipped_for_the_whole_one()
+    {
+        Directory.CreateDirectory(P("saves"));
+        var example = Path.Combine(XenIac.Tests.SharedFixtures.RepoRoot, "examples", "savefiles", "demo.xlsave");
+        File.Copy(example, P("saves/demo.xlsave"));
+        Assert.Null(XenIac.Core.SaveFiles.SaveFileReader.Open(P("saves/demo.xlsave")).Header.Integrity); // unsealed, as xl writes them
+        var bytes = File.ReadAllBytes(example);
+        File.WriteAllBytes(P("saves/trunc.xlsave"), bytes[..(bytes.Length / 2)]);
+        File.SetLastWriteTimeUtc(P("saves/trunc.xlsave"), File.GetLastWriteTimeUtc(P("saves/demo.xlsave")).AddMinutes(5));
+
+        var scan = await Importer.ScanAsync(Host, P("saves"));
+
+        Assert.Equal(P("saves/demo.xlsave"), Assert.Single(scan.Domains).SavefilePath);
+        Assert.Contains(scan.Warnings, w => w.StartsWith("warning: skipped " + P("saves/trunc.xlsave") + ": its image is damaged: ", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task A_savefile_reached_through_a_link_imports_and_plans_with_no_changes()
     {

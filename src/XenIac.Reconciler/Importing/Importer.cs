@@ -217,6 +217,14 @@ public static class Importer
                     warnings.Add($"warning: skipped {path}: {problem}");
                     return null;
                 }
+                // An unsealed file says nothing of its length: its records are walked (page contents skipped by
+                // seeking, milliseconds a GiB). Not walked, a copy cut short was imported over the whole file beside
+                // it, being newer.
+                if (reader.VerifyImage(new ImageVerifierOptions { AllowUnknownOptionalRecords = true }) is { Status: ImageVerificationStatus.Invalid, Problem: { } damage })
+                {
+                    warnings.Add($"warning: skipped {path}: its image is damaged: {damage}");
+                    return null;
+                }
                 string name = stem;
                 IReadOnlyList<HostEffect> effects = [];
                 try
