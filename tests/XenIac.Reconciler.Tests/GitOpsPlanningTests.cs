@@ -263,6 +263,35 @@ public sealed class GitOpsPlanningTests : IAsyncLifetime
         Assert.Contains("not a regular file", Assert.Throws<SavedPlanException>(() => SavedPlan.Read("/dev/zero")).Message);
     }
 
+    /// <summary>
+    /// The seal is a checksum anyone can recompute: a plan edited to another savefile path or host (and resealed) was
+    /// shown as edited by 'show FILE', and 'apply FILE' then wrote the manifest's. What is shown must be what runs.
+    /// </summary>
+    [Theory]
+    [InlineData("savefile")]
+    [InlineData("desiredState")]
+    [InlineData("host")]
+    public async Task A_resealed_plan_whose_domain_says_another_savefile_or_host_is_refused(string field)
+    {
+        var m = Three();
+        await SaveAndReadAsync(m);
+        var edited = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(P("plan.json")))!;
+        var domain = edited["domains"]!.AsArray().First(d => d!["savefile"] is not null)!;
+        domain[field] = field switch
+        {
+            "savefile" => domain["savefile"]!.GetValue<string>().Replace(".xlsave", "-evil.xlsave", StringComparison.Ordinal),
+            "desiredState" => domain["desiredState"]!.GetValue<string>() == "saved" ? "running" : "saved",
+            _ => "embedded:" + P("elsewhere"),
+        };
+        File.WriteAllText(P("edited.json"), edited.ToJsonString());
+        SavedPlan.ResealForTests(P("edited.json"));
+        var read = SavedPlan.Read(P("edited.json"));
+        read.CheckInputs();
+        var e = Assert.Throws<StalePlanException>(() => read.CheckCurrent(Planner.PlanAsync(m, _hosts).GetAwaiter().GetResult()));
+        Assert.Contains("the plan says", e.Message);
+        Assert.Contains("the manifest now says", e.Message);
+    }
+
     private const string Noise = "\"{}[],:0a\\\u0001 -";
 
     [Fact]

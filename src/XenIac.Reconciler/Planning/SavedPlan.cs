@@ -227,6 +227,12 @@ public sealed class SavedPlan
         foreach (var now in fresh.Domains)
         {
             var then = saved[now.Name]!;
+            // What 'show FILE' displays of the domain must be what is applied: an edited (and resealed: the seal is a
+            // checksum, not a signature) savefile path or host was shown, while the manifest's were written.
+            var record = Record(now);
+            if (record.Savefile != then.Savefile || record.Host != then.Host || record.HostName != then.HostName
+                || record.SourceHost != then.SourceHost || record.DesiredState != then.DesiredState)
+                throw Stale($"{now.Name}: the plan says {Where(then)}, the manifest now says {Where(record)}");
             var was = then.Observed!;
             var seen = Observe(now);
             if (Differs(was, seen, now) is { } change) throw Stale($"{now.Name}: {change}");
@@ -235,6 +241,10 @@ public sealed class SavedPlan
                 throw Stale($"{now.Name}: the plan is now '{Describe(ActionName(now.Action), steps, now.Error)}' instead of '{Describe(then.Action!, then.Steps!.Select(s => s!), then.Error)}'");
         }
     }
+
+    private static string Where(SavedDomain d) =>
+        $"{d.DesiredState} with savefile {d.Savefile} on {(string.IsNullOrEmpty(d.Host) ? "the default host" : d.HostName ?? d.Host)}" +
+        (string.IsNullOrEmpty(d.SourceHost) ? "" : $" (from {d.SourceHost})");
 
     /// <summary>The saved plan as a <see cref="Plan"/> to show (<c>show FILE</c>): what was decided and seen, not what is now.</summary>
     public Plan ToPlan()
