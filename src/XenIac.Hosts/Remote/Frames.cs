@@ -254,6 +254,12 @@ internal sealed class FrameWriter(Stream output) : IDisposable
         return WriteFrameAsync(buffer.AsMemory(0, Frames.HeaderSize + length), cancellationToken);
     }
 
+    /// <summary>
+    /// Stops waiting for the peer to read: pending and later writes fail (where the output is a pipe this process
+    /// writes on a thread of its own; elsewhere nothing changes).
+    /// </summary>
+    public void Abandon(string why) => (output as PipeOutput)?.Abandon(why);
+
     /// <summary>True when data frames can come straight from a file (<see cref="WriteFileRangeAsync"/>).</summary>
     public bool SendsFiles => output is PipeOutput;
 

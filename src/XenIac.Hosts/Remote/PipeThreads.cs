@@ -197,6 +197,8 @@ internal sealed class PipeOutput : Stream
     private readonly FileStream _pipe;
     private readonly System.Collections.Concurrent.BlockingCollection<Job> _writes = new();
     private volatile Exception? _failed;
+    /// <summary>The write under way (its task), so that <see cref="Abandon"/> can end the wait for it.</summary>
+    private volatile TaskCompletionSource? _current;
 
     /// <param name="pipe">A blocking, unbuffered stream over the pipe; owned (closed after the last write).</param>
     public PipeOutput(FileStream pipe, string name)
@@ -232,6 +234,7 @@ internal sealed class PipeOutput : Stream
                 }
                 try
                 {
+                    _current = job.Done;
                     _pipe.Write(job.Bytes.Span);
                     if (job.File is not null) WriteRange(job);
                     job.Done.TrySetResult();
@@ -289,6 +292,20 @@ internal sealed class PipeOutput : Stream
             sent += n;
         }
         if (failure is not null) throw new SavefileReadException(failure.Message, failure);
+    }
+
+    /// <summary>
+    /// Gives up on the pipe: the write under way (blocked, when the reader stopped reading but keeps its end open) and
+    /// every queued one fail at once with <paramref name="why"/>, and later ones fail as they come. A blocking write
+    /// cannot be interrupted, so the thread may stay in it until the process ends; what waited for it does not.
+    /// </summary>
+    public void Abandon(string why)
+    {
+        var failure = new IOException(why);
+        _failed ??= failure;
+        _writes.CompleteAdding();
+        _current?.TrySetException(failure);
+        while (_writes.TryTake(out var job)) job.Done.TrySetException(failure);
     }
 
     /// <summary>

@@ -147,9 +147,18 @@ public static class XenHostServer
                 }
                 Task[] running;
                 lock (_running) running = [.. _running];
-                await Task.WhenAll(running).ConfigureAwait(false);
+                var all = Task.WhenAll(running);
+                // A call may be waiting to write to a client that keeps its end of the pipe open but no longer reads
+                // (its input ended, or it is hung): that write would never return, and the call's clean-up (a paused
+                // domain resumed, its temp savefile removed) would never run. Past a grace, the writes are given up.
+                if (await Task.WhenAny(all, Task.Delay(AbandonWritesAfter, CancellationToken.None)).ConfigureAwait(false) != all)
+                    writer.Abandon("the client stopped reading");
+                await all.ConfigureAwait(false);
             }
         }
+
+        /// <summary>How long calls may still write to a client that is gone before their writes are given up.</summary>
+        private static readonly TimeSpan AbandonWritesAfter = TimeSpan.FromSeconds(5);
 
         private async Task DispatchAsync(Frame frame, CancellationToken connection)
         {

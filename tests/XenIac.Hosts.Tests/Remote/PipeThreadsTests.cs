@@ -154,4 +154,46 @@ public sealed partial class PipeThreadsTests : IDisposable
 
     [LibraryImport("libc", EntryPoint = "fcntl")]
     private static partial int Fcntl(int fd, int command, int argument);
+
+    /// <summary>
+    /// A client that sends a save and then ends its input but keeps reading nothing (its end of the pipe open): the
+    /// save's frames filled the pipe and the write never returned, so serve never ended (SIGTERM included), the domain
+    /// stayed paused and its temp savefile stayed. Past a grace the writes are given up: the save cleans up as on any
+    /// lost connection, and serve ends.
+    /// </summary>
+    [Fact]
+    public async Task A_client_that_stops_reading_mid_save_does_not_keep_serve_or_the_domain_waiting()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        var hostDir = Path.Combine(_dir, "host");
+        var temp = Directory.CreateDirectory(Path.Combine(_dir, "serve-temp")).FullName;
+        await using var host = XenIac.Hosts.Embedded.EmbeddedHost.Open(hostDir);
+        await host.CreateAsync(XenIac.Core.Config.ConfigText.FromText("name = \"v\"\ntype = \"pv\"\nkernel = \"/k\"\nmemory = 32\n"));
+
+        using var toServer = new AnonymousPipeServerStream(PipeDirection.Out);
+        using var input = new AnonymousPipeClientStream(PipeDirection.In, toServer.ClientSafePipeHandle);
+        using var server = new AnonymousPipeServerStream(PipeDirection.Out);
+        using var client = new AnonymousPipeClientStream(PipeDirection.In, server.ClientSafePipeHandle); // never read
+        var output = PipeOutput.TryOpen(Fd(server), "test writer")!;
+        server.Dispose();
+
+        var serving = XenHostServer.ServeAsync(() => host, input, output, "t", TextWriter.Null, temp);
+        using (var frames = new FrameWriter(toServer))
+        {
+            await frames.WriteControlAsync(0, new System.Text.Json.Nodes.JsonObject { ["t"] = "hello", ["version"] = Frames.MaxVersion });
+            await frames.WriteControlAsync(1, new System.Text.Json.Nodes.JsonObject { ["t"] = "call", ["op"] = "save", ["name"] = "v", ["mode"] = "Plain" });
+        }
+        // The save runs, and its frames fill the pipe nobody reads; then the client's input ends.
+        var paused = System.Diagnostics.Stopwatch.StartNew();
+        while ((await host.FindDomainAsync("v"))?.State != DomainState.Paused && paused.Elapsed < TimeSpan.FromSeconds(20)) await Task.Delay(50);
+        await Task.Delay(1000);
+        toServer.Dispose();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var ended = await serving.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"serve took {clock.Elapsed}");
+        Assert.Null(ended); // the client closed its input: an ordinary end
+        var v = Assert.Single(await host.ListDomainsAsync());
+        Assert.Equal(DomainState.Running, v.State);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(temp, "*", SearchOption.AllDirectories));
+    }
 }
