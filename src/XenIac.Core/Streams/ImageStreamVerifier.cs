@@ -194,6 +194,10 @@ public static class ImageStreamVerifier
             {
                 case LibxcRecordType.End or LibxcRecordType.Verify:
                     RequireLength(r, 0);
+                    // libxc's PV restore refuses a stream without vCPU 0's basic state ("Sender didn't send vcpu0's
+                    // basic state"); without this, verify said valid, with 0 vCPUs, for a file xl cannot restore.
+                    if (type == LibxcRecordType.End && _libxc.DomainType == LibxcDomainType.X86Pv && !_pvVcpus.Contains(0))
+                        Fail(r, "the PV image ends without vCPU 0's basic state (no X86_PV_VCPU_BASIC record for vCPU 0); libxc refuses to restore it");
                     break;
                 case LibxcRecordType.PageData:
                     CheckPageData(r);

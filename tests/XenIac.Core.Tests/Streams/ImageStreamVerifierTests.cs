@@ -113,6 +113,22 @@ public sealed class ImageStreamVerifierTests
         if (original != LibxcRecordType.StaticDataEnd) Assert.Equal(target.Offset, p.Offset);
     }
 
+    /// <summary>
+    /// vCPU 0's basic state retyped as a second extended record: verify said valid with 0 vCPUs, where libxc refuses
+    /// the stream ("Sender didn't send vcpu0's basic state"). Reported at the END record, where libxc finds out.
+    /// </summary>
+    [Fact]
+    public void A_pv_image_without_vcpu0_basic_state_is_invalid()
+    {
+        var (bytes, records) = Image(GuestType.PV);
+        Assert.True(ImageStreamVerifier.Verify(new MemoryStream(bytes)).IsValid);
+        var basic = records.First(r => r.Is(LibxcRecordType.X86PvVcpuBasic));
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan((int)basic.Offset), (uint)LibxcRecordType.X86PvVcpuExtended);
+        var p = Fails(bytes);
+        Assert.Contains("without vCPU 0's basic state", p.Message);
+        Assert.Equal(records.Single(r => r.Is(LibxcRecordType.End)).Offset, p.Offset);
+    }
+
     [Fact]
     public void Unknown_optional_records_pass_when_allowed_as_libxc_allows_them()
     {
