@@ -141,7 +141,7 @@ public sealed class ClonePoolTests : IAsyncLifetime
         Directory.CreateDirectory(path);
         Assert.Contains("is a folder, not the list of clone pools", Assert.Throws<XenIac.Reconciler.Cloning.ClonePoolRecordException>(() => XenIac.Reconciler.Cloning.ClonePoolRecords.Read(path)).Message);
         Directory.Delete(path);
-        foreach (var (text, said) in new[] { ("[\n  {\"domain\": \"web\",}", $"{path}:2:"), ("{}", "a JSON array of"), ("[{\"domain\": 1}]", "a JSON array of"), ("[null]", "a JSON array of") })
+        foreach (var (text, said) in new[] { ("[\n  {\"domain\": \"web\",}", $"{path} is not valid JSON (line 2"), ("{}", "a JSON array of"), ("[{\"domain\": 1}]", "a JSON array of"), ("[null]", "a JSON array of") })
         {
             File.WriteAllText(path, text);
             var e = Assert.Throws<XenIac.Reconciler.Cloning.ClonePoolRecordException>(() => XenIac.Reconciler.Cloning.ClonePoolRecords.Read(path));

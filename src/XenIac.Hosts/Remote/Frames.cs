@@ -93,7 +93,7 @@ internal static class Frames
         }
         catch (System.Text.Json.JsonException e)
         {
-            throw new RemoteProtocolException($"a control frame is not valid JSON ({e.Message})");
+            throw new RemoteProtocolException($"a control frame is not valid JSON ({XenIac.Core.IO.JsonProblems.Describe(e)})");
         }
     }
 }

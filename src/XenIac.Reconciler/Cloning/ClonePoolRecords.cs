@@ -40,7 +40,7 @@ internal static class ClonePoolRecords
         // BytePositionInLine: 3.", "The node must be of type 'JsonArray'.") name neither the file nor what belongs in it.
         catch (JsonException e)
         {
-            throw new ClonePoolRecordException($"{path}:{(e.LineNumber ?? 0) + 1}:{(e.BytePositionInLine ?? 0) + 1}: not valid JSON; {Fix}");
+            throw new ClonePoolRecordException($"{path} is not valid JSON ({JsonProblems.Describe(e)}); {Fix}");
         }
         catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException or ArgumentException)
         {

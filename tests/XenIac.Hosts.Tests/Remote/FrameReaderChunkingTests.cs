@@ -75,6 +75,19 @@ public sealed class FrameReaderChunkingTests
     {
         var e = Assert.Throws<RemoteProtocolException>(() => Frames.ParseControl(System.Text.Encoding.UTF8.GetBytes(json)));
         Assert.Contains("not valid JSON", e.Message);
+        Assert.DoesNotContain("LineNumber", e.Message);
+    }
+
+    /// <summary>An empty or too deep control frame quoted the JSON library ("LineNumber: 0 | BytePositionInLine: 91").</summary>
+    [Theory]
+    [InlineData("", "there is no JSON value")]
+    [InlineData("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", "line 1")]
+    public void A_control_frame_that_is_not_json_is_said_in_the_users_terms(string json, string said)
+    {
+        var e = Assert.Throws<RemoteProtocolException>(() => Frames.ParseControl(System.Text.Encoding.UTF8.GetBytes(json)));
+        Assert.Contains(said, e.Message);
+        Assert.DoesNotContain("LineNumber", e.Message);
+        Assert.DoesNotContain("BytePositionInLine", e.Message);
     }
 
     /// <summary>
