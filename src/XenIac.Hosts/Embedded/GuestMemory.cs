@@ -87,9 +87,22 @@ internal sealed class GuestMemory
     }
 
     /// <summary>Opens the memory file for reading, or null when the memory is still the generated one.</summary>
-    public Stream? OpenRead() =>
-        _clone is not null ? _clone.OpenRead() :
-        IsMaterialized ? DirectReadStream.Open(_file) : null;
+    /// <exception cref="XenHostException">The file holds fewer bytes than the domain has pages (cut outside XenIac).</exception>
+    public Stream? OpenRead()
+    {
+        if (_clone is not null) return _clone.OpenRead();
+        if (!IsMaterialized) return null;
+        var stream = DirectReadStream.Open(_file);
+        // Said here, of the file: found by the image writer, it was "The memory stream ended … (Parameter 'd')".
+        if (stream.Length < Pages * PageSize)
+        {
+            var length = stream.Length;
+            stream.Dispose();
+            throw new XenHostException(XenHostError.OperationFailed,
+                $"the memory file {_file} holds {length:N0} bytes, fewer than the {Pages * PageSize:N0} of the domain's {Pages:N0} pages (it was cut or changed outside XenIac)");
+        }
+        return stream;
+    }
 
     /// <summary>Copies the whole memory, from the file or generated, to <paramref name="destination"/>.</summary>
     public async Task CopyToAsync(Stream destination, CancellationToken cancellationToken)

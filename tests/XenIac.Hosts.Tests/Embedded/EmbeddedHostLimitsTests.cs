@@ -213,4 +213,21 @@ public sealed class BigRecordTests() : EmbeddedHostTestBase("xeniac-embedded-rec
         await _host.DestroyAsync("edited");
         Assert.Empty(await _host.ListDomainsAsync());
     }
+
+    /// <summary>A memory file cut outside XenIac: the save said "The memory stream ended … (Parameter 'd')".</summary>
+    [Fact]
+    public async Task A_memory_file_cut_short_is_named_and_the_old_savefile_stays()
+    {
+        await _host.CreateAsync(ConfigText.FromText("name = \"cut\"\ntype = \"pv\"\nmemory = 4\nvcpus = 1\nkernel = \"/k\"\n"));
+        var saved = Path.Combine(_dir, "cut.xlsave");
+        await _host.SaveAsync("cut", saved, SaveOptions.Default);
+        await _host.RestoreAsync(saved, RestoreOptions.Default);
+        var before = await File.ReadAllBytesAsync(saved);
+        var memory = Path.Combine(_dir, "host", "domains", "cut", "memory.img");
+        using (var f = new FileStream(memory, FileMode.Open)) f.SetLength(1000);
+        var e = await Assert.ThrowsAsync<XenHostException>(() => _host.SaveAsync("cut", saved, new SaveOptions { Mode = SaveMode.Checkpoint }));
+        Assert.Contains($"the memory file {memory} holds 1,000 bytes", e.Message);
+        Assert.Equal(before, await File.ReadAllBytesAsync(saved));
+        Assert.Equal(DomainState.Running, (await _host.FindDomainAsync("cut"))!.State);
+    }
 }
