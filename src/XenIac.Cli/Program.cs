@@ -38,7 +38,8 @@ if (parseResult.Errors.Count > 0)
     // missing command.
     var message = UnknownOption(parseResult, args) is { } unknown
         ? $"unknown option '{unknown}'"
-        : (parseResult.Errors.FirstOrDefault(e => parseResult.UnmatchedTokens.Any(t => e.Message.Contains(t, StringComparison.Ordinal)))
+        // Quoted, as the parser quotes them: a bare 'a' (domain info a) is found inside "Required command was not provided".
+        : (parseResult.Errors.FirstOrDefault(e => parseResult.UnmatchedTokens.Any(t => e.Message.Contains($"'{t}'", StringComparison.Ordinal)))
            ?? parseResult.Errors[0]).Message;
     Console.Error.WriteLine($"error: {CommandLine.OneLine(message)} (see '{CommandPath(parseResult)} --help')");
     return ExitCodes.Error;

@@ -70,6 +70,8 @@ public sealed class CommandTreeTests
     [InlineData("store push x.xlsave --bogus-option", "(see 'xen-iac store push --help')", "'--bogus-option'")]
     [InlineData("plan --bogus-option", "(see 'xen-iac plan --help')", "'--bogus-option'")]
     [InlineData("savefile bogus x", "(see 'xen-iac savefile --help')", "'bogus'")]
+    // A short word after it ('a') is found inside "Required command was not provided": the unknown word is the error.
+    [InlineData("domain info a", "(see 'xen-iac domain --help')", "'info'")]
     // The parser's list of choices comes on indented lines of its own: one line, without the tabs.
     [InlineData("config convert x.cfg --to bogus", "(see 'xen-iac config convert --help')", "Must be one of: 'json' 'xl' (see")]
     // --help would print the parent's help and exit 0, hiding the typo.

@@ -450,6 +450,17 @@ public sealed class SavefileIntegrityCommandTests
         var bad = await CliRunner.RunAsync("savefile", "verify", path, "--integrity");
         Assert.Equal(1, bad.ExitCode);
         Assert.Contains($"error: integrity mismatch: expected sha256 {digest}, actual ", bad.StdErr);
+        Assert.DoesNotContain("valid:", bad.StdOut); // it said "valid: …" beside the error
+
+        // Sealing the changed image again is allowed, but said: the record it replaces no longer matched.
+        var reseal = await CliRunner.RunAsync("savefile", "seal", path);
+        Assert.Equal(0, reseal.ExitCode);
+        Assert.Contains("(record refreshed)", reseal.StdOut);
+        var warning = Assert.Single(reseal.StdErr.TrimEnd().Split('\n'));
+        Assert.StartsWith($"warning: {path}: the old integrity record did not match the image", warning);
+        var again = await CliRunner.RunAsync("savefile", "seal", path);
+        Assert.Equal((0, ""), (again.ExitCode, again.StdErr));
+        Assert.Contains("(record unchanged)", again.StdOut);
     }
 
     [Fact]

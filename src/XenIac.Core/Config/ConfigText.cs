@@ -73,7 +73,7 @@ public sealed record ConfigText(string Text, SaveFileConfigFormat Language)
                 return FromSavefile(reader.Header, path) with { ImageProblem = stream.CanSeek ? reader.Header.ImageLengthProblem(stream.Length) : null };
             }
             cancellationToken.ThrowIfCancellationRequested();
-            var text = Decode(SmallFile.ReadAll(whole, path));
+            var text = Decode(SmallFile.ReadAll(whole, path), path);
             return new ConfigText(text, Detect(text)) { Source = path };
         }
         finally
@@ -87,7 +87,9 @@ public sealed record ConfigText(string Text, SaveFileConfigFormat Language)
     /// may hold bytes that are not UTF-8 and the model and rewrites must see (and write back) those very bytes.
     /// Every reader of a config file goes through here (File.ReadAllText would turn such bytes into U+FFFD).
     /// </summary>
-    public static string Decode(ReadOnlySpan<byte> bytes)
+    /// <param name="file">The file, named when JSON that is not UTF-8 is refused (at its line and column): decoded
+    /// leniently, its bytes became U+FFFD in names and paths nobody wrote.</param>
+    public static string Decode(ReadOnlySpan<byte> bytes, string? file = null)
     {
         // A JSON file saved with a UTF-8 byte-order mark (editors on some systems add one) is still JSON, as JSON
         // parsers read it; without this its first character made it "xl.cfg" and the error "non-ASCII character".
@@ -95,15 +97,25 @@ public sealed record ConfigText(string Text, SaveFileConfigFormat Language)
         if (bytes.StartsWith(Utf8Mark) && Detect(Encoding.UTF8.GetString(bytes[Utf8Mark.Length..])) == SaveFileConfigFormat.Json)
             bytes = bytes[Utf8Mark.Length..];
         var text = Encoding.UTF8.GetString(bytes);
-        return Detect(text) == SaveFileConfigFormat.Json ? text : XlText.Decode(bytes);
+        if (Detect(text) != SaveFileConfigFormat.Json) return XlText.Decode(bytes);
+        if (file is not null && !System.Text.Unicode.Utf8.IsValid(bytes))
+        {
+            var chars = new char[bytes.Length];
+            System.Text.Unicode.Utf8.ToUtf16(bytes, chars, out var read, out var written, replaceInvalidSequences: false);
+            var before = chars.AsSpan(0, written);
+            var line = 1 + before.Count('\n');
+            var column = written - before.LastIndexOf('\n');
+            throw new XlConfigException(file, line, column, $"the byte 0x{bytes[read]:X2} here is not UTF-8 (libxl JSON is UTF-8 text)");
+        }
+        return text;
     }
 
     private static ReadOnlySpan<byte> Utf8Mark => [0xEF, 0xBB, 0xBF];
 
     /// <summary>The text of the config file at <paramref name="path"/>, read by <see cref="Decode"/>.</summary>
-    public static string ReadText(string path) => Decode(SmallFile.ReadAllBytes(path));
+    public static string ReadText(string path) => Decode(SmallFile.ReadAllBytes(path), path);
 
     /// <inheritdoc cref="ReadText"/>
     public static async Task<string> ReadTextAsync(string path, CancellationToken cancellationToken = default) =>
-        Decode(await SmallFile.ReadAllBytesAsync(path, cancellationToken: cancellationToken).ConfigureAwait(false));
+        Decode(await SmallFile.ReadAllBytesAsync(path, cancellationToken: cancellationToken).ConfigureAwait(false), path);
 }

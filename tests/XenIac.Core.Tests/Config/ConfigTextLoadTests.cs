@@ -14,6 +14,22 @@ public sealed class ConfigTextLoadTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
+    /// <summary>JSON bytes that are not UTF-8 became U+FFFD (a domain named "t\uFFFD\uFFFD"); xl.cfg keeps its bytes, as xl does.</summary>
+    [Fact]
+    public async Task A_json_config_that_is_not_utf8_is_an_error_at_its_place_and_xl_cfg_keeps_its_bytes()
+    {
+        var json = Path.Combine(_dir, "t.json");
+        await File.WriteAllBytesAsync(json, [.. "{\"c_info\": {\n  \"name\": \"t"u8, 0xFF, 0xFE, .. "\"}}"u8]);
+        var e = await Assert.ThrowsAsync<XlConfigException>(() => ConfigText.LoadAsync(json));
+        Assert.Contains($"{json}:2:13", e.Message);
+        Assert.Contains("0xFF here is not UTF-8", e.Message);
+
+        var xl = Path.Combine(_dir, "t.cfg");
+        await File.WriteAllBytesAsync(xl, [.. "name = \"t"u8, 0xFF, .. "\"\n"u8]);
+        var config = await ConfigText.LoadAsync(xl);
+        Assert.Equal(SaveFileConfigFormat.XlCfg, config.Language);
+    }
+
     [Fact]
     public async Task An_xl_config_through_a_fifo_is_read_whole()
     {

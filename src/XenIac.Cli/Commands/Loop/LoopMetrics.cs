@@ -71,8 +71,11 @@ internal sealed class LoopMetrics : IReconcileObserver, IDisposable
         if (string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase)) return "localhost";
         var bare = host.StartsWith('[') && host.EndsWith(']') ? host[1..^1] : host;
         if (!IPAddress.TryParse(bare, out var ip) || !IPAddress.IsLoopback(ip))
-            throw new ArgumentException($"--metrics '{address}': only a loopback address is served (127.0.0.1, [::1] or localhost); the metrics name every domain and the server has no authentication");
-        return ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{bare}]" : bare;
+            throw new ArgumentException($"--metrics '{address}': only a loopback address is served (127.0.0.1 or localhost, with a port: 127.0.0.1:9464); the metrics name every domain and the server has no authentication");
+        // .NET's HttpListener on Linux cannot parse an IPv6 prefix ("Invalid port in prefix"): said here, plainly.
+        if (ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
+            throw new ArgumentException($"--metrics '{address}': IPv6 addresses cannot be served here; use 127.0.0.1:{port} or localhost:{port}");
+        return bare;
     }
 
     public void RunFinished(ReconcileRun run)

@@ -50,7 +50,8 @@ internal static class SavefileHandlers
         }
         else
         {
-            if (result.IsValid && configProblem is null) Console.Out.WriteLine($"valid: {SavefileRendering.ImageLine(result)}");
+            // "valid" only when nothing failed: beside an integrity mismatch it read as a verdict on the file.
+            if (result.IsValid && configProblem is null && check is null or { IsValid: true }) Console.Out.WriteLine($"valid: {SavefileRendering.ImageLine(result)}");
             if (check is { IsValid: true }) Console.Out.WriteLine($"integrity: ok, {check.Actual}");
             // One error line, as for every failure: a damaged image usually fails its digest too.
             var problems = new List<string>();
@@ -122,6 +123,11 @@ internal static class SavefileHandlers
         });
         var written = await CommandLine.OnSavefileAsync(path, () => SaveFileRewriter.SealAsync(path, cancellationToken: ct));
         var record = written.Integrity!;
+        // A record that no longer matched means the image changed after it was sealed (damage, or an edit): sealing
+        // again blesses the image as it is now, which the user must hear of rather than read as routine.
+        if (previous is not null && !record.Equals(previous))
+            await Console.Error.WriteLineAsync(CommandLine.OneLine($"warning: {path}: the old integrity record did not match the image ({previous}); " +
+                "the image changed after it was sealed, and the new record seals it as it is now"));
         if (json)
             CommandLine.WriteJson(new System.Text.Json.Nodes.JsonObject
             {
