@@ -98,15 +98,8 @@ public sealed record ConfigText(string Text, SaveFileConfigFormat Language)
             bytes = bytes[Utf8Mark.Length..];
         var text = Encoding.UTF8.GetString(bytes);
         if (Detect(text) != SaveFileConfigFormat.Json) return XlText.Decode(bytes);
-        if (file is not null && !System.Text.Unicode.Utf8.IsValid(bytes))
-        {
-            var chars = new char[bytes.Length];
-            System.Text.Unicode.Utf8.ToUtf16(bytes, chars, out var read, out var written, replaceInvalidSequences: false);
-            var before = chars.AsSpan(0, written);
-            var line = 1 + before.Count('\n');
-            var column = written - before.LastIndexOf('\n');
-            throw new XlConfigException(file, line, column, $"the byte 0x{bytes[read]:X2} here is not UTF-8 (libxl JSON is UTF-8 text)");
-        }
+        if (file is not null && !IO.Utf8Text.TryDecode(bytes, out _, out var invalid))
+            throw new XlConfigException(file, invalid.Line, invalid.Column, $"the byte 0x{invalid.Value:X2} here is not UTF-8 (libxl JSON is UTF-8 text)");
         return text;
     }
 

@@ -66,15 +66,10 @@ public static partial class ManifestLoader
             return reader.ReadToEnd();
         }
         if (data.Length >= 3 && data[..3].SequenceEqual((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) data = data[3..];
-        var chars = new char[data.Length];
-        var status = System.Text.Unicode.Utf8.ToUtf16(data, chars, out var read, out var written, replaceInvalidSequences: false);
-        if (status == System.Buffers.OperationStatus.Done) return new string(chars, 0, written);
         // Where the bad byte is, counted as the YAML parser counts (lines from 1, columns in characters from 1).
-        var before = new string(chars, 0, written);
-        var line = 1 + before.Count(c => c == '\n');
-        var column = 1 + written - (before.LastIndexOf('\n') + 1);
-        throw new ManifestException([new ManifestError(new SourceLocation(path, line, column),
-            $"the manifest is not UTF-8 text: byte 0x{data[read]:X2} here is not valid UTF-8 (save the file as UTF-8)")]);
+        if (Utf8Text.TryDecode(data, out var text, out var invalid)) return text;
+        throw new ManifestException([new ManifestError(new SourceLocation(path, invalid.Line, invalid.Column),
+            $"the manifest is not UTF-8 text: byte 0x{invalid.Value:X2} here is not valid UTF-8 (save the file as UTF-8)")]);
     }
 
     /// <summary>Parses manifest text; relative paths resolve against the folder of <paramref name="path"/>.</summary>
