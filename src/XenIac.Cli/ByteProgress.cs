@@ -11,7 +11,7 @@ internal static class ByteProgress
     public static async Task<T> RunAsync<T>(string label, long? expectedBytes, Func<IProgress<long>?, Task<T>> operation)
     {
         if (Console.IsErrorRedirected) return await operation(null);
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        var console = TerminalText.StandardError();
         T result = default!;
         await console.Progress()
             .AutoClear(true)

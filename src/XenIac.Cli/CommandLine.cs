@@ -79,9 +79,7 @@ internal static class CommandLine
         var m = System.Text.RegularExpressions.Regex.Match(message, @"^(?<what>[^'\n]+?) : '(?<path>[^\n]+)'\.?$");
         if (!m.Success) return message;
         var path = m.Groups["path"].Value;
-        var temp = System.Text.RegularExpressions.Regex.Match(path,
-            @"^(?<dir>.*/)?" + System.Text.RegularExpressions.Regex.Escape(AtomicFile.TempPrefix) + @"(?<name>.+)\.\d+\.[0-9a-f]{32}$");
-        var named = temp.Success ? $"'{temp.Groups["dir"].Value}{temp.Groups["name"].Value}' (writing its new copy beside it)" : $"'{path}'";
+        var named = AtomicFile.TargetOfTemp(path) is { } target ? $"'{target}' (writing its new copy beside it)" : $"'{path}'";
         return $"{named}: {m.Groups["what"].Value}";
     }
 
@@ -95,10 +93,10 @@ internal static class CommandLine
     /// </summary>
     public static string OneLine(string message)
     {
-        message = Printable(message, keepLineBreaks: true);
-        if (message.AsSpan().IndexOfAny('\r', '\n') < 0) return Bounded(message.Trim());
+        message = Printable(message.ReplaceLineEndings("\n"), keepNewLines: true);
+        if (!message.Contains('\n')) return Bounded(message.Trim());
         var line = new System.Text.StringBuilder(message.Length);
-        foreach (var part in message.ReplaceLineEndings("\n").Split('\n'))
+        foreach (var part in message.Split('\n'))
         {
             var text = part.Trim(' ', '\t');
             if (text.Length == 0) continue;
@@ -123,31 +121,53 @@ internal static class CommandLine
     /// <paramref name="text"/> with the characters a terminal acts on spelled out: C0 controls, DEL, C1 controls and the
     /// bidirectional overrides (\x1b, \u202e). Values from untrusted files (a savefile's stored config, a manifest)
     /// reach the screen in text output and error lines, and "\x1b]0;...\x07" retitled the terminal, "\x1b[2J" cleared
-    /// it, a right-to-left override reordered what a reviewer read. Tabs stay; line breaks stay when asked (OneLine
-    /// joins them). JSON output escapes them itself.
+    /// it, a right-to-left override reordered what a reviewer read. Tabs stay; "\n" stays when asked (a block of
+    /// lines); "\r" never does. <see cref="TerminalText"/> applies it to everything printed; JSON escapes them itself.
     /// </summary>
-    public static string Printable(string text, bool keepLineBreaks = false)
+    public static string Printable(string text, bool keepNewLines = false)
     {
-        var i = 0;
-        for (; i < text.Length; i++) if (NeedsEscape(text[i], keepLineBreaks)) break;
-        if (i == text.Length) return text;
+        var i = text.AsSpan().IndexOfAny(keepNewLines ? SpelledOutButNewLine : SpelledOut);
+        if (i < 0) return text;
         var sb = new System.Text.StringBuilder(text.Length + 16).Append(text, 0, i);
         for (; i < text.Length; i++)
         {
             var c = text[i];
-            if (!NeedsEscape(c, keepLineBreaks)) sb.Append(c);
+            if (!NeedsSpellingOut(c) || (keepNewLines && c == '\n')) sb.Append(c);
             else if (c <= 0xFF) sb.Append("\\x").Append(((int)c).ToString("x2", CultureInfo.InvariantCulture));
             else sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
         }
         return sb.ToString();
-
-        static bool NeedsEscape(char c, bool keepLineBreaks) =>
-            (c < 0x20 && c != '\t' && !(keepLineBreaks && c is '\n' or '\r')) || c is >= '\x7f' and <= '\x9f'
-            || c is >= '\u202a' and <= '\u202e' || c is >= '\u2066' and <= '\u2069';
     }
 
-    /// <summary>Standard output as bytes: Program.cs puts Console.Out's writer on the same stream.</summary>
+    /// <summary>Whether a terminal would act on <paramref name="c"/> (a tab is text).</summary>
+    public static bool NeedsSpellingOut(char c) => SpelledOut.Contains(c);
+
+    private static readonly System.Buffers.SearchValues<char> SpelledOut = System.Buffers.SearchValues.Create(Controls(withNewLine: true));
+    private static readonly System.Buffers.SearchValues<char> SpelledOutButNewLine = System.Buffers.SearchValues.Create(Controls(withNewLine: false));
+
+    private static string Controls(bool withNewLine)
+    {
+        var chars = new System.Text.StringBuilder();
+        for (var c = '\0'; c < ' '; c++) if (c != '\t' && (withNewLine || c != '\n')) chars.Append(c);
+        for (var c = '\x7f'; c <= '\x9f'; c++) chars.Append(c);
+        for (var c = '\u202a'; c <= '\u202e'; c++) chars.Append(c);
+        for (var c = '\u2066'; c <= '\u2069'; c++) chars.Append(c);
+        return chars.ToString();
+    }
+
+    /// <summary>Standard output as bytes: <see cref="TerminalText"/> puts Console.Out's writer on the same stream.</summary>
     public static readonly Stream Stdout = Console.OpenStandardOutput();
+
+    /// <summary>
+    /// A document (a config, a manifest, JSON text) on stdout exactly as it is, past the writer that spells out
+    /// terminal escapes: what a user redirects into a file must be the file's bytes. Ends with a line break.
+    /// </summary>
+    public static void WriteDocument(string text)
+    {
+        Console.Out.Flush();
+        Stdout.Write(System.Text.Encoding.UTF8.GetBytes(text.EndsWith('\n') ? text : text + "\n"));
+        Stdout.Flush();
+    }
 
     /// <summary>
     /// A JSON document on stdout, as UTF-8 straight from the nodes. Why not ToJsonString: a 1,000-domain plan is a

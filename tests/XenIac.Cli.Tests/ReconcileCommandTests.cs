@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using XenIac.Core.SaveFiles;
+using XenIac.Tests;
 
 namespace XenIac.Cli.Tests;
 
@@ -147,6 +148,36 @@ public sealed class ReconcileCommandTests : IDisposable
         var target = Assert.Single(lines, l => l.Contains("disk[0].target:"));
         Assert.Equal($"  ok disk[0].target: /srv/a.img -> {longPath} (where the disk's data comes from is the host's business; the guest sees the same disk)", target);
         Assert.Contains("Plan: 1 to restore, 0 unchanged.", lines);
+    }
+
+    /// <summary>
+    /// On a terminal the plan is a Spectre table with findings under it, and a finding quoted the override config's
+    /// values as they were: a disk path holding an escape sequence retitled the terminal and cleared it.
+    /// </summary>
+    [SkippableFact]
+    public async Task Findings_on_a_terminal_spell_out_escape_sequences_from_configs()
+    {
+        Skip.IfNot(File.Exists("/usr/bin/script"), "util-linux 'script' is needed for a terminal");
+        File.WriteAllText(P("a.cfg"), Cfg("a"));
+        File.WriteAllText(P("a-clone.cfg"), Cfg("a").Replace("/srv/a.img,raw", "/srv/\x1b]0;pwned\x07\x1b[2Jb.img,raw"));
+        Manifest("  - name: a\n    config: a.cfg\n    state: saved\n");
+        Assert.Equal(0, (await Run("apply", "--auto-approve")).ExitCode);
+        Manifest("  - name: a\n    overrides:\n      config: a-clone.cfg\n");
+
+        var command = string.Join(' ', ToolUnderTest.Command.Append("plan").Select(a => "'" + a.Replace("'", "'\\''") + "'"));
+        var psi = new ProcessStartInfo("/usr/bin/script") { WorkingDirectory = _dir, RedirectStandardOutput = true, RedirectStandardInput = true };
+        foreach (var a in new[] { "-qec", command, "/dev/null" }) psi.ArgumentList.Add(a);
+        psi.Environment["TERM"] = "xterm-256color";
+        using var process = Process.Start(psi)!;
+        process.StandardInput.Close();
+        var output = await process.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync();
+
+        Assert.Equal(0, process.ExitCode);
+        Assert.Contains("\u256d", output, StringComparison.Ordinal); // the table's rounded corner: Spectre drew it
+        Assert.Contains(@"/srv/\x1b]0;pwned\x07\x1b[2Jb.img", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("\u001b]0;pwned", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("\u001b[2J", output, StringComparison.Ordinal);
     }
 
     [Fact]

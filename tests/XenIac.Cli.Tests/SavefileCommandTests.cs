@@ -408,6 +408,23 @@ public sealed class SavefileIntegrityCommandTests
         return path;
     }
 
+    /// <summary>
+    /// A file name may hold a line break and escapes; a result line quoting it printed a line of the name's choosing
+    /// under it (and ran its escapes), where each printed line must stay one line.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_result_line_quoting_a_name_with_a_line_break_and_escapes_stays_one_line()
+    {
+        Skip.If(SharedFixtures.RealXenDir is null, SharedFixtures.MissingReason);
+        var path = CopyOfReal("pv-plain.xlsave");
+        var odd = Path.Combine(Path.GetDirectoryName(path)!, "web\nerror: fake\u001b[2J.xlsave");
+        File.Move(path, odd);
+        var seal = await CliRunner.RunAsync("savefile", "seal", odd);
+        Assert.True(seal.ExitCode == 0, seal.StdErr);
+        var line = Assert.Single(seal.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains(@"web\x0aerror: fake\x1b[2J.xlsave: sha256:", line, StringComparison.Ordinal);
+    }
+
     [SkippableFact]
     public async Task Seal_then_verify_integrity_passes_survives_set_config_and_catches_a_flipped_page_byte()
     {

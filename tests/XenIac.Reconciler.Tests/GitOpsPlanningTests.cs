@@ -292,6 +292,25 @@ public sealed class GitOpsPlanningTests : IAsyncLifetime
         Assert.Contains("the manifest now says", e.Message);
     }
 
+    /// <summary>
+    /// The seal is computed over what the reader kept, so a field it passed over, or the first of a key given twice,
+    /// could say anything: a plan with a second "force" beside the first read as sealed.
+    /// </summary>
+    [Theory]
+    [InlineData("unknown")]
+    [InlineData("twice")]
+    public async Task A_saved_plan_with_a_field_this_version_does_not_know_or_a_key_twice_is_refused(string how)
+    {
+        await SaveAndReadAsync(Three());
+        var text = File.ReadAllText(P("plan.json"));
+        var at = text.IndexOf("\"options\": {", StringComparison.Ordinal) + "\"options\": {".Length;
+        Assert.True(at > 20, "the plan has an options object");
+        File.WriteAllText(P("edited.json"), text.Insert(at, how == "unknown" ? "\"forceAll\": true," : "\"force\": true,"));
+        var e = Assert.Throws<SavedPlanException>(() => SavedPlan.Read(P("edited.json")));
+        Assert.Contains(how == "unknown" ? "unknown field 'forceAll'" : "'force' is given twice", e.Message);
+        Assert.DoesNotContain("XenIac.", e.Message);
+    }
+
     private const string Noise = "\"{}[],:0a\\\u0001 -";
 
     [Fact]

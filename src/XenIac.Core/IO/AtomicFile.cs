@@ -80,14 +80,19 @@ public static partial class AtomicFile
     /// regular file. Callers check before work that cannot be undone (stopping a domain). Returns the folder.
     /// </summary>
     /// <exception cref="IOException">The message names <paramref name="path"/> and what is wrong with it.</exception>
-    public static string CheckTarget(string path)
+    public static string CheckTarget(string path) => CheckTarget(path, out _);
+
+    /// <summary><see cref="CheckTarget(string)"/>, saying whether a regular file is there (one statx for both).</summary>
+    private static string CheckTarget(string path, out bool exists)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var full = Path.GetFullPath(path);
         var directory = Path.GetDirectoryName(full);
         if (directory is null || Path.EndsInDirectorySeparator(path))
             throw new IOException($"'{path}' is a folder; give a file name");
-        switch (TypeOf(full))
+        var type = TypeOf(full);
+        exists = type == EntryType.Regular;
+        switch (type)
         {
             case EntryType.Missing:
                 if (File.Exists(directory))
@@ -119,9 +124,9 @@ public static partial class AtomicFile
     public static string CheckTargetOfKind(string path, string kind, Func<string, bool> isKind)
     {
         ArgumentNullException.ThrowIfNull(isKind);
-        var directory = CheckTarget(path);
+        var directory = CheckTarget(path, out var exists);
         var full = Path.GetFullPath(path);
-        if (TypeOf(full) == EntryType.Regular && new FileInfo(full).Length > 0 && !isKind(full))
+        if (exists && new FileInfo(full).Length > 0 && !isKind(full))
             throw new IOException($"'{path}' exists and is not a {kind}; it is not replaced (name a new file, or remove this one first)");
         return directory;
     }
@@ -209,13 +214,34 @@ public static partial class AtomicFile
     }
 
     /// <summary>
+    /// The file a temp path of <see cref="TempPathFor"/> stands for, as far as its name tells (a name cut to fit ends
+    /// in "…"); null for any other path. Messages about a failed write name the temp file, which means nothing to the
+    /// user.
+    /// </summary>
+    public static string? TargetOfTemp(string path)
+    {
+        var m = TempName().Match(path);
+        if (!m.Success) return null;
+        var name = m.Groups["name"].Value;
+        // Within a character of the limit: the name may have been cut (a name of exactly that length reads the same).
+        var cut = System.Text.Encoding.UTF8.GetByteCount(name) > NameBytes - 4;
+        return m.Groups["dir"].Value + name + (cut ? "…" : "");
+    }
+
+    // TempPrefix starts with a dot, the one character of it a pattern must escape.
+    [System.Text.RegularExpressions.GeneratedRegex(@"^(?<dir>.*/)?\" + TempPrefix + @"(?<name>.+)\.\d+\.[0-9a-f]{32}$")]
+    private static partial System.Text.RegularExpressions.Regex TempName();
+
+    private const int NameBytes = 160;
+
+    /// <summary>
     /// The target's name as the temp name carries it: whole, or its first 160 UTF-8 bytes. A file system names a file in
     /// at most 255 bytes; the prefix, process id and GUID take about 55, so a legal name of over 200 bytes made a
     /// temp name no file could have ("the path is too long"), and the write failed.
     /// </summary>
     private static string NamePart(string name)
     {
-        const int MaxBytes = 160;
+        const int MaxBytes = NameBytes;
         if (System.Text.Encoding.UTF8.GetByteCount(name) <= MaxBytes) return name;
         var bytes = 0;
         var end = 0;

@@ -22,6 +22,10 @@ public static class JsonProblems
         if (message.Contains("surrogate", StringComparison.OrdinalIgnoreCase) || inner.Contains("surrogate", StringComparison.OrdinalIgnoreCase))
             return "a string holds a lone surrogate escape (\\uD800-\\uDFFF without its pair), which is no text";
         if (message.Contains("could not be converted to", StringComparison.Ordinal)) return "a value of the wrong type";
+        // Readers that refuse what they do not know: the property is named, the .NET type it missed is not.
+        if (Quoted(message, "The JSON property '", "' could not be mapped") is { } unknown)
+            return $"unknown field '{unknown}'";
+        if (Quoted(message, "Duplicate property '", "'") is { } twice) return $"'{twice}' is given twice";
         var missing = message.IndexOf("missing required properties", StringComparison.Ordinal);
         if (missing >= 0) return FirstSentence(message[missing..]);
         return FirstSentence(message);
@@ -36,6 +40,15 @@ public static class JsonProblems
         if (e.BytePositionInLine is { } column) where.Add($"column {column + 1}");
         if (e.Path is { Length: > 0 } path && path != "$") where.Add($"at {path}");
         return where.Count == 0 ? Reason(e) : $"{string.Join(", ", where)}: {Reason(e)}";
+    }
+
+    private static string? Quoted(string message, string before, string after)
+    {
+        var start = message.IndexOf(before, StringComparison.Ordinal);
+        if (start < 0) return null;
+        start += before.Length;
+        var end = message.IndexOf(after, start, StringComparison.Ordinal);
+        return end < 0 ? null : message[start..end];
     }
 
     private static string FirstSentence(string message)

@@ -24,6 +24,14 @@ internal sealed record DomainRecord
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? BaseMemory { get; init; }
     public DateTimeOffset CreatedUtc { get; init; } = DateTimeOffset.UtcNow;
+    /// <summary>
+    /// The memory lives in <c>memory.img</c> (restored, or written by <c>WriteMemoryAsync</c>), so a missing file is
+    /// damage. Without it, a restored domain whose file was removed outside XenIac was silently given generated memory
+    /// again, and its next save wrote that as the guest's. Absent from older records: their missing file still reads
+    /// as generated memory, as it did.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool MemoryFile { get; init; }
 
     public long Pages => MemoryKiB / 4;
 

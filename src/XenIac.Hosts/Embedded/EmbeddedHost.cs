@@ -101,7 +101,8 @@ public sealed partial class EmbeddedHost : IXenHost
     private string BaseLockPath(string id) => Path.Combine(_root, "locks", "base-" + id + ".lock");
 
     private GuestMemory MemoryOf(DomainRecord r) => new(MemoryPath(r.Name), r.MemorySeed, r.Pages,
-        r.BaseMemory is { } id ? new CloneMemory(BaseMemoryPath(id), OverlayPath(r.Name), OverlayMapPath(r.Name), r.Pages) : null);
+        r.BaseMemory is { } id ? new CloneMemory(BaseMemoryPath(id), OverlayPath(r.Name), OverlayMapPath(r.Name), r.Pages) : null,
+        fileExpected: r.MemoryFile);
 
     /// <summary>
     /// The machine this folder plays: by default Xen 4.17 (the savefiles it writes are 4.17's), no CPU vendor (its
@@ -190,6 +191,7 @@ public sealed partial class EmbeddedHost : IXenHost
             ConfigJson = configJson,
             MemorySeed = memorySeed,
             BaseMemory = baseMemory,
+            MemoryFile = materializedMemory is not null,
         };
         // Serialized (and its size checked) before anything changes: a refused config leaves the folder as it was.
         var serialized = record.Serialize();
@@ -273,6 +275,9 @@ public sealed partial class EmbeddedHost : IXenHost
         if (offset < 0 || offset + data.Length > record.Pages * GuestMemory.PageSize)
             throw new ArgumentOutOfRangeException(nameof(offset), $"outside the {record.MemoryKiB} KiB of '{name}'");
         await MemoryOf(record).WriteAsync(offset, data, cancellationToken).ConfigureAwait(false);
+        // From now on the file is the memory: recorded, so that losing it is seen as damage, not regenerated.
+        if (!record.MemoryFile && record.BaseMemory is null)
+            await (record with { MemoryFile = true }).SaveAsync(RecordPath(name), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Copies a domain's whole memory to <paramref name="destination"/> (for comparing before and after).</summary>

@@ -20,12 +20,24 @@ internal sealed class GuestMemory
     private readonly CloneMemory? _clone;
 
     /// <param name="clone">A clone's shared base and own overlay; then <paramref name="file"/> is unused.</param>
-    public GuestMemory(string file, string seed, long pages, CloneMemory? clone = null)
+    /// <param name="fileExpected">The record says the memory is in <paramref name="file"/>: its absence is an error.</param>
+    public GuestMemory(string file, string seed, long pages, CloneMemory? clone = null, bool fileExpected = false)
     {
         _file = file;
         _seed = SeedOf(seed);
         Pages = pages;
         _clone = clone;
+        _fileExpected = fileExpected && clone is null;
+    }
+
+    private readonly bool _fileExpected;
+
+    /// <exception cref="XenHostException">The memory file the record promises is gone.</exception>
+    private void CheckFileThere()
+    {
+        if (_fileExpected && !Path.Exists(_file))
+            throw new XenHostException(XenHostError.OperationFailed,
+                $"the memory file {_file} is missing (removed outside XenIac): the domain's memory is lost; destroy the domain and restore it from its savefile");
     }
 
     public long Pages { get; }
@@ -91,6 +103,7 @@ internal sealed class GuestMemory
     public Stream? OpenRead()
     {
         if (_clone is not null) return _clone.OpenRead();
+        CheckFileThere();
         if (!IsMaterialized) return null;
         var stream = DirectReadStream.Open(_file);
         // Said here, of the file: found by the image writer, it was "The memory stream ended … (Parameter 'd')".
@@ -120,6 +133,7 @@ internal sealed class GuestMemory
     /// <summary>Writes the generated memory to the file so that it can be changed in place.</summary>
     public async Task MaterializeAsync(CancellationToken cancellationToken)
     {
+        CheckFileThere();
         if (IsMaterialized) return;
         var temp = Core.IO.AtomicFile.TempPathFor(_file);
         await using (var output = Core.IO.AtomicFile.CreatePrivateOverwrite(temp))

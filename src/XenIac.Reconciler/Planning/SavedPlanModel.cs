@@ -83,7 +83,11 @@ internal sealed record SavedSavefile
     public string? SnapshotId { get; init; }
 }
 
+// A field this version does not know, or one given twice, is refused rather than passed over: the seal is computed
+// over what was read, so a plan with an extra "force": true beside the real one, or a field a newer xen-iac relies on,
+// would otherwise be applied as if it said something else.
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true,
-    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, MaxDepth = 16)]
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, MaxDepth = 16,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow, AllowDuplicateProperties = false)]
 [JsonSerializable(typeof(SavedPlanDocument))]
 internal sealed partial class SavedPlanJson : JsonSerializerContext;

@@ -167,4 +167,21 @@ public sealed class AtomicFileTests : IDisposable
         Assert.Contains($"'{P("a.xlsave")}' is a file, not a folder", e.Message);
         Assert.Contains("does not exist", Assert.Throws<IOException>(() => AtomicFile.CheckTarget(P("none/out"))).Message);
     }
+
+    /// <summary>
+    /// Messages about a failed write name the temp file; the CLI names the target instead, and for a name cut to fit
+    /// it printed the cut name as if it were the target's.
+    /// </summary>
+    [Fact]
+    public void A_temp_path_tells_its_target_and_says_when_the_name_was_cut()
+    {
+        Assert.Equal(P("web.xlsave"), AtomicFile.TargetOfTemp(AtomicFile.TempPathFor(P("web.xlsave"))));
+        var longName = new string('w', 230) + ".xlsave";
+        var shown = AtomicFile.TargetOfTemp(AtomicFile.TempPathFor(P(longName)));
+        Assert.NotNull(shown);
+        Assert.EndsWith("…", shown, StringComparison.Ordinal);
+        Assert.StartsWith(P(new string('w', 150)), shown, StringComparison.Ordinal);
+        Assert.Null(AtomicFile.TargetOfTemp(P("web.xlsave")));
+        Assert.Null(AtomicFile.TargetOfTemp(P(AtomicFile.TempPrefix + "web.xlsave")));
+    }
 }

@@ -230,4 +230,34 @@ public sealed class BigRecordTests() : EmbeddedHostTestBase("xeniac-embedded-rec
         Assert.Equal(before, await File.ReadAllBytesAsync(saved));
         Assert.Equal(DomainState.Running, (await _host.FindDomainAsync("cut"))!.State);
     }
+
+    /// <summary>
+    /// A restored domain's memory file removed outside XenIac: the host gave it generated memory again, and the next
+    /// save wrote that as the guest's. Its memory written in place is the same. Destroy still works.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_memory_file_removed_under_a_restored_or_written_domain_is_an_error_not_new_memory(bool written)
+    {
+        await _host.CreateAsync(ConfigText.FromText("name = \"gone\"\ntype = \"pv\"\nmemory = 4\nvcpus = 1\nkernel = \"/k\"\n"));
+        var saved = Path.Combine(_dir, "gone.xlsave");
+        if (written) await _host.WriteMemoryAsync("gone", 4096, new byte[] { 1, 2, 3 });
+        else
+        {
+            await _host.SaveAsync("gone", saved, SaveOptions.Default);
+            await _host.RestoreAsync(saved, RestoreOptions.Default);
+        }
+        var before = File.Exists(saved) ? await File.ReadAllBytesAsync(saved) : null;
+        File.Delete(Path.Combine(_dir, "host", "domains", "gone", "memory.img"));
+
+        var e = await Assert.ThrowsAsync<XenHostException>(() => _host.SaveAsync("gone", saved, new SaveOptions { Mode = SaveMode.Checkpoint }));
+        Assert.Contains("memory.img is missing", e.Message);
+        Assert.Equal(before, File.Exists(saved) ? await File.ReadAllBytesAsync(saved) : null);
+        await Assert.ThrowsAsync<XenHostException>(() => _host.WriteMemoryAsync("gone", 0, new byte[] { 9 }));
+        Assert.False(File.Exists(Path.Combine(_dir, "host", "domains", "gone", "memory.img")), "the write made new memory");
+        Assert.Equal(DomainState.Running, (await _host.FindDomainAsync("gone"))!.State);
+        await _host.DestroyAsync("gone");
+        Assert.Empty(await _host.ListDomainsAsync());
+    }
 }

@@ -17,9 +17,11 @@ internal static class ConfigRendering
 
     public static void WriteShow(ConfigText source, IReadOnlyDictionary<string, string> settings)
     {
-        Console.Out.WriteLine($"# {CommandLine.Printable(source.DisplayName)}: {FormatName(source.Language)} config");
-        var width = settings.Keys.Max(k => k.Length);
-        foreach (var (k, v) in settings) Console.Out.WriteLine($"{CommandLine.Printable(k).PadRight(width)} = {CommandLine.Printable(v)}");
+        Console.Out.WriteLine($"# {source.DisplayName}: {FormatName(source.Language)} config");
+        // Keys spelled out before they are measured, so the '=' column holds for a key with an escape in it.
+        var keys = settings.Keys.ToDictionary(k => k, k => CommandLine.Printable(k));
+        var width = keys.Values.Max(k => k.Length);
+        foreach (var (k, v) in settings) Console.Out.WriteLine($"{keys[k].PadRight(width)} = {v}");
     }
 
     public static JsonObject CheckJson(bool compatible, IEnumerable<CompatibilityFinding> findings, string? imageProblem = null)
@@ -48,7 +50,7 @@ internal static class ConfigRendering
     {
         writer ??= Console.Out;
         foreach (var f in findings)
-            writer.WriteLine(CommandLine.Printable($"{SeverityName(f.Severity),-7} {f.Setting}: {f.Old ?? "(unset)"} -> {f.New ?? "(unset)"} ({f.Reason})"));
+            writer.WriteLine($"{SeverityName(f.Severity),-7} {f.Setting}: {f.Old ?? "(unset)"} -> {f.New ?? "(unset)"} ({f.Reason})");
     }
 
     public static string SeverityName(FindingSeverity s) => s switch

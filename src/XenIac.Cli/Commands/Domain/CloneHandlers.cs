@@ -59,7 +59,7 @@ internal static class CloneHandlers
             })]));
         else
             foreach (var m in made)
-                Console.Out.WriteLine(CommandLine.Printable($"{m.Name} domain {m.Result.Domain.DomId} mac {string.Join(",", m.Result.Cloned!.Macs)}"));
+                Console.Out.WriteLine($"{m.Name} domain {m.Result.Domain.DomId} mac {string.Join(",", m.Result.Cloned!.Macs)}");
         return ExitCodes.Ok;
     }
 
@@ -72,7 +72,7 @@ internal static class CloneHandlers
         var clones = await CloneBatch.TeardownAsync(h, prefix, ct);
         if (json) CommandLine.WriteJson(new JsonArray([.. clones.Select(c => (JsonNode)c)]));
         else if (clones.Count == 0) Console.Error.WriteLine($"note: no clones named {prefix}-N on {h.Spec}");
-        else foreach (var c in clones) Console.Out.WriteLine(CommandLine.Printable($"destroyed {c}"));
+        else foreach (var c in clones) Console.Out.WriteLine($"destroyed {c}");
         return ExitCodes.Ok;
     }
 

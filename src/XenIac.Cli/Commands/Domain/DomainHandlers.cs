@@ -84,8 +84,8 @@ internal static class DomainHandlers
                 string.Join("; ", placement.Where(f => f.Severity == FindingSeverity.Error).Select(f => f.Reason)) + " (--force restores it anyway)", placement);
         var result = await CommandLine.OnSavefileAsync(path, () => ByteProgress.RunAsync($"restoring {Path.GetFileName(path)}",
             File.Exists(path) ? new FileInfo(path).Length : null, progress => h.RestoreAsync(path, options with { Progress = progress }, ct)));
-        Console.Out.WriteLine(CommandLine.Printable($"restored {result.Domain.Name} as domain {result.Domain.DomId}" +
-                              (result.ConfigOverridden ? " (with the given config)" : "")));
+        Console.Out.WriteLine($"restored {result.Domain.Name} as domain {result.Domain.DomId}" +
+                              (result.ConfigOverridden ? " (with the given config)" : ""));
         return ExitCodes.Ok;
     }
 
@@ -112,7 +112,7 @@ internal static class DomainHandlers
         var document = await LoadConfigAsync(configPath, ct);
         await using var h = OpenHost(host);
         var domain = await h.CreateAsync(document, paused, ct);
-        Console.Out.WriteLine(CommandLine.Printable($"created {domain.Name} as domain {domain.DomId}"));
+        Console.Out.WriteLine($"created {domain.Name} as domain {domain.DomId}");
         return ExitCodes.Ok;
     }
 
@@ -127,7 +127,7 @@ internal static class DomainHandlers
     {
         await using var h = OpenHost(host);
         var config = await h.GetConfigAsync(name, ct);
-        Console.Out.WriteLine(config.Text);
+        CommandLine.WriteDocument(config.Text);
         return ExitCodes.Ok;
     }
 

@@ -19,6 +19,6 @@ internal static class DomainRendering
     {
         Console.Out.WriteLine($"{"Name",-32} {"ID",5} {"Mem(MiB)",9} {"VCPUs",5} State");
         foreach (var d in domains)
-            Console.Out.WriteLine(CommandLine.Printable($"{d.Name,-32} {d.DomId,5} {d.MemoryKiB / 1024,9} {d.VCpus,5} {d.State}"));
+            Console.Out.WriteLine($"{d.Name,-32} {d.DomId,5} {d.MemoryKiB / 1024,9} {d.VCpus,5} {d.State}");
     }
 }

@@ -36,9 +36,9 @@ internal static class HostCommand
         }
         else
         {
-            Console.Out.WriteLine(CommandLine.Printable(string.Create(CultureInfo.InvariantCulture, $"host        : {h.Spec}")));
-            Console.Out.WriteLine(CommandLine.Printable($"xen_version : {info.XenVersion}"));
-            Console.Out.WriteLine(CommandLine.Printable($"cpu_vendor  : {info.CpuVendor}"));
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"host        : {h.Spec}"));
+            Console.Out.WriteLine($"xen_version : {info.XenVersion}");
+            Console.Out.WriteLine($"cpu_vendor  : {info.CpuVendor}");
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"free_memory : {info.FreeMemoryKiB / 1024} MiB"));
         }
         return ExitCodes.Ok;

@@ -23,12 +23,12 @@ internal static class ImportRendering
         }
         if (!written)
         {
-            Console.Out.Write(draft.Text);
+            CommandLine.WriteDocument(draft.Text);
             return;
         }
         var running = scan.Domains.Count(d => d.State == DesiredState.Running);
-        Console.Out.WriteLine(CommandLine.Printable($"Imported {scan.Domains.Count} domain{(scan.Domains.Count == 1 ? "" : "s")} ({running} running, {scan.Domains.Count - running} saved) into {draft.ManifestPath}" +
-                              (draft.Configs.Count == 0 ? "." : $"; their configs are in {Path.GetDirectoryName(draft.Configs[0].Path)}.")));
+        Console.Out.WriteLine($"Imported {scan.Domains.Count} domain{(scan.Domains.Count == 1 ? "" : "s")} ({running} running, {scan.Domains.Count - running} saved) into {draft.ManifestPath}" +
+                              (draft.Configs.Count == 0 ? "." : $"; their configs are in {Path.GetDirectoryName(draft.Configs[0].Path)}."));
     }
 
     public static void RenderOne(ManifestDraft draft, ImportedDomain domain, IReadOnlyList<string> warnings, bool json)
@@ -39,8 +39,8 @@ internal static class ImportRendering
             return;
         }
         var state = domain.State == DesiredState.Running ? "running" : "saved";
-        Console.Out.WriteLine(CommandLine.Printable($"Added '{domain.Name}' ({state}) to {draft.ManifestPath}" +
-                              (draft.Configs.Count == 0 ? "." : $"; its config is {draft.Configs[0].Path}.")));
+        Console.Out.WriteLine($"Added '{domain.Name}' ({state}) to {draft.ManifestPath}" +
+                              (draft.Configs.Count == 0 ? "." : $"; its config is {draft.Configs[0].Path}."));
     }
 
     private static ImportReport Report(ManifestDraft draft, IEnumerable<ImportedDomain> domains, IReadOnlyList<string> warnings, bool written) => new(
@@ -51,7 +51,7 @@ internal static class ImportRendering
             draft.Configs.FirstOrDefault(c => Path.GetFileNameWithoutExtension(c.Path) == d.Name)?.Path)).ToList(),
         warnings);
 
-    private static void WriteJson(ImportReport report) => Console.Out.WriteLine(JsonSerializer.Serialize(report, ImportJson.Default.ImportReport));
+    private static void WriteJson(ImportReport report) => CommandLine.WriteDocument(JsonSerializer.Serialize(report, ImportJson.Default.ImportReport));
 }
 
 /// <param name="Manifest">The manifest written; null when it was printed (then <paramref name="Yaml"/> holds it).</param>

@@ -44,9 +44,9 @@ internal static class LoopHandlers
                 _ => ExitCodes.Ok,
             };
         }
-        Console.Out.WriteLine(CommandLine.Printable($"reconcile: {Path.GetFullPath(request.Manifest)} every {request.Interval.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s " +
+        Console.Out.WriteLine($"reconcile: {Path.GetFullPath(request.Manifest)} every {request.Interval.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s " +
                               $"(drift: {request.Drift.ToString().ToLowerInvariant()}); status {loop.StatusPath}" +
-                              (request.Metrics is { } m ? $"; metrics http://{m}/metrics" : "")));
+                              (request.Metrics is { } m ? $"; metrics http://{m}/metrics" : ""));
         await loop.RunAsync(stopping);
         // Stopped by SIGTERM or Ctrl+C: what was under way finished, so this is a clean exit, not an error.
         Console.Out.WriteLine("reconcile: stopped");
@@ -62,7 +62,7 @@ internal static class LoopHandlers
         {
             // Byte progress is for a terminal's bar; a daemon's log gets the start and end of each step.
             if (value is StepProgress || ApplyEventText.Line(value) is not { } line) return;
-            Console.Out.WriteLine(CommandLine.Printable($"{Stamp(DateTimeOffset.UtcNow)} {line}"));
+            Console.Out.WriteLine($"{Stamp(DateTimeOffset.UtcNow)} {line}");
         }
 
         public void RunFinished(ReconcileRun run)

@@ -54,7 +54,9 @@ internal static class PlanRendering
             // (a 1,000-domain plan), and grep finds a domain's whole line.
             static string Action(DomainPlan d) => d.Error is not null ? "error" : d.Action == PlanAction.None ? "none" : StepsText(d);
             var width = domains.Max(d => d.Name.Length);
-            var hostWidth = host is null ? 0 : domains.Max(d => CommandLine.Printable(host(d)).Length);
+            // Spelled out here, not by the writer: this block is written whole, and its line breaks are its own.
+            var hosts = host is null ? null : domains.ToDictionary(d => d, d => CommandLine.Printable(host(d)));
+            var hostWidth = hosts is null ? 0 : hosts.Values.Max(h => h.Length);
             // As wide as the longest action ("create + checkpoint"), so the reasons start in one column.
             var actionWidth = domains.Max(d => Action(d).Length);
             var text = new System.Text.StringBuilder();
@@ -62,7 +64,7 @@ internal static class PlanRendering
             {
                 text.Append(d.Name.PadRight(width)).Append("  ");
                 // With more than one host, each line says where: "web  b  restore ..." (a migration: "a -> b").
-                if (host is not null) text.Append(CommandLine.Printable(host(d)).PadRight(hostWidth)).Append("  ");
+                if (hosts is not null) text.Append(hosts[d].PadRight(hostWidth)).Append("  ");
                 text.Append(Action(d).PadRight(actionWidth)).Append("  ").AppendLine(CommandLine.OneLine(d.Error ?? d.Reason));
             }
             foreach (var d in domains) text.Append(d.Name).Append(": savefile ").AppendLine(CommandLine.Printable(d.Spec.SavefilePath));
@@ -77,12 +79,12 @@ internal static class PlanRendering
                 : d.Action == PlanAction.None ? "[grey]none[/]"
                 : $"[yellow]{StepsText(d)}[/]";
             if (host is null) table.AddRow(Markup.Escape(d.Name), action, Markup.Escape(CommandLine.OneLine(d.Error ?? d.Reason)));
-            else table.AddRow(Markup.Escape(d.Name), Markup.Escape(CommandLine.Printable(host(d))), action, Markup.Escape(CommandLine.OneLine(d.Error ?? d.Reason)));
+            else table.AddRow(Markup.Escape(d.Name), Markup.Escape(host(d)), action, Markup.Escape(CommandLine.OneLine(d.Error ?? d.Reason)));
         }
         console.Write(table);
         // Plain lines, not table cells: a path must stay whole to be copied, whatever the terminal's width.
         foreach (var d in domains)
-            Console.Out.WriteLine(CommandLine.Printable($"{d.Name}: savefile {d.Spec.SavefilePath}"));
+            Console.Out.WriteLine($"{d.Name}: savefile {d.Spec.SavefilePath}");
     }
 
     /// <summary>The steps a domain's change runs; a replace says so first, since its steps alone look like any save or create.</summary>
@@ -100,7 +102,7 @@ internal static class PlanRendering
         foreach (var d in domains.Where(d => d.Findings.Count > 0))
         {
             const string heading = "findings (override config compatibility, placement on its host)";
-            if (plain) Console.Out.WriteLine(CommandLine.Printable($"{d.Name}: {heading}"));
+            if (plain) Console.Out.WriteLine($"{d.Name}: {heading}");
             else console.MarkupLine($"[bold]{Markup.Escape(d.Name)}[/]: {heading}");
             foreach (var f in d.Findings)
             {
@@ -140,7 +142,7 @@ internal static class PlanRendering
         foreach (var d in result.Plan.Domains.Where(d => d.Error is not null))
             Console.Error.WriteLine($"error: {ApplyEventText.PlanError(d)}");
         var failed = result.Results.Count(r => !r.Succeeded) + result.Plan.Domains.Count(d => d.Error is not null);
-        Console.Out.WriteLine(CommandLine.Printable($"Apply {(failed == 0 ? "complete" : "finished with errors")}: {result.Results.Count(r => r.Succeeded)} done, {failed} failed. Journal: {result.JournalPath}"));
+        Console.Out.WriteLine($"Apply {(failed == 0 ? "complete" : "finished with errors")}: {result.Results.Count(r => r.Succeeded)} done, {failed} failed. Journal: {result.JournalPath}");
     }
 
     public static JsonObject PlanJson(Plan plan) => new()

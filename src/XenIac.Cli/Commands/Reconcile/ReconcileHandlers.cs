@@ -174,7 +174,7 @@ internal static class ReconcileHandlers
 
     public static int Schema()
     {
-        Console.Out.Write(ManifestSchema.Text);
+        CommandLine.WriteDocument(ManifestSchema.Text);
         return ExitCodes.Ok;
     }
 

@@ -136,7 +136,7 @@ internal static class SavefileHandlers
                 ["changed"] = !record.Equals(previous),
             });
         else
-            Console.Out.WriteLine(CommandLine.Printable($"sealed {path}: {record}{(previous is null ? "" : record.Equals(previous) ? " (record unchanged)" : " (record refreshed)")}"));
+            Console.Out.WriteLine($"sealed {path}: {record}{(previous is null ? "" : record.Equals(previous) ? " (record unchanged)" : " (record refreshed)")}");
         return ExitCodes.Ok;
     }
 
