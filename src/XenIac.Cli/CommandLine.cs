@@ -367,7 +367,7 @@ internal static class CommandLine
             }
             try
             {
-                if (savefile) AtomicFile.CheckTargetOfKind(path, "savefile", SaveFileHeader.LooksLikeSavefile);
+                if (savefile) SaveFileHeader.CheckTarget(path);
                 else AtomicFile.CheckTarget(path);
             }
             catch (IOException e) { r.AddError($"{name}: {e.Message}"); }

@@ -1,3 +1,4 @@
+using XenIac.Core.SaveFiles;
 using Microsoft.Build.Framework;
 using XenIac.Core.IO;
 using XenIac.Store;
@@ -61,7 +62,7 @@ public abstract partial class XenIacTask
         await using var opened = await OpenStoreAsync(store, keyFile, create: false, cancellationToken).ConfigureAwait(false);
         var snapshot = await opened.ResolveAsync(reference, cancellationToken).ConfigureAwait(false);
         CreateFolderFor(savefile);
-        AtomicFile.CheckTarget(savefile);
+        SaveFileHeader.CheckTarget(savefile);
         // A persistent agent restores the same snapshot run after run: reading the local file costs less than
         // fetching and decompressing it again, and the whole-file digest is the same check a pull ends with.
         if (await HoldsSnapshotAsync(savefile, snapshot, cancellationToken).ConfigureAwait(false))

@@ -75,7 +75,7 @@ public abstract partial class XenIacTask : Microsoft.Build.Utilities.Task, ICanc
         }
         catch (IncompatibleConfigException e)
         {
-            LogCodedError(Strings.ConfigInvalid, e.Message + " (the task's Force=\"true\" uses it anyway)");
+            LogCodedError(Strings.ConfigInvalid, e.Message + (HasForce ? " (the task's Force=\"true\" uses it anyway)" : ""));
         }
         catch (XlConfigException e)
         {
@@ -107,6 +107,23 @@ public abstract partial class XenIacTask : Microsoft.Build.Utilities.Task, ICanc
     }
 
     private protected abstract Task ExecuteAsync(CancellationToken cancellationToken);
+
+    /// <summary>Whether the task takes Force="true" (only then is it advice).</summary>
+    private protected virtual bool HasForce => false;
+
+    /// <summary>
+    /// The task's savefile as a full path, or null (XIAC0002 logged) when its name is blank: "   " from an unset-looking
+    /// property passed [Required] and wrote a 16 MB file named three spaces into the project.
+    /// </summary>
+    private protected string? SavefilePath(string value)
+    {
+        if (string.IsNullOrWhiteSpace(value) || string.IsNullOrWhiteSpace(Path.GetFileName(value.TrimEnd('/'))))
+        {
+            LogCodedError(Strings.InvalidParameter, "Savefile", $"'{value}' names no file (XenIacSavefile in the XenIac targets)");
+            return null;
+        }
+        return CurrentSavefile = FullPath(value);
+    }
 
     /// <summary>Relative paths are relative to the project, as for MSBuild's own tasks.</summary>
     private protected string FullPath(string path) => Path.GetFullPath(path, ProjectDirectory);
@@ -162,6 +179,19 @@ public abstract partial class XenIacTask : Microsoft.Build.Utilities.Task, ICanc
     }
 
     /// <summary>
+    /// Why <paramref name="full"/> is not a file a task may read whole, or null when it is one: a folder, a pipe, a
+    /// socket or a character device is refused before it is opened. Opening a FIFO blocks until a writer comes, in
+    /// a call the build's cancel cannot reach (Ctrl+C only repeated MSB4220 "waiting for the task to cancel"), and
+    /// /dev/zero never ends. A block device (a savefile or disk image on a raw volume) has an end and is read.
+    /// </summary>
+    private protected static string? NotAReadableFile(string full) =>
+        Directory.Exists(full) ? $"'{full}' is a folder, not a file"
+        : !File.Exists(full) ? null
+        : !AtomicFile.HasEnd(full) ? $"'{full}' is not a regular file (a pipe, socket or character device); XenIac reads only files it can see the end of"
+        : null;
+
+    /// <summary>
+    /// Loads and parses a config file, or logs XIAC0007 and returns null.    /// <summary>
     /// Loads and parses a config file, or logs XIAC0007 and returns null. Parsing here names the user's file in
     /// errors (the host would call it "xl.cfg") and refuses a bad config before the host is touched.
     /// </summary>
@@ -176,6 +206,11 @@ public abstract partial class XenIacTask : Microsoft.Build.Utilities.Task, ICanc
         if (!File.Exists(full))
         {
             LogCodedError(Strings.ConfigInvalid, $"'{full}' does not exist");
+            return null;
+        }
+        if (!AtomicFile.IsRegularFile(full))
+        {
+            LogCodedError(Strings.ConfigInvalid, NotAReadableFile(full) ?? $"'{full}' is not a regular file");
             return null;
         }
         var document = await ConfigText.LoadAsync(full, cancellationToken).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using XenIac.Core.SaveFiles;
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
@@ -115,6 +116,10 @@ public sealed class SnapshotStore : IAsyncDisposable
             }
             if (data is null)
             {
+                // A file where the store folder belongs can never become a store: unusable, not "no snapshot yet"
+                // (callers that take a missing store as "make it" must not push into it, nor advise a push).
+                if (!create && backend is FolderBackend { LocationIsFile: true } file)
+                    throw new StoreException(StoreError.Unavailable, file.NotAStoreProblem()!);
                 if (!create)
                     throw new StoreException(StoreError.NotFound, (backend as FolderBackend)?.NotAStoreProblem() ?? $"there is no store at '{location}' (a push creates one)");
                 if (key is { IsWeak: true })
@@ -636,7 +641,7 @@ public sealed class SnapshotStore : IAsyncDisposable
 
     private static void CheckDestination(string destination)
     {
-        try { AtomicFile.CheckTarget(destination); }
+        try { SaveFileHeader.CheckTarget(destination); }
         catch (IOException e) { throw new StoreException(StoreError.InvalidArgument, e.Message, e); }
     }
 

@@ -116,4 +116,29 @@ public sealed class FingerprintAndCloneTaskTests : IDisposable
         Assert.Contains("is a folder", _f.Engine.Errors[0].Message);
         Assert.Empty(_f.Host.Domains);
     }
+
+    /// <summary>A pool file naming the snapshot (a typo) replaced it with pool JSON, and the next build failed on it.</summary>
+    [Fact]
+    public void A_pool_file_naming_the_snapshot_or_a_config_is_XIAC0002_and_both_stay()
+    {
+        SavefileMaker.Write(_f.PathOf("vm.xlsave"), SavefileMaker.JsonConfig, SaveFileConfigFormat.Json);
+        var snapshot = File.ReadAllBytes(_f.PathOf("vm.xlsave"));
+        File.WriteAllText(_f.PathOf("vm.cfg"), "name = 'vm'\n");
+        foreach (var target in new[] { "vm.xlsave", "vm.cfg" })
+        {
+            var task = _f.Wire(new XenIacCloneDomains { Savefile = "vm.xlsave", Count = 2, NamePrefix = "pf", PoolFile = target });
+            Assert.False(task.Execute());
+            Assert.Equal(["XIAC0002"], _f.Engine.ErrorCodes);
+            Assert.Contains("is not a clone pool file", _f.Engine.Errors[0].Message);
+            Assert.Empty(_f.Host.Domains);
+            _f.Engine.Errors.Clear();
+        }
+        Assert.Equal(snapshot, File.ReadAllBytes(_f.PathOf("vm.xlsave")));
+        Assert.Equal("name = 'vm'\n", File.ReadAllText(_f.PathOf("vm.cfg")));
+
+        // An earlier pool file is this task's own: it passes the check (the fake host then goes as far as it goes).
+        File.WriteAllText(_f.PathOf("pool.json"), "[{\"name\": \"pf-1\", \"number\": 1}]");
+        _f.Wire(new XenIacCloneDomains { Savefile = "vm.xlsave", Count = 2, NamePrefix = "pf", PoolFile = "pool.json" }).Execute();
+        Assert.DoesNotContain("XIAC0002", _f.Engine.ErrorCodes);
+    }
 }

@@ -196,4 +196,50 @@ public sealed class HostileInputTests : IDisposable
         public Task ApplyAsync(Manifest manifest, IReadOnlyList<string> targets, int parallelism,
             Action<MessageImportance, string> log, CancellationToken cancellationToken) => throw failure;
     }
+
+    /// <summary>The CLI refused to save over a file that is not a savefile; the task replaced a config or a note with guest memory.</summary>
+    [Fact]
+    public void Save_over_a_file_that_is_not_a_savefile_is_XIAC0014_and_the_domain_keeps_running()
+    {
+        _f.Host.Add("web");
+        Write("notes.txt", "my notes\n");
+        var task = _f.Wire(new XenIacSaveDomain { Domain = "web", Savefile = "notes.txt" });
+        Assert.Contains("exists and is not a savefile", SingleError(task, "XIAC0014").Message);
+        Assert.Equal("my notes\n", File.ReadAllText(_f.PathOf("notes.txt")));
+        Assert.True(_f.Host.Domains.ContainsKey("web"));
+        Assert.DoesNotContain("save web", _f.Host.Calls);
+    }
+
+    /// <summary>Savefile="   " passed [Required] and a 16 MB file named three spaces appeared in the project.</summary>
+    [Theory]
+    [InlineData("   ")]
+    [InlineData("vm/  ")]
+    public void A_blank_savefile_name_is_XIAC0002(string savefile)
+    {
+        _f.Host.Add("web");
+        var task = _f.Wire(new XenIacSaveDomain { Domain = "web", Savefile = savefile });
+        Assert.Contains("Savefile", SingleError(task, "XIAC0002").Message);
+        Assert.Empty(_f.Host.Calls);
+        Assert.False(_f.Wire(new XenIacRestoreDomain { Savefile = savefile }).Execute());
+    }
+
+    /// <summary>
+    /// A FIFO as a config, a fingerprint input or a savefile blocked the build in an open the cancel could not reach.
+    /// </summary>
+    [Fact]
+    public void A_pipe_or_a_character_device_where_a_file_belongs_is_refused_without_opening_it()
+    {
+        var fifo = _f.PathOf("pipe");
+        Assert.True(XenIac.Tests.Fifo.TryMake(fifo), "mkfifo failed");
+        var create = _f.Wire(new XenIacCreateDomain { Config = "pipe" });
+        Assert.Contains("not a regular file", SingleError(create, "XIAC0007").Message);
+        _f.Engine.Errors.Clear();
+        var restore = _f.Wire(new XenIacRestoreDomain { Savefile = "pipe" });
+        Assert.Contains("not a regular file", SingleError(restore, "XIAC0006").Message);
+        _f.Engine.Errors.Clear();
+        Write("vm.cfg", "name = 'vm'\n");
+        var fingerprint = _f.Wire(new XenIacFingerprint { Config = "vm.cfg", Inputs = [new Microsoft.Build.Utilities.TaskItem("/dev/zero")] });
+        Assert.Contains("not a regular file", SingleError(fingerprint, "XIAC0014").Message);
+        Assert.Empty(_f.Host.Calls);
+    }
 }

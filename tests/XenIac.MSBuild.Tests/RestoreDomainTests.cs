@@ -95,11 +95,38 @@ public sealed class RestoreDomainTests : IDisposable
         Assert.NotEqual(running.DomId, _f.Host.Domains["json-vm"].Info.DomId);
     }
 
+    /// <summary>
+    /// Replace destroyed the running domain first, and then the restore failed on a damaged image or a config that
+    /// does not fit: the VM a failed test run had kept for a look was gone. Both are found before the destroy.
+    /// </summary>
+    [Fact]
+    public void Replace_keeps_the_running_domain_when_the_image_is_damaged_or_the_config_does_not_fit()
+    {
+        SavefileMaker.Write(_f.PathOf("vm.xlsave"), SavefileMaker.JsonConfig, SaveFileConfigFormat.Json);
+        var whole = File.ReadAllBytes(_f.PathOf("vm.xlsave"));
+        File.WriteAllBytes(_f.PathOf("cut.xlsave"), whole[..^40]);
+        var running = _f.Host.Add("json-vm");
+
+        Assert.False(_f.Wire(new XenIacRestoreDomain { Savefile = "cut.xlsave", Replace = true }).Execute());
+        Assert.Equal(["XIAC0006"], _f.Engine.ErrorCodes);
+        Assert.Contains("the running domain was kept", _f.Engine.Errors[0].Message);
+        _f.Engine.Errors.Clear();
+
+        File.WriteAllText(_f.PathOf("hvm.cfg"), "name = 'json-vm'\ntype = 'pv'\nmaxmem = 16\n");
+        Assert.False(_f.Wire(new XenIacRestoreDomain { Savefile = "vm.xlsave", Config = "hvm.cfg", Replace = true }).Execute());
+        Assert.Equal(["XIAC0007"], _f.Engine.ErrorCodes);
+        Assert.Contains("type pvh -> pv", _f.Engine.Errors[0].Message);
+        Assert.DoesNotContain("Force", _f.Engine.Errors[0].Message);
+
+        Assert.DoesNotContain(_f.Host.Calls, c => c.StartsWith("destroy", StringComparison.Ordinal));
+        Assert.Equal(running.DomId, _f.Host.Domains["json-vm"].Info.DomId);
+    }
+
     [Fact]
     public void The_override_config_decides_the_name_and_is_passed_to_the_host()
     {
         SavefileMaker.Write(_f.PathOf("vm.xlsave"), SavefileMaker.JsonConfig, SaveFileConfigFormat.Json);
-        File.WriteAllText(_f.PathOf("other.cfg"), "name = 'renamed'\nmemory = 16\n");
+        File.WriteAllText(_f.PathOf("other.cfg"), "name = 'renamed'\ntype = 'pvh'\nmaxmem = 16\n");
         _f.Host.Add("renamed");
         var task = _f.Wire(new XenIacRestoreDomain { Savefile = "vm.xlsave", Config = "other.cfg", Replace = true });
 

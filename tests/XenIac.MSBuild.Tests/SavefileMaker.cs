@@ -14,7 +14,11 @@ public static class SavefileMaker
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var header = SaveFileHeader.Create(config, format, order, streamV2);
         using var file = File.Create(path);
-        SaveFileWriter.WriteAsync(file, header, new MemoryStream(Encoding.ASCII.GetBytes("image"))).GetAwaiter().GetResult();
+        // A real image stream (two pages): a restore that replaces a running domain reads the image through first.
+        var image = new MemoryStream();
+        XenIac.Core.Streams.ImageStreamWriter.Write(image, new XenIac.Core.Streams.DomainImageDescription { GuestType = XenIac.Core.Streams.GuestType.HVM, PageCount = 2 });
+        image.Position = 0;
+        SaveFileWriter.WriteAsync(file, header, image).GetAwaiter().GetResult();
         return path;
     }
 }

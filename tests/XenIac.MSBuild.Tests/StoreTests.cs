@@ -1,3 +1,4 @@
+using XenIac.Core.SaveFiles;
 using System.Security.Cryptography;
 using XenIac.Hosts;
 using XenIac.Store;
@@ -180,14 +181,14 @@ public sealed class StoreTests : IDisposable
             File.WriteAllBytes(file, bytes);
         }
         Directory.CreateDirectory(_f.PathOf("agent2"));
-        File.WriteAllText(_f.PathOf("agent2/web.xlsave"), "previous");
+        var previous = File.ReadAllBytes(SavefileMaker.Write(_f.PathOf("agent2/web.xlsave"), "name = 'previous'", SaveFileConfigFormat.XlCfg));
 
         var task = _f.Wire(new XenIacRestoreDomain { Savefile = "agent2/web.xlsave", Store = "store", StoreTag = "web@ci" });
 
         Assert.False(task.Execute());
         Assert.Equal(["XIAC0018"], _f.Engine.ErrorCodes);
         Assert.Contains("xen-iac store verify --store " + _f.PathOf("store"), _f.Engine.Errors[0].Message);
-        Assert.Equal("previous", File.ReadAllText(_f.PathOf("agent2/web.xlsave")));
+        Assert.Equal(previous, File.ReadAllBytes(_f.PathOf("agent2/web.xlsave")));
         Assert.Empty(_f.Opened);
     }
 

@@ -281,6 +281,8 @@ public sealed class HostileInputTests
         Assert.Equal($"'{file}' is a file, not a store folder", create.Message);
         var open = await Assert.ThrowsAsync<StoreException>(() => SnapshotStore.OpenAsync(file));
         Assert.Equal($"'{file}' is a file, not a store folder", open.Message);
+        // Unusable, not "no such snapshot": MSBuild said XIAC0017 "push it first" for it.
+        Assert.Equal(StoreError.Unavailable, open.Error);
         var folder = files.PathOf("empty");
         Directory.CreateDirectory(folder);
         var empty = await Assert.ThrowsAsync<StoreException>(() => SnapshotStore.OpenAsync(folder));

@@ -101,6 +101,15 @@ public sealed partial record SaveFileHeader
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
     }
 
+    /// <summary>
+    /// Checks that a savefile may be written at <paramref name="path"/> (<see cref="IO.AtomicFile.CheckTargetOfKind"/>):
+    /// absent, empty, or a savefile already. Every writer of a savefile the user names asks this first, the CLI, the
+    /// snapshot store's pull and the MSBuild tasks alike: a swapped argument replaced a config or a note with guest
+    /// memory and said it succeeded.
+    /// </summary>
+    /// <exception cref="IOException">The message names <paramref name="path"/> and what is wrong with it.</exception>
+    public static string CheckTarget(string path) => IO.AtomicFile.CheckTargetOfKind(path, "savefile", LooksLikeSavefile);
+
     private static int ReadAtMost(Stream stream, Span<byte> buffer) =>
         stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
 

@@ -60,8 +60,8 @@ public sealed partial class EmbeddedHost : IXenHost
                 throw new XenHostException(XenHostError.Unavailable,
                     $"{root} is not empty and is not an embedded host folder; choose an empty or new folder");
             CreatePrivateFolder(root);
-            CreatePrivateFolder(Path.Combine(root, "domains"));
-            CreatePrivateFolder(Path.Combine(root, "locks"));
+            // The marker first, then the folders: a second first open of the same folder checks "not empty and no
+            // marker" above, and found the folders the first had just made (CI jobs sharing a host folder: 1 in 20).
             var marker = Path.Combine(root, Marker);
             if (!File.Exists(marker))
             {
@@ -74,6 +74,8 @@ public sealed partial class EmbeddedHost : IXenHost
                 }
                 catch (IOException) when (File.Exists(marker)) { }
             }
+            CreatePrivateFolder(Path.Combine(root, "domains"));
+            CreatePrivateFolder(Path.Combine(root, "locks"));
         }
         catch (UnauthorizedAccessException e)
         {

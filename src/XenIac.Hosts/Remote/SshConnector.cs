@@ -90,7 +90,24 @@ internal static class SshConnector
         {
             _process = process;
             _readingStderr = Task.Run(ReadStderrAsync);
+            lock (s_live) s_live.Add(this);
         }
+
+        // Every ssh this process started and has not ended. A command that fails on one host's connection exits while
+        // another connection (a plan asks several hosts at once) still waits for its hello: that ssh was left running
+        // under init. What is still here when the process exits is killed.
+        private static readonly HashSet<SshProcess> s_live = [];
+
+        static SshProcess() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            SshProcess[] left;
+            lock (s_live) left = [.. s_live];
+            foreach (var ssh in left)
+            {
+                try { if (!ssh._process.HasExited) ssh._process.Kill(entireProcessTree: true); }
+                catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception) { }
+            }
+        };
 
         private async Task ReadStderrAsync()
         {
@@ -122,7 +139,7 @@ internal static class SshConnector
             var stopped = false;
             if (!await ExitedWithinAsync(TimeSpan.FromSeconds(stop ? 1 : 3)).ConfigureAwait(false) && stop)
             {
-                try { _process.Kill(); stopped = true; }
+                try { _process.Kill(entireProcessTree: true); stopped = true; }
                 catch (InvalidOperationException) { /* it ended meanwhile */ }
                 await ExitedWithinAsync(TimeSpan.FromSeconds(3)).ConfigureAwait(false);
             }
@@ -152,9 +169,10 @@ internal static class SshConnector
                 catch (OperationCanceledException)
                 {
                     // Our own child that did not go when its input closed.
-                    try { _process.Kill(); } catch (InvalidOperationException) { }
+                    try { _process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
                 }
             }
+            lock (s_live) s_live.Remove(this);
             _process.Dispose();
         }
     }

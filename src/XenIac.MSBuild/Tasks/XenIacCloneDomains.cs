@@ -57,7 +57,7 @@ public sealed class XenIacCloneDomains : XenIacHostTask
 
     private protected override async Task ExecuteAsync(CancellationToken cancellationToken)
     {
-        var savefile = CurrentSavefile = FullPath(Savefile);
+        if (SavefilePath(Savefile) is not { } savefile) return;
         Operation = $"Cloning '{savefile}'";
         if (Count is < 1 or > CloneBatch.MaxCount)
         {
@@ -70,9 +70,14 @@ public sealed class XenIacCloneDomains : XenIacHostTask
             LogCodedError(Strings.InvalidParameter, "DiskCopy", $"it is {CloneDiskCopyWords.List} (XenIacCloneDiskCopy in the XenIac targets), not '{DiskCopy.Trim()}'");
             return;
         }
-        if (!File.Exists(savefile))
+        if (!File.Exists(savefile) && !Directory.Exists(savefile))
         {
             LogCodedError(Strings.SavefileNotFound, savefile);
+            return;
+        }
+        if (NotAReadableFile(savefile) is { } notAFile)
+        {
+            LogCodedError(Strings.SavefileInvalid, savefile, notAFile);
             return;
         }
         string? stored;
@@ -100,7 +105,9 @@ public sealed class XenIacCloneDomains : XenIacHostTask
         try
         {
             CreateFolderFor(pool);
-            AtomicFile.CheckTarget(pool);
+            // Only an earlier pool file (or an empty one) is replaced: a typo naming the snapshot or the config
+            // replaced it with this JSON, and the next build failed on the "savefile" it had become.
+            AtomicFile.CheckTargetOfKind(pool, "clone pool file", IsPoolFile);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -174,6 +181,20 @@ public sealed class XenIacCloneDomains : XenIacHostTask
         })];
         Log.LogMessage(MessageImportance.High, "XenIac: restored {0} clones of {1} on {2}: {3} (pool in {4})",
             made.Count, savefile, host.Spec, string.Join(", ", made.Select(c => c.Name)), pool);
+    }
+
+    /// <summary>Whether <paramref name="path"/> holds a pool this task wrote: a JSON array of clones with names and numbers.</summary>
+    private static bool IsPoolFile(string path)
+    {
+        try
+        {
+            return System.Text.Json.Nodes.JsonNode.Parse(SmallFile.ReadAllBytes(path)) is System.Text.Json.Nodes.JsonArray clones
+                && clones.All(c => c is System.Text.Json.Nodes.JsonObject o && o["name"] is System.Text.Json.Nodes.JsonValue && o["number"] is System.Text.Json.Nodes.JsonValue);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or InvalidOperationException or XenIac.Core.XenIacException)
+        {
+            return false;
+        }
     }
 }
 

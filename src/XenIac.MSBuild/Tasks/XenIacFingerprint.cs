@@ -31,9 +31,14 @@ public sealed class XenIacFingerprint : XenIacTask
             var full = FullPath(path);
             var name = Path.GetRelativePath(ProjectDirectory, full).Replace('\\', '/');
             if (files.ContainsKey(name)) continue;
-            if (!File.Exists(full))
+            if (!File.Exists(full) && !Directory.Exists(full))
             {
                 LogCodedError(Strings.FileAccessFailed, Operation, $"'{full}' does not exist (listed in XenIacSnapshotInput or XenIacDomainConfig)");
+                return;
+            }
+            if (NotAReadableFile(full) is { } notAFile)
+            {
+                LogCodedError(Strings.FileAccessFailed, Operation, $"{notAFile} (listed in XenIacSnapshotInput or XenIacDomainConfig)");
                 return;
             }
             // Streamed: a disk image may be many GiB.

@@ -44,11 +44,16 @@ public sealed class XenIacInspectSavefile : XenIacTask
 
     private protected override Task ExecuteAsync(CancellationToken cancellationToken)
     {
-        var savefile = CurrentSavefile = FullPath(Savefile);
+        if (SavefilePath(Savefile) is not { } savefile) return Task.CompletedTask;
         Operation = $"Inspecting '{savefile}'";
-        if (!File.Exists(savefile))
+        if (!File.Exists(savefile) && !Directory.Exists(savefile))
         {
             LogCodedError(Strings.SavefileNotFound, savefile);
+            return Task.CompletedTask;
+        }
+        if (NotAReadableFile(savefile) is { } notAFile)
+        {
+            LogCodedError(Strings.SavefileInvalid, savefile, notAFile);
             return Task.CompletedTask;
         }
 

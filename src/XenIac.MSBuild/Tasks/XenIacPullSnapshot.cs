@@ -31,7 +31,7 @@ public sealed class XenIacPullSnapshot : XenIacTask
 
     private protected override async Task ExecuteAsync(CancellationToken cancellationToken)
     {
-        var savefile = CurrentSavefile = FullPath(Savefile);
+        if (SavefilePath(Savefile) is not { } savefile) return;
         var reference = SnapshotReference(Store, StoreTag, Snapshot, out var invalid);
         if (invalid || reference is null) return;
         Operation = $"Pulling snapshot '{reference}' to '{savefile}'";

@@ -60,7 +60,7 @@ public sealed class XenIacRestoreDomain : XenIacHostTask
 
     private protected override async Task ExecuteAsync(CancellationToken cancellationToken)
     {
-        var savefile = CurrentSavefile = FullPath(Savefile);
+        if (SavefilePath(Savefile) is not { } savefile) return;
         var reference = SnapshotReference(Store, StoreTag, Snapshot, out var invalid);
         if (invalid) return;
         if (reference is not null)
@@ -71,9 +71,14 @@ public sealed class XenIacRestoreDomain : XenIacHostTask
             SnapshotId = (await PullSnapshotAsync(Store!, StoreKeyFile, reference, savefile, cancellationToken).ConfigureAwait(false)).Id;
         }
         Operation = $"Restoring from '{savefile}'";
-        if (!File.Exists(savefile))
+        if (!File.Exists(savefile) && !Directory.Exists(savefile))
         {
             LogCodedError(Strings.SavefileNotFound, savefile);
+            return;
+        }
+        if (NotAReadableFile(savefile) is { } notAFile)
+        {
+            LogCodedError(Strings.SavefileInvalid, savefile, notAFile);
             return;
         }
 
@@ -107,6 +112,9 @@ public sealed class XenIacRestoreDomain : XenIacHostTask
                 LogCodedError(Strings.DomainExists, name, host.Spec, "a restore would create a second domain of that name");
                 return;
             }
+            // The running domain goes only for a restore that can work: a damaged snapshot or a config that does not
+            // fit its image destroyed the VM a failed test run had kept for a look, and then failed anyway.
+            if (!CanReplaceWith(savefile, overrideConfig)) return;
             Log.LogMessage(MessageImportance.Normal, "XenIac: destroying the running domain '{0}' on {1} before restoring it (Replace)", name, host.Spec);
             await host.DestroyAsync(name, cancellationToken).ConfigureAwait(false);
         }
@@ -120,6 +128,33 @@ public sealed class XenIacRestoreDomain : XenIacHostTask
         DomId = checked((int)result.Domain.DomId);
         Log.LogMessage(MessageImportance.High, "XenIac: restored domain '{0}' (id {1}, {2}) from {3}",
             result.Domain.Name, result.Domain.DomId, result.Domain.State, savefile);
+    }
+
+    /// <summary>
+    /// What can be known of the restore without the host: the image reads through to its end, and the override
+    /// config fits the stored one. Logs XIAC0006 or XIAC0007 and returns false when not.
+    /// </summary>
+    private bool CanReplaceWith(string savefile, ConfigText? overrideConfig)
+    {
+        using var reader = SaveFileReader.Open(savefile);
+        var verification = SaveFileVerification.Verify(reader);
+        if (!verification.IsValid)
+        {
+            LogCodedError(Strings.SavefileInvalid, savefile, $"{verification.Problem?.ToString() ?? "the image stream is not valid"} (the running domain was kept)");
+            return false;
+        }
+        if (overrideConfig is null || reader.Header.ConfigText is not { } stored) return true;
+        var storedModel = ConfigModel(new ConfigText(stored.TrimEnd('\0'), reader.Header.ConfigFormat), savefile + " (stored config)");
+        try
+        {
+            SavefileConfigEditor.CheckReplacement(FullPath(Config!), ConfigModel(overrideConfig, FullPath(Config!)), storedModel, $"the config stored in '{savefile}'", force: false);
+            return true;
+        }
+        catch (IncompatibleConfigException e)
+        {
+            LogCodedError(Strings.ConfigInvalid, $"{e.Message} (the running domain was kept)");
+            return false;
+        }
     }
 
     private bool IsFresh(string savefile, string expected)

@@ -1,3 +1,4 @@
+using XenIac.Core.SaveFiles;
 using Microsoft.Build.Framework;
 using XenIac.Core.Config;
 using XenIac.Core.IO;
@@ -32,6 +33,8 @@ public sealed class XenIacSaveDomain : XenIacHostTask
     /// <summary>Store <see cref="Config"/> even when it is not compatible with the domain's config.</summary>
     public bool Force { get; set; }
 
+    private protected override bool HasForce => true;
+
     /// <summary>A snapshot store (a folder, relative to the project, or <c>s3://bucket/prefix</c>) to push the savefile to after the save.</summary>
     public string? Store { get; set; }
 
@@ -54,7 +57,7 @@ public sealed class XenIacSaveDomain : XenIacHostTask
     {
         Operation = $"Saving domain '{Domain}'";
         CurrentDomain = Domain;
-        var savefile = CurrentSavefile = FullPath(Savefile);
+        if (SavefilePath(Savefile) is not { } savefile) return;
 
         ConfigText? alternative = null;
         if (!string.IsNullOrEmpty(Config))
@@ -102,7 +105,7 @@ public sealed class XenIacSaveDomain : XenIacHostTask
         // that cannot be used, or a wrong key, refuses before it rather than after.
         await using var store = pushing ? await OpenStoreAsync(Store!, StoreKeyFile, create: true, cancellationToken).ConfigureAwait(false) : null;
         CreateFolderFor(savefile);
-        AtomicFile.CheckTarget(savefile);
+        SaveFileHeader.CheckTarget(savefile);
         Log.LogMessage(MessageImportance.Normal, "XenIac: {0} ({1}) on {2} to {3}",
             Operation, Checkpoint ? "checkpoint, keeps running" : LeavePaused ? "left paused" : "domain stops after the save", host.Spec, savefile);
         var options = new SaveOptions

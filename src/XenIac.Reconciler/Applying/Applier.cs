@@ -171,6 +171,9 @@ public static class Applier
                     AlternativeConfig = plan.OverrideConfig,
                     Progress = progress,
                 };
+                // The manifest's savefile folder is apply's to make (plan says "save" into it): the embedded host made
+                // it itself, an ssh host's local landing did not, and the apply failed after creating the domain.
+                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(spec.SavefilePath))!);
                 var saved = spec.Format == SavefileFormat.Legacy
                     ? (await LegacySave.SaveAsync(host, spec.Name, spec.SavefilePath, options, cancellationToken).ConfigureAwait(false)).Bytes
                     : (await host.SaveAsync(spec.Name, spec.SavefilePath, options, cancellationToken).ConfigureAwait(false)).Bytes;

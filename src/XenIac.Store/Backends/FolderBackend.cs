@@ -69,6 +69,9 @@ public sealed class FolderBackend : IStoreBackend
     public bool CanWrite => !OperatingSystem.IsLinux() || Libc.Access(_root, Libc.WriteAccess) == 0;
 
     /// <summary>Why there is no store here, when the location is something other than a missing folder.</summary>
+    /// <summary>A file is where the store's folder belongs.</summary>
+    public bool LocationIsFile => File.Exists(_root);
+
     public string? NotAStoreProblem() =>
         File.Exists(_root) ? $"'{Location}' is a file, not a store folder" :
         Directory.Exists(_root) ? $"the folder '{Location}' holds no store ({StoreKeys.StoreFile} is missing; a push makes one)" :

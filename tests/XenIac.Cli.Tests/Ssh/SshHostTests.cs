@@ -64,6 +64,25 @@ public sealed class SshHostTests : IDisposable
         Assert.Empty(RemoteTempFiles());
     }
 
+    /// <summary>
+    /// plan said "create + save" into a savefileDir not made yet; over ssh the apply created the domain and then
+    /// failed its save ("the folder … does not exist"), where the embedded host made the folder.
+    /// </summary>
+    [SkippableFact]
+    public async Task Apply_over_ssh_makes_the_manifests_savefile_folder_as_a_local_apply_does()
+    {
+        Skip.If(_sshd.SkipReason is not null, _sshd.SkipReason);
+        var project = Folder("project");
+        Directory.CreateDirectory(project);
+        File.WriteAllText(Path.Combine(project, "web.cfg"), Config);
+        File.WriteAllText(Path.Combine(project, "xen-iac.yaml"),
+            $"defaults:\n  host: \"{_sshd.Spec(Folder("A"))}\"\n  savefileDir: saves\ndomains:\n  - name: web\n    config: web.cfg\n    state: saved\n");
+        var apply = await CliRunner.RunAsync(["apply", "--auto-approve"], workingDirectory: project);
+        Assert.True(apply.ExitCode == 0, apply.StdErr);
+        Assert.True(File.Exists(Path.Combine(project, "saves", "web.xlsave")));
+        Assert.Equal(0, (await CliRunner.RunAsync(["plan", "--detailed-exitcode"], workingDirectory: project)).ExitCode);
+    }
+
     [SkippableFact]
     public async Task Killing_the_connection_mid_save_leaves_the_domain_running_and_no_file_anywhere()
     {

@@ -214,6 +214,27 @@ public sealed class BigRecordTests() : EmbeddedHostTestBase("xeniac-embedded-rec
         Assert.Empty(await _host.ListDomainsAsync());
     }
 
+    /// <summary>
+    /// Two first opens of one new folder (CI jobs sharing a host folder): the one that came second saw the folders
+    /// the first had made before its marker, and refused the folder as "not empty and not an embedded host folder".
+    /// </summary>
+    [Fact]
+    public async Task First_opens_of_one_new_folder_at_once_all_succeed()
+    {
+        for (var round = 0; round < 300; round++)
+        {
+            var folder = Path.Combine(_dir, $"race-{round}");
+            using var start = new ManualResetEventSlim();
+            var opens = Enumerable.Range(0, 8).Select(_ => Task.Run(() =>
+            {
+                start.Wait();
+                return EmbeddedHost.Open(folder);
+            })).ToList();
+            start.Set();
+            foreach (var host in await Task.WhenAll(opens)) await host.DisposeAsync();
+        }
+    }
+
     /// <summary>A memory file cut outside XenIac: the save said "The memory stream ended … (Parameter 'd')".</summary>
     [Fact]
     public async Task A_memory_file_cut_short_is_named_and_the_old_savefile_stays()

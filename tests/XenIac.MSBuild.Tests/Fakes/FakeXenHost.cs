@@ -61,7 +61,17 @@ public sealed class FakeXenHost : IXenHost
         {
             SaveFileWriter.WriteHeader(stream, header);
             if (DuringSave is not null) await DuringSave(ct);
-            var image = Encoding.ASCII.GetBytes("fake image of " + name);
+            // A real (tiny) image stream whose pages carry the domain's name: restores that replace a running domain
+            // read the image through first, and saves of different domains must differ.
+            var pages = new MemoryStream();
+            var stamp = Encoding.ASCII.GetBytes("fake image of " + name);
+            XenIac.Core.Streams.ImageStreamWriter.Write(pages, new XenIac.Core.Streams.DomainImageDescription
+            {
+                GuestType = XenIac.Core.Streams.GuestType.HVM,
+                PageCount = 2,
+                FillPage = (pfn, page) => stamp.CopyTo(page),
+            });
+            var image = pages.ToArray();
             await stream.WriteAsync(image, ct);
             options.Progress?.Report(image.Length);
         }, cancellationToken);

@@ -153,6 +153,29 @@ public sealed class PackagedExampleTests(PackagedExampleFixture fixture) : IClas
         }
     }
 
+    /// <summary>
+    /// The example as its README runs it: XenIacSavefile relative to the project. Its tests read the path from the
+    /// assembly's metadata and resolved it from bin/, so two of its three tests failed with DirectoryNotFound.
+    /// </summary>
+    [Fact]
+    public async Task Real_embedded_host_the_example_passes_with_its_own_relative_savefile()
+    {
+        var dir = NewFolder("asshipped");
+        var relative = Path.Combine(fixture.Example, "vm", "testvm.xlsave");
+        try
+        {
+            var result = await fixture.Run(fixture.Example, "test", fixture.Project, "--no-restore", "-nologo", "-tl:off", "-nodeReuse:false",
+                "-p:XenIacHost=embedded:" + Path.Combine(dir, "host"));
+            Assert.True(result.ExitCode == 0, result.ToString());
+            Assert.Matches(@"Failed:\s+0, Passed:\s+3,", result.Output);
+            Assert.True(File.Exists(relative), "the snapshot is made beside the project, where XenIacSavefile says");
+        }
+        finally
+        {
+            File.Delete(relative);
+        }
+    }
+
     [Fact]
     public async Task Real_embedded_host_a_second_build_skips_the_up_to_date_snapshot_target()
     {
@@ -248,6 +271,14 @@ public sealed class PackagedExampleTests(PackagedExampleFixture fixture) : IClas
         Assert.NotEqual(0, stale.ExitCode);
         Assert.Contains("error XIAC0021", stale.Output);
         Assert.Contains(recorded, stale.Output);
+
+        // A remake that cannot run (a host typo) leaves the snapshot there: it was deleted before the remake.
+        var typo = await fixture.MSBuild("XenIacRestoreBeforeTest",
+            [.. properties.Where(p => !p.StartsWith("XenIacHost=", StringComparison.Ordinal)), "XenIacHost=nowhere:at-all", "XenIacRebuildStaleSnapshot=true"]);
+        Assert.NotEqual(0, typo.ExitCode);
+        Assert.Contains("error XIAC0001", typo.Output);
+        using (var reader = SaveFileReader.Open(savefile))
+            Assert.Equal(recorded, reader.Header.Fingerprint);
 
         var rebuilt = await fixture.MSBuild("XenIacRestoreBeforeTest", [.. properties, "XenIacRebuildStaleSnapshot=true"]);
         Assert.True(rebuilt.ExitCode == 0, rebuilt.ToString());
