@@ -48,10 +48,11 @@ internal sealed class RemoteConnection : IAsyncDisposable
     /// <param name="helloTimeout">How long the remote may take to say hello; <see cref="HelloTimeout"/> unless given.</param>
     /// <exception cref="XenHostException">Unavailable: the remote did not speak the protocol, refused (its error,
     /// typed), or said nothing before the deadline.</exception>
+    /// <param name="cancelGrace">How long a cancelled call may take to end; <see cref="CancelGrace"/> unless given.</param>
     public static async Task<RemoteConnection> OpenAsync(Stream fromServer, Stream toServer, string name, Func<bool, Task<string?>>? whyLost,
-        CancellationToken cancellationToken, TimeSpan? helloTimeout = null)
+        CancellationToken cancellationToken, TimeSpan? helloTimeout = null, TimeSpan? cancelGrace = null)
     {
-        var connection = new RemoteConnection(fromServer, toServer, name, whyLost);
+        var connection = new RemoteConnection(fromServer, toServer, name, whyLost) { Grace = cancelGrace ?? CancelGrace };
         try
         {
             await connection.HelloAsync(helloTimeout ?? HelloTimeout, cancellationToken).ConfigureAwait(false);
@@ -71,6 +72,27 @@ internal sealed class RemoteConnection : IAsyncDisposable
     /// minutes later or never.
     /// </summary>
     public static readonly TimeSpan HelloTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// From a call's cancel to its end. The remote answers a cancel in well under a second (it resumes the domain and
+    /// removes its temp file); one that does not (ssh stopped, the network wedged) held Ctrl+C forever with the domain
+    /// paused there. After this the connection is given up and ssh ended, which ends the remote's input, and the
+    /// remote then cancels on its own.
+    /// </summary>
+    public static readonly TimeSpan CancelGrace = TimeSpan.FromSeconds(15);
+
+    internal TimeSpan Grace { get; private init; } = CancelGrace;
+
+    /// <summary>Gives the connection up: every call fails with <paramref name="what"/> and the transport is stopped.</summary>
+    internal async Task AbandonAsync(string what)
+    {
+        if (Lost is not null) return;
+        var lost = await LostAsync(what, null, stop: true).ConfigureAwait(false);
+        Interlocked.CompareExchange(ref _lostBox, lost, null);
+        foreach (var call in _calls.Values) call.Fail(Lost!);
+        try { await _stop.CancelAsync().ConfigureAwait(false); }
+        catch (ObjectDisposedException) { }
+    }
 
     private async Task HelloAsync(TimeSpan timeout, CancellationToken callerToken)
     {
@@ -316,11 +338,23 @@ internal sealed class ClientCall(RemoteConnection connection, uint id, IProgress
         _done.TrySetException(error);
     }
 
-    /// <summary>Asks the server to cancel (best effort: a dead connection has already cancelled everything).</summary>
+    /// <summary>
+    /// Asks the server to cancel (best effort: a dead connection has already cancelled everything). A call that has not
+    /// ended <see cref="RemoteConnection.CancelGrace"/> later gives the connection up, so a cancel always ends.
+    /// </summary>
     public async Task CancelAsync()
     {
-        try { await connection.SendAsync(Id, Wire.Message(Wire.Cancel)).ConfigureAwait(false); }
-        catch (XenHostException) { }
+        if (Interlocked.Exchange(ref _cancelled, 1) == 0) _ = WatchCancelAsync();
+        try { await connection.SendAsync(Id, Wire.Message(Wire.Cancel)).WaitAsync(connection.Grace).ConfigureAwait(false); }
+        catch (Exception e) when (e is XenHostException or TimeoutException) { }
+    }
+
+    private int _cancelled;
+
+    private async Task WatchCancelAsync()
+    {
+        if (await Task.WhenAny(Done, Task.Delay(connection.Grace)).ConfigureAwait(false) == Done) return;
+        await connection.AbandonAsync($"cancelled, and the remote did not end the call within {connection.Grace.TotalSeconds:0.#} s; the connection was given up").ConfigureAwait(false);
     }
 
     public Task SendAsync(string type) => connection.SendAsync(Id, Wire.Message(type));

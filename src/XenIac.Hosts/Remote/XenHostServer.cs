@@ -21,6 +21,45 @@ public static class XenHostServer
     /// <summary>At most this many calls at once; more is a broken or hostile client.</summary>
     private const int MaxCalls = 256;
 
+    /// <summary>
+    /// A private folder for one save's file: <c>xeniac-serve-PID-RANDOM</c>, 0700. The process id in the name lets a
+    /// later server remove what a killed one left (<see cref="RemoveStaleSaveFolders"/>).
+    /// </summary>
+    private static DirectoryInfo NewSaveFolder(string? tempFolder)
+    {
+        var path = Path.Combine(tempFolder ?? Path.GetTempPath(), $"{TempPrefix}{Environment.ProcessId}-{Guid.NewGuid():N}");
+        return OperatingSystem.IsWindows() ? Directory.CreateDirectory(path)
+            : Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    }
+
+    /// <summary>
+    /// Removes save folders whose server is gone. A server killed mid-save (its ssh connection cut by a signal, an
+    /// OOM kill) left the guest's memory in the temp folder for good; each new server now removes those of dead
+    /// processes. A folder whose process id is alive (or reused) stays: the safe side.
+    /// </summary>
+    private static void RemoveStaleSaveFolders(string root, TextWriter log)
+    {
+        if (!Directory.Exists("/proc/self")) return;
+        try
+        {
+            foreach (var folder in Directory.EnumerateDirectories(root, TempPrefix + "*"))
+            {
+                var rest = Path.GetFileName(folder)[TempPrefix.Length..];
+                var dash = rest.IndexOf('-', StringComparison.Ordinal);
+                if (dash <= 0 || !int.TryParse(rest.AsSpan(0, dash), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid)
+                    || Directory.Exists($"/proc/{pid}") || new DirectoryInfo(folder).LinkTarget is not null)
+                    continue;
+                try
+                {
+                    Directory.Delete(folder, recursive: true);
+                    log.WriteLine($"removed {folder}, left by a server that is gone (process {pid})");
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+    }
+
     /// <summary>Serves until the input ends. <paramref name="openHost"/> runs once; its failure is sent as the hello's error.</summary>
     /// <param name="tempFolder">Where a save waits while it is sent (a private folder per save is made in it); default the system temp folder.</param>
     /// <returns>
@@ -66,6 +105,7 @@ public static class XenHostServer
             hello["spec"] = host.Spec;
             hello["info"] = Wire.ToJson(info);
             await writer.WriteControlAsync(0, hello, CancellationToken.None).ConfigureAwait(false);
+            RemoveStaleSaveFolders(tempFolder ?? Path.GetTempPath(), log);
             return await new Session(host, writer, log, tempFolder).RunAsync(new FrameReader(input), cancellationToken).ConfigureAwait(false);
         }
     }
@@ -313,8 +353,7 @@ public static class XenHostServer
             // A missing domain is left to the host's own SaveAsync to report, in its words.
             var before = await host.FindDomainAsync(name, ct).ConfigureAwait(false);
             var wasPaused = before?.State == DomainState.Paused;
-            var folder = tempFolder is null ? Directory.CreateTempSubdirectory(TempPrefix)
-                : Directory.CreateDirectory(Path.Combine(tempFolder, TempPrefix + Guid.NewGuid().ToString("N")));
+            var folder = NewSaveFolder(tempFolder);
             var path = Path.Combine(folder.FullName, "domain.save");
             var stopped = false;
             var finished = false;

@@ -97,12 +97,38 @@ public sealed class RemoteProtocolTests : IDisposable
     }
 
     /// <summary>A client that records whether the connection asked the transport to stop the remote.</summary>
-    private RemoteXenHost StoppingClient(List<bool> stops, TimeSpan? helloTimeout = null) => new("ssh://fake", ct =>
+    private RemoteXenHost StoppingClient(List<bool> stops, TimeSpan? helloTimeout = null, TimeSpan? cancelGrace = null) => new("ssh://fake", ct =>
         RemoteConnection.OpenAsync(_toClient.Reader, _toServer.Writer, "ssh://fake", stop =>
         {
             lock (stops) stops.Add(stop);
             return Task.FromResult<string?>(stop ? "ssh was stopped" : "ssh exited with code 0");
-        }, ct, helloTimeout));
+        }, ct, helloTimeout, cancelGrace));
+
+    /// <summary>
+    /// A remote that says hello and then never answers (ssh stopped, a wedged network): a cancelled call waited for
+    /// its answer forever, so Ctrl+C did nothing while the remote domain stayed paused. It now gives up.
+    /// </summary>
+    [Fact]
+    public async Task A_cancelled_call_the_remote_never_answers_ends_after_the_grace_and_stops_ssh()
+    {
+        await FakeServerHelloOnlyAsync();
+        var stops = new List<bool>();
+        await using var client = StoppingClient(stops, cancelGrace: TimeSpan.FromSeconds(1));
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var e = await Assert.ThrowsAnyAsync<Exception>(() => client.ListDomainsAsync(cancel.Token)).WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
+        Assert.Contains("did not end the call within 1 s", e.Message, StringComparison.Ordinal);
+        Assert.Contains(true, stops);
+    }
+
+    /// <summary>The preamble and a hello, then silence with the pipe held open (what a stopped ssh looks like).</summary>
+    private async Task FakeServerHelloOnlyAsync()
+    {
+        var writer = new FrameWriter(_toClient.Writer);
+        await writer.WritePreambleAsync();
+        await writer.WriteControlAsync(0, Hello());
+    }
 
     [Fact]
     public async Task A_remote_that_writes_something_else_and_waits_is_told_apart_at_once()

@@ -50,6 +50,29 @@ public sealed class RemoteSafetyTests : IAsyncLifetime
         Assert.Equal(DomainState.Running, domain.State);
     }
 
+    /// <summary>
+    /// A server killed mid-save left its save folder (guest memory) in the temp folder for good. The next server
+    /// removes those of processes that are gone, and nothing else.
+    /// </summary>
+    [Fact]
+    public async Task A_new_server_removes_the_save_folders_of_dead_servers_only()
+    {
+        var temp = Path.Combine(_dir, "other-temp");
+        var dead = Path.Combine(temp, $"xeniac-serve-{int.MaxValue}-0123abcd");
+        var alive = Path.Combine(temp, $"xeniac-serve-{Environment.ProcessId}-4567ef01");
+        var unrelated = Path.Combine(temp, "xeniac-serve-notmine");
+        foreach (var folder in new[] { dead, alive, unrelated })
+        {
+            Directory.CreateDirectory(folder);
+            File.WriteAllText(Path.Combine(folder, "domain.save"), "guest memory");
+        }
+        await using (var loop = Loopback.Start(_host, temp))
+            Assert.Contains(await loop.Client.ListDomainsAsync(), d => d.Name == "web");
+        Assert.False(Directory.Exists(dead), "the dead server's folder stayed");
+        Assert.True(File.Exists(Path.Combine(alive, "domain.save")));
+        Assert.True(File.Exists(Path.Combine(unrelated, "domain.save")));
+    }
+
     [Fact]
     public async Task A_cancelled_save_resumes_the_domain_and_leaves_no_file()
     {
