@@ -370,4 +370,25 @@ public sealed class GitOpsPlanningTests : IAsyncLifetime
         Assert.Equal(DriftKind.ConfigChanged, item.Kind);
         Assert.Contains("mem", item.Message);
     }
+
+    /// <summary>
+    /// Another domain's savefile copied over a saved domain's: plan and drift said nothing, and the next restore
+    /// brought the other domain back under this name.
+    /// </summary>
+    [Fact]
+    public async Task A_savefile_holding_another_domain_is_drift_and_a_plan_warning()
+    {
+        var m = Three();
+        Assert.True((await Applier.ApplyAsync(m, _hosts, new ApplyOptions())).Succeeded);
+        File.Copy(P("saves/db.xlsave"), P("saves/web-2.xlsave"), overwrite: true);
+
+        var plan = await Planner.PlanAsync(m, _hosts);
+        var web2 = plan.Domains.Single(d => d.Name == "web-2");
+        Assert.Equal(PlanAction.None, web2.Action);
+        Assert.Contains(web2.Warnings, w => w.Contains("holds the domain 'db'", StringComparison.Ordinal));
+        var item = Assert.Single(Drift.Of(plan).Domains.Single(d => d.Name == "web-2").Items);
+        Assert.Equal(DriftKind.SavefileOfAnotherDomain, item.Kind);
+        Assert.Equal("savefile-of-another-domain", item.KindName);
+        Assert.Empty(Drift.Of(plan).Domains.Single(d => d.Name == "db").Items);
+    }
 }

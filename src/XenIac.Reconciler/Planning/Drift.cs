@@ -17,11 +17,13 @@ public enum DriftKind
     SavefileInvalid,
     /// <summary>The savefile's stored config differs from the manifest's override config.</summary>
     ConfigChanged,
+    /// <summary>The savefile's stored config names another domain (another domain's savefile copied over this one's).</summary>
+    SavefileOfAnotherDomain,
 }
 
 public sealed record DriftItem(DriftKind Kind, string Message)
 {
-    /// <summary>The kind as JSON and scripts read it: not-running, running, savefile-missing, savefile-invalid, config-changed.</summary>
+    /// <summary>The kind as JSON and scripts read it: not-running, running, savefile-missing, savefile-invalid, config-changed, savefile-of-another-domain.</summary>
     public string KindName => Kind switch
     {
         DriftKind.NotRunning => "not-running",
@@ -29,6 +31,7 @@ public sealed record DriftItem(DriftKind Kind, string Message)
         DriftKind.SavefileMissing => "savefile-missing",
         DriftKind.SavefileInvalid => "savefile-invalid",
         DriftKind.ConfigChanged => "config-changed",
+        DriftKind.SavefileOfAnotherDomain => "savefile-of-another-domain",
         _ => Kind.ToString().ToLowerInvariant(),
     };
 }
@@ -90,6 +93,8 @@ public static class Drift
             items.Add(new(DriftKind.SavefileInvalid, $"{path} is a folder, not a savefile"));
         else if (!savefile.Exists && keepsSavefile)
             items.Add(new(DriftKind.SavefileMissing, $"{path} is missing"));
+        else if (savefile.Valid && keepsSavefile && Planner.OtherDomainIn(spec, savefile) is { } other)
+            items.Add(new(DriftKind.SavefileOfAnotherDomain, $"{path} holds the domain '{other}' (its stored config names it), not '{spec.Name}'"));
         else if (savefile.Valid && keepsSavefile && ConfigChange(spec, savefile) is { } change)
             items.Add(new(DriftKind.ConfigChanged, $"the config stored in {path} differs from the manifest's overrides ({change})"));
         return new DomainDrift(d, items, null);

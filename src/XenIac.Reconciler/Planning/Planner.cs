@@ -244,7 +244,7 @@ public static partial class Planner
                 : $"running as domid {domain.DomId}; save it (replacing a file that is not a valid savefile: --force)",
                 overrideConfig, hosts, Against.Running, null, cancellationToken).ConfigureAwait(false);
         }
-        if (savefile.Valid) return Plan(spec, observed, PlanAction.None, "saved, as desired");
+        if (savefile.Valid) return Plan(spec, observed, PlanAction.None, "saved, as desired") with { Warnings = OtherDomainsSavefile(spec, savefile) };
         if (savefile.Exists)
             return Failed(spec, observed, PlanAction.Save, $"{savefileAt}: not running and {spec.SavefilePath} is not a valid savefile ({savefile.Problem})");
         if (spec.ConfigPath is null)
@@ -356,6 +356,26 @@ public static partial class Planner
             warnings.Add($"trusted stored config of {spec.SavefilePath}: {list}");
         }
         return (storedModel, null);
+    }
+
+    /// <summary>
+    /// A savefile kept for a saved domain whose stored config names another domain: another domain's savefile copied
+    /// or moved over this one's. Nothing to do while it stays saved, so plan and drift said nothing, and the next
+    /// restore brought the other domain back under this name. Said as a warning; which file is right is the person's call.
+    /// </summary>
+    private static IReadOnlyList<string> OtherDomainsSavefile(DomainSpec spec, SavefileStatus savefile) =>
+        OtherDomainIn(spec, savefile) is { } name
+            ? [$"its savefile {spec.SavefilePath} holds the domain '{name}' (its stored config names it); a restore would bring that domain back as '{spec.Name}'"]
+            : [];
+
+    /// <summary>The domain the savefile's stored config names when that is not <paramref name="spec"/>'s; else null.</summary>
+    internal static string? OtherDomainIn(DomainSpec spec, SavefileStatus savefile)
+    {
+        if (savefile.Header is not { ConfigText: { } text } header || header.ConfigFormat == Core.SaveFiles.SaveFileConfigFormat.None) return null;
+        string? name;
+        try { name = OverrideConfigs.Model(new ConfigText(text, header.ConfigFormat)).Name; }
+        catch (Exception e) when (e is XenIacException or ArgumentException or FormatException) { return null; }
+        return name is null || name == spec.Name ? null : name;
     }
 
     /// <summary>The config under the manifest's name; a different name in it is reported, not an error.</summary>

@@ -216,7 +216,8 @@ internal static class PlanRendering
 
     /// <summary>
     /// The drift report for scheduled jobs: every domain (drifted or not) with what was observed and a list of
-    /// differences, each with a stable kind (not-running, running, savefile-missing, savefile-invalid, config-changed).
+    /// differences, each with a stable kind (not-running, running, savefile-missing, savefile-invalid, config-changed,
+    /// savefile-of-another-domain).
     /// </summary>
     public static JsonObject DriftJson(DriftReport report) => new()
     {
