@@ -167,7 +167,7 @@ public readonly record struct HostSpec
         _ when XenHosts.IsDom0 => Hosts.Libxl.LibxlHost.Open(),
         _ => throw new XenHostException(XenHostError.Unavailable,
             "no host given and this machine is not a Xen dom0 (no /dev/xen/privcmd): " +
-            "choose the embedded host with --host embedded:<folder> (or `host:` in the manifest)"),
+            "choose the embedded host, embedded:<folder> (--host in xen-iac, `host:` in a manifest, XenIacHost in MSBuild)"),
     };
 
     /// <summary>The spec as it is written: <c>libxl</c>, <c>embedded:/abs/folder</c>, or empty for the default.</summary>

@@ -58,7 +58,8 @@ public abstract partial class XenIacTask : Microsoft.Build.Utilities.Task, ICanc
         }
         catch (OperationCanceledException) when (_cancellation.IsCancellationRequested)
         {
-            LogCodedError(Strings.Cancelled, Operation);
+            // Only a task that writes a savefile can promise none was left half-written.
+            LogCodedError(Strings.Cancelled, Operation, CurrentSavefile is null ? "" : " No partial savefile was left behind.");
         }
         catch (XenHostException e)
         {

@@ -29,7 +29,7 @@ public sealed class DomainCommandTests
 
         Assert.Contains("libxl_ctx_alloc failed", line);
         Assert.Contains("not a Xen dom0", line);
-        Assert.Contains("--host embedded:<folder>", line);
+        Assert.Contains("embedded:<folder> (--host in xen-iac", line);
     }
 
     [SkippableFact]

@@ -15,7 +15,7 @@ internal static class NeighbourFormats
         ("LibvirtQemudPart", "a partially written libvirt QEMU/KVM save image ('LibvirtQemudPart'), not a Xen savefile"),
         ("XenSavedDomv2-", "a XAPI (XenServer/XCP-ng) suspend image ('XenSavedDomv2-'); restore it with xe, not xl"),
         ("LinuxGuestRecord", "an xm/xend save image ('LinuxGuestRecord'); xl cannot restore it"),
-        ("LibxlFmt", "a bare libxl migration stream v2 without the xl header; read it with --legacy (the configless format) or convert it with a config"),
+        ("LibxlFmt", "a bare libxl migration stream v2 without the xl header; read it as a legacy, configless savefile (xen-iac's --legacy) or convert it with a config"),
     ];
 
     public static string DescribeWrongMagic(ReadOnlySpan<byte> start)
@@ -32,7 +32,7 @@ internal static class NeighbourFormats
 
         return "not an xl savefile: wrong magic number (expected \"Xen saved domain, xl format\" at offset 0, found " +
                $"\"{Printable(start[..Math.Min(start.Length, 16)])}\"); if it is an old configless savefile " +
-               "(the whole file is the image stream), read it with --legacy and supply its config";
+               "(the whole file is the image stream), read it as one (xen-iac's --legacy) and supply its config";
     }
 
     private static string Printable(ReadOnlySpan<byte> bytes)

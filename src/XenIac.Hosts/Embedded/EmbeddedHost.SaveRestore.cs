@@ -104,7 +104,7 @@ public sealed partial class EmbeddedHost
         if (DomainRecord.Load(RecordPath(name)) is null) return domainLock;
         domainLock.Dispose();
         throw new XenHostException(XenHostError.DomainExists,
-            $"cannot restore '{name}': a domain of that name already runs on {Spec} (destroy it first, or restore under another name with --config)");
+            $"cannot restore '{name}': a domain of that name already runs on {Spec} (destroy it first, or restore it under another name with a config that names it so)");
     }
 
     /// <summary>

@@ -57,7 +57,7 @@ internal sealed unsafe class LibxlContext : ILibxl
             ? "check that xenstored is running and that you are root"
             : "this machine is not a Xen dom0 (no /dev/xen/privcmd)";
         return $"cannot open the libxl host: libxl_ctx_alloc failed with {LibxlErrors.Name(rc)}{detail}; {why}. " +
-               "Use the embedded host instead: --host embedded:<folder>";
+               "Use the embedded host instead, embedded:<folder> (--host in xen-iac, `host:` in a manifest, XenIacHost in MSBuild)";
     }
 
     public IReadOnlyList<DomainInfo> ListDomains()

@@ -59,7 +59,7 @@ internal static class LibxlLibrary
         string.Join(", ", SupportedVersions.Reverse().Select(FileName)) +
         "; supported Xen versions " + string.Join(", ", SupportedVersions.Reverse()) +
         "). On a Debian 12 dom0 it comes with xen-utils-4.17 (package libxenmisc4.17); " +
-        "elsewhere use the embedded host: --host embedded:<folder>";
+        "elsewhere use the embedded host, embedded:<folder> (--host in xen-iac, `host:` in a manifest, XenIacHost in MSBuild)";
 
     private static nint TryLoad(string fileName) => NativeLibrary.TryLoad(fileName, out var handle) ? handle : 0;
 
