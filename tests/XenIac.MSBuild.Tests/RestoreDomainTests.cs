@@ -122,6 +122,22 @@ public sealed class RestoreDomainTests : IDisposable
         Assert.Equal(running.DomId, _f.Host.Domains["json-vm"].Info.DomId);
     }
 
+    /// <summary>
+    /// Two builds on one host with one VM name: the other restored the name between this one's destroy and restore,
+    /// and the error advised Replace="true", which was set. It is the host being busy (XIAC0008).
+    /// </summary>
+    [Fact]
+    public void A_name_restored_by_another_process_during_Replace_is_XIAC0008_not_advice_to_Replace()
+    {
+        SavefileMaker.Write(_f.PathOf("vm.xlsave"), SavefileMaker.JsonConfig, SaveFileConfigFormat.Json);
+        _f.Host.Add("json-vm");
+        _f.Host.AfterDestroy = name => _f.Host.Add(name);
+        Assert.False(_f.Wire(new XenIacRestoreDomain { Savefile = "vm.xlsave", Replace = true }).Execute());
+        Assert.Equal(["XIAC0008"], _f.Engine.ErrorCodes);
+        Assert.Contains("another process restored 'json-vm'", _f.Engine.Errors[0].Message);
+        Assert.DoesNotContain("Replace=", _f.Engine.Errors[0].Message);
+    }
+
     [Fact]
     public void The_override_config_decides_the_name_and_is_passed_to_the_host()
     {

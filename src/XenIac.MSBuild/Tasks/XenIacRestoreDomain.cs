@@ -121,9 +121,21 @@ public sealed class XenIacRestoreDomain : XenIacHostTask
 
         Log.LogMessage(MessageImportance.Normal, "XenIac: restoring {0} on {1}{2}", savefile, host.Spec,
             overrideConfig is null ? "" : " with config " + FullPath(Config!));
-        var result = await host.RestoreAsync(savefile,
-            new RestoreOptions { Paused = Paused, OverrideConfig = overrideConfig, Progress = ByteProgress("restored") },
-            cancellationToken).ConfigureAwait(false);
+        RestoreResult result;
+        try
+        {
+            result = await host.RestoreAsync(savefile,
+                new RestoreOptions { Paused = Paused, OverrideConfig = overrideConfig, Progress = ByteProgress("restored") },
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (XenHostException e) when (e.Error == XenHostError.DomainExists && Replace)
+        {
+            // Replace made way for it, and another process restored the name in between: two builds sharing a host and
+            // a VM name. XIAC0004's advice ("set Replace") was already taken; this is the host being busy.
+            LogCodedError(Strings.HostBusy, host.Spec, $"another process restored '{name}' while this build was replacing it " +
+                "(two builds on one host with one VM name take turns destroying each other's VM: give each its own XenIacHost)");
+            return;
+        }
         DomainName = result.Domain.Name;
         DomId = checked((int)result.Domain.DomId);
         Log.LogMessage(MessageImportance.High, "XenIac: restored domain '{0}' (id {1}, {2}) from {3}",

@@ -27,6 +27,9 @@ public sealed class FakeXenHost : IXenHost
     /// <summary>Runs inside SaveAsync after the temp file is started, e.g. to wait for cancellation.</summary>
     public Func<CancellationToken, Task>? DuringSave { get; set; }
 
+    /// <summary>Runs right after a destroy: another process acting on the host in between.</summary>
+    public Action<string>? AfterDestroy { get; set; }
+
     public int Disposed { get; private set; }
 
     public DomainInfo Add(string name, string? configText = null)
@@ -132,6 +135,7 @@ public sealed class FakeXenHost : IXenHost
     {
         Calls.Add("destroy " + name);
         if (!Domains.Remove(name)) throw new XenHostException(XenHostError.DomainNotFound, $"no domain named '{name}'");
+        AfterDestroy?.Invoke(name);
         return Task.CompletedTask;
     }
 
