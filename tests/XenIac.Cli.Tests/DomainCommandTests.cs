@@ -38,7 +38,7 @@ public sealed class DomainCommandTests
         Skip.If(XenHosts.IsDom0, "this machine is a Xen dom0, where no host means libxl");
         var line = SingleErrorLine(await CliRunner.RunAsync(["domain", "list"], environment: NoDefaultHost));
         Assert.Contains("not a Xen dom0", line);
-        Assert.Contains("--host embedded:", line);
+        Assert.Contains("embedded:<folder> (--host in xen-iac", line);
     }
 
     [SkippableFact]

@@ -24,7 +24,7 @@ public sealed class HostSpecTests
         Skip.If(XenHosts.IsDom0, "this machine is a Xen dom0, where no spec means libxl");
         var e = Assert.Throws<XenHostException>(() => HostSpec.Parse(null).Open());
         Assert.Contains("not a Xen dom0", e.Message);
-        Assert.Contains("--host embedded:", e.Message);
+        Assert.Contains("embedded:<folder> (--host in xen-iac, `host:` in a manifest, XenIacHost in MSBuild)", e.Message);
     }
 
     [Theory]

@@ -122,6 +122,26 @@ public sealed class PackagedExampleTests(PackagedExampleFixture fixture) : IClas
         Assert.Contains("Skipping target \"XenIacCreateSnapshot\" because all output files are up-to-date", result.Output);
     }
 
+    /// <summary>A folder as the snapshot path was refused by the save, after the create had replaced the running VM.</summary>
+    [Fact]
+    public async Task A_folder_as_the_snapshot_path_is_XIAC0014_before_any_domain_is_made()
+    {
+        var dir = NewFolder("folder-savefile");
+        var config = Path.Combine(dir, "vm.cfg");
+        File.WriteAllText(config, $"name = \"{Domain}\"\nmemory = 16\n");
+        var savefile = Path.Combine(dir, "vm.xlsave");
+        Directory.CreateDirectory(savefile);
+        var host = Path.Combine(dir, "host");
+
+        var result = await fixture.MSBuild("XenIacCreateSnapshot", "XenIacHost=embedded:" + host, "XenIacSavefile=" + savefile, "XenIacDomainConfig=" + config);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("error XIAC0014", result.Output);
+        Assert.Contains("is a folder", result.Output);
+        Assert.DoesNotContain("created domain", result.Output);
+        Assert.False(Directory.Exists(Path.Combine(host, "domains", Domain)));
+    }
+
     // ---- These need the real embedded host (create, save, restore on a folder). ----
 
     [Fact]
