@@ -192,6 +192,25 @@ public abstract partial class XenIacTask : Microsoft.Build.Utilities.Task, ICanc
         : null;
 
     /// <summary>
+    /// Whether the task's savefile is there to read: XIAC0005 when nothing is at the path, XIAC0006 when a folder,
+    /// a pipe or a device is (<see cref="NotAReadableFile"/>).
+    /// </summary>
+    private protected bool IsReadableSavefile(string savefile)
+    {
+        if (!File.Exists(savefile) && !Directory.Exists(savefile))
+        {
+            LogCodedError(Strings.SavefileNotFound, savefile);
+            return false;
+        }
+        if (NotAReadableFile(savefile) is { } notAFile)
+        {
+            LogCodedError(Strings.SavefileInvalid, savefile, notAFile);
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>
     /// Loads and parses a config file, or logs XIAC0007 and returns null.    /// <summary>
     /// Loads and parses a config file, or logs XIAC0007 and returns null. Parsing here names the user's file in
     /// errors (the host would call it "xl.cfg") and refuses a bad config before the host is touched.

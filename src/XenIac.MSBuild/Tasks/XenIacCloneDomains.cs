@@ -70,16 +70,7 @@ public sealed class XenIacCloneDomains : XenIacHostTask
             LogCodedError(Strings.InvalidParameter, "DiskCopy", $"it is {CloneDiskCopyWords.List} (XenIacCloneDiskCopy in the XenIac targets), not '{DiskCopy.Trim()}'");
             return;
         }
-        if (!File.Exists(savefile) && !Directory.Exists(savefile))
-        {
-            LogCodedError(Strings.SavefileNotFound, savefile);
-            return;
-        }
-        if (NotAReadableFile(savefile) is { } notAFile)
-        {
-            LogCodedError(Strings.SavefileInvalid, savefile, notAFile);
-            return;
-        }
+        if (!IsReadableSavefile(savefile)) return;
         string? stored;
         SaveFileConfigFormat format;
         using (var reader = SaveFileReader.Open(savefile))

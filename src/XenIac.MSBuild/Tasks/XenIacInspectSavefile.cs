@@ -46,16 +46,7 @@ public sealed class XenIacInspectSavefile : XenIacTask
     {
         if (SavefilePath(Savefile) is not { } savefile) return Task.CompletedTask;
         Operation = $"Inspecting '{savefile}'";
-        if (!File.Exists(savefile) && !Directory.Exists(savefile))
-        {
-            LogCodedError(Strings.SavefileNotFound, savefile);
-            return Task.CompletedTask;
-        }
-        if (NotAReadableFile(savefile) is { } notAFile)
-        {
-            LogCodedError(Strings.SavefileInvalid, savefile, notAFile);
-            return Task.CompletedTask;
-        }
+        if (!IsReadableSavefile(savefile)) return Task.CompletedTask;
 
         SaveFileHeader header;
         using (var reader = SaveFileReader.Open(savefile))

@@ -71,16 +71,7 @@ public sealed class XenIacRestoreDomain : XenIacHostTask
             SnapshotId = (await PullSnapshotAsync(Store!, StoreKeyFile, reference, savefile, cancellationToken).ConfigureAwait(false)).Id;
         }
         Operation = $"Restoring from '{savefile}'";
-        if (!File.Exists(savefile) && !Directory.Exists(savefile))
-        {
-            LogCodedError(Strings.SavefileNotFound, savefile);
-            return;
-        }
-        if (NotAReadableFile(savefile) is { } notAFile)
-        {
-            LogCodedError(Strings.SavefileInvalid, savefile, notAFile);
-            return;
-        }
+        if (!IsReadableSavefile(savefile)) return;
 
         if (!string.IsNullOrWhiteSpace(Fingerprint) && !IsFingerprint(Fingerprint)) return;
         if (!string.IsNullOrWhiteSpace(Fingerprint) && !IsFresh(savefile, Fingerprint.Trim())) return;
