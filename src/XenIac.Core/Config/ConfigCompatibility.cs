@@ -21,7 +21,7 @@ public static partial class ConfigCompatibility
         var @new = proposed.ToSettings();
         var crossFormat = saved.SourceFormat != proposed.SourceFormat;
         var findings = new List<CompatibilityFinding>();
-        var unmatched = 0;
+        var unmatched = new List<string>();
         foreach (var key in old.Keys.Union(@new.Keys).Order(StringComparer.Ordinal))
         {
             old.TryGetValue(key, out var o);
@@ -30,15 +30,16 @@ public static partial class ConfigCompatibility
             // An unmodelled JSON leaf and an unmodelled xl key live in different name spaces; they cannot match.
             if (crossFormat && (saved.Other.ContainsKey(key) || proposed.Other.ContainsKey(key)))
             {
-                unmatched++;
+                unmatched.Add(key);
                 continue;
             }
             var (severity, reason) = Rule(key, o, n);
             findings.Add(new CompatibilityFinding(severity, key, o, n, reason));
         }
-        if (unmatched > 0)
+        if (unmatched.Count > 0)
             findings.Add(new CompatibilityFinding(FindingSeverity.Warning, "(unmodelled settings)", null, null,
-                $"{unmatched} setting(s) XenIac does not model exist in only one of the configs and cannot be compared across xl.cfg and JSON"));
+                $"{unmatched.Count} setting(s) XenIac does not model exist in only one of the configs and cannot be compared across xl.cfg and JSON: " +
+                string.Join(", ", unmatched.Take(8)) + (unmatched.Count > 8 ? ", …" : "")));
         return findings;
     }
 
@@ -65,7 +66,7 @@ public static partial class ConfigCompatibility
             (_, "count") => (FindingSeverity.Error, "the guest sees its devices by number and position; adding or removing one can crash it"),
             ("disk", "target" or "format" or "script" or "backendtype" or "backend") =>
                 (FindingSeverity.Ok, "where the disk's data comes from is the host's business; the guest sees the same disk"),
-            ("disk", "vdev" or "devtype" or "access") => (FindingSeverity.Error, "the disk's name, kind and writability are what the guest sees; " + GuestVisible),
+            ("disk", "vdev" or "devtype" or "access" or "specification") => (FindingSeverity.Error, "the disk's name, kind and writability are what the guest sees; " + GuestVisible),
             ("vif", "bridge" or "script" or "ip" or "vifname" or "backend" or "rate" or "gatewaydev") =>
                 (FindingSeverity.Ok, "where the NIC is plugged on the host may change; the guest sees the same NIC"),
             ("vif", "mac" or "model" or "type" or "devid" or "mtu") => (FindingSeverity.Error, "the NIC's MAC, model and identity are what the guest sees; " + GuestVisible),
@@ -80,7 +81,7 @@ public static partial class ConfigCompatibility
             ("vga" or "videoram" or "usb" or "usbdevice" or "usbversion" or "soundhw" or "acpi" or "acpi_s3" or "acpi_s4" or "apic" or "pae"
                 or "hap" or "nestedhvm" or "hpet" or "nx" or "viridian" or "timer_mode" or "vpt_align" or "xen_platform_pci" or "bios"
                 or "firmware" or "cpuid" or "tsc_mode" or "msr_relaxed" or "e820_host" or "altp2m" or "altp2mhvm" or "device_model_version"
-                or "shadow_memory" or "nomigrate", _) =>
+                or "shadow_memory" or "nomigrate" or "mmio_hole" or "hdtype" or "vendor_device", _) =>
                 (FindingSeverity.Error, "a platform or emulated-hardware feature; " + GuestVisible),
             _ => (FindingSeverity.Warning, "XenIac does not know whether changing this setting is safe on restore"),
         };

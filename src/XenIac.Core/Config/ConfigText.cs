@@ -44,6 +44,10 @@ public sealed record ConfigText(string Text, SaveFileConfigFormat Language)
         ArgumentNullException.ThrowIfNull(header);
         if (header.ConfigFormat == SaveFileConfigFormat.None)
             throw new XenFormatException(FormatError.InvalidConfig, $"'{path}' stores no config");
+        // libxl reads the stored JSON as UTF-8 and refuses other bytes; decoded leniently they became U+FFFD, and a
+        // damaged key ("on_poweroff") read as a setting XenIac does not know instead of a config xl restore refuses.
+        if (header.ConfigFormat == SaveFileConfigFormat.Json && !IO.Utf8Text.TryDecode(header.ConfigContent.Span, out _, out var invalid))
+            throw new XlConfigException(path, invalid.Line, invalid.Column, $"the stored config's byte 0x{invalid.Value:X2} here is not UTF-8 (libxl JSON is UTF-8 text; xl restore refuses it)");
         return new ConfigText(header.ConfigText!, header.ConfigFormat) { Source = path, IsSavefile = true };
     }
 

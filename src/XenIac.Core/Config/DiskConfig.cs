@@ -20,11 +20,13 @@ public sealed record DiskConfig
     public string? BackendType { get; init; }
     /// <summary>The backend domain's name; null means dom0.</summary>
     public string? Backend { get; init; }
+    /// <summary>xen or virtio (xl's specification=): the kind of device the guest is given; null is libxl's default, xen.</summary>
+    public string? Specification { get; init; }
 
     private static readonly string[] Formats = ["raw", "qcow", "qcow2", "vhd", "qed", "empty"];
     private static readonly string[] PlainPrefixes = ["tapdisk:", "tap2:", "tap:", "aio:", "ioemu:", "file:", "phy:"];
     private static readonly string[] FlagWords = ["direct-io-safe", "discard", "no-discard", "colo", "no-colo", "trusted", "untrusted"];
-    private static readonly string[] IgnoredKeys = ["specification", "colo-host", "colo-port", "colo-export", "active-disk", "hidden-disk"];
+    private static readonly string[] IgnoredKeys = ["colo-host", "colo-port", "colo-export", "active-disk", "hidden-disk"];
 
     /// <summary>
     /// Parses one disk spec; what xl would object to is an <see cref="XlConfigException"/> located in
@@ -48,7 +50,7 @@ public sealed record DiskConfig
             var rest = spec.AsSpan(pos);
             if (rest.StartsWith("target=", StringComparison.Ordinal))
             {
-                state.Target = spec[(pos + "target=".Length)..];
+                state.Target = SpecState.Respecified("target", state.Target, spec[(pos + "target=".Length)..], Error);
                 break;
             }
             var comma = rest.IndexOf(',');
@@ -84,7 +86,7 @@ public sealed record DiskConfig
             var script = FindPrefix(param, ScriptPrefixes);
             if (plain is null && format is null && script is null) return null;
             _hadPrefix = true;
-            if (format is not null) Format = format[..^1];
+            if (format is not null) SetFormat(format[..^1], null);
             if (script is not null) Disk = Disk with { Script = "block-" + script[..^1] };
             return (plain ?? format ?? script)!.Length;
         }
@@ -93,11 +95,15 @@ public sealed record DiskConfig
         {
             switch (key)
             {
-                case "format": Format = CheckFormat(value, error); break;
-                case "vdev": Vdev = value; break;
+                case "format": SetFormat(value, error); break;
+                case "vdev": Vdev = Respecified("vdev", Vdev, value, error); break;
                 case "access": Access = CheckAccess(value, error); break;
-                case "script": Disk = Disk with { Script = value }; break;
-                case "backend": Disk = Disk with { Backend = value }; break;
+                case "script": Disk = Disk with { Script = Respecified("script", Disk.Script, value, error) }; break;
+                case "backend": Disk = Disk with { Backend = Respecified("backend", Disk.Backend, value, error) }; break;
+                case "specification":
+                    if (value is not ("xen" or "virtio")) throw error($"unknown specification '{value}' (xen or virtio)");
+                    Disk = Disk with { Specification = value };
+                    break;
                 case "backendtype":
                     if (!IsBackendType(value)) throw error($"unknown backendtype '{value}'");
                     Disk = Disk with { BackendType = value };
@@ -123,18 +129,41 @@ public sealed record DiskConfig
             else if (Target is null) Target = param;
             else if (!_hadPrefix && Format is null)
             {
-                if (Target.Length == 0 && IsVdevWithType(param, ref Disk, out var v)) { Format = "empty"; Vdev = v; }
-                else Format = CheckFormat(param, error);
+                if (Target.Length == 0 && IsVdevWithType(param, ref Disk, out var v, error)) { Format = "empty"; Vdev = Respecified("vdev", Vdev, v, error); }
+                else SetFormat(param, error);
             }
-            else if (Vdev is null) Vdev = IsVdevWithType(param, ref Disk, out var v) ? v : param;
-            else if (Access is null) Access = CheckAccess(param, error);
+            else if (string.IsNullOrEmpty(Vdev)) Vdev = IsVdevWithType(param, ref Disk, out var v, error) ? v : param;
+            else if (!_accessSet) { _accessSet = true; Access = CheckAccess(param, error); }
             else throw error($"too many positional parameters at '{param}'");
         }
+
+        private bool _accessSet;
+
+        /// <summary>As xl: an empty format is raw (so the next positional is the vdev), and a second, different one is an error.</summary>
+        private void SetFormat(string value, Func<string, XlConfigException>? error)
+        {
+            var format = value.Length == 0 ? "raw" : IsFormat(value) ? value
+                : throw (error ?? (r => new XlConfigException("disk", 1, 1, r)))($"unknown disk format '{value}' (raw, qcow, qcow2, vhd, qed, empty)");
+            if (Format is not null && Format != format)
+                throw (error ?? (r => new XlConfigException("disk", 1, 1, r)))($"format given twice ('{Format}', then '{format}')");
+            Format = format;
+        }
+
+        /// <summary>xl refuses a second non-empty value for a disk's vdev, script, backend or target.</summary>
+        public static string Respecified(string key, string? current, string value, Func<string, XlConfigException> error) =>
+            string.IsNullOrEmpty(current) ? value : throw error($"{key} given twice ('{current}', then '{value}')");
 
         public DiskConfig Finish(Func<string, XlConfigException> error)
         {
             if (string.IsNullOrEmpty(Vdev)) throw error("no vdev given (e.g. xvda)");
-            if (Target is null or "") Format ??= Disk.IsCdrom ? "empty" : null;
+            // As xl ends a disk: a CD-ROM is read-only and removable, and without a target its format is empty; any
+            // other disk needs a target.
+            if (Disk.IsCdrom)
+            {
+                Access = "ro";
+                if (string.IsNullOrEmpty(Target)) Format = "empty";
+            }
+            else if (Target is null) throw error("no target given (and the device is not a removable CD-ROM)");
             return Disk with
             {
                 Target = Target ?? "",
@@ -159,21 +188,18 @@ public sealed record DiskConfig
         key is "format" or "vdev" or "access" or "script" or "backend" or "backendtype" or "devtype" || IgnoredKeys.Contains(key)
         || (key.Length > 0 && key[0] is >= 'a' and <= 'z' && key.All(c => c is >= 'a' and <= 'z' or >= '0' and <= '9' or '-'));
 
-    private static bool IsVdevWithType(string param, ref DiskConfig disk, out string vdev)
+    /// <summary>xl's old <c>vdev:type</c> positional: any colon makes one, and a type other than cdrom or disk is an error.</summary>
+    private static bool IsVdevWithType(string param, ref DiskConfig disk, out string vdev, Func<string, XlConfigException> error)
     {
         vdev = param;
-        var colon = param.IndexOf(':');
+        var colon = param.LastIndexOf(':');
         if (colon < 0) return false;
         var type = param[(colon + 1)..];
-        if (type is not ("cdrom" or "disk")) return false;
+        if (type is not ("cdrom" or "disk")) throw error($"unknown device type '{type}' after the vdev (cdrom or disk)");
         vdev = param[..colon];
         disk = disk with { IsCdrom = type == "cdrom" };
         return true;
     }
-
-    // An empty format leaves it unknown, so the next positional is read as the format again (as xl does).
-    private static string? CheckFormat(string value, Func<string, XlConfigException> error) =>
-        value.Length == 0 ? null : IsFormat(value) ? value : throw error($"unknown disk format '{value}' (raw, qcow, qcow2, vhd, qed, empty)");
 
     /// <summary>A disk format xl knows (xl-disk-configuration).</summary>
     internal static bool IsFormat(string value) => Formats.Contains(value);
@@ -196,6 +222,7 @@ public sealed record DiskConfig
         if (BackendType is not null) parts.Add($"backendtype={BackendType}");
         if (Backend is not null) parts.Add($"backend={Backend}");
         if (Script is not null) parts.Add($"script={Script}");
+        if (Specification is not null) parts.Add($"specification={Specification}");
         parts.Add($"target={Target}");
         return string.Join(",", parts);
     }

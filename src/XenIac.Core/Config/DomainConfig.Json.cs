@@ -21,6 +21,10 @@ public sealed partial class DomainConfig
     {
         ["msr_relaxed"] = "0",
         ["videoram"] = "0",
+        ["mmio_hole"] = "0",
+        // libxl turns hardware-assisted paging on unless told otherwise, and gives no vendor device.
+        ["hap"] = "1",
+        ["vendor_device"] = "none",
     };
 
     private static readonly (string Path, string Key, bool Boolean)[] JsonDeviceModel =
@@ -45,7 +49,8 @@ public sealed partial class DomainConfig
         ("b_info.device_model", "device_model_override", false), ("b_info.tsc_mode", "tsc_mode", false),
         ("b_info.max_grant_frames", "max_grant_frames", false), ("b_info.max_maptrack_frames", "max_maptrack_frames", false),
         ("b_info.arch_x86.msr_relaxed", "msr_relaxed", true), ("b_info.type.pv.e820_host", "e820_host", true),
-        ("b_info.altp2m", "altp2m", false),
+        ("b_info.altp2m", "altp2m", false), ("c_info.hap", "hap", true),
+        ("b_info.type.hvm.hdtype", "hdtype", false), ("b_info.type.hvm.vendor_device", "vendor_device", false),
     ];
 
     private static readonly (string JsonKey, string XlKey)[] JsonDeviceLists =
@@ -140,6 +145,10 @@ public sealed partial class DomainConfig
         if (vga is not null) dm["vga"] = vga == "std" ? "stdvga" : vga;
         var videoKb = r.Whole(r.Take("b_info.video_memkb", out var videoPath), videoPath, -1, MaxMemoryMiB * 1024);
         if (videoKb is > 0) dm["videoram"] = (videoKb / 1024).Value.ToString(CultureInfo.InvariantCulture);
+        var holeKb = r.Whole(r.Take("b_info.type.hvm.mmio_hole_memkb", out var holePath), holePath, 0, MaxMemoryMiB * 1024);
+        if (holeKb is > 0) dm["mmio_hole"] = (holeKb / 1024).Value.ToString(CultureInfo.InvariantCulture);
+        // A CPUID policy has no xl.cfg form here; kept as its JSON, so any difference (or one across formats) is found.
+        if (r.Take("b_info.cpuid", out _) is { } cpuid && cpuid is not JsonArray { Count: 0 }) dm["cpuid"] = "json:" + cpuid.ToJsonString();
         foreach (var (path, key, boolean) in JsonDeviceModel)
         {
             var v = r.Take(path, out var at);
@@ -170,13 +179,21 @@ public sealed partial class DomainConfig
                 Format = r.String(d["format"], at + ".format") is { } f and not "unknown"
                     ? DiskConfig.IsFormat(f) ? f : throw r.Fail(at + ".format", $"{JsonConfigReader.Quote(f)} is not a libxl disk format (raw, qcow, qcow2, vhd, qed, empty)")
                     : "raw",
-                Access = r.Whole(d["readwrite"], at + ".readwrite", 0, 1) == 0 ? "ro" : "rw",
+                // libxl's JSON leaves out every field at its default, and readwrite's is 0: no key is a read-only disk.
+                Access = (r.Whole(d["readwrite"], at + ".readwrite", 0, 1) ?? 0) == 0 ? "ro" : "rw",
                 IsCdrom = r.Whole(d["is_cdrom"], at + ".is_cdrom", 0, 1) is > 0,
                 Script = DiskWord(r, d["script"], at + ".script"),
                 BackendType = r.String(d["backend"], at + ".backend") is { } b and not "unknown"
                     ? DiskConfig.IsBackendType(b) ? b : throw r.Fail(at + ".backend", $"{JsonConfigReader.Quote(b)} is not a libxl disk backend (phy, tap, qdisk, standalone)")
                     : null,
                 Backend = DiskWord(r, d["backend_domname"], at + ".backend_domname"),
+                Specification = r.String(d["specification"], at + ".specification") switch
+                {
+                    null or "unknown" => null,
+                    "xen" => "xen",
+                    "virtio" => "virtio",
+                    var other => throw r.Fail(at + ".specification", $"{JsonConfigReader.Quote(other)} is not a libxl disk specification (xen, virtio)"),
+                },
             };
             // libxl names every disk by its vdev (libxl__device_disk_dev_number): without one, no disk. Checked
             // after the other fields so that a wrong type in one of them is still reported at its own path.
@@ -226,6 +243,13 @@ public sealed partial class DomainConfig
         foreach (var (jsonKey, xlKey) in JsonDeviceLists)
             if (r.Array(r.Take(jsonKey, out var at), at) is { Count: > 0 } a)
                 devices[xlKey] = a.Select(i => i?.ToJsonString() ?? "null").ToList();
+        // Passed-through interrupts, memory and ports: the guest's hardware. IRQs are numbers in both languages; the
+        // ranges keep their JSON form (a difference, or the other language, is then an error, never a silent match).
+        foreach (var (path, xlKey) in (ReadOnlySpan<(string, string)>)[("b_info.irqs", "irqs"), ("b_info.iomem", "iomem"), ("b_info.ioports", "ioports")])
+            if (r.Array(r.Take(path, out var at), at) is { Count: > 0 } a)
+                devices[xlKey] = xlKey == "irqs"
+                    ? a.Select((i, n) => (r.Whole(i, $"{at}[{n}]", 0, uint.MaxValue) ?? throw r.Fail($"{at}[{n}]", "must be a whole number, not null")).ToString(CultureInfo.InvariantCulture)).ToList()
+                    : a.Select(i => i?.ToJsonString() ?? "null").ToList();
 
         return devices;
     }

@@ -31,6 +31,8 @@ public sealed partial class DomainConfig
         if (Ramdisk is not null) bInfo["ramdisk"] = Ramdisk;
         if (Bootloader is not null) bInfo["bootloader"] = Bootloader;
 
+        // hap is the one device-model setting that libxl keeps in c_info.
+        if (DeviceModel.TryGetValue("hap", out var hap)) cInfo["hap"] = hap == "1" ? "True" : "False";
         AddDeviceModel(bInfo, skipped);
         if (Type == GuestType.HVM && bInfo["type.hvm"] is null) bInfo["type.hvm"] = new JsonObject();
 
@@ -52,6 +54,17 @@ public sealed partial class DomainConfig
     {
         foreach (var (key, value) in DeviceModel)
         {
+            if (key == "hap") continue;
+            if (key == "cpuid" && value.StartsWith("json:", StringComparison.Ordinal))
+            {
+                bInfo["cpuid"] = JsonNode.Parse(value["json:".Length..]);
+                continue;
+            }
+            if (key == "mmio_hole" && long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var holeMib) && holeMib <= MaxMemoryMiB)
+            {
+                Set(bInfo, "type.hvm.mmio_hole_memkb", holeMib * 1024);
+                continue;
+            }
             if (key == "vga")
             {
                 Set(bInfo, "type.hvm.vga.kind", value == "stdvga" ? "std" : value);
@@ -69,6 +82,13 @@ public sealed partial class DomainConfig
                 continue;
             }
             var isBool = JsonDeviceModel.First(m => m.Key == key).Boolean;
+            // viridian = ["base", "freq"] names enlightenment groups (libxl's viridian_enable bitmap), not a yes or
+            // no: written as a boolean it became "False" without a word.
+            if (isBool && value is not ("0" or "1"))
+            {
+                skipped.Add(key);
+                continue;
+            }
             JsonNode node = isBool ? (value == "1" ? "True" : "False")
                 : key == "device_model_version" ? value.Replace('-', '_')
                 : long.TryParse(value, CultureInfo.InvariantCulture, out var l) && key is not ("serial" or "boot") ? l : value;
@@ -83,6 +103,7 @@ public sealed partial class DomainConfig
         if (d.Script is not null) o["script"] = d.Script;
         if (d.BackendType is not null) o["backend"] = d.BackendType;
         if (d.Backend is not null) o["backend_domname"] = d.Backend;
+        if (d.Specification is not null) o["specification"] = d.Specification;
         return o;
     }
 

@@ -51,15 +51,26 @@ public sealed partial class DomainConfig
         }.Validated(xl.FileName, xl.Where);
     }
 
+    /// <summary>
+    /// type, or the deprecated builder, as xl reads them: a word is any prefix of the name (so "h" is hvm, and an
+    /// empty one too, as xl compares only the given length); both given and naming different types is an error.
+    /// </summary>
     private static string XlGuestType(XlConfig xl)
     {
-        var type = xl.GetString("type");
-        if (type is null)
-            type = xl.GetString("builder") switch { "hvm" => "hvm", null or "generic" => "pv", var b => throw xl.SettingError("builder", $"'{b}' is not hvm or generic") };
-        else if (type is not ("pv" or "pvh" or "hvm"))
-            throw xl.SettingError("type", $"'{type}' is not pv, pvh or hvm");
-
-        return type;
+        static bool Prefix(string given, string name) => name.StartsWith(given, StringComparison.Ordinal);
+        var typeText = xl.GetString("type");
+        string? type = typeText is null ? null
+            : Prefix(typeText, "hvm") ? "hvm" : Prefix(typeText, "pv") ? "pv" : Prefix(typeText, "pvh") ? "pvh"
+            : throw xl.SettingError("type", $"'{typeText}' is not pv, pvh or hvm");
+        if (xl.GetString("builder") is { } builderText)
+        {
+            var builder = Prefix(builderText, "hvm") ? "hvm" : Prefix(builderText, "generic") ? "pv"
+                : throw xl.SettingError("builder", $"'{builderText}' is not hvm or generic");
+            if (type is not null && type != builder)
+                throw xl.SettingError("builder", $"builder '{builderText}' and type '{typeText}' name different guest types");
+            type = builder;
+        }
+        return type ?? "pv";
     }
 
     /// <summary>cmdline, or root= and extra= joined as xl joins them.</summary>
@@ -118,6 +129,13 @@ public sealed partial class DomainConfig
                 ? videoram.ToString(System.Globalization.CultureInfo.InvariantCulture)
                 : throw xl.SettingError("videoram", $"= {videoram} MiB is out of range (0 to {MaxMemoryMiB})");
         if (dm.Remove("stdvga", out var std) && !dm.ContainsKey("vga")) dm["vga"] = std == "1" ? "stdvga" : "cirrus";
+        // xl reads these as numbers from 0 to INT_MAX and stops at anything else; a word stored here reached the
+        // savefile's JSON, which libxl's own reader then refused at restore.
+        foreach (var key in (string[])["max_grant_frames", "max_maptrack_frames"])
+            if (xl.Contains(key))
+                dm[key] = xl.GetLong(key) is { } n and >= 0 and <= int.MaxValue
+                    ? n.ToString(System.Globalization.CultureInfo.InvariantCulture)
+                    : throw xl.SettingError(key, $"must be a number from 0 to {int.MaxValue}");
 
         return dm;
     }

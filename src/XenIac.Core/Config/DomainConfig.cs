@@ -65,7 +65,7 @@ public sealed partial class DomainConfig
     internal static readonly string[] TextDeviceModelKeys =
         ["vga", "videoram", "vnclisten", "vncdisplay", "vncpasswd", "keymap", "serial", "boot", "usbdevice", "usbversion", "soundhw",
          "viridian", "timer_mode", "rtc_timeoffset", "device_model_version", "device_model_override", "device_model_stubdomain_override",
-         "bios", "firmware", "cpuid", "tsc_mode", "max_grant_frames", "max_maptrack_frames", "altp2m", "monitor", "shadow_memory"];
+         "bios", "firmware", "cpuid", "tsc_mode", "max_grant_frames", "max_maptrack_frames", "altp2m", "monitor", "shadow_memory", "mmio_hole", "hdtype", "vendor_device"];
 
     internal static readonly string[] ActionKeys = ["on_poweroff", "on_reboot", "on_crash", "on_watchdog", "on_soft_reset"];
 
@@ -101,6 +101,8 @@ public sealed partial class DomainConfig
         foreach (var (key, value) in new[] { ("vcpus", Vcpus), ("maxvcpus", MaxVcpus) })
             if (value is { } n && n is < 1 or > MaxVcpuCount)
                 throw OutOfRange(key, $"{key} = {n} is out of range (1 to {MaxVcpuCount})");
+        if (MaxVcpus is { } max && Vcpus is { } vcpus && max < vcpus)
+            throw OutOfRange("maxvcpus", $"maxvcpus = {max} is less than vcpus = {vcpus} (xl refuses it)");
         foreach (var (key, value) in new[] { ("memory", MemoryMiB), ("maxmem", MaxMemMiB) })
             if (value is { } m && m is < 0 or > MaxMemoryMiB)
                 throw OutOfRange(key, $"{key} = {m} MiB is out of range (0 to {MaxMemoryMiB})");
@@ -136,6 +138,7 @@ public sealed partial class DomainConfig
             Add($"disk[{i}].script", d.Script);
             Add($"disk[{i}].backendtype", d.BackendType);
             Add($"disk[{i}].backend", d.Backend);
+            Add($"disk[{i}].specification", d.Specification is "xen" ? null : d.Specification);
         }
         Add("vif.count", N(Nics.Count));
         for (var i = 0; i < Nics.Count; i++)

@@ -76,6 +76,15 @@ public sealed class DomainConfigTests
     [InlineData(",,hdc:cdrom,r", "", "hdc", "empty", "ro", true)]
     [InlineData("/srv/d.iso,raw,hdc,ro,devtype=cdrom", "/srv/d.iso", "hdc", "raw", "ro", true)]
     [InlineData("vdev=xvda,target=/dev/x", "/dev/x", "xvda", "raw", "rw", false)]
+    // Cases of Xen's own tools/xl/check-xl-disk-parse: an empty format is raw, so the next positional is the vdev;
+    // a CD-ROM is read-only, and without a target its format is empty.
+    [InlineData("/dev/vg/guest-volume,,hda", "/dev/vg/guest-volume", "hda", "raw", "rw", false)]
+    [InlineData("/root/image.iso,,hdc,cdrom", "/root/image.iso", "hdc", "raw", "ro", true)]
+    [InlineData("/root/image.iso,,hdc,,cdrom", "/root/image.iso", "hdc", "raw", "ro", true)]
+    [InlineData("devtype=cdrom,,,hdc", "", "hdc", "empty", "ro", true)]
+    [InlineData(",hdc:cdrom,r", "", "hdc", "empty", "ro", true)]
+    [InlineData(",empty,hdc:cdrom,r", "", "hdc", "empty", "ro", true)]
+    [InlineData("raw:/root/image.iso,hdc:cdrom,ro", "/root/image.iso", "hdc", "raw", "ro", true)]
     public void Disk_specs_read_as_xl_disk_configuration_says(string spec, string target, string vdev, string format, string access, bool cdrom)
     {
         var d = DiskConfig.Parse(spec);
@@ -89,6 +98,12 @@ public sealed class DomainConfigTests
     [InlineData("/dev/x,raw,xvda,rx", "unknown access", 17)]
     [InlineData("bogus=1,/dev/x,raw,xvda", "unknown disk parameter", 1)]
     [InlineData("/dev/x,raw,xvda,backendtype=nope", "unknown backendtype", 17)]
+    [InlineData("/dev/x,raw,xvda,format=qcow2", "format given twice", 17)]
+    [InlineData("/dev/x,raw,xvda,vdev=xvdb", "vdev given twice", 17)]
+    [InlineData("/dev/x,raw,xvda,target=/b", "target given twice", 17)]
+    [InlineData("vdev=xvda", "no target given", 1)]
+    [InlineData("/dev/x,raw,xvda,specification=bogus", "unknown specification", 17)]
+    [InlineData("/dev/x,raw,hdc:floppy", "unknown device type 'floppy'", 12)]
     public void Bad_disk_specs_are_refused_with_the_reason_at_the_parameter(string spec, string reason, int column)
     {
         // The library's typed error, located in the spec: no FormatException escapes a public parser.
@@ -138,9 +153,33 @@ public sealed class DomainConfigTests
     [Fact]
     public void Vif_specs_keep_known_and_unknown_keys()
     {
-        var n = NicConfig.Parse("mac=00:16:3E:01:02:03, bridge=xenbr0 ,model=e1000,script=vif-route,ip=10.0.0.2,rate=10Mb/s,accel=x");
+        var n = NicConfig.Parse("mac=00:16:3E:01:02:03, bridge=xenbr0,model=e1000,script=vif-route,ip=10.0.0.2,rate=10Mb/s,accel=x");
         Assert.Equal(("00:16:3e:01:02:03", "xenbr0", "e1000", "vif-route", "10.0.0.2", "10Mb/s"), (n.Mac, n.Bridge, n.Model, n.Script, n.Ip, n.Rate));
         Assert.Equal("x", n.Other["accel"]);
+    }
+
+    [Theory]
+    // xl skips only leading spaces and takes a key only as exactly "key=": these set no MAC (the guest gets a random one).
+    [InlineData("mac = 00:16:3e:01:02:03", null)]
+    [InlineData("\tmac=00:16:3e:01:02:03", null)]
+    [InlineData("bridge=br0,  mac=00:16:3e:01:02:03", "00:16:3e:01:02:03")]
+    // xl reads six hexadecimal numbers, each followed by any one character.
+    [InlineData("mac=0:16:3e:0:0:1", "00:16:3e:00:00:01")]
+    [InlineData("mac=00-16-3E-00-00-01", "00:16:3e:00:00:01")]
+    public void Vif_specs_read_a_mac_as_xl_does(string spec, string? mac)
+    {
+        var n = NicConfig.Parse(spec);
+        Assert.Equal(mac, n.Mac);
+        if (mac is null) Assert.Single(n.Other);
+    }
+
+    [Fact]
+    public void A_mac_spelled_another_way_is_the_same_mac_on_restore_and_one_xl_ignores_is_a_change()
+    {
+        var saved = DomainConfig.Parse("name='a'\nvif=['mac=00:16:3e:00:00:01,bridge=br0']\n");
+        Assert.True(ConfigCompatibility.IsCompatible(ConfigCompatibility.Check(saved, DomainConfig.Parse("name='a'\nvif=['mac=0:16:3e:0:0:1,bridge=br1']\n"))));
+        var findings = ConfigCompatibility.Check(saved, DomainConfig.Parse("name='a'\nvif=['mac = 00:16:3e:00:00:01,bridge=br0']\n"));
+        Assert.Contains(findings, f => f.Setting == "vif[0].mac" && f.Severity == FindingSeverity.Error);
     }
 
     [Fact]
