@@ -47,7 +47,9 @@ internal static class CommandLine
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                await Console.Error.WriteLineAsync("error: cancelled; savefiles are replaced only when complete, so none was left half-written");
+                await Console.Error.WriteLineAsync(WritesSavefiles(parseResult)
+                    ? "error: cancelled; savefiles are replaced only when complete, so none was left half-written"
+                    : "error: cancelled");
                 return ExitCodes.Error;
             }
             catch (IOException e) when (e.HResult == BrokenPipe)
@@ -66,6 +68,19 @@ internal static class CommandLine
                 return ExitCodes.Error;
             }
         });
+
+    /// <summary>Commands that write or replace savefiles (by parent and name), whose cancel line says none was torn; for the others it would be noise.</summary>
+    private static readonly HashSet<string> SavefileWriters = new(StringComparer.Ordinal)
+    {
+        "savefile seal", "savefile convert", "savefile set-config", "domain save", "domain clone", "apply", "reconcile", "store pull",
+    };
+
+    private static bool WritesSavefiles(ParseResult parseResult)
+    {
+        var command = parseResult.CommandResult.Command;
+        var parent = (parseResult.CommandResult.Parent as System.CommandLine.Parsing.CommandResult)?.Command;
+        return SavefileWriters.Contains(parent is null or RootCommand ? command.Name : $"{parent.Name} {command.Name}");
+    }
 
     private const int BrokenPipe = 32; // EPIPE, which .NET keeps as the HResult of the IOException on Linux
 

@@ -173,6 +173,19 @@ public sealed class ConfigCommandTests : IDisposable
         Assert.Equal(1, check.ExitCode);
         Assert.Equal($"error: SAVED {empty} is empty: give a savefile or a config file", check.StdErr.TrimEnd());
         Assert.Equal("", check.StdOut);
+        // show and convert read it as a config with no name, exit 0.
+        foreach (var args in new[] { new[] { "config", "show", empty }, ["config", "convert", empty, "--to", "json"] })
+        {
+            var shownEmpty = await CliRunner.RunAsync(args);
+            Assert.Equal((1, $"error: FILE {empty} is empty: give a savefile or a config file"), (shownEmpty.ExitCode, shownEmpty.StdErr.TrimEnd()));
+        }
+
+        // An override that cannot replace the saved config is also the one error line on stderr, as verify's verdict.
+        var bigger = Write("b.cfg", "name = 'g'\nmemory = 128\n");
+        var refused = await CliRunner.RunAsync("config", "check", config, bigger);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("not compatible", refused.StdOut);
+        Assert.Equal($"error: {bigger} cannot replace the config of {config}: 2 error finding(s) above", refused.StdErr.TrimEnd()); // memory and maxmem
 
         // JSON saved with a UTF-8 mark was taken for xl.cfg ("non-ASCII character outside a quoted string").
         var json = Path.Combine(_dir, "bom.json");

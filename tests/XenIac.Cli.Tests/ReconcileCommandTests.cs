@@ -346,6 +346,25 @@ public sealed class TerminationTests
         Assert.Contains("\"Running\"", list.StdOut);
     }
 
+    [Fact]
+    public async Task A_cancelled_command_that_writes_no_savefile_says_cancelled_alone()
+    {
+        // `savefile verify` of a FIFO nobody writes waits for its writer; the line said no savefile was left half-written.
+        var dir = Directory.CreateTempSubdirectory("xeniac-sigterm-").FullName;
+        try
+        {
+            var fifo = Path.Combine(dir, "in.xlsave");
+            System.Diagnostics.Process.Start("mkfifo", [fifo])!.WaitForExit();
+            using var verify = CliRunner.Start(["savefile", "verify", fifo], dir, new Dictionary<string, string>());
+            var stderr = verify.StandardError.ReadToEndAsync();
+            await Task.Delay(1500);
+            System.Diagnostics.Process.Start("kill", ["-TERM", verify.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+            await verify.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal((1, "error: cancelled"), (verify.ExitCode, (await stderr).Trim()));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
     /// <summary>
     /// GNU timeout signals the tool and its process group, so one request arrives as two SIGTERMs at once; the second
     /// was taken as "end now", which left the partial savefile (GiBs for a big domain) beside the target for good.

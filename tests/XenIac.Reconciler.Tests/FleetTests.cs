@@ -93,6 +93,10 @@ public sealed class FleetTests : IAsyncLifetime
     [InlineData("  a: embedded:hosts/a\n  b: embedded:hosts/a\n", "  - name: x\n", 3, "host 'b' is the same host as 'a'")]
     [InlineData("  libxl: embedded:hosts/a\n", "  - name: x\n", 2, "invalid host name 'libxl'")]
     [InlineData("  a: {labels: {rack: r1}}\n", "  - name: x\n", 2, "host 'a' has no 'spec'")]
+    // A domain on a host whose entry is wrong is not a second error ("unknown host 'a'").
+    [InlineData("  a: {labels: {rack: r1}}\n", "  - name: x\n    host: a\n", 2, "host 'a' has no 'spec'")]
+    [InlineData("  a: ftp://x\n", "  - name: x\n    host: a\n", 2, "unknown host 'ftp://x'")]
+    [InlineData("  a: embedded:hosts/a\n  b: embedded:hosts/a\n", "  - name: x\n    host: b\n", 3, "host 'b' is the same host as 'a'")]
     [InlineData("  a: embedded:hosts/a\n", "  - name: x\n    host: {label: 'rack==1'}\n", 5, "is not a label selector")]
     [InlineData("  a: {spec: embedded:hosts/a, lables: {}}\n", "  - name: x\n", 2, "unknown key 'lables'")]
     public void Host_errors_are_reported_at_their_line(string hosts, string domains, int line, string message)

@@ -73,6 +73,8 @@ public sealed class GitOpsPlanningTests : IAsyncLifetime
     [InlineData("domains:\n  - name: x\n    labels:\n      \"bad key\": a\n")]
     [InlineData("domains:\n  - name: x\n    labels:\n      rack: [a]\n")]
     [InlineData("domains:\n  - name: x\n    labels: rack\n")]
+    [InlineData("domains:\n  - name: x\n    labels:\n      rack: null\n")]
+    [InlineData("domains:\n  - name: x\n    labels:\n      rack: ~\n")]
     public async Task The_schema_rejects_the_labels_the_loader_rejects(string yaml)
     {
         var schema = await JsonSchema.FromJsonAsync(ManifestSchema.Text);
@@ -80,6 +82,18 @@ public sealed class GitOpsPlanningTests : IAsyncLifetime
         stream.Load(new StringReader(yaml));
         Assert.NotEmpty(schema.Validate(ManifestSchemaTests.ToJson(stream.Documents[0].RootNode)!.ToJsonString()));
         Assert.Throws<ManifestException>(() => ManifestLoader.Parse(yaml, P("x.yaml")));
+    }
+
+    [Fact]
+    public void A_yaml_null_is_a_missing_value_not_the_text_null()
+    {
+        var e = Assert.Throws<ManifestException>(() => ManifestLoader.Parse(
+            "domains:\n  - name: x\n    labels:\n      rack: null\n    config: ~\n    overrides:\n      settings:\n        memory: NULL\n", P("x.yaml")));
+        Assert.Contains(e.Errors, x => x.Location.Line == 4 && x.Message.Contains("label 'rack' must be a string"));
+        Assert.Contains(e.Errors, x => x.Location.Line == 5 && x.Message.Contains("'config' is null"));
+        Assert.Contains(e.Errors, x => x.Location.Line == 8 && x.Message.Contains("setting 'memory' is null"));
+        // Quoted, it is the text.
+        Assert.Equal("null", ManifestLoader.Parse("domains:\n  - name: x\n    labels:\n      rack: \"null\"\n", P("x.yaml")).Domains[0].Labels["rack"]);
     }
 
     [Fact]

@@ -118,6 +118,23 @@ public sealed class ManifestLoaderTests
     }
 
     [Fact]
+    public void Two_domains_on_one_savefile_are_an_error_at_the_second()
+    {
+        var e = Fails("""
+            domains:
+              - name: s1
+                state: saved
+                savefile: same.xlsave
+              - name: s2
+                state: saved
+                savefile: ./same.xlsave
+            """);
+        var error = Assert.Single(e.Errors);
+        Assert.Equal(7, error.Location.Line);
+        Assert.Contains("domain 's2' has the savefile of domain 's1' (line 4)", error.Message);
+    }
+
+    [Fact]
     public void Missing_files_are_errors_at_the_path_value()
     {
         var e = Fails("""

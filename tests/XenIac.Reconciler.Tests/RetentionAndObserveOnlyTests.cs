@@ -168,6 +168,30 @@ public sealed class RetentionAndObserveOnlyTests : IAsyncLifetime
         Assert.DoesNotContain(all, x => pruned[0].Contains(x.Id));
     }
 
+    /// <summary>
+    /// An apply stopped after its save (which ended the domain) and before its push: the store has nothing, the local
+    /// savefile is the only copy. The plan was "create + save", which booted a fresh guest and saved it over that copy.
+    /// </summary>
+    [Fact]
+    public async Task A_saved_domain_whose_push_did_not_finish_is_an_error_naming_the_push_not_a_create_over_it()
+    {
+        var store = P("store");
+        var m = Manifest("  - name: a\n    config: a.cfg\n    state: saved\n    snapshot: a@nightly\n", $"  store: {store}\n");
+        Assert.True((await ApplyAsync(m)).Succeeded);
+        // What the cancelled push leaves: the savefile here, no snapshot there.
+        await using (var s = await SnapshotStore.OpenAsync(store, new StoreOptions(), create: false))
+            foreach (var snapshot in await s.ListAsync()) await s.ForgetAsync(snapshot.Id);
+        var before = File.ReadAllBytes(P("saves/a.xlsave"));
+
+        var plan = Assert.Single((await Planner.PlanAsync(m, _hosts)).Domains);
+        Assert.NotNull(plan.Error);
+        Assert.Contains("holds a savefile of a", plan.Error);
+        Assert.Contains($"xen-iac store push {P("saves/a.xlsave")} --store {store} --tag a@nightly", plan.Error);
+        Assert.False((await ApplyAsync(m)).Succeeded);
+        Assert.Null(await Host.FindDomainAsync("a"));
+        Assert.Equal(before, File.ReadAllBytes(P("saves/a.xlsave")));
+    }
+
     [Fact]
     public async Task One_loop_run_fixes_drift_and_writes_every_domains_condition_to_the_status_file()
     {

@@ -174,6 +174,29 @@ public sealed class HostileInputTests
         Assert.Equal(StoreTestFiles.Sha256(files.PathOf("g.save")), StoreTestFiles.Sha256(pulled));
     }
 
+    [Theory]
+    [InlineData("dangling link")]
+    [InlineData("file")]
+    public async Task A_snapshots_folder_that_is_not_there_stops_gc_instead_of_freeing_every_pack(string what)
+    {
+        // An unmounted share behind a link, or a file in its place: listed as empty, gc removed every pack.
+        await using var files = new StoreTestFiles();
+        await files.CreateAsync("g", "pv", 1);
+        await using var store = await SnapshotStore.OpenAsync(files.StorePath, create: true);
+        await store.PushAsync(await files.SaveAsync("g", "g.save"));
+        var snapshots = Path.Combine(files.StorePath, "snapshots");
+        Directory.Move(snapshots, snapshots + ".away");
+        if (what == "file") File.WriteAllText(snapshots, "x");
+        else File.CreateSymbolicLink(snapshots, Path.Combine(files.StorePath, "unmounted"));
+        var packs = Directory.GetFiles(Path.Combine(files.StorePath, "packs"), "*", SearchOption.AllDirectories).Length;
+
+        var e = await Assert.ThrowsAsync<StoreException>(() => store.GcAsync());
+        Assert.Equal(StoreError.Damaged, e.Error);
+        Assert.Contains("has no folder snapshots/", e.Message, StringComparison.Ordinal);
+        Assert.Equal(packs, Directory.GetFiles(Path.Combine(files.StorePath, "packs"), "*", SearchOption.AllDirectories).Length);
+        await Assert.ThrowsAsync<StoreException>(() => store.ListAsync());
+    }
+
     [Fact]
     public async Task Forget_takes_an_id_or_its_start_never_a_tag_or_a_start_too_short()
     {

@@ -405,6 +405,7 @@ public sealed class SnapshotStoreTests : IAsyncLifetime
     {
         await Assert.ThrowsAsync<StoreException>(() => SnapshotStore.OpenAsync(_files.PathOf("none"), create: false));
         Assert.Equal(StoreError.InvalidArgument, Assert.Throws<StoreException>(() => StoreBackends.Open("ftp://x/y")).Error);
+        Assert.Equal(StoreError.InvalidArgument, Assert.Throws<StoreException>(() => StoreBackends.Open("-")).Error);
         await using var store = await OpenAsync();
         // ... and hex digits alone from 4 on ("cafe", 128 a's), which read as the start of a snapshot id.
         foreach (var bad in new[] { "bad tag", "@", "-x", "..", "", new string('w', 129), "cafe", new string('a', 128) })

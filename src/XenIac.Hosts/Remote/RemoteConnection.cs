@@ -118,9 +118,10 @@ internal sealed class RemoteConnection : IAsyncDisposable
             var min = Wire.Long(hello, "min");
             var max = Wire.Long(hello, "max");
             var version = Math.Min(max, Frames.MaxVersion);
+            // The remote waits for an answer that will not come: it is stopped, or the client waited ~10 s for ssh to end.
             if (version < Math.Max(min, Frames.MinVersion))
-                throw new XenHostException(XenHostError.Unavailable,
-                    $"{_name}: the remote xen-iac {RemoteTool} speaks protocol versions {min} to {max}, this one {Frames.MinVersion} to {Frames.MaxVersion}: install matching versions");
+                throw await LostAsync($"the remote xen-iac {RemoteTool} speaks protocol versions {min} to {max}, this one {Frames.MinVersion} to {Frames.MaxVersion}: install matching versions",
+                    null, stop: true).ConfigureAwait(false);
             Version = (int)version;
             RemoteSpec = Wire.Str(hello, "spec");
             RemoteInfo = Wire.HostInfo(Wire.Obj(hello, "info"));

@@ -78,6 +78,20 @@ internal static class SshConnector
 
     private static int Descriptor(PipeStream pipe) => (int)pipe.SafePipeHandle.DangerousGetHandle();
 
+    /// <summary>
+    /// ssh's stderr in one line: its last lines, and before them a warning's headline when that scrolled off (a
+    /// changed host key is a 15-line banner whose last lines say only that verification failed).
+    /// </summary>
+    internal static string Summarize(string stderr)
+    {
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(l => l.Trim('@', ' ', '\r')).Where(l => l.Length > 0).ToList();
+        var tail = lines.TakeLast(6).ToList();
+        if (lines.FirstOrDefault(l => l.Contains("WARNING", StringComparison.Ordinal)) is { } headline && !tail.Contains(headline))
+            tail.Insert(0, headline);
+        return string.Join(" | ", tail);
+    }
+
     /// <summary>The ssh process: its stderr tail, and its end (waited for, or killed when it does not go).</summary>
     private sealed class SshProcess : IAsyncDisposable
     {
@@ -145,7 +159,7 @@ internal static class SshConnector
             }
             await Task.WhenAny(_readingStderr, Task.Delay(500)).ConfigureAwait(false);
             string tail;
-            lock (_stderr) tail = string.Join(" | ", _stderr.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).TakeLast(6));
+            lock (_stderr) tail = Summarize(_stderr.ToString());
             var exit = stopped ? "ssh was stopped" : _process.HasExited ? $"ssh exited with code {_process.ExitCode}" : "ssh is still running";
             return tail.Length == 0 ? exit : $"{exit}: {tail}";
         }

@@ -38,6 +38,12 @@ public sealed record SshTarget
             return false;
         }
         var rest = text[Scheme.Length..];
+        if (rest.IndexOf('#', StringComparison.Ordinal) is var hash and >= 0)
+        {
+            // A URL's fragment has no meaning here; kept, it became part of the remote folder's name.
+            error = $"ssh host '{text}': '#' has no meaning in a host spec (write %23 where a name holds one)";
+            return false;
+        }
         var query = "";
         var q = rest.IndexOf('?', StringComparison.Ordinal);
         if (q >= 0)
@@ -52,6 +58,12 @@ public sealed record SshTarget
         {
             user = Unescape(rest[..at]);
             rest = rest[(at + 1)..];
+            if (user.Contains(':', StringComparison.Ordinal))
+            {
+                // ssh takes no password on its command line; "user:pass" went to it as a user name.
+                error = $"ssh host '{text}': a password in the spec is not used (ssh authenticates with keys or an agent); write ssh://user@host";
+                return false;
+            }
             if (!IsSafeWord(user))
             {
                 error = $"ssh host '{text}': the user name '{user}' is empty, starts with '-' or holds spaces or control characters";
@@ -75,6 +87,12 @@ public sealed record SshTarget
         {
             var colon = rest.LastIndexOf(':');
             host = colon >= 0 ? rest[..colon] : rest;
+            if (host.Contains(':', StringComparison.Ordinal))
+            {
+                // ssh://::1 read as host ":" and port 1.
+                error = $"ssh host '{text}': an IPv6 address is written in [ ]: ssh://[{rest}] or ssh://[address]:port";
+                return false;
+            }
             portText = colon >= 0 ? (colon == rest.Length - 1 ? " " : rest[(colon + 1)..]) : "";
         }
         if (host.Length == 0)

@@ -140,15 +140,21 @@ public static partial class ManifestLoader
                 if (Get(m, "spec") is not { } sn)
                 {
                     context.Error(m, $"host '{name}' has no 'spec' (libxl, embedded:<folder>, ...)");
+                    context.BrokenHosts.Add(name);
                     continue;
                 }
                 specNode = sn;
                 labels = LoadLabels(m, context);
             }
-            if (context.HostSpecOf(specNode) is not { } spec) continue;
+            if (context.HostSpecOf(specNode) is not { } spec)
+            {
+                context.BrokenHosts.Add(name);
+                continue;
+            }
             if (specs.TryGetValue(spec, out var other))
             {
                 context.Error(specNode, $"host '{name}' is the same host as '{other}' ({spec})");
+                context.BrokenHosts.Add(name);
                 continue;
             }
             specs[spec] = name;
@@ -219,6 +225,18 @@ public static partial class ManifestLoader
         {
             var domain = LoadDomain(item, defaults, context);
             if (domain is not null && !duplicates.Contains(item)) domains.Add(domain);
+        }
+        // One savefile per domain: two sharing a path saved one over the other, and the first domain's state was lost
+        // while plan then said nothing was left to do. A config named as a savefile would be overwritten by a save.
+        var savefiles = new Dictionary<string, DomainSpec>(StringComparer.Ordinal);
+        var configs = domains.Where(x => x.ConfigPath is not null).GroupBy(x => x.ConfigPath!, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+        foreach (var domain in domains)
+        {
+            if (savefiles.TryGetValue(domain.SavefilePath, out var owner))
+                context.Error(domain.SavefileLocation ?? domain.Location, $"domain '{domain.Name}' has the savefile of domain '{owner.Name}' (line {(owner.SavefileLocation ?? owner.Location).Line}): '{domain.SavefilePath}'; each domain needs its own, or one save replaces the other");
+            else savefiles[domain.SavefilePath] = domain;
+            if (configs.TryGetValue(domain.SavefilePath, out var configOwner))
+                context.Error(domain.SavefileLocation ?? domain.Location, $"domain '{domain.Name}''s savefile '{domain.SavefilePath}' is the config of domain '{configOwner.Name}'; a save would replace that config");
         }
         // clones: N claims the names NAME-1..NAME-N; a manifest domain under one of them would be destroyed or clashed with.
         foreach (var pooled in domains.Where(x => x.Clones > 0))
@@ -349,9 +367,9 @@ public static partial class ManifestLoader
                 context.Error(key, $"invalid label name '{k}': letters, digits and '_', '.', '-', '/', starting with a letter or digit, up to 63 characters");
                 continue;
             }
-            if (value is not YamlScalarNode { Value: var v })
+            if (value is not YamlScalarNode { Value: var v } || Context.IsNull(value))
             {
-                context.Error(value, $"label '{k}' must be a string");
+                context.Error(value, $"label '{k}' must be a string (quote it, \"null\", if that is the value meant)");
                 continue;
             }
             if (!LabelValue().IsMatch(v ?? ""))
@@ -489,6 +507,9 @@ public static partial class ManifestLoader
         /// <summary>The <c>hosts:</c> section, read before any domain names one.</summary>
         public IReadOnlyList<ManifestHost> KnownHosts { get; set; } = [];
 
+        /// <summary>Names of <c>hosts:</c> whose entry had an error: a domain naming one is not a second error ("unknown host").</summary>
+        public HashSet<string> BrokenHosts { get; } = new(StringComparer.Ordinal);
+
         public SourceLocation At(YamlNode node) => new(path, Math.Max(1, (int)node.Start.Line), Math.Max(1, (int)node.Start.Column));
 
         public void Error(YamlNode node, string message) => Errors.Add(new ManifestError(At(node), message));
@@ -553,8 +574,20 @@ public static partial class ManifestLoader
             return null;
         }
 
+        /// <summary>
+        /// YAML's plain null (<c>null</c>, <c>~</c>): a value left out, not the text "null". Read as a string it became
+        /// a file, a domain or a label named "null"; quoted (<c>"null"</c>) it is that text.
+        /// </summary>
+        public static bool IsNull(YamlNode node) =>
+            node is YamlScalarNode { Style: ScalarStyle.Plain, Value: "null" or "Null" or "NULL" or "~" };
+
         public string? String(YamlNode node, string what)
         {
+            if (IsNull(node))
+            {
+                Error(node, $"'{what}' is null; give it a value (quote it, \"null\", if that is the text meant)");
+                return null;
+            }
             if (node is YamlScalarNode { Value: { Length: > 0 } v }) return v;
             Error(node, node is YamlScalarNode ? $"'{what}' must not be empty" : $"'{what}' must be a string");
             return null;
@@ -636,6 +669,7 @@ public static partial class ManifestLoader
                 }
                 return new HostRefValue(default, null, selector, At(node));
             }
+            if (node is YamlScalarNode { Value: { Length: > 0 } broken } && BrokenHosts.Contains(broken)) return null;
             if (node is YamlScalarNode { Value: { Length: > 0 } name } && KnownHosts.FirstOrDefault(h => h.Name == name) is { } named)
                 return new HostRefValue(named.Spec, named.Name, null, At(node));
             if (node is YamlScalarNode { Value: { Length: > 0 } word } && KnownHosts.Count > 0 && !word.Contains(':', StringComparison.Ordinal) && word != global::XenIac.Hosts.HostSpec.LibxlText)
@@ -704,6 +738,12 @@ public static partial class ManifestLoader
 
         public SettingValue? Setting(YamlNode node, string key)
         {
+            if (IsNull(node))
+            {
+                // Not "remove the setting": overrides only add and change; a config without it is the way to drop one.
+                Error(node, $"setting '{key}' is null; give it a value (quote it, \"null\", if that is the text meant)");
+                return null;
+            }
             switch (node)
             {
                 case YamlScalarNode { Style: ScalarStyle.Plain, Value: "true" or "false" } b:
@@ -716,7 +756,7 @@ public static partial class ManifestLoader
                     var items = new List<string>();
                     foreach (var item in seq.Children)
                     {
-                        if (item is YamlScalarNode { Value: { } iv }) items.Add(iv);
+                        if (item is YamlScalarNode { Value: { } iv } && !IsNull(item)) items.Add(iv);
                         else Error(item, $"setting '{key}': list items must be strings");
                     }
                     return new SettingValue { List = items };

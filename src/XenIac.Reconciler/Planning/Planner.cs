@@ -139,6 +139,21 @@ public static partial class Planner
         return null;
     }
 
+    /// <summary>The domain a savefile at the manifest's path was saved from (its stored name, or this one's when it stores none); null when there is no readable savefile there.</summary>
+    private static string? UnpushedSavefileOf(DomainSpec spec)
+    {
+        if (!Core.IO.AtomicFile.IsRegularFile(spec.SavefilePath)) return null;
+        try
+        {
+            using var file = Core.IO.InputFile.Open(spec.SavefilePath);
+            var header = SaveFileHeader.Read(file);
+            if (header.ConfigFormat == SaveFileConfigFormat.None || header.ConfigText is not { } text) return spec.Name;
+            try { return OverrideConfigs.Model(new ConfigText(text, header.ConfigFormat)).Name ?? spec.Name; }
+            catch (Exception e) when (e is XenIacException or ArgumentException or FormatException) { return spec.Name; }
+        }
+        catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException) { return null; }
+    }
+
     private static bool IsInside(string path, string directory)
     {
         var relative = System.IO.Path.GetRelativePath(directory, path);
@@ -153,6 +168,14 @@ public static partial class Planner
         // A savefile observed as a file is not a folder: only a missing one (or a snapshot's path) needs the look.
         if (spec.State != DesiredState.Absent && (spec.Snapshot is not null || !observed.Savefile.Exists) && Directory.Exists(spec.SavefilePath))
             return Failed(spec, observed, PlanAction.None, $"{savefileAt}: savefile {spec.SavefilePath} is a folder; name a file in it (e.g. {System.IO.Path.Combine(spec.SavefilePath, spec.Name + ".xlsave")})");
+        // The store has no snapshot of the tag, yet the local savefile holds this domain: an apply stopped between its
+        // save (which ended the domain) and the push. Planning "create + save" would boot a fresh guest and save it over
+        // the only copy of the saved one; the push is the user's to finish.
+        if (spec.Snapshot is { } snapshot && spec.State != DesiredState.Absent && observed.Domain is null && !observed.Savefile.Exists
+            && UnpushedSavefileOf(spec) is { } unpushed)
+            return Failed(spec, observed, PlanAction.None,
+                $"{savefileAt}: the store has no snapshot tagged {snapshot.Tag}, but {spec.SavefilePath} holds a savefile of {unpushed} (a save whose push did not finish?): " +
+                $"push it with 'xen-iac store push {spec.SavefilePath} --store {snapshot.Store} --tag {snapshot.Tag}'{(snapshot.KeyFile is { } key ? $" --key {key}" : "")}, or move it away to start from the config");
         if (!TryComposeOverride(spec, out var overrideConfig, out var overrideError))
             return Failed(spec, observed, PlanAction.None, $"{spec.OverridesLocation ?? spec.Location}: overrides: {overrideError}");
 

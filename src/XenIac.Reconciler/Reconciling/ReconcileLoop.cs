@@ -190,8 +190,11 @@ public sealed class ReconcileLoop : IDisposable
         {
             // A host that cannot be opened, a lock held by someone else past the timeout, anything unforeseen: this
             // run fails (status, metrics, stderr) and the next tries; a daemon that dies on one bad run fixes nothing.
-            var result = e is OperationCanceledException && stopping.IsCancellationRequested ? RunResult.Stopped : RunResult.Failed;
-            return await FinishAsync(started, clock, trigger, result, 0, 1, e.Message, [], digest).ConfigureAwait(false);
+            // The apply runs uncancelled, so a cancellation here is the stop arriving before any step began (a wait for
+            // another process's apply lock): a stop, said so, not a failure worded ".NET: A task was canceled."
+            if (e is OperationCanceledException && stopping.IsCancellationRequested)
+                return await FinishAsync(started, clock, trigger, RunResult.Stopped, 0, 0, "stopped before any step began (waiting for the apply lock)", [], digest).ConfigureAwait(false);
+            return await FinishAsync(started, clock, trigger, RunResult.Failed, 0, 1, e.Message, [], digest).ConfigureAwait(false);
         }
     }
 

@@ -209,7 +209,16 @@ public sealed class FolderBackend : IStoreBackend
         // Keys are listed from the deepest folder the prefix names; the rest of the prefix filters names.
         var slash = prefix.LastIndexOf('/');
         var folder = slash < 0 ? _root : Path.Combine(_root, prefix[..slash]);
-        if (!Directory.Exists(folder)) yield break;
+        if (!Directory.Exists(folder))
+        {
+            // A top folder of the store (snapshots/, packs/, recipes/) that is a dangling link (an unmounted share) or a
+            // file is damage: listed as empty, gc took every pack for unused and removed them. One not made yet (no push
+            // got that far) is empty.
+            if (slash > 0 && prefix.IndexOf('/') == slash && (File.Exists(folder) || new FileInfo(folder).LinkTarget is not null))
+                throw new StoreException(StoreError.Damaged,
+                    $"the store '{Location}' has no folder {prefix[..slash]}/: {(File.Exists(folder) ? "a file is there" : $"a link to {new FileInfo(folder).LinkTarget}, which is not there (an unmounted share?)")}; nothing is listed or removed until it is back");
+            yield break;
+        }
         var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = false, AttributesToSkip = 0 };
         foreach (var info in new DirectoryInfo(folder).EnumerateFileSystemInfos("*", options))
         {

@@ -39,9 +39,10 @@ public sealed partial class S3Backend : IStoreBackend
         (_bucket, _root) = ParseLocation(location);
         var config = new AmazonS3Config
         {
-            // Retries cover a blip; a dead server should fail a push in seconds, not minutes.
+            // Retries cover a blip; a dead server should fail a push in seconds, not minutes. A server that takes the
+            // connection and never answers waits out the timeout on each try: 3 × 30 s (it was 3 × 100 s, then a crash).
             MaxErrorRetry = 2,
-            Timeout = TimeSpan.FromSeconds(100),
+            Timeout = RequestTimeout,
         };
         if (connection.EndpointUrl is { } endpoint)
         {
@@ -305,9 +306,12 @@ public sealed partial class S3Backend : IStoreBackend
         }
     }
 
-    /// <summary>SDK and network failures; the caller's own cancellation passes through untouched.</summary>
+    /// <summary>How long one request may go unanswered (an 8 MiB pack needs ~0.3 MB/s to fit).</summary>
+    internal static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>SDK and network failures (the SDK's own timeout is a <see cref="TimeoutException"/>); the caller's own cancellation passes through untouched.</summary>
     private static bool IsFailure(Exception e, CancellationToken cancellationToken) =>
-        e is AmazonServiceException or AmazonClientException or HttpRequestException or IOException or WebException
+        e is AmazonServiceException or AmazonClientException or HttpRequestException or IOException or WebException or TimeoutException
         || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested); // an HTTP timeout
 
     private StoreException Failure(string action, string key, Exception e)
@@ -323,7 +327,7 @@ public sealed partial class S3Backend : IStoreBackend
         var detail = e switch
         {
             AmazonS3Exception s3 => $"{s3.ErrorCode ?? ((int)s3.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture)}: {s3.Message}",
-            OperationCanceledException => "the request timed out",
+            OperationCanceledException or TimeoutException => $"no answer within {RequestTimeout.TotalSeconds:0} s (tried {3} times)",
             _ => Innermost(e).Message,
         };
         return new StoreException(StoreError.Unavailable, $"cannot {action} {key} in the store '{Location}' at {_endpoint}: {OneLine(detail)}", e);

@@ -16,6 +16,9 @@ public static partial class StoreBackends
     {
         if (string.IsNullOrWhiteSpace(location))
             throw new StoreException(StoreError.InvalidArgument, $"no store location given; give {SupportedForms}");
+        // "-" is standard input or output everywhere else on the command line; as a store it made a folder named "-".
+        if (location == "-")
+            throw new StoreException(StoreError.InvalidArgument, $"'-' is not a store (a store is not read from standard input); give {SupportedForms}");
         if (location.StartsWith("s3://", StringComparison.OrdinalIgnoreCase))
             return new S3Backend(location);
         if (Scheme().Match(location) is { Success: true } match)

@@ -63,6 +63,18 @@ public sealed class RemoteProtocolTests : IDisposable
     }
 
     [Fact]
+    public async Task A_server_of_other_versions_that_waits_is_stopped_at_once()
+    {
+        // A real remote of another version says hello and waits for the answer: the client stops it, not waits for it.
+        var writer = new FrameWriter(_toClient.Writer);
+        await writer.WritePreambleAsync();
+        await writer.WriteControlAsync(0, Hello(7, 9));
+        var stops = new List<bool>();
+        await using var client = StoppingClient(stops);
+        await AssertAbandonedAsync(client.ListDomainsAsync(), "speaks protocol versions 7 to 9", stops);
+    }
+
+    [Fact]
     public async Task A_client_asking_for_an_unknown_version_gets_an_error_frame_and_the_server_ends()
     {
         await using var host = EmbeddedHost.Open(Path.Combine(_dir, "h"));

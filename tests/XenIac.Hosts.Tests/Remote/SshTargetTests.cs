@@ -58,12 +58,43 @@ public sealed class SshTargetTests
     [InlineData("ssh://host?mode=fast", "unknown setting 'mode'")]
     [InlineData("ssh://host?command=", "'command=' needs a value")]
     [InlineData("ssh://[::1", "not closed")]
+    [InlineData("ssh://::1", "IPv6 address is written in [ ]")]
+    [InlineData("ssh://fe80::1:22", "IPv6 address is written in [ ]")]
+    [InlineData("ssh://ops:secret@host", "a password in the spec is not used")]
+    [InlineData("ssh://host?host=embedded:/srv/a#b", "'#' has no meaning")]
+    [InlineData("ssh://host#x", "'#' has no meaning")]
     public void A_bad_spec_is_one_clear_line(string text, string expected)
     {
         var e = Assert.Throws<XenHostException>(() => HostSpec.Parse(text));
         Assert.Equal(XenHostError.Unavailable, e.Error);
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void A_hash_in_a_folder_name_is_written_percent_encoded_and_read_back()
+    {
+        var t = HostSpec.Parse("ssh://host?host=embedded:/srv/a%23b").Ssh!;
+        Assert.Equal("embedded:/srv/a#b", t.RemoteHost);
+        Assert.Equal(t, HostSpec.Parse(t.ToString()).Ssh);
+    }
+
+    [Fact]
+    public void A_changed_host_keys_warning_stays_in_the_one_line_summary_of_ssh_stderr()
+    {
+        var banner = string.Join('\n',
+            "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
+            "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @",
+            "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
+            "line 4", "line 5", "line 6", "line 7", "line 8", "line 9",
+            "Host key for dom0 has changed and you have requested strict checking.",
+            "Host key verification failed.", "");
+        var summary = SshConnector.Summarize(banner);
+        Assert.StartsWith("WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! | ", summary, StringComparison.Ordinal);
+        Assert.EndsWith("| Host key verification failed.", summary, StringComparison.Ordinal);
+        Assert.DoesNotContain("@@", summary, StringComparison.Ordinal);
+        // Short stderr is kept whole, once.
+        Assert.Equal("WARNING: x | Permission denied (publickey).", SshConnector.Summarize("WARNING: x\nPermission denied (publickey).\n"));
     }
 
     [Fact]

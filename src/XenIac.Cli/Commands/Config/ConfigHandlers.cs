@@ -9,7 +9,7 @@ internal static class ConfigHandlers
 {
     public static async Task<int> ShowAsync(string path, bool json, CancellationToken ct)
     {
-        var source = await ConfigText.LoadAsync(path, ct);
+        var source = await LoadForCheckAsync(path, "FILE", ct);
         var settings = source.ToModel().ToSettings();
         if (json) CommandLine.WriteJson(ConfigRendering.ShowJson(source, settings));
         else ConfigRendering.WriteShow(source, settings);
@@ -18,7 +18,7 @@ internal static class ConfigHandlers
 
     public static async Task<int> ConvertAsync(string path, SaveFileConfigFormat to, bool strict, CancellationToken ct)
     {
-        var model = (await ConfigText.LoadAsync(path, ct)).ToModel();
+        var model = (await LoadForCheckAsync(path, "FILE", ct)).ToModel();
         IReadOnlyList<string> notConverted;
         byte[] output;
         if (to == SaveFileConfigFormat.Json)
@@ -38,8 +38,9 @@ internal static class ConfigHandlers
     }
 
     /// <summary>
-    /// One side of a check, its damage named with its file. An empty file is no config: read as one, an empty
-    /// savefile (a copy that failed) gave a page of "(unset) -> …" findings instead of saying what it is.
+    /// A config or savefile named on the command line, its damage named with its file. An empty file is no config: read
+    /// as one, an empty savefile (a copy that failed) gave a page of "(unset) -> …" findings, and `config show` a
+    /// config with no name, instead of saying what it is.
     /// </summary>
     private static async Task<ConfigText> LoadForCheckAsync(string path, string role, CancellationToken ct)
     {
@@ -67,6 +68,9 @@ internal static class ConfigHandlers
         // The configs' verdict stands as printed; the image's problem is the error, the one line a script sees.
         if (imageProblem is not null)
             await Console.Error.WriteLineAsync($"error: {CommandLine.OneLine($"{savedPath}: {imageProblem}: no config restores it ('savefile verify' tells more)")}");
+        // As savefile verify: without --json the verdict is also the one error line a script reads on stderr.
+        else if (!compatible && !json)
+            await Console.Error.WriteLineAsync($"error: {CommandLine.OneLine($"{overridePath} cannot replace the config of {savedPath}: {findings.Count(f => f.Severity == FindingSeverity.Error)} error finding(s) above")}");
         return compatible && imageProblem is null ? ExitCodes.Ok : ExitCodes.Error;
     }
 }
