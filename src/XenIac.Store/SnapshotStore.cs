@@ -97,6 +97,21 @@ public sealed class SnapshotStore : IAsyncDisposable
         return false;
     }
 
+    /// <summary>The store's settings file, checked to be one this xen-iac reads.</summary>
+    private static StoreSettings ReadSettings(byte[] data, string location)
+    {
+        var settings = StoreJson.Parse(data, StoreKeys.StoreFile, StoreJson.Default.StoreSettings);
+        if (settings.Format != StoreSettings.CurrentFormat)
+            throw new StoreException(StoreError.Unavailable, $"the store '{location}' has format {settings.Format}; this xen-iac reads format {StoreSettings.CurrentFormat}");
+        if (settings.Digest != (settings.Encryption is null ? "blake3" : "blake3-keyed") || settings.Compression != "zstd-1"
+            || settings.Encryption is not (null or "aes-256-gcm"))
+            throw new StoreException(StoreError.Unavailable, $"the store '{location}' names its chunks with {settings.Digest}, compresses with {settings.Compression} " +
+                                                             $"and encrypts with {settings.Encryption ?? "nothing"}; this xen-iac reads blake3, zstd-1 and aes-256-gcm");
+        if (settings.ChunkPages is < 1 or > 1024 || (settings.ChunkPages & (settings.ChunkPages - 1)) != 0)
+            throw new StoreException(StoreError.Damaged, $"{StoreKeys.StoreFile} in '{location}' has chunkPages {settings.ChunkPages} (a power of two up to 1024)");
+        return settings;
+    }
+
     /// <summary>Opens a store on a backend already made (tests give an S3 backend its server directly); owns it.</summary>
     internal static async Task<SnapshotStore> OpenAsync(IStoreBackend backend, StoreOptions options, bool create, CancellationToken cancellationToken)
     {
@@ -132,19 +147,15 @@ public sealed class SnapshotStore : IAsyncDisposable
                     Encryption = key is null ? null : "aes-256-gcm",
                     KeyCheck = key?.Check,
                 };
-                await backend.PutAsync(StoreKeys.StoreFile, JsonSerializer.SerializeToUtf8Bytes(settings, StoreJson.Default.StoreSettings), cancellationToken).ConfigureAwait(false);
+                // Made only if no other first push made it meanwhile: written over, the other's chunks were encrypted
+                // (or not) against settings that were no longer the store's, and its "pushed" snapshot never read back.
+                if (!await backend.CreateAsync(StoreKeys.StoreFile, JsonSerializer.SerializeToUtf8Bytes(settings, StoreJson.Default.StoreSettings), cancellationToken).ConfigureAwait(false))
+                    settings = ReadSettings(await backend.GetAsync(StoreKeys.StoreFile, MaxSmallObject, cancellationToken).ConfigureAwait(false)
+                        ?? throw new StoreException(StoreError.Unavailable, $"the store '{location}' was being made by another push whose settings cannot be read yet; try again"), location);
             }
             else
             {
-                settings = StoreJson.Parse(data, StoreKeys.StoreFile, StoreJson.Default.StoreSettings);
-                if (settings.Format != StoreSettings.CurrentFormat)
-                    throw new StoreException(StoreError.Unavailable, $"the store '{location}' has format {settings.Format}; this xen-iac reads format {StoreSettings.CurrentFormat}");
-                if (settings.Digest != (settings.Encryption is null ? "blake3" : "blake3-keyed") || settings.Compression != "zstd-1"
-                    || settings.Encryption is not (null or "aes-256-gcm"))
-                    throw new StoreException(StoreError.Unavailable, $"the store '{location}' names its chunks with {settings.Digest}, compresses with {settings.Compression} " +
-                                                                     $"and encrypts with {settings.Encryption ?? "nothing"}; this xen-iac reads blake3, zstd-1 and aes-256-gcm");
-                if (settings.ChunkPages is < 1 or > 1024 || (settings.ChunkPages & (settings.ChunkPages - 1)) != 0)
-                    throw new StoreException(StoreError.Damaged, $"{StoreKeys.StoreFile} in '{location}' has chunkPages {settings.ChunkPages} (a power of two up to 1024)");
+                settings = ReadSettings(data, location);
             }
             if (settings.Encryption is not null && key is null)
                 throw new StoreException(StoreError.Key, $"the store '{location}' is encrypted; give its key file (--key FILE or $XENIAC_STORE_KEY)");
@@ -643,6 +654,9 @@ public sealed class SnapshotStore : IAsyncDisposable
     {
         try { SaveFileHeader.CheckTarget(destination); }
         catch (IOException e) { throw new StoreException(StoreError.InvalidArgument, e.Message, e); }
+        // A pull killed outright left its temp file (a whole savefile's size) beside the destination for good; as a
+        // save does, the next one removes those of writers that no longer run.
+        if (Path.GetDirectoryName(Path.GetFullPath(destination)) is { } folder) AtomicFile.CleanStaleTempFiles(folder);
     }
 
     /// <summary>

@@ -174,6 +174,8 @@ public sealed class ImportCommandTests : IDisposable
         Assert.Equal(0, forced.ExitCode);
         Assert.Contains("config: configs/web.cfg", File.ReadAllText(P("xen-iac.yaml")));
 
+        // What can never be written is said first: it said "exists; pass --force", and with --force that it cannot be.
+        OneErrorLine(await Run("import", "--host", "embedded:host", "--out", "/dev/null"), "'/dev/null' is not a regular file");
         OneErrorLine(await Run("import", "--host", "embedded:missing", "--out", "new.yaml"), "embedded host folder '" + P("missing") + "' does not exist");
         Assert.False(Directory.Exists(P("missing")));
         OneErrorLine(await Run("import", "--host", "embedded:host", "--savefiles", "nope"), "savefile folder 'nope' does not exist");

@@ -198,6 +198,26 @@ public sealed class HostileInputTests
     }
 
     [Fact]
+    public async Task Two_first_pushes_with_different_keys_make_one_store_and_the_other_is_refused_before_it_writes()
+    {
+        // Both wrote the settings file; the loser's "pushed" snapshot was encrypted with a key the store no longer had.
+        await using var files = new StoreTestFiles();
+        var keys = new[] { files.PathOf("k1.key"), files.PathOf("k2.key") };
+        foreach (var k in keys) StoreKey.Generate(k);
+        for (var round = 0; round < 10; round++)
+        {
+            var location = files.PathOf($"race{round}");
+            var opens = await Task.WhenAll(keys.Select(k => Task.Run(async () =>
+            {
+                try { return (await SnapshotStore.OpenAsync(location, new StoreOptions { KeyFile = k }, create: true)) as SnapshotStore; }
+                catch (StoreException e) when (e.Error == StoreError.Key) { return null; }
+            })));
+            var store = Assert.Single(opens, o => o is not null);
+            await store!.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task Forget_takes_an_id_or_its_start_never_a_tag_or_a_start_too_short()
     {
         await using var files = new StoreTestFiles();

@@ -124,8 +124,14 @@ public sealed class SnapshotStoreTests : IAsyncLifetime
             $"second push stored {two.StoredBytes} bytes, first {one.StoredBytes}");
         Assert.True(two.NewChunks < two.Snapshot.Chunks / 5);
         var back = _files.PathOf("back");
+        // What a pull killed outright leaves beside its destination: its temp file, named with its (dead) process.
+        var dead = System.Diagnostics.Process.Start("true")!;
+        dead.WaitForExit();
+        var stale = Path.Combine(Path.GetDirectoryName(back)!, $".xeniac-tmp-back.{dead.Id}.0123456789abcdef");
+        File.WriteAllBytes(stale, new byte[4096]);
         await store.PullAsync("g@ci", back);
         Assert.Equal(StoreTestFiles.Sha256(second), StoreTestFiles.Sha256(back));
+        Assert.False(File.Exists(stale));
     }
 
     [Fact]

@@ -42,6 +42,12 @@ internal static unsafe partial class Libc
 
     public const int WriteAccess = 2; // W_OK
 
+    /// <summary>link(2): makes <paramref name="newPath"/> name the file, failing with EEXIST when something has that name (atomically, unlike a check and a rename).</summary>
+    [LibraryImport("libc", EntryPoint = "link", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int Link(string oldPath, string newPath);
+
+    public const int ErrorExists = 17; // EEXIST
+
     [LibraryImport("libc", EntryPoint = "access", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int Access(string path, int mode);
 

@@ -80,7 +80,14 @@ public sealed class FolderBackend : IStoreBackend
     public Task<bool> ExistsAsync(string key, CancellationToken cancellationToken = default) =>
         Task.FromResult(File.Exists(PathOf(key)));
 
-    public async Task PutAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+    public Task PutAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default) =>
+        WriteAsync(key, data, overwrite: true, cancellationToken);
+
+    public Task<bool> CreateAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default) =>
+        WriteAsync(key, data, overwrite: false, cancellationToken);
+
+    /// <returns>False when <paramref name="overwrite"/> is off and the object was there (the rename without replace, by link, is atomic).</returns>
+    private async Task<bool> WriteAsync(string key, ReadOnlyMemory<byte> data, bool overwrite, CancellationToken cancellationToken)
     {
         var path = PathOf(key);
         var temp = AtomicFile.TempPathFor(path);
@@ -108,7 +115,25 @@ public sealed class FolderBackend : IStoreBackend
                 else RandomAccess.Write(file.SafeFileHandle, data.Span, 0);
             }
             await Task.CompletedTask.ConfigureAwait(false);
-            File.Move(temp, path, overwrite: true);
+            if (!overwrite && OperatingSystem.IsLinux())
+            {
+                // .NET's move without replace checks, then renames: two first pushes both "made" the store. link(2)
+                // fails when the name is taken, in one step; where links are not supported the move is the fallback.
+                var linked = Libc.Link(temp, path) == 0;
+                var taken = !linked && Marshal.GetLastPInvokeError() == Libc.ErrorExists;
+                if (linked || taken)
+                {
+                    TryDelete(temp);
+                    return linked;
+                }
+            }
+            try { File.Move(temp, path, overwrite); }
+            catch (IOException) when (!overwrite && Path.Exists(path))
+            {
+                TryDelete(temp);
+                return false;
+            }
+            return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

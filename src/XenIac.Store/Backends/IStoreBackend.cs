@@ -25,6 +25,13 @@ public interface IStoreBackend : IAsyncDisposable
     /// <summary>Writes the object whole (atomically for readers).</summary>
     Task PutAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Writes the object only when no object has <paramref name="key"/>: of two writers at once, one makes it and the
+    /// other gets false (the store's settings, which two first pushes used to write over each other). An S3 server
+    /// that ignores conditional writes (If-None-Match) makes this a plain put.
+    /// </summary>
+    Task<bool> CreateAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default);
+
     /// <summary>The object's bytes, or null when there is no such object. Objects larger than <paramref name="maxBytes"/> are refused.</summary>
     Task<byte[]?> GetAsync(string key, int maxBytes, CancellationToken cancellationToken = default);
 

@@ -97,7 +97,13 @@ public sealed partial class S3Backend : IStoreBackend
         }
     }
 
-    public async Task PutAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+    public Task PutAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default) =>
+        WriteAsync(key, data, overwrite: true, cancellationToken);
+
+    public Task<bool> CreateAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default) =>
+        WriteAsync(key, data, overwrite: false, cancellationToken);
+
+    private async Task<bool> WriteAsync(string key, ReadOnlyMemory<byte> data, bool overwrite, CancellationToken cancellationToken)
     {
         var name = NameOf(key);
         var stream = MemoryMarshal.TryGetArray(data, out var segment)
@@ -114,10 +120,16 @@ public sealed partial class S3Backend : IStoreBackend
             // headers and all; one signed body works everywhere and objects here are small.
             UseChunkEncoding = !_customEndpoint,
         };
+        if (!overwrite) request.IfNoneMatch = "*";
         try
         {
             await _client.PutObjectAsync(request, cancellationToken).ConfigureAwait(false);
             _bucketSeen = true;
+            return true;
+        }
+        catch (AmazonS3Exception e) when (!overwrite && (e.StatusCode == HttpStatusCode.PreconditionFailed || e.ErrorCode == "PreconditionFailed"))
+        {
+            return false;
         }
         catch (Exception e) when (IsFailure(e, cancellationToken))
         {

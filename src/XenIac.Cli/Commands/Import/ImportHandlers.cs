@@ -14,7 +14,9 @@ internal static class ImportHandlers
     {
         var spec = HostToImportFrom(request.Host, fallback: HostSpec.Default);
         var manifestPath = Path.GetFullPath(request.Out ?? ManifestLoader.DefaultFileName);
-        // Refused before the host is even opened: nothing is touched for an import that cannot be written.
+        // Refused before the host is even opened: nothing is touched for an import that cannot be written. What can
+        // never be written (a device, a FIFO, a folder) is said first, not "exists; pass --force" and then that.
+        if (request.Out is not null) Core.IO.AtomicFile.CheckTarget(manifestPath);
         if (request.Out is not null && File.Exists(manifestPath) && !request.Force)
             throw new ImportException($"{request.Out} exists; pass --force to replace it (or xen-iac import NAME -f {request.Out} to add one domain to it)");
 

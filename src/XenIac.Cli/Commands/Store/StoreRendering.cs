@@ -64,10 +64,15 @@ internal static class StoreRendering
         ["brokenSnapshots"] = new JsonArray([.. r.BrokenSnapshots.Select(s => (JsonNode)s)]),
     };
 
+    /// <summary>Damaged objects named one per line on a terminal's stderr; beyond these, a count (every pack cut gave 4,711 lines). --json lists all.</summary>
+    internal const int DamageLinesShown = 20;
+
     public static void WriteVerify(VerifyReport r)
     {
-        foreach (var d in r.Damaged)
+        foreach (var d in r.Damaged.Take(DamageLinesShown))
             Console.Error.WriteLine($"error: {CommandLine.OneLine(d.Problem)} (needed by snapshot{(d.Snapshots.Count == 1 ? "" : "s")} {string.Join(", ", d.Snapshots)})");
+        if (r.Damaged.Count > DamageLinesShown)
+            Console.Error.WriteLine($"error: … and {r.Damaged.Count - DamageLinesShown} more damaged objects (store verify --json lists every one)");
         if (r.Ok)
             Console.Out.WriteLine($"ok: {r.Snapshots} snapshot{(r.Snapshots == 1 ? "" : "s")}, {r.Chunks} chunks, {Size(r.Bytes)} checked");
         else
