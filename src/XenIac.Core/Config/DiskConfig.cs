@@ -25,7 +25,9 @@ public sealed record DiskConfig
 
     private static readonly string[] Formats = ["raw", "qcow", "qcow2", "vhd", "qed", "empty"];
     private static readonly string[] PlainPrefixes = ["tapdisk:", "tap2:", "tap:", "aio:", "ioemu:", "file:", "phy:"];
-    private static readonly string[] FlagWords = ["direct-io-safe", "discard", "no-discard", "colo", "no-colo", "trusted", "untrusted"];
+    // Not "trusted"/"untrusted": Debian 12's libxlutil 4.17 (its lexer generated before those words were added) reads
+    // them as positional parameters, and that is the parser xl runs there (XlDiskDifferentialTests).
+    private static readonly string[] FlagWords = ["direct-io-safe", "discard", "no-discard", "colo", "no-colo"];
     private static readonly string[] IgnoredKeys = ["colo-host", "colo-port", "colo-export", "active-disk", "hidden-disk"];
 
     /// <summary>
@@ -50,12 +52,14 @@ public sealed record DiskConfig
             var rest = spec.AsSpan(pos);
             if (rest.StartsWith("target=", StringComparison.Ordinal))
             {
-                state.Target = SpecState.Respecified("target", state.Target, spec[(pos + "target=".Length)..], Error);
+                // The rest of the spec, less one trailing comma (xl strips it as from every other parameter).
+                var target = spec[(pos + "target=".Length)..];
+                state.Target = SpecState.Respecified("target", state.Target, target.EndsWith(',') ? target[..^1] : target, Error);
                 break;
             }
             var comma = rest.IndexOf(',');
             var paramSpan = comma < 0 ? rest : rest[..comma];
-            if (state.TakePrefix(paramSpan) is { } prefixLength)
+            if (state.TakePrefix(paramSpan, Error) is { } prefixLength)
             {
                 // Old prefixes qualify the target and are stripped; what follows them is lexed again.
                 pos += prefixLength;
@@ -79,15 +83,15 @@ public sealed record DiskConfig
         private bool _hadPrefix;
 
         /// <summary>The length of a leading old-style prefix (phy:, raw:, nbd:, ...) once applied, or null.</summary>
-        public int? TakePrefix(ReadOnlySpan<char> param)
+        public int? TakePrefix(ReadOnlySpan<char> param, Func<string, XlConfigException> error)
         {
             var plain = FindPrefix(param, PlainPrefixes);
             var format = FindPrefix(param, FormatPrefixes);
             var script = FindPrefix(param, ScriptPrefixes);
             if (plain is null && format is null && script is null) return null;
             _hadPrefix = true;
-            if (format is not null) SetFormat(format[..^1], null);
-            if (script is not null) Disk = Disk with { Script = "block-" + script[..^1] };
+            if (format is not null) SetFormat(format[..^1], error);
+            if (script is not null) Disk = Disk with { Script = Respecified("script", Disk.Script, "block-" + script[..^1], error) };
             return (plain ?? format ?? script)!.Length;
         }
 
@@ -102,10 +106,12 @@ public sealed record DiskConfig
                 case "backend": Disk = Disk with { Backend = Respecified("backend", Disk.Backend, value, error) }; break;
                 case "specification":
                     if (value is not ("xen" or "virtio")) throw error($"unknown specification '{value}' (xen or virtio)");
+                    if (Disk.Specification is { } said && said != value) throw error($"specification given twice ('{said}', then '{value}')");
                     Disk = Disk with { Specification = value };
                     break;
                 case "backendtype":
                     if (!IsBackendType(value)) throw error($"unknown backendtype '{value}'");
+                    if (Disk.BackendType is { } was && was != value) throw error($"backendtype given twice ('{was}', then '{value}')");
                     Disk = Disk with { BackendType = value };
                     break;
                 case "devtype":
@@ -132,7 +138,8 @@ public sealed record DiskConfig
                 if (Target.Length == 0 && IsVdevWithType(param, ref Disk, out var v, error)) { Format = "empty"; Vdev = Respecified("vdev", Vdev, v, error); }
                 else SetFormat(param, error);
             }
-            else if (string.IsNullOrEmpty(Vdev)) Vdev = IsVdevWithType(param, ref Disk, out var v, error) ? v : param;
+            // An empty vdev ("a,,") fills the slot, as in xl: what follows is the access, not the vdev again.
+            else if (Vdev is null) Vdev = IsVdevWithType(param, ref Disk, out var v, error) ? v : param;
             else if (!_accessSet) { _accessSet = true; Access = CheckAccess(param, error); }
             else throw error($"too many positional parameters at '{param}'");
         }
