@@ -142,7 +142,8 @@ public sealed partial class DomainConfig
     {
         var dm = new SortedDictionary<string, string>(StringComparer.Ordinal);
         var vga = r.String(r.Take("b_info.type.hvm.vga.kind", out var vgaPath), vgaPath);
-        if (vga is not null) dm["vga"] = vga == "std" ? "stdvga" : vga;
+        if (vga is not null) dm["vga"] = vga == "std" ? "stdvga" : vga is "cirrus" or "none" or "qxl" ? vga
+            : throw r.Fail(vgaPath, $"{JsonConfigReader.Quote(vga)} is not one of std, cirrus, none, qxl");
         var videoKb = r.Whole(r.Take("b_info.video_memkb", out var videoPath), videoPath, -1, MaxMemoryMiB * 1024);
         if (videoKb is > 0) dm["videoram"] = (videoKb / 1024).Value.ToString(CultureInfo.InvariantCulture);
         var holeKb = r.Whole(r.Take("b_info.type.hvm.mmio_hole_memkb", out var holePath), holePath, 0, MaxMemoryMiB * 1024);
@@ -159,6 +160,9 @@ public sealed partial class DomainConfig
                 var t => t,
             };
             if (value is not null) dm[key] = value;
+            // libxl reads these as its enums (by name, without case): another word makes it refuse the whole config.
+            if (value is not null && !boolean && PlatformWords.FirstOrDefault(w => w.Key == key) is { } rule && !rule.Accepts(value))
+                throw r.Fail(at, $"{JsonConfigReader.Quote(value)} is not one of {string.Join(", ", rule.Words)}");
         }
 
         return dm;

@@ -55,6 +55,13 @@ public sealed partial class DomainConfig
         foreach (var (key, value) in DeviceModel)
         {
             if (key == "hap") continue;
+            // xl reads these for HVM guests only (a PV config may say anything there); libxl's JSON keeps them under
+            // type.hvm, where another guest type has no place for them.
+            if (Type != GuestType.HVM && PlatformWords.Any(w => w.Key == key && w.HvmOnly))
+            {
+                skipped.Add(key);
+                continue;
+            }
             if (key == "cpuid" && value.StartsWith("json:", StringComparison.Ordinal))
             {
                 bInfo["cpuid"] = JsonNode.Parse(value["json:".Length..]);

@@ -26,6 +26,7 @@ public sealed partial class DomainConfig
         var nics = Strings(xl, "vif").Select(NicConfig.Parse).ToList();
         var devices = XlDevices(xl);
         var dm = XlDeviceModel(xl);
+        CheckXlWords(xl, dm, type);
         var actions = XlShutdownActions(xl);
         var other = XlOther(xl);
 
@@ -138,6 +139,26 @@ public sealed partial class DomainConfig
                     : throw xl.SettingError(key, $"must be a number from 0 to {int.MaxValue}");
 
         return dm;
+    }
+
+    /// <summary>
+    /// The words (and, where xl takes them, numbers) xl accepts for the platform settings it parses with a fixed list,
+    /// for the guest types it reads them; any other value stops xl, so it is an error here (it was stored into the
+    /// domain's config and found only by xl restore).
+    /// </summary>
+    private static void CheckXlWords(XlConfig xl, IReadOnlyDictionary<string, string> dm, string type)
+    {
+        if (type == "pv" && dm.ContainsKey("timer_mode")) throw xl.SettingError("timer_mode", "is not supported for PV guests (xl refuses it)");
+        foreach (var rule in PlatformWords)
+        {
+            if (!dm.TryGetValue(rule.Key, out var value) || (rule.HvmOnly && type != "hvm")) continue;
+            if (rule.MaxNumber is { } max && long.TryParse(value, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var n))
+            {
+                if (n < 0 || n > max) throw xl.SettingError(rule.Key, $"= {n} is out of range (0 to {max}, or one of {string.Join(", ", rule.Words)})");
+                continue;
+            }
+            if (!rule.Accepts(value)) throw xl.SettingError(rule.Key, $"'{value}' is not one of {string.Join(", ", rule.Words)}");
+        }
     }
 
     private static SortedDictionary<string, string> XlShutdownActions(XlConfig xl)

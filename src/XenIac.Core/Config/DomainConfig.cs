@@ -67,6 +67,25 @@ public sealed partial class DomainConfig
          "viridian", "timer_mode", "rtc_timeoffset", "device_model_version", "device_model_override", "device_model_stubdomain_override",
          "bios", "firmware", "cpuid", "tsc_mode", "max_grant_frames", "max_maptrack_frames", "altp2m", "monitor", "shadow_memory", "mmio_hole", "hdtype", "vendor_device"];
 
+    /// <summary>A platform setting xl and libxl take from a fixed list (libxl's enums: its parsers compare without case, xl's own lists with).</summary>
+    internal sealed record PlatformWord(string Key, string[] Words, bool IgnoreCase = true, int? MaxNumber = null, bool HvmOnly = false)
+    {
+        public bool Accepts(string value) => Words.Contains(value, IgnoreCase ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal);
+    }
+
+    /// <summary>One list for both languages: a value one side refuses must not reach the other through a conversion.</summary>
+    internal static readonly PlatformWord[] PlatformWords =
+    [
+        new("tsc_mode", ["default", "always_emulate", "native", "native_paravirt"], MaxNumber: 3),
+        new("timer_mode", ["delay_for_missed_ticks", "no_delay_for_missed_ticks", "no_missed_ticks_pending", "one_missed_tick_pending"], MaxNumber: 3),
+        new("bios", ["rombios", "seabios", "ovmf"], HvmOnly: true),
+        new("altp2m", ["disabled", "mixed", "external", "limited"], MaxNumber: 3),
+        new("device_model_version", ["qemu-xen", "qemu-xen-traditional"], IgnoreCase: false),
+        new("vga", ["stdvga", "cirrus", "none", "qxl"], IgnoreCase: false, HvmOnly: true),
+        new("hdtype", ["ide", "ahci"], HvmOnly: true),
+        new("vendor_device", ["none", "xenserver"], HvmOnly: true),
+    ];
+
     internal static readonly string[] ActionKeys = ["on_poweroff", "on_reboot", "on_crash", "on_watchdog", "on_soft_reset"];
 
     internal static SortedDictionary<string, string> DefaultActions() => new(StringComparer.Ordinal)

@@ -73,11 +73,27 @@ public sealed class XenValueRulesTests
     [InlineData("type = 'pv'\nbuilder = 'hvm'\n", "name different guest types")]
     [InlineData("max_grant_frames = 'abc'\n", "'max_grant_frames'")]
     [InlineData("max_maptrack_frames = 99999999999\n", "from 0 to 2147483647")]
+    [InlineData("type = 'hvm'\nvga = 'vesa'\n", "'vga' 'vesa' is not one of stdvga, cirrus, none, qxl")]
+    [InlineData("type = 'hvm'\nbios = 'uefi'\n", "'bios' 'uefi' is not one of")]
+    [InlineData("device_model_version = 'qemu'\n", "'device_model_version' 'qemu' is not one of")]
+    [InlineData("tsc_mode = 7\n", "'tsc_mode' = 7 is out of range")]
+    [InlineData("tsc_mode = 'fast'\n", "'tsc_mode' 'fast' is not one of")]
+    [InlineData("type = 'hvm'\ntimer_mode = 'sometimes'\n", "'timer_mode' 'sometimes'")]
+    [InlineData("timer_mode = 1\n", "not supported for PV guests")]
+    [InlineData("altp2m = 'always'\n", "'altp2m' 'always'")]
+    [InlineData("type = 'hvm'\nhdtype = 'scsi'\n", "'hdtype' 'scsi'")]
+    [InlineData("type = 'hvm'\nvendor_device = 'acme'\n", "'vendor_device' 'acme'")]
     public void Values_xl_stops_at_are_errors(string text, string expected)
     {
         var e = Assert.Throws<XlConfigException>(() => DomainConfig.Parse("name = 'g'\n" + text));
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("type = 'hvm'\nvga = 'qxl'\nbios = 'OVMF'\ntsc_mode = 'Native'\ntimer_mode = 2\naltp2m = 'mixed'\nhdtype = 'ahci'\n")]
+    [InlineData("type = 'pv'\nvga = 'anything'\nhdtype = 'scsi'\ntsc_mode = 1\n")] // xl reads vga and hdtype for HVM guests only
+    [InlineData("device_model_version = 'qemu-xen-traditional'\n")]
+    public void Words_xl_accepts_are_read(string text) => DomainConfig.Parse("name = 'g'\n" + text);
 
     [Theory]
     [InlineData("type = 'h'\n", GuestType.HVM)]
