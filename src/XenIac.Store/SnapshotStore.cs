@@ -140,7 +140,11 @@ public sealed class SnapshotStore : IAsyncDisposable
                 if (key is { IsWeak: true })
                     throw new StoreException(StoreError.Key, $"the key file '{options.KeyFile}' is not a random key (its 32 bytes take fewer than 8 values, " +
                         "as all zeros do): a new store is not encrypted with it; write one with xen-iac store keygen FILE");
-                if (backend is FolderBackend folder) folder.EnsureExists();
+                if (backend is FolderBackend folder)
+                {
+                    folder.EnsureExists();
+                    folder.EnsureFolder(StoreKeys.Snapshots);
+                }
                 settings = new StoreSettings
                 {
                     Digest = key is null ? "blake3" : "blake3-keyed",
@@ -946,6 +950,14 @@ public sealed class SnapshotStore : IAsyncDisposable
         if (hurt.Count > 0)
             throw new StoreException(StoreError.Damaged, $"gc stopped before deleting anything: {hurt[0].Problem}; run xen-iac store verify, " +
                 $"and xen-iac store forget {hurt[0].Snapshots[0]} once that snapshot is given up");
+        // A folder store whose snapshots/ is gone (deleted, or a share not mounted there) lists no snapshot, so every
+        // pack looked unused and gc removed them all. Packs without any snapshot are also what a cancelled first push
+        // leaves; the way on is said.
+        if (all.Count == 0 && _backend is FolderBackend store && store.FolderOf(StoreKeys.Snapshots) is null
+            && await HoldsStoreObjectsAsync(_backend, cancellationToken).ConfigureAwait(false))
+            throw new StoreException(StoreError.Damaged,
+                $"gc stopped before deleting anything: the store '{Location}' holds packs but has no folder snapshots/ (deleted, or a share not mounted there?); " +
+                $"if it really holds no snapshot, create the empty folder {store.PathOfFolder(StoreKeys.Snapshots)} and run gc again");
         var removed = keep is { } k
             ? all.Where(s => s.Tag is not null && (onlyTag is null || s.Tag == onlyTag)).GroupBy(s => s.Tag).SelectMany(g => g.OrderByDescending(s => s.Created).ThenByDescending(s => s.Id, StringComparer.Ordinal).Skip(k)).ToList()
             : [];

@@ -147,12 +147,11 @@ public sealed record DiskConfig
         private bool _accessSet;
 
         /// <summary>As xl: an empty format is raw (so the next positional is the vdev), and a second, different one is an error.</summary>
-        private void SetFormat(string value, Func<string, XlConfigException>? error)
+        private void SetFormat(string value, Func<string, XlConfigException> error)
         {
             var format = value.Length == 0 ? "raw" : IsFormat(value) ? value
-                : throw (error ?? (r => new XlConfigException("disk", 1, 1, r)))($"unknown disk format '{value}' (raw, qcow, qcow2, vhd, qed, empty)");
-            if (Format is not null && Format != format)
-                throw (error ?? (r => new XlConfigException("disk", 1, 1, r)))($"format given twice ('{Format}', then '{format}')");
+                : throw error($"unknown disk format '{value}' (raw, qcow, qcow2, vhd, qed, empty)");
+            if (Format is not null && Format != format) throw error($"format given twice ('{Format}', then '{format}')");
             Format = format;
         }
 

@@ -107,8 +107,8 @@ public sealed partial class DomainConfig
         var vcpus = JsonAvailableVcpus(r);
         var maxVcpus = r.Whole(r.Take("b_info.max_vcpus", out var maxVcpusPath), maxVcpusPath, 1, MaxVcpuCount);
         var name = r.String(r.Take("c_info.name", out var namePath), namePath);
-        var memory = r.Whole(r.Take("b_info.target_memkb", out var memPath), memPath, 0, MaxMemoryMiB * 1024) / 1024;
-        var maxMemory = r.Whole(r.Take("b_info.max_memkb", out var maxMemPath), maxMemPath, 0, MaxMemoryMiB * 1024) / 1024;
+        var memoryKiB = r.Whole(r.Take("b_info.target_memkb", out var memPath), memPath, 0, MaxMemoryMiB * 1024);
+        var maxMemoryKiB = r.Whole(r.Take("b_info.max_memkb", out var maxMemPath), maxMemPath, 0, MaxMemoryMiB * 1024);
         var kernel = r.FirstString("b_info.kernel", "b_info.type.pv.kernel");
         var ramdisk = r.FirstString("b_info.ramdisk", "b_info.type.pv.ramdisk");
         var cmdline = r.FirstString("b_info.cmdline", "b_info.type.pv.cmdline");
@@ -121,8 +121,10 @@ public sealed partial class DomainConfig
             SourceFormat = SaveFileConfigFormat.Json,
             Type = GuestTypeNamed(type),
             Name = name,
-            MemoryMiB = memory,
-            MaxMemMiB = maxMemory,
+            MemoryMiB = memoryKiB / 1024,
+            MaxMemMiB = maxMemoryKiB / 1024,
+            MemoryRemainderKiB = (int)(memoryKiB % 1024 ?? 0),
+            MaxMemRemainderKiB = (int)(maxMemoryKiB % 1024 ?? 0),
             MaxVcpus = maxVcpus,
             Vcpus = vcpus ?? maxVcpus,
             Kernel = kernel,

@@ -24,8 +24,9 @@ public sealed partial class DomainConfig
         var vcpus = Vcpus ?? MaxVcpus;
         if ((MaxVcpus ?? Vcpus) is { } max) bInfo["max_vcpus"] = max;
         if (vcpus is { } n) bInfo["avail_vcpus"] = new JsonArray([.. Enumerable.Range(0, (int)n).Select(i => (JsonNode)i)]);
-        if ((MaxMemMiB ?? MemoryMiB) is { } maxMem) bInfo["max_memkb"] = maxMem * 1024;
-        if (MemoryMiB is { } mem) bInfo["target_memkb"] = mem * 1024;
+        if (MaxMemMiB is { } maxMem) bInfo["max_memkb"] = maxMem * 1024 + MaxMemRemainderKiB;
+        else if (MemoryMiB is { } sameAsMemory) bInfo["max_memkb"] = sameAsMemory * 1024 + MemoryRemainderKiB;
+        if (MemoryMiB is { } mem) bInfo["target_memkb"] = mem * 1024 + MemoryRemainderKiB;
         if (Kernel is not null) bInfo["kernel"] = Kernel;
         if (Cmdline is not null) bInfo["cmdline"] = Cmdline;
         if (Ramdisk is not null) bInfo["ramdisk"] = Ramdisk;

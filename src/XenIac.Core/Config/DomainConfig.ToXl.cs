@@ -27,6 +27,9 @@ public sealed partial class DomainConfig
         Text("type", TypeName);
         Number("memory", MemoryMiB);
         if (MaxMemMiB != MemoryMiB) Number("maxmem", MaxMemMiB);
+        // xl.cfg sizes are whole MiB: what JSON gave beyond them is named, not dropped without a word.
+        if (MemoryRemainderKiB != 0) skipped.Add("memory (its KiB beyond whole MiB)");
+        if (MaxMemRemainderKiB != 0) skipped.Add("maxmem (its KiB beyond whole MiB)");
         Number("vcpus", Vcpus);
         if (MaxVcpus != Vcpus) Number("maxvcpus", MaxVcpus);
         Text("kernel", Kernel);

@@ -31,6 +31,15 @@ public sealed partial class DomainConfig
     public long? MemoryMiB { get; init; }
     /// <summary>Defaults to <see cref="MemoryMiB"/>, as in xl.</summary>
     public long? MaxMemMiB { get; init; }
+    /// <summary>
+    /// KiB beyond <see cref="MemoryMiB"/> and <see cref="MaxMemMiB"/> that libxl JSON may give (its unit is KiB; xl.cfg's
+    /// is MiB). Floored away, a saved 1 GiB and an override of 1 GiB + 1023 KiB compared equal.
+    /// </summary>
+    internal int MemoryRemainderKiB { get; init; }
+
+    /// <inheritdoc cref="MemoryRemainderKiB"/>
+    internal int MaxMemRemainderKiB { get; init; }
+
     public long? Vcpus { get; init; }
     /// <summary>Defaults to <see cref="Vcpus"/>, as in xl.</summary>
     public long? MaxVcpus { get; init; }
@@ -137,8 +146,10 @@ public sealed partial class DomainConfig
 
         Add("name", Name);
         Add("type", TypeName);
-        Add("memory", N(MemoryMiB));
-        Add("maxmem", N(MaxMemMiB ?? MemoryMiB));
+        // Whole MiB as xl.cfg writes them; KiB where JSON gave a size xl.cfg cannot write.
+        static string? Size(long? mib, int kib) => mib is null ? null : kib == 0 ? N(mib) : $"{mib * 1024 + kib} KiB";
+        Add("memory", Size(MemoryMiB, MemoryRemainderKiB));
+        Add("maxmem", MaxMemMiB is null ? Size(MemoryMiB, MemoryRemainderKiB) : Size(MaxMemMiB, MaxMemRemainderKiB));
         Add("vcpus", N(Vcpus));
         Add("maxvcpus", N(MaxVcpus ?? Vcpus));
         Add("kernel", Kernel);

@@ -65,6 +65,19 @@ public sealed class FolderBackend : IStoreBackend
 
     public bool FolderExists => Directory.Exists(_root);
 
+    /// <summary>The folder of a top-level prefix (<c>snapshots/</c>), or null when the store has none.</summary>
+    public string? FolderOf(string prefix)
+    {
+        var path = Path.Combine(_root, prefix.TrimEnd('/'));
+        return Directory.Exists(path) ? path : null;
+    }
+
+    /// <summary>Makes the folder of a top-level prefix (a new store's <c>snapshots/</c>, so that its absence later means damage).</summary>
+    public void EnsureFolder(string prefix) => CreateFolder(PathOfFolder(prefix));
+
+    /// <summary>Where the folder of a top-level prefix belongs.</summary>
+    public string PathOfFolder(string prefix) => Path.Combine(_root, prefix.TrimEnd('/'));
+
     /// <summary>Whether this process may write into the store's folder (false on a read-only mount or without permission).</summary>
     public bool CanWrite => !OperatingSystem.IsLinux() || Libc.Access(_root, Libc.WriteAccess) == 0;
 

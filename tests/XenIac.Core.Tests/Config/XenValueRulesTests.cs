@@ -28,6 +28,21 @@ public sealed class XenValueRulesTests
     }
 
     [Fact]
+    public void Json_memory_that_is_not_whole_mib_is_compared_in_kib()
+    {
+        // Floored to MiB, 64 MiB and 64 MiB + 1023 KiB compared equal.
+        var saved = PvJson + "\"disks\":[]}";
+        var more = saved.Replace("\"target_memkb\":65536", "\"target_memkb\":66559", StringComparison.Ordinal);
+        var findings = ConfigCompatibility.Check(DomainConfig.Parse(saved), DomainConfig.Parse(more));
+        Assert.Contains(findings, f => f.Setting == "memory" && f.New == "66559 KiB" && f.Severity == FindingSeverity.Error);
+        // Kept by a conversion to JSON, named by one to xl.cfg.
+        var model = DomainConfig.Parse(more);
+        Assert.Contains("\"target_memkb\":66559", model.ToLibxlJson(out _).ToJsonString(), StringComparison.Ordinal);
+        model.ToXlConfig(out var notConverted);
+        Assert.Contains(notConverted, n => n.StartsWith("memory", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Guest_visible_json_settings_are_compared_with_the_xl_settings_of_the_same_meaning()
     {
         const string Hvm = """{"c_info":{"type":"hvm","name":"h"},"b_info":{"max_vcpus":1,"avail_vcpus":[0],"max_memkb":65536,"target_memkb":65536,""";
