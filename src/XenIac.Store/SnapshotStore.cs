@@ -953,7 +953,7 @@ public sealed class SnapshotStore : IAsyncDisposable
         // A folder store whose snapshots/ is gone (deleted, or a share not mounted there) lists no snapshot, so every
         // pack looked unused and gc removed them all. Packs without any snapshot are also what a cancelled first push
         // leaves; the way on is said.
-        if (all.Count == 0 && _backend is FolderBackend store && store.FolderOf(StoreKeys.Snapshots) is null
+        if (all.Count == 0 && _backend is FolderBackend store && !store.HasFolder(StoreKeys.Snapshots, out _)
             && await HoldsStoreObjectsAsync(_backend, cancellationToken).ConfigureAwait(false))
             throw new StoreException(StoreError.Damaged,
                 $"gc stopped before deleting anything: the store '{Location}' holds packs but has no folder snapshots/ (deleted, or a share not mounted there?); " +

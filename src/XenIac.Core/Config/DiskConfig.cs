@@ -106,13 +106,11 @@ public sealed record DiskConfig
                 case "backend": Disk = Disk with { Backend = Respecified("backend", Disk.Backend, value, error) }; break;
                 case "specification":
                     if (value is not ("xen" or "virtio")) throw error($"unknown specification '{value}' (xen or virtio)");
-                    if (Disk.Specification is { } said && said != value) throw error($"specification given twice ('{said}', then '{value}')");
-                    Disk = Disk with { Specification = value };
+                    Disk = Disk with { Specification = Once("specification", Disk.Specification, value, error) };
                     break;
                 case "backendtype":
                     if (!IsBackendType(value)) throw error($"unknown backendtype '{value}'");
-                    if (Disk.BackendType is { } was && was != value) throw error($"backendtype given twice ('{was}', then '{value}')");
-                    Disk = Disk with { BackendType = value };
+                    Disk = Disk with { BackendType = Once("backendtype", Disk.BackendType, value, error) };
                     break;
                 case "devtype":
                     Disk = value switch
@@ -151,9 +149,12 @@ public sealed record DiskConfig
         {
             var format = value.Length == 0 ? "raw" : IsFormat(value) ? value
                 : throw error($"unknown disk format '{value}' (raw, qcow, qcow2, vhd, qed, empty)");
-            if (Format is not null && Format != format) throw error($"format given twice ('{Format}', then '{format}')");
-            Format = format;
+            Format = Once("format", Format, format, error);
         }
+
+        /// <summary>xl refuses a setting read into a fixed list (format, specification, backendtype) a second time with another value; the same one again is no change.</summary>
+        private static string Once(string key, string? current, string value, Func<string, XlConfigException> error) =>
+            current is null || current == value ? value : throw error($"{key} given twice ('{current}', then '{value}')");
 
         /// <summary>xl refuses a second non-empty value for a disk's vdev, script, backend or target.</summary>
         public static string Respecified(string key, string? current, string value, Func<string, XlConfigException> error) =>

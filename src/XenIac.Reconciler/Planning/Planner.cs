@@ -146,10 +146,7 @@ public static partial class Planner
         try
         {
             using var file = Core.IO.InputFile.Open(spec.SavefilePath);
-            var header = SaveFileHeader.Read(file);
-            if (header.ConfigFormat == SaveFileConfigFormat.None || header.ConfigText is not { } text) return spec.Name;
-            try { return OverrideConfigs.Model(new ConfigText(text, header.ConfigFormat)).Name ?? spec.Name; }
-            catch (Exception e) when (e is XenIacException or ArgumentException or FormatException) { return spec.Name; }
+            return StoredName(SaveFileHeader.Read(file)) ?? spec.Name;
         }
         catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException) { return null; }
     }
@@ -394,11 +391,16 @@ public static partial class Planner
     /// <summary>The domain the savefile's stored config names when that is not <paramref name="spec"/>'s; else null.</summary>
     internal static string? OtherDomainIn(DomainSpec spec, SavefileStatus savefile)
     {
-        if (savefile.Header is not { ConfigText: { } text } header || header.ConfigFormat == Core.SaveFiles.SaveFileConfigFormat.None) return null;
-        string? name;
-        try { name = OverrideConfigs.Model(new ConfigText(text, header.ConfigFormat)).Name; }
-        catch (Exception e) when (e is XenIacException or ArgumentException or FormatException) { return null; }
+        var name = savefile.Header is { } header ? StoredName(header) : null;
         return name is null || name == spec.Name ? null : name;
+    }
+
+    /// <summary>The domain name the savefile's stored config gives; null when it stores no config, an unreadable one or no name.</summary>
+    private static string? StoredName(SaveFileHeader header)
+    {
+        if (header.ConfigFormat == SaveFileConfigFormat.None || header.ConfigText is not { } text) return null;
+        try { return OverrideConfigs.Model(new ConfigText(text, header.ConfigFormat)).Name; }
+        catch (Exception e) when (e is XenIacException or ArgumentException or FormatException) { return null; }
     }
 
     /// <summary>The config under the manifest's name; a different name in it is reported, not an error.</summary>

@@ -65,11 +65,19 @@ public sealed class FolderBackend : IStoreBackend
 
     public bool FolderExists => Directory.Exists(_root);
 
-    /// <summary>The folder of a top-level prefix (<c>snapshots/</c>), or null when the store has none.</summary>
-    public string? FolderOf(string prefix)
+    /// <summary>
+    /// Whether the folder of a top-level prefix (<c>snapshots/</c>, <c>packs/</c>) is there; when it is not, the
+    /// damage a file or a dangling link (an unmounted share) in its place is, or null for a folder not made yet.
+    /// Both listing and gc judge the top folders by this one answer.
+    /// </summary>
+    public bool HasFolder(string prefix, out string? damage)
     {
-        var path = Path.Combine(_root, prefix.TrimEnd('/'));
-        return Directory.Exists(path) ? path : null;
+        var path = PathOfFolder(prefix);
+        damage = null;
+        if (Directory.Exists(path)) return true;
+        if (File.Exists(path)) damage = "a file is there";
+        else if (new FileInfo(path).LinkTarget is { } target) damage = $"a link to {target}, which is not there (an unmounted share?)";
+        return false;
     }
 
     /// <summary>Makes the folder of a top-level prefix (a new store's <c>snapshots/</c>, so that its absence later means damage).</summary>
@@ -81,10 +89,10 @@ public sealed class FolderBackend : IStoreBackend
     /// <summary>Whether this process may write into the store's folder (false on a read-only mount or without permission).</summary>
     public bool CanWrite => !OperatingSystem.IsLinux() || Libc.Access(_root, Libc.WriteAccess) == 0;
 
-    /// <summary>Why there is no store here, when the location is something other than a missing folder.</summary>
     /// <summary>A file is where the store's folder belongs.</summary>
     public bool LocationIsFile => File.Exists(_root);
 
+    /// <summary>Why there is no store here, when the location is something other than a missing folder.</summary>
     public string? NotAStoreProblem() =>
         File.Exists(_root) ? $"'{Location}' is a file, not a store folder" :
         Directory.Exists(_root) ? $"the folder '{Location}' holds no store ({StoreKeys.StoreFile} is missing; a push makes one)" :
@@ -252,9 +260,9 @@ public sealed class FolderBackend : IStoreBackend
             // A top folder of the store (snapshots/, packs/, recipes/) that is a dangling link (an unmounted share) or a
             // file is damage: listed as empty, gc took every pack for unused and removed them. One not made yet (no push
             // got that far) is empty.
-            if (slash > 0 && prefix.IndexOf('/') == slash && (File.Exists(folder) || new FileInfo(folder).LinkTarget is not null))
+            if (slash > 0 && prefix.IndexOf('/') == slash && !HasFolder(prefix[..slash], out var damage) && damage is not null)
                 throw new StoreException(StoreError.Damaged,
-                    $"the store '{Location}' has no folder {prefix[..slash]}/: {(File.Exists(folder) ? "a file is there" : $"a link to {new FileInfo(folder).LinkTarget}, which is not there (an unmounted share?)")}; nothing is listed or removed until it is back");
+                    $"the store '{Location}' has no folder {prefix[..slash]}/: {damage}; nothing is listed or removed until it is back");
             yield break;
         }
         var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = false, AttributesToSkip = 0 };

@@ -20,6 +20,14 @@ public sealed class PackagedExampleTests(PackagedExampleFixture fixture) : IClas
         return dir;
     }
 
+    /// <summary>The smallest config of the test domain, as vm.cfg in <paramref name="dir"/>.</summary>
+    private static string WriteConfig(string dir)
+    {
+        var config = Path.Combine(dir, "vm.cfg");
+        File.WriteAllText(config, $"name = \"{Domain}\"\nmemory = 16\n");
+        return config;
+    }
+
     /// <summary>Extra targets injected into the example through CustomAfterMicrosoftCommonTargets, so the example stays as users see it.</summary>
     private string TestTargets(string folder, string body)
     {
@@ -110,8 +118,7 @@ public sealed class PackagedExampleTests(PackagedExampleFixture fixture) : IClas
     public async Task The_snapshot_target_is_skipped_while_its_savefile_is_newer_than_the_config()
     {
         var dir = NewFolder("uptodate");
-        var config = Path.Combine(dir, "vm.cfg");
-        File.WriteAllText(config, $"name = \"{Domain}\"\nmemory = 16\n");
+        var config = WriteConfig(dir);
         File.SetLastWriteTimeUtc(config, DateTime.UtcNow.AddHours(-1));
         var savefile = SavefileMaker.Write(Path.Combine(dir, "vm.xlsave"), "name = 'x'", SaveFileConfigFormat.XlCfg);
 
@@ -127,8 +134,7 @@ public sealed class PackagedExampleTests(PackagedExampleFixture fixture) : IClas
     public async Task A_folder_as_the_snapshot_path_is_XIAC0014_before_any_domain_is_made()
     {
         var dir = NewFolder("folder-savefile");
-        var config = Path.Combine(dir, "vm.cfg");
-        File.WriteAllText(config, $"name = \"{Domain}\"\nmemory = 16\n");
+        var config = WriteConfig(dir);
         var savefile = Path.Combine(dir, "vm.xlsave");
         Directory.CreateDirectory(savefile);
         var host = Path.Combine(dir, "host");
@@ -264,8 +270,7 @@ public sealed class PackagedExampleTests(PackagedExampleFixture fixture) : IClas
     public async Task Real_embedded_host_a_snapshot_made_from_other_inputs_is_refused_with_XIAC0021_until_rebuilt()
     {
         var dir = NewFolder("fingerprint");
-        var config = Path.Combine(dir, "vm.cfg");
-        File.WriteAllText(config, $"name = \"{Domain}\"\nmemory = 16\n");
+        var config = WriteConfig(dir);
         var disk = Path.Combine(dir, "disk.img");
         File.WriteAllText(disk, "provisioned v1");
         var savefile = Path.Combine(dir, "vm.xlsave");
