@@ -275,6 +275,62 @@ public sealed class FleetTests : IAsyncLifetime
         Assert.Contains(journal, l => l.Contains("\"restore\"", StringComparison.OrdinalIgnoreCase) && l.Contains("hosts/b", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// Another VM of the same name on another manifest host (a colleague's, a leftover) was taken for this domain: a
+    /// saved domain's savefile was saved over with it, and a running one was "migrated" from it.
+    /// </summary>
+    [Theory]
+    [InlineData("saved")]
+    [InlineData("running")]
+    public async Task A_same_named_domain_of_another_config_on_another_host_is_left_alone_and_the_savefile_kept(string state)
+    {
+        await MachineAsync("a");
+        await MachineAsync("b");
+        File.WriteAllText(P("web.cfg"), Cfg("web", memory: 4));
+        const string hosts = "  a: embedded:hosts/a\n  b: embedded:hosts/b\n";
+        var saved = Manifest(hosts, "  - name: web\n    config: web.cfg\n    host: a\n    state: saved\n");
+        Assert.True((await ApplyAsync(saved)).Succeeded);
+        var savefile = Directory.GetFiles(_dir, "web.xlsave", SearchOption.AllDirectories).Single();
+        var bytes = File.ReadAllBytes(savefile);
+        await Host("b").CreateAsync(XenIac.Core.Config.ConfigText.FromText(Cfg("web", memory: 8), "stray.cfg"));
+
+        var manifest = Manifest(hosts, $"  - name: web\n    config: web.cfg\n    host: a\n    state: {state}\n");
+        var plan = Named(await PlanAsync(manifest), "web");
+        Assert.NotNull(plan.Error);
+        Assert.Contains("runs on b", plan.Error);
+        Assert.Contains("memory", plan.Error);
+        Assert.False((await ApplyAsync(manifest)).Succeeded);
+        Assert.Equal(bytes, File.ReadAllBytes(savefile));
+        Assert.NotNull(await Host("b").FindDomainAsync("web"));
+        Assert.Null(await Host("a").FindDomainAsync("web"));
+    }
+
+    /// <summary>Dropping a host from hosts: (to decommission it) made a selector start a second copy of what still ran there.</summary>
+    [Fact]
+    public async Task A_domain_the_journal_last_saw_started_on_a_host_no_longer_in_the_manifest_is_not_started_again()
+    {
+        foreach (var h in new[] { "a", "b", "c" }) await MachineAsync(h);
+        File.WriteAllText(P("web.cfg"), Cfg("web"));
+        const string domain = "  - name: web\n    config: web.cfg\n    host: {label: rack=r2}\n";
+        Assert.True((await ApplyAsync(Manifest(ThreeHosts, domain))).Succeeded);
+        Assert.NotNull(await Host("c").FindDomainAsync("web"));
+
+        var withoutC = "  a: {spec: embedded:hosts/a, labels: {rack: r2}}\n  b: {spec: embedded:hosts/b, labels: {rack: r2}}\n";
+        var plan = Named(await PlanAsync(Manifest(withoutC, domain)), "web");
+        Assert.NotNull(plan.Error);
+        Assert.Contains("journal last saw web created on", plan.Error);
+        Assert.Contains("hosts/c", plan.Error);
+        Assert.False((await ApplyAsync(Manifest(withoutC, domain))).Succeeded);
+        Assert.Null(await Host("a").FindDomainAsync("web"));
+        Assert.Null(await Host("b").FindDomainAsync("web"));
+
+        // Once it is destroyed there (the journal does not see that), force: true says so.
+        await Host("c").DestroyAsync("web");
+        var forced = Named(await PlanAsync(Manifest(withoutC, domain + "    force: true\n")), "web");
+        Assert.Null(forced.Error);
+        Assert.Equal(PlanAction.Create, forced.Action);
+    }
+
     [Fact]
     public async Task Cold_migration_goes_through_the_snapshot_store_when_the_domain_names_one()
     {

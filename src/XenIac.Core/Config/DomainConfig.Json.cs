@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using XenIac.Core.SaveFiles;
 
 namespace XenIac.Core.Config;
@@ -161,10 +162,10 @@ public sealed partial class DomainConfig
                 "qemu_xen_traditional" => "qemu-xen-traditional",
                 var t => t,
             };
-            if (value is not null) dm[key] = value;
             // libxl reads these as its enums (by name, without case): another word makes it refuse the whole config.
-            if (value is not null && !boolean && PlatformWords.FirstOrDefault(w => w.Key == key) is { } rule && !rule.Accepts(value))
-                throw r.Fail(at, $"{JsonConfigReader.Quote(value)} is not one of {string.Join(", ", rule.Words)}");
+            if (value is not null && !boolean && PlatformWords.FirstOrDefault(w => w.Key == key) is { } rule)
+                value = rule.Accepts(value) ? rule.Canonical(value) : throw r.Fail(at, $"{JsonConfigReader.Quote(value)} is not one of {string.Join(", ", rule.Words)}");
+            if (value is not null) dm[key] = value;
         }
 
         return dm;
@@ -221,20 +222,33 @@ public sealed partial class DomainConfig
         {
             var at = $"{nicsPath}[{i}]";
             var n = r.Item(jn[i], at);
-            var nictype = r.String(n["nictype"], at + ".nictype");
+            // libxl reads its enums without case; another word makes it refuse the config.
+            var nictype = r.String(n["nictype"], at + ".nictype")?.ToLowerInvariant();
+            if (nictype is not (null or "unknown" or "vif" or "vif_ioemu"))
+                throw r.Fail(at + ".nictype", $"{JsonConfigReader.Quote(nictype)} is not a libxl NIC type (vif, vif_ioemu)");
             var defaultType = type == "hvm" ? "vif_ioemu" : "vif";
             var devid = r.Whole(n["devid"], at + ".devid", -1, int.MaxValue);
+            // A comma in a value would be a new key=value in the xl.cfg form (a bridge "br0,script=/x" a hotplug script).
+            string? Text(string key)
+            {
+                var value = r.String(n[key], $"{at}.{key}");
+                return value is not null && value.Contains(',') ? throw r.Fail($"{at}.{key}", "holds a comma, which xl.cfg's vif syntax cannot hold") : value;
+            }
+            var mac = Text("mac");
             nics.Add(new NicConfig
             {
-                Mac = r.String(n["mac"], at + ".mac")?.ToLowerInvariant(),
-                Bridge = r.String(n["bridge"], at + ".bridge"),
-                Script = r.String(n["script"], at + ".script"),
-                Ip = r.String(n["ip"], at + ".ip"),
-                Model = r.String(n["model"], at + ".model"),
+                // libxl's own reader wants two hexadecimal digits per octet.
+                Mac = mac is null ? null : LibxlMac().IsMatch(mac) ? mac.ToLowerInvariant()
+                    : throw r.Fail(at + ".mac", $"{JsonConfigReader.Quote(mac)} is not a MAC as libxl writes one (00:16:3e:00:00:01)"),
+                Bridge = Text("bridge"),
+                Script = Text("script"),
+                Ip = Text("ip"),
+                Model = Text("model"),
                 Type = nictype is null or "unknown" || nictype == defaultType ? null : nictype == "vif_ioemu" ? "ioemu" : nictype,
-                VifName = r.String(n["ifname"], at + ".ifname"),
-                Backend = r.String(n["backend_domname"], at + ".backend_domname"),
-                Mtu = r.Whole(n["mtu"], at + ".mtu", 0, int.MaxValue) is > 0 and var m ? m.ToString(CultureInfo.InvariantCulture) : null,
+                VifName = Text("ifname"),
+                Backend = Text("backend_domname"),
+                // libxl makes 0 its default MTU, 1500: both are "not set", as in the xl.cfg reader.
+                Mtu = r.Whole(n["mtu"], at + ".mtu", 0, int.MaxValue) is > 0 and not 1500 and var m ? m.ToString(CultureInfo.InvariantCulture) : null,
                 // xl numbers vifs by position; only a devid that differs from it was chosen by someone.
                 Devid = devid is null or < 0 || devid == nics.Count ? null : devid.Value.ToString(CultureInfo.InvariantCulture),
             });
@@ -248,7 +262,9 @@ public sealed partial class DomainConfig
         var devices = new SortedDictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
         foreach (var (jsonKey, xlKey) in JsonDeviceLists)
             if (r.Array(r.Take(jsonKey, out var at), at) is { Count: > 0 } a)
-                devices[xlKey] = a.Select(i => i?.ToJsonString() ?? "null").ToList();
+                devices[xlKey] = xlKey == "pci"
+                    ? a.Select((item, n) => JsonPci(r, r.Item(item, $"{at}[{n}]"), $"{at}[{n}]").ToSpec()).ToList()
+                    : a.Select(i => i?.ToJsonString() ?? "null").ToList();
         // Passed-through interrupts, memory and ports: the guest's hardware. IRQs are numbers in both languages; the
         // ranges keep their JSON form (a difference, or the other language, is then an error, never a silent match).
         foreach (var (path, xlKey) in (ReadOnlySpan<(string, string)>)[("b_info.irqs", "irqs"), ("b_info.iomem", "iomem"), ("b_info.ioports", "ioports")])
@@ -258,6 +274,40 @@ public sealed partial class DomainConfig
                     : a.Select(i => i?.ToJsonString() ?? "null").ToList();
 
         return devices;
+    }
+
+    [GeneratedRegex("^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")]
+    private static partial Regex LibxlMac();
+
+    /// <summary>One entry of libxl's <c>pcidevs</c>: fields at their defaults are left out, as libxl writes them.</summary>
+    private static PciDevice JsonPci(JsonConfigReader r, JsonObject item, string at)
+    {
+        foreach (var (key, _) in item)
+            if (key is not ("func" or "dev" or "bus" or "domain" or "vdevfn" or "vfunc_mask" or "msitranslate" or "power_mgmt" or "permissive" or "seize" or "rdm_policy" or "name"))
+                throw r.Fail($"{at}.{key}", "is not a field of a libxl PCI device");
+        bool Flag(string key) => r.Flag(item[key], $"{at}.{key}") == "1";
+        var vdevfn = (uint)(r.Whole(item["vdevfn"], at + ".vdevfn", 0, 0xFF) ?? 0);
+        var policy = r.String(item["rdm_policy"], at + ".rdm_policy");
+        var name = r.String(item["name"], at + ".name");
+        var device = new PciDevice
+        {
+            Func = (uint)(r.Whole(item["func"], at + ".func", 0, 7) ?? 0),
+            Dev = (uint)(r.Whole(item["dev"], at + ".dev", 0, 0x1F) ?? 0),
+            Bus = (uint)(r.Whole(item["bus"], at + ".bus", 0, 0xFF) ?? 0),
+            Domain = (uint)(r.Whole(item["domain"], at + ".domain", 0, 0xFFFF) ?? 0),
+            VSlot = (vdevfn & 7) == 0 ? vdevfn >> 3 : throw r.Fail(at + ".vdevfn", $"{vdevfn} is not a slot (xl.cfg gives slots only: a multiple of 8)"),
+            All = (r.Whole(item["vfunc_mask"], at + ".vfunc_mask", 0, uint.MaxValue) ?? 1) == PciDevice.AllFunctions,
+            MsiTranslate = Flag("msitranslate"),
+            PowerMgmt = Flag("power_mgmt"),
+            Permissive = Flag("permissive"),
+            Seize = Flag("seize"),
+            RdmPolicy = policy is null ? "strict" : PciDevice.RdmPolicyNamed(policy) ?? throw r.Fail(at + ".rdm_policy", $"{JsonConfigReader.Quote(policy)} is not a libxl RDM policy (strict, relaxed)"),
+            Name = name,
+        };
+        // A name is the whole identity (the BDF fields are then unused, as in xl); the spec must read back as this device.
+        if (name is not null && name.Contains(','))
+            throw r.Fail(at + ".name", "must be a name without commas (xl.cfg's name= cannot hold one)");
+        return device;
     }
 
     private static SortedDictionary<string, string> JsonShutdownActions(JsonConfigReader r)

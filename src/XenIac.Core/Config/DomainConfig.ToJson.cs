@@ -44,7 +44,10 @@ public sealed partial class DomainConfig
             root["nics"] = new JsonArray([.. Nics.Select((nic, i) => NicJson(nic, i, skipped))]);
         foreach (var (key, action) in Actions)
             root[key] = action == "rename-restart" ? "restart_rename" : action.Replace('-', '_');
-        skipped.AddRange(Devices.Keys);
+        // PCI specs are in their one spelling, which reads as libxl's device; the other device kinds are not modelled.
+        if (Devices.TryGetValue("pci", out var pci))
+            root["pcidevs"] = new JsonArray([.. pci.Select(spec => (JsonNode)PciDevice.Parse(spec, PciDevice.NoDefaults).ToJson())]);
+        skipped.AddRange(Devices.Keys.Where(k => k != "pci"));
         skipped.AddRange(Other.Keys);
         notConverted = skipped;
         return root;

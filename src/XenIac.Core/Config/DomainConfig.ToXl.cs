@@ -40,7 +40,8 @@ public sealed partial class DomainConfig
         if (Nics.Count > 0) Set("vif", XlValue.List(Nics.Select(n => n.ToSpec())));
         foreach (var (kind, specs) in Devices)
         {
-            if (SourceFormat == SaveFiles.SaveFileConfigFormat.Json) { skipped.Add(kind); continue; }
+            // From JSON only PCI specs are xl's (their one spelling); the other kinds hold JSON text.
+            if (SourceFormat == SaveFiles.SaveFileConfigFormat.Json && kind != "pci") { skipped.Add(kind); continue; }
             Set(kind, XlValue.List(specs));
         }
         foreach (var (key, value) in DeviceModel)

@@ -7,7 +7,7 @@ public sealed partial class DomainConfig
     private static readonly HashSet<string> ModelledXlKeys =
     [
         "name", "type", "builder", "memory", "maxmem", "vcpus", "maxvcpus", "kernel", "ramdisk", "bootloader", "cmdline",
-        "root", "extra", "disk", "vif", .. DeviceKeys, .. BooleanDeviceModelKeys, .. TextDeviceModelKeys, .. ActionKeys,
+        "root", "extra", "disk", "vif", .. DeviceKeys, "pci_msitranslate", "pci_power_mgmt", "pci_permissive", "pci_seize", .. BooleanDeviceModelKeys, .. TextDeviceModelKeys, .. ActionKeys,
     ];
 
     private static readonly string[] XlActions = ["destroy", "restart", "rename-restart", "preserve", "coredump-destroy", "coredump-restart", "soft-reset"];
@@ -23,7 +23,7 @@ public sealed partial class DomainConfig
         var type = XlGuestType(xl);
         var cmdline = XlCmdline(xl);
         var disks = XlDisks(xl);
-        var nics = Strings(xl, "vif").Select(NicConfig.Parse).ToList();
+        var nics = XlNics(xl, type);
         var devices = XlDevices(xl);
         var dm = XlDeviceModel(xl);
         CheckXlWords(xl, dm, type);
@@ -105,14 +105,55 @@ public sealed partial class DomainConfig
         return disks;
     }
 
+    /// <summary>
+    /// The vif entries as xl reads them, in the form libxl's JSON gives them back: a type that is the guest type's
+    /// default and a devid equal to the NIC's position are not set (so both spellings compare equal).
+    /// </summary>
+    private static List<NicConfig> XlNics(XlConfig xl, string type)
+    {
+        var nics = new List<NicConfig>();
+        foreach (var spec in Strings(xl, "vif"))
+        {
+            NicConfig nic;
+            try { nic = NicConfig.Parse(spec); }
+            catch (XlConfigException e) { throw xl.SettingError("vif", $"entry '{(spec.Length <= 80 ? spec : spec[..77] + "…")}': {e.Reason}"); }
+            // libxl refuses an emulated NIC for a PV or PVH guest ("trying to create PV or PVH guest with an emulated interface").
+            if (nic.Type == "ioemu" && type != "hvm") throw xl.SettingError("vif", $"entry '{spec}': type=ioemu is an emulated NIC, which a {type} guest cannot have");
+            if (nic.Type == (type == "hvm" ? "ioemu" : "vif")) nic = nic with { Type = null };
+            if (nic.Devid == nics.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)) nic = nic with { Devid = null };
+            nics.Add(nic);
+        }
+        return nics;
+    }
+
     private static SortedDictionary<string, IReadOnlyList<string>> XlDevices(XlConfig xl)
     {
         var devices = new SortedDictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
         foreach (var key in DeviceKeys)
-            if (xl.Contains(key))
-                devices[key] = xl.Get(key) is XlList ? Strings(xl, key) : [xl.GetString(key)!];
+        {
+            if (!xl.Contains(key)) continue;
+            // xl reads device lists with xlu_cfg_get_list, which skips a single value with a warning: the guest got no
+            // device where XenIac counted one, and an override that made it a list was "compatible".
+            if (xl.Get(key) is not XlList) throw xl.SettingError(key, "is a single value but should be a list (xl skips it: the guest would get no device)");
+            devices[key] = key == "pci" ? XlPciDevices(xl) : Strings(xl, key);
+        }
 
         return devices;
+    }
+
+    /// <summary>The config's PCI_SPEC_STRINGs as xl reads them (the pci_* settings are each device's defaults), in one spelling each.</summary>
+    private static List<string> XlPciDevices(XlConfig xl)
+    {
+        // xl keeps each in an int before it becomes the device's bool.
+        bool Default(string key) => xl.Contains(key) && unchecked((int)(xl.GetLong(key) ?? 0)) != 0;
+        var defaults = new PciDevice.Defaults(Default("pci_msitranslate"), Default("pci_power_mgmt"), Default("pci_permissive"), Default("pci_seize"));
+        var specs = new List<string>();
+        foreach (var spec in Strings(xl, "pci"))
+        {
+            try { specs.Add(PciDevice.Parse(spec, defaults).ToSpec()); }
+            catch (XlConfigException e) { throw xl.SettingError("pci", $"entry {e.Reason}"); }
+        }
+        return specs;
     }
 
     private static SortedDictionary<string, string> XlDeviceModel(XlConfig xl)
@@ -132,6 +173,15 @@ public sealed partial class DomainConfig
         if (dm.Remove("stdvga", out var std) && !dm.ContainsKey("vga")) dm["vga"] = std == "1" ? "stdvga" : "cirrus";
         // xl reads these as numbers from 0 to INT_MAX and stops at anything else; a word stored here reached the
         // savefile's JSON, which libxl's own reader then refused at restore.
+        // Read as xl reads them: 010 is 8 and 0x10 is 16 (a decimal reading made rtc_timeoffset=010 ten seconds, and
+        // mmio_hole=0400 400 MiB instead of 256); a word is an error, which xl would warn about and skip.
+        foreach (var key in NumericDeviceModelKeys)
+            if (xl.Contains(key))
+                dm[key] = xl.GetLong(key)!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        // The fixed-list settings xl first tries as numbers ("0x2", " 2"), then as words.
+        foreach (var rule in PlatformWords)
+            if (rule.MaxNumber is not null && xl.TryGetLong(rule.Key, out var number, out _))
+                dm[rule.Key] = number.ToString(System.Globalization.CultureInfo.InvariantCulture);
         foreach (var key in (string[])["max_grant_frames", "max_maptrack_frames"])
             if (xl.Contains(key))
                 dm[key] = xl.GetLong(key) is { } n and >= 0 and <= int.MaxValue
@@ -146,18 +196,23 @@ public sealed partial class DomainConfig
     /// for the guest types it reads them; any other value stops xl, so it is an error here (it was stored into the
     /// domain's config and found only by xl restore).
     /// </summary>
-    private static void CheckXlWords(XlConfig xl, IReadOnlyDictionary<string, string> dm, string type)
+    private static void CheckXlWords(XlConfig xl, SortedDictionary<string, string> dm, string type)
     {
         if (type == "pv" && dm.ContainsKey("timer_mode")) throw xl.SettingError("timer_mode", "is not supported for PV guests (xl refuses it)");
+        // xl's bounds for an HVM guest's MMIO hole below 4 GiB: at least 256 MiB, at most up to 0xF0000000.
+        if (type == "hvm" && dm.TryGetValue("mmio_hole", out var hole) && long.Parse(hole, System.Globalization.CultureInfo.InvariantCulture) is < 256 or > 3840)
+            throw xl.SettingError("mmio_hole", $"= {hole} MiB is out of range (256 to 3840, as xl requires)");
         foreach (var rule in PlatformWords)
         {
             if (!dm.TryGetValue(rule.Key, out var value) || (rule.HvmOnly && type != "hvm")) continue;
             if (rule.MaxNumber is { } max && long.TryParse(value, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var n))
             {
                 if (n < 0 || n > max) throw xl.SettingError(rule.Key, $"= {n} is out of range (0 to {max}, or one of {string.Join(", ", rule.Words)})");
+                dm[rule.Key] = rule.Canonical(value);
                 continue;
             }
             if (!rule.Accepts(value)) throw xl.SettingError(rule.Key, $"'{value}' is not one of {string.Join(", ", rule.Words)}");
+            dm[rule.Key] = rule.Canonical(value);
         }
     }
 

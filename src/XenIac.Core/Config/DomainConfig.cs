@@ -80,7 +80,22 @@ public sealed partial class DomainConfig
     internal sealed record PlatformWord(string Key, string[] Words, bool IgnoreCase = true, int? MaxNumber = null, bool HvmOnly = false)
     {
         public bool Accepts(string value) => Words.Contains(value, IgnoreCase ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal);
+
+        /// <summary>
+        /// The value in one spelling, so that spellings xl and libxl read alike compare equal: a number xl takes in
+        /// place of a word (the words are listed in libxl's enum order) becomes the word, a word its listed case.
+        /// </summary>
+        public string Canonical(string value)
+        {
+            if (MaxNumber is { } max && long.TryParse(value, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var n)
+                && n >= 0 && n <= max && n < Words.Length)
+                return Words[n];
+            return Words.FirstOrDefault(w => string.Equals(w, value, IgnoreCase ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal)) ?? value;
+        }
     }
+
+    /// <summary>Device-model settings xl reads as numbers (xlu_cfg_get_long: 0x is hex, a leading 0 octal), kept in decimal.</summary>
+    internal static readonly string[] NumericDeviceModelKeys = ["vncdisplay", "usbversion", "rtc_timeoffset", "shadow_memory", "mmio_hole"];
 
     /// <summary>One list for both languages: a value one side refuses must not reach the other through a conversion.</summary>
     internal static readonly PlatformWord[] PlatformWords =
@@ -190,7 +205,21 @@ public sealed partial class DomainConfig
         foreach (var (kind, specs) in Devices)
         {
             Add($"{kind}.count", N(specs.Count));
-            for (var i = 0; i < specs.Count; i++) Add($"{kind}[{i}]", specs[i]);
+            for (var i = 0; i < specs.Count; i++)
+            {
+                if (kind != "pci")
+                {
+                    Add($"{kind}[{i}]", specs[i]);
+                    continue;
+                }
+                // A PCI spec is kept in its one spelling (PciDevice.ToSpec): the device, then option=value pairs,
+                // compared one by one (seize is dom0's business, the others the guest's).
+                var parts = specs[i].Split(',');
+                Add($"pci[{i}]", parts[0].StartsWith("name=", StringComparison.Ordinal) && parts.Length > 1 && parts[1].StartsWith("vslot=", StringComparison.Ordinal)
+                    ? parts[0] + "," + parts[1] : parts[0]);
+                foreach (var part in parts.Skip(1).Where(p => !p.StartsWith("vslot=", StringComparison.Ordinal)))
+                    Add($"pci[{i}].{part[..part.IndexOf('=')]}", part[(part.IndexOf('=') + 1)..]);
+            }
         }
         foreach (var (k, v) in DeviceModel)
             if (!(DeviceModelDefaults.TryGetValue(k, out var d) && d == v)) Add(k, v);

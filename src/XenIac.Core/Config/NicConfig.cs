@@ -4,7 +4,7 @@ namespace XenIac.Core.Config;
 /// One <c>vif=</c> entry (xl-network-configuration): comma-separated <c>key=value</c> pairs. Keys XenIac does
 /// not model are kept in <see cref="Other"/> so a change to them is still noticed.
 /// </summary>
-public sealed record NicConfig
+public sealed partial record NicConfig
 {
     public string? Mac { get; init; }
     public string? Bridge { get; init; }
@@ -47,21 +47,105 @@ public sealed record NicConfig
             }
             nic = key switch
             {
-                "mac" => nic with { Mac = CanonicalMac(value) ?? value.ToLowerInvariant() },
+                // xl stops reading a MAC at the first octet that is not one and gives the guest the octets before it
+                // (00:16:3e:zz is 00:16:3e:00:00:00), and writes no error: the guest would not get the MAC written.
+                "mac" => nic with { Mac = CanonicalMac(value) ?? throw Error($"mac '{value}' is not six hexadecimal numbers up to ff (xl would give the guest another MAC)") },
                 "bridge" => nic with { Bridge = value },
                 "script" => nic with { Script = value },
                 "ip" => nic with { Ip = value },
                 "model" => nic with { Model = value },
-                "type" => nic with { Type = value },
+                // xl knows these two and ignores any other word (with a warning), which libxl's JSON then refuses.
+                "type" => nic with { Type = value is "vif" or "ioemu" ? value : throw Error($"type '{value}' is not vif or ioemu") },
                 "vifname" => nic with { VifName = value },
                 "backend" => nic with { Backend = value },
-                "mtu" => nic with { Mtu = value },
-                "rate" => nic with { Rate = value },
-                _ => nic with { Devid = value },
+                // libxl makes an MTU of 0 its default, 1500: both are "not set".
+                "mtu" => nic with { Mtu = Ulong("mtu", value) is var mtu and not (0 or 1500) ? mtu.ToString(System.Globalization.CultureInfo.InvariantCulture) : null },
+                "rate" => nic with { Rate = CheckRate(value) },
+                _ => nic with { Devid = Ulong("devid", value).ToString(System.Globalization.CultureInfo.InvariantCulture) },
             };
         }
         return nic with { Other = other };
     }
+
+    private static XlConfigException Error(string reason) => new("vif", 1, 1, reason);
+
+    /// <summary>
+    /// A number as xl's parse_ulong reads mtu= and devid= (strtoul, base 10: white space and a sign before it, anything
+    /// after the digits ignored, so 01500 and 1500abc are 1500); no digits is an error there. libxl keeps both in an
+    /// int: a larger value is refused here rather than cut as xl would cut it.
+    /// </summary>
+    private static long Ulong(string key, string value)
+    {
+        var at = 0;
+        while (at < value.Length && value[at] is ' ' or '\t' or '\n' or '\v' or '\f' or '\r') at++;
+        var negative = at < value.Length && value[at] == '-';
+        if (at < value.Length && value[at] is '+' or '-') at++;
+        var start = at;
+        long n = 0;
+        for (; at < value.Length && char.IsAsciiDigit(value[at]); at++)
+        {
+            n = n * 10 + (value[at] - '0');
+            if (n > int.MaxValue) throw Error($"{key} '{value}' is out of range (0 to {int.MaxValue})");
+        }
+        if (at == start) throw Error($"{key} '{value}' is not a number (xl stops there)");
+        if (negative && n != 0) throw Error($"{key} '{value}' is negative");
+        return n;
+    }
+
+    /// <summary>
+    /// A rate= as libxlutil reads it: RATE[@INTERVAL], RATE digits with an optional G, M or K and B/s or b/s (bytes or
+    /// bits), INTERVAL digits with an optional m or u and an optional s (seconds without a unit); the numbers as C's
+    /// strtoull reads them with base 0 (so a leading 0 is octal), neither 0 nor beyond 32 bits. Anything else stops xl.
+    /// </summary>
+    internal static string CheckRate(string rate)
+    {
+        ReadRate(rate);
+        return rate;
+    }
+
+    /// <summary>The rate as libxl keeps it: bytes per interval and the interval in microseconds (50 ms when not given).</summary>
+    internal static (ulong BytesPerInterval, uint IntervalUsecs) ReadRate(string rate)
+    {
+        var at = rate.IndexOf('@');
+        var bytes = at < 0 ? rate : rate[..at];
+        if (bytes.Length == 0) throw Error($"rate '{rate}' gives no rate (e.g. 10Mb/s or 10Mb/s@20ms)");
+        if (!RatePattern().IsMatch(bytes)) throw Error($"rate '{rate}' is not RATE[@INTERVAL] (e.g. 10Mb/s, 1GB/s@50ms)");
+        var perSecond = Strtoull(bytes, out var rest);
+        if (perSecond is 0 or > uint.MaxValue) throw Error($"rate '{rate}': the rate is 0 or out of range");
+        // The unit is read from where the number ended, as libxlutil does (so 08Mb/s, octal 0 then "8", is a 0 rate above).
+        perSecond *= rest[0] switch { 'G' => 1_000_000_000UL, 'M' => 1_000_000UL, 'K' => 1_000UL, _ => 1UL };
+        if (rest[0] == 'b' || rest[1] == 'b') perSecond /= 8;
+        ulong usecs = 50_000;
+        if (at >= 0)
+        {
+            var interval = rate[(at + 1)..];
+            if (!IntervalPattern().IsMatch(interval)) throw Error($"rate '{rate}': the interval '{interval}' is not a number of s, ms or us");
+            usecs = Strtoull(interval, out var unit);
+            if (usecs is 0 or > uint.MaxValue) throw Error($"rate '{rate}': the interval is 0 or out of range");
+            usecs *= unit.Length == 0 || unit[0] == 's' ? 1_000_000UL : unit[0] == 'm' ? 1_000UL : 1UL;
+            if (usecs > uint.MaxValue) throw Error($"rate '{rate}': the interval is out of range");
+        }
+        if (perSecond > ulong.MaxValue / usecs) throw Error($"rate '{rate}' is out of range");
+        return (perSecond * usecs / 1_000_000UL, (uint)usecs);
+    }
+
+    /// <summary>C's strtoull with base 0 on digits only: a leading 0 makes it octal and it stops at the first 8 or 9.</summary>
+    private static ulong Strtoull(string digitsAndRest, out string rest)
+    {
+        var radix = digitsAndRest.Length > 1 && digitsAndRest[0] == '0' ? 8u : 10u;
+        ulong n = 0;
+        var at = 0;
+        for (; at < digitsAndRest.Length && char.IsAsciiDigit(digitsAndRest[at]) && (uint)(digitsAndRest[at] - '0') < radix; at++)
+            n = n > (ulong.MaxValue - 9) / radix ? ulong.MaxValue : n * radix + (uint)(digitsAndRest[at] - '0');
+        rest = digitsAndRest[at..];
+        return n;
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[0-9]+[GMK]?[Bb]/s$")]
+    private static partial System.Text.RegularExpressions.Regex RatePattern();
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[0-9]+[mu]?s?$")]
+    private static partial System.Text.RegularExpressions.Regex IntervalPattern();
 
     /// <summary>
     /// A MAC as libxl prints it (<c>00:16:3e:00:00:01</c>), read as xl reads one: six hexadecimal numbers up to 255

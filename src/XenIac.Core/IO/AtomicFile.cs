@@ -36,6 +36,9 @@ public static partial class AtomicFile
 
         var full = Path.GetFullPath(path);
         var directory = CheckTarget(path);
+        // A big file's temp left by a killed writer (an apply killed mid-transfer) holds up to a guest's memory; the
+        // next write into the folder removes those whose writer is gone, whoever writes there.
+        if (large) CleanStaleTempFiles(directory);
         var temp = TempPathFor(full);
 
         try

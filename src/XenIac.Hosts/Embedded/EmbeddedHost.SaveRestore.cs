@@ -18,7 +18,6 @@ public sealed partial class EmbeddedHost
         var record = Require(name);
         var target = Path.GetFullPath(savefilePath);
         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-        AtomicFile.CleanStaleTempFiles(Path.GetDirectoryName(target)!);
 
         var configJson = options.AlternativeConfig is { } alternative ? EmbeddedConfig.ToLibxlJson(alternative) : record.ConfigJson;
         configJson = HostConfigs.WithDomId(configJson, options.PreserveDomId ? record.DomId : null);

@@ -15,6 +15,47 @@ public static partial class Planner
     /// checked against their host (<see cref="Placement"/>) and blocked by an error finding unless the domain says force.
     /// </summary>
     private static async Task<DomainPlan> PlaceAsync(DomainSpec spec, Fleet fleet, Snapshots stores, IHostProvider hosts, PlanOptions options,
+        string manifestDirectory, Lazy<IReadOnlyDictionary<string, Applying.JournalEntry>> lastStarted, CancellationToken cancellationToken)
+    {
+        var plan = await PlaceCoreAsync(spec, fleet, stores, hosts, options, manifestDirectory, cancellationToken).ConfigureAwait(false);
+        // A domain that runs on no host of the manifest, yet the journal last saw it brought up on a host that is no
+        // longer in hosts: (dropped to decommission it): it may still run there, and a create or restore here would
+        // start a second copy on the same disks. The same care as for a host that cannot be asked.
+        if (plan.Error is null && plan.IsChange && plan.Steps.Any(s => s is PlanAction.Create or PlanAction.Restore) && !spec.Force
+            && !fleet.All.Any(h => h.Domains.ContainsKey(spec.Name))
+            && lastStarted.Value.TryGetValue(spec.Name, out var last) && last.Host is { } lastHost
+            && !fleet.All.Any(h => h.Spec.ToString() == lastHost))
+            return plan with
+            {
+                Error = $"{spec.HostLocation ?? spec.Location}: the journal last saw {spec.Name} {(last.Action == PlanAction.Create ? "created" : "restored")} on {lastHost} " +
+                    $"({last.Time:yyyy-MM-dd HH:mm} UTC), a host no longer in the manifest, and nothing since ended it there: it may still run there, and a " +
+                    $"{plan.Action.ToString().ToLowerInvariant()} here would start a second copy. Save or destroy it there first (add the host back, or " +
+                    $"xen-iac domain destroy {spec.Name} --host '{lastHost}'), or set force: true on the domain if it no longer runs there",
+            };
+        return plan;
+    }
+
+    /// <summary>
+    /// Per domain, the journal entry of the last create or restore that succeeded, when no save or destroy succeeded
+    /// after it: where the domain was last brought up and may still run. Read once per plan, and only when needed.
+    /// </summary>
+    internal static IReadOnlyDictionary<string, Applying.JournalEntry> LastStarted(string journalPath)
+    {
+        var last = new Dictionary<string, Applying.JournalEntry>(StringComparer.Ordinal);
+        IReadOnlyList<Applying.JournalEntry> entries;
+        // A journal that cannot be read is no evidence either way; the plan goes on without it.
+        try { entries = Applying.Journal.Read(journalPath); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return last; }
+        foreach (var entry in entries)
+        {
+            if (entry.Outcome != Applying.StepOutcome.Succeeded) continue;
+            if (entry.Action is PlanAction.Create or PlanAction.Restore) last[entry.Domain] = entry;
+            else if (entry.Action is PlanAction.Save or PlanAction.Destroy) last.Remove(entry.Domain);
+        }
+        return last;
+    }
+
+    private static async Task<DomainPlan> PlaceCoreAsync(DomainSpec spec, Fleet fleet, Snapshots stores, IHostProvider hosts, PlanOptions options,
         string manifestDirectory, CancellationToken cancellationToken)
     {
         var hostAt = spec.HostLocation ?? spec.Location;
@@ -70,6 +111,19 @@ public static partial class Planner
         }
 
         var domain = elsewhere.Domains[spec.Name];
+        // Another host's domain of this name is taken for this one only when nothing says it is another guest: it
+        // runs on one such host only, and its config is one the manifest's could restore. A colleague's test VM or a
+        // leftover of the same name was saved over this domain's only savefile (and restored under its name).
+        var others = runningOn.Where(h => h != target).Select(h => h.Name).ToList();
+        if (others.Count > 1)
+            return Failed(spec, new DomainObservation(null, savefile), PlanAction.None,
+                $"{spec.HostLocation ?? spec.Location}: domains named {spec.Name} run on {string.Join(" and ", others)}, and the manifest places it on {target.Name}: " +
+                "XenIac cannot tell which is this domain; destroy or rename the others");
+        if (await StrangerAsync(spec, elsewhere, hosts, cancellationToken).ConfigureAwait(false) is { } differs)
+            return Failed(spec, new DomainObservation(null, savefile), PlanAction.None,
+                $"{spec.HostLocation ?? spec.Location}: a domain named {spec.Name} runs on {elsewhere.Name}, not on {target.Name} where the manifest places it, " +
+                $"and its config is not the manifest's ({differs}): XenIac leaves it alone and does not take it for this domain; " +
+                $"destroy or rename it on {elsewhere.Name} if it is a stray, or make the manifest's config match it to move it");
         if (spec.State != DesiredState.Running)
         {
             // Saved or absent: the save or destroy happens where the domain is.
@@ -103,6 +157,37 @@ public static partial class Planner
         // The CPUID policy the savefile will carry is the one the domain runs with now: its host's vendor.
         var subject = new PlacementSubject(await elsewhere.CpuVendorAsync(cancellationToken).ConfigureAwait(false), Model(config));
         return await CheckPlacementAsync(migration, target, subject, stores, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Why the domain of this name on <paramref name="elsewhere"/> is not the manifest's: the settings its config
+    /// differs in where a restore of one with the other would be refused (the manifest's config, or its override,
+    /// compared as a restore compares them); null when it may be this domain, or when either config cannot be read
+    /// (the plan's other checks say so).
+    /// </summary>
+    private static async Task<string?> StrangerAsync(DomainSpec spec, FleetHost elsewhere, IHostProvider hosts, CancellationToken cancellationToken)
+    {
+        if (spec.ConfigPath is null) return null;
+        DomainConfig running;
+        List<DomainConfig> manifest = [];
+        try
+        {
+            running = OverrideConfigs.Model(await hosts.Get(elsewhere.Spec).GetConfigAsync(spec.Name, cancellationToken).ConfigureAwait(false));
+            manifest.Add(OverrideConfigs.Model(ConfigText.FromText(await ConfigText.ReadTextAsync(spec.ConfigPath, cancellationToken).ConfigureAwait(false), spec.ConfigPath)));
+            if (TryComposeOverride(spec, out var composed, out _) && composed is not null) manifest.Add(OverrideConfigs.Model(composed));
+        }
+        catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException or ArgumentException or FormatException)
+        {
+            return null;
+        }
+        string? first = null;
+        foreach (var config in manifest)
+        {
+            var errors = ConfigCompatibility.Check(running, config).Where(f => f.Severity == FindingSeverity.Error).ToList();
+            if (errors.Count == 0) return null;
+            first ??= string.Join(", ", errors.Take(4).Select(f => $"{f.Setting} {f.Old ?? "(unset)"} -> {f.New ?? "(unset)"}")) + (errors.Count > 4 ? ", …" : "");
+        }
+        return first;
     }
 
     private static DomainConfig? Model(ConfigText? config)

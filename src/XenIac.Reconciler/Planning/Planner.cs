@@ -28,10 +28,12 @@ public static partial class Planner
         var fleet = await Fleet.OpenAsync(manifest, selected, hosts, cancellationToken).ConfigureAwait(false);
         // Once: Directory resolves the manifest's path against the working directory (a getcwd each time).
         var manifestDirectory = manifest.Directory;
+        var lastStarted = new Lazy<IReadOnlyDictionary<string, Applying.JournalEntry>>(() =>
+            LastStarted(Path.Combine(manifestDirectory, ".xen-iac", "journal.jsonl")));
         for (var index = 0; index < selected.Count; index++)
         {
             var spec = selected[index];
-            plans[index] = await PlaceAsync(spec, fleet, stores, hosts, options, manifestDirectory, cancellationToken).ConfigureAwait(false);
+            plans[index] = await PlaceAsync(spec, fleet, stores, hosts, options, manifestDirectory, lastStarted, cancellationToken).ConfigureAwait(false);
             if (replace.Contains(spec.Name) && plans[index].Observed.HostError is null)
                 plans[index] = await ReplaceAsync(plans[index], hosts, options, cancellationToken).ConfigureAwait(false);
         }

@@ -51,6 +51,11 @@ public sealed class ConfigCompatibilityTests
         { "vif", "[ 'mac=00:16:3e:00:00:01,bridge=xenbr0,model=e1000,accel=x' ]", "vif[0].accel", FindingSeverity.Warning },
         { "vif", "[]", "vif.count", FindingSeverity.Error },
         { "pci", "[ '0000:02:00.0' ]", "pci[0]", FindingSeverity.Error },
+        { "pci", "[ '0000:01:00.0,permissive=1' ]", "pci[0].permissive", FindingSeverity.Error },
+        { "pci", "[ '0000:01:00.0,rdm_policy=relaxed' ]", "pci[0].rdm_policy", FindingSeverity.Error },
+        { "pci", "[ '0000:01:00.0@5' ]", "pci[0]", FindingSeverity.Error },
+        { "pci", "[ '0000:01:00.0,seize=1' ]", "pci[0].seize", FindingSeverity.Ok },
+        { "pci_msitranslate", "1", "pci[0].msitranslate", FindingSeverity.Error },
         { "vga", "'cirrus'", "vga", FindingSeverity.Error },
         { "vnclisten", "'0.0.0.0'", "vnclisten", FindingSeverity.Ok },
         { "serial", "'none'", "serial", FindingSeverity.Warning },
@@ -96,5 +101,49 @@ public sealed class ConfigCompatibilityTests
         var json = DomainConfig.FromJson(xl.ToLibxlJson(out _).ToJsonString());
         var f = Assert.Single(ConfigCompatibility.Check(json, xl));
         Assert.Equal(FindingSeverity.Warning, f.Severity);
+    }
+
+    /// <summary>xl reads each spelling as the same libxl device (XlPciDifferentialTests checks the reading itself).</summary>
+    [Theory]
+    [InlineData("01:00.0")]
+    [InlineData("1:0.0")]
+    [InlineData("0000:01:00.0,")]
+    [InlineData("01:00.0@0")]
+    [InlineData("bdf=01:00.0,permissive=0")]
+    [InlineData("01:00.0,permissive=yes")]
+    [InlineData("0:1:0.0,rdm_policy=STRICT")]
+    public void Spellings_of_one_PCI_device_are_no_change(string spec) =>
+        Assert.DoesNotContain(Findings(c => c.Set("pci", XlValue.List([spec]))), f => f.Setting.StartsWith("pci", StringComparison.Ordinal));
+
+    [Fact]
+    public void A_PCI_device_in_libxl_JSON_is_the_same_device_as_its_xl_spec()
+    {
+        var xl = DomainConfig.Parse("name = 'a'\ntype = 'hvm'\nmemory = 32\nvcpus = 1\npci = [ '01:00.*@3,permissive=1', 'name=gpu' ]\n");
+        const string json = """
+            { "c_info": { "type": "hvm", "name": "a" }, "b_info": { "max_memkb": 32768, "target_memkb": 32768, "max_vcpus": 1, "type.hvm": {} },
+              "pcidevs": [ { "vdevfn": 24, "permissive": true, "vfunc_mask": 4294967295, "bus": 1, "rdm_policy": "strict" }, { "name": "gpu" } ] }
+            """;
+        var fromJson = DomainConfig.FromJson(json);
+        Assert.DoesNotContain(ConfigCompatibility.Check(fromJson, xl), f => f.Setting.StartsWith("pci", StringComparison.Ordinal));
+        var changed = DomainConfig.FromJson(json.Replace("\"permissive\": true, ", ""));
+        Assert.Contains(ConfigCompatibility.Check(changed, xl), f => f is { Setting: "pci[0].permissive", Severity: FindingSeverity.Error });
+        // JSON to xl.cfg keeps the devices, in a spelling xl reads.
+        var back = DomainConfig.FromXl(fromJson.ToXlConfig(out var notConverted));
+        Assert.DoesNotContain("pci", notConverted);
+        Assert.Equal(fromJson.Devices["pci"], back.Devices["pci"]);
+    }
+
+    [Theory]
+    [InlineData("pci = [ '01:00.8' ]", "01:00.8")]
+    [InlineData("pci = [ '01:00.0-7' ]", "01:00.0-7")]
+    [InlineData("pci = [ '01:00.0,msitrans=1' ]", "unknown option 'msitrans'")]
+    [InlineData("pci = [ '01:00.0,name=gpu' ]", "not both")]
+    [InlineData("pci = [ '01:00.0@20' ]", "vslot")]
+    [InlineData("pci = '01:00.0'", "single value")]
+    [InlineData("vtpm = 'backend=0'", "single value")]
+    public void PCI_specs_and_device_lists_xl_refuses_or_skips_are_errors(string line, string said)
+    {
+        var e = Assert.Throws<XlConfigException>(() => DomainConfig.Parse("name = 'a'\ntype = 'hvm'\nmemory = 32\n" + line + "\n"));
+        Assert.Contains(said, e.Message);
     }
 }

@@ -19,6 +19,24 @@ public sealed class AtomicFileTests : IDisposable
     private static Task Write(string path, string text) =>
         AtomicFile.WriteAsync(path, (s, ct) => s.WriteAsync(System.Text.Encoding.UTF8.GetBytes(text), ct).AsTask());
 
+    /// <summary>A client killed while receiving a savefile left its temp (up to a guest's memory) for good; no later write removed it.</summary>
+    [Fact]
+    public async Task A_large_write_removes_the_temps_of_dead_writers_in_its_folder_and_leaves_live_ones()
+    {
+        using var dead = System.Diagnostics.Process.Start("true")!;
+        dead.WaitForExit();
+        var stale = P($"{AtomicFile.TempPrefix}a.xlsave.{dead.Id}.0123456789abcdef");
+        var live = P($"{AtomicFile.TempPrefix}b.xlsave.{Environment.ProcessId}.0123456789abcdef");
+        File.WriteAllText(stale, "left by a killed apply");
+        File.WriteAllText(live, "being written");
+
+        await AtomicFile.WriteLargeAsync(P("c.xlsave"), (s, ct) => s.WriteAsync(new byte[] { 1, 2, 3 }, ct).AsTask());
+
+        Assert.False(File.Exists(stale));
+        Assert.True(File.Exists(live));
+        Assert.Equal([1, 2, 3], File.ReadAllBytes(P("c.xlsave")));
+    }
+
     [Fact]
     public async Task Replaces_a_regular_file_with_mode_0600()
     {
