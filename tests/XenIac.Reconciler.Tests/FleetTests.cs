@@ -107,6 +107,21 @@ public sealed class FleetTests : IAsyncLifetime
         Assert.Contains(message, error.Message);
     }
 
+    /// <summary>Each domain's error listed every host: thousands of domains on thousands of hosts took gigabytes.</summary>
+    [Fact]
+    public void An_unknown_host_names_a_few_hosts_and_how_many_there_are()
+    {
+        var hosts = string.Concat(Enumerable.Range(0, 50).Select(i => $"  h{i}: embedded:hosts/h{i}\n"));
+        var e = Assert.Throws<ManifestException>(() => Manifest(hosts, "  - name: x\n    host: nowhere\n  - name: y\n    host: {label: rack=r9}\n"));
+        Assert.Equal(2, e.Errors.Count);
+        foreach (var error in e.Errors)
+        {
+            Assert.Contains("h0, h1,", error.Message);
+            Assert.Contains("… (50 hosts)", error.Message);
+            Assert.DoesNotContain("h49", error.Message);
+        }
+    }
+
     [Fact]
     public async Task A_savefile_whose_cpuid_policy_is_another_vendors_is_blocked_naming_both()
     {

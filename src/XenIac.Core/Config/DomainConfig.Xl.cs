@@ -20,6 +20,7 @@ public sealed partial class DomainConfig
     {
         ArgumentNullException.ThrowIfNull(xl);
         // The reading order is the reporting order: the first bad setting in this order is the one the error names.
+        ConfigLimits.CheckSpecParts(xl, ["disk", "vif", .. DeviceKeys]);
         var type = XlGuestType(xl);
         var cmdline = XlCmdline(xl);
         var disks = XlDisks(xl);

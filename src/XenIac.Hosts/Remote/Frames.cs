@@ -40,6 +40,14 @@ internal static class Frames
     public const int MinVersion = 1;
     public const int MaxVersion = 1;
 
+    /// <summary>
+    /// How often a server (announcing it in its hello as <c>heartbeat</c>, seconds) sends a frame for each running
+    /// call even when nothing changed; a client of such a server gives the connection up after
+    /// <see cref="RemoteConnection.SilenceLimit"/> without any frame while a call waits. Old servers announce none and
+    /// are waited for as before.
+    /// </summary>
+    public static readonly TimeSpan Heartbeat = TimeSpan.FromSeconds(10);
+
     public static ReadOnlySpan<byte> Preamble => "xen-iac-serve\n"u8;
 
     public const int HeaderSize = 9;

@@ -49,10 +49,11 @@ internal sealed class RemoteConnection : IAsyncDisposable
     /// <exception cref="XenHostException">Unavailable: the remote did not speak the protocol, refused (its error,
     /// typed), or said nothing before the deadline.</exception>
     /// <param name="cancelGrace">How long a cancelled call may take to end; <see cref="CancelGrace"/> unless given.</param>
+    /// <param name="silenceLimit">How long a call may wait without any frame from a server that sends heartbeats; <see cref="SilenceLimit"/> unless given.</param>
     public static async Task<RemoteConnection> OpenAsync(Stream fromServer, Stream toServer, string name, Func<bool, Task<string?>>? whyLost,
-        CancellationToken cancellationToken, TimeSpan? helloTimeout = null, TimeSpan? cancelGrace = null)
+        CancellationToken cancellationToken, TimeSpan? helloTimeout = null, TimeSpan? cancelGrace = null, TimeSpan? silenceLimit = null)
     {
-        var connection = new RemoteConnection(fromServer, toServer, name, whyLost) { Grace = cancelGrace ?? CancelGrace };
+        var connection = new RemoteConnection(fromServer, toServer, name, whyLost) { Grace = cancelGrace ?? CancelGrace, Silence = silenceLimit ?? SilenceLimit };
         try
         {
             await connection.HelloAsync(helloTimeout ?? HelloTimeout, cancellationToken).ConfigureAwait(false);
@@ -83,6 +84,20 @@ internal sealed class RemoteConnection : IAsyncDisposable
 
     internal TimeSpan Grace { get; private init; } = CancelGrace;
 
+    /// <summary>
+    /// With a server that sends heartbeats (every <see cref="Frames.Heartbeat"/> per running call): the longest a call
+    /// may wait without any frame before the connection is given up. A remote that said hello and then stopped (a
+    /// stopped process, a wedged dom0 or link) held plan and apply, and every host's lock, forever. Twelve missed
+    /// heartbeats: a dom0 under heavy load still gets one through.
+    /// </summary>
+    public static readonly TimeSpan SilenceLimit = TimeSpan.FromSeconds(120);
+
+    internal TimeSpan Silence { get; private init; } = SilenceLimit;
+
+    /// <summary>When a frame last arrived or a call last started (Environment.TickCount64).</summary>
+    private long _lastHeard = Environment.TickCount64;
+    private Task _watch = Task.CompletedTask;
+
     /// <summary>Gives the connection up: every call fails with <paramref name="what"/> and the transport is stopped.</summary>
     internal async Task AbandonAsync(string what)
     {
@@ -98,6 +113,7 @@ internal sealed class RemoteConnection : IAsyncDisposable
     {
         var reader = new FrameReader(_fromServer);
         JsonObject hello;
+        var heartbeat = false;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(callerToken);
         deadline.CancelAfter(timeout);
         var cancellationToken = deadline.Token;
@@ -124,6 +140,7 @@ internal sealed class RemoteConnection : IAsyncDisposable
                     null, stop: true).ConfigureAwait(false);
             Version = (int)version;
             RemoteSpec = Wire.Str(hello, "spec");
+            heartbeat = hello["heartbeat"] is JsonValue beat && beat.TryGetValue<long>(out var seconds) && seconds > 0;
             RemoteInfo = Wire.HostInfo(Wire.Obj(hello, "info"));
             var answer = Wire.Message(Wire.Hello);
             answer["version"] = Version;
@@ -143,6 +160,26 @@ internal sealed class RemoteConnection : IAsyncDisposable
                 "or the remote command did not start; try 'ssh HOST xen-iac --version')", e, stop: true).ConfigureAwait(false);
         }
         _readLoop = Task.Run(() => ReadLoopAsync(reader));
+        if (heartbeat) _watch = Task.Run(WatchAsync);
+    }
+
+    /// <summary>Gives the connection up when a call has waited <see cref="Silence"/> with not one frame from a server that promised heartbeats.</summary>
+    private async Task WatchAsync()
+    {
+        var step = TimeSpan.FromMilliseconds(Math.Clamp(Silence.TotalMilliseconds / 8, 50, 5000));
+        try
+        {
+            while (Lost is null)
+            {
+                await Task.Delay(step, _stop.Token).ConfigureAwait(false);
+                var quiet = Environment.TickCount64 - Volatile.Read(ref _lastHeard);
+                if (_calls.IsEmpty || quiet < Silence.TotalMilliseconds) continue;
+                await AbandonAsync($"the remote sent nothing for {quiet / 1000.0:0.#} s while a call waited (its heartbeat comes every {Frames.Heartbeat.TotalSeconds:0} s): " +
+                    "a stopped xen-iac, a wedged dom0 or a dead link; the connection was given up").ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) { }
+        catch (ObjectDisposedException) { }
     }
 
     /// <summary>The error for a connection that has ended: the host, what happened, and what the transport says.</summary>
@@ -161,7 +198,12 @@ internal sealed class RemoteConnection : IAsyncDisposable
         try
         {
             while (await reader.ReadAsync(_stop.Token).ConfigureAwait(false) is { } frame)
+            {
+                Volatile.Write(ref _lastHeard, Environment.TickCount64);
                 await DispatchAsync(frame).ConfigureAwait(false);
+                // A savefile's frame waits for room when this side writes slowly: that wait is not the remote's silence.
+                Volatile.Write(ref _lastHeard, Environment.TickCount64);
+            }
         }
         catch (Exception e) when (e is IOException or RemoteProtocolException or OperationCanceledException or ObjectDisposedException)
         {
@@ -229,6 +271,8 @@ internal sealed class RemoteConnection : IAsyncDisposable
         if (Lost is { } lost) throw new XenHostException(lost.Error, lost.Message, lost);
         var id = (uint)Interlocked.Increment(ref _nextId);
         var call = new ClientCall(this, id, progress, receivesData ? new ChunkStream() : null);
+        // An idle connection's last frame may be old: the silence a new call is judged by starts now.
+        Volatile.Write(ref _lastHeard, Environment.TickCount64);
         _calls[id] = call;
         // The reader may have failed the calls it knew between the check above and the line before: a call added
         // then would have waited forever (a test saw it when the remote's first frame after hello was garbage).
@@ -306,6 +350,7 @@ internal sealed class RemoteConnection : IAsyncDisposable
         else if (!_stop.IsCancellationRequested) await _stop.CancelAsync().ConfigureAwait(false);
         try { await _fromServer.DisposeAsync().ConfigureAwait(false); }
         catch (IOException) { }
+        await _watch.ConfigureAwait(false);
         _writer.Dispose();
         _stop.Dispose();
     }

@@ -104,6 +104,7 @@ public static class XenHostServer
             hello["tool"] = toolVersion;
             hello["spec"] = host.Spec;
             hello["info"] = Wire.ToJson(info);
+            hello["heartbeat"] = (long)Frames.Heartbeat.TotalSeconds;
             await writer.WriteControlAsync(0, hello, CancellationToken.None).ConfigureAwait(false);
             RemoveStaleSaveFolders(tempFolder ?? Path.GetTempPath(), log);
             return await new Session(host, writer, log, tempFolder).RunAsync(new FrameReader(input), cancellationToken).ConfigureAwait(false);
@@ -466,11 +467,18 @@ public static class XenHostServer
             catch (IOException) { }
         }
 
+        private long _sentAt = Environment.TickCount64;
+
         private async Task SendLatestAsync()
         {
             var latest = Interlocked.Read(ref _latest);
-            if (latest < 0 || latest == _sent) return;
+            // Unchanged, the count is sent again once per heartbeat: a call that runs long without news (a libxl
+            // create, a save before its first byte) still shows the client that this end and the link are alive.
+            var beat = Environment.TickCount64 - _sentAt >= (long)Frames.Heartbeat.TotalMilliseconds;
+            if (!beat && (latest < 0 || latest == _sent)) return;
+            latest = Math.Max(latest, 0);
             _sent = latest;
+            _sentAt = Environment.TickCount64;
             var message = Wire.Message(Wire.Progress);
             message["bytes"] = latest;
             await _writer.WriteControlAsync(_call, message, CancellationToken.None).ConfigureAwait(false);

@@ -73,9 +73,11 @@ public static class ImportWriter
         var expectedNames = draft.KeptNames.Concat(draft.Entries.Select(e => e.Domain.Name)).ToList();
         if (!names.SequenceEqual(expectedNames, StringComparer.Ordinal))
             throw new InvalidOperationException($"import wrote a manifest whose domains load as [{string.Join(", ", names)}], not [{string.Join(", ", expectedNames)}]");
+        // Names are unique (the loader says so, and the sequence matched above): one lookup per entry.
+        var byName = manifest.Domains.ToDictionary(d => d.Name, StringComparer.Ordinal);
         foreach (var entry in draft.Entries)
         {
-            var spec = manifest.Domains.Single(d => d.Name == entry.Domain.Name);
+            var spec = byName[entry.Domain.Name];
             var problems = new List<string>();
             if (spec.State != entry.Domain.State) problems.Add($"state {spec.State}");
             if (spec.Format != entry.Domain.Format) problems.Add($"format {spec.Format}");

@@ -239,9 +239,14 @@ public static partial class ManifestLoader
                 context.Error(domain.SavefileLocation ?? domain.Location, $"domain '{domain.Name}''s savefile '{domain.SavefilePath}' is the config of domain '{configOwner.Name}'; a save would replace that config");
         }
         // clones: N claims the names NAME-1..NAME-N; a manifest domain under one of them would be destroyed or clashed with.
-        foreach (var pooled in domains.Where(x => x.Clones > 0))
-            foreach (var other in domains.Where(o => Cloning.CloneBatch.NumberOf(pooled.Name, o.Name) is { } k && k <= pooled.Clones))
-                context.Error(other.Location, $"domain '{other.Name}' has the name of a clone of '{pooled.Name}' (clones: {pooled.Clones}); rename it or lower clones");
+        // Each name is split once at each of its dashes and the part before looked up (pooled domains against every
+        // domain was quadratic in domains).
+        var pools = domains.Where(x => x.Clones > 0).GroupBy(x => x.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+        if (pools.Count > 0)
+            foreach (var other in domains)
+                for (var dash = other.Name.IndexOf('-'); dash > 0; dash = other.Name.IndexOf('-', dash + 1))
+                    if (pools.TryGetValue(other.Name[..dash], out var pooled) && Cloning.CloneBatch.NumberOf(pooled.Name, other.Name) is { } k && k <= pooled.Clones)
+                        context.Error(other.Location, $"domain '{other.Name}' has the name of a clone of '{pooled.Name}' (clones: {pooled.Clones}); rename it or lower clones");
         return domains;
     }
 
@@ -505,7 +510,27 @@ public static partial class ManifestLoader
         public List<ManifestError> Errors { get; } = [];
 
         /// <summary>The <c>hosts:</c> section, read before any domain names one.</summary>
-        public IReadOnlyList<ManifestHost> KnownHosts { get; set; } = [];
+        public IReadOnlyList<ManifestHost> KnownHosts
+        {
+            get => _knownHosts;
+            set
+            {
+                // Looked up once per domain: by dictionary, so thousands of domains on thousands of hosts stay linear.
+                _knownHosts = value;
+                _hostByName = value.GroupBy(h => h.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+                _hostBySpec = value.GroupBy(h => h.Spec).ToDictionary(g => g.Key, g => g.First());
+                _selectorMatches.Clear();
+            }
+        }
+
+        private IReadOnlyList<ManifestHost> _knownHosts = [];
+        private Dictionary<string, ManifestHost> _hostByName = new(StringComparer.Ordinal);
+        private Dictionary<Hosts.HostSpec, ManifestHost> _hostBySpec = [];
+        private readonly Dictionary<string, bool> _selectorMatches = new(StringComparer.Ordinal);
+
+        /// <summary>The host names for a message: the first few, and how many there are (a list of thousands in every domain's error grew with domains × hosts).</summary>
+        private string HostNames() =>
+            string.Join(", ", _knownHosts.Take(10).Select(h => h.Name)) + (_knownHosts.Count > 10 ? $", … ({_knownHosts.Count} hosts)" : "");
 
         /// <summary>Names of <c>hosts:</c> whose entry had an error: a domain naming one is not a second error ("unknown host").</summary>
         public HashSet<string> BrokenHosts { get; } = new(StringComparer.Ordinal);
@@ -661,24 +686,26 @@ public static partial class ManifestLoader
                     Error(ln, $"'{text}' is not a label selector: write key=value, key!=value or key, joined by commas");
                     return null;
                 }
-                if (!KnownHosts.Any(h => selector.Matches(h.Labels)))
+                if (!_selectorMatches.TryGetValue(text, out var matches))
+                    _selectorMatches[text] = matches = _knownHosts.Any(h => selector.Matches(h.Labels));
+                if (!matches)
                 {
-                    Error(ln, KnownHosts.Count == 0 ? "a host selector needs a hosts: section with labelled hosts"
-                        : $"no host in hosts: matches label {text} (hosts: {string.Join(", ", KnownHosts.Select(h => h.Name))})");
+                    Error(ln, _knownHosts.Count == 0 ? "a host selector needs a hosts: section with labelled hosts"
+                        : $"no host in hosts: matches label {text} (hosts: {HostNames()})");
                     return null;
                 }
                 return new HostRefValue(default, null, selector, At(node));
             }
             if (node is YamlScalarNode { Value: { Length: > 0 } broken } && BrokenHosts.Contains(broken)) return null;
-            if (node is YamlScalarNode { Value: { Length: > 0 } name } && KnownHosts.FirstOrDefault(h => h.Name == name) is { } named)
+            if (node is YamlScalarNode { Value: { Length: > 0 } name } && _hostByName.TryGetValue(name, out var named))
                 return new HostRefValue(named.Spec, named.Name, null, At(node));
-            if (node is YamlScalarNode { Value: { Length: > 0 } word } && KnownHosts.Count > 0 && !word.Contains(':', StringComparison.Ordinal) && word != global::XenIac.Hosts.HostSpec.LibxlText)
+            if (node is YamlScalarNode { Value: { Length: > 0 } word } && _knownHosts.Count > 0 && !word.Contains(':', StringComparison.Ordinal) && word != global::XenIac.Hosts.HostSpec.LibxlText)
             {
-                Error(node, $"unknown host '{word}': name one of hosts: ({string.Join(", ", KnownHosts.Select(h => h.Name))}) or write a host spec");
+                Error(node, $"unknown host '{word}': name one of hosts: ({HostNames()}) or write a host spec");
                 return null;
             }
             if (HostSpecOf(node) is not { } spec) return null;
-            return new HostRefValue(spec, KnownHosts.FirstOrDefault(h => h.Spec == spec)?.Name, null, At(node));
+            return new HostRefValue(spec, _hostBySpec.TryGetValue(spec, out var bySpec) ? bySpec.Name : null, null, At(node));
         }
 
         /// <summary>A host spec; an embedded folder resolves against the manifest's folder.</summary>

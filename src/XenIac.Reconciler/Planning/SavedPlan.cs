@@ -221,7 +221,8 @@ public sealed class SavedPlan
             throw Stale($"the config files it records are not the ones the manifest names ({List(inputs)})");
         var saved = _document.Domains!.ToDictionary(d => d!.Name!, StringComparer.Ordinal);
         var added = fresh.Domains.Select(d => d.Name).Where(n => !saved.ContainsKey(n)).ToList();
-        var removed = saved.Keys.Where(n => fresh.Domains.All(d => d.Name != n)).ToList();
+        var freshNames = fresh.Domains.Select(d => d.Name).ToHashSet(StringComparer.Ordinal);
+        var removed = saved.Keys.Where(n => !freshNames.Contains(n)).ToList();
         if (added.Count > 0 || removed.Count > 0)
             throw Stale($"the plan now covers other domains (added: {List(added)}; removed: {List(removed)})");
         foreach (var now in fresh.Domains)

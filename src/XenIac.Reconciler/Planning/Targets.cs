@@ -20,10 +20,19 @@ public static class Targets
         if (targets is null || targets.Count == 0) return manifest.Domains;
         var selected = new HashSet<string>(StringComparer.Ordinal);
         var empty = new List<string>();
+        // A plain name is looked up, not matched against every domain: a --target per domain stays linear.
+        HashSet<string>? domainNames = null;
         foreach (var target in targets)
         {
             // `--target "$NAME"` with NAME unset: not a domain nobody is called, a mistake.
             if (string.IsNullOrWhiteSpace(target)) throw Error(manifest, $"{option} is empty: give a domain name, a glob (web-*) or label:key=value");
+            if (!target.StartsWith(LabelPrefix, StringComparison.Ordinal) && target.AsSpan().IndexOfAny('*', '?') < 0)
+            {
+                domainNames ??= manifest.Domains.Select(d => d.Name).ToHashSet(StringComparer.Ordinal);
+                if (domainNames.Contains(target)) selected.Add(target);
+                else empty.Add(target);
+                continue;
+            }
             var matcher = Matcher(manifest, target, option);
             var any = false;
             foreach (var d in manifest.Domains.Where(matcher))

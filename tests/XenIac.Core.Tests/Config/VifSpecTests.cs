@@ -27,6 +27,17 @@ public sealed class VifSpecTests(ITestOutputHelper output)
         Assert.Contains("'vif'", e.Message);
     }
 
+    /// <summary>One vif entry of millions of keys was one value to the parser, and took 1.3 GB to model.</summary>
+    [Fact]
+    public void Device_spec_parts_count_against_the_config_limit()
+    {
+        var keys = string.Join(",", Enumerable.Range(0, ConfigLimits.MaxValues + 1).Select(i => $"k{i}=v"));
+        var e = Assert.Throws<XlConfigException>(() => Hvm(keys));
+        Assert.Contains("comma-separated parts", e.Message);
+        // At the limit it still reads.
+        Assert.Equal(ConfigLimits.MaxValues, Hvm(string.Join(",", Enumerable.Range(0, ConfigLimits.MaxValues).Select(i => $"k{i}=v"))).Nics[0].Other.Count);
+    }
+
     [Fact]
     public void An_emulated_NIC_on_a_PV_guest_is_refused_as_libxl_refuses_it()
     {

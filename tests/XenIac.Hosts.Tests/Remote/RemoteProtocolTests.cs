@@ -135,12 +135,46 @@ public sealed class RemoteProtocolTests : IDisposable
     }
 
     /// <summary>The preamble and a hello, then silence with the pipe held open (what a stopped ssh looks like).</summary>
-    private async Task FakeServerHelloOnlyAsync()
+    private async Task FakeServerHelloOnlyAsync(long? heartbeat = null)
     {
         var writer = new FrameWriter(_toClient.Writer);
         await writer.WritePreambleAsync();
-        await writer.WriteControlAsync(0, Hello());
+        var hello = Hello();
+        if (heartbeat is { } seconds) hello["heartbeat"] = seconds;
+        await writer.WriteControlAsync(0, hello);
     }
+
+    /// <summary>
+    /// A remote that said hello (promising heartbeats) and then nothing, not cancelled by anyone: plan and apply waited
+    /// for it forever, holding every host's lock. The call now fails once the silence passes the limit.
+    /// </summary>
+    [Fact]
+    public async Task A_call_a_heartbeating_remote_goes_silent_on_fails_after_the_silence_limit()
+    {
+        await FakeServerHelloOnlyAsync(heartbeat: 1);
+        var stops = new List<bool>();
+        await using var client = new RemoteXenHost("ssh://fake", ct => RemoteConnection.OpenAsync(_toClient.Reader, _toServer.Writer, "ssh://fake",
+            stop => { lock (stops) stops.Add(stop); return Task.FromResult<string?>("ssh was stopped"); }, ct, silenceLimit: TimeSpan.FromSeconds(1)));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var e = await Assert.ThrowsAsync<XenHostException>(() => client.ListDomainsAsync()).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
+        Assert.Equal(XenHostError.Unavailable, e.Error);
+        Assert.Contains("sent nothing for", e.Message, StringComparison.Ordinal);
+        Assert.Contains(true, stops);
+    }
+
+    /// <summary>A remote of before heartbeats is waited for as before: its silence may be a long libxl call.</summary>
+    [Fact]
+    public async Task A_remote_that_promised_no_heartbeat_is_not_given_up_for_silence()
+    {
+        await FakeServerHelloOnlyAsync();
+        await using var client = new RemoteXenHost("ssh://fake", ct => RemoteConnection.OpenAsync(_toClient.Reader, _toServer.Writer, "ssh://fake",
+            _ => Task.FromResult<string?>(null), ct, silenceLimit: TimeSpan.FromMilliseconds(300)));
+        var call = client.ListDomainsAsync();
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.False(call.IsCompleted);
+    }
+
 
     [Fact]
     public async Task A_remote_that_writes_something_else_and_waits_is_told_apart_at_once()

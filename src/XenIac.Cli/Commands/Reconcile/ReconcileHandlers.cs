@@ -44,6 +44,9 @@ internal static class ReconcileHandlers
         await using var hosts = new HostProvider(defaultHost, CommandLine.NoteCreatedHost);
         var plan = await Planner.PlanAsync(manifest, hosts, request.Targets,
             new PlanOptions { ReplaceInvalidSavefiles = request.Force, TrustConfig = request.TrustConfig, Replace = request.Replace ?? [] }, ct);
+        // Cancelled while a host was still being asked: the domains it could not answer for read as that host's
+        // errors (or as unchanged), so what was made is no plan to print; the cancel is the outcome (exit 1).
+        ct.ThrowIfCancellationRequested();
         if (request.Json) CommandLine.WriteJson(PlanRendering.PlanJson(plan));
         else PlanRendering.RenderPlan(plan, request.ShowUnchanged);
         if (plan.HasErrors)
@@ -75,6 +78,7 @@ internal static class ReconcileHandlers
         var manifest = ManifestLoader.Load(request.Manifest);
         await using var hosts = Hosts(request.Host);
         var plan = await Planner.PlanAsync(manifest, hosts, request.Targets, PlanOptions.Default, ct);
+        ct.ThrowIfCancellationRequested();
         var report = Drift.Of(plan);
         if (request.Json) CommandLine.WriteJson(PlanRendering.DriftJson(report));
         else PlanRendering.RenderDrift(report);
