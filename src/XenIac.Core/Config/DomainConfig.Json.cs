@@ -284,7 +284,9 @@ public sealed partial class DomainConfig
     {
         foreach (var (key, _) in item)
             if (key is not ("func" or "dev" or "bus" or "domain" or "vdevfn" or "vfunc_mask" or "msitranslate" or "power_mgmt" or "permissive" or "seize" or "rdm_policy" or "name"))
-                throw r.Fail($"{at}.{key}", "is not a field of a libxl PCI device");
+                // Said at the device, the key quoted (and shortened): any text can be a key, and as part of a path
+                // it sent the search for the nearest known position through every '[' it held.
+                throw r.Fail(at, $"{JsonConfigReader.Quote(key)} is not a field of a libxl PCI device");
         bool Flag(string key) => r.Flag(item[key], $"{at}.{key}") == "1";
         var vdevfn = (uint)(r.Whole(item["vdevfn"], at + ".vdevfn", 0, 0xFF) ?? 0);
         var policy = r.String(item["rdm_policy"], at + ".rdm_policy");

@@ -184,7 +184,8 @@ public sealed partial record NicConfig
         void Add(string k, string? v) { if (v is not null) parts.Add($"{k}={v}"); }
         Add("mac", Mac); Add("bridge", Bridge); Add("script", Script); Add("ip", Ip); Add("model", Model); Add("type", Type);
         Add("vifname", VifName); Add("backend", Backend); Add("mtu", Mtu); Add("rate", Rate); Add("devid", Devid);
-        foreach (var (k, v) in Other) Add(k, v);
+        // A known key in Other was a bare word (xl ignores "mac" without '='): written back bare, as "mac=" it would be an empty MAC.
+        foreach (var (k, v) in Other) parts.Add(v.Length == 0 && Known.Contains(k, StringComparer.Ordinal) ? k : $"{k}={v}");
         return string.Join(",", parts);
     }
 }

@@ -38,6 +38,27 @@ public sealed class VifSpecTests(ITestOutputHelper output)
         Assert.Equal(ConfigLimits.MaxValues, Hvm(string.Join(",", Enumerable.Range(0, ConfigLimits.MaxValues).Select(i => $"k{i}=v"))).Nics[0].Other.Count);
     }
 
+    /// <summary>Found by fuzzing: a bare "mac" (which xl ignores) was written back as "mac=", an empty MAC the reader refuses.</summary>
+    [Fact]
+    public void A_bare_known_word_survives_the_round_trip_through_xl()
+    {
+        var model = Hvm("mac,bridge=xenbr0");
+        var back = DomainConfig.FromXl(model.ToXlConfig(out _));
+        Assert.Empty(ConfigCompatibility.Check(model, back));
+        Assert.Null(back.Nics[0].Mac);
+    }
+
+    /// <summary>Found by fuzzing: an odd key in a JSON PCI device became part of the error's path, and locating it went through every '[' in it (166 MB for 24 KB).</summary>
+    [Fact]
+    public void An_unknown_JSON_PCI_field_is_named_at_the_device()
+    {
+        var key = "dev" + string.Concat(Enumerable.Repeat("- [", 5000));
+        var e = Assert.Throws<XlConfigException>(() => DomainConfig.FromJson(
+            "{ \"c_info\": { \"type\": \"hvm\" }, \"b_info\": { \"max_memkb\": 65536 }, \"pcidevs\": [ { \"" + key + "\": 1 } ] }"));
+        Assert.Contains("is not a field of a libxl PCI device", e.Message);
+        Assert.True(e.Message.Length < 400, e.Message);
+    }
+
     [Fact]
     public void An_emulated_NIC_on_a_PV_guest_is_refused_as_libxl_refuses_it()
     {
