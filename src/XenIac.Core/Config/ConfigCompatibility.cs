@@ -71,7 +71,7 @@ public static partial class ConfigCompatibility
                 (FindingSeverity.Ok, "where the NIC is plugged on the host may change; the guest sees the same NIC"),
             ("vif", "mac" or "model" or "type" or "devid" or "mtu") => (FindingSeverity.Error, "the NIC's MAC, model and identity are what the guest sees; " + GuestVisible),
             ("pci", "seize") => (FindingSeverity.Ok, "whether dom0 unbinds the device from its own driver first is dom0's business; the guest sees the same device"),
-            ("pci", _) => (FindingSeverity.Error, "how a passed-through device behaves (config-space writes, MSI translation, power management, reserved memory) is what the guest sees; " + GuestVisible),
+            ("pci", _) => (FindingSeverity.Error, "a passed-through device's options (config-space writes, MSI translation, power management, reserved memory) are part of its hardware; " + GuestVisible),
             ("vif", _) => (FindingSeverity.Warning, "a vif parameter XenIac does not know; it may or may not be visible to the guest"),
             ("on_poweroff" or "on_reboot" or "on_crash" or "on_watchdog" or "on_soft_reset", _) =>
                 (FindingSeverity.Ok, "what the host does when the guest stops is host policy"),

@@ -69,6 +69,10 @@ internal sealed record PciDevice
                 at++;
             }
         }
+        // No device read and no '=' in the first part: it was meant as a BDF (xl refuses it as a key=value pair).
+        var firstEnd = spec.IndexOf(',');
+        if (!hasBdf && (firstEnd < 0 ? spec : spec[..firstEnd]) is { Length: > 0 } first && !first.Contains('=', StringComparison.Ordinal))
+            throw Error($"'{shown}': '{Short(first)}' is not a PCI device ([DDDD:]BB:DD.F in hexadecimal: bus up to ff, device up to 1f, function up to 7 or *)");
         while (at < spec.Length)
         {
             var eq = spec.IndexOf('=', at);

@@ -140,7 +140,7 @@ public sealed record SshTarget
                         error = $"ssh host '{text}': host= names the host on the remote (libxl or embedded:<folder>), not another ssh host";
                         return false;
                     }
-                    remoteHost = value;
+                    remoteHost = NormalizeRemote(value);
                     break;
                 case "command":
                     command = value;
@@ -168,6 +168,25 @@ public sealed record SshTarget
     }
 
     /// <summary>The remote command line (for the remote's shell): the tool, <c>serve --stdio</c> and the remote host, quoted.</summary>
+    /// <summary>
+    /// A remote embedded folder in one spelling (<c>/a/./b/</c>, <c>/a//b</c> and <c>/a/c/../b</c> are <c>/a/b</c>,
+    /// by text, as a local folder is read): two spellings of one remote folder were two hosts, each with its own
+    /// apply lock and its own free memory counted.
+    /// </summary>
+    private static string NormalizeRemote(string value)
+    {
+        const string Embedded = "embedded:";
+        if (!value.StartsWith(Embedded + "/", StringComparison.Ordinal)) return value;
+        var parts = new List<string>();
+        foreach (var part in value[Embedded.Length..].Split('/'))
+        {
+            if (part is "" or ".") continue;
+            if (part == "..") { if (parts.Count > 0) parts.RemoveAt(parts.Count - 1); continue; }
+            parts.Add(part);
+        }
+        return Embedded + "/" + string.Join('/', parts);
+    }
+
     public string RemoteCommandLine => $"{Command ?? "xen-iac"} serve --stdio --host {ShellQuote(RemoteHost ?? HostSpec.LibxlText)}";
 
     /// <summary>

@@ -123,12 +123,7 @@ public sealed class VifSpecTests(ITestOutputHelper output)
     public void An_MMIO_hole_xl_refuses_is_an_error(string line) =>
         Assert.Contains("mmio_hole", Assert.Throws<XlConfigException>(() => DomainConfig.Parse($"name = 'web'\ntype = 'hvm'\nmemory = 64\n{line}\n")).Message);
 
-    private delegate IntPtr CfgInit(IntPtr report, string source);
-    private delegate void CfgDestroy(IntPtr cfg);
     private delegate int RateParse(IntPtr cfg, IntPtr rate, IntPtr nic);
-
-    [DllImport("libc", EntryPoint = "fopen")] private static extern IntPtr FOpen(string path, string mode);
-    [DllImport("libc", EntryPoint = "fclose")] private static extern int FClose(IntPtr file);
 
     /// <summary>
     /// rate= against libxlutil's own xlu_vif_parse_rate (Debian's libxen-dev, 4.17): both accept or both refuse, and
@@ -137,52 +132,47 @@ public sealed class VifSpecTests(ITestOutputHelper output)
     [SkippableFact]
     public void Rates_read_as_libxlutil_reads_them()
     {
-        Skip.IfNot(OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64,
-            "the layout of libxl_device_nic read here is x86-64 Linux's");
-        Skip.IfNot(NativeLibrary.TryLoad("libxlutil.so.4.17", out var util) || NativeLibrary.TryLoad("libxlutil.so", out util),
-            "libxlutil.so is not loadable: install Debian's libxen-dev to compare with Xen's rate parser");
-        T F<T>(string name) where T : Delegate => Marshal.GetDelegateForFunctionPointer<T>(NativeLibrary.GetExport(util, name));
-        var init = F<CfgInit>("xlu_cfg_init");
-        var destroy = F<CfgDestroy>("xlu_cfg_destroy");
-        var parse = F<RateParse>("xlu_vif_parse_rate");
+        var (xen, why) = XenLibraries.Loaded.Value;
+        Skip.If(xen is null, why);
+        var parse = xen!.Util<RateParse>("xlu_vif_parse_rate");
         const int BytesPerInterval = 80, IntervalUsecs = 88, NicSize = 504;
 
         var rng = new Random(20261207);
         string[] numbers = ["10", "0", "1", "010", "08", "4294967295", "4294967296", "99999999999999999999", "", "7"];
         string[] units = ["Mb/s", "MB/s", "Gb/s", "KB/s", "b/s", "B/s", "mb/s", "M/s", "Mbs", "MB/S", "kB/s", ""];
         string[] intervals = ["", "@20ms", "@50000us", "@1s", "@2", "@0", "@010ms", "@5000000s", "@4294967295us", "@ms", "@20m", "@20u", "@", "@20ks", "@20msx"];
+        var specs = new HashSet<string>();
+        for (var i = 0; i < 3000; i++)
+            specs.Add(numbers[rng.Next(numbers.Length)] + units[rng.Next(units.Length)] + intervals[rng.Next(intervals.Length)]);
         var disagreements = new List<string>();
-        var report = FOpen("/dev/null", "w");
-        var cfg = init(report, "rate");
-        var nic = Marshal.AllocHGlobal(NicSize);
-        try
+        xen.WithConfig(cfg =>
         {
-            var specs = new HashSet<string>();
-            for (var i = 0; i < 3000; i++)
-                specs.Add(numbers[rng.Next(numbers.Length)] + units[rng.Next(units.Length)] + intervals[rng.Next(intervals.Length)]);
-            foreach (var spec in specs)
+            var nic = Marshal.AllocHGlobal(NicSize);
+            try
             {
-                for (var b = 0; b < NicSize; b++) Marshal.WriteByte(nic, b, 0);
-                var text = Marshal.StringToCoTaskMemUTF8(spec);
-                // libxlutil checks errno after strtoull without clearing it: start each call from a clean errno, as a fresh xl does.
-                Marshal.SetLastPInvokeError(0);
-                var rc = parse(cfg, text, nic);
-                Marshal.FreeCoTaskMem(text);
-                (ulong, uint)? theirs = rc == 0 ? ((ulong)Marshal.ReadInt64(nic, BytesPerInterval), (uint)Marshal.ReadInt32(nic, IntervalUsecs)) : null;
-                (ulong, uint)? ours;
-                try { ours = NicConfig.ReadRate(spec); }
-                catch (XlConfigException) { ours = null; }
-                if (theirs != ours) disagreements.Add($"'{spec}': libxlutil {theirs?.ToString() ?? "refuses"}, XenIac {ours?.ToString() ?? "refuses"}");
+                foreach (var spec in specs)
+                {
+                    for (var b = 0; b < NicSize; b++) Marshal.WriteByte(nic, b, 0);
+                    var text = Marshal.StringToCoTaskMemUTF8(spec);
+                    // libxlutil checks errno after strtoull without clearing it: start each call from a clean errno, as a fresh xl does.
+                    Marshal.SetLastPInvokeError(0);
+                    var rc = parse(cfg, text, nic);
+                    Marshal.FreeCoTaskMem(text);
+                    (ulong, uint)? theirs = rc == 0 ? ((ulong)Marshal.ReadInt64(nic, BytesPerInterval), (uint)Marshal.ReadInt32(nic, IntervalUsecs)) : null;
+                    (ulong, uint)? ours;
+                    try { ours = NicConfig.ReadRate(spec); }
+                    catch (XlConfigException) { ours = null; }
+                    if (theirs != ours) disagreements.Add($"'{spec}': libxlutil {theirs?.ToString() ?? "refuses"}, XenIac {ours?.ToString() ?? "refuses"}");
+                }
             }
-            output.WriteLine($"{specs.Count} rates, {disagreements.Count} disagreements");
-            foreach (var d in disagreements.Take(30)) output.WriteLine(d);
-            Assert.True(disagreements.Count == 0, $"{disagreements.Count} disagreements; first: {disagreements.FirstOrDefault()}");
-        }
-        finally
-        {
-            Marshal.FreeHGlobal(nic);
-            destroy(cfg);
-            FClose(report);
-        }
+            finally
+            {
+                Marshal.FreeHGlobal(nic);
+            }
+            return 0;
+        });
+        output.WriteLine($"{specs.Count} rates, {disagreements.Count} disagreements");
+        foreach (var d in disagreements.Take(30)) output.WriteLine(d);
+        Assert.True(disagreements.Count == 0, $"{disagreements.Count} disagreements; first: {disagreements.FirstOrDefault()}");
     }
 }

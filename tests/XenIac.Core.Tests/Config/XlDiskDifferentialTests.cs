@@ -12,53 +12,30 @@ namespace XenIac.Core.Tests.Config;
 public sealed class XlDiskDifferentialTests(ITestOutputHelper output)
 {
     /// <summary>The disk parser of Debian's libxen-dev (4.17), or why it cannot be called here.</summary>
-    private sealed class XenDiskParser
+    private sealed class XenDiskParser(XenLibraries xen)
     {
-        private delegate IntPtr CfgInit(IntPtr report, string source);
-        private delegate void CfgDestroy(IntPtr cfg);
         private delegate int DiskParse(IntPtr cfg, int count, IntPtr[] specs, IntPtr disk);
         private delegate void DiskInit(IntPtr disk);
 
-        [DllImport("libc", EntryPoint = "fopen")] private static extern IntPtr FOpen(string path, string mode);
-        [DllImport("libc", EntryPoint = "fclose")] private static extern int FClose(IntPtr file);
-
-        private readonly CfgInit _init;
-        private readonly CfgDestroy _destroy;
-        private readonly DiskParse _parse;
-        private readonly DiskInit _diskInit;
-        private readonly DiskInit _diskDispose;
-
-        private XenDiskParser(IntPtr util, IntPtr light)
-        {
-            T F<T>(IntPtr h, string name) where T : Delegate => Marshal.GetDelegateForFunctionPointer<T>(NativeLibrary.GetExport(h, name));
-            _init = F<CfgInit>(util, "xlu_cfg_init");
-            _destroy = F<CfgDestroy>(util, "xlu_cfg_destroy");
-            _parse = F<DiskParse>(util, "xlu_disk_parse");
-            _diskInit = F<DiskInit>(light, "libxl_device_disk_init");
-            _diskDispose = F<DiskInit>(light, "libxl_device_disk_dispose");
-        }
+        private readonly DiskParse _parse = xen.Util<DiskParse>("xlu_disk_parse");
+        private readonly DiskInit _diskInit = xen.Light<DiskInit>("libxl_device_disk_init");
+        private readonly DiskInit _diskDispose = xen.Light<DiskInit>("libxl_device_disk_dispose");
 
         public static readonly Lazy<(XenDiskParser? Parser, string Why)> Loaded = new(() =>
         {
-            if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != System.Runtime.InteropServices.Architecture.X64)
-                return (null, "the layout of libxl_device_disk read here is x86-64 Linux's");
-            if (!NativeLibrary.TryLoad("libxlutil.so.4.17", out var util) && !NativeLibrary.TryLoad("libxlutil.so", out util))
-                return (null, "libxlutil.so is not loadable: install Debian's libxen-dev to compare with Xen's disk parser");
-            if (!NativeLibrary.TryLoad("libxenlight.so.4.17", out var light) && !NativeLibrary.TryLoad("libxenlight.so", out light))
-                return (null, "libxenlight.so is not loadable: install Debian's libxen-dev to compare with Xen's disk parser");
-            try { return (new XenDiskParser(util, light), ""); }
+            var (xen, why) = XenLibraries.Loaded.Value;
+            if (xen is null) return (null, why);
+            try { return (new XenDiskParser(xen), ""); }
             catch (EntryPointNotFoundException e) { return (null, e.Message); }
         });
 
         // libxl_device_disk (4.17, _libxl_types.h) on x86-64: the offsets of the fields compared.
         private const int BackendDomname = 8, PdevPath = 16, Vdev = 24, Backend = 32, Format = 36, Script = 40, ReadWrite = 52, IsCdrom = 56, Specification = 68;
 
-        public DiskConfig? Parse(string spec)
+        public DiskConfig? Parse(string spec) => xen.WithConfig(cfg =>
         {
             var disk = Marshal.AllocHGlobal(512);
             var text = Marshal.StringToCoTaskMemUTF8(spec);
-            var report = FOpen("/dev/null", "w");
-            var cfg = _init(report, "spec");
             try
             {
                 for (var i = 0; i < 512; i++) Marshal.WriteByte(disk, i, 0);
@@ -81,12 +58,10 @@ public sealed class XlDiskDifferentialTests(ITestOutputHelper output)
             finally
             {
                 _diskDispose(disk);
-                _destroy(cfg);
-                FClose(report);
                 Marshal.FreeCoTaskMem(text);
                 Marshal.FreeHGlobal(disk);
             }
-        }
+        });
     }
 
     private static readonly string[] Targets = ["/dev/vg/guest", "/img/a.img", "", "/srv/x y.img"];

@@ -12,53 +12,30 @@ namespace XenIac.Core.Tests.Config;
 public sealed class XlPciDifferentialTests(ITestOutputHelper output)
 {
     /// <summary>The PCI parser of Debian's libxen-dev (4.17), or why it cannot be called here.</summary>
-    private sealed class XenPciParser
+    private sealed class XenPciParser(XenLibraries xen)
     {
-        private delegate IntPtr CfgInit(IntPtr report, string source);
-        private delegate void CfgDestroy(IntPtr cfg);
         private delegate int PciParse(IntPtr cfg, IntPtr pci, IntPtr spec);
         private delegate void PciInit(IntPtr pci);
 
-        [DllImport("libc", EntryPoint = "fopen")] private static extern IntPtr FOpen(string path, string mode);
-        [DllImport("libc", EntryPoint = "fclose")] private static extern int FClose(IntPtr file);
-
-        private readonly CfgInit _init;
-        private readonly CfgDestroy _destroy;
-        private readonly PciParse _parse;
-        private readonly PciInit _pciInit;
-        private readonly PciInit _pciDispose;
-
-        private XenPciParser(IntPtr util, IntPtr light)
-        {
-            T F<T>(IntPtr h, string name) where T : Delegate => Marshal.GetDelegateForFunctionPointer<T>(NativeLibrary.GetExport(h, name));
-            _init = F<CfgInit>(util, "xlu_cfg_init");
-            _destroy = F<CfgDestroy>(util, "xlu_cfg_destroy");
-            _parse = F<PciParse>(util, "xlu_pci_parse_spec_string");
-            _pciInit = F<PciInit>(light, "libxl_device_pci_init");
-            _pciDispose = F<PciInit>(light, "libxl_device_pci_dispose");
-        }
+        private readonly PciParse _parse = xen.Util<PciParse>("xlu_pci_parse_spec_string");
+        private readonly PciInit _pciInit = xen.Light<PciInit>("libxl_device_pci_init");
+        private readonly PciInit _pciDispose = xen.Light<PciInit>("libxl_device_pci_dispose");
 
         public static readonly Lazy<(XenPciParser? Parser, string Why)> Loaded = new(() =>
         {
-            if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != System.Runtime.InteropServices.Architecture.X64)
-                return (null, "the layout of libxl_device_pci read here is x86-64 Linux's");
-            if (!NativeLibrary.TryLoad("libxlutil.so.4.17", out var util) && !NativeLibrary.TryLoad("libxlutil.so", out util))
-                return (null, "libxlutil.so is not loadable: install Debian's libxen-dev to compare with Xen's PCI parser");
-            if (!NativeLibrary.TryLoad("libxenlight.so.4.17", out var light) && !NativeLibrary.TryLoad("libxenlight.so", out light))
-                return (null, "libxenlight.so is not loadable: install Debian's libxen-dev to compare with Xen's PCI parser");
-            try { return (new XenPciParser(util, light), ""); }
+            var (xen, why) = XenLibraries.Loaded.Value;
+            if (xen is null) return (null, why);
+            try { return (new XenPciParser(xen), ""); }
             catch (EntryPointNotFoundException e) { return (null, e.Message); }
         });
 
         // libxl_device_pci (4.17, _libxl_types.h) on x86-64.
         private const int Func = 0, Dev = 1, Bus = 2, Domain = 4, Vdevfn = 8, VfuncMask = 12, MsiTranslate = 16, PowerMgmt = 17, Permissive = 18, Seize = 19, RdmPolicy = 20, Name = 24;
 
-        public PciDevice? Parse(string spec, PciDevice.Defaults defaults)
+        public PciDevice? Parse(string spec, PciDevice.Defaults defaults) => xen.WithConfig(cfg =>
         {
             var pci = Marshal.AllocHGlobal(64);
             var text = Marshal.StringToCoTaskMemUTF8(spec);
-            var report = FOpen("/dev/null", "w");
-            var cfg = _init(report, "spec");
             try
             {
                 for (var i = 0; i < 64; i++) Marshal.WriteByte(pci, i, 0);
@@ -90,12 +67,10 @@ public sealed class XlPciDifferentialTests(ITestOutputHelper output)
             finally
             {
                 _pciDispose(pci);
-                _destroy(cfg);
-                FClose(report);
                 Marshal.FreeCoTaskMem(text);
                 Marshal.FreeHGlobal(pci);
             }
-        }
+        });
     }
 
     private static readonly string[] Bdfs =

@@ -20,6 +20,15 @@ public sealed class SshTargetTests
         Assert.Equal(spec, HostSpec.Parse(spec.ToString()));
     }
 
+    /// <summary>Two spellings of one remote folder were two hosts: two apply locks, and its free memory counted twice.</summary>
+    [Theory]
+    [InlineData("ssh://h?host=embedded:/srv/./xen")]
+    [InlineData("ssh://h?host=embedded:/srv/xen/")]
+    [InlineData("ssh://h?host=embedded://srv//xen")]
+    [InlineData("ssh://h?host=embedded:/srv/other/../xen")]
+    public void Spellings_of_one_remote_folder_are_one_host(string text) =>
+        Assert.Equal(HostSpec.Parse("ssh://h?host=embedded:/srv/xen"), HostSpec.Parse(text));
+
     [Fact]
     public void A_bare_host_is_the_remotes_libxl_through_xen_iac_on_its_path()
     {
