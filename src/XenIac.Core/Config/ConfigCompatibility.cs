@@ -27,8 +27,10 @@ public static partial class ConfigCompatibility
             old.TryGetValue(key, out var o);
             @new.TryGetValue(key, out var n);
             if (o == n) continue;
-            // An unmodelled JSON leaf and an unmodelled xl key live in different name spaces; they cannot match.
-            if (crossFormat && (saved.Other.ContainsKey(key) || proposed.Other.ContainsKey(key)))
+            // An unmodelled JSON leaf and an unmodelled xl key live in different name spaces; they cannot match. Nor can
+            // the keyed devices (vtpm, p9, channel, usbctrl, usbdev): xl.cfg's are read key by key, libxl JSON's are
+            // kept as JSON text; their count is still compared.
+            if (crossFormat && (saved.Other.ContainsKey(key) || proposed.Other.ContainsKey(key) || IsKeyedDevice(key)))
             {
                 unmatched.Add(key);
                 continue;
@@ -42,6 +44,9 @@ public static partial class ConfigCompatibility
                 string.Join(", ", unmatched.Take(8)) + (unmatched.Count > 8 ? ", …" : "")));
         return findings;
     }
+
+    private static bool IsKeyedDevice(string key) =>
+        key.IndexOf('[') is > 0 and var open && DeviceSpecs.IsKeyed(key[..open]);
 
     public static bool IsCompatible(IEnumerable<CompatibilityFinding> findings) => findings.All(f => f.Severity != FindingSeverity.Error);
 
@@ -72,6 +77,12 @@ public static partial class ConfigCompatibility
             ("vif", "mac" or "model" or "type" or "devid" or "mtu") => (FindingSeverity.Error, "the NIC's MAC, model and identity are what the guest sees; " + GuestVisible),
             ("pci", "seize") => (FindingSeverity.Ok, "whether dom0 unbinds the device from its own driver first is dom0's business; the guest sees the same device"),
             ("pci", _) => (FindingSeverity.Error, "a passed-through device's options (config-space writes, MSI translation, power management, reserved memory) are part of its hardware; " + GuestVisible),
+            ("vtpm", "uuid") => (FindingSeverity.Error, "the vTPM's UUID says which vTPM (its keys and measurements) the guest has; " + GuestVisible),
+            ("p9", "tag") => (FindingSeverity.Error, "the guest mounts the share by its tag; " + GuestVisible),
+            ("channel", "name") => (FindingSeverity.Error, "the guest finds the channel by its name; " + GuestVisible),
+            ("usbctrl" or "usbdev", _) => (FindingSeverity.Error, "a USB controller or passed-through USB device is guest-visible hardware; " + GuestVisible),
+            ("vtpm" or "channel", _) or ("p9", "path" or "backend") =>
+                (FindingSeverity.Ok, "where the device is served from on the host may change; the guest sees the same device"),
             ("vif", _) => (FindingSeverity.Warning, "a vif parameter XenIac does not know; it may or may not be visible to the guest"),
             ("on_poweroff" or "on_reboot" or "on_crash" or "on_watchdog" or "on_soft_reset", _) =>
                 (FindingSeverity.Ok, "what the host does when the guest stops is host policy"),

@@ -136,10 +136,21 @@ public sealed partial class DomainConfig
             // xl reads device lists with xlu_cfg_get_list, which skips a single value with a warning: the guest got no
             // device where XenIac counted one, and an override that made it a list was "compatible".
             if (xl.Get(key) is not XlList) throw xl.SettingError(key, "is a single value but should be a list (xl skips it: the guest would get no device)");
-            devices[key] = key == "pci" ? XlPciDevices(xl) : Strings(xl, key);
+            devices[key] = key == "pci" ? XlPciDevices(xl) : DeviceSpecs.IsKeyed(key) ? XlKeyedDevices(xl, key) : Strings(xl, key);
         }
 
         return devices;
+    }
+
+    private static List<string> XlKeyedDevices(XlConfig xl, string key)
+    {
+        var specs = new List<string>();
+        foreach (var spec in Strings(xl, key))
+        {
+            try { specs.Add(DeviceSpecs.Canonical(key, spec)); }
+            catch (XlConfigException e) { throw xl.SettingError(key, $"entry: {e.Reason}"); }
+        }
+        return specs;
     }
 
     /// <summary>The config's PCI_SPEC_STRINGs as xl reads them (the pci_* settings are each device's defaults), in one spelling each.</summary>

@@ -207,6 +207,13 @@ public sealed partial class DomainConfig
             Add($"{kind}.count", N(specs.Count));
             for (var i = 0; i < specs.Count; i++)
             {
+                // The keyed kinds read from xl.cfg are in their one spelling (DeviceSpecs): compared key by key.
+                if (DeviceSpecs.IsKeyed(kind) && SourceFormat == SaveFiles.SaveFileConfigFormat.XlCfg)
+                {
+                    foreach (var part in specs[i].Split(',', StringSplitOptions.RemoveEmptyEntries))
+                        Add($"{kind}[{i}].{part[..part.IndexOf('=')]}", part[(part.IndexOf('=') + 1)..]);
+                    continue;
+                }
                 if (kind != "pci")
                 {
                     Add($"{kind}[{i}]", specs[i]);

@@ -76,6 +76,9 @@ public static partial class HostEffects
         {
             "script" => HostEffectKind.ExecutesProgram,
             "target" when kind == "disk" => HostEffectKind.OpensHostPath,
+            // The keyed device specs (DeviceSpecs) are compared field by field: their host paths and host devices.
+            "path" when kind is "p9" or "channel" => HostEffectKind.OpensHostPath,
+            "hostbus" or "hostaddr" when kind == "usbdev" => HostEffectKind.OpensHostPath,
             "" when kind == "serial" => HostEffectKind.OpensHostPath, // serial = [ "pty", "file:/x" ]
             "" when HostDeviceLists.Contains(kind) => HostEffectKind.OpensHostPath,
             _ => null,
