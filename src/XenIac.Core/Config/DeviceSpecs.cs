@@ -33,18 +33,26 @@ internal static partial class DeviceSpecs
     private static IEnumerable<string> Tokens(string spec) =>
         spec.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(t => t.TrimStart(' ')).Where(t => t.Length > 0);
 
-    private static string Join(IEnumerable<(string Key, string? Value)> parts) =>
-        string.Join(",", parts.Where(p => p.Value is not null).Select(p => $"{p.Key}={p.Value}"));
-
-    /// <summary>vtpm: backend= (required) and uuid=; xl stops reading the spec at a part without '=' (the rest is ignored).</summary>
-    private static string Vtpm(string spec)
+    /// <summary>The parts cut at their first '=', as xl reads vtpm and p9 specs: it stops at a part without one (the rest is ignored).</summary>
+    private static IEnumerable<(string Key, string Value)> Pairs(string spec)
     {
-        string? backend = null, uuid = null;
         foreach (var token in Tokens(spec))
         {
             var eq = token.IndexOf('=');
-            if (eq < 0) break;
-            var (key, value) = (token[..eq], token[(eq + 1)..]);
+            if (eq < 0) yield break;
+            yield return (token[..eq], token[(eq + 1)..]);
+        }
+    }
+
+    private static string Join(IEnumerable<(string Key, string? Value)> parts) =>
+        string.Join(",", parts.Where(p => p.Value is not null).Select(p => $"{p.Key}={p.Value}"));
+
+    /// <summary>vtpm: backend= (required) and uuid=.</summary>
+    private static string Vtpm(string spec)
+    {
+        string? backend = null, uuid = null;
+        foreach (var (key, value) in Pairs(spec))
+        {
             switch (key)
             {
                 case "backend": backend = value; break;
@@ -58,15 +66,12 @@ internal static partial class DeviceSpecs
         return Join([("backend", backend), ("uuid", uuid)]);
     }
 
-    /// <summary>p9: tag=, path= and security_model= (all required) and backend=; xl stops reading at a part without '='.</summary>
+    /// <summary>p9: tag=, path= and security_model= (all required) and backend=.</summary>
     private static string P9(string spec)
     {
         string? tag = null, path = null, model = null, backend = null;
-        foreach (var token in Tokens(spec))
+        foreach (var (key, value) in Pairs(spec))
         {
-            var eq = token.IndexOf('=');
-            if (eq < 0) break;
-            var (key, value) = (token[..eq], token[(eq + 1)..]);
             switch (key)
             {
                 case "tag": tag = value; break;

@@ -119,7 +119,12 @@ public static partial class Planner
             return Failed(spec, new DomainObservation(null, savefile), PlanAction.None,
                 $"{spec.HostLocation ?? spec.Location}: domains named {spec.Name} run on {string.Join(" and ", others)}, and the manifest places it on {target.Name}: " +
                 "XenIac cannot tell which is this domain; destroy or rename the others");
-        if (await StrangerAsync(spec, elsewhere, hosts, cancellationToken).ConfigureAwait(false) is { } differs)
+        // Asked once: the check below and the migration's placement both need it.
+        ConfigText? running = null;
+        Exception? unreadable = null;
+        try { running = await hosts.Get(elsewhere.Spec).GetConfigAsync(spec.Name, cancellationToken).ConfigureAwait(false); }
+        catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException) { unreadable = e; }
+        if (running is not null && await StrangerAsync(spec, running, cancellationToken).ConfigureAwait(false) is { } differs)
             return Failed(spec, new DomainObservation(null, savefile), PlanAction.None,
                 $"{spec.HostLocation ?? spec.Location}: a domain named {spec.Name} runs on {elsewhere.Name}, not on {target.Name} where the manifest places it, " +
                 $"and its config is not the manifest's ({differs}): XenIac leaves it alone and does not take it for this domain; " +
@@ -145,34 +150,28 @@ public static partial class Planner
             Reason = $"runs on {elsewhere.Name} as domid {domain.DomId}; the manifest places it on {target.Name}: save there, restore here through {through} (cold migration)",
         };
         if (migration.Error is not null) return migration;
-        ConfigText? config = migration.OverrideConfig;
-        try
-        {
-            config ??= await hosts.Get(elsewhere.Spec).GetConfigAsync(spec.Name, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is XenIacException or IOException or UnauthorizedAccessException)
-        {
-            return migration with { Error = $"{spec.Location}: cannot read the config of {spec.Name} on {elsewhere.Name}: {e.Message}" };
-        }
+        var config = migration.OverrideConfig ?? running;
+        if (config is null)
+            return migration with { Error = $"{spec.Location}: cannot read the config of {spec.Name} on {elsewhere.Name}: {unreadable?.Message}" };
         // The CPUID policy the savefile will carry is the one the domain runs with now: its host's vendor.
         var subject = new PlacementSubject(await elsewhere.CpuVendorAsync(cancellationToken).ConfigureAwait(false), Model(config));
         return await CheckPlacementAsync(migration, target, subject, stores, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
-    /// Why the domain of this name on <paramref name="elsewhere"/> is not the manifest's: the settings its config
+    /// Why the domain of this name running elsewhere (with <paramref name="runningConfig"/>) is not the manifest's: the settings its config
     /// differs in where a restore of one with the other would be refused (the manifest's config, or its override,
     /// compared as a restore compares them); null when it may be this domain, or when either config cannot be read
     /// (the plan's other checks say so).
     /// </summary>
-    private static async Task<string?> StrangerAsync(DomainSpec spec, FleetHost elsewhere, IHostProvider hosts, CancellationToken cancellationToken)
+    private static async Task<string?> StrangerAsync(DomainSpec spec, ConfigText runningConfig, CancellationToken cancellationToken)
     {
         if (spec.ConfigPath is null) return null;
         DomainConfig running;
         List<DomainConfig> manifest = [];
         try
         {
-            running = OverrideConfigs.Model(await hosts.Get(elsewhere.Spec).GetConfigAsync(spec.Name, cancellationToken).ConfigureAwait(false));
+            running = OverrideConfigs.Model(runningConfig);
             manifest.Add(OverrideConfigs.Model(ConfigText.FromText(await ConfigText.ReadTextAsync(spec.ConfigPath, cancellationToken).ConfigureAwait(false), spec.ConfigPath)));
             if (TryComposeOverride(spec, out var composed, out _) && composed is not null) manifest.Add(OverrideConfigs.Model(composed));
         }
