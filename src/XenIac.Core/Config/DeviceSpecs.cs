@@ -128,8 +128,8 @@ internal static partial class DeviceSpecs
             if (token.StartsWith("type=", StringComparison.Ordinal))
                 type = token[5..].ToLowerInvariant() is var t && UsbctrlTypes.Contains(t) ? t
                     : throw Error("usbctrl", $"type '{token[5..]}' is not one of {string.Join(", ", UsbctrlTypes)}");
-            else if (token.StartsWith("version=", StringComparison.Ordinal)) version = Number(PciDevice.Atoi(token[8..]));
-            else if (token.StartsWith("ports=", StringComparison.Ordinal)) ports = Number(PciDevice.Atoi(token[6..]));
+            else if (token.StartsWith("version=", StringComparison.Ordinal)) version = Number(CNumbers.Atoi(token[8..]));
+            else if (token.StartsWith("ports=", StringComparison.Ordinal)) ports = Number(CNumbers.Atoi(token[6..]));
             else throw Error("usbctrl", $"unknown part '{token}' in '{spec}' (type=, version=, ports=)");
         }
         return Join([("type", type), ("version", version), ("ports", ports)]);
@@ -143,41 +143,16 @@ internal static partial class DeviceSpecs
         {
             if (token.StartsWith("type=", StringComparison.Ordinal))
                 type = token[5..].Equals("hostdev", StringComparison.OrdinalIgnoreCase) ? "hostdev" : throw Error("usbdev", $"type '{token[5..]}' is not hostdev");
-            else if (token.StartsWith("hostbus=", StringComparison.Ordinal)) bus = Number((byte)Strtoul(token[8..]));
-            else if (token.StartsWith("hostaddr=", StringComparison.Ordinal)) addr = Number((byte)Strtoul(token[9..]));
-            else if (token.StartsWith("controller=", StringComparison.Ordinal)) controller = Number(PciDevice.Atoi(token[11..]));
-            else if (token.StartsWith("port=", StringComparison.Ordinal)) port = Number(PciDevice.Atoi(token[5..]));
+            else if (token.StartsWith("hostbus=", StringComparison.Ordinal)) bus = Number((byte)CNumbers.Strtoul(token[8..]));
+            else if (token.StartsWith("hostaddr=", StringComparison.Ordinal)) addr = Number((byte)CNumbers.Strtoul(token[9..]));
+            else if (token.StartsWith("controller=", StringComparison.Ordinal)) controller = Number(CNumbers.Atoi(token[11..]));
+            else if (token.StartsWith("port=", StringComparison.Ordinal)) port = Number(CNumbers.Atoi(token[5..]));
             else throw Error("usbdev", $"unknown part '{token}' in '{spec}' (type=, hostbus=, hostaddr=, controller=, port=)");
         }
         return Join([("type", type), ("hostbus", bus), ("hostaddr", addr), ("controller", controller), ("port", port)]);
     }
 
     private static string Number(long n) => n.ToString(CultureInfo.InvariantCulture);
-
-    /// <summary>C's strtoul with base 0 (white space, a sign, 0x hex, a leading 0 octal, the rest ignored; 0 when no digit).</summary>
-    private static ulong Strtoul(string s)
-    {
-        var at = 0;
-        while (at < s.Length && s[at] is ' ' or '\t' or '\n' or '\v' or '\f' or '\r') at++;
-        var negative = false;
-        if (at < s.Length && s[at] is '+' or '-') negative = s[at++] == '-';
-        var radix = 10u;
-        if (at < s.Length && s[at] == '0')
-        {
-            radix = 8;
-            if (at + 2 < s.Length && s[at + 1] is 'x' or 'X' && char.IsAsciiHexDigit(s[at + 2])) { radix = 16; at += 2; }
-        }
-        ulong n = 0;
-        var overflow = false;
-        for (; at < s.Length; at++)
-        {
-            var d = char.IsAsciiDigit(s[at]) ? (uint)(s[at] - '0') : char.IsAsciiHexDigit(s[at]) ? (uint)((s[at] | 0x20) - 'a' + 10) : 99u;
-            if (d >= radix) break;
-            if (n > (ulong.MaxValue - d) / radix) overflow = true;
-            else n = n * radix + d;
-        }
-        return overflow ? ulong.MaxValue : negative ? unchecked(0UL - n) : n;
-    }
 
     [GeneratedRegex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
     private static partial Regex Uuid();

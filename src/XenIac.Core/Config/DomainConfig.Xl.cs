@@ -183,8 +183,6 @@ public sealed partial class DomainConfig
                 ? videoram.ToString(System.Globalization.CultureInfo.InvariantCulture)
                 : throw xl.SettingError("videoram", $"= {videoram} MiB is out of range (0 to {MaxMemoryMiB})");
         if (dm.Remove("stdvga", out var std) && !dm.ContainsKey("vga")) dm["vga"] = std == "1" ? "stdvga" : "cirrus";
-        // xl reads these as numbers from 0 to INT_MAX and stops at anything else; a word stored here reached the
-        // savefile's JSON, which libxl's own reader then refused at restore.
         // Read as xl reads them: 010 is 8 and 0x10 is 16 (a decimal reading made rtc_timeoffset=010 ten seconds, and
         // mmio_hole=0400 400 MiB instead of 256); a word is an error, which xl would warn about and skip.
         foreach (var key in NumericDeviceModelKeys)
@@ -194,6 +192,8 @@ public sealed partial class DomainConfig
         foreach (var rule in PlatformWords)
             if (rule.MaxNumber is not null && xl.TryGetLong(rule.Key, out var number, out _))
                 dm[rule.Key] = number.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        // xl reads these as numbers from 0 to INT_MAX and stops at anything else; a word stored here reached the
+        // savefile's JSON, which libxl's own reader then refused at restore.
         foreach (var key in (string[])["max_grant_frames", "max_maptrack_frames"])
             if (xl.Contains(key))
                 dm[key] = xl.GetLong(key) is { } n and >= 0 and <= int.MaxValue

@@ -110,7 +110,8 @@ public sealed partial record NicConfig
         var bytes = at < 0 ? rate : rate[..at];
         if (bytes.Length == 0) throw Error($"rate '{rate}' gives no rate (e.g. 10Mb/s or 10Mb/s@20ms)");
         if (!RatePattern().IsMatch(bytes)) throw Error($"rate '{rate}' is not RATE[@INTERVAL] (e.g. 10Mb/s, 1GB/s@50ms)");
-        var perSecond = Strtoull(bytes, out var rest);
+        var perSecond = CNumbers.Strtoul(bytes, out var digits);
+        var rest = bytes[digits..];
         if (perSecond is 0 or > uint.MaxValue) throw Error($"rate '{rate}': the rate is 0 or out of range");
         // The unit is read from where the number ended, as libxlutil does (so 08Mb/s, octal 0 then "8", is a 0 rate above).
         perSecond *= rest[0] switch { 'G' => 1_000_000_000UL, 'M' => 1_000_000UL, 'K' => 1_000UL, _ => 1UL };
@@ -120,25 +121,14 @@ public sealed partial record NicConfig
         {
             var interval = rate[(at + 1)..];
             if (!IntervalPattern().IsMatch(interval)) throw Error($"rate '{rate}': the interval '{interval}' is not a number of s, ms or us");
-            usecs = Strtoull(interval, out var unit);
+            usecs = CNumbers.Strtoul(interval, out var end);
+            var unit = interval[end..];
             if (usecs is 0 or > uint.MaxValue) throw Error($"rate '{rate}': the interval is 0 or out of range");
             usecs *= unit.Length == 0 || unit[0] == 's' ? 1_000_000UL : unit[0] == 'm' ? 1_000UL : 1UL;
             if (usecs > uint.MaxValue) throw Error($"rate '{rate}': the interval is out of range");
         }
         if (perSecond > ulong.MaxValue / usecs) throw Error($"rate '{rate}' is out of range");
         return (perSecond * usecs / 1_000_000UL, (uint)usecs);
-    }
-
-    /// <summary>C's strtoull with base 0 on digits only: a leading 0 makes it octal and it stops at the first 8 or 9.</summary>
-    private static ulong Strtoull(string digitsAndRest, out string rest)
-    {
-        var radix = digitsAndRest.Length > 1 && digitsAndRest[0] == '0' ? 8u : 10u;
-        ulong n = 0;
-        var at = 0;
-        for (; at < digitsAndRest.Length && char.IsAsciiDigit(digitsAndRest[at]) && (uint)(digitsAndRest[at] - '0') < radix; at++)
-            n = n > (ulong.MaxValue - 9) / radix ? ulong.MaxValue : n * radix + (uint)(digitsAndRest[at] - '0');
-        rest = digitsAndRest[at..];
-        return n;
     }
 
     [System.Text.RegularExpressions.GeneratedRegex("^[0-9]+[GMK]?[Bb]/s$")]

@@ -59,7 +59,7 @@ internal sealed record PciDevice
             at = end;
             if (at < spec.Length && spec[at] == '@')
             {
-                if (!ScanHex(spec, at + 1, out var slot, out at) || slot > 0x1F)
+                if (!CNumbers.ScanHex(spec, at + 1, out var slot, out at) || slot > 0x1F)
                     throw Error($"'{shown}': the vslot after '@' must be a hexadecimal slot from 0 to 1f");
                 device = device with { VSlot = slot };
             }
@@ -89,13 +89,13 @@ internal sealed record PciDevice
                     hasBdf = true;
                     break;
                 case "vslot":
-                    if (!ScanHex(value, 0, out var v, out _) || v > 0x1F) throw Error($"'{shown}': vslot '{value}' must be a hexadecimal slot from 0 to 1f");
+                    if (!CNumbers.ScanHex(value, 0, out var v, out _) || v > 0x1F) throw Error($"'{shown}': vslot '{value}' must be a hexadecimal slot from 0 to 1f");
                     device = device with { VSlot = v };
                     break;
-                case "permissive": device = device with { Permissive = Atoi(value) != 0 }; break;
-                case "msitranslate": device = device with { MsiTranslate = Atoi(value) != 0 }; break;
-                case "seize": device = device with { Seize = Atoi(value) != 0 }; break;
-                case "power_mgmt": device = device with { PowerMgmt = Atoi(value) != 0 }; break;
+                case "permissive": device = device with { Permissive = CNumbers.Atoi(value) != 0 }; break;
+                case "msitranslate": device = device with { MsiTranslate = CNumbers.Atoi(value) != 0 }; break;
+                case "seize": device = device with { Seize = CNumbers.Atoi(value) != 0 }; break;
+                case "power_mgmt": device = device with { PowerMgmt = CNumbers.Atoi(value) != 0 }; break;
                 case "rdm_policy":
                     device = device with { RdmPolicy = RdmPolicyNamed(value) ?? throw Error($"'{shown}': unknown rdm_policy '{value}' (strict or relaxed)") };
                     break;
@@ -181,14 +181,14 @@ internal sealed record PciDevice
         if (colons is not (1 or 2)) return false;
         uint domain = 0;
         var at = start;
-        if (colons == 2 && !(ScanHex(s, at, out domain, out at) && Expect(s, ref at, ':'))) return false;
-        if (!(ScanHex(s, at, out var bus, out at) && Expect(s, ref at, ':') && ScanHex(s, at, out var dev, out at) && Expect(s, ref at, '.')))
+        if (colons == 2 && !(CNumbers.ScanHex(s, at, out domain, out at) && Expect(s, ref at, ':'))) return false;
+        if (!(CNumbers.ScanHex(s, at, out var bus, out at) && Expect(s, ref at, ':') && CNumbers.ScanHex(s, at, out var dev, out at) && Expect(s, ref at, '.')))
             return false;
         if (domain > 0xFFFF || bus > 0xFF || dev > 0x1F) return false;
         uint func = 0;
         var all = at < s.Length && s[at] == '*';
         if (all) at++;
-        else if (!ScanHex(s, at, out func, out at) || func > 7) return false;
+        else if (!CNumbers.ScanHex(s, at, out func, out at) || func > 7) return false;
         bdf = (domain, bus, dev, func, all);
         end = at;
         return true;
@@ -199,59 +199,5 @@ internal sealed record PciDevice
         if (at >= s.Length || s[at] != c) return false;
         at++;
         return true;
-    }
-
-    private static bool IsCSpace(char c) => c is ' ' or '\t' or '\n' or '\v' or '\f' or '\r';
-
-    /// <summary>
-    /// A hexadecimal number as glibc's scanf %x reads one into an unsigned int: white space skipped, one sign, "0x"
-    /// taken even with no digit after it (then the number is the 0), a value beyond 64 bits saturated, then cut to
-    /// 32 bits, a negative one wrapped. False when no digit was read.
-    /// </summary>
-    internal static bool ScanHex(string s, int start, out uint value, out int end)
-    {
-        value = 0;
-        end = start;
-        var at = start;
-        while (at < s.Length && IsCSpace(s[at])) at++;
-        var negative = false;
-        if (at < s.Length && s[at] is '+' or '-') negative = s[at++] == '-';
-        var digits = 0;
-        ulong magnitude = 0;
-        var saturated = false;
-        if (at < s.Length && s[at] == '0')
-        {
-            at++;
-            digits++;
-            if (at < s.Length && s[at] is 'x' or 'X') at++;
-        }
-        for (; at < s.Length && char.IsAsciiHexDigit(s[at]); at++, digits++)
-        {
-            if (magnitude > ulong.MaxValue >> 4) saturated = true;
-            magnitude = (magnitude << 4) | (uint)(char.IsAsciiDigit(s[at]) ? s[at] - '0' : (s[at] | 0x20) - 'a' + 10);
-        }
-        if (digits == 0) return false;
-        var full = saturated ? ulong.MaxValue : negative ? unchecked(0UL - magnitude) : magnitude;
-        value = unchecked((uint)full);
-        end = at;
-        return true;
-    }
-
-    /// <summary>C's atoi: white space, a sign, decimal digits, the rest ignored; saturated at 64 bits, then cut to an int as glibc does.</summary>
-    internal static int Atoi(string s)
-    {
-        var at = 0;
-        while (at < s.Length && IsCSpace(s[at])) at++;
-        var negative = false;
-        if (at < s.Length && s[at] is '+' or '-') negative = s[at++] == '-';
-        long value = 0;
-        var saturated = false;
-        for (; at < s.Length && char.IsAsciiDigit(s[at]); at++)
-        {
-            if (!saturated && value > (long.MaxValue - (s[at] - '0')) / 10) saturated = true;
-            if (!saturated) value = value * 10 + (s[at] - '0');
-        }
-        var result = saturated ? (negative ? long.MinValue : long.MaxValue) : negative ? -value : value;
-        return unchecked((int)result);
     }
 }

@@ -111,6 +111,34 @@ public sealed class XlPciDifferentialTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// Where libxlutil's BDF reader is undefined: its sscanf reads the numbers, the '.' after them does not match, and
+    /// the %n that would say where they ended is never written, so it moves its pointer by stack garbage (a crash of the
+    /// test host now and then, 2026-12-07). Checked at the start of the spec and after every bdf=.
+    /// </summary>
+    private static bool UndefinedInXen(string spec)
+    {
+        for (var start = 0; start >= 0 && start <= spec.Length; start = spec.IndexOf("bdf=", start, StringComparison.Ordinal) is var b and >= 0 ? b + 4 : -1)
+        {
+            var colons = 0;
+            for (var i = start; i < spec.Length && (char.IsAsciiHexDigit(spec[i]) || spec[i] == ':'); i++)
+                if (spec[i] == ':') colons++;
+            if (colons is 1 or 2)
+            {
+                var at = start;
+                var read = true;
+                for (var n = 0; n < colons + 1 && read; n++)
+                {
+                    read = CNumbers.ScanHex(spec, at, out _, out at);
+                    if (read && n < colons) read = at < spec.Length && spec[at++] == ':';
+                }
+                if (read && (at >= spec.Length || spec[at] != '.')) return true;
+            }
+            if (start == spec.Length) break;
+        }
+        return false;
+    }
+
     [SkippableFact]
     public void Pci_specs_read_as_xl_reads_them()
     {
@@ -118,10 +146,17 @@ public sealed class XlPciDifferentialTests(ITestOutputHelper output)
         Skip.If(xen is null, why);
         var scale = int.TryParse(Environment.GetEnvironmentVariable("XENIAC_DIFF_SCALE"), out var s) && s > 0 ? s : 1;
         var disagreements = new List<string>();
-        int accepted = 0, refused = 0;
+        int accepted = 0, refused = 0, undefined = 0;
         var rng = new Random(7);
         foreach (var spec in Specs(4000 * scale, 20261207).Distinct())
         {
+            if (UndefinedInXen(spec))
+            {
+                // XenIac refuses these; Xen's answer is whatever the stack held.
+                Assert.Throws<XlConfigException>(() => PciDevice.Parse(spec, PciDevice.NoDefaults));
+                undefined++;
+                continue;
+            }
             var defaults = rng.Next(4) == 0 ? new PciDevice.Defaults(rng.Next(2) == 0, rng.Next(2) == 0, rng.Next(2) == 0, rng.Next(2) == 0) : PciDevice.NoDefaults;
             var theirs = xen!.Parse(spec, defaults);
             PciDevice? ours;
@@ -141,7 +176,7 @@ public sealed class XlPciDifferentialTests(ITestOutputHelper output)
                     disagreements.Add($"'{spec}': its spelling '{canonical}' does not read back as {ours}");
             }
         }
-        output.WriteLine($"{accepted} accepted by both, {refused} refused by both, {disagreements.Count} disagreements");
+        output.WriteLine($"{accepted} accepted by both, {refused} refused by both, {undefined} not sent (undefined in libxlutil, refused by XenIac), {disagreements.Count} disagreements");
         foreach (var d in disagreements.Take(40)) output.WriteLine(d);
         Assert.True(accepted > 100 && refused > 100, $"the generator should give both kinds: {accepted} accepted, {refused} refused");
         Assert.True(disagreements.Count == 0, $"{disagreements.Count} disagreements; first: {disagreements.FirstOrDefault()}");
