@@ -17,6 +17,12 @@ public static class SharedFixtures
     /// <summary>The shared folder, or null when it is absent (tests then skip and say so).</summary>
     public static string? Shared => SharedDir.Value;
 
+#if XENIAC_TEST_PROJECT
+    private static string SystemTempPath => TestTemp.SystemTemp;
+#else
+    private static string SystemTempPath => Path.GetTempPath();
+#endif
+
     public static string? RealXenDir =>
         Shared is { } s && Directory.Exists(Path.Combine(s, "fixtures", "real-xen")) ? Path.Combine(s, "fixtures", "real-xen") : null;
 
@@ -29,7 +35,8 @@ public static class SharedFixtures
     public static string RealSavefile(string name)
     {
         var dir = RealXenDir ?? throw new InvalidOperationException(MissingReason);
-        var outDir = Path.Combine(Path.GetTempPath(), "xeniac-real-xen-" + Environment.UserName);
+        // Kept between runs (unpacking takes a while): the system temp folder, not the run's (TestTemp).
+        var outDir = Path.Combine(SystemTempPath, "xeniac-real-xen-" + Environment.UserName);
         var target = Path.Combine(outDir, name);
         lock (UnpackLock)
         {
