@@ -4,20 +4,29 @@ using Microsoft.Win32.SafeHandles;
 namespace XenIac.Core.IO;
 
 /// <summary>
-/// Turns O_DIRECT on and off for an open file (Linux only; .NET has no option for it on Unix). Big files (guest
-/// memory, savefiles) move this way: see <see cref="DirectBlockWriter"/> for why.
+/// Turns O_DIRECT on and off for an open file (Linux only; .NET has no option for it on Unix), when asked for with
+/// <c>XENIAC_DIRECT_IO=1</c>: big files (guest memory, savefiles, store packs) then move around the page cache, see
+/// <see cref="DirectBlockWriter"/>. Off by default since 2026-12-08: measured then on this 2-core VM, an embedded
+/// 256 MiB save took 1.03–1.05 s through the page cache (with writeback started every 16 MiB) against 1.16–1.97 s
+/// direct, and a restore 0.72–0.76 s against 0.65–1.19 s (three rounds each, cli-stream benchmark); the direct writes
+/// go to the disk one 4 MiB block at a time, slower than the kernel's writeback that day, where on 2026-12-04 they had
+/// been faster (README, issue 19). The page cache is also what cp, the reference, uses.
 /// </summary>
 internal static partial class DirectIo
 {
     /// <summary>Buffer address, file offset and length of every direct transfer are multiples of this.</summary>
     public const int Alignment = 4096;
 
-    /// <summary>True when <paramref name="file"/> now bypasses the page cache; false where that is not possible.</summary>
+    /// <summary>Whether big transfers should bypass the page cache (<c>XENIAC_DIRECT_IO=1</c>; tests turn it on).</summary>
+    internal static bool Wanted { get; set; } = Environment.GetEnvironmentVariable("XENIAC_DIRECT_IO") == "1";
+
+    /// <summary>
+    /// True when <paramref name="file"/> now bypasses the page cache; false where that is not possible or not
+    /// <see cref="Wanted"/>.
+    /// </summary>
     public static bool TryEnable(SafeFileHandle file)
     {
-        // XENIAC_NO_DIRECT_IO=1 keeps every transfer in the page cache (to compare, or for a file system that
-        // takes O_DIRECT but serves it badly).
-        if (!OperatingSystem.IsLinux() || DirectFlag == 0 || Environment.GetEnvironmentVariable("XENIAC_NO_DIRECT_IO") == "1") return false;
+        if (!Wanted || !OperatingSystem.IsLinux() || DirectFlag == 0) return false;
         var fd = (int)file.DangerousGetHandle();
         var flags = Libc.Fcntl(fd, Libc.GetStatusFlags, 0);
         return flags >= 0 && Libc.Fcntl(fd, Libc.SetStatusFlags, flags | DirectFlag) >= 0;

@@ -9,13 +9,26 @@ namespace XenIac.Core.IO;
 /// earlier ones. Every <see cref="KickBytes"/> written, this asks the kernel to start writing what is dirty
 /// (sync_file_range with WRITE only: it does not wait for the disk), so the fsync finds little left. Measured by
 /// the ssh-restore and embedded save/restore benchmarks.
+/// That is not all a closing fsync waits for in a VM: the virtual disk's cache flush makes the host write what it
+/// holds of the file, and that only starts at the fsync. So every <see cref="SyncBytes"/> an fsync also runs on
+/// another thread, the host's disk working while the writer produces the next bytes (a writer slowed by hashing:
+/// 0.87–0.92 s against 1.10 s for 256 MiB over four rounds, 2026-12-08, in a C model of the save). The closing
+/// fsync waits for it and reports its failure: a write error reaches only one fsync per file descriptor.
 /// </summary>
 internal sealed partial class WritebackFileStream(string path, FileStreamOptions options) : FileStream(path, options)
 {
     /// <summary>Small enough that the disk starts early, large enough that the calls cost nothing.</summary>
     private const long KickBytes = 16L << 20;
 
+    /// <summary>Span writes at least this long skip the stream's buffer (see <see cref="Write(ReadOnlySpan{byte})"/>).</summary>
+    private const int PastBufferBytes = 64 << 10;
+
+    /// <summary>An fsync beside the writer after this many bytes (when the previous one is done).</summary>
+    private const long SyncBytes = 64L << 20;
+
     private long _sinceKick;
+    private long _sinceSync;
+    private Task? _syncing;
 
     public override void Write(byte[] buffer, int offset, int count)
     {
@@ -25,7 +38,17 @@ internal sealed partial class WritebackFileStream(string path, FileStreamOptions
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
-        base.Write(buffer);
+        if (buffer.Length >= PastBufferBytes)
+        {
+            // FileStream sends a subclass's span writes through Stream.Write, which copies them into a rented array
+            // first: a whole extra copy of a savefile (7.5% of an embedded save's profile). Written here instead, after
+            // what the buffer holds. Reading SafeFileHandle puts the buffer into the file first.
+            var handle = SafeFileHandle;
+            var at = Position;
+            RandomAccess.Write(handle, buffer, at);
+            Position = at + buffer.Length;
+        }
+        else base.Write(buffer);
         Wrote(buffer.Length);
     }
 
@@ -47,9 +70,49 @@ internal sealed partial class WritebackFileStream(string path, FileStreamOptions
         Wrote(buffer.Length);
     }
 
-    /// <summary>Counts written bytes towards the next kick.</summary>
+    /// <summary>Waits for the fsync beside the writer (and rethrows its failure) before its own.</summary>
+    public override void Flush(bool flushToDisk)
+    {
+        if (flushToDisk) WaitForSync(rethrow: true);
+        base.Flush(flushToDisk);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        // The handle must outlive the fsync that uses it; a failure there matters only to a Flush(true) not made.
+        if (disposing) WaitForSync(rethrow: false);
+        base.Dispose(disposing);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        WaitForSync(rethrow: false);
+        await base.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private void WaitForSync(bool rethrow)
+    {
+        if (_syncing is not { } syncing) return;
+        _syncing = null;
+        Task.WaitAny(syncing);
+        if (rethrow && syncing.Exception?.InnerException is { } failure)
+            throw new IOException($"cannot write '{Name}' to the disk: {failure.Message}", failure);
+    }
+
+    /// <summary>Counts written bytes towards the next kick and the next fsync beside the writer.</summary>
     private void Wrote(long bytes)
     {
+        _sinceSync += bytes;
+        if (_sinceSync >= SyncBytes && _syncing is not { IsCompleted: false } && Environment.ProcessorCount > 1)
+        {
+            _sinceSync = 0;
+            // A failed earlier one is kept for the closing fsync to report, not replaced.
+            if (_syncing is not { IsFaulted: true })
+            {
+                var handle = SafeFileHandle;
+                _syncing = Task.Run(() => RandomAccess.FlushToDisk(handle));
+            }
+        }
         _sinceKick += bytes;
         if (_sinceKick < KickBytes || !OperatingSystem.IsLinux()) return;
         _sinceKick = 0;

@@ -14,6 +14,9 @@ internal sealed class IntegrityHashingStream : Stream
     private long _count;
     private byte[]? _skip;
 
+    /// <summary>Writes at least this long are hashed beside the write (<see cref="WriteHashingBeside"/>).</summary>
+    private const int ParallelBytes = 1 << 20;
+
     private IntegrityHashingStream(Stream inner, bool reading)
     {
         _inner = inner;
@@ -99,16 +102,62 @@ internal sealed class IntegrityHashingStream : Stream
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         if (_reading) throw new NotSupportedException();
-        _inner.Write(buffer);
-        _hash.AppendData(buffer);
+        if (buffer.Length >= ParallelBytes && Environment.ProcessorCount > 1) WriteHashingBeside(buffer);
+        else
+        {
+            _inner.Write(buffer);
+            _hash.AppendData(buffer);
+        }
         _count += buffer.Length;
+    }
+
+    /// <summary>
+    /// A write big enough to share (a save's page records, megabytes each) is hashed on another core while this
+    /// thread hands it to the file: a sealed save's SHA-256 took as long as its copies into the file, one after the
+    /// other. The call returns only when both are done, so the caller's buffer is not used after it, and the digest
+    /// sees the writes in order.
+    /// </summary>
+    private unsafe void WriteHashingBeside(ReadOnlySpan<byte> buffer)
+    {
+        fixed (byte* bytes = buffer)
+        {
+            var (at, length) = ((nint)bytes, buffer.Length);
+            var hashing = Task.Run(() => _hash.AppendData(new ReadOnlySpan<byte>((byte*)at, length)));
+            try
+            {
+                _inner.Write(buffer);
+            }
+            finally
+            {
+                // Pinned and alive until the hash has read it, whatever the write did (WaitAny does not throw).
+                Task.WaitAny(hashing);
+            }
+            hashing.GetAwaiter().GetResult();
+        }
     }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (_reading) throw new NotSupportedException();
-        await _inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
-        _hash.AppendData(buffer.Span);
+        if (buffer.Length >= ParallelBytes && Environment.ProcessorCount > 1)
+        {
+            var hashing = Task.Run(() => _hash.AppendData(buffer.Span), CancellationToken.None);
+            try
+            {
+                await _inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                // The caller may reuse its buffer once this returns: the hash must be done with it.
+                await Task.WhenAny(hashing).ConfigureAwait(false);
+            }
+            await hashing.ConfigureAwait(false);
+        }
+        else
+        {
+            await _inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+            _hash.AppendData(buffer.Span);
+        }
         _count += buffer.Length;
     }
 

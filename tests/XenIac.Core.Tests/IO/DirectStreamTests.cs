@@ -6,12 +6,34 @@ namespace XenIac.Core.Tests.IO;
 /// The embedded host's page-cache-bypassing streams give back exactly the bytes of ordinary file streams, on the
 /// paths a save takes: many small writes across block boundaries, an unaligned tail, a patch at the front after
 /// the end, and reads with seeks. On a file system without O_DIRECT (tmpfs) the same tests cover the fallback.
+/// O_DIRECT is off unless asked for (XENIAC_DIRECT_IO=1): these tests ask.
 /// </summary>
 public sealed class DirectStreamTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("xeniac-direct-").FullName;
+    private readonly bool _wanted = DirectIo.Wanted;
 
-    public void Dispose() => Directory.Delete(_dir, true);
+    /// <summary>Direct transfers are asked for (XENIAC_DIRECT_IO=1); other tests meanwhile just take that path too.</summary>
+    public DirectStreamTests() => DirectIo.Wanted = true;
+
+    public void Dispose()
+    {
+        DirectIo.Wanted = _wanted;
+        Directory.Delete(_dir, true);
+    }
+
+    [SkippableFact]
+    public void Direct_transfers_are_used_on_this_disk_when_asked_for_and_not_otherwise()
+    {
+        using var file = File.OpenHandle(Path.Combine(_dir, "probe.bin"), FileMode.CreateNew, FileAccess.Write);
+        var fd = (int)file.DangerousGetHandle();
+        Skip.IfNot(DirectIo.TryEnable(file), $"the file system under {_dir} refuses O_DIRECT");
+        Assert.NotEqual(0, Libc.Fcntl(fd, Libc.GetStatusFlags, 0) & 0x4000);
+        DirectIo.Disable(file);
+        DirectIo.Wanted = false;
+        Assert.False(DirectIo.TryEnable(file));
+        Assert.Equal(0, Libc.Fcntl(fd, Libc.GetStatusFlags, 0) & 0x4000);
+    }
 
     [Theory]
     [InlineData(0, 1)]
