@@ -23,7 +23,8 @@ internal static class TestTemp
         if (!OperatingSystem.IsLinux()) return;
         SystemTemp = Path.GetTempPath();
         RemoveEndedRuns();
-        var root = Path.Combine(SystemTemp, $"{Prefix}{Environment.ProcessId}-{Guid.NewGuid():N}");
+        // Short: a Unix socket's path (.NET's named pipes, msbuild's nodes) must stay under 108 bytes inside it.
+        var root = Path.Combine(SystemTemp, $"{Prefix}{Environment.ProcessId}-{Guid.NewGuid():N}"[..(Prefix.Length + 20)]);
         Directory.CreateDirectory(root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         // Path.GetTempPath reads TMPDIR at every call on Unix, and started processes inherit it.
         Environment.SetEnvironmentVariable("TMPDIR", root);
