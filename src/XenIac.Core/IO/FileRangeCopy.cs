@@ -42,8 +42,10 @@ internal static partial class FileRangeCopy
             if (n < 0 && copied == 0) return Send(input, inputOffset, output, progress, cancellationToken);
             if (n <= 0) break; // 0 is the end of the source; -1 (EXDEV, ENOSYS, EINVAL, ...) leaves the rest to the caller
             copied += n;
-            // Start writing this chunk to disk now, so the caller's closing fsync has little left to wait for.
-            _ = Libc.SyncFileRange(fdOut, outOffset - n, n, Libc.StartWriteback);
+            // Start writing this chunk to disk now, so the caller's closing fsync has little left to wait for: an atomic
+            // write's stream does that for what the kernel put past it as for its own writes (fsyncs beside it too).
+            if (output is WritebackFileStream writeback) writeback.WrotePast(n);
+            else _ = Libc.SyncFileRange(fdOut, outOffset - n, n, Libc.StartWriteback);
             progress?.Report(copied);
         }
         output.Seek(outStart + copied, SeekOrigin.Begin);

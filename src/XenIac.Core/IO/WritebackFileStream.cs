@@ -70,6 +70,9 @@ internal sealed partial class WritebackFileStream(string path, FileStreamOptions
         Wrote(buffer.Length);
     }
 
+    /// <summary>Counts bytes the kernel copied into the file past this stream (copy_file_range), as if written here.</summary>
+    internal void WrotePast(long bytes) => Wrote(bytes);
+
     /// <summary>Waits for the fsync beside the writer (and rethrows its failure) before its own.</summary>
     public override void Flush(bool flushToDisk)
     {
